@@ -1,0 +1,3 @@
+"""camhub: a local-first camera hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,148 @@
+"""The hub's HTTP interface: the status page, /api/cameras and live views.
+
+Errors become JSON `{"error": key, "message": ...}` in one middleware, with
+the status code each `HubError` subclass names. The OpenAPI document at
+/api/openapi.json lists every route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from aiohttp import web
+
+from hub.camera import CameraPipeline
+from hub.errors import HubError, NotFound
+from hub.live import LiveView
+from hub.openapi import openapi_document
+
+log = logging.getLogger(__name__)
+
+CAMERAS = web.AppKey("cameras", dict[str, CameraPipeline])
+LIVE = web.AppKey("live", dict[str, LiveView])
+STARTED = web.AppKey("started", float)
+# Seconds a live stream waits for a new frame before it sends the last one again,
+# so proxies and browsers see the connection is alive.
+LIVE_KEEPALIVE = 5.0
+BOUNDARY = "camhubframe"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HubError as exc:
+        return web.json_response({"error": exc.key, "message": str(exc)}, status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return web.json_response({"error": "http_error", "message": exc.reason}, status=exc.status)
+
+
+def _camera(request: web.Request) -> CameraPipeline:
+    name = request.match_info["name"]
+    camera = request.app[CAMERAS].get(name)
+    if camera is None:
+        raise NotFound(f"no camera named {name!r}; known: {', '.join(sorted(request.app[CAMERAS])) or 'none'}")
+    return camera
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    page = resources.files("web").joinpath("index.html").read_bytes()
+    return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["file"]
+    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    if "/" in name or name.startswith(".") or suffix not in types:
+        raise NotFound(f"no static file {name!r}")
+    resource = resources.files("web").joinpath(name)
+    if not resource.is_file():
+        raise NotFound(f"no static file {name!r}")
+    return web.Response(body=resource.read_bytes(), content_type=types[suffix], charset="utf-8")
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    cameras = request.app[CAMERAS]
+    online = sum(c.status()["online"] for c in cameras.values())
+    return web.json_response(
+        {"status": "ok", "uptime": round(time.time() - request.app[STARTED], 1), "cameras": len(cameras), "online": online}
+    )
+
+
+async def list_cameras(request: web.Request) -> web.StreamResponse:
+    now = time.time()
+    return web.json_response([c.status(now) for _, c in sorted(request.app[CAMERAS].items())])
+
+
+async def get_camera(request: web.Request) -> web.StreamResponse:
+    return web.json_response(_camera(request).status())
+
+
+async def snapshot(request: web.Request) -> web.StreamResponse:
+    camera = _camera(request)
+    latest = await request.app[LIVE][camera.name].jpeg()
+    if latest is None:
+        raise NotFound(f"camera {camera.name!r} has no picture yet; its status says why")
+    return web.Response(body=latest[1], content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def live_mjpeg(request: web.Request) -> web.StreamResponse:
+    camera = _camera(request)
+    view = request.app[LIVE][camera.name]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    seq = 0
+    last: bytes | None = None
+    try:
+        while True:
+            got = await view.next_jpeg(seq, LIVE_KEEPALIVE)
+            if got is not None:
+                seq, last = got
+            if last is None:
+                continue
+            head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(last)}\r\n\r\n"
+            await response.write(head.encode() + last + b"\r\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+async def openapi(request: web.Request) -> web.StreamResponse:
+    return web.json_response(openapi_document())
+
+
+def make_app(cameras: dict[str, CameraPipeline]) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    app[CAMERAS] = cameras
+    app[STARTED] = time.time()
+    app[LIVE] = {}
+
+    async def on_startup(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        app[LIVE].update({name: LiveView(camera, loop) for name, camera in cameras.items()})
+
+    app.on_startup.append(on_startup)
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{file}", static_file)
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/cameras", list_cameras)
+    app.router.add_get("/api/cameras/{name}", get_camera)
+    app.router.add_get("/api/cameras/{name}/snapshot.jpg", snapshot)
+    app.router.add_get("/api/cameras/{name}/live.mjpeg", live_mjpeg)
+    app.router.add_get("/api/openapi.json", openapi)
+    return app

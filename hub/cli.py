@@ -1,0 +1,89 @@
+"""The `camhub` command: run, demo, sim.
+
+Each subcommand is a small function; errors the user can fix come out as
+one clear line on stderr and exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hub import __version__
+from hub.errors import HubError
+from hub.logs import setup_logging
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hub.app import Hub, serve
+    from hub.config import load_config
+
+    config = load_config(Path(args.config))
+    if args.port is not None:
+        config = config.model_copy(update={"web": config.web.model_copy(update={"port": args.port})})
+    setup_logging(args.verbose, config.secrets())
+    asyncio.run(serve(Hub(config), args.seconds))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    asyncio.run(run_demo(seconds=args.seconds, data_dir=Path(args.data), port=args.port, cameras=args.cameras))
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from hub.sim.cli import run_sim
+
+    asyncio.run(run_sim(args))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camhub", description="A local-first camera hub.")
+    parser.add_argument("--version", action="version", version=f"camhub {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the hub with the cameras of a config file")
+    run.add_argument("-c", "--config", required=True, help="YAML config file (see docs/config.md)")
+    run.add_argument("--port", type=int, help="web port, overriding web.port")
+    run.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")
+    run.set_defaults(func=_run)
+
+    demo = sub.add_parser("demo", help="simulated cameras on loopback plus the hub")
+    demo.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")
+    demo.add_argument("--data", default="demo-data", help="data folder (default: ./demo-data)")
+    demo.add_argument("--port", type=int, default=8971, help="dashboard port (default: 8971)")
+    demo.add_argument("--cameras", type=int, default=3, help="how many simulated cameras (default: 3)")
+    demo.set_defaults(func=_demo)
+
+    sim = sub.add_parser("sim", help="serve only the simulated cameras")
+    from hub.sim.cli import add_arguments
+
+    add_arguments(sim)
+    sim.set_defaults(func=_sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except HubError as exc:
+        print(f"camhub: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    logging.captureWarnings(True)
+    sys.exit(main())

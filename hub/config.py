@@ -1,0 +1,221 @@
+"""The hub's configuration: YAML in, typed and validated models out.
+
+Every model forbids unknown keys. `load_config` turns pydantic's findings into
+one `ConfigError` whose message names the file, the key path, the bad value
+and what was expected. Camera URLs are redacted in every message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.errors import ConfigError
+from hub.redact import redact, redact_url
+
+Role = Literal["record", "detect"]
+CAMERA_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputConfig(Model):
+    """One stream of a camera: its URL, what it is used for, how to read it."""
+
+    url: str = Field(description="rtsp://, http(s):// or file path; credentials may be in the URL")
+    roles: tuple[Role, ...] = Field(default=("record", "detect"), min_length=1)
+    kind: str | None = Field(
+        default=None,
+        description="source integration (rtsp, mjpeg, snapshot, file, stream); guessed from the URL when absent",
+    )
+    format: str | None = Field(default=None, description="FFmpeg demuxer to force, e.g. h264, mpjpeg")
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    poll_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds, snapshot sources only")
+    timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to open or wait for data")
+
+    @field_validator("url")
+    @classmethod
+    def _url_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the camera URL is empty; expected rtsp://host/path, http://host/path or a file path")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, value: tuple[Role, ...]) -> tuple[Role, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each role may be listed once")
+        return value
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    def guessed_kind(self) -> str:
+        if self.kind:
+            return self.kind
+        scheme = urlsplit(self.url).scheme.lower()
+        if scheme in ("rtsp", "rtsps"):
+            return "rtsp"
+        if scheme in ("http", "https"):
+            path = urlsplit(self.url).path.lower()
+            if path.endswith((".jpg", ".jpeg", ".png")) or "snapshot" in path:
+                return "snapshot"
+            if path.endswith((".h264", ".h265", ".hevc", ".mp4", ".ts")):
+                return "stream"
+            return "mjpeg"
+        return "file"
+
+
+class MotionConfig(Model):
+    enabled: bool = True
+    analysis_fps: float = Field(default=5.0, gt=0, le=60, description="decoded frames per second analysed")
+
+
+class RecordConfig(Model):
+    enabled: bool = True
+
+
+class CameraConfig(Model):
+    inputs: tuple[InputConfig, ...] = Field(min_length=1)
+    enabled: bool = True
+    motion: MotionConfig = MotionConfig()
+    record: RecordConfig = RecordConfig()
+
+    @model_validator(mode="after")
+    def _roles_covered(self) -> CameraConfig:
+        for role in ("record", "detect"):
+            count = sum(role in i.roles for i in self.inputs)
+            if count > 1:
+                raise ValueError(f"role {role!r} is given to {count} inputs; give it to one")
+        if not any("detect" in i.roles for i in self.inputs):
+            raise ValueError("no input has the role 'detect'; add it to one input's roles")
+        return self
+
+    def input_for(self, role: Role) -> InputConfig | None:
+        return next((i for i in self.inputs if role in i.roles), None)
+
+
+class WebConfig(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8971, ge=0, le=65535)
+
+
+class DiscoveryConfig(Model):
+    enabled: bool = False
+    interfaces: tuple[str, ...] = ("127.0.0.1",)
+
+
+class MqttConfig(Model):
+    host: str | None = None
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = "camhub"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+
+
+class RetentionConfig(Model):
+    days: float = Field(default=14, gt=0)
+
+
+class ReconnectConfig(Model):
+    initial: float = Field(default=0.5, gt=0, description="seconds before the first retry")
+    cap: float = Field(default=30.0, gt=0, description="seconds; the longest wait between retries")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReconnectConfig:
+        if self.cap < self.initial:
+            raise ValueError(f"cap ({self.cap}) must be at least initial ({self.initial})")
+        return self
+
+
+class HubConfig(Model):
+    data_dir: Path = Path("data")
+    web: WebConfig = WebConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
+    mqtt: MqttConfig = MqttConfig()
+    retention: RetentionConfig = RetentionConfig()
+    reconnect: ReconnectConfig = ReconnectConfig()
+    cameras: dict[Annotated[str, Field(pattern=CAMERA_NAME)], CameraConfig] = Field(default_factory=dict)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every password in the config, so free text can be scrubbed of them."""
+        found = [i.password for c in self.cameras.values() for i in c.inputs if i.password]
+        found += [p for c in self.cameras.values() for i in c.inputs if (p := urlsplit(i.url).password)]
+        if self.mqtt.password:
+            found.append(self.mqtt.password)
+        return tuple(found)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "is not a known key; check its spelling (see docs/config.md)"
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "string_pattern_mismatch" and error["loc"][:1] == ("cameras",):
+        return "is not a valid camera name; expected lower-case letters, digits, '_' or '-'"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _shown_value(error: Any) -> str:
+    if error["type"] in ("missing",):
+        return ""
+    value = error.get("input")
+    if isinstance(value, (dict, list)):
+        return ""
+    shown = redact(repr(value)) if not isinstance(value, str) else repr(redact_url(value))
+    return f" (got {shown[:120]})"
+
+
+def parse_config(raw: Any, source: str = "<config>") -> HubConfig:
+    """Validate an already-parsed YAML document; `source` names it in errors."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        return HubConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"{source}: {_key_path(tuple(e['loc']))} {_describe(e)}{_shown_value(e)}" for e in exc.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: Path) -> HubConfig:
+    """Read and validate a YAML config file. Relative data_dir is taken from the file's folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file; pass an existing YAML file with -c") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    config = parse_config(raw, str(path))
+    if not config.data_dir.is_absolute():
+        config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
+    return config

@@ -1,0 +1,40 @@
+"""The hub's one family of errors.
+
+Every error a user can see is a `HubError` with a stable `key`; the API maps
+keys to status codes in one middleware and the CLI prints the message.
+Messages never contain secrets: callers pass URLs through `hub.redact`.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    key = "hub_error"
+    status = 500
+
+
+class ConfigError(HubError):
+    """A config file is missing, unreadable or invalid."""
+
+    key = "config_invalid"
+    status = 400
+
+
+class IntegrationError(HubError):
+    """An integration failed to load: a broken manifest, import or setup."""
+
+    key = "integration_broken"
+
+
+class SourceError(HubError):
+    """A camera input could not be opened or read."""
+
+    key = "source_failed"
+    status = 502
+
+
+class NotFound(HubError):
+    key = "not_found"
+    status = 404

@@ -1,0 +1,127 @@
+"""The OpenAPI 3.1 document for /api, kept beside the routes it describes.
+
+A test compares this document with the routes the app really serves, so a
+route cannot be added without being documented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub import __version__
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}}
+
+INPUT_STATUS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "roles": {"type": "array", "items": {"enum": ["record", "detect"]}},
+        "source": {"type": "string", "description": "the input's URL or path, password masked"},
+        "state": {"enum": ["starting", "connecting", "online", "retrying", "stopped"]},
+        "codec": {"type": ["string", "null"]},
+        "width": {"type": ["integer", "null"]},
+        "height": {"type": ["integer", "null"]},
+        "stream_fps": {"type": ["number", "null"], "description": "frames per second the stream declares"},
+        "packets_per_second": {"type": "number", "description": "packets received per second, last 5 s"},
+        "frames_analysed_per_second": {"type": "number"},
+        "packets_received": {"type": "integer"},
+        "frames_analysed": {"type": "integer"},
+        "last_packet_time": {"type": ["number", "null"], "description": "Unix seconds"},
+        "last_frame_time": {"type": ["number", "null"], "description": "Unix seconds"},
+        "last_error": {"type": ["string", "null"], "description": "redacted: never holds a password"},
+        "last_error_time": {"type": ["number", "null"], "description": "Unix seconds"},
+        "connects": {"type": "integer"},
+        "failures": {"type": "integer"},
+        "decode_errors": {"type": "integer"},
+        "retry_in": {"type": ["number", "null"], "description": "seconds until the next connection attempt"},
+    },
+}
+
+CAMERA_STATUS: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "online", "state", "fps_in", "fps_analysed", "last_frame_time", "last_error", "inputs"],
+    "properties": {
+        "name": {"type": "string"},
+        "online": {"type": "boolean", "description": "every input is connected"},
+        "state": {"enum": ["online", "degraded", "offline"]},
+        "fps_in": {"type": "number", "description": "packets per second of the busiest input"},
+        "fps_analysed": {"type": "number", "description": "decoded frames analysed per second"},
+        "last_frame_time": {"type": ["number", "null"], "description": "Unix seconds of the last analysed frame"},
+        "last_error": {"type": ["string", "null"]},
+        "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InputStatus"}},
+    },
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+NOT_FOUND = {"404": _json(ERROR, "no camera of that name")}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "camhub", "version": __version__},
+        "paths": {
+            "/": {"get": {"summary": "Status page", "responses": {"200": {"description": "HTML"}}}},
+            "/static/{file}": {
+                "get": {
+                    "summary": "Script and style of the status page",
+                    "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the file"}, "404": _json(ERROR, "no such file")},
+                }
+            },
+            "/api/health": {
+                "get": {"summary": "Liveness, for health checks", "responses": {"200": _json({"type": "object"}, "ok")}}
+            },
+            "/api/cameras": {
+                "get": {
+                    "summary": "Status of every camera",
+                    "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/CameraStatus"}}, "cameras by name")},
+                }
+            },
+            "/api/cameras/{name}": {
+                "get": {
+                    "summary": "Status of one camera",
+                    "parameters": [NAME],
+                    "responses": {"200": _json({"$ref": "#/components/schemas/CameraStatus"}, "the camera"), **NOT_FOUND},
+                }
+            },
+            "/api/cameras/{name}/snapshot.jpg": {
+                "get": {
+                    "summary": "The newest analysed frame as a JPEG",
+                    "parameters": [NAME],
+                    "responses": {
+                        "200": {"description": "JPEG", "content": {"image/jpeg": {}}},
+                        "404": _json(ERROR, "no such camera, or no picture yet"),
+                    },
+                }
+            },
+            "/api/cameras/{name}/live.mjpeg": {
+                "get": {
+                    "summary": "Live view: analysed frames as multipart/x-mixed-replace JPEGs",
+                    "description": "Made from frames already decoded for detection; viewers add no decoding.",
+                    "parameters": [NAME],
+                    "responses": {"200": {"description": "MJPEG stream", "content": {"multipart/x-mixed-replace": {}}}, **NOT_FOUND},
+                }
+            },
+            "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": "string", "description": "stable key, e.g. not_found"},
+                        "message": {"type": "string"},
+                    },
+                },
+                "CameraStatus": CAMERA_STATUS,
+                "InputStatus": INPUT_STATUS,
+            }
+        },
+    }

@@ -1,0 +1,162 @@
+"""Standalone RTSP server for simulated cameras, run by Debian's /usr/bin/python3.
+
+It imports only the standard library and GObject introspection (python3-gi,
+gir1.2-gst-rtsp-server-1.0), because the project's venv cannot import gi.
+`hub.sim.rtsp.RtspServer` starts it with one JSON argument:
+
+    {"host": "127.0.0.1", "port": 0, "loop_start": <epoch s>,
+     "credentials": null | ["user", "password"],
+     "mounts": [{"path": "/cam/main", "codec": "h264", "annexb": "...",
+                 "index": "..."}, ...]}
+
+Each mount serves pre-encoded access units from an Annex-B file and its JSON
+index, without re-encoding: appsrc -> h264parse/h265parse -> rtph26Xpay.
+Every client gets its own pipeline that starts at the keyframe at or before
+the current loop position (catching up to "now" at once, then paced in real
+time), with timestamps that keep increasing across loops. When listening it
+prints `READY <port>` on stdout. It exits when stdin closes, so it never
+outlives the process that started it.
+"""
+
+import json
+import sys
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+class Stream:
+    """One Annex-B file and its access-unit index, shared by all its clients."""
+
+    def __init__(self, mount: dict, loop_start: float) -> None:
+        with open(mount["index"]) as fh:
+            meta = json.load(fh)
+        with open(mount["annexb"], "rb") as fh:
+            self.data = fh.read()
+        self.frames = meta["frames"]
+        self.fps = int(meta["fps"])
+        self.width = int(meta["width"])
+        self.height = int(meta["height"])
+        self.codec = meta["codec"]
+        self.loop_start = loop_start
+        self.keyframes = [i for i, f in enumerate(self.frames) if f[2]]
+
+    def launch(self) -> str:
+        if self.codec == "h264":
+            caps, parse, pay = "video/x-h264", "h264parse", "rtph264pay"
+        else:
+            caps, parse, pay = "video/x-h265", "h265parse", "rtph265pay"
+        caps += (f",stream-format=byte-stream,alignment=au,width={self.width},"
+                 f"height={self.height},framerate={self.fps}/1")
+        return (f'( appsrc name=src is-live=true format=time do-timestamp=false '
+                f'max-bytes=0 caps="{caps}" ! {parse} ! '
+                f'{pay} name=pay0 pt=96 config-interval=-1 )')
+
+    def absolute_frame_now(self) -> int:
+        return int((time.time() - self.loop_start) * self.fps)
+
+    def start_frame(self) -> int:
+        """Absolute frame number of the keyframe at or before the loop position."""
+        now = self.absolute_frame_now()
+        pos = now % len(self.frames)
+        key = max((k for k in self.keyframes if k <= pos), default=self.keyframes[0])
+        return now - (pos - key)
+
+
+class Feeder:
+    """Pushes one client's access units into its appsrc at real-time pace."""
+
+    def __init__(self, stream: Stream, appsrc: Gst.Element) -> None:
+        self.stream = stream
+        self.appsrc = appsrc
+        self.first = stream.start_frame()
+        self.next = self.first
+        appsrc.connect("need-data", self.on_need_data)
+
+    def on_need_data(self, src: Gst.Element, _length: int) -> None:
+        s = self.stream
+        # Units up to "now" go at once (catch-up from the keyframe), later ones
+        # wait for their wall-clock time so the stream plays in real time.
+        due = s.loop_start + self.next / s.fps
+        delay = due - time.time()
+        if delay > 0:
+            # appsrc waits for a push after need-data, so never return empty-handed.
+            time.sleep(delay)
+        n = self.next % len(s.frames)
+        offset, size = s.frames[n][0], s.frames[n][1]
+        buf = Gst.Buffer.new_wrapped(s.data[offset:offset + size])
+        duration = Gst.SECOND // s.fps
+        buf.pts = buf.dts = (self.next - self.first) * duration
+        buf.duration = duration
+        if not s.frames[n][2]:
+            buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
+        self.next += 1
+        src.emit("push-buffer", buf)
+
+
+class Factory(GstRtspServer.RTSPMediaFactory):
+    def __init__(self, stream: Stream) -> None:
+        super().__init__()
+        self.stream = stream
+        self.set_shared(False)
+        self.set_launch(stream.launch())
+        self.connect("media-configure", self.on_configure)
+
+    def on_configure(self, _factory: GstRtspServer.RTSPMediaFactory,
+                     media: GstRtspServer.RTSPMedia) -> None:
+        appsrc = media.get_element().get_by_name_recurse_up("src")
+        media.feeder = Feeder(self.stream, appsrc)  # keep alive as long as the media
+
+
+def make_auth(user: str, password: str) -> GstRtspServer.RTSPAuth:
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken.new_empty()
+    token.writable_structure().set_value(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    auth.add_digest(user, password, token)
+    auth.set_supported_methods(GstRtspServer.RTSPAuthMethod.BASIC
+                               | GstRtspServer.RTSPAuthMethod.DIGEST)
+    return auth
+
+
+def main() -> int:
+    config = json.loads(sys.argv[1])
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address(config["host"])
+    server.set_service(str(config["port"]))
+    credentials = config.get("credentials")
+    if credentials:
+        server.set_auth(make_auth(*credentials))
+    mounts = server.get_mount_points()
+    for mount in config["mounts"]:
+        factory = Factory(Stream(mount, float(config["loop_start"])))
+        if credentials:
+            factory.add_role_from_structure(Gst.Structure.new_from_string(
+                "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+        mounts.add_factory(mount["path"], factory)
+    if server.attach(None) == 0:
+        print(f"ERROR cannot listen on {config['host']}:{config['port']}", flush=True)
+        return 2
+    loop = GLib.MainLoop()
+
+    # Exit when the parent closes our stdin (or dies): never outlive it.
+    def watch_stdin() -> None:
+        sys.stdin.buffer.read()
+        GLib.idle_add(loop.quit)
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    # Drop sessions of clients that vanished without TEARDOWN.
+    GLib.timeout_add_seconds(2, lambda: server.get_session_pool().cleanup() >= 0)
+    print(f"READY {server.get_bound_port()}", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

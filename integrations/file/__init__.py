@@ -1,0 +1,28 @@
+"""A local video file played in a loop at its own frame rate, like a camera."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.config import InputConfig
+from hub.errors import SourceError
+from hub.media import ContainerStream
+from hub.registry import SetupContext
+
+
+class FileSource:
+    def __init__(self, config: InputConfig) -> None:
+        url = config.url.removeprefix("file://")
+        self._path = Path(url)
+        self._format = config.format
+        self._timeout = config.timeout
+        self.description = str(self._path)
+
+    def open(self) -> ContainerStream:
+        if not self._path.is_file():
+            raise SourceError(f"{self._path}: no such file; expected a video file such as an MP4")
+        return ContainerStream(str(self._path), format=self._format, timeout=self._timeout, loop=True, realtime=True)
+
+
+def setup(ctx: SetupContext) -> None:
+    ctx.register_source(FileSource)

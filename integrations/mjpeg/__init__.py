@@ -1,0 +1,22 @@
+"""HTTP MJPEG cameras (multipart/x-mixed-replace), read by FFmpeg's mpjpeg demuxer."""
+
+from __future__ import annotations
+
+from hub.config import InputConfig
+from hub.media import ContainerStream, with_credentials
+from hub.redact import redact_url
+from hub.registry import SetupContext
+
+
+class MjpegSource:
+    def __init__(self, config: InputConfig) -> None:
+        self._url = with_credentials(config.url, config.username, config.password)
+        self._timeout = config.timeout
+        self.description = redact_url(config.url)
+
+    def open(self) -> ContainerStream:
+        return ContainerStream(self._url, format="mpjpeg", timeout=self._timeout)
+
+
+def setup(ctx: SetupContext) -> None:
+    ctx.register_source(MjpegSource)

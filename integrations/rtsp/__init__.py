@@ -1,0 +1,23 @@
+"""RTSP cameras (H.264 and H.265), read by PyAV over TCP."""
+
+from __future__ import annotations
+
+from hub.config import InputConfig
+from hub.media import ContainerStream, with_credentials
+from hub.redact import redact_url
+from hub.registry import SetupContext
+
+
+class RtspSource:
+    def __init__(self, config: InputConfig) -> None:
+        self._url = with_credentials(config.url, config.username, config.password)
+        self._timeout = config.timeout
+        self.description = redact_url(config.url)
+
+    def open(self) -> ContainerStream:
+        options = {"rtsp_transport": "tcp", "allowed_media_types": "video"}
+        return ContainerStream(self._url, format="rtsp", options=options, timeout=self._timeout)
+
+
+def setup(ctx: SetupContext) -> None:
+    ctx.register_source(RtspSource)

@@ -1,0 +1,26 @@
+"""Any live stream FFmpeg can demux: H.264 or H.265 elementary streams or MPEG-TS over HTTP."""
+
+from __future__ import annotations
+
+from hub.config import InputConfig
+from hub.media import ContainerStream, with_credentials
+from hub.redact import redact_url
+from hub.registry import SetupContext
+
+_FORMAT_BY_SUFFIX = {".h264": "h264", ".264": "h264", ".h265": "hevc", ".hevc": "hevc", ".ts": "mpegts"}
+
+
+class StreamSource:
+    def __init__(self, config: InputConfig) -> None:
+        self._url = with_credentials(config.url, config.username, config.password)
+        self._timeout = config.timeout
+        path = config.url.split("?", 1)[0].lower()
+        self._format = config.format or next((f for s, f in _FORMAT_BY_SUFFIX.items() if path.endswith(s)), None)
+        self.description = redact_url(config.url)
+
+    def open(self) -> ContainerStream:
+        return ContainerStream(self._url, format=self._format, timeout=self._timeout)
+
+
+def setup(ctx: SetupContext) -> None:
+    ctx.register_source(StreamSource)
