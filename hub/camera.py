@@ -139,7 +139,10 @@ class InputReader:
             try:
                 self._read_forever()
             finally:
-                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+                try:
+                    loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
+                except RuntimeError:
+                    pass  # the loop closed while this thread finished a slow read; nobody waits
 
         thread = threading.Thread(target=target, name=f"camera:{self.camera}:{'+'.join(self.config.roles)}", daemon=True)
         thread.start()
@@ -177,7 +180,6 @@ class InputReader:
                 stream = self.source.open()
                 self.status.info = stream.info
                 self.status.connects += 1
-                self.status.state = "online"
                 self.status.retry_in = None
                 self._pump(stream)
             except SourceError as exc:
@@ -209,6 +211,8 @@ class InputReader:
             if self._stop.is_set():
                 return
             now = packet.capture_time
+            if not detect and status.state != "online":
+                status.state = "online"
             status.last_packet_time = now
             status.packets.tick(now)
             if self._packets is not None:
@@ -231,6 +235,7 @@ class InputReader:
                 self._frame_seq += 1
                 frame = Frame(image, now, self._frame_seq)
                 self.latest_frame = frame
+                status.state = "online"
                 status.last_frame_time = now
                 status.frames.tick(now)
                 assert self._frames is not None

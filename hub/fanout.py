@@ -37,7 +37,10 @@ class Subscription(Generic[T]):
             waiter = self._waiter
             self._waiter = None
         if waiter is not None:
-            self._loop.call_soon_threadsafe(_wake, waiter)
+            try:
+                self._loop.call_soon_threadsafe(_wake, waiter)
+            except RuntimeError:
+                pass  # the loop is closed: the consumer is gone
 
     async def get(self) -> T:
         while True:

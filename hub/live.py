@@ -43,8 +43,11 @@ class LiveView:
             return
         with self._waiters_lock:
             waiters, self._waiters = self._waiters, set()
-        for waiter in waiters:
-            self._loop.call_soon_threadsafe(_wake, waiter)
+        try:
+            for waiter in waiters:
+                self._loop.call_soon_threadsafe(_wake, waiter)
+        except RuntimeError:
+            pass  # the loop is closed: the viewers are gone
 
     async def jpeg(self) -> tuple[int, bytes] | None:
         """The newest frame as (seq, JPEG), or None before the first frame."""

@@ -81,7 +81,7 @@ class Source(Protocol):
 
 def describe_av_error(exc: BaseException, url: str = "") -> str:
     """A short, user-facing reason for a PyAV/FFmpeg failure, with secrets masked."""
-    text = str(exc)
+    text = getattr(exc, "strerror", None) or str(exc)
     lowered = text.lower()
     if "401" in text or "unauthorized" in lowered:
         reason = "authentication failed (401): check the username and password"
@@ -93,7 +93,7 @@ def describe_av_error(exc: BaseException, url: str = "") -> str:
         reason = "not found on the camera (404): check the path in the URL"
     elif "connection refused" in lowered:
         reason = "connection refused: nothing listens at that host and port"
-    elif "timed out" in lowered or "timeout" in lowered or isinstance(exc, TimeoutError):
+    elif "timed out" in lowered or isinstance(exc, (TimeoutError, av.ExitError)):
         reason = "timed out waiting for the camera"
     elif "invalid data" in lowered or isinstance(exc, av.InvalidDataError):
         reason = "the stream is not video the hub can read (invalid data)"

@@ -36,7 +36,7 @@ import numpy as np
 from hub.sim.scene import Background, Scene
 
 # Bump when the pixels or file layout change, so old caches are not reused.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 SUB_SIZE = (640, 360)
 JPEG_QUALITY = 80
 _NOISE_BANK = 12  # distinct noise fields, cycled; enough to look random to a differ
@@ -170,7 +170,7 @@ def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
     if scene.codec == "h264":
         cc = av.CodecContext.create("libx264", "w")
         cc.options = {"preset": "ultrafast", "tune": "zerolatency",
-                      "x264-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0"}
+                      "x264-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:sliced-threads=0"}
     else:
         cc = av.CodecContext.create("libx265", "w")
         cc.options = {"preset": "ultrafast", "tune": "zerolatency",

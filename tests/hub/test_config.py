@@ -91,7 +91,7 @@ def test_no_detect_input_and_duplicate_roles(tmp_path: Path) -> None:
 
 def test_bad_camera_name_and_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     assert "not a valid camera name" in error_of(tmp_path, "cameras:\n  Front Door:\n    inputs: [{url: x.mp4}]\n")
-    assert "not valid YAML at line 2" in error_of(tmp_path, "web:\n  port: 1\n bad: [\n")
+    assert "not valid YAML at line 3" in error_of(tmp_path, "web:\n  port: 1\n bad: [\n")
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="top level must be a mapping"):

@@ -1,0 +1,109 @@
+"""Shared fixtures: simulated cameras for any test that needs a real camera.
+
+- `sim_cache`: session directory of scene renders (set CAMHUB_SIM_CACHE to
+  keep renders across runs);
+- `test_scene` / `hevc_test_scene`: short scenes (10 s and 4 s loops, 1280x720
+  main + 640x360 sub, 15 fps) and `sim_rendering` / `hevc_rendering`;
+- `rtsp_server`: one session `RtspServer` serving camera "cam" (H.264) and
+  "hevc" (H.265); skipped, with the reason, when /usr/bin/python3 lacks
+  GstRtspServer;
+- `rtsp_server_factory`: builds extra servers (e.g. to stop and restart),
+  stopped after the test;
+- `http_sim`: one session `SimHttpServer` (cameras "cam" and "hevc") on its
+  own loop thread, so blocking PyAV reads in tests cannot starve it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from hub.sim.loop_thread import LoopThread
+from hub.sim.render import Rendering, render_scene
+from hub.sim.rtsp import RtspServer, rtsp_available
+from hub.sim.http_server import SimHttpServer
+from hub.sim.scene import MovingObject, Scene
+
+TEST_SCENE = Scene(
+    name="test", width=1280, height=720, fps=15, duration=10.0,
+    objects=(MovingObject(start=(-0.1, 0.6), end=(1.1, 0.6), t0=2.0, t1=5.0,
+                          size=(0.2, 0.15), color=(30, 60, 200)),),
+)
+HEVC_TEST_SCENE = Scene(
+    name="test-hevc", width=1280, height=720, fps=15, duration=4.0, codec="hevc",
+    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=1.0, t1=3.0,
+                          size=(0.1, 0.2), color=(200, 60, 30), shape="ellipse"),),
+)
+RTSP_SKIP_REASON = ("/usr/bin/python3 cannot import gi.repository.GstRtspServer "
+                    "(apt-get install python3-gi gir1.2-gst-rtsp-server-1.0)")
+
+
+@pytest.fixture(scope="session")
+def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    keep = os.environ.get("CAMHUB_SIM_CACHE")
+    return Path(keep) if keep else tmp_path_factory.mktemp("sim-cache")
+
+
+@pytest.fixture(scope="session")
+def test_scene() -> Scene:
+    return TEST_SCENE
+
+
+@pytest.fixture(scope="session")
+def hevc_test_scene() -> Scene:
+    return HEVC_TEST_SCENE
+
+
+@pytest.fixture(scope="session")
+def sim_rendering(sim_cache: Path) -> Rendering:
+    return render_scene(TEST_SCENE, sim_cache)
+
+
+@pytest.fixture(scope="session")
+def hevc_rendering(sim_cache: Path) -> Rendering:
+    return render_scene(HEVC_TEST_SCENE, sim_cache)
+
+
+@pytest.fixture(scope="session")
+def rtsp_server(sim_rendering: Rendering, hevc_rendering: Rendering) -> Iterator[RtspServer]:
+    """A running RTSP server: rtsp_server.url("cam", "main"), url("hevc", "sub")."""
+    if not rtsp_available():
+        pytest.skip(RTSP_SKIP_REASON)
+    server = RtspServer({"cam": sim_rendering, "hevc": hevc_rendering})
+    # The server is a child process, not bound to any event loop, so it can
+    # outlive the short loops used to start and stop it.
+    asyncio.run(server.start())
+    yield server
+    asyncio.run(server.stop())
+
+
+@pytest.fixture
+def rtsp_server_factory(sim_rendering: Rendering) -> Iterator[Callable[..., RtspServer]]:
+    """Make (not start) RtspServers serving camera "cam"; all stopped afterwards."""
+    if not rtsp_available():
+        pytest.skip(RTSP_SKIP_REASON)
+    made: list[RtspServer] = []
+
+    def make(port: int = 0, credentials: tuple[str, str] | None = None) -> RtspServer:
+        server = RtspServer({"cam": sim_rendering}, port=port, credentials=credentials)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        if server.running:
+            asyncio.run(server.stop())
+
+
+@pytest.fixture(scope="session")
+def http_sim(sim_rendering: Rendering, hevc_rendering: Rendering) -> Iterator[SimHttpServer]:
+    """A running HTTP simulator: http_sim.url("cam", "mjpeg"), url("hevc", "main.h265")."""
+    with LoopThread("http-sim") as loop:
+        server = SimHttpServer({"cam": sim_rendering, "hevc": hevc_rendering})
+        loop.run(server.start())
+        yield server
+        loop.run(server.stop())
