@@ -38,9 +38,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from hub.sim.cli import run_sim
+    from hub.sim.simulator import run_sim
 
-    asyncio.run(run_sim(args))
+    try:
+        asyncio.run(
+            run_sim(
+                args.scene or [],
+                cache_dir=Path(args.cache),
+                seconds=args.seconds,
+                http_port=args.port,
+                rtsp_port=args.rtsp_port,
+                rtsp=not args.no_rtsp,
+            )
+        )
+    except ValueError as exc:  # an unknown scene name
+        raise HubError(str(exc)) from None
     return 0
 
 
@@ -63,10 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cameras", type=int, default=3, help="how many simulated cameras (default: 3)")
     demo.set_defaults(func=_demo)
 
-    sim = sub.add_parser("sim", help="serve only the simulated cameras")
-    from hub.sim.cli import add_arguments
-
-    add_arguments(sim)
+    sim = sub.add_parser("sim", help="serve only the simulated cameras, for camhub or another NVR")
+    sim.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")
+    sim.add_argument("--scene", action="append", help="a built-in scene to serve (repeatable; default: all)")
+    sim.add_argument("--port", type=int, default=9554, help="HTTP port (default: 9554)")
+    sim.add_argument("--rtsp-port", type=int, default=8554, help="RTSP port (default: 8554)")
+    sim.add_argument("--no-rtsp", action="store_true", help="serve HTTP only, even where GStreamer is installed")
+    sim.add_argument("--cache", default="demo-data/sim-cache", help="where rendered scenes are kept")
     sim.set_defaults(func=_sim)
     return parser
 

@@ -1,0 +1,106 @@
+"""`camhub run` as a user runs it: a real process, stopped by signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+W, H = 320, 240
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    clip = folder / "loop.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=10", "-t", "2",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )  # fmt: skip
+    path = folder / "camhub.yaml"
+    path.write_text(
+        f"data_dir: data\n"
+        f"reconnect: {{initial: 0.2, cap: 1}}\n"
+        f"cameras:\n"
+        f"  yard:\n    inputs: [{{url: {clip}}}]\n"
+        f"  gate:\n    inputs: [{{url: 'rtsp://admin:gate-secret-9@127.0.0.1:9/live'}}]\n"
+    )
+    return path
+
+
+def start(config: Path, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_cameras(port: int, proc: subprocess.Popen[str]) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cameras", timeout=2) as response:
+                cameras = json.load(response)
+            if all(c["last_frame_time"] or c["last_error"] for c in cameras):
+                return list(cameras)
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the hub did not serve /api/cameras in 20 s")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_hub_with_exit_0(config_file: Path, sig: signal.Signals) -> None:
+    port = free_port()
+    proc = start(config_file, port)
+    try:
+        cameras = {c["name"]: c for c in wait_for_cameras(port, proc)}
+        assert cameras["yard"]["online"] and not cameras["gate"]["online"]
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "hub stopped" in stderr
+    assert "connection refused" in stderr  # the dead camera was logged...
+    assert "gate-secret-9" not in stderr  # ...without its password
+    assert (config_file.parent / "data").is_dir()
+
+
+def test_bad_config_exits_2_with_a_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("cameras:\n  yard:\n    inputs: [{url: 'rtsp://u:pw-in-url@h/x'}]\n    motoin: {}\n")
+    result = subprocess.run([sys.executable, "-m", "hub.cli", "run", "-c", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"camhub: {path}: cameras.yard.motoin is not a known key")
+    assert "Traceback" not in result.stderr and "pw-in-url" not in result.stderr
+
+
+def test_port_in_use_is_named(config_file: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "run", "-c", str(config_file), "--port", str(port)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
