@@ -1,0 +1,191 @@
+"""RTSP sources against Debian's GStreamer RTSP server on loopback.
+
+The server is real (a child process of /usr/bin/python3 with GstRtspServer)
+and serves the simulator's pre-encoded H.264 and H.265 streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hub.camera import CameraPipeline
+from hub.config import parse_config
+from hub.media import Frame, Packet
+from hub.registry import Registry
+from hub.sim.rtsp import RtspServer
+
+CAP = 2.0  # the reconnect cap these tests configure, in seconds
+
+
+def pipelines(cameras: dict[str, Any]) -> dict[str, CameraPipeline]:
+    config = parse_config({"cameras": cameras, "reconnect": {"initial": 0.2, "cap": CAP}})
+    registry = Registry().load()
+    return {n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets()) for n, c in config.cameras.items()}
+
+
+async def wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return check()
+
+
+async def collect(camera: CameraPipeline, seconds: float) -> tuple[list[Packet], list[Frame]]:
+    """Packets of the record input and frames of the detect input over `seconds` after both flow."""
+    packets: list[Packet] = []
+    frames: list[Frame] = []
+
+    async def gather(sub: Any, into: list[Any]) -> None:
+        async for item in sub:
+            into.append(item)
+
+    with camera.packets.subscribe(maxsize=1000) as psub, camera.frames.subscribe(maxsize=1000) as fsub:
+        tasks = [asyncio.create_task(gather(psub, packets)), asyncio.create_task(gather(fsub, frames))]
+        assert await wait_until(lambda: bool(packets) and bool(frames), 20), camera.status()
+        packets.clear()
+        frames.clear()
+        await asyncio.sleep(seconds)
+        for task in tasks:
+            task.cancel()
+        assert psub.dropped == 0 and fsub.dropped == 0
+    return packets, frames
+
+
+async def test_h264_main_and_sub_stream_arrive_with_codec_size_and_rate(rtsp_server: RtspServer) -> None:
+    cams = pipelines(
+        {
+            "cam": {
+                "inputs": [
+                    {"url": rtsp_server.url("cam", "main"), "roles": ["record"]},
+                    {"url": rtsp_server.url("cam", "sub"), "roles": ["detect"]},
+                ],
+                "motion": {"analysis_fps": 5},
+            }
+        }
+    )
+    task = asyncio.create_task(cams["cam"].run())
+    try:
+        packets, frames = await collect(cams["cam"], 4.0)
+        status = cams["cam"].status()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    record, detect = status["inputs"]
+    assert (record["codec"], record["width"], record["height"]) == ("h264", 1280, 720)
+    assert (detect["codec"], detect["width"], detect["height"]) == ("h264", 640, 360)
+    # The rate is compared as a ratio to the source's 15 fps: loose, since the machine is shared.
+    assert 0.7 < len(packets) / (4.0 * 15) < 1.3, len(packets)
+    assert 0.6 < len(frames) / (4.0 * 5) < 1.3, len(frames)
+    assert any(p.keyframe for p in packets)
+    assert all(f.frame.width == 640 and f.frame.height == 360 for f in frames)
+    assert frames[0].luma.shape == (360, 640)
+    # Capture times are wall-clock and increasing.
+    times = [p.capture_time for p in packets]
+    assert times == sorted(times) and abs(times[-1] - time.time()) < 5
+
+
+async def test_h265_stream(rtsp_server: RtspServer) -> None:
+    cams = pipelines({"cam": {"inputs": [{"url": rtsp_server.url("hevc", "main")}]}})
+    task = asyncio.create_task(cams["cam"].run())
+    try:
+        packets, frames = await collect(cams["cam"], 2.0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    status = cams["cam"].status()["inputs"][0]
+    assert (status["codec"], status["width"], status["height"]) == ("hevc", 1280, 720)
+    assert packets and frames and frames[-1].frame.width == 1280
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_reconnects_within_cap_after_server_restart(rtsp_server_factory: Callable[..., RtspServer]) -> None:
+    port = free_port()
+    server = rtsp_server_factory(port=port)
+    await server.start()
+    alive = rtsp_server_factory()  # a second camera on its own server, which stays up
+    await alive.start()
+    cams = pipelines(
+        {
+            "flaky": {"inputs": [{"url": server.url("cam", "sub"), "timeout": 3}]},
+            "steady": {"inputs": [{"url": alive.url("cam", "sub")}]},
+        }
+    )
+    tasks = [asyncio.create_task(c.run()) for c in cams.values()]
+    flaky, steady = cams["flaky"], cams["steady"]
+    try:
+        assert await wait_until(lambda: flaky.status()["online"] and steady.status()["online"], 20)
+        await server.stop()
+        assert await wait_until(lambda: not flaky.status()["online"], 10), flaky.status()
+        steady_before = steady.status()["inputs"][0]["frames_analysed"]
+        await asyncio.sleep(3 * CAP)  # long enough for the backoff to reach its cap
+        assert flaky.status()["inputs"][0]["failures"] >= 2
+        assert steady.status()["online"]
+        assert steady.status()["inputs"][0]["frames_analysed"] > steady_before + 5
+
+        await server.start()  # same port
+        restarted = time.monotonic()
+        connects = flaky.status()["inputs"][0]["connects"]
+        assert await wait_until(lambda: flaky.status()["inputs"][0]["connects"] > connects, CAP + 10)
+        assert await wait_until(lambda: flaky.status()["online"], 10)
+        # Back within one capped wait plus the time to open the stream.
+        assert time.monotonic() - restarted < CAP + 8
+        assert flaky.status()["inputs"][0]["last_error"]  # the outage is still visible in the status
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_dead_camera_does_not_affect_live_one(rtsp_server: RtspServer) -> None:
+    cams = pipelines(
+        {
+            "live": {"inputs": [{"url": rtsp_server.url("cam", "sub")}]},
+            "dead": {"inputs": [{"url": f"rtsp://127.0.0.1:{free_port()}/nothing"}]},
+        }
+    )
+    tasks = [asyncio.create_task(c.run()) for c in cams.values()]
+    try:
+        packets, frames = await collect(cams["live"], 3.0)
+        status = {n: c.status() for n, c in cams.items()}
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert 0.7 < len(packets) / (3.0 * 15) < 1.3
+    assert status["live"]["online"]
+    assert not status["dead"]["online"] and "connection refused" in status["dead"]["last_error"]
+
+
+async def test_wrong_credentials_give_a_clear_status(rtsp_server_factory: Callable[..., RtspServer]) -> None:
+    server = rtsp_server_factory(credentials=("viewer", "right-horse-battery"))
+    await server.start()
+    base = server.url("cam", "sub", with_credentials=False)
+    cams = pipelines(
+        {
+            "wrong": {"inputs": [{"url": base, "username": "viewer", "password": "wrong-staple-77"}]},
+            "right": {"inputs": [{"url": base, "username": "viewer", "password": "right-horse-battery"}]},
+        }
+    )
+    tasks = [asyncio.create_task(c.run()) for c in cams.values()]
+    try:
+        ok = await wait_until(lambda: cams["right"].status()["online"] and cams["wrong"].status()["last_error"], 20)
+        status = {n: c.status() for n, c in cams.items()}
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert ok, status
+    assert "authentication failed" in status["wrong"]["last_error"]
+    assert not status["wrong"]["online"]
+    assert "wrong-staple-77" not in str(status) and "right-horse-battery" not in str(status)
