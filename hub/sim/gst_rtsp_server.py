@@ -77,10 +77,13 @@ class Feeder:
         self.appsrc = appsrc
         self.first = stream.start_frame()
         self.next = self.first
+        self.unsynced = False
         appsrc.connect("need-data", self.on_need_data)
 
     def on_need_data(self, src: Gst.Element, _length: int) -> None:
         s = self.stream
+        if not self.unsynced:
+            self.unsynced = unsync_sinks(src) > 0
         # Units up to "now" go at once (catch-up from the keyframe), later ones
         # wait for their wall-clock time so the stream plays in real time.
         due = s.loop_start + self.next / s.fps
@@ -112,6 +115,29 @@ class Factory(GstRtspServer.RTSPMediaFactory):
                      media: GstRtspServer.RTSPMedia) -> None:
         appsrc = media.get_element().get_by_name_recurse_up("src")
         media.feeder = Feeder(self.stream, appsrc)  # keep alive as long as the media
+
+
+def unsync_sinks(element: Gst.Element) -> int:
+    """Let the RTSP sinks send as soon as data arrives; returns how many were found.
+
+    The feeder already paces units in real time; sinks that also sync to the
+    clock would replay the catch-up burst (keyframe to now) at real time,
+    leaving every new client up to one GOP behind the loop position. The
+    sinks appear only once a client has set up its transport.
+    """
+    top = element
+    while top.get_parent() is not None:
+        top = top.get_parent()
+    found = 0
+    it = top.iterate_recurse()
+    while True:
+        ok, child = it.next()
+        if ok != Gst.IteratorResult.OK:
+            break
+        if child.find_property("sync") is not None:  # every GstBaseSink has it
+            child.set_property("sync", False)
+            found += 1
+    return found
 
 
 def make_auth(user: str, password: str) -> GstRtspServer.RTSPAuth:
