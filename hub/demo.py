@@ -7,7 +7,9 @@ runs the hub until a signal or the time limit. Everything binds 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,28 @@ async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: in
         print(f"camhub demo: cameras served over {kind}; dashboard on http://127.0.0.1:{port}", flush=True)
         if seconds is not None:
             print(f"camhub demo: stopping by itself after {seconds:g} s (Ctrl-C stops it sooner)", flush=True)
-        await serve(hub, seconds)
+        report = asyncio.create_task(report_when_online(hub))
+        try:
+            await serve(hub, seconds)
+        finally:
+            report.cancel()
     print("camhub demo: stopped", flush=True)
+
+
+async def report_when_online(hub: Hub, patience: float = 30.0) -> None:
+    """Say once that every camera streams, or after `patience` seconds which do not and why."""
+    await hub.ready.wait()
+    deadline = time.monotonic() + patience
+    while True:
+        status = [camera.status() for camera in hub.cameras.values()]
+        online = [s for s in status if s["online"] and s["last_frame_time"]]
+        if len(online) == len(status) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    print(f"camhub demo: {len(online)} of {len(status)} cameras online", flush=True)
+    for s in status:
+        streams = ", ".join(f"{i['codec']} {i['width']}x{i['height']}" for i in s["inputs"] if i["codec"])
+        print(f"  {s['name']}: {s['state']}; {streams or 'no stream'}; {s['last_error'] or 'no errors'}", flush=True)
 
 
 def _progress(message: str) -> None:

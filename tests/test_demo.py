@@ -83,5 +83,6 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert proc.returncode == 0, output
+    assert "camhub demo: 3 of 3 cameras online" in output
     assert "camhub demo: stopped" in output
     assert "Traceback" not in output
