@@ -7,6 +7,7 @@ from pathlib import Path
 from hub.config import InputConfig
 from hub.errors import SourceError
 from hub.media import ContainerStream
+from hub.redact import redact_url
 from hub.registry import SetupContext
 
 
@@ -16,7 +17,7 @@ class FileSource:
         self._path = Path(url)
         self._format = config.format
         self._timeout = config.timeout
-        self.description = str(self._path)
+        self.description = redact_url(url)
 
     def open(self) -> ContainerStream:
         if not self._path.is_file():
