@@ -117,6 +117,11 @@ def with_credentials(url: str, username: str | None, password: str | None) -> st
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
+# Live sources are probed briefly: cameras send parameter sets with the first
+# keyframe, and FFmpeg's defaults (5 MB, 5 s) would slow every reconnect.
+LIVE_PROBE = {"probesize": "500000", "analyzeduration": "1000000"}
+
+
 class ContainerStream:
     """An input read through a PyAV container: RTSP, HTTP streams, files."""
 

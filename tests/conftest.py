@@ -38,6 +38,15 @@ HEVC_TEST_SCENE = Scene(
     objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=1.0, t1=3.0,
                           size=(0.1, 0.2), color=(200, 60, 30), shape="ellipse"),),
 )
+def skip_or_fail_without_rtsp() -> None:
+    """CI sets CAMHUB_REQUIRE_RTSP=1: there a missing RTSP server is a failure, not a skip."""
+    if rtsp_available():
+        return
+    if os.environ.get("CAMHUB_REQUIRE_RTSP") == "1":
+        pytest.fail(RTSP_SKIP_REASON + "; CAMHUB_REQUIRE_RTSP=1 requires it")
+    pytest.skip(RTSP_SKIP_REASON)
+
+
 RTSP_SKIP_REASON = ("/usr/bin/python3 cannot import gi.repository.GstRtspServer "
                     "(apt-get install python3-gi gir1.2-gst-rtsp-server-1.0)")
 
@@ -71,8 +80,7 @@ def hevc_rendering(sim_cache: Path) -> Rendering:
 @pytest.fixture(scope="session")
 def rtsp_server(sim_rendering: Rendering, hevc_rendering: Rendering) -> Iterator[RtspServer]:
     """A running RTSP server: rtsp_server.url("cam", "main"), url("hevc", "sub")."""
-    if not rtsp_available():
-        pytest.skip(RTSP_SKIP_REASON)
+    skip_or_fail_without_rtsp()
     server = RtspServer({"cam": sim_rendering, "hevc": hevc_rendering})
     # The server is a child process, not bound to any event loop, so it can
     # outlive the short loops used to start and stop it.
@@ -84,8 +92,7 @@ def rtsp_server(sim_rendering: Rendering, hevc_rendering: Rendering) -> Iterator
 @pytest.fixture
 def rtsp_server_factory(sim_rendering: Rendering) -> Iterator[Callable[..., RtspServer]]:
     """Make (not start) RtspServers serving camera "cam"; all stopped afterwards."""
-    if not rtsp_available():
-        pytest.skip(RTSP_SKIP_REASON)
+    skip_or_fail_without_rtsp()
     made: list[RtspServer] = []
 
     def make(port: int = 0, credentials: tuple[str, str] | None = None) -> RtspServer:

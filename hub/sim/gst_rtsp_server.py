@@ -12,8 +12,9 @@ gir1.2-gst-rtsp-server-1.0), because the project's venv cannot import gi.
 Each mount serves pre-encoded access units from an Annex-B file and its JSON
 index, without re-encoding: appsrc -> h264parse/h265parse -> rtph26Xpay.
 Every client gets its own pipeline that starts at the keyframe at or before
-the current loop position (catching up to "now" at once, then paced in real
-time), with timestamps that keep increasing across loops. When listening it
+the current loop position and plays in real time from there (so it runs up to
+one GOP behind the wall-clock loop position), with timestamps that keep
+increasing across loops. When listening it
 prints `READY <port>` on stdout. It exits when stdin closes, so it never
 outlives the process that started it.
 """
@@ -77,15 +78,14 @@ class Feeder:
         self.appsrc = appsrc
         self.first = stream.start_frame()
         self.next = self.first
-        self.unsynced = False
         appsrc.connect("need-data", self.on_need_data)
 
     def on_need_data(self, src: Gst.Element, _length: int) -> None:
         s = self.stream
-        if not self.unsynced:
-            self.unsynced = unsync_sinks(src) > 0
-        # Units up to "now" go at once (catch-up from the keyframe), later ones
-        # wait for their wall-clock time so the stream plays in real time.
+        # Units already due are pushed at once; later ones wait for their
+        # wall-clock time. The RTSP sinks sync to the pipeline clock, so a new
+        # client still gets the units from the keyframe on at real-time pace:
+        # a smooth frame rate, at most one GOP behind the loop position.
         due = s.loop_start + self.next / s.fps
         delay = due - time.time()
         if delay > 0:
@@ -115,29 +115,6 @@ class Factory(GstRtspServer.RTSPMediaFactory):
                      media: GstRtspServer.RTSPMedia) -> None:
         appsrc = media.get_element().get_by_name_recurse_up("src")
         media.feeder = Feeder(self.stream, appsrc)  # keep alive as long as the media
-
-
-def unsync_sinks(element: Gst.Element) -> int:
-    """Let the RTSP sinks send as soon as data arrives; returns how many were found.
-
-    The feeder already paces units in real time; sinks that also sync to the
-    clock would replay the catch-up burst (keyframe to now) at real time,
-    leaving every new client up to one GOP behind the loop position. The
-    sinks appear only once a client has set up its transport.
-    """
-    top = element
-    while top.get_parent() is not None:
-        top = top.get_parent()
-    found = 0
-    it = top.iterate_recurse()
-    while True:
-        ok, child = it.next()
-        if ok != Gst.IteratorResult.OK:
-            break
-        if child.find_property("sync") is not None:  # every GstBaseSink has it
-            child.set_property("sync", False)
-            found += 1
-    return found
 
 
 def make_auth(user: str, password: str) -> GstRtspServer.RTSPAuth:

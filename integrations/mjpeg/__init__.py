@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.config import InputConfig
-from hub.media import ContainerStream, with_credentials
+from hub.media import LIVE_PROBE, ContainerStream, with_credentials
 from hub.redact import redact_url
 from hub.registry import SetupContext
 
@@ -15,7 +15,7 @@ class MjpegSource:
         self.description = redact_url(config.url)
 
     def open(self) -> ContainerStream:
-        return ContainerStream(self._url, format="mpjpeg", timeout=self._timeout)
+        return ContainerStream(self._url, format="mpjpeg", options=LIVE_PROBE, timeout=self._timeout)
 
 
 def setup(ctx: SetupContext) -> None:

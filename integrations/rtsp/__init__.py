@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.config import InputConfig
-from hub.media import ContainerStream, with_credentials
+from hub.media import LIVE_PROBE, ContainerStream, with_credentials
 from hub.redact import redact_url
 from hub.registry import SetupContext
 
@@ -15,7 +15,7 @@ class RtspSource:
         self.description = redact_url(config.url)
 
     def open(self) -> ContainerStream:
-        options = {"rtsp_transport": "tcp", "allowed_media_types": "video"}
+        options = {"rtsp_transport": "tcp", "allowed_media_types": "video", **LIVE_PROBE}
         return ContainerStream(self._url, format="rtsp", options=options, timeout=self._timeout)
 
 
