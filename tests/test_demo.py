@@ -86,3 +86,36 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
     assert "camhub demo: 3 of 3 cameras online" in output
     assert "camhub demo: stopped" in output
     assert "Traceback" not in output
+
+
+def test_sim_serves_cameras_until_its_time_is_up(tmp_path: Path) -> None:
+    port, rtsp_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "sim", "--seconds", "8", "--scene", "still", "--port", str(port),
+         "--rtsp-port", str(rtsp_port), "--cache", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        jpeg = b""
+        while time.monotonic() < deadline and proc.poll() is None and not jpeg:
+            try:
+                jpeg = get(f"http://127.0.0.1:{port}/still/snapshot.jpg")
+            except OSError:
+                time.sleep(0.3)
+        assert jpeg.startswith(b"\xff\xd8")
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/still/mjpeg" in output
+    assert f"rtsp://127.0.0.1:{rtsp_port}/still/main" in output
+
+
+def test_sim_rejects_an_unknown_scene(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "sim", "--scene", "volcano", "--cache", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "unknown scene 'volcano'" in result.stderr and "driveway" in result.stderr
