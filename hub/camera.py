@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hub.backoff import Backoff
 from hub.config import CameraConfig, InputConfig, ReconnectConfig
@@ -28,6 +28,17 @@ from hub.redact import redact
 log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[InputConfig], Source]
+
+
+class PacketSink(Protocol):
+    """Takes every packet of an input on its reader thread (the recorder)."""
+
+    def on_connect(self, stream: OpenStream) -> None: ...
+
+    def on_packet(self, packet: Packet) -> None: ...
+
+    def on_disconnect(self) -> None: ...
+
 # Consecutive undecodable packets after which the input is treated as broken.
 MAX_DECODE_ERRORS = 50
 # Seconds a connection must deliver before its backoff is forgotten.
@@ -129,6 +140,7 @@ class InputReader:
         self._frame_seq = 0
         self.latest_frame: Frame | None = None
         self.on_frame: Callable[[Frame], None] | None = None
+        self.sink: PacketSink | None = None
 
     async def run(self) -> None:
         """Run the reader thread until cancelled; cancellation stops the thread."""
@@ -181,6 +193,8 @@ class InputReader:
                 self.status.info = stream.info
                 self.status.connects += 1
                 self.status.retry_in = None
+                if self.sink is not None:
+                    self.sink.on_connect(stream)
                 self._pump(stream)
             except SourceError as exc:
                 self._fail(str(exc))
@@ -188,6 +202,8 @@ class InputReader:
                 self._fail(f"{type(exc).__name__}: {exc}")
                 log.debug("camera %s input failed", self.camera, exc_info=True)
             finally:
+                if self.sink is not None and stream is not None:
+                    self._sink_call(self.sink.on_disconnect)
                 if stream is not None:
                     try:
                         stream.close()
@@ -217,6 +233,8 @@ class InputReader:
             status.packets.tick(now)
             if self._packets is not None:
                 self._packets.publish(packet)
+            if self.sink is not None:
+                self._sink_call(self.sink.on_packet, packet)
             if not detect:
                 continue
             try:
@@ -242,6 +260,13 @@ class InputReader:
                 self._frames.publish(frame)
                 if self.on_frame is not None:
                     self.on_frame(frame)
+
+    def _sink_call(self, method: Callable[..., None], *args: Any) -> None:
+        """A recorder bug must not stop the camera: log it and keep reading."""
+        try:
+            method(*args)
+        except Exception:
+            log.exception("camera %s: recorder failed", self.camera)
 
     def stop(self) -> None:
         self._stop.set()
@@ -276,6 +301,7 @@ class CameraPipeline:
             for cfg in config.inputs
         ]
         self._detect = next(r for r in self.readers if "detect" in r.config.roles)
+        self.record_reader = next((r for r in self.readers if "record" in r.config.roles), None)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:

@@ -75,8 +75,22 @@ class InputConfig(Model):
 
 
 class MotionConfig(Model):
+    """How `hub.motion` finds motion in a camera's detect frames and turns it into events."""
+
     enabled: bool = True
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="decoded frames per second analysed")
+    frame_height: int = Field(default=90, ge=16, le=720, description="rows; frames are downscaled to this height")
+    threshold: float = Field(default=10.0, gt=0, lt=255, description="luma levels (0-255) a pixel must change by")
+    min_area: float = Field(default=0.0008, gt=0, le=1, description="fraction of the frame that must change for motion")
+    global_change: float = Field(
+        default=0.7, gt=0, le=1,
+        description="fraction of the frame; a change this large is lighting or the camera, not motion",
+    )
+    start_frames: int = Field(default=2, ge=1, le=100, description="consecutive motion frames that start an event")
+    post_roll: float = Field(default=5.0, ge=0, le=3600, description="seconds without motion that end an event")
+    max_event_length: float = Field(
+        default=300.0, gt=0, le=86400, description="seconds; a longer event is ended and a new one started",
+    )
 
 
 class RecordConfig(Model):

@@ -1,0 +1,1 @@
+"""The clip index (SQLite) and the files it describes."""

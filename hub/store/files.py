@@ -1,0 +1,112 @@
+"""Where clip files live, and the durable way to put them there.
+
+Layout under the data folder: `clips/<camera>/<YYYY-MM-DD>/<name>.mp4`, with
+`<name>.jpg` (peak-motion snapshot) and `<name>.thumb.jpg` beside it. The
+name carries the camera and the UTC start, so a file can be indexed again
+from its name alone. A clip being written is `<name>.mp4.partial`.
+
+The order of operations is Moonfire NVR's: write under a temporary name,
+fsync the file, rename, fsync the directory, and only then insert the row.
+Deleting marks the row garbage first, unlinks, fsyncs, then removes the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+CLIPS_DIR = "clips"
+PARTIAL = ".partial"
+# <camera>_<YYYYmmddTHHMMSS.mmmZ>_<nonce>.mp4
+_NAME = re.compile(r"^(?P<camera>[a-z0-9][a-z0-9_-]*)_(?P<start>\d{8}T\d{6}\.\d{3}Z)_(?P<nonce>[0-9a-f]{6})\.mp4$")
+
+
+@dataclass(frozen=True)
+class ClipName:
+    camera: str
+    start_time: float  # Unix seconds, UTC, to the millisecond
+
+    def __str__(self) -> str:
+        stamp = datetime.fromtimestamp(self.start_time, UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+        nonce = hashlib.sha256(f"{self.camera}{self.start_time}{time.monotonic_ns()}".encode()).hexdigest()[:6]
+        return f"{self.camera}_{stamp}_{nonce}.mp4"
+
+    @staticmethod
+    def parse(filename: str) -> ClipName | None:
+        match = _NAME.match(filename.removesuffix(PARTIAL))
+        if match is None:
+            return None
+        start = datetime.strptime(match["start"], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC).timestamp()
+        return ClipName(match["camera"], start)
+
+
+def clip_path(data_dir: Path, camera: str, start_time: float) -> Path:
+    """A fresh relative path for a clip of `camera` starting at `start_time`."""
+    day = datetime.fromtimestamp(start_time, UTC).strftime("%Y-%m-%d")
+    return Path(CLIPS_DIR) / camera / day / str(ClipName(camera, start_time))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_rename(src: Path, dst: Path) -> None:
+    """fsync `src`, rename it to `dst`, fsync the directory: after this the new name survives a crash."""
+    fsync_file(src)
+    os.replace(src, dst)
+    fsync_dir(dst.parent)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write a small file (a snapshot) under a temporary name, then rename it durably."""
+    tmp = path.with_name(path.name + PARTIAL)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def unlink_durably(paths: list[Path]) -> None:
+    """Remove files (absent ones are fine) and fsync their directories."""
+    dirs = set()
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        dirs.add(path.parent)
+    for directory in dirs:
+        fsync_dir(directory)
+
+
+def sidecars(clip: Path) -> tuple[Path, Path]:
+    """The snapshot and thumbnail paths that belong to a clip path."""
+    stem = clip.name.removesuffix(PARTIAL).removesuffix(".mp4")
+    return clip.with_name(stem + ".jpg"), clip.with_name(stem + ".thumb.jpg")

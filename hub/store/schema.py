@@ -1,0 +1,52 @@
+"""The index schema, as named migrations applied in order at start-up.
+
+Each column carries a comment with its unit; SQLite keeps the comments in
+`sqlite_master`, so `sqlite3 index.db .schema` shows them. Never edit an
+applied migration: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("camhub.index")
+
+CLIPS = """
+CREATE TABLE clips (
+  id INTEGER PRIMARY KEY,                 -- clip number, never reused
+  camera_id INTEGER NOT NULL REFERENCES cameras(id),
+  start_time REAL NOT NULL,               -- Unix seconds, UTC: capture time of the first packet
+  end_time REAL NOT NULL,                 -- Unix seconds, UTC: start_time + duration
+  duration REAL NOT NULL,                 -- seconds, from the media timestamps
+  bytes INTEGER NOT NULL,                 -- bytes: size of the clip file
+  codec TEXT NOT NULL,                    -- FFmpeg codec name of the video: h264, hevc
+  width INTEGER NOT NULL,                 -- pixels
+  height INTEGER NOT NULL,                -- pixels
+  sha256 TEXT NOT NULL,                   -- hex SHA-256 of the clip file's bytes
+  path TEXT NOT NULL UNIQUE,              -- clip file, relative to the data folder
+  snapshot_path TEXT,                     -- JPEG of the frame with the most motion, relative to the data folder
+  thumbnail_path TEXT,                    -- small JPEG of the same frame, relative to the data folder
+  peak_motion REAL,                       -- fraction of the frame (0..1) that changed at the peak
+  state TEXT NOT NULL DEFAULT 'ok'        -- 'ok', or 'garbage' while its files are being deleted
+    CHECK (state IN ('ok', 'garbage')),
+  created_at REAL NOT NULL                -- Unix seconds, UTC: when the row was inserted
+)
+"""
+
+CAMERAS = """
+CREATE TABLE cameras (
+  id INTEGER PRIMARY KEY,                 -- camera number, never reused
+  name TEXT NOT NULL UNIQUE,              -- the camera's name in the config
+  created_at REAL NOT NULL                -- Unix seconds, UTC: first seen
+)
+"""
+
+
+@migrations(name="0001_cameras_and_clips")
+def _cameras_and_clips(db: sqlite_utils.Database) -> None:
+    db.execute(CAMERAS)
+    db.execute(CLIPS)
+    # "Clips of camera X between T1 and T2" is a range scan on this index.
+    db.execute("CREATE INDEX clips_camera_start ON clips (camera_id, start_time)")
+    db.execute("CREATE INDEX clips_start ON clips (start_time)")
