@@ -12,13 +12,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from pathlib import Path
 
 from aiohttp import web
 
+from hub.api_clips import add_routes
 from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
 from hub.live import LiveView
 from hub.openapi import openapi_document
+from hub.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,7 @@ async def openapi(request: web.Request) -> web.StreamResponse:
     return web.json_response(openapi_document())
 
 
-def make_app(cameras: dict[str, CameraPipeline]) -> web.Application:
+def make_app(cameras: dict[str, CameraPipeline], db: Database | None = None, data_dir: Path | None = None) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     app[CAMERAS] = cameras
     app[STARTED] = time.time()
@@ -145,4 +148,6 @@ def make_app(cameras: dict[str, CameraPipeline]) -> web.Application:
     app.router.add_get("/api/cameras/{name}/snapshot.jpg", snapshot)
     app.router.add_get("/api/cameras/{name}/live.mjpeg", live_mjpeg)
     app.router.add_get("/api/openapi.json", openapi)
+    if db is not None and data_dir is not None:
+        add_routes(app, db, data_dir)
     return app

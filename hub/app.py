@@ -1,9 +1,10 @@
 """The hub's life: what starts, in which order, and how it stops.
 
-One event loop. The web server starts first, so the status page can explain
-a camera that will not connect; then one TaskGroup owns every camera. A stop
-(SIGINT, SIGTERM or a time limit) cancels the cameras, waits for them, then
-closes the web server. Nothing is left running behind the caller's back.
+Start: the clip index opens and start-up recovery mends what a crash left;
+the web server starts, so the status page can explain a camera that will
+not connect; then one TaskGroup owns every camera and the retention task.
+Stop (SIGINT, SIGTERM or a time limit): cameras first (open clips are
+closed), then the clip finisher drains, then the web server, then the index.
 """
 
 from __future__ import annotations
@@ -11,14 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
+from collections.abc import Callable
 
 from aiohttp import web
 
 from hub.api import make_app
+from hub.bus import Bus, ClipSaved
 from hub.camera import CameraPipeline
 from hub.config import HubConfig
 from hub.errors import HubError
+from hub.recorder import CameraRecorder, ClipFinisher
 from hub.registry import Registry
+from hub.retention import Limits, Retention
+from hub.store.db import Database
+from hub.store.index import open_index
+from hub.store.recovery import recover
+from hub.watch import CameraMotion
 
 log = logging.getLogger(__name__)
 # Seconds open responses (live views) get to finish when the hub stops.
@@ -26,8 +36,11 @@ WEB_SHUTDOWN_TIMEOUT = 2.0
 
 
 class Hub:
-    def __init__(self, config: HubConfig, registry: Registry | None = None) -> None:
+    def __init__(
+        self, config: HubConfig, registry: Registry | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
+        self.clock = clock
         self.registry = registry if registry is not None else Registry().load()
         secrets = config.secrets()
         self.cameras = {
@@ -37,6 +50,8 @@ class Hub:
         }
         self.web_port: int | None = None
         self.ready = asyncio.Event()
+        self.bus: Bus | None = None
+        self.db: Database | None = None
 
     @property
     def url(self) -> str:
@@ -44,7 +59,10 @@ class Hub:
 
     async def _start_web(self) -> web.AppRunner:
         runner = web.AppRunner(
-            make_app(self.cameras), handle_signals=False, access_log=None, shutdown_timeout=WEB_SHUTDOWN_TIMEOUT
+            make_app(self.cameras, self.db, self.config.data_dir),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=WEB_SHUTDOWN_TIMEOUT,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.config.web.host, self.config.web.port)
@@ -59,21 +77,53 @@ class Hub:
         self.web_port = runner.addresses[0][1]
         return runner
 
+    def _attach(self, bus: Bus, finisher: ClipFinisher, retention: Retention) -> None:
+        """Give each camera its recorder and motion detector, on its reader threads."""
+        data_dir = self.config.data_dir
+        for name, camera in self.cameras.items():
+            cfg = camera.config
+            recorder = None
+            if cfg.record.enabled and camera.record_reader is not None:
+                recorder = CameraRecorder(
+                    name, data_dir, finisher, cfg.record.pre_roll, self.config.retention.min_free_bytes, retention.wake
+                )
+                camera.record_reader.sink = recorder
+                camera.recording = recorder
+            if cfg.motion.enabled:
+                motion = CameraMotion(name, cfg.motion, bus, recorder)
+                camera.detect_reader.frame_listeners.append(motion.on_frame)
+                camera.detect_reader.lost_listeners.append(motion.on_lost)
+                camera.motion = motion
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; then stop everything in order."""
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        runner = await self._start_web()
-        log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
+        data_dir = self.config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.bus = bus = Bus()
+        self.db = db = await asyncio.to_thread(open_index, data_dir)
         try:
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(cam.run(), name=f"camera:{name}") for name, cam in self.cameras.items()]
-                self.ready.set()
-                await stop.wait()
-                log.info("stopping: cameras first, then the web server")
-                for task in tasks:
-                    task.cancel()
+            report = await db.write(lambda d: recover(data_dir, d))
+            if report.lines():
+                log.info("start-up recovery: %s", "; ".join(report.lines()))
+            finisher = ClipFinisher(data_dir, db, lambda clip: bus.publish_threadsafe(ClipSaved(clip)))
+            retention = Retention(db, data_dir, Limits.from_config(self.config), self.config.retention.interval, self.clock)
+            self._attach(bus, finisher, retention)
+            runner = await self._start_web()
+            log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(cam.run(), name=f"camera:{name}") for name, cam in self.cameras.items()]
+                    tasks.append(tg.create_task(retention.run(), name="retention"))
+                    self.ready.set()
+                    await stop.wait()
+                    log.info("stopping: cameras first, then clips, the web server and the index")
+                    for task in tasks:
+                        task.cancel()
+                await asyncio.to_thread(finisher.close)
+            finally:
+                await runner.cleanup()
         finally:
-            await runner.cleanup()
+            await asyncio.to_thread(db.close)
             log.info("hub stopped")
 
 

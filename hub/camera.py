@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from hub.backoff import Backoff
@@ -139,7 +139,9 @@ class InputReader:
         self._stop = threading.Event()
         self._frame_seq = 0
         self.latest_frame: Frame | None = None
-        self.on_frame: Callable[[Frame], None] | None = None
+        # Called on this reader's thread: for each analysed frame, and when the connection is lost.
+        self.frame_listeners: list[Callable[[Frame], None]] = []
+        self.lost_listeners: list[Callable[[], None]] = []
         self.sink: PacketSink | None = None
 
     async def run(self) -> None:
@@ -204,6 +206,8 @@ class InputReader:
             finally:
                 if self.sink is not None and stream is not None:
                     self._sink_call(self.sink.on_disconnect)
+                for lost in self.lost_listeners:
+                    self._sink_call(lost)
                 if stream is not None:
                     try:
                         stream.close()
@@ -258,15 +262,15 @@ class InputReader:
                 status.frames.tick(now)
                 assert self._frames is not None
                 self._frames.publish(frame)
-                if self.on_frame is not None:
-                    self.on_frame(frame)
+                for listener in self.frame_listeners:
+                    self._sink_call(listener, frame)
 
     def _sink_call(self, method: Callable[..., None], *args: Any) -> None:
-        """A recorder bug must not stop the camera: log it and keep reading."""
+        """A bug in a recorder or detector must not stop the camera: log it and keep reading."""
         try:
             method(*args)
         except Exception:
-            log.exception("camera %s: recorder failed", self.camera)
+            log.exception("camera %s: %s failed", self.camera, getattr(method, "__qualname__", method))
 
     def stop(self) -> None:
         self._stop.set()
@@ -302,6 +306,9 @@ class CameraPipeline:
         ]
         self._detect = next(r for r in self.readers if "detect" in r.config.roles)
         self.record_reader = next((r for r in self.readers if "record" in r.config.roles), None)
+        # Set by the hub when this camera records and detects motion; shown in the status.
+        self.recording: Any = None
+        self.motion: Any = None
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -312,9 +319,9 @@ class CameraPipeline:
     def latest_frame(self) -> Frame | None:
         return self._detect.latest_frame
 
-    def set_frame_listener(self, listener: Callable[[Frame], None] | None) -> None:
-        """Called from the detect reader's thread for each analysed frame; keep it cheap."""
-        self._detect.on_frame = listener
+    @property
+    def detect_reader(self) -> InputReader:
+        return self._detect
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
@@ -331,4 +338,6 @@ class CameraPipeline:
             "last_frame_time": detect.last_frame_time,
             "last_error": max(errors)[1] if errors else None,
             "inputs": inputs,
+            "motion": asdict(self.motion.status) if self.motion is not None else None,
+            "recording": asdict(self.recording.status) if self.recording is not None else None,
         }

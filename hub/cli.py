@@ -56,6 +56,49 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clips(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from hub.store.db import connect
+    from hub.store.index import INDEX_FILE, query_clips
+
+    db = connect(Path(args.data) / INDEX_FILE, readonly=True)
+    try:
+        clips = query_clips(db, camera=args.camera, oldest_first=True)
+    finally:
+        db.close()
+    for clip in clips:
+        if args.json:
+            print(json.dumps(clip.as_json(), sort_keys=True))
+        else:
+            start = datetime.fromtimestamp(clip.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{clip.id:>6}  {clip.camera:<16} {start}Z  {clip.duration:6.1f} s  {clip.bytes:>10} B  {clip.path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from hub.store.check import check, repair
+
+    data = Path(args.data)
+    if args.repair:
+        for line in repair(data):
+            print(f"repaired: {line}")
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done % 50 == 0 or done == total):
+            print(f"\rchecking clips: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+
+    findings = check(data, hashes=not args.quick, progress=progress)
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"camhub check: {len(findings)} problem(s) in {data}; `camhub check --repair` mends what it can")
+        return 1
+    print(f"camhub check: index and disk agree in {data}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camhub", description="A local-first camera hub.")
     parser.add_argument("--version", action="version", version=f"camhub {__version__}")
@@ -74,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8971, help="dashboard port (default: 8971)")
     demo.add_argument("--cameras", type=int, default=3, help="how many simulated cameras (default: 3)")
     demo.set_defaults(func=_demo)
+
+    clips = sub.add_parser("clips", help="list recorded clips")
+    clips.add_argument("--data", required=True, help="the hub's data folder")
+    clips.add_argument("--camera", help="only this camera's clips")
+    clips.add_argument("--json", action="store_true", help="one JSON object per clip")
+    clips.set_defaults(func=_clips)
+
+    chk = sub.add_parser("check", help="check that the clip index and the disk agree")
+    chk.add_argument("--data", required=True, help="the hub's data folder")
+    chk.add_argument("--repair", action="store_true", help="mend what can be mended, and say what was done")
+    chk.add_argument("--quick", action="store_true", help="compare sizes only, not SHA-256 hashes")
+    chk.set_defaults(func=_check)
 
     sim = sub.add_parser("sim", help="serve only the simulated cameras, for camhub or another NVR")
     sim.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")

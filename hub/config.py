@@ -95,6 +95,8 @@ class MotionConfig(Model):
 
 class RecordConfig(Model):
     enabled: bool = True
+    pre_roll: float = Field(default=5.0, ge=0, le=60, description="seconds recorded before motion starts")
+    retain_days: float | None = Field(default=None, gt=0, description="days to keep this camera's clips; default retention.days")
 
 
 class CameraConfig(Model):
@@ -136,7 +138,12 @@ class MqttConfig(Model):
 
 
 class RetentionConfig(Model):
-    days: float = Field(default=14, gt=0)
+    days: float = Field(default=14, gt=0, description="days a clip is kept")
+    max_bytes: int | None = Field(default=None, gt=0, description="bytes all clips may take together")
+    min_free_bytes: int = Field(
+        default=1 << 30, ge=0, description="bytes to keep free on the data disk; recording pauses below it"
+    )
+    interval: float = Field(default=300.0, gt=0, description="seconds between retention runs")
 
 
 class ReconnectConfig(Model):

@@ -35,7 +35,7 @@ class LiveView:
         self._cache: tuple[int, bytes] | None = None
         self._waiters: set[asyncio.Future[None]] = set()
         self._waiters_lock = threading.Lock()
-        camera.set_frame_listener(self._on_frame)
+        camera.detect_reader.frame_listeners.append(self._on_frame)
 
     def _on_frame(self, frame: Frame) -> None:
         """Runs in the reader thread for each analysed frame."""

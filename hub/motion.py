@@ -38,6 +38,11 @@ GAIN_STRIDE = 2
 # A gain outside these bounds is not lighting we can model; treat it as a
 # global change and relearn the background.
 GAIN_LIMITS = (0.25, 4.0)
+# Brightness that moves this much (as a ratio) since the previous analysed
+# frame is a light switched or an exposure step, not dawn (well under 1% a
+# frame). Clipped highlights make such a step uneven, so gain compensation
+# alone would leave patches that look like motion; relearn instead.
+LIGHT_STEP = 0.1
 
 Box = tuple[float, float, float, float]
 
@@ -115,7 +120,7 @@ class MotionDetector:
         bg_gain = _gain(frame, self._background)
         prev_gain = _gain(frame, self._previous)
         low, high = GAIN_LIMITS
-        if not (low <= bg_gain <= high and low <= prev_gain <= high):
+        if not (low <= bg_gain <= high and abs(prev_gain - 1.0) <= LIGHT_STEP):
             return self._recalibrate(frame, time)
         # Scaling the stored background (not just this comparison) makes a
         # step in brightness part of the background at once.

@@ -114,3 +114,9 @@ def http_sim(sim_rendering: Rendering, hevc_rendering: Rendering) -> Iterator[Si
         loop.run(server.start())
         yield server
         loop.run(server.stop())
+
+
+@pytest.fixture(scope="session")
+def require_rtsp() -> None:
+    """For tests that start their own RtspServer: skip (or, in CI, fail) without GStreamer's."""
+    skip_or_fail_without_rtsp()

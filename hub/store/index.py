@@ -120,11 +120,11 @@ def get_clip(db: sqlite_utils.Database, clip_id: int) -> ClipRecord | None:
 
 
 def mark_garbage(db: sqlite_utils.Database, ids: list[int]) -> None:
-    db.executemany("UPDATE clips SET state = 'garbage' WHERE id = ?", [[i] for i in ids])
+    db.conn.executemany("UPDATE clips SET state = 'garbage' WHERE id = ?", [[i] for i in ids])
 
 
 def delete_rows(db: sqlite_utils.Database, ids: list[int]) -> None:
-    db.executemany("DELETE FROM clips WHERE id = ?", [[i] for i in ids])
+    db.conn.executemany("DELETE FROM clips WHERE id = ?", [[i] for i in ids])
 
 
 def total_bytes(db: sqlite_utils.Database) -> int:

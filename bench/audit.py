@@ -1,0 +1,113 @@
+"""Audit log benchmark: durable append rates, verify time and proof sizes at 1M entries.
+
+    .venv/bin/python bench/audit.py [--entries 1000000] [--out bench/results/audit.md]
+
+Goals (issue 4): 20,000 durable appends/s batched, 500/s one at a time,
+verify 1M entries < 5 s, proofs <= 32 hashes at 1M. Prints a table and
+writes it, with machine and date, to the results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from hub.privacy.audit import AuditLog, ExportBuilt
+from hub.privacy.audit.merkle import verify_inclusion
+from hub.privacy.audit.verify import verify_log
+
+
+def event(i: int) -> ExportBuilt:
+    return ExportBuilt(time=1_700_000_000 + i / 1000, actor="owner", export_id=f"exp-{i}", basis=f"consent:r{i}",
+                       clip_sha256=("ab" * 32,), manifest_sha256="cd" * 32)
+
+
+async def batched(log: AuditLog, n: int, concurrency: int) -> float:
+    start = time.perf_counter()
+    for at in range(0, n, concurrency):
+        await asyncio.gather(*(log.append(event(i)) for i in range(at, min(n, at + concurrency))))
+    return n / (time.perf_counter() - start)
+
+
+async def one_at_a_time(log: AuditLog, n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        await log.append(event(i))
+    return n / (time.perf_counter() - start)
+
+
+async def run(entries: int, folder: Path) -> list[tuple[str, str, str, str]]:
+    rows = []
+    log = await AuditLog.open(folder / "rates", hub_id="bench")
+    single = await one_at_a_time(log, 1000)
+    rows.append(("durable appends/s, one at a time (1,000 sequential awaits)", f"{single:,.0f}", ">= 500",
+                 "met" if single >= 500 else "MISSED"))
+    rate = await batched(log, 50_000, 1000)
+    rows.append(("durable appends/s, batched (50,000; 1,000 concurrent)", f"{rate:,.0f}", ">= 20,000",
+                 "met" if rate >= 20_000 else "MISSED"))
+    await log.close()
+
+    big = await AuditLog.open(folder / "big", hub_id="bench")
+    start = time.perf_counter()
+    fill = await batched(big, entries - 1, 5000)
+    build_s = time.perf_counter() - start
+    rows.append((f"building {entries:,} entries (5,000 concurrent)", f"{build_s:,.1f} s ({fill:,.0f}/s)", "", ""))
+    size = big.size
+    root = big.latest.root
+    worst_inclusion = 0
+    for index in (0, 1, size // 2, size - 2, size - 1, 123_457 % size):
+        proof = await big.inclusion_proof(index)
+        leaf = (await big._read(big._reader.leaf_hashes, index, index + 1))[0]
+        verify_inclusion(index, size, leaf, proof, root)
+        worst_inclusion = max(worst_inclusion, len(proof))
+    start = time.perf_counter()
+    proof = await big.inclusion_proof(size // 3)
+    proof_ms = (time.perf_counter() - start) * 1000
+    old = size // 3 + 7
+    cproof = await big.consistency_proof(old)
+    await big.close()
+    rows.append((f"inclusion proof hashes at {size:,} (largest of 6)", str(worst_inclusion), "<= 32",
+                 "met" if worst_inclusion <= 32 else "MISSED"))
+    rows.append((f"consistency proof hashes {old:,} -> {size:,}", str(len(cproof)), "<= 32",
+                 "met" if len(cproof) <= 32 else "MISSED"))
+    rows.append((f"inclusion proof time at {size:,} (from SQLite)", f"{proof_ms:.1f} ms", "", ""))
+    start = time.perf_counter()
+    report = verify_log(folder / "big")
+    verify_s = time.perf_counter() - start
+    rows.append((f"verify {report.size:,} entries, {report.checkpoints:,} checkpoints", f"{verify_s:.2f} s", "< 5 s",
+                 "met" if verify_s < 5 else "MISSED"))
+    start = time.perf_counter()
+    verify_log(folder / "big", deep=True)
+    deep_s = time.perf_counter() - start
+    rows.append(("verify --deep (parse + RFC 8785 check of every entry)", f"{deep_s:.2f} s", "", ""))
+    db_mb = sum(f.stat().st_size for f in (folder / "big" / "audit").iterdir()) / 1e6
+    rows.append((f"size on disk at {size:,}", f"{db_mb:,.0f} MB", "", ""))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "audit.md"))
+    parser.add_argument("--dir", help="where to build the logs (default: a temp folder; the disk matters)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        rows = asyncio.run(run(args.entries, Path(tmp)))
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    header = (f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \n"
+              f"Machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+              f"Python {platform.python_version()}  \nCommand: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n")
+    table = "| measure | result | goal | |\n|---|---|---|---|\n" + "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
+    print(header + table)
+    Path(args.out).write_text(header + table)
+
+
+if __name__ == "__main__":
+    main()

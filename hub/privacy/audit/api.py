@@ -1,0 +1,106 @@
+"""HTTP routes for the audit log, and their OpenAPI paths.
+
+`add_routes(app, log)` serves the latest signed checkpoint (text/plain, for
+witnesses and the MQTT retained copy), the verifier key, inclusion proofs and
+consistency proofs. `OPENAPI_PATHS` is merged into hub/openapi.py's document.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aiohttp import web
+
+from hub.privacy.audit.errors import AuditError
+from hub.privacy.audit.log import AuditLog
+
+
+def _int(request: web.Request, name: str, value: str | None) -> int:
+    try:
+        return int(value if value is not None else "")
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be an integer, got {value!r}") from None
+
+
+def add_routes(app: web.Application, log: AuditLog) -> None:
+    async def checkpoint(request: web.Request) -> web.Response:
+        return web.Response(text=log.latest.note, content_type="text/plain")
+
+    async def key(request: web.Request) -> web.Response:
+        return web.Response(text=str(log.verifier_key) + "\n", content_type="text/plain")
+
+    async def proof(request: web.Request) -> web.Response:
+        index = _int(request, "index", request.match_info["index"])
+        size = _int(request, "size", request.query.get("size", str(log.size)))
+        try:
+            hashes = await log.inclusion_proof(index, size)
+            entry = await log.entry(index)
+        except AuditError as exc:
+            raise web.HTTPNotFound(text=str(exc)) from None
+        latest = log.latest
+        return web.json_response({
+            "index": index, "tree_size": size, "entry": entry.decode(),
+            "proof": [base64.b64encode(h).decode() for h in hashes],
+            "checkpoint": latest.note if latest.size == size else None,
+        })
+
+    async def consistency(request: web.Request) -> web.Response:
+        old = _int(request, "old", request.query.get("old"))
+        new = _int(request, "new", request.query.get("new", str(log.size)))
+        try:
+            hashes = await log.consistency_proof(old, new)
+        except AuditError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        return web.json_response({"old": old, "new": new, "proof": [base64.b64encode(h).decode() for h in hashes]})
+
+    app.router.add_get("/api/audit/checkpoint", checkpoint)
+    app.router.add_get("/api/audit/key", key)
+    app.router.add_get("/api/audit/proof/{index}", proof)
+    app.router.add_get("/api/audit/consistency", consistency)
+
+
+_TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+_HASHES = {"type": "array", "items": {"type": "string", "description": "base64 SHA-256"}}
+_SIZE = {"type": "integer", "minimum": 1}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/audit/checkpoint": {"get": {
+        "summary": "The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+        "responses": {"200": {"description": "signed note: origin, size, base64 root, time line, signatures", **_TEXT}},
+    }},
+    "/api/audit/key": {"get": {
+        "summary": "The log's verifier key (<name>+<key id>+<base64 key>)",
+        "responses": {"200": {"description": "verifier key", **_TEXT}},
+    }},
+    "/api/audit/proof/{index}": {"get": {
+        "summary": "An entry with its RFC 9162 inclusion proof",
+        "parameters": [
+            {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "size", "in": "query", "required": False, "schema": _SIZE,
+             "description": "tree size to prove against (default: the latest)"},
+        ],
+        "responses": {
+            "200": {"description": "the proof", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["index", "tree_size", "entry", "proof", "checkpoint"],
+                "properties": {"index": {"type": "integer"}, "tree_size": {"type": "integer"},
+                               "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
+                               "proof": _HASHES, "checkpoint": {"type": ["string", "null"]}}}}}},
+            "400": {"description": "index or size is not an integer", **_TEXT},
+            "404": {"description": "no such entry at that size", **_TEXT},
+        },
+    }},
+    "/api/audit/consistency": {"get": {
+        "summary": "An RFC 9162 consistency proof between two tree sizes",
+        "parameters": [
+            {"name": "old", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "new", "in": "query", "required": False, "schema": _SIZE},
+        ],
+        "responses": {
+            "200": {"description": "the proof", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["old", "new", "proof"],
+                "properties": {"old": {"type": "integer"}, "new": {"type": "integer"}, "proof": _HASHES}}}}},
+            "400": {"description": "sizes out of range", **_TEXT},
+        },
+    }},
+}
