@@ -199,7 +199,7 @@ class CameraRecorder:
     def on_packet(self, packet: Packet) -> None:
         self.ring.add(packet)
         self._apply_commands()
-        if self._writer is None and self._wanted and not self.status.paused:
+        if self._writer is None and self._wanted:  # _open_clip re-checks space while paused
             self._open_clip(self._wanted_from)
             return
         writer = self._writer
