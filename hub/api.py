@@ -16,11 +16,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub.api_clips import add_routes
+from hub.api_clips import add_routes as add_clip_routes
 from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
 from hub.live import LiveView
 from hub.openapi import openapi_document
+from hub.privacy.audit import AuditLog
+from hub.privacy.audit.api import add_routes as add_audit_routes
 from hub.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,12 @@ async def openapi(request: web.Request) -> web.StreamResponse:
     return web.json_response(openapi_document())
 
 
-def make_app(cameras: dict[str, CameraPipeline], db: Database | None = None, data_dir: Path | None = None) -> web.Application:
+def make_app(
+    cameras: dict[str, CameraPipeline],
+    db: Database | None = None,
+    data_dir: Path | None = None,
+    audit: AuditLog | None = None,
+) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     app[CAMERAS] = cameras
     app[STARTED] = time.time()
@@ -149,5 +156,7 @@ def make_app(cameras: dict[str, CameraPipeline], db: Database | None = None, dat
     app.router.add_get("/api/cameras/{name}/live.mjpeg", live_mjpeg)
     app.router.add_get("/api/openapi.json", openapi)
     if db is not None and data_dir is not None:
-        add_routes(app, db, data_dir)
+        add_clip_routes(app, db, data_dir)
+    if audit is not None:
+        add_audit_routes(app, audit)
     return app

@@ -17,11 +17,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from hub import __version__
 from hub.api import make_app
-from hub.bus import Bus, ClipSaved
+from hub.bus import AuditCheckpointSigned, Bus, ClipSaved
 from hub.camera import CameraPipeline
 from hub.config import HubConfig
 from hub.errors import HubError
+from hub.privacy.audit import AuditLog, HubStarted, HubStopped, run_checkpoints
 from hub.recorder import CameraRecorder, ClipFinisher
 from hub.registry import Registry
 from hub.retention import Limits, Retention
@@ -52,14 +54,17 @@ class Hub:
         self.ready = asyncio.Event()
         self.bus: Bus | None = None
         self.db: Database | None = None
+        self.audit: AuditLog | None = None
+        self.app: web.Application | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.config.web.host}:{self.web_port}"
 
     async def _start_web(self) -> web.AppRunner:
+        self.app = make_app(self.cameras, self.db, self.config.data_dir, self.audit)
         runner = web.AppRunner(
-            make_app(self.cameras, self.db, self.config.data_dir),
+            self.app,
             handle_signals=False,
             access_log=None,
             shutdown_timeout=WEB_SHUTDOWN_TIMEOUT,
@@ -100,11 +105,14 @@ class Hub:
         data_dir = self.config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.bus = bus = Bus()
+        self.audit = audit = await AuditLog.open(data_dir, clock=self.clock)
         self.db = db = await asyncio.to_thread(open_index, data_dir)
         try:
             report = await db.write(lambda d: recover(data_dir, d))
             if report.lines():
                 log.info("start-up recovery: %s", "; ".join(report.lines()))
+            audit.on_checkpoint(lambda cp: bus.publish(AuditCheckpointSigned(cp.size, cp.note)))
+            await audit.append(HubStarted(time=self.clock(), actor="hub", version=__version__))
             finisher = ClipFinisher(data_dir, db, lambda clip: bus.publish_threadsafe(ClipSaved(clip)))
             retention = Retention(db, data_dir, Limits.from_config(self.config), self.config.retention.interval, self.clock)
             self._attach(bus, finisher, retention)
@@ -114,6 +122,7 @@ class Hub:
                 async with asyncio.TaskGroup() as tg:
                     tasks = [tg.create_task(cam.run(), name=f"camera:{name}") for name, cam in self.cameras.items()]
                     tasks.append(tg.create_task(retention.run(), name="retention"))
+                    tg.create_task(run_checkpoints(audit, stop), name="audit-checkpoints")
                     self.ready.set()
                     await stop.wait()
                     log.info("stopping: cameras first, then clips, the web server and the index")
@@ -122,8 +131,10 @@ class Hub:
                 await asyncio.to_thread(finisher.close)
             finally:
                 await runner.cleanup()
+            await audit.append(HubStopped(time=self.clock(), actor="hub"))
         finally:
             await asyncio.to_thread(db.close)
+            await audit.close()
             log.info("hub stopped")
 
 

@@ -24,6 +24,14 @@ class ClipSaved:
     clip: ClipRecord
 
 
+@dataclass(frozen=True)
+class AuditCheckpointSigned:
+    """The audit log signed a checkpoint; MQTT publishes `note` retained for witnesses."""
+
+    size: int  # entries in the log
+    note: str  # the C2SP signed note, as /api/audit/checkpoint serves it
+
+
 class Subscriber:
     def __init__(self, bus: Bus, maxsize: int, types: tuple[type, ...] | None) -> None:
         self._bus = bus

@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--quick", action="store_true", help="compare sizes only, not SHA-256 hashes")
     chk.set_defaults(func=_check)
 
+    from hub.privacy.audit.cli import add_parser as add_audit_parser
+
+    add_audit_parser(sub)
+
     sim = sub.add_parser("sim", help="serve only the simulated cameras, for camhub or another NVR")
     sim.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")
     sim.add_argument("--scene", action="append", help="a built-in scene to serve (repeatable; default: all)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub import __version__
+from hub.privacy.audit.api import OPENAPI_PATHS as AUDIT_PATHS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}}
@@ -60,6 +61,64 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 NOT_FOUND = {"404": _json(ERROR, "no camera of that name")}
 
+CLIP: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "camera": {"type": "string"},
+        "start_time": {"type": "number", "description": "Unix seconds, UTC: capture time of the first packet"},
+        "end_time": {"type": "number", "description": "Unix seconds, UTC"},
+        "duration": {"type": "number", "description": "seconds"},
+        "bytes": {"type": "integer", "description": "size of the MP4 file"},
+        "codec": {"type": "string", "description": "h264 or hevc (stream copy); MJPEG sources are recorded as h264"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "sha256": {"type": "string", "description": "hex SHA-256 of the MP4 file"},
+        "peak_motion": {"type": ["number", "null"], "description": "fraction of the frame changed at the peak"},
+        "state": {"enum": ["ok"]},
+        "video_url": {"type": "string"},
+        "snapshot_url": {"type": ["string", "null"]},
+        "thumbnail_url": {"type": ["string", "null"]},
+    },
+}
+CLIP_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+TIME = {"oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]}
+NO_CLIP = {"404": _json(ERROR, "no such clip, or the clip has no such file")}
+CLIP_PATHS: dict[str, Any] = {
+    "/api/clips": {
+        "get": {
+            "summary": "Clips, newest first, filtered by camera and time; paginated",
+            "parameters": [
+                {"name": "camera", "in": "query", "schema": {"type": "string"}},
+                {"name": "start", "in": "query", "schema": TIME, "description": "clips ending after this time (Unix seconds or ISO 8601 with zone)"},
+                {"name": "end", "in": "query", "schema": TIME, "description": "clips starting before this time"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "the `next` of the previous page"},
+            ],
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {
+                        "clips": {"type": "array", "items": {"$ref": "#/components/schemas/Clip"}},
+                        "next": {"type": ["string", "null"], "description": "cursor of the next page; null on the last"}}},
+                    "a page of clips",
+                ),
+                "400": _json(ERROR, "a bad time, limit or cursor (error key bad_request)"),
+            },
+        }
+    },
+    "/api/clips/{id}": {"get": {"summary": "One clip", "parameters": [CLIP_ID],
+                                "responses": {"200": _json({"$ref": "#/components/schemas/Clip"}, "the clip"), **NO_CLIP}}},
+    "/api/clips/{id}/video": {"get": {
+        "summary": "The clip's fragmented MP4; supports HTTP Range requests",
+        "parameters": [CLIP_ID],
+        "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
+                      "206": {"description": "the requested byte range", "content": {"video/mp4": {}}}, **NO_CLIP}}},
+    "/api/clips/{id}/snapshot": {"get": {"summary": "JPEG of the frame with the most motion", "parameters": [CLIP_ID],
+                                         "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP}}},
+    "/api/clips/{id}/thumbnail": {"get": {"summary": "Small JPEG of the same frame", "parameters": [CLIP_ID],
+                                          "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP}}},
+}
+
 
 def openapi_document() -> dict[str, Any]:
     return {
@@ -109,6 +168,8 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+            **CLIP_PATHS,
+            **AUDIT_PATHS,
         },
         "components": {
             "schemas": {
@@ -122,6 +183,7 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "CameraStatus": CAMERA_STATUS,
                 "InputStatus": INPUT_STATUS,
+                "Clip": CLIP,
             }
         },
     }

@@ -104,3 +104,25 @@ def test_port_in_use_is_named(config_file: Path) -> None:
         )  # fmt: skip
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_hub_start_and_stop_are_in_a_verifiable_audit_log(config_file: Path, tmp_path: Path) -> None:
+    config = tmp_path / "camhub.yaml"
+    config.write_text(config_file.read_text().replace("data_dir: data", f"data_dir: {tmp_path / 'data'}"))
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--port", str(free_port()), "--seconds", "1"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    data = str(tmp_path / "data")
+    verify = subprocess.run([sys.executable, "-m", "hub.cli", "audit", "verify", "--data", data], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    names = []
+    for index in range(1, 5):  # entry 0 creates the log; then start, stop, start, stop
+        proof = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "audit", "proof", "--data", data, str(index)], capture_output=True, text=True
+        )
+        assert proof.returncode == 0, proof.stderr
+        names.append(json.loads(json.loads(proof.stdout)["entry"])["event"])
+    assert names == ["hub_started", "hub_stopped", "hub_started", "hub_stopped"]
