@@ -120,3 +120,44 @@ def http_sim(sim_rendering: Rendering, hevc_rendering: Rendering) -> Iterator[Si
 def require_rtsp() -> None:
     """For tests that start their own RtspServer: skip (or, in CI, fail) without GStreamer's."""
     skip_or_fail_without_rtsp()
+
+
+@pytest.fixture(scope="session")
+def clip_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 2 s, 320x240 H.264 fragmented MP4 made by ffmpeg."""
+    import subprocess
+
+    path = tmp_path_factory.mktemp("media") / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "frag_keyframe+empty_moov", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[str, float]]], list]:
+    """Put real clip files and their index rows in a data folder: make_clips(data, [(camera, start), ...])."""
+    import shutil
+
+    from hub.store.files import clip_path, sha256_of
+    from hub.store.index import ClipRecord, insert_clip, open_index
+
+    def make(data: Path, clips: list[tuple[str, float]]) -> list[ClipRecord]:
+        db = open_index(data)
+        records = []
+        try:
+            for camera, start in clips:
+                relative = clip_path(data, camera, start)
+                (data / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(clip_mp4, data / relative)
+                record = ClipRecord(camera, start, start + 2, 2.0, clip_mp4.stat().st_size, "h264", 320, 240,
+                                    sha256_of(clip_mp4), str(relative))  # fmt: skip
+                clip_id = db.write_blocking(lambda d, r=record: insert_clip(d, r))
+                records.append(ClipRecord(**{**record.as_json(), "id": clip_id}))
+        finally:
+            db.close()
+        return records
+
+    return make
