@@ -205,7 +205,8 @@ class CameraRecorder:
         writer = self._writer
         if writer is None:
             return
-        if packet.keyframe and writer.packets and packet.capture_time - (writer._first_capture or 0) > MAX_CLIP_SECONDS:
+        # Split a little before the index's maximum, so a clip never outgrows its range scan.
+        if packet.keyframe and writer.packets and packet.capture_time - (writer._first_capture or 0) > MAX_CLIP_SECONDS - 60:
             self._close_clip(None)
             self._open_clip(packet.capture_time)
             return
