@@ -28,7 +28,8 @@ import cv2
 from hub.clipwriter import ClipWriter, WrittenClip, make_writer
 from hub.media import OpenStream, Packet, StreamInfo
 from hub.store.db import Database
-from hub.store.files import PARTIAL, clip_path, durable_rename, sha256_of, sidecars, unlink_durably, write_durably
+from hub.durable import durable_rename, unlink_durably, write_durably
+from hub.store.files import PARTIAL, clip_path, sha256_of, sidecars
 from hub.store.index import MAX_CLIP_SECONDS, ClipRecord, insert_clip
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from hub.config import HubConfig
 from hub.store.db import Database
-from hub.store.files import sidecars, unlink_durably
+from hub.durable import unlink_durably
+from hub.store.files import sidecars
 from hub.store.index import ClipRecord, delete_rows, mark_garbage, query_clips
 
 log = logging.getLogger(__name__)

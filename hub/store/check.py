@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.store.db import connect
-from hub.store.files import CLIPS_DIR, PARTIAL, sha256_of, sidecars, unlink_durably
+from hub.durable import unlink_durably
+from hub.store.files import CLIPS_DIR, PARTIAL, sha256_of, sidecars
 from hub.store.index import INDEX_FILE, delete_rows, mark_garbage, query_clips
 from hub.store.recovery import recover
 

@@ -5,23 +5,25 @@ Layout under the data folder: `clips/<camera>/<YYYY-MM-DD>/<name>.mp4`, with
 name carries the camera and the UTC start, so a file can be indexed again
 from its name alone. A clip being written is `<name>.mp4.partial`.
 
-The order of operations is Moonfire NVR's: write under a temporary name,
-fsync the file, rename, fsync the directory, and only then insert the row.
-Deleting marks the row garbage first, unlinks, fsyncs, then removes the row.
+The order of operations is Moonfire NVR's (the file steps are in
+`hub.durable`): write under a temporary name, fsync the file, rename, fsync
+the directory, and only then insert the row. Deleting marks the row garbage
+first, unlinks, fsyncs, then removes the row.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hub.durable import TMP_SUFFIX
+
 CLIPS_DIR = "clips"
-PARTIAL = ".partial"
+PARTIAL = TMP_SUFFIX
 # <camera>_<YYYYmmddTHHMMSS.mmmZ>_<nonce>.mp4
 _NAME = re.compile(r"^(?P<camera>[a-z0-9][a-z0-9_-]*)_(?P<start>\d{8}T\d{6}\.\d{3}Z)_(?P<nonce>[0-9a-f]{6})\.mp4$")
 
@@ -51,59 +53,12 @@ def clip_path(data_dir: Path, camera: str, start_time: float) -> Path:
     return Path(CLIPS_DIR) / camera / day / str(ClipName(camera, start_time))
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def durable_rename(src: Path, dst: Path) -> None:
-    """fsync `src`, rename it to `dst`, fsync the directory: after this the new name survives a crash."""
-    fsync_file(src)
-    os.replace(src, dst)
-    fsync_dir(dst.parent)
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write a small file (a snapshot) under a temporary name, then rename it durably."""
-    tmp = path.with_name(path.name + PARTIAL)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def unlink_durably(paths: list[Path]) -> None:
-    """Remove files (absent ones are fine) and fsync their directories."""
-    dirs = set()
-    for path in paths:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        dirs.add(path.parent)
-    for directory in dirs:
-        fsync_dir(directory)
 
 
 def sidecars(clip: Path) -> tuple[Path, Path]:

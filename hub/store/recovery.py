@@ -17,7 +17,8 @@ from pathlib import Path
 import av
 import sqlite_utils
 
-from hub.store.files import CLIPS_DIR, PARTIAL, ClipName, durable_rename, fsync_file, sha256_of, sidecars, unlink_durably
+from hub.durable import durable_rename, fsync_file, unlink_durably
+from hub.store.files import CLIPS_DIR, PARTIAL, ClipName, sha256_of, sidecars
 from hub.store.index import ClipRecord, delete_rows, insert_clip, query_clips
 from hub.store.mp4 import complete_length
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hub.durable import write_durably
 from hub.privacy.audit.errors import AuditError, VerificationFailed
 
 ALG_ED25519 = b"\x01"
@@ -111,24 +111,8 @@ class SigningKey:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Create `path` with mode 0600 atomically: temp file, fsync, rename, fsync the folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Create `path` with mode 0600 atomically."""
+    write_durably(path, text.encode(), mode=0o600)
 
 
 def load_signing_key(path: Path) -> SigningKey:

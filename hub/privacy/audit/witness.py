@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from hub.durable import write_durably
 from hub.privacy.audit.errors import AuditError, VerificationFailed
 from hub.privacy.audit.merkle import consistency_proof, verify_consistency
-from hub.privacy.audit.note import VerifierKey, fsync_dir, verify_checkpoint
+from hub.privacy.audit.note import VerifierKey, verify_checkpoint
 from hub.privacy.audit.store import DB_NAME, LogReader
 
 MAX_SEEN = 1000  # (size, root) pairs kept to name the exact fork point
@@ -102,13 +102,8 @@ def load_state(path: Path) -> WitnessState | None:
 
 
 def save_state(path: Path, state: WitnessState) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(asdict(state), f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent.resolve())
+    """Replace the state whole or not at all: a half-written state would let a rollback through."""
+    write_durably(path.resolve(), json.dumps(asdict(state), indent=1).encode())
 
 
 def witness(state: WitnessState | None, source: LogSource, key: VerifierKey | None = None) -> tuple[WitnessState, str]:
