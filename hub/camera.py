@@ -253,7 +253,11 @@ class InputReader:
             for image in decoded:
                 if now < next_due:
                     continue
-                next_due = max(next_due + self._interval, now - self._interval)
+                next_due += self._interval
+                if next_due <= now:
+                    # Behind after a gap, or frames decoded in a burst: restart the cadence
+                    # from now rather than catch up with several frames at once.
+                    next_due = now + self._interval
                 self._frame_seq += 1
                 frame = Frame(image, now, self._frame_seq)
                 self.latest_frame = frame

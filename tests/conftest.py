@@ -123,17 +123,36 @@ def require_rtsp() -> None:
 
 
 @pytest.fixture(scope="session")
-def clip_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 2 s, 320x240 H.264 fragmented MP4 made by ffmpeg."""
+def make_video(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Real H.264 test videos made by ffmpeg's test source; one file per set of arguments.
+
+    make_video(size="320x240", rate=15, seconds=2, gop=None, pattern="testsrc", fragmented=False)
+    """
     import subprocess
 
-    path = tmp_path_factory.mktemp("media") / "clip.mp4"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "frag_keyframe+empty_moov", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
+    folder = tmp_path_factory.mktemp("videos")
+    made: dict[tuple[object, ...], Path] = {}
+
+    def make(size: str = "320x240", rate: int = 15, seconds: float = 2, gop: int | None = None,
+             pattern: str = "testsrc", fragmented: bool = False) -> Path:  # fmt: skip
+        key = (size, rate, seconds, gop, pattern, fragmented)
+        if key not in made:
+            path = folder / f"{pattern}-{size}-{rate}-{seconds}-{gop}-{int(fragmented)}.mp4"
+            args = ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}",
+                    "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]  # fmt: skip
+            args += ["-g", str(gop)] if gop else []
+            args += ["-movflags", "frag_keyframe+empty_moov"] if fragmented else []
+            subprocess.run([*args, str(path)], check=True)
+            made[key] = path
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def clip_mp4(make_video: Callable[..., Path]) -> Path:
+    """A real 2 s, 320x240 H.264 fragmented MP4, as the recorder writes them."""
+    return make_video(size="320x240", rate=10, seconds=2, fragmented=True)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -20,14 +20,8 @@ W, H = 320, 240
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("media") / "loop.mp4"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=15", "-t", "4",
-         "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
+def clip(make_video: Callable[..., Path]) -> Path:
+    return make_video(size=f"{W}x{H}", rate=15, seconds=4, gop=15)
 
 
 @pytest.fixture

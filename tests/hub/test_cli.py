@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def config_file(tmp_path_factory: pytest.TempPathFactory, make_video: Callable[..., Path]) -> Path:
     folder = tmp_path_factory.mktemp("cli")
-    clip = folder / "loop.mp4"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=10", "-t", "2",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)],
-        check=True,
-    )  # fmt: skip
+    clip = make_video(size=f"{W}x{H}", rate=10, seconds=2)
     path = folder / "camhub.yaml"
     path.write_text(
         f"data_dir: data\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -24,14 +25,8 @@ SLOW = 0.25
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("media") / "hd.mp4"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15", "-t", "3",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
+def clip(make_video: Callable[..., Path]) -> Path:
+    return make_video(size="1280x720", rate=15, seconds=3, pattern="testsrc2")
 
 
 async def test_hub_never_blocks_the_loop(clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -76,14 +76,8 @@ async def silent(request: web.Request) -> web.StreamResponse:
 
 
 @pytest.fixture(scope="module")
-def h264_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("media") / "clip.mp4"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=15", "-t", "3",
-         "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
+def h264_file(make_video: Callable[..., Path]) -> Path:
+    return make_video(size=f"{W}x{H}", rate=15, seconds=3, gop=15)
 
 
 @pytest.fixture
