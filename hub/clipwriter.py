@@ -50,25 +50,43 @@ class ClipWriter:
         self._last_dts = -1
         self._last_duration = 0
         self._time_base: Fraction = CAPTURE_TIME_BASE
+        self._by_capture = False  # decided by the first packet: True when the source has no timestamps
         self.packets = 0
 
     def _timestamps(self, packet: Packet) -> tuple[int, int, Fraction]:
-        """(pts, dts) rebased to start at 0, and their time base."""
+        """(pts, dts) rebased to start at 0, increasing, and their time base.
+
+        A source without a time base (nothing to copy) is timed by capture
+        time. Otherwise the clip keeps the source's clock, and a packet that
+        lacks timestamps (RTSP gives none to the first keyframe of a session)
+        gets the next timestamp in line, so one such packet never mixes clocks
+        or fails the clip.
+        """
         src = packet.packet
-        if src.dts is not None and src.pts is not None and src.time_base:
-            if self._origin is None:
-                self._origin = src.dts
+        if self.packets == 0:
+            self._by_capture = not src.time_base
+            if not self._by_capture:
                 self._time_base = src.time_base
-            elif src.dts - self._origin <= self._last_dts:
-                # The camera's clock jumped back (a restart, a looped file): continue
-                # from where the clip is, since MP4 needs increasing timestamps.
-                self._origin = src.dts - self._last_dts - max(self._last_duration, 1)
-            self._last_dts = src.dts - self._origin
-            return src.pts - self._origin, src.dts - self._origin, src.time_base
-        # No timestamps from the source: use capture time, so the clip plays at the pace it was received.
-        assert self._first_capture is not None
-        ts = max(int((packet.capture_time - self._first_capture) / CAPTURE_TIME_BASE), self._last_ts + 1 if self.packets else 0)
-        return ts, ts, CAPTURE_TIME_BASE
+        if self._by_capture:
+            assert self._first_capture is not None
+            ts = int((packet.capture_time - self._first_capture) / CAPTURE_TIME_BASE)
+            ts = max(ts, self._last_ts + 1 if self.packets else 0)
+            return ts, ts, CAPTURE_TIME_BASE
+        dts = src.dts if src.dts is not None else src.pts
+        pts = src.pts if src.pts is not None else dts
+        step = max(self._last_duration or src.duration or 0, 1)
+        if dts is None or pts is None:
+            self._last_dts = self._last_dts + step if self._last_dts >= 0 else 0
+            return self._last_dts, self._last_dts, self._time_base
+        if self._origin is None:
+            # Continue after any untimed packets already written (none: origin = dts).
+            self._origin = dts - (self._last_dts + step if self._last_dts >= 0 else 0)
+        elif dts - self._origin <= self._last_dts:
+            # The camera's clock jumped back (a restart, a looped file): continue
+            # from where the clip is, since MP4 needs increasing timestamps.
+            self._origin = dts - self._last_dts - step
+        self._last_dts = dts - self._origin
+        return max(pts, dts) - self._origin, dts - self._origin, self._time_base
 
     def write(self, packet: Packet) -> None:
         if self._first_capture is None:
@@ -118,7 +136,7 @@ class CopyWriter(ClipWriter):
         out.stream = self._stream
         self._last_ts = max(self._last_ts, pts)
         self._first_ts = pts if self._first_ts is None else min(self._first_ts, pts)
-        if packet.packet.duration:
+        if packet.packet.duration and not self._by_capture:
             self._last_duration = packet.packet.duration
         elif self.info.fps:
             self._last_duration = int(1 / (self.info.fps * time_base))

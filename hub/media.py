@@ -158,7 +158,10 @@ class ContainerStream:
         self._decoder = av.CodecContext.create(ctx.name, "r")
         if ctx.extradata:
             self._decoder.extradata = ctx.extradata
-        self._decoder.thread_type = "AUTO"
+        # One thread per decoder: frame threads cost more CPU than they save on
+        # sub-streams (bench/results/pipeline.md: 241 vs 324 us per 640x360 frame)
+        # and add three threads per camera.
+        self._decoder.thread_count = 1
 
     @property
     def stream(self) -> Any:

@@ -24,6 +24,9 @@ import numpy as np
 
 from hub.config import MotionConfig
 
+# OpenCV's worker pool only spins on images this small; every camera has its own thread anyway.
+cv2.setNumThreads(1)
+
 # Weight of each new frame in the running-average background. At 5 fps this is
 # a time constant of about 4 s: slow enough that a moving object barely marks
 # the background, fast enough to follow shadows and clouds.

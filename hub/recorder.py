@@ -64,6 +64,9 @@ class PacketRing:
                 break
         return list(self._packets)[start:] if start is not None else []
 
+    def newest_time(self) -> float | None:
+        return self._packets[-1].capture_time if self._packets else None
+
     def clear(self) -> None:
         self._packets.clear()
 
@@ -271,6 +274,10 @@ class CameraRecorder:
         else:
             self.status.error = f"clip write failed: {exc}"
             log.error("camera %s: %s", self.camera, self.status.error)
+            # Try again from the next keyframe, not from the same pre-roll that just failed.
+            newest = self.ring.newest_time()
+            if newest is not None:
+                self._wanted_from = newest + 1e-6
 
     def _space_ok(self) -> bool:
         if not self.status.paused and not self.min_free_bytes:
