@@ -1,0 +1,563 @@
+"""Pipeline benchmark: the hub's own CPU, dropped frames and write amplification for N cameras.
+
+    .venv/bin/python bench/pipeline.py [--seconds 30] [--n 1,4,16,64] [--out bench/results/pipeline.md]
+
+For each N, N simulated cameras (one 1080p H.264 rendering at 15 fps served
+under N names by the GStreamer RTSP server, plus its 640x360 sub-stream) feed
+a hub run as its own process (`python -m hub.cli run`), each camera recording
+its main stream by stream copy and analysing its sub-stream at 5 fps. After
+the cameras are online and a warm-up, a window of `--seconds` is measured:
+
+- CPU: utime + stime of the hub's process (all its threads) from
+  /proc/<pid>/stat over the window, as a percentage of one core, and per
+  camera. The RTSP server is a separate process; its CPU is shown apart.
+- Drops: per camera, the frames the hub should have had in the window
+  (15/s on the record input, 5/s analysed on the detect input) minus the
+  `packets_received` / `frames_analysed` deltas from /api/cameras. Counts
+  at the two edges are read in one status response, so the window is exact
+  to a frame per input; shortfalls of at most one frame per input are edge
+  noise and not counted. Drops "begin" at the first N above 1% of expected.
+- Write amplification, over the hub's whole run (it is stopped with SIGTERM
+  so open clips are closed and indexed): bytes written divided by the video
+  bytes it recorded, i.e. the sizes of the stream-copied packets inside the
+  clips (each clip demuxed with PyAV). "Files" counts the growth of the data
+  folder: clip files, snapshots, thumbnails, index.db and its WAL. "Kernel"
+  counts /proc/<pid>/io write_bytes of the hub process (pages it dirtied,
+  SQLite's WAL and checkpoints included), read from the exited but unreaped
+  process.
+
+The scene loops every 15 s with an object crossing for 5 s, so the default
+30 s window holds exactly two motion events per camera whatever its phase.
+All cameras share one rendering and so move in lockstep: every clip of a
+loop opens and closes at the same moment, the worst case for bursts.
+Everything binds 127.0.0.1. `--py-spy DIR` also records a py-spy profile of
+the hub during each window (it competes for the same two cores, so do not
+publish the numbers of such a run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import datetime
+import json
+import os
+import platform
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import yaml
+
+from hub.sim.render import AccessUnits, Rendering, render_scene
+from hub.sim.rtsp import RtspServer
+from hub.sim.scene import Background, MovingObject, Scene
+from hub.store.index import open_index
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD_FPS = 15
+ANALYSIS_FPS = 5.0
+PRE_ROLL = 2.0
+HZ = os.sysconf("SC_CLK_TCK")
+# A shortfall of up to this many frames per input is the window's edges, not a drop.
+EDGE_FRAMES = 1
+DROP_THRESHOLD = 0.01  # drops "begin" above this fraction of expected frames
+GOAL_CPU_PER_CAMERA = 1.0  # % of one core
+GOAL_WRITE_AMPLIFICATION = 1.02
+
+SCENE = Scene(
+    name="bench-1080p",
+    width=1920,
+    height=1080,
+    fps=RECORD_FPS,
+    duration=15.0,
+    background=Background("yard", seed=7),
+    objects=(MovingObject(start=(-0.1, 0.65), end=(1.1, 0.6), t0=4.0, t1=9.0, size=(0.14, 0.22),
+                          color=(40, 70, 190)),),
+)
+
+
+@dataclass
+class Result:
+    n: int
+    seconds: float  # measured window, wall clock
+    hub_cpu: float  # % of one core, the hub process, whole
+    server_cpu: float  # % of one core, the RTSP server process
+    machine_busy: float  # % of all cores busy, whole machine
+    other_cpu: float  # % of one core: the machine's busy time not spent by the hub, the server or this bench
+    expected_frames: int
+    dropped_frames: int
+    shortfall_by_input: dict[str, int]  # record / detect-packets / analysed: summed shortfall
+    max_staleness: float  # seconds since the newest packet, worst input, at the window's end
+    max_lag_gained: dict[str, float]  # record / detect: seconds of stream a camera fell behind in the window, worst
+    decode_errors: int
+    clips: int
+    video_bytes: int  # stream-copied packet bytes inside the clips
+    file_bytes: int  # growth of the data folder after start-up
+    kernel_write_bytes: int  # /proc/<pid>/io write_bytes, whole run, less start-up
+    startup_bytes: tuple[int, int]  # (files, kernel) written before any clip: the new index, left out
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_per_camera(self) -> float:
+        return self.hub_cpu / self.n
+
+    @property
+    def drop_fraction(self) -> float:
+        return self.dropped_frames / self.expected_frames if self.expected_frames else 0.0
+
+    @property
+    def wa_files(self) -> float | None:
+        return self.file_bytes / self.video_bytes if self.video_bytes else None
+
+    @property
+    def wa_kernel(self) -> float | None:
+        return self.kernel_write_bytes / self.video_bytes if self.video_bytes else None
+
+
+# -- /proc readings
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a whole process (all threads), in clock ticks."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values[:8]) - idle, sum(values[:8])
+
+
+def io_write_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/{pid}/io has no write_bytes")
+
+
+def child_pid(parent: int, marker: str) -> int | None:
+    """The child of `parent` whose command line contains `marker`."""
+    for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                    return int(pid)
+            except OSError:
+                continue
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def startup_bytes(data_dir: Path, pid: int) -> tuple[int, int]:
+    """(files, kernel) bytes the hub wrote that are not clips: the new, empty index.
+
+    Files: the size of an empty index made here and closed (its WAL folded in), so the
+    final index.db's growth beyond it is what the clip rows cost. Kernel: the hub's
+    write_bytes so far, less the clip files it has begun.
+    """
+    clips = folder_bytes(data_dir / "clips") if (data_dir / "clips").exists() else 0
+    with tempfile.TemporaryDirectory(dir=data_dir.parent) as tmp:
+        open_index(Path(tmp)).close()
+        empty = folder_bytes(Path(tmp))
+    return empty, io_write_bytes(pid) - clips
+
+
+# -- the hub as a child process
+
+
+class HubProcess:
+    """`python -m hub.cli run` with its output kept in memory (a file would count as its writes)."""
+
+    def __init__(self, config: dict[str, Any], folder: Path) -> None:
+        self.port = config["web"]["port"]
+        path = folder / "camhub.yaml"
+        path.write_text(yaml.safe_dump(config))
+        self.proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "-c", str(path)], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.lines: collections.deque[str] = collections.deque(maxlen=400)
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip())
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def cameras(self) -> tuple[float, list[dict[str, Any]]]:
+        """(bench clock at the response, /api/cameras)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/cameras", timeout=10) as response:
+            body = response.read()
+        return time.time(), json.loads(body)
+
+    def stop(self, timeout: float) -> tuple[int | None, int | None]:
+        """SIGTERM, wait for the exit without reaping, read (write_bytes, cpu ticks), then reap."""
+        if self.proc.poll() is not None:
+            return None, None
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        exited = False
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                exited = True
+                break
+            time.sleep(0.05)
+        written = ticks = None
+        if exited:
+            try:
+                written, ticks = io_write_bytes(self.pid), cpu_ticks(self.pid)
+            except (OSError, RuntimeError):
+                pass
+        else:
+            self.lines.append(f"bench: hub did not stop within {timeout:.0f} s; killed")
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        self._drain.join(timeout=5)
+        return written, ticks
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+def hub_config(n: int, server: RtspServer, data_dir: Path, port: int) -> dict[str, Any]:
+    return {
+        "data_dir": str(data_dir),
+        "web": {"host": "127.0.0.1", "port": port},
+        "retention": {"min_free_bytes": 0},
+        "reconnect": {"initial": 0.5, "cap": 5.0},
+        "cameras": {
+            name: {
+                "inputs": [{"url": server.url(name, "main"), "roles": ["record"]},
+                           {"url": server.url(name, "sub"), "roles": ["detect"]}],
+                "motion": {"analysis_fps": ANALYSIS_FPS},
+                "record": {"pre_roll": PRE_ROLL},
+            }
+            for name in camera_names(n)
+        },
+    }
+
+
+def camera_names(n: int) -> list[str]:
+    return [f"cam{i:02d}" for i in range(n)]
+
+
+def all_online(cameras: list[dict[str, Any]]) -> bool:
+    return all(c["state"] == "online" and all(i["packets_received"] > 0 for i in c["inputs"])
+               and any(i["frames_analysed"] > 0 for i in c["inputs"]) for c in cameras)
+
+
+def by_role(camera: dict[str, Any], role: str) -> dict[str, Any]:
+    return next(i for i in camera["inputs"] if role in i["roles"])
+
+
+# -- one N
+
+
+async def measure(n: int, rendering: Rendering, seconds: float, warmup: float, work: Path,
+                  connect_timeout: float, py_spy: Path | None) -> Result:
+    data_dir = work / f"n{n}"
+    data_dir.mkdir()
+    server = RtspServer({name: rendering for name in camera_names(n)})
+    await server.start()
+    hub: HubProcess | None = None
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        server_pid = child_pid(os.getpid(), "gst_rtsp_server.py")
+        hub = HubProcess(hub_config(n, server, data_dir, free_port()), work)
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            await asyncio.sleep(1.0)
+            if hub.proc.poll() is not None:
+                raise RuntimeError(f"hub exited ({hub.proc.returncode}): " + " | ".join(list(hub.lines)[-10:]))
+            try:
+                _, cameras = await asyncio.to_thread(hub.cameras)
+            except OSError:
+                cameras = []
+            if cameras and all_online(cameras):
+                break
+            if time.monotonic() > deadline:
+                online = sum(c["state"] == "online" for c in cameras)
+                raise RuntimeError(f"N={n}: only {online} of {n} cameras online after {connect_timeout:.0f} s")
+        startup = startup_bytes(data_dir, hub.pid)
+        await asyncio.sleep(warmup)
+
+        t0, before = await asyncio.to_thread(hub.cameras)
+        hub0, machine0, bench0 = cpu_ticks(hub.pid), machine_ticks(), cpu_ticks(os.getpid())
+        server0 = cpu_ticks(server_pid) if server_pid else 0
+        if py_spy is not None:
+            py_spy.mkdir(parents=True, exist_ok=True)
+            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking",
+                                    "--threads", "--format", "raw", "--duration", str(int(seconds)),
+                                    "--output", str(py_spy / f"pyspy-n{n}.txt"), "--pid", str(hub.pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await asyncio.sleep(seconds)
+        t1, after = await asyncio.to_thread(hub.cameras)
+        hub1, machine1, bench1 = cpu_ticks(hub.pid), machine_ticks(), cpu_ticks(os.getpid())
+        server1 = cpu_ticks(server_pid) if server_pid else 0
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 30)
+
+        window = t1 - t0
+        expected = dropped = errors = 0
+        shortfall = {"record": 0, "detect packets": 0, "analysed": 0}
+        staleness = 0.0
+        lag = {"record": 0.0, "detect": 0.0}
+        for a, b in zip(before, after, strict=True):
+            rec0, rec1 = by_role(a, "record"), by_role(b, "record")
+            det0, det1 = by_role(a, "detect"), by_role(b, "detect")
+            counts = (("record", RECORD_FPS, rec1["packets_received"] - rec0["packets_received"], True),
+                      ("detect packets", RECORD_FPS, det1["packets_received"] - det0["packets_received"], False),
+                      ("analysed", ANALYSIS_FPS, det1["frames_analysed"] - det0["frames_analysed"], True))
+            for key, fps, got, counted in counts:
+                short = max(0, round(fps * window) - got - EDGE_FRAMES)
+                shortfall[key] += short
+                if counted:  # detect packets are shown, not counted: analysed frames are what they feed
+                    expected += round(fps * window)
+                    dropped += short
+            for role, got in (("record", counts[0][2]), ("detect", counts[1][2])):
+                lag[role] = max(lag[role], (RECORD_FPS * window - got) / RECORD_FPS)
+            errors += det1["decode_errors"] - det0["decode_errors"]
+            for i in b["inputs"]:
+                staleness = max(staleness, t1 - (i["last_packet_time"] or 0.0))
+        busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * 100
+        ours = (hub1 - hub0) + (server1 - server0) + (bench1 - bench0)
+        # Softirq time of loopback TCP is charged to no process, so "other" is never quite zero.
+        other = busy * (os.cpu_count() or 1) - ours / HZ / window * 100
+
+        written, _ = await asyncio.to_thread(hub.stop, 60.0)
+        clips, video = await asyncio.to_thread(recorded_video, data_dir)
+        file_bytes = await asyncio.to_thread(folder_bytes, data_dir)
+        warnings = [line for line in hub.lines if " WARNING " in line or " ERROR " in line]
+        return Result(
+            n=n, seconds=window,
+            hub_cpu=(hub1 - hub0) / HZ / window * 100,
+            server_cpu=(server1 - server0) / HZ / window * 100,
+            machine_busy=busy, other_cpu=other,
+            expected_frames=expected, dropped_frames=dropped, shortfall_by_input=shortfall,
+            max_staleness=staleness, max_lag_gained=lag, decode_errors=errors,
+            clips=clips, video_bytes=video, file_bytes=file_bytes - startup[0],
+            kernel_write_bytes=(written - startup[1]) if written is not None else 0, startup_bytes=startup,
+            warnings=warnings[:20],
+        )
+    finally:
+        if spy is not None and spy.poll() is None:
+            spy.kill()
+            spy.wait()
+        if hub is not None:
+            hub.kill()
+        await server.stop()
+
+
+def recorded_video(data_dir: Path) -> tuple[int, int]:
+    """(clips indexed, bytes of the video packets inside them), by demuxing each clip."""
+    db = sqlite3.connect(f"file:{data_dir / 'index.db'}?mode=ro", uri=True)
+    try:
+        paths = [row[0] for row in db.execute("SELECT path FROM clips WHERE state = 'ok'")]
+    finally:
+        db.close()
+    total = 0
+    for rel in paths:
+        with av.open(str(data_dir / rel)) as container:
+            total += sum(p.size for p in container.demux(container.streams.video[0]) if p.size)
+    return len(paths), total
+
+
+# -- report
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
+
+
+def fmt_wa(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "n/a"
+
+
+def table(results: list[Result]) -> str:
+    head = ("| N | hub CPU, % of one core | per camera (goal <= 1%) | frames expected | dropped | "
+            "detect stream fell behind | clips | video recorded | WA files (goal < 1.02) | WA kernel | "
+            "RTSP server CPU | machine busy | other load |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for r in results:
+        rows.append(
+            f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% {'met' if r.cpu_per_camera <= GOAL_CPU_PER_CAMERA else 'MISSED'} "
+            f"| {r.expected_frames:,} | {r.dropped_frames:,} ({r.drop_fraction:.1%}) "
+            f"| {max(0.0, r.max_lag_gained['detect']):.1f} s | {r.clips} "
+            f"| {r.video_bytes / 1e6:,.1f} MB | {fmt_wa(r.wa_files)} | {fmt_wa(r.wa_kernel)} "
+            f"| {r.server_cpu:.0f}% | {r.machine_busy:.0f}% | {r.other_cpu:.0f}% |")
+    return head + "\n".join(rows) + "\n"
+
+
+def falls_behind(r: Result) -> bool:
+    """Drops above the threshold, or a detect stream behind by more than that fraction of the window."""
+    return r.drop_fraction > DROP_THRESHOLD or r.max_lag_gained["detect"] > DROP_THRESHOLD * r.seconds
+
+
+def drops_begin(results: list[Result]) -> str:
+    first = next((r.n for r in sorted(results, key=lambda r: r.n) if falls_behind(r)), None)
+    tried = ", ".join(str(r.n) for r in results)
+    if first is not None:
+        return f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, or a detect stream behind by more " \
+               f"than {DROP_THRESHOLD:.0%} of the window)"
+    return f"no drops above {DROP_THRESHOLD:.0%} at N = {tried}"
+
+
+def report(results: list[Result], args: argparse.Namespace, main_mbps: float, sub_mbps: float) -> str:
+    lines = [
+        "# Pipeline benchmark: CPU, drops and write amplification per camera count",
+        "",
+        f"Date: {datetime.date.today()}  ",
+        f"Machine: {machine()}  ",
+        f"Command: `.venv/bin/python bench/pipeline.py --seconds {args.seconds:g} --n {args.n}`",
+        "",
+        f"Cameras: one rendering served under N names by the GStreamer RTSP server on 127.0.0.1: main "
+        f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
+        f"{PRE_ROLL:g} s pre-roll; sub-stream 640x360 H.264 at {RECORD_FPS} fps ({sub_mbps:.2f} Mbit/s), analysed at "
+        f"{ANALYSIS_FPS:g} fps. The scene loops every {SCENE.duration:g} s with an object crossing for "
+        f"{SCENE.objects[0].t1 - SCENE.objects[0].t0:g} s, all cameras in lockstep. Measured window: "
+        f"{args.seconds:g} s per N after the cameras are online and a {args.warmup:g} s warm-up.",
+        "",
+        table(results),
+        f"Drops begin at: {drops_begin(results)}.",
+        "",
+        "## How each column is counted",
+        "",
+        "- **hub CPU**: utime + stime of the hub process (every thread: readers, FFmpeg decoder threads, "
+        "clip finisher, SQLite writer, event loop) from /proc/<pid>/stat over the window, in % of one core. "
+        "The RTSP server runs in its own process and is not included; it is shown in its own column, and "
+        "**machine busy** is all CPUs of the machine together (100% = both cores); **other load** is the rest of "
+        "the machine's busy time in % of one core (loopback TCP softirqs, which no process is charged for, and "
+        "anything else running): when it is large the machine was shared and the run should be repeated.",
+        f"- **frames expected / dropped**: per camera, {RECORD_FPS}/s on the record input plus "
+        f"{ANALYSIS_FPS:g}/s analysed on the detect input, times the window; dropped is the sum over cameras and "
+        f"inputs of expected minus received (`packets_received`) or analysed (`frames_analysed`) between two "
+        f"/api/cameras responses, each read in one response so all counts share its instant. A shortfall of up to "
+        f"{EDGE_FRAMES} frame per input is the window's edges and not counted. A hub that falls behind shows here "
+        f"as a shortfall either way: the server drops what the TCP backlog cannot hold, or the stream lags.",
+        f"- **detect stream fell behind**: the worst camera's detect-input shortfall of packets in the window, in "
+        f"seconds of stream ({RECORD_FPS} packets a second). Analysis keeps its {ANALYSIS_FPS:g} fps by the hub's "
+        f"clock even when the stream it decodes arrives late, so `frames_analysed` alone hides a detect reader that "
+        f"cannot keep up; this column shows it. (`last_packet_time` is the hub's receive time, so it cannot show lag: "
+        f"its age at the window's end is under Details.)",
+        "- **video recorded**: the bytes of the stream-copied H.264 packets inside the clips of the whole run "
+        "(each clip demuxed with PyAV). These are the bytes the hub received on the record input for the "
+        "recorded spans (the MP4 muxer turns each 4-byte start code into a 4-byte length).",
+        "- **WA files**: growth of the data folder (clip files, snapshot and thumbnail JPEGs, index.db and "
+        "its WAL) divided by video recorded. **WA kernel**: /proc/<pid>/io `write_bytes` of the hub process "
+        "over its whole run (pages it dirtied, including SQLite's WAL frames and checkpoints, not filesystem "
+        "metadata), divided by video recorded. The hub is stopped with SIGTERM, so open clips are closed and "
+        "indexed before the counts are taken. Both leave out what the hub wrote before its first clip (creating "
+        "the index: a fixed cost, shown under Details; for files, the size of an empty index), so they are the "
+        "steady-state ratio.",
+        "",
+        "## Details",
+        "",
+        "| N | window s | shortfall record / detect packets / analysed | newest packet age, worst input | "
+        "decode errors | bytes written, files | bytes written, kernel | start-up bytes left out, files / kernel |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        s = r.shortfall_by_input
+        lines.append(f"| {r.n} | {r.seconds:.1f} | {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} "
+                     f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
+                     f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
+                     f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |")
+    notes = [(r.n, w) for r in results for w in r.warnings]
+    if notes:
+        lines += ["", "Hub warnings during the runs (first few):", ""]
+        lines += [f"- N={n}: `{w[:200]}`" for n, w in notes[:12]]
+    return "\n".join(lines) + "\n"
+
+
+def stream_mbps(rendering: Rendering, role: str) -> float:
+    units = AccessUnits(getattr(rendering, role))
+    return sum(units.sizes) * 8 / (len(units) / RECORD_FPS) / 1e6
+
+
+async def run(args: argparse.Namespace) -> list[Result]:
+    cache = Path(args.cache)
+    print(f"rendering the scene (cached in {cache}) ...", flush=True)
+    rendering = await asyncio.to_thread(render_scene, SCENE, cache)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="camhub-bench-", dir=args.dir) as tmp:
+        for n in sorted({int(v) for v in args.n.split(",")}):
+            print(f"N={n}: starting {n} camera(s) ...", flush=True)
+            began = time.monotonic()
+            try:
+                result = await asyncio.wait_for(
+                    measure(n, rendering, args.seconds, args.warmup, Path(tmp), args.connect_timeout,
+                            Path(args.py_spy) if args.py_spy else None),
+                    args.seconds + args.warmup + args.connect_timeout + 180)
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"N={n}: failed: {exc}", flush=True)
+                continue
+            results.append(result)
+            print(f"N={n}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
+                  f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
+                  f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
+                  f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}% "
+                  f"({time.monotonic() - began:.0f} s)", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured window per N")
+    parser.add_argument("--n", default="1,4,16,64", help="camera counts, comma-separated")
+    parser.add_argument("--warmup", type=float, default=8.0, help="seconds after all cameras are online")
+    parser.add_argument("--connect-timeout", type=float, default=90.0, help="seconds for all cameras to come online")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "pipeline.md"))
+    parser.add_argument("--cache", default=os.environ.get("CAMHUB_SIM_CACHE", str(Path(tempfile.gettempdir()) / "camhub-sim-cache")),
+                        help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)")
+    parser.add_argument("--dir", help="where the hub's data folders go (default: a temp folder; the disk matters)")
+    parser.add_argument("--py-spy", help="folder for py-spy profiles of the hub (perturbs the numbers)")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    if not results:
+        sys.exit("no N finished; nothing written")
+    rendering = render_scene(SCENE, args.cache)
+    text = report(results, args, stream_mbps(rendering, "main"), stream_mbps(rendering, "sub"))
+    print(text)
+    out = Path(args.out)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"date": str(datetime.date.today()), "machine": machine(), "seconds": args.seconds,
+         "results": [{**asdict(r), "cpu_per_camera": r.cpu_per_camera, "drop_fraction": r.drop_fraction,
+                      "wa_files": r.wa_files, "wa_kernel": r.wa_kernel} for r in results]}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
