@@ -54,10 +54,6 @@ class InputConfig(Model):
             raise ValueError("each role may be listed once")
         return value
 
-    @property
-    def safe_url(self) -> str:
-        return redact_url(self.url)
-
     def guessed_kind(self) -> str:
         if self.kind:
             return self.kind

@@ -92,7 +92,3 @@ class Fanout(Generic[T]):
     def publish(self, item: T) -> None:
         for sub in self._subscribers:  # a tuple swapped whole, so no lock needed to read it
             sub._put(item)
-
-    @property
-    def has_subscribers(self) -> bool:
-        return bool(self._subscribers)

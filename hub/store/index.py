@@ -127,9 +127,5 @@ def delete_rows(db: sqlite_utils.Database, ids: list[int]) -> None:
     db.conn.executemany("DELETE FROM clips WHERE id = ?", [[i] for i in ids])
 
 
-def total_bytes(db: sqlite_utils.Database) -> int:
-    return int(db.execute("SELECT coalesce(sum(bytes), 0) FROM clips").fetchone()[0])
-
-
 def open_index(data_dir: Path) -> Database:
     return Database(data_dir / INDEX_FILE, migrations)
