@@ -180,8 +180,8 @@ class CameraRecorder:
         self._writer: ClipWriter | None = None
         self._wanted = False  # an event is in progress: record whenever packets flow
         self._wanted_from = 0.0
-        self._peak: Peak | None = None
         self._checked_space_at = 0.0
+        self._not_before: float | None = None  # after a failed write: open the next clip only at a later keyframe
 
     # -- the event loop's side: commands only, never blocking
     def start(self, at: float) -> None:
@@ -229,8 +229,8 @@ class CameraRecorder:
         if self._info is None:
             return
         packets = self.ring.since(since)
-        if not packets:
-            return  # no keyframe yet: try again at the next packet
+        if not packets or (self._not_before is not None and packets[0].capture_time <= self._not_before):
+            return  # no (new) keyframe yet: try again at the next packet
         if not self._space_ok():
             return
         path = self.data_dir / clip_path(self.data_dir, self.camera, packets[0].capture_time)
@@ -242,6 +242,7 @@ class CameraRecorder:
             self._failed(exc, path)
             return
         self.status.recording = True
+        self._not_before = None
         for p in packets:
             if self._writer is None:
                 break
@@ -275,9 +276,7 @@ class CameraRecorder:
             self.status.error = f"clip write failed: {exc}"
             log.error("camera %s: %s", self.camera, self.status.error)
             # Try again from the next keyframe, not from the same pre-roll that just failed.
-            newest = self.ring.newest_time()
-            if newest is not None:
-                self._wanted_from = newest + 1e-6
+            self._not_before = self.ring.newest_time()
 
     def _space_ok(self) -> bool:
         if not self.status.paused and not self.min_free_bytes:
