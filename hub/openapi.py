@@ -51,6 +51,28 @@ CAMERA_STATUS: dict[str, Any] = {
         "last_frame_time": {"type": ["number", "null"], "description": "Unix seconds of the last analysed frame"},
         "last_error": {"type": ["string", "null"]},
         "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InputStatus"}},
+        "motion": {
+            "type": ["object", "null"],
+            "description": "null when motion detection is off for the camera",
+            "properties": {
+                "active": {"type": "boolean", "description": "a motion event is open"},
+                "score": {"type": "number", "description": "changed fraction of the last analysed frame, 0..1"},
+                "events": {"type": "integer"},
+                "last_start": {"type": ["number", "null"], "description": "Unix seconds"},
+                "last_end": {"type": ["number", "null"], "description": "Unix seconds"},
+            },
+        },
+        "recording": {
+            "type": ["object", "null"],
+            "description": "null when the camera does not record",
+            "properties": {
+                "recording": {"type": "boolean", "description": "a clip is being written"},
+                "clips": {"type": "integer", "description": "clips closed since the hub started"},
+                "last_clip_end": {"type": ["number", "null"], "description": "Unix seconds"},
+                "error": {"type": ["string", "null"], "description": "e.g. disk full; cleared when recording works again"},
+                "paused": {"type": "boolean", "description": "recording paused for lack of disk space"},
+            },
+        },
     },
 }
 
