@@ -132,6 +132,13 @@ async def test_openapi_documents_every_route(running_hub: Hub) -> None:
     served = {r.resource.canonical for r in running_hub.app.router.routes() if r.method in ("GET", "POST")}
     assert served == set(document["paths"])
     assert {"/api/clips", "/api/clips/{id}/video", "/api/audit/checkpoint"} <= served
+    # Every field the status carries is documented.
+    schemas = document["components"]["schemas"]
+    status = running_hub.cameras["yard"].status()
+    assert set(status) == set(schemas["CameraStatus"]["properties"])
+    assert set(status["inputs"][0]) == set(schemas["InputStatus"]["properties"])
+    for part in ("motion", "recording"):
+        assert set(status[part]) == set(schemas["CameraStatus"]["properties"][part]["properties"])
     assert document["openapi"].startswith("3.")
 
 
