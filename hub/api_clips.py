@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub.errors import HubError, NotFound
+from hub.errors import BadRequest, NotFound
 from hub.store.db import Database
 from hub.store.index import ClipRecord, get_clip, query_clips
 
@@ -19,11 +19,6 @@ DB = web.AppKey("db", Database)
 DATA_DIR = web.AppKey("data_dir", Path)
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
-
-
-class BadRequest(HubError):
-    key = "bad_request"
-    status = 400
 
 
 def parse_time(name: str, value: str | None) -> float | None:

@@ -35,6 +35,13 @@ class SourceError(HubError):
     status = 502
 
 
+class BadRequest(HubError):
+    """A request's parameters are malformed; the message names the parameter and what is expected."""
+
+    key = "bad_request"
+    status = 400
+
+
 class NotFound(HubError):
     key = "not_found"
     status = 404
