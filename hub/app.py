@@ -13,7 +13,6 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
 
 from aiohttp import web
 
@@ -21,6 +20,7 @@ from hub import __version__
 from hub.api import make_app
 from hub.bus import AuditCheckpointSigned, Bus, ClipSaved
 from hub.camera import CameraPipeline
+from hub.clock import Clock
 from hub.config import HubConfig
 from hub.errors import HubError
 from hub.privacy.audit import AuditLog, HubStarted, HubStopped, run_checkpoints
@@ -39,7 +39,7 @@ WEB_SHUTDOWN_TIMEOUT = 2.0
 
 class Hub:
     def __init__(
-        self, config: HubConfig, registry: Registry | None = None, clock: Callable[[], float] = time.time
+        self, config: HubConfig, registry: Registry | None = None, clock: Clock = time.time
     ) -> None:
         self.config = config
         self.clock = clock

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +21,9 @@ from hub.store.db import Database
 from hub.durable import unlink_durably
 from hub.store.files import sidecars
 from hub.store.index import ClipRecord, delete_rows, mark_garbage, query_clips
+from hub.clock import Clock
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,10 @@ from hub.auth.throttle import LoginThrottle
 from hub.errors import NotFound
 from hub.privacy.audit.events import AuditEvent, OwnerLoggedIn, OwnerLoginFailed
 from hub.store.db import Database
+from hub.clock import Clock
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 EventSink = Callable[[AuditEvent], Awaitable[object]]
 
 ROLES = ("owner", "member", "custodian", "requester")

@@ -27,19 +27,9 @@ from hub.auth import (
     roles_required,  # fmt: skip
 )
 from hub.privacy.audit.events import AuditEvent
+from hub.clock import ManualClock as FakeClock
 
 PASSWORD = "correct horse battery staple"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def cheap_hasher(time_cost: int = 1) -> PasswordHasher:
@@ -81,7 +71,7 @@ class AuthHub:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -8,25 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from hub.clock import ManualClock as FakeClock
 from hub.privacy.audit import AuditLog, ConsentRequested, HubStarted
-
-
-class FakeClock:
-    """Unix seconds that move only when a test says so."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 def sample_event(i: int, now: float) -> HubStarted | ConsentRequested:

@@ -30,9 +30,9 @@ from hub.privacy.audit.events import AuditEvent
 from hub.privacy.audit.merkle import consistency_proof, inclusion_proof
 from hub.privacy.audit.note import Checkpoint, VerifierKey
 from hub.privacy.audit.store import DB_NAME, LogReader, LogWriter, Receipt
+from hub.clock import Clock
 
 T = TypeVar("T")
-Clock = Callable[[], float]
 CheckpointListener = Callable[[Checkpoint], None]
 AUDIT_FOLDER = "audit"
 CHECKPOINT_INTERVAL_S = 600
