@@ -24,8 +24,9 @@ from hub.privacy.audit.verify import verify_log
 
 
 def event(i: int) -> ExportBuilt:
-    return ExportBuilt(time=1_700_000_000 + i / 1000, actor="owner", export_id=f"exp-{i}", basis=f"consent:r{i}",
-                       clip_sha256=("ab" * 32,), manifest_sha256="cd" * 32)
+    return ExportBuilt(time=1_700_000_000 + i / 1000, actor="owner", export_id=f"exp-{i}", basis=f"request:r{i}",
+                       recipient="officer", cameras=("yard",), start_s=1_700_000_000, end_s=1_700_000_600,
+                       clip_sha256=("ab" * 32,), clip_ids=(i,), bytes=1000, manifest_sha256="cd" * 32)
 
 
 async def batched(log: AuditLog, n: int, concurrency: int) -> float:

@@ -20,10 +20,10 @@ def clock() -> FakeClock:
 def sample_event(i: int, now: float) -> HubStarted | ConsentRequested:
     if i % 3:
         return HubStarted(time=now, actor="hub", version=f"0.{i}")
-    return ConsentRequested(time=now, actor=f"officer-{i}", request_id=f"r{i}", requester="Officer Ünal",
-                            organisation="City PD", contact="desk@example.org", reason="burglary \"nearby\"",
-                            cameras=("front", "drive"), start_s=1_699_990_000, end_s=1_699_993_600,
-                            expires_s=1_700_086_400)
+    return ConsentRequested(time=now, actor=f"officer-{i}", request_id=f"r{i}", identity="Officer Ünal",
+                            organisation="City PD", contact="desk@example.org", purpose="burglary \"nearby\"",
+                            case_reference=None, cameras=("front", "drive"), start_s=1_699_990_000,
+                            end_s=1_699_993_600, wanted_by_s=1_700_000_000, expires_s=1_700_086_400)
 
 
 MakeLog = Callable[..., Awaitable[Path]]

@@ -41,8 +41,9 @@ async def test_first_start_creates_a_private_key_outside_the_database_and_entry_
 
 async def test_append_is_durable_when_it_returns_and_survives_reopening(tmp_path: Path, clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
-    event = ExportBuilt(time=clock(), actor="owner", export_id="x1", basis="consent:r1",
-                        clip_sha256=("aa" * 32,), manifest_sha256="bb" * 32)
+    event = ExportBuilt(time=clock(), actor="owner", export_id="x1", basis="request:r1", recipient="officer",
+                        cameras=("yard",), start_s=1_700_000_000, end_s=1_700_000_600, clip_sha256=("aa" * 32,),
+                        clip_ids=(7,), bytes=1000, manifest_sha256="bb" * 32)
     receipt = await log.append(event)
     # Read it back through a separate connection before anything else happens.
     row = sqlite3.connect(tmp_path / "audit" / "log.db").execute(

@@ -10,8 +10,9 @@ See docs/audit.md.
 from hub.privacy.audit.errors import AuditError, VerificationFailed
 from hub.privacy.audit.events import (
     EVENT_TYPES, AuditEvent, ConsentDecided, ConsentExpired, ConsentRequested, ExportBuilt, HeldClipDeleted,
-    HubStarted, HubStopped, KeyRotated, LogCreated, OverrideInvoked, OwnerLoggedIn, OwnerLoginFailed,
-    SettingChanged, ShareLinkDownloaded, event_from_entry,
+    HoldPlaced, HoldReleased, HoldRenewed, HubStarted, HubStopped, KeyRotated, LogCreated, OverrideFollowUpFiled,
+    OverrideFollowUpMissed, OverrideInvoked, OverrideNoticeSent, OwnerLoggedIn, OwnerLoginFailed, SettingChanged,
+    ShareLinkCreated, ShareLinkDownloaded, ShareLinkRevoked, event_from_entry,
 )
 from hub.privacy.audit.log import AuditLog, run_checkpoints
 from hub.privacy.audit.note import Checkpoint, VerifierKey
@@ -21,5 +22,7 @@ __all__ = [
     "EVENT_TYPES", "AuditError", "AuditEvent", "AuditLog", "Checkpoint", "ConsentDecided", "ConsentExpired",
     "ConsentRequested", "ExportBuilt", "HeldClipDeleted", "HubStarted", "HubStopped", "KeyRotated", "LogCreated",
     "OverrideInvoked", "OwnerLoggedIn", "OwnerLoginFailed", "Receipt", "SettingChanged", "ShareLinkDownloaded",
-    "VerificationFailed", "VerifierKey", "event_from_entry", "run_checkpoints",
+    "VerificationFailed", "VerifierKey", "event_from_entry", "run_checkpoints", "HoldPlaced", "HoldReleased",
+    "HoldRenewed", "OverrideFollowUpFiled", "OverrideFollowUpMissed", "OverrideNoticeSent", "ShareLinkCreated",
+    "ShareLinkRevoked",
 ]

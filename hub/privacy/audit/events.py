@@ -89,28 +89,38 @@ class OwnerLoginFailed(AuditEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ConsentRequested(AuditEvent):
+    """A requester asked for footage; the request waits in the consent queue. `actor` is the requester account."""
+
     name: ClassVar[str] = "consent_requested"
     request_id: str
-    requester: str
+    identity: str  # the person, as they name themselves
     organisation: str
     contact: str
-    reason: str
+    purpose: str
+    case_reference: str | None
     cameras: tuple[str, ...]
     start_s: int
     end_s: int
-    expires_s: int
+    wanted_by_s: int
+    expires_s: int  # undecided after this, the request expires as denied
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConsentDecided(AuditEvent):
-    """The owner approved, narrowed or denied; the scope is what was granted."""
+    """An owner approved, narrowed or denied; the scope is what was granted.
+
+    With the all-owners policy each owner's approval is logged with
+    `final=False` until the last one; a denial is always final.
+    """
 
     name: ClassVar[str] = "consent_decided"
     request_id: str
     decision: str  # "approved" | "narrowed" | "denied"
+    final: bool = True
     cameras: tuple[str, ...] = ()
     start_s: int | None = None
     end_s: int | None = None
+    clip_ids: tuple[int, ...] | None = None  # narrowed to chosen clips; None: every clip in the scope
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,35 +131,127 @@ class ConsentExpired(AuditEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OverrideInvoked(AuditEvent):
+    """A legal-process override, logged before anything is released under it."""
+
     name: ClassVar[str] = "override_invoked"
     override_id: str
     kind: str  # search_warrant | court_order | subpoena | emergency | preservation
-    authority: str
+    authority: str  # issuing authority
+    jurisdiction: str
     case_number: str
-    judge: str | None
+    judge: str | None  # required for search warrants and court orders
     issued_s: int
+    agency: str  # requesting agency
+    officer_contact: str
     cameras: tuple[str, ...]
     start_s: int
     end_s: int
     document_sha256: str
-    notice_delayed_until_s: int | None = None
+    notice_delayed_until_s: int | None = None  # None: owners are told at once
+    delay_ordered_by: str | None = None
+    follow_up_due_s: int | None = None  # emergencies: the follow-up legal process is due by then
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverrideNoticeSent(AuditEvent):
+    """The owners were told of an override: at once, or when the delay ended."""
+
+    name: ClassVar[str] = "override_notice_sent"
+    override_id: str
+    delayed: bool
+    owners: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverrideFollowUpFiled(AuditEvent):
+    """The legal process that follows an emergency override."""
+
+    name: ClassVar[str] = "override_follow_up_filed"
+    override_id: str
+    kind: str
+    case_number: str
+    document_sha256: str
+    late: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverrideFollowUpMissed(AuditEvent):
+    """An emergency override's follow-up deadline passed with no legal process: flagged."""
+
+    name: ClassVar[str] = "override_follow_up_missed"
+    override_id: str
+    due_s: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExportBuilt(AuditEvent):
+    """Footage was packaged for someone outside the household; durable before any byte leaves."""
+
     name: ClassVar[str] = "export_built"
     export_id: str
-    basis: str  # the consent decision or override that covers the clips
-    clip_sha256: tuple[str, ...]
+    basis: str  # "request:<id>" or "override:<id>": the decision or override that covers the clips
+    recipient: str  # the requester account, or the override's agency
+    cameras: tuple[str, ...]
+    start_s: int
+    end_s: int
+    clip_sha256: tuple[str, ...]  # SHA-256 of each file in the package, in manifest order
+    clip_ids: tuple[int, ...]  # the index clips they come from
+    bytes: int  # footage bytes in the package
     manifest_sha256: str
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShareLinkCreated(AuditEvent):
+    name: ClassVar[str] = "share_link_created"
+    link_id: str
+    export_id: str
+    expires_s: int
+    max_downloads: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShareLinkRevoked(AuditEvent):
+    name: ClassVar[str] = "share_link_revoked"
+    link_id: str
+    export_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShareLinkDownloaded(AuditEvent):
+    """A download through a share link is about to start; logged before the first byte."""
+
     name: ClassVar[str] = "share_link_downloaded"
     link_id: str
     export_id: str
     remote: str
+    bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldPlaced(AuditEvent):
+    """Clips in scope are kept from retention (a preservation order or an owner's own hold)."""
+
+    name: ClassVar[str] = "hold_placed"
+    hold_id: str
+    basis: str  # "owner" or "override:<id>"
+    cameras: tuple[str, ...]
+    start_s: int
+    end_s: int
+    expires_s: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldRenewed(AuditEvent):
+    name: ClassVar[str] = "hold_renewed"
+    hold_id: str
+    expires_s: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldReleased(AuditEvent):
+    name: ClassVar[str] = "hold_released"
+    hold_id: str
+    reason: str  # "released" | "expired"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,8 +267,9 @@ class HeldClipDeleted(AuditEvent):
 EVENT_TYPES: dict[str, type[AuditEvent]] = {
     cls.name: cls
     for cls in (LogCreated, KeyRotated, HubStarted, HubStopped, SettingChanged, OwnerLoggedIn, OwnerLoginFailed,
-                ConsentRequested, ConsentDecided, ConsentExpired, OverrideInvoked, ExportBuilt,
-                ShareLinkDownloaded, HeldClipDeleted)
+                ConsentRequested, ConsentDecided, ConsentExpired, OverrideInvoked, OverrideNoticeSent,
+                OverrideFollowUpFiled, OverrideFollowUpMissed, ExportBuilt, ShareLinkCreated, ShareLinkRevoked,
+                ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted)
 }
 
 
