@@ -32,6 +32,18 @@ class AuditCheckpointSigned:
     note: str  # the C2SP signed note, as /api/audit/checkpoint serves it
 
 
+@dataclass(frozen=True)
+class OwnerNotice:
+    """Something every owner must be told: a request waiting, an override, a missed follow-up.
+
+    Carries a summary for the dashboard and MQTT, never footage.
+    """
+
+    kind: str  # request_received | request_expired | override | follow_up_missed
+    subject: str  # the request or override id
+    body: dict[str, Any]
+
+
 class Subscriber:
     def __init__(self, bus: Bus, maxsize: int, types: tuple[type, ...] | None) -> None:
         self._bus = bus

@@ -153,6 +153,23 @@ class ReconnectConfig(Model):
         return self
 
 
+class PrivacyConfig(Model):
+    """Limits of the consent queue, overrides, share links and holds (docs/config.md)."""
+
+    decision_policy: Literal["any", "all"] = Field(
+        default="any", description="any: one owner decides a request; all: every owner must approve"
+    )
+    max_window_hours: float = Field(default=24, gt=0, le=24 * 31, description="longest time window one request or override may cover")
+    request_expiry_days: float = Field(default=7, gt=0, le=90, description="days an undecided request waits before it expires as denied")
+    max_request_bytes: int = Field(default=16384, ge=1024, le=1024**2, description="largest JSON body of a request or override")
+    share_link_days: float = Field(default=7, gt=0, le=90, description="days a share link works")
+    share_link_downloads: int = Field(default=5, ge=1, le=100, description="downloads a share link allows")
+    hold_days: float = Field(default=90, gt=0, le=365, description="days a hold keeps clips from retention, renewable")
+    max_notice_delay_days: float = Field(default=90, gt=0, le=90, description="longest delay of owner notice one override may order")
+    emergency_follow_up_hours: float = Field(default=48, gt=0, le=720, description="hours an emergency override has to be followed by legal process")
+    max_document_bytes: int = Field(default=20 * 1024**2, ge=1024, le=200 * 1024**2, description="largest legal document (PDF) upload")
+
+
 class HubConfig(Model):
     data_dir: Path = Path("data")
     web: WebConfig = WebConfig()
@@ -160,6 +177,7 @@ class HubConfig(Model):
     mqtt: MqttConfig = MqttConfig()
     retention: RetentionConfig = RetentionConfig()
     reconnect: ReconnectConfig = ReconnectConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     cameras: dict[Annotated[str, Field(pattern=CAMERA_NAME)], CameraConfig] = Field(default_factory=dict)
 
     def secrets(self) -> tuple[str, ...]:

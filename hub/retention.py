@@ -2,7 +2,8 @@
 
 Three limits, checked at start-up, every `retention.interval` seconds and
 whenever a recorder finds the disk full: each camera's age limit, a global
-byte budget, and a minimum of free disk space. Deletion follows the index's
+byte budget, and a minimum of free disk space. Clips under a hold (a
+preservation order or an owner's hold) are never deleted. Deletion follows the index's
 order of operations: mark the rows garbage, unlink and fsync, drop the rows.
 Time comes from an injected clock, so tests need not wait days.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hub.config import HubConfig
+from hub.privacy.scope import Scope
 from hub.store.db import Database
 from hub.durable import unlink_durably
 from hub.store.files import sidecars
@@ -24,6 +26,8 @@ from hub.store.index import ClipRecord, delete_rows, mark_garbage, query_clips
 from hub.clock import Clock
 
 log = logging.getLogger(__name__)
+
+HeldScopes = Callable[[], Awaitable[Sequence[Scope]]]
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,22 @@ class Limits:
         return cls(days, r.days, r.max_bytes, r.min_free_bytes)
 
 
-def plan(clips: list[ClipRecord], now: float, limits: Limits, free_bytes: int) -> list[ClipRecord]:
-    """The clips to delete, given every clip oldest first. Pure, for testing."""
+def plan(clips: list[ClipRecord], now: float, limits: Limits, free_bytes: int,
+         held: Sequence[Scope] = ()) -> list[ClipRecord]:  # fmt: skip
+    """The clips to delete, given every clip oldest first. Pure, for testing.
+
+    A clip that overlaps a hold's scope is never chosen, whatever the limits
+    say; it still counts towards the byte budget.
+    """
     doomed: dict[int, ClipRecord] = {}
+    kept = {c.id for c in clips if any(h.overlaps(c.camera, c.start_time, c.end_time) for h in held)}
+    total_held = sum(c.bytes for c in clips if c.id in kept)
+    clips = [c for c in clips if c.id not in kept]
     for clip in clips:
         days = limits.days.get(clip.camera, limits.default_days)
         if clip.end_time < now - days * 86400:
             doomed[clip.id or 0] = clip
-    total = sum(c.bytes for c in clips if (c.id or 0) not in doomed)
+    total = total_held + sum(c.bytes for c in clips if (c.id or 0) not in doomed)
     freed = sum(c.bytes for c in doomed.values())
     for clip in clips:  # oldest first
         over_budget = limits.max_bytes is not None and total > limits.max_bytes
@@ -72,10 +84,11 @@ async def delete_clips(db: Database, data_dir: Path, clips: list[ClipRecord]) ->
     await db.write(lambda d: delete_rows(d, ids))
 
 
-async def enforce(db: Database, data_dir: Path, limits: Limits, clock: Clock) -> list[ClipRecord]:
+async def enforce(db: Database, data_dir: Path, limits: Limits, clock: Clock,
+                  held: HeldScopes | None = None) -> list[ClipRecord]:  # fmt: skip
     clips = await db.read(lambda d: query_clips(d, oldest_first=True))
     free = shutil.disk_usage(data_dir).free
-    doomed = plan(clips, clock(), limits, free)
+    doomed = plan(clips, clock(), limits, free, await held() if held is not None else ())
     await delete_clips(db, data_dir, doomed)
     if doomed:
         log.info("retention: deleted %d clip(s), %d bytes", len(doomed), sum(c.bytes for c in doomed))
@@ -85,8 +98,10 @@ async def enforce(db: Database, data_dir: Path, limits: Limits, clock: Clock) ->
 class Retention:
     """The periodic task; `wake()` (thread-safe) runs it early, e.g. when the disk fills."""
 
-    def __init__(self, db: Database, data_dir: Path, limits: Limits, interval: float, clock: Clock) -> None:
+    def __init__(self, db: Database, data_dir: Path, limits: Limits, interval: float, clock: Clock,
+                 held: HeldScopes | None = None) -> None:  # fmt: skip
         self.db, self.data_dir, self.limits, self.interval, self.clock = db, data_dir, limits, interval, clock
+        self.held = held  # the scopes of standing holds (hub.privacy.holds), asked before every run
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.deleted = 0
@@ -97,7 +112,7 @@ class Retention:
     async def run(self) -> None:
         while True:
             try:
-                self.deleted += len(await enforce(self.db, self.data_dir, self.limits, self.clock))
+                self.deleted += len(await enforce(self.db, self.data_dir, self.limits, self.clock, self.held))
             except OSError as exc:
                 log.error("retention failed: %s", exc)
             try:

@@ -161,6 +161,11 @@ class AccountService:
         await self._db.write(create)
         return one_time
 
+    async def usernames(self, role: str) -> list[str]:
+        """User names of the enabled accounts of one role (the owners to tell, to count votes)."""
+        return await self._db.read(lambda db: [r[0] for r in db.execute(
+            "SELECT username FROM accounts WHERE role = ? AND disabled_at IS NULL ORDER BY username", [role])])
+
     # Logging in
 
     async def login(self, username: str, password: str, remote: str) -> Login:

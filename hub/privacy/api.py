@@ -1,0 +1,172 @@
+"""HTTP routes for outside requests, decisions, overrides, holds, share links and owner notices.
+
+Who may call what is checked here with the auth helpers (requesters use
+their requester token; deciding, overriding and releasing a hold need a
+fresh password) and again by the services. Bodies are JSON objects of at
+most `privacy.max_request_bytes`, read strictly: unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from hub.auth import SERVICE, require_fresh, require_roles
+from hub.errors import BadRequest
+from hub.privacy.scope import InvalidField, PayloadTooLarge
+from hub.privacy.service import Privacy
+
+PRIVACY = web.AppKey("privacy", Privacy)
+STATES = ("pending", "approved", "narrowed", "denied", "expired")
+
+
+async def read_json(request: web.Request, limit: int) -> Any:
+    """The body as JSON, refusing more than `limit` bytes before reading them all."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {limit} (privacy.max_request_bytes)")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes (privacy.max_request_bytes)")
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidField(f"the body is not JSON: {exc}") from None
+
+
+def add_routes(app: web.Application, privacy: Privacy) -> None:
+    app[PRIVACY] = privacy
+    limit = privacy.ctx.config.max_request_bytes
+    consent, overrides, holds = privacy.consent, privacy.overrides, privacy.holds
+
+    async def submit(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "requester")
+        return web.json_response(await consent.submit(who, await read_json(request, limit)), status=201)
+
+    async def list_requests(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner", "requester")
+        state = request.query.get("state")
+        if state is not None and state not in STATES:
+            raise BadRequest(f"state must be one of {', '.join(STATES)}, got {state!r}")
+        return web.json_response(await consent.list(who, state))
+
+    async def get_request(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner", "requester")
+        return web.json_response(await consent.view(who, request.match_info["id"]))
+
+    async def request_clips(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        return web.json_response(await consent.clips(who, request.match_info["id"]))
+
+    async def decide(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner")
+        who = require_fresh(request)
+        body = await read_json(request, limit)
+        return web.json_response(await consent.decide(who, request.match_info["id"], body))
+
+    async def revoke(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        return web.json_response(await consent.revoke(who, request.match_info["id"]))
+
+    async def share(request: web.Request) -> web.StreamResponse:
+        path, export_id = await privacy.egress.open_download(request.match_info["token"], request.remote or "unknown")
+        return web.FileResponse(path, headers={
+            "Content-Type": "application/zip", "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="camhub-{export_id}.zip"'})  # fmt: skip
+
+    async def issue_token(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        body = await read_json(request, limit)
+        if not isinstance(body, dict) or not isinstance(body.get("requester"), str) or not isinstance(
+                body.get("name"), str):  # fmt: skip
+            raise InvalidField("'requester' (a user name for the outside party) and 'name' are required strings")
+        unknown = sorted(set(body) - {"requester", "name", "expires_in_s"})
+        if unknown:
+            raise InvalidField(f"unknown field(s) {', '.join(map(repr, unknown))}")
+        expires = body.get("expires_in_s", 30 * 86400)
+        if isinstance(expires, bool) or not isinstance(expires, int) or not 0 < expires <= 365 * 86400:
+            raise InvalidField("'expires_in_s' must be whole seconds between 1 and one year")
+        issued = await request.app[SERVICE].issue_requester_token(who, body["requester"], body["name"], expires)
+        return web.json_response({"id": issued.id, "requester": body["requester"], "name": issued.name,
+                                  "token": issued.token, "expires_at": issued.expires_at}, status=201)  # fmt: skip
+
+    async def create_account(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner")
+        who = require_fresh(request)
+        body = await read_json(request, limit)
+        if not isinstance(body, dict) or set(body) != {"username", "role"} or body["role"] not in (
+                "owner", "member", "custodian"):  # fmt: skip
+            raise InvalidField("give exactly 'username' and 'role' (owner, member or custodian)")
+        password = await request.app[SERVICE].create_account(body["username"], body["role"], actor=who)
+        return web.json_response({"username": body["username"], "role": body["role"],
+                                  "one_time_password": password}, status=201)  # fmt: skip
+
+    async def upload_document(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner", "custodian")
+        most = privacy.ctx.config.max_document_bytes
+        if request.content_type != "application/pdf":
+            raise InvalidField(f"send the document as Content-Type application/pdf, not {request.content_type}")
+        if request.content_length is not None and request.content_length > most:
+            raise PayloadTooLarge(f"the document is {request.content_length} bytes; at most {most}")
+        data = await request.content.read(most + 1)
+        return web.json_response(await overrides.store_document(who, data), status=201)
+
+    async def invoke(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner", "custodian")
+        who = require_fresh(request)
+        return web.json_response(await overrides.invoke(who, await read_json(request, limit)), status=201)
+
+    async def list_overrides(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner", "custodian")
+        return web.json_response(await overrides.list(who))
+
+    async def get_override(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner", "custodian")
+        return web.json_response(await overrides.view(who, request.match_info["id"]))
+
+    async def follow_up(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner", "custodian")
+        who = require_fresh(request)
+        body = await read_json(request, limit)
+        return web.json_response(await overrides.follow_up(who, request.match_info["id"], body))
+
+    async def list_holds(request: web.Request) -> web.StreamResponse:
+        return web.json_response(await holds.list(require_roles(request, "owner")))
+
+    async def place_hold(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        return web.json_response(await holds.place_for_owner(who, await read_json(request, limit)), status=201)
+
+    async def renew_hold(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        return web.json_response(await holds.renew(who, request.match_info["id"]))
+
+    async def release_hold(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner")
+        who = require_fresh(request)
+        return web.json_response(await holds.release(who, request.match_info["id"]))
+
+    async def notices(request: web.Request) -> web.StreamResponse:
+        return web.json_response(await privacy.notices(require_roles(request, "owner")))
+
+    r = app.router
+    r.add_post("/api/requests", submit)
+    r.add_get("/api/requests", list_requests)
+    r.add_get("/api/requests/{id}", get_request)
+    r.add_get("/api/requests/{id}/clips", request_clips)
+    r.add_post("/api/requests/{id}/decision", decide)
+    r.add_post("/api/requests/{id}/revoke", revoke)
+    r.add_get("/api/share/{token}", share)
+    r.add_post("/api/requesters/tokens", issue_token)
+    r.add_post("/api/accounts", create_account)
+    r.add_post("/api/documents", upload_document)
+    r.add_post("/api/overrides", invoke)
+    r.add_get("/api/overrides", list_overrides)
+    r.add_get("/api/overrides/{id}", get_override)
+    r.add_post("/api/overrides/{id}/follow-up", follow_up)
+    r.add_get("/api/holds", list_holds)
+    r.add_post("/api/holds", place_hold)
+    r.add_post("/api/holds/{id}/renew", renew_hold)
+    r.add_post("/api/holds/{id}/release", release_hold)
+    r.add_get("/api/notices", notices)

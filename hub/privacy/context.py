@@ -1,0 +1,63 @@
+"""What the consent queue, overrides and holds share: stores, the audit log, the clock, owner notices."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from hub.bus import Bus, OwnerNotice
+from hub.clock import Clock
+from hub.config import PrivacyConfig
+from hub.privacy.audit import AuditLog
+from hub.privacy.egress import Egress
+from hub.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    data_dir: Path
+    db: Database  # privacy.db
+    index: Database  # the clip index
+    audit: AuditLog
+    egress: Egress
+    bus: Bus | None
+    clock: Clock
+    config: PrivacyConfig
+    cameras: frozenset[str]
+    owners: Callable[[], Awaitable[list[str]]]  # user names of every enabled owner
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    async def notify(self, kind: str, subject: str, body: dict[str, Any]) -> None:
+        """Tell every owner: a row for the dashboard and a bus event for MQTT. Never footage."""
+        now = self.now()
+        await self.db.write(lambda db: db.execute(
+            "INSERT INTO notices (kind, subject, body, created_s) VALUES (?, ?, ?, ?)",
+            [kind, subject, dumps(body), now]))  # fmt: skip
+        if self.bus is not None:
+            self.bus.publish(OwnerNotice(kind, subject, body))
+        log.info("owners notified: %s %s", kind, subject)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def rows(db: sqlite_utils.Database, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, list(args))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def one(db: sqlite_utils.Database, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> dict[str, Any] | None:
+    found = rows(db, sql, args)
+    return found[0] if found else None

@@ -1,0 +1,285 @@
+"""The egress choke point: the only code that gives footage to anyone outside the household.
+
+`Egress.release(basis, scope, ...)` is called with a decision or an override
+that was already checked and logged. In this order, it:
+
+1. resolves the clips of the scope (camera and time overlap, then only the
+   chosen clips if the scope names them);
+2. cuts clips that reach outside the window down to it (stream copy, from
+   the first keyframe inside: no frame before the window leaves the hub);
+3. hashes every file and writes the manifest;
+4. appends `export_built` to the audit log and waits until it is durable;
+5. writes the package: clips, manifest, the audit entry, its inclusion
+   proof and the signed checkpoint (hub/privacy/package.py).
+
+Delivery is a share link: `<link id>.<tag>`, the id 128 random bits and the
+tag an HMAC of the id under `<data_dir>/privacy/links.key`, so the database
+alone cannot rebuild a link, yet a requester can see their own link again.
+Each download reserves one of the link's downloads, then appends
+`share_link_downloaded` (durable), and only then is the first byte sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from hub.clock import Clock
+from hub.durable import write_durably
+from hub.errors import HubError, NotFound
+from hub.privacy.audit import AuditLog, ExportBuilt, ShareLinkCreated, ShareLinkDownloaded, ShareLinkRevoked
+from hub.privacy.package import make_manifest, write_package
+from hub.privacy.scope import Scope
+from hub.privacy.trim import trim_clip
+from hub.store.db import Database
+from hub.store.files import sha256_of
+from hub.store.index import ClipRecord, query_clips
+
+log = logging.getLogger(__name__)
+
+EXPORTS_FOLDER = "exports"
+LINK_KEY = "privacy/links.key"
+LINK_ID_BYTES = 16  # 128 random bits
+TAG_BYTES = 16
+
+
+class LinkGone(HubError):
+    """A share link that expired, was revoked or has no downloads left."""
+
+    key = "link_gone"
+    status = 410
+
+
+@dataclass(frozen=True)
+class Export:
+    id: str
+    basis: str
+    path: Path  # absolute
+    files: int
+    bytes: int  # footage bytes
+    package_bytes: int
+    audit_index: int
+    clip_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    token: str  # the secret part of the URL: /api/share/<token>
+    export_id: str
+    expires_s: int
+    max_downloads: int
+
+    @property
+    def path(self) -> str:
+        return f"/api/share/{self.token}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def load_link_key(data_dir: Path) -> bytes:
+    """The HMAC key for share links, created (mode 0600) on first use."""
+    path = data_dir / LINK_KEY
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_durably(path, secrets.token_bytes(32), mode=0o600)
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise HubError(f"{path}: a share-link key is 32 bytes, this file has {len(key)}; restore it from a backup")
+    return key
+
+
+class Egress:
+    def __init__(self, data_dir: Path, db: Database, index: Database, audit: AuditLog, clock: Clock) -> None:
+        self.data_dir = data_dir
+        self._db = db  # privacy.db
+        self._index = index  # the clip index
+        self._audit = audit
+        self._clock = clock
+        self._key = load_link_key(data_dir)
+        (data_dir / EXPORTS_FOLDER).mkdir(exist_ok=True)
+
+    # Building exports
+
+    async def resolve(self, scope: Scope) -> list[ClipRecord]:
+        """The clips a scope reaches, oldest first: by camera and time overlap, then the chosen ids."""
+
+        def query(db: sqlite_utils.Database) -> list[ClipRecord]:
+            found = [c for cam in scope.cameras
+                     for c in query_clips(db, camera=cam, start=scope.start_s, end=scope.end_s, oldest_first=True)]  # fmt: skip
+            if scope.clip_ids is not None:
+                found = [c for c in found if c.id in scope.clip_ids]
+            return sorted(found, key=lambda c: (c.start_time, c.id or 0))
+
+        return await self._index.read(query)
+
+    async def release(self, basis: str, basis_json: dict[str, Any], recipient: str, scope: Scope,
+                      actor: str) -> Export:  # fmt: skip
+        """Package the footage of `scope` under `basis` (request:<id> or override:<id>); logged before it exists."""
+        export_id = "exp_" + secrets.token_hex(16)
+        clips = await self.resolve(scope)
+        staging = self.data_dir / EXPORTS_FOLDER / f".{export_id}"
+        staging.mkdir()
+        try:
+            files, sources = await asyncio.to_thread(self._stage, clips, scope, staging)
+            now = int(self._clock())
+            manifest = make_manifest(export_id=export_id, hub_origin=self._audit.origin, created_s=now,
+                                     basis=basis_json, scope=scope.as_json(), files=files)  # fmt: skip
+            used = tuple(f["source_clip_id"] for f in files)
+            footage = sum(f["bytes"] for f in files)
+            event = ExportBuilt(time=self._clock(), actor=actor, export_id=export_id, basis=basis, recipient=recipient,
+                                cameras=scope.cameras, start_s=scope.start_s, end_s=scope.end_s,
+                                clip_sha256=tuple(f["sha256"] for f in files), clip_ids=used, bytes=footage,
+                                manifest_sha256=hashlib.sha256(manifest).hexdigest())  # fmt: skip
+            receipt = await self._audit.append(event)
+            size = receipt.checkpoint.size
+            entry = await self._audit.entry(receipt.index)
+            proof = await self._audit.inclusion_proof(receipt.index, size)
+            path = self.data_dir / EXPORTS_FOLDER / f"{export_id}.zip"
+            package_bytes = await asyncio.to_thread(
+                write_package, path, manifest=manifest, files=sources, entry=entry, index=receipt.index,
+                tree_size=size, proof=proof, checkpoint_note=receipt.checkpoint.note,
+                verifier_key=str(self._audit.verifier_key))  # fmt: skip
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+        export = Export(export_id, basis, path, len(files), footage, package_bytes, receipt.index, used)
+        await self._db.write(lambda db: db.execute(
+            "INSERT INTO exports (id, basis, recipient, path, files, bytes, package_bytes, audit_index, created_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [export_id, basis, recipient, str(path.relative_to(self.data_dir)), len(files), footage, package_bytes,
+             receipt.index, now]))  # fmt: skip
+        log.info("export %s built for %s under %s: %d clip(s), %d bytes", export_id, recipient, basis,
+                 len(files), footage)  # fmt: skip
+        return export
+
+    def _stage(self, clips: list[ClipRecord], scope: Scope,
+               staging: Path) -> tuple[list[dict[str, Any]], list[tuple[str, Path]]]:  # fmt: skip
+        """Pick or cut each clip; returns the manifest's file entries and (package name, file) pairs."""
+        files: list[dict[str, Any]] = []
+        sources: list[tuple[str, Path]] = []
+        for clip in clips:
+            src = self.data_dir / clip.path
+            name = f"clips/{Path(clip.path).name}"
+            if scope.covers(clip.camera, clip.start_time, clip.end_time):
+                path, start, end, trimmed = src, clip.start_time, clip.end_time, False
+            else:
+                path = staging / Path(clip.path).name
+                cut = trim_clip(src, path, clip.start_time, scope.start_s, scope.end_s)
+                if cut is None:
+                    continue  # no keyframe inside the window: nothing of this clip may leave
+                start, end, trimmed = cut.start_time, cut.end_time, True
+            files.append({"name": name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
+                          "camera": clip.camera, "start_ms": int(start * 1000), "end_ms": int(end * 1000),
+                          "source_clip_id": clip.id, "source_sha256": clip.sha256, "trimmed": trimmed})  # fmt: skip
+            sources.append((name, path))
+        return files, sources
+
+    # Share links
+
+    def token_for(self, link_id: str) -> str:
+        tag = hmac.new(self._key, link_id.encode(), hashlib.sha256).digest()[:TAG_BYTES]
+        return f"{link_id}.{_b64(tag)}"
+
+    def _link_id_of(self, token: str) -> str:
+        link_id, _, tag = token.partition(".")
+        if not link_id or not hmac.compare_digest(self.token_for(link_id), token):
+            raise NotFound("no such share link")
+        return link_id
+
+    async def create_link(self, export_id: str, actor: str, days: float, downloads: int) -> Link:
+        link_id = _b64(secrets.token_bytes(LINK_ID_BYTES))
+        now = int(self._clock())
+        expires = now + int(days * 86400)
+        await self._audit.append(ShareLinkCreated(time=self._clock(), actor=actor, link_id=link_id,
+                                                  export_id=export_id, expires_s=expires, max_downloads=downloads))  # fmt: skip
+        await self._db.write(lambda db: db.execute(
+            "INSERT INTO links (id, export_id, created_s, expires_s, max_downloads) VALUES (?, ?, ?, ?, ?)",
+            [link_id, export_id, now, expires, downloads]))  # fmt: skip
+        return Link(link_id, self.token_for(link_id), export_id, expires, downloads)
+
+    async def link_for_export(self, export_id: str) -> dict[str, Any] | None:
+        """The newest link of an export with its URL and what it still allows, or None."""
+        row = await self._db.read(lambda db: _row(db, "SELECT * FROM links WHERE export_id = ? ORDER BY created_s DESC, "
+                                                      "rowid DESC LIMIT 1", [export_id]))  # fmt: skip
+        if row is None:
+            return None
+        return {"id": row["id"], "url": f"/api/share/{self.token_for(row['id'])}", "expires_s": row["expires_s"],
+                "downloads": row["downloads"], "max_downloads": row["max_downloads"], "revoked_s": row["revoked_s"],
+                "usable": self._usable(row) is None}  # fmt: skip
+
+    def _usable(self, row: dict[str, Any]) -> str | None:
+        if row["revoked_s"] is not None:
+            return "this share link was revoked"
+        if self._clock() >= row["expires_s"]:
+            return "this share link expired"
+        if row["downloads"] >= row["max_downloads"]:
+            return f"this share link allowed {row['max_downloads']} download(s); none are left"
+        return None
+
+    async def revoke_link(self, link_id: str, actor: str) -> None:
+        now = int(self._clock())
+        row = await self._db.read(lambda db: _row(db, "SELECT * FROM links WHERE id = ?", [link_id]))
+        if row is None:
+            raise NotFound(f"no share link {link_id!r}")
+        if row["revoked_s"] is not None:
+            return
+        # Revoked in the store first: from here no download can start, logged or not.
+        await self._db.write(lambda db: db.execute(
+            "UPDATE links SET revoked_s = ? WHERE id = ? AND revoked_s IS NULL", [now, link_id]))
+        await self._audit.append(ShareLinkRevoked(time=self._clock(), actor=actor, link_id=link_id,
+                                                  export_id=row["export_id"]))  # fmt: skip
+
+    async def revoke_export_links(self, export_id: str, actor: str) -> None:
+        ids = await self._db.read(lambda db: [r[0] for r in db.execute(
+            "SELECT id FROM links WHERE export_id = ? AND revoked_s IS NULL", [export_id]).fetchall()])
+        for link_id in ids:
+            await self.revoke_link(link_id, actor)
+
+    async def open_download(self, token: str, remote: str) -> tuple[Path, str]:
+        """Reserve a download, log it durably, and return the package to send and the export id."""
+        link_id = self._link_id_of(token)
+        now = self._clock()
+
+        def reserve(db: sqlite_utils.Database) -> tuple[dict[str, Any] | None, str | None]:
+            row = _row(db, "SELECT l.*, e.path, e.package_bytes FROM links l JOIN exports e ON e.id = l.export_id "
+                           "WHERE l.id = ?", [link_id])  # fmt: skip
+            if row is None:
+                return None, None
+            refused = self._usable(row)
+            if refused is None:
+                db.execute("UPDATE links SET downloads = downloads + 1 WHERE id = ?", [link_id])
+            return row, refused
+
+        row, refused = await self._db.write(reserve)
+        if row is None:
+            raise NotFound("no such share link")
+        if refused is not None:
+            raise LinkGone(refused)
+        path = self.data_dir / row["path"]
+        await self._audit.append(ShareLinkDownloaded(time=now, actor="requester", link_id=link_id,
+                                                     export_id=row["export_id"], remote=remote,
+                                                     bytes=row["package_bytes"]))  # fmt: skip
+        log.info("share link %s: download %d of %d of %s started from %s", link_id[:6], row["downloads"] + 1,
+                 row["max_downloads"], row["export_id"], remote)  # fmt: skip
+        return path, row["export_id"]
+
+
+def _row(db: sqlite_utils.Database, sql: str, args: list[Any]) -> dict[str, Any] | None:
+    cursor = db.execute(sql, args)
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], found))
+

@@ -1,0 +1,112 @@
+"""Holds: clips in a hold's scope are kept from retention until it is released or expires.
+
+A preservation order places one (basis `override:<id>`); an owner may place
+their own (basis `owner`). Each lasts `privacy.hold_days` and may be renewed
+for as long again. Retention asks `active()` before it deletes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from hub.auth import Forbidden, Identity
+from hub.errors import NotFound
+from hub.privacy.audit import HoldPlaced, HoldReleased, HoldRenewed
+from hub.privacy.context import Context, dumps, one, rows
+from hub.privacy.scope import Fields, Scope, check_window
+
+log = logging.getLogger(__name__)
+
+MAX_HOLD_WINDOW_S = 366 * 86400
+
+
+class Holds:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def place(self, actor: str, basis: str, scope: Scope) -> dict[str, Any]:
+        ctx = self.ctx
+        hold_id = "hold_" + secrets.token_hex(16)
+        now = ctx.now()
+        expires = now + int(ctx.config.hold_days * 86400)
+        await ctx.audit.append(HoldPlaced(time=ctx.clock(), actor=actor, hold_id=hold_id, basis=basis,
+                                          cameras=scope.cameras, start_s=scope.start_s, end_s=scope.end_s,
+                                          expires_s=expires))  # fmt: skip
+        await ctx.db.write(lambda db: db.execute(
+            "INSERT INTO holds (id, basis, cameras, start_s, end_s, created_by, created_s, expires_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [hold_id, basis, dumps(list(scope.cameras)), scope.start_s, scope.end_s, actor, now, expires]))  # fmt: skip
+        log.info("hold %s placed by %r (%s) until %d", hold_id, actor, basis, expires)
+        return await self.view(hold_id)
+
+    async def place_for_owner(self, owner: Identity, body: Any) -> dict[str, Any]:
+        if owner.role != "owner":
+            raise Forbidden("only owners place holds")
+        f = Fields(body, "hold")
+        cameras = f.names("cameras", self.ctx.cameras)
+        start, end = f.time("start"), f.time("end")
+        f.done()
+        assert cameras is not None and start is not None and end is not None
+        check_window(start, end, self.ctx.now(), MAX_HOLD_WINDOW_S)
+        return await self.place(owner.username, "owner", Scope(cameras, start, end))
+
+    async def _standing(self, owner: Identity, hold_id: str) -> dict[str, Any]:
+        if owner.role != "owner":
+            raise Forbidden("only owners renew or release holds")
+        row = await self.ctx.db.read(lambda db: one(db, "SELECT * FROM holds WHERE id = ?", [hold_id]))
+        if row is None:
+            raise NotFound(f"no hold {hold_id!r}")
+        if row["released_s"] is not None:
+            raise NotFound(f"hold {hold_id} was released already")
+        return row
+
+    async def renew(self, owner: Identity, hold_id: str) -> dict[str, Any]:
+        ctx = self.ctx
+        await self._standing(owner, hold_id)
+        expires = ctx.now() + int(ctx.config.hold_days * 86400)
+        await ctx.audit.append(HoldRenewed(time=ctx.clock(), actor=owner.username, hold_id=hold_id, expires_s=expires))
+        await ctx.db.write(lambda db: db.execute("UPDATE holds SET expires_s = ? WHERE id = ?", [expires, hold_id]))
+        return await self.view(hold_id)
+
+    async def release(self, owner: Identity, hold_id: str) -> dict[str, Any]:
+        await self._standing(owner, hold_id)
+        await self._release(hold_id, owner.username, "released")
+        return await self.view(hold_id)
+
+    async def _release(self, hold_id: str, actor: str, reason: str) -> None:
+        ctx = self.ctx
+        await ctx.audit.append(HoldReleased(time=ctx.clock(), actor=actor, hold_id=hold_id, reason=reason))
+        now = ctx.now()
+        await ctx.db.write(lambda db: db.execute(
+            "UPDATE holds SET released_s = ? WHERE id = ? AND released_s IS NULL", [now, hold_id]))
+        log.info("hold %s %s", hold_id, reason)
+
+    async def expire_due(self) -> int:
+        now = self.ctx.now()
+        due = await self.ctx.db.read(lambda db: rows(
+            db, "SELECT id FROM holds WHERE released_s IS NULL AND expires_s <= ?", [now]))
+        for row in due:
+            await self._release(row["id"], "hub", "expired")
+        return len(due)
+
+    async def active(self) -> list[Scope]:
+        """The scopes retention must not touch now."""
+        now = self.ctx.now()
+        found = await self.ctx.db.read(lambda db: rows(
+            db, "SELECT cameras, start_s, end_s FROM holds WHERE released_s IS NULL AND expires_s > ?", [now]))
+        return [Scope(tuple(json.loads(r["cameras"])), r["start_s"], r["end_s"]) for r in found]
+
+    async def view(self, hold_id: str) -> dict[str, Any]:
+        row = await self.ctx.db.read(lambda db: one(db, "SELECT * FROM holds WHERE id = ?", [hold_id]))
+        if row is None:
+            raise NotFound(f"no hold {hold_id!r}")
+        return {**row, "cameras": json.loads(row["cameras"])}
+
+    async def list(self, owner: Identity) -> list[dict[str, Any]]:
+        if owner.role != "owner":
+            raise Forbidden("only owners list holds")
+        found = await self.ctx.db.read(lambda db: rows(db, "SELECT * FROM holds ORDER BY created_s DESC, id"))
+        return [{**r, "cameras": json.loads(r["cameras"])} for r in found]

@@ -1,0 +1,277 @@
+"""The legal-process override: footage released on a warrant, order, subpoena or emergency.
+
+An owner, or a custodian the owners created, invokes it with a fresh
+password and every mandatory field (see `invoke`); the legal document is
+uploaded first (`store_document`, a PDF) and named by its SHA-256. The
+scope is enforced by the egress choke point, and `override_invoked` is
+durable before anything is built. A preservation order places a hold and
+releases nothing.
+
+Owners are told at once, or when a non-disclosure delay ends (at most
+`privacy.max_notice_delay_days` at a time): what was requested, what was
+supplied and when, that notice was delayed and on whose order. `tick()`
+sends due notices and flags emergencies with no follow-up legal process by
+their deadline; its time is the injected clock.
+
+While notice is delayed, the override is sealed: owners do not see it in
+the hub's lists, notices or transparency report until the delay ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import secrets
+from typing import Any
+
+from hub.auth import Forbidden, Identity
+from hub.durable import write_durably
+from hub.errors import NotFound
+from hub.privacy.audit import OverrideFollowUpFiled, OverrideFollowUpMissed, OverrideInvoked, OverrideNoticeSent
+from hub.privacy.context import Context, dumps, one, rows
+from hub.privacy.holds import Holds
+from hub.privacy.scope import Fields, InvalidField, PayloadTooLarge, Scope, check_window, utc
+
+log = logging.getLogger(__name__)
+
+KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
+NEEDS_JUDGE = ("search_warrant", "court_order")
+FOLLOW_UP_KINDS = ("search_warrant", "court_order", "subpoena")
+INVOKERS = ("owner", "custodian")
+DOCUMENTS = "privacy/documents"
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Overrides:
+    def __init__(self, ctx: Context, holds: Holds) -> None:
+        self.ctx = ctx
+        self.holds = holds
+
+    # The legal document
+
+    async def store_document(self, who: Identity, data: bytes) -> dict[str, Any]:
+        """Keep an uploaded PDF under its SHA-256; an override then names it."""
+        if who.role not in INVOKERS:
+            raise Forbidden("only owners and custodians upload legal documents")
+        limit = self.ctx.config.max_document_bytes
+        if len(data) > limit:
+            raise PayloadTooLarge(f"the document is {len(data)} bytes; at most {limit} (privacy.max_document_bytes)")
+        if not data.startswith(b"%PDF-"):
+            raise InvalidField("the document must be a PDF (it starts with %PDF-)")
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._document(digest)
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            await asyncio.to_thread(write_durably, path, data, 0o600)
+        log.info("legal document %s… stored (%d bytes) by %r", digest[:12], len(data), who.username)
+        return {"sha256": digest, "bytes": len(data)}
+
+    def _document(self, digest: str):  # noqa: ANN202 - a Path
+        return self.ctx.data_dir / DOCUMENTS / f"{digest}.pdf"
+
+    def _known_document(self, f: Fields, name: str) -> str:
+        digest = f.text(name, max_len=64)
+        assert digest is not None
+        if not SHA256.match(digest):
+            raise InvalidField(f"{name!r} must be the lower-case hex SHA-256 of an uploaded document")
+        if not self._document(digest).exists():
+            raise InvalidField(f"{name!r}: no document {digest[:12]}… was uploaded; POST it to /api/documents first")
+        return digest
+
+    # Invoking
+
+    async def invoke(self, who: Identity, body: Any) -> dict[str, Any]:
+        if who.role not in INVOKERS:
+            raise Forbidden("only owners and custodians invoke a legal-process override")
+        ctx = self.ctx
+        now = ctx.now()
+        f = Fields(body, "override")
+        kind = f.choice("kind", KINDS)
+        record: dict[str, Any] = {
+            "kind": kind,
+            "authority": f.text("authority"),
+            "jurisdiction": f.text("jurisdiction"),
+            "case_number": f.text("case_number"),
+            "judge": f.text("judge", required=kind in NEEDS_JUDGE),
+            "issued_s": f.time("issued"),
+            "agency": f.text("agency"),
+            "officer_contact": f.text("officer_contact"),
+        }
+        cameras = f.names("cameras", ctx.cameras)
+        start, end = f.time("start"), f.time("end")
+        record["document_sha256"] = self._known_document(f, "document_sha256")
+        notice = f.choice("notice", ("none", "delayed"))
+        delayed_until = f.time("notice_delayed_until", required=notice == "delayed")
+        ordered_by = f.text("delay_ordered_by", required=notice == "delayed")
+        provision = f.text("delay_provision", required=False)
+        f.done()
+        assert cameras is not None and start is not None and end is not None
+        check_window(start, end, now, ctx.config.max_window_hours * 3600)
+        if record["issued_s"] > now:
+            raise InvalidField(f"'issued' ({utc(record['issued_s'])}) is in the future")
+        if notice == "none" and (delayed_until is not None or ordered_by is not None):
+            raise InvalidField("notice_delayed_until and delay_ordered_by go with \"notice\": \"delayed\"")
+        if delayed_until is not None:
+            longest = int(ctx.config.max_notice_delay_days * 86400)
+            if not now < delayed_until <= now + longest:
+                raise InvalidField(f"'notice_delayed_until' ({utc(delayed_until)}) must be in the future and at most "
+                                   f"{ctx.config.max_notice_delay_days:g} days away")  # fmt: skip
+        scope = Scope(cameras, start, end)
+        override_id = "ovr_" + secrets.token_hex(16)
+        follow_up_due = now + int(ctx.config.emergency_follow_up_hours * 3600) if kind == "emergency" else None
+        record.update(cameras=list(cameras), start_s=start, end_s=end, notice_delayed_until_s=delayed_until,
+                      delay_ordered_by=ordered_by, delay_provision=provision, follow_up_due_s=follow_up_due)  # fmt: skip
+        # Logged before anything is held or built.
+        await ctx.audit.append(OverrideInvoked(
+            time=ctx.clock(), actor=who.username, override_id=override_id, kind=kind or "",
+            authority=record["authority"], jurisdiction=record["jurisdiction"], case_number=record["case_number"],
+            judge=record["judge"], issued_s=record["issued_s"], agency=record["agency"],
+            officer_contact=record["officer_contact"], cameras=cameras, start_s=start, end_s=end,
+            document_sha256=record["document_sha256"], notice_delayed_until_s=delayed_until,
+            delay_ordered_by=ordered_by, follow_up_due_s=follow_up_due))  # fmt: skip
+        await ctx.db.write(lambda db: db.execute(
+            "INSERT INTO overrides (id, kind, record, invoked_by, invoked_s, notice_due_s, follow_up_due_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [override_id, kind, dumps(record), who.username, now, delayed_until or now, follow_up_due]))  # fmt: skip
+        log.info("override %s (%s, case %s) invoked by %r", override_id, kind, record["case_number"], who.username)
+        link = None
+        if kind == "preservation":
+            hold = await self.holds.place(who.username, f"override:{override_id}", scope)
+            await ctx.db.write(lambda db: db.execute("UPDATE overrides SET hold_id = ? WHERE id = ?",
+                                                     [hold["id"], override_id]))  # fmt: skip
+        else:
+            basis = {"kind": "override", "id": override_id, "type": kind, "authority": record["authority"],
+                     "jurisdiction": record["jurisdiction"], "case_number": record["case_number"],
+                     "judge": record["judge"], "issued_s": record["issued_s"], "agency": record["agency"],
+                     "document_sha256": record["document_sha256"], "invoked_by": who.username}  # fmt: skip
+            export = await ctx.egress.release(f"override:{override_id}", basis, record["agency"], scope, who.username)
+            made = await ctx.egress.create_link(export.id, who.username, ctx.config.share_link_days,
+                                                ctx.config.share_link_downloads)  # fmt: skip
+            await ctx.db.write(lambda db: db.execute("UPDATE overrides SET export_id = ? WHERE id = ?",
+                                                     [export.id, override_id]))  # fmt: skip
+            link = {"url": made.path, "expires_s": made.expires_s, "max_downloads": made.max_downloads}
+        if delayed_until is None:
+            await self._send_notice(override_id)
+        view = await self._view_row(override_id)
+        view["share_link"] = link
+        return view
+
+    async def follow_up(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
+        """File the legal process that follows an emergency release."""
+        if who.role not in INVOKERS:
+            raise Forbidden("only owners and custodians file a follow-up")
+        ctx = self.ctx
+        row = await self._visible_row(who, override_id)
+        if row["kind"] != "emergency":
+            raise InvalidField(f"override {override_id} is a {row['kind']}; only emergencies take a follow-up")
+        if row["follow_up"] is not None:
+            raise InvalidField(f"override {override_id} has its follow-up already")
+        f = Fields(body, "follow-up")
+        kind = f.choice("kind", FOLLOW_UP_KINDS)
+        case_number = f.text("case_number")
+        document = self._known_document(f, "document_sha256")
+        f.done()
+        now = ctx.now()
+        late = now > row["follow_up_due_s"]
+        await ctx.audit.append(OverrideFollowUpFiled(time=ctx.clock(), actor=who.username, override_id=override_id,
+                                                     kind=kind or "", case_number=case_number or "",
+                                                     document_sha256=document, late=late))  # fmt: skip
+        filed = {"kind": kind, "case_number": case_number, "document_sha256": document, "filed_s": now, "late": late}
+        await ctx.db.write(lambda db: db.execute("UPDATE overrides SET follow_up = ? WHERE id = ?",
+                                                 [dumps(filed), override_id]))  # fmt: skip
+        return await self._view_row(override_id)
+
+    # Telling the owners
+
+    async def tick(self) -> None:
+        """Send notices whose delay ended; flag emergencies past their follow-up deadline."""
+        ctx = self.ctx
+        now = ctx.now()
+        due = await ctx.db.read(lambda db: rows(
+            db, "SELECT id FROM overrides WHERE notice_sent_s IS NULL AND notice_due_s <= ?", [now]))
+        for row in due:
+            await self._send_notice(row["id"])
+        missed = await ctx.db.read(lambda db: rows(
+            db, "SELECT id, follow_up_due_s, notice_sent_s FROM overrides WHERE kind = 'emergency' "
+                "AND follow_up IS NULL AND follow_up_missed_s IS NULL AND follow_up_due_s <= ?", [now]))  # fmt: skip
+        for row in missed:
+            await ctx.audit.append(OverrideFollowUpMissed(time=ctx.clock(), actor="hub", override_id=row["id"],
+                                                          due_s=row["follow_up_due_s"]))  # fmt: skip
+            await ctx.db.write(lambda db, oid=row["id"]: db.execute(
+                "UPDATE overrides SET follow_up_missed_s = ? WHERE id = ?", [now, oid]))
+            log.warning("emergency override %s has no follow-up legal process (due %s)", row["id"],
+                        utc(row["follow_up_due_s"]))  # fmt: skip
+            if row["notice_sent_s"] is not None:  # while sealed, the notice itself will say so
+                await ctx.notify("follow_up_missed", row["id"], {"override_id": row["id"],
+                                                                 "due_s": row["follow_up_due_s"]})  # fmt: skip
+
+    async def _send_notice(self, override_id: str) -> None:
+        ctx = self.ctx
+        view = await self._view_row(override_id)
+        owners = tuple(sorted(await ctx.owners()))
+        delayed = view["notice_delayed_until_s"] is not None
+        await ctx.audit.append(OverrideNoticeSent(time=ctx.clock(), actor="hub", override_id=override_id,
+                                                  delayed=delayed, owners=owners))  # fmt: skip
+        now = ctx.now()
+        await ctx.db.write(lambda db: db.execute("UPDATE overrides SET notice_sent_s = ? WHERE id = ?",
+                                                 [now, override_id]))  # fmt: skip
+        body = {k: view[k] for k in ("kind", "authority", "jurisdiction", "case_number", "judge", "issued_s",
+                                      "agency", "officer_contact", "cameras", "start_s", "end_s", "document_sha256",
+                                      "invoked_by", "invoked_s", "notice_delayed_until_s", "delay_ordered_by",
+                                      "delay_provision", "follow_up_due_s", "follow_up", "supplied")}  # fmt: skip
+        body["notice_delayed"] = delayed
+        body["follow_up_missed"] = view["follow_up_missed_s"] is not None
+        await ctx.notify("override", override_id, body)
+
+    # Reading
+
+    async def _view_row(self, override_id: str) -> dict[str, Any]:
+        ctx = self.ctx
+        row = await ctx.db.read(lambda db: one(db, "SELECT * FROM overrides WHERE id = ?", [override_id]))
+        if row is None:
+            raise NotFound(f"no override {override_id!r}")
+        out = {"id": row["id"], **json.loads(row["record"]), "invoked_by": row["invoked_by"],
+               "invoked_s": row["invoked_s"], "notice_sent_s": row["notice_sent_s"],
+               "follow_up": json.loads(row["follow_up"]) if row["follow_up"] else None,
+               "follow_up_missed_s": row["follow_up_missed_s"], "hold_id": row["hold_id"],
+               "export_id": row["export_id"]}  # fmt: skip
+        supplied = None
+        if row["export_id"]:
+            export = await ctx.db.read(lambda db: one(db, "SELECT files, bytes, created_s FROM exports WHERE id = ?",
+                                                      [row["export_id"]]))  # fmt: skip
+            downloads = await ctx.db.read(lambda db: db.execute(
+                "SELECT coalesce(sum(downloads), 0) FROM links WHERE export_id = ?", [row["export_id"]]).fetchone()[0])
+            if export:
+                supplied = {**export, "downloads": downloads}
+        out["supplied"] = supplied
+        out["share_link"] = await ctx.egress.link_for_export(row["export_id"]) if row["export_id"] else None
+        return out
+
+    async def _visible_row(self, who: Identity, override_id: str) -> dict[str, Any]:
+        row = await self.ctx.db.read(lambda db: one(db, "SELECT * FROM overrides WHERE id = ?", [override_id]))
+        # A sealed override is visible only to whoever invoked it; to everyone else it does not exist.
+        if row is None or (row["notice_sent_s"] is None and row["invoked_by"] != who.username):
+            raise NotFound(f"no override {override_id!r}")
+        return row
+
+    async def view(self, who: Identity, override_id: str) -> dict[str, Any]:
+        if who.role not in INVOKERS:
+            raise Forbidden("only owners and custodians see overrides")
+        await self._visible_row(who, override_id)
+        return await self._view_row(override_id)
+
+    async def list(self, who: Identity) -> list[dict[str, Any]]:
+        if who.role not in INVOKERS:
+            raise Forbidden("only owners and custodians see overrides")
+        ids = await self.ctx.db.read(lambda db: rows(
+            db, "SELECT id FROM overrides WHERE notice_sent_s IS NOT NULL OR invoked_by = ? "
+                "ORDER BY invoked_s DESC, id", [who.username]))  # fmt: skip
+        return [await self._view_row(r["id"]) for r in ids]
+
+    async def sealed_ids(self) -> set[str]:
+        """Overrides whose owners' notice is still delayed: kept out of owners' views and the report."""
+        found = await self.ctx.db.read(lambda db: rows(db, "SELECT id FROM overrides WHERE notice_sent_s IS NULL"))
+        return {r["id"] for r in found}

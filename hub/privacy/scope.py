@@ -1,0 +1,159 @@
+"""Scopes (cameras and one bounded time window) and the strict reading of JSON bodies.
+
+Every outside request, decision and override names a `Scope`. `Fields`
+reads a JSON object field by field and refuses, with the field's name and
+what would be right, anything missing, mistyped, too long or unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hub.errors import HubError
+
+
+class InvalidField(HubError):
+    """A field of a request body is missing or wrong; the message names it and what is expected."""
+
+    key = "invalid_field"
+    status = 400
+
+
+class PayloadTooLarge(HubError):
+    key = "payload_too_large"
+    status = 413
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Cameras and a time window [start_s, end_s) in Unix seconds; optionally only chosen clips."""
+
+    cameras: tuple[str, ...]
+    start_s: int
+    end_s: int
+    clip_ids: tuple[int, ...] | None = None
+
+    def covers(self, camera: str, start: float, end: float) -> bool:
+        """True when [start, end) of `camera` lies wholly inside this scope's window."""
+        return camera in self.cameras and self.start_s <= start and end <= self.end_s
+
+    def overlaps(self, camera: str, start: float, end: float) -> bool:
+        return camera in self.cameras and start < self.end_s and end > self.start_s
+
+    def within(self, outer: Scope) -> bool:
+        """True when this scope asks for nothing outside `outer`."""
+        if not set(self.cameras) <= set(outer.cameras):
+            return False
+        if not (outer.start_s <= self.start_s and self.end_s <= outer.end_s):
+            return False
+        return outer.clip_ids is None or (self.clip_ids is not None and set(self.clip_ids) <= set(outer.clip_ids))
+
+    def as_json(self) -> dict[str, Any]:
+        clips = list(self.clip_ids) if self.clip_ids is not None else None
+        return {"cameras": list(self.cameras), "start_s": self.start_s, "end_s": self.end_s, "clip_ids": clips}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Scope:
+        clips = value.get("clip_ids")
+        return cls(tuple(value["cameras"]), int(value["start_s"]), int(value["end_s"]),
+                   tuple(clips) if clips is not None else None)  # fmt: skip
+
+
+def utc(seconds: int | float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+class Fields:
+    """Reads one JSON object; call `done()` last so unknown keys are refused."""
+
+    def __init__(self, body: Any, where: str = "body") -> None:
+        if not isinstance(body, dict):
+            raise InvalidField(f"the {where} must be a JSON object")
+        self.body = body
+        self.where = where
+        self._seen: set[str] = set()
+
+    def _get(self, name: str, required: bool) -> Any:
+        self._seen.add(name)
+        value = self.body.get(name)
+        if value is None and required:
+            raise InvalidField(f"{name!r} is required")
+        return value
+
+    def text(self, name: str, max_len: int = 200, required: bool = True) -> str | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidField(f"{name!r} must be a non-empty string")
+        if len(value) > max_len:
+            raise InvalidField(f"{name!r} is {len(value)} characters; at most {max_len}")
+        return value.strip()
+
+    def choice(self, name: str, options: Collection[str], required: bool = True) -> str | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if value not in options:
+            raise InvalidField(f"{name!r} must be one of {', '.join(sorted(options))}, got {value!r}")
+        return str(value)
+
+    def time(self, name: str, required: bool = True) -> int | None:
+        """Unix seconds (an integer) or an ISO 8601 time with a zone, e.g. 2026-11-29T10:00:00Z."""
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            seconds = value
+        elif isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidField(f"{name!r}: {value!r} is not an ISO 8601 time") from None
+            if parsed.tzinfo is None:
+                raise InvalidField(f"{name!r}: {value!r} has no time zone; add Z or +hh:mm")
+            seconds = int(parsed.timestamp())
+        else:
+            raise InvalidField(f"{name!r} must be Unix seconds (an integer) or an ISO 8601 time, got {value!r}")
+        if not 0 <= seconds < 2**40:
+            raise InvalidField(f"{name!r}: {value!r} is out of range")
+        return seconds
+
+    def names(self, name: str, known: Collection[str], required: bool = True) -> tuple[str, ...] | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise InvalidField(f"{name!r} must be a non-empty list of camera names")
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise InvalidField(f"{name!r}: no camera named {', '.join(map(repr, unknown))}; "
+                               f"known: {', '.join(sorted(known)) or 'none'}")  # fmt: skip
+        return tuple(dict.fromkeys(value))
+
+    def ids(self, name: str, required: bool = False) -> tuple[int, ...] | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):  # fmt: skip
+            raise InvalidField(f"{name!r} must be a non-empty list of clip ids (positive integers)")
+        return tuple(sorted(set(value)))
+
+    def done(self) -> None:
+        extra = sorted(set(self.body) - self._seen)
+        if extra:
+            raise InvalidField(f"unknown field(s) {', '.join(map(repr, extra))} in the {self.where}")
+
+
+def check_window(start_s: int, end_s: int, now: float, max_seconds: float) -> None:
+    """A window must be bounded, in order, in the past and at most `max_seconds` long."""
+    if end_s <= start_s:
+        raise InvalidField(f"the window ends ({utc(end_s)}) before it starts ({utc(start_s)})")
+    if end_s - start_s > max_seconds:
+        raise InvalidField(f"the window is {(end_s - start_s) / 3600:g} h long; at most {max_seconds / 3600:g} h")
+    if end_s > now:
+        raise InvalidField(f"the window ends in the future ({utc(end_s)}); footage that does not exist yet cannot be asked for")

@@ -1,0 +1,83 @@
+"""`Privacy`: the consent queue, overrides, holds and egress, opened together, with their clock task.
+
+`Privacy.open(...)` opens `<data_dir>/privacy.db`; `run(stop)` is the task
+that expires requests and holds, sends delayed override notices and flags
+missed emergency follow-ups, every `poll_s` real seconds, judging time by
+the injected clock (tests call `tick()` after moving a manual clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from hub.auth import Forbidden, Identity
+from hub.bus import Bus
+from hub.clock import Clock
+from hub.config import PrivacyConfig
+from hub.privacy.audit import AuditLog
+from hub.privacy.consent import ConsentQueue
+from hub.privacy.context import Context, rows
+from hub.privacy.egress import Egress
+from hub.privacy.holds import Holds
+from hub.privacy.overrides import Overrides
+from hub.privacy.schema import migrations
+from hub.store.db import Database
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "privacy.db"
+TICK_S = 5.0
+
+
+class Privacy:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.egress = ctx.egress
+        self.holds = Holds(ctx)
+        self.consent = ConsentQueue(ctx)
+        self.overrides = Overrides(ctx, self.holds)
+
+    @classmethod
+    async def open(cls, data_dir: Path, index: Database, audit: AuditLog, *, cameras: frozenset[str],
+                   owners: Callable[[], Awaitable[list[str]]], clock: Clock, config: PrivacyConfig | None = None,
+                   bus: Bus | None = None) -> Privacy:  # fmt: skip
+        db = await asyncio.to_thread(Database, data_dir / DB_NAME, migrations)
+        try:
+            egress = await asyncio.to_thread(Egress, data_dir, db, index, audit, clock)
+        except BaseException:
+            await asyncio.to_thread(db.close)
+            raise
+        ctx = Context(data_dir, db, index, audit, egress, bus, clock, config or PrivacyConfig(), cameras, owners)
+        return cls(ctx)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.ctx.db.close)
+
+    async def tick(self) -> None:
+        """Everything that happens because time passed, judged by the injected clock."""
+        await self.consent.expire_due()
+        await self.holds.expire_due()
+        await self.overrides.tick()
+
+    async def run(self, stop: asyncio.Event, poll_s: float = TICK_S) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # a failed tick must not stop the next one; it is logged and retried
+                log.exception("privacy: the periodic check failed; retrying in %g s", poll_s)
+            try:
+                await asyncio.wait_for(stop.wait(), poll_s)
+            except TimeoutError:
+                pass
+
+    async def notices(self, owner: Identity, limit: int = 100) -> list[dict[str, Any]]:
+        if owner.role != "owner":
+            raise Forbidden("only owners read owner notices")
+        found = await self.ctx.db.read(lambda db: rows(
+            db, "SELECT id, kind, subject, body, created_s FROM notices ORDER BY id DESC LIMIT ?", [limit]))
+        return [{**r, "body": json.loads(r["body"])} for r in found]

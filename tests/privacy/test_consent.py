@@ -1,0 +1,272 @@
+"""Outside requests through the real HTTP API of a running hub: submit, decide, download, verify."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hub.privacy.trim import span_of
+
+from .conftest import T0, PrivacyHub  # noqa: TID252 - the fixtures' own module
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def ask(cameras: list[str], window_start: int, window_end: int, **extra: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "identity": "Officer Dana Ruiz", "organisation": "Springfield PD", "contact": "ruiz@springfield.example",
+        "purpose": "burglary on the street, 12 May", "case_reference": "SPD-2026-1187",
+        "cameras": cameras, "start": window_start, "end": window_end, "wanted_by": T0 + 10 * 86400,
+    }  # fmt: skip
+    body.update(extra)
+    return body
+
+
+def audit_events(data: Path) -> list[tuple[int, dict]]:
+    conn = sqlite3.connect(data / "audit" / "log.db")
+    try:
+        return [(i, json.loads(e)) for i, e in conn.execute("SELECT idx, entry FROM entries ORDER BY idx")]
+    finally:
+        conn.close()
+
+
+def verify(package: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hub.cli", "export", "verify", str(package)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+async def test_narrowed_request_downloads_a_package_that_verifies_offline(privacy_hub, tmp_path: Path) -> None:
+    ph: PrivacyHub = await privacy_hub()
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+
+    # Thirty minutes of one camera.
+    async with officer.post("/api/requests", json=ask(["yard"], T0 + 300, T0 + 2100)) as r:
+        assert r.status == 201, await r.text()
+        request = await r.json()
+    assert request["state"] == "pending" and request["share_link"] is None
+    async with owner.get("/api/notices") as r:
+        notices = await r.json()
+    assert [n["kind"] for n in notices] == ["request_received"] and notices[0]["subject"] == request["id"]
+    assert notices[0]["body"]["purpose"] == "burglary on the street, 12 May"
+
+    # The owner narrows it to ten minutes whose ends fall inside clips.
+    start, end = T0 + 610, T0 + 1210
+    async with owner.post(f"/api/requests/{request['id']}/decision",
+                          json={"decision": "narrow", "start": start, "end": end, "message": "ten minutes"}) as r:
+        assert r.status == 200, await r.text()
+        decided = await r.json()
+    assert decided["state"] == "narrowed"
+    assert decided["granted"] == {"cameras": ["yard"], "start_s": start, "end_s": end, "clip_ids": None}
+
+    async with officer.get(f"/api/requests/{request['id']}") as r:
+        seen = await r.json()
+    assert seen["message"] == "ten minutes" and "votes" not in seen
+    link = seen["share_link"]
+    assert link["usable"] and link["max_downloads"] == 5
+    async with ph.client().get(link["url"]) as r:  # the link alone is the credential
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "application/zip"
+        body = await r.read()
+    package = tmp_path / "package.zip"
+    package.write_bytes(body)
+
+    # Every clip in it lies inside the narrowed window: whole clips and cut ones.
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        names = [n for n in z.namelist() if n.startswith("clips/")]
+        out = tmp_path / "out"
+        z.extractall(out)
+    assert len(names) == len(manifest["files"]) == 11  # 10:10-10:20 cut, nine whole, 20:00-20:10 cut
+    assert sum(f["trimmed"] for f in manifest["files"]) == 2
+    for name in names:
+        clip_start = next(f for f in manifest["files"] if f["name"] == name)["start_ms"] / 1000
+        first, last = span_of(out / name, clip_start)
+        assert start <= first and last <= end + 0.001, (name, first, last)
+    assert {f["camera"] for f in manifest["files"]} == {"yard"}
+
+    # The export and the download were logged, in that order, before the bytes left.
+    events = audit_events(ph.data)
+    kinds = [e["event"] for _, e in events]
+    built = kinds.index("export_built")
+    downloaded = kinds.index("share_link_downloaded")
+    assert kinds.index("consent_requested") < kinds.index("consent_decided") < built < downloaded
+
+    # Offline verification: accepted; one changed byte in a clip or the manifest is caught.
+    result = verify(package)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for member in (names[0], "manifest.json"):
+        tampered = tmp_path / f"tampered-{member.replace('/', '_')}.zip"
+        with zipfile.ZipFile(package) as src, zipfile.ZipFile(tampered, "w", zipfile.ZIP_STORED) as dst:
+            for info in src.infolist():
+                data = bytearray(src.read(info.filename))
+                if info.filename == member:
+                    data[len(data) // 2] ^= 0x01
+                dst.writestr(info, bytes(data))
+        result = verify(tampered)
+        assert result.returncode == 1, (member, result.stdout, result.stderr)
+
+
+async def test_requests_are_refused_with_the_field_named(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    now = int(ph.clock())
+    cases = [
+        (ask(["garage"], T0, T0 + 60), 400, "garage"),
+        (ask(["yard"], T0 + 60, T0), 400, "before it starts"),
+        (ask(["yard"], T0, T0 + 25 * 3600), 400, "at most 24 h"),
+        (ask(["yard"], now - 60, now + 60), 400, "future"),
+        (ask(["yard"], T0, T0 + 60, wanted_by=T0), 400, "wanted_by"),
+        (ask(["yard"], T0, T0 + 60, start="yesterday"), 400, "'start'"),
+        (ask(["yard"], T0, T0 + 60, footage="all of it"), 400, "footage"),
+        ({k: v for k, v in ask(["yard"], T0, T0 + 60).items() if k != "purpose"}, 400, "purpose"),
+        (ask(["yard"], T0, T0 + 60, purpose="x" * 50_000), 413, "bytes"),
+        ([1, 2, 3], 400, "object"),
+    ]
+    for body, status, says in cases:
+        async with officer.post("/api/requests", json=body) as r:
+            assert r.status == status, (body, await r.text())
+            assert says in (await r.json())["message"], (says, await r.text())
+    async with officer.post("/api/requests", data=b"{not json", headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 400
+    async with ph.client().post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
+        assert r.status == 401
+    async with owner.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
+        assert r.status == 403  # households do not file outside requests
+    async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 60, start="2026-09-21T10:00:00+00:00",
+                                                      end="2026-09-21T10:05:00Z")) as r:  # fmt: skip
+        assert r.status == 201, await r.text()
+        assert (await r.json())["end_s"] - (await r.json())["start_s"] == 300
+
+
+async def test_one_requester_cannot_see_or_decide_another_requesters_request(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub()
+    owner = await ph.owner()
+    alice = await ph.requester(owner, "insurer-alice")
+    bob = await ph.requester(owner, "neighbour-bob")
+    async with alice.post("/api/requests", json=ask(["porch"], T0, T0 + 600)) as r:
+        request = await r.json()
+    async with bob.get(f"/api/requests/{request['id']}") as r:
+        assert r.status == 404
+    async with bob.get("/api/requests") as r:
+        assert await r.json() == []
+    async with bob.post(f"/api/requests/{request['id']}/decision", json={"decision": "approve"}) as r:
+        assert r.status == 403
+    async with bob.get(f"/api/requests/{request['id']}/clips") as r:
+        assert r.status == 403
+    async with alice.get("/api/requests") as r:
+        assert [x["id"] for x in await r.json()] == [request["id"]]
+    for footage in ("/api/clips", f"/api/clips/{ph.clips[0].id}/video"):
+        async with alice.get(footage) as r:
+            assert r.status == 403, footage  # a requester token never reaches household footage
+
+
+async def test_denied_expired_and_revoked_releases_serve_nothing(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(privacy={"share_link_downloads": 2, "request_expiry_days": 7})
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+
+    async def submit(start: int) -> str:
+        async with officer.post("/api/requests", json=ask(["yard"], start, start + 300)) as r:
+            assert r.status == 201, await r.text()
+            return (await r.json())["id"]
+
+    denied, approved, revoked, undecided = [await submit(T0 + i * 300) for i in range(4)]
+    async with owner.post(f"/api/requests/{denied}/decision", json={"decision": "deny", "message": "no"}) as r:
+        assert (await r.json())["state"] == "denied"
+    async with officer.get(f"/api/requests/{denied}") as r:
+        assert (await r.json())["share_link"] is None
+    async with owner.post(f"/api/requests/{denied}/decision", json={"decision": "approve"}) as r:
+        assert r.status == 409
+
+    async with owner.post(f"/api/requests/{approved}/decision", json={"decision": "approve"}) as r:
+        url = (await r.json())["share_link"]["url"]
+    public = ph.client()
+    for _ in range(2):
+        async with public.get(url) as r:
+            assert r.status == 200
+    async with public.get(url) as r:
+        assert r.status == 410 and "none are left" in (await r.json())["message"]
+
+    async with owner.post(f"/api/requests/{revoked}/decision", json={"decision": "approve"}) as r:
+        url = (await r.json())["share_link"]["url"]
+    async with owner.post(f"/api/requests/{revoked}/revoke") as r:
+        assert r.status == 200 and (await r.json())["share_link"]["usable"] is False
+    async with public.get(url) as r:
+        assert r.status == 410 and "revoked" in (await r.json())["message"]
+
+    # Guessed, altered and traversing tokens look like missing links.
+    for bad in (url[:-1] + ("A" if url[-1] != "A" else "B"), "/api/share/AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
+                "/api/share/..%2F..%2Fprivacy.db", "/api/share/%2e%2e"):  # fmt: skip
+        async with public.get(bad) as r:
+            assert r.status == 404, bad
+
+    ph.clock.advance(7 * 86400)
+    await ph.hub.privacy.tick()
+    owner = await ph.login("owner", ph.passwords["owner"])  # the old session went idle meanwhile
+    async with officer.get(f"/api/requests/{undecided}") as r:
+        assert (await r.json())["state"] == "expired"
+    async with owner.post(f"/api/requests/{undecided}/decision", json={"decision": "approve"}) as r:
+        assert r.status == 409
+    kinds = [e["event"] for _, e in audit_events(ph.data)]
+    assert kinds.count("consent_expired") == 1 and kinds.count("share_link_revoked") == 1
+    assert kinds.count("share_link_downloaded") == 2
+
+
+async def test_share_links_expire_by_the_clock(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(privacy={"share_link_days": 1})
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 300)) as r:
+        request_id = (await r.json())["id"]
+    async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
+        url = (await r.json())["share_link"]["url"]
+    ph.clock.advance(86400)
+    async with ph.client().get(url) as r:
+        assert r.status == 410 and "expired" in (await r.json())["message"]
+
+
+async def test_deciding_needs_a_fresh_password(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 300)) as r:
+        request_id = (await r.json())["id"]
+    ph.clock.advance(301)
+    async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "deny"}) as r:
+        assert r.status == 401 and (await r.json())["error"] == "reauth_required"
+    async with owner.post("/api/auth/reauth", json={"password": ph.passwords["owner"]}) as r:
+        assert r.status == 200
+    async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "deny"}) as r:
+        assert r.status == 200
+
+
+async def test_all_owners_policy_needs_every_owner_and_may_narrow_in_turn(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(privacy={"decision_policy": "all"})
+    owner = await ph.owner()
+    async with owner.post("/api/accounts", json={"username": "sam", "role": "owner"}) as r:
+        assert r.status == 201, await r.text()
+        one_time = (await r.json())["one_time_password"]
+    sam = await ph.login("sam", one_time, "sam's own long password")
+    officer = await ph.requester(owner, "officer-ruiz")
+    async with officer.post("/api/requests", json=ask(["yard", "porch"], T0, T0 + 1200)) as r:
+        request_id = (await r.json())["id"]
+    async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
+        first = await r.json()
+    assert first["state"] == "pending" and first["share_link"] is None
+    async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
+        assert r.status == 409  # one vote each
+    async with sam.post(f"/api/requests/{request_id}/decision",
+                        json={"decision": "narrow", "cameras": ["porch"], "end": T0 + 600}) as r:
+        second = await r.json()
+    assert second["state"] == "narrowed", second
+    assert second["granted"] == {"cameras": ["porch"], "start_s": T0, "end_s": T0 + 600, "clip_ids": None}
+    assert [v["owner"] for v in second["votes"]] == ["owner", "sam"]
