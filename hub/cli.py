@@ -19,14 +19,22 @@ from hub.logs import setup_logging
 
 
 def _run(args: argparse.Namespace) -> int:
-    from hub.app import Hub, serve
+    from hub.app import Hub, announce_first_login, serve
     from hub.config import load_config
 
     config = load_config(Path(args.config))
     if args.port is not None:
         config = config.model_copy(update={"web": config.web.model_copy(update={"port": args.port})})
     setup_logging(args.verbose, config.secrets())
-    asyncio.run(serve(Hub(config), args.seconds))
+
+    async def run(hub: Hub) -> None:
+        announce = asyncio.create_task(announce_first_login(hub))
+        try:
+            await serve(hub, args.seconds)
+        finally:
+            announce.cancel()
+
+    asyncio.run(run(Hub(config)))
     return 0
 
 
@@ -131,8 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=_check)
 
     from hub.privacy.audit.cli import add_parser as add_audit_parser
+    from hub.privacy.package_cli import add_parser as add_export_parser
+    from hub.privacy.requests_cli import add_parser as add_requests_parser
+    from hub.privacy.transparency_cli import add_parser as add_transparency_parser
 
     add_audit_parser(sub)
+    add_export_parser(sub)
+    add_requests_parser(sub)
+    add_transparency_parser(sub)
 
     sim = sub.add_parser("sim", help="serve only the simulated cameras, for camhub or another NVR")
     sim.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")

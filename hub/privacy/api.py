@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.auth import SERVICE, require_fresh, require_roles
+from hub.auth import SERVICE, require_fresh, require_household, require_roles
 from hub.errors import BadRequest
 from hub.privacy.scope import InvalidField, PayloadTooLarge
 from hub.privacy.service import Privacy
+from hub.privacy.transparency import transparency_route
 
 PRIVACY = web.AppKey("privacy", Privacy)
 STATES = ("pending", "approved", "narrowed", "denied", "expired")
@@ -150,6 +151,12 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     async def notices(request: web.Request) -> web.StreamResponse:
         return web.json_response(await privacy.notices(require_roles(request, "owner")))
 
+    report = transparency_route(privacy.ctx.audit, privacy.ctx.clock)
+
+    async def transparency(request: web.Request) -> web.StreamResponse:
+        require_household(request)
+        return await report(request)
+
     r = app.router
     r.add_post("/api/requests", submit)
     r.add_get("/api/requests", list_requests)
@@ -170,3 +177,4 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     r.add_post("/api/holds/{id}/renew", renew_hold)
     r.add_post("/api/holds/{id}/release", release_hold)
     r.add_get("/api/notices", notices)
+    r.add_get("/api/transparency", transparency)

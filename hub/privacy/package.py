@@ -38,7 +38,13 @@ from hub.errors import HubError
 from hub.privacy.audit.canonical import canonical, check_value, decode_entry
 from hub.privacy.audit.errors import AuditError, VerificationFailed
 from hub.privacy.audit.merkle import HASH_SIZE, leaf_hash, verify_inclusion
-from hub.privacy.audit.note import SIG_PREFIX, Checkpoint, VerifierKey, parse_checkpoint, verify_checkpoint
+from hub.privacy.audit.note import (
+    SIG_PREFIX,
+    Checkpoint,
+    VerifierKey,
+    parse_checkpoint,
+    verify_checkpoint,
+)
 
 FORMAT = "camhub-export/1"
 MANIFEST = "manifest.json"
@@ -169,7 +175,8 @@ def manifest_problems(value: Any) -> list[str]:
         return problems  # the files are checked against a valid scope only
     for i, f in enumerate(files):
         problems += _file_problems(i, f, value["scope"])
-    names = [f["name"] for f in files if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    # Case-blind: on the recipient's Windows or macOS disk, A.mp4 and a.mp4 are one file.
+    names = [f["name"].casefold() for f in files if isinstance(f, dict) and isinstance(f.get("name"), str)]
     problems += [f"files: {n!r} is listed more than once" for n in sorted({n for n in names if names.count(n) > 1})]
     return problems
 
@@ -241,7 +248,7 @@ def _check_entry(entry: dict[str, Any], manifest: dict[str, Any], manifest_bytes
                  index: int | None) -> list[str]:  # fmt: skip
     fields = entry["fields"]
     where = f"{ENTRY} (entry #{entry['index']})"
-    if entry["event"] != "export_built":
+    if entry["event"] != "export_built" or not isinstance(fields, dict):
         return [f"{where}: is a {entry['event']!r} event, not export_built"]
     problems = []
     if index is not None and entry["index"] != index:
@@ -330,7 +337,7 @@ def check_audit(manifest: dict[str, Any], manifest_bytes: bytes, entry_bytes: by
 
 
 def _zip_info(name: str, created_s: int, size: int) -> zipfile.ZipInfo:
-    stamp = datetime.fromtimestamp(max(created_s, 315_532_800), UTC)  # zip times start in 1980
+    stamp = datetime.fromtimestamp(min(max(created_s, 315_532_800), 4_354_819_199), UTC)  # zip times: 1980-2107
     info = zipfile.ZipInfo(name, stamp.timetuple()[:6])
     info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
@@ -387,13 +394,13 @@ def write_package(path: Path, *, manifest: bytes, files: list[tuple[str, Path]],
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # left by a crash
     try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
-            with zipfile.ZipFile(raw, "w") as zf:
-                zf.writestr(_zip_info(MANIFEST, created, len(manifest)), manifest)
-                for (name, source), expected in zip(files, value["files"]):
-                    _copy_checked(zf, _zip_info(name, created, expected["bytes"]), source, expected)
-                for name, data in small:
-                    zf.writestr(_zip_info(name, created, len(data)), data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # footage: the owner's eyes only, from byte 0
+        with open(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
+            zf.writestr(_zip_info(MANIFEST, created, len(manifest)), manifest)
+            for (name, source), expected in zip(files, value["files"]):
+                _copy_checked(zf, _zip_info(name, created, expected["bytes"]), source, expected)
+            for name, data in small:
+                zf.writestr(_zip_info(name, created, len(data)), data)
         durable_rename(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -536,29 +543,29 @@ def _claims(proven: _Proven, pinned: bool) -> tuple[list[str], list[str]]:
     files = manifest["files"]
     key = f"{proven.key.name}+{proven.key.id.hex()}"
     entry = proven.entry
+    fields = entry["fields"]
     proves = [
-        f"these {len(files)} files ({sum(f['bytes'] for f in files)} bytes) are exactly the files listed in the "
-        "manifest: each one's SHA-256 and size match, and there are no others",
-        f"the manifest (SHA-256 {hashlib.sha256(proven.manifest_bytes).hexdigest()}) is the one recorded in entry "
-        f"#{entry['index']} of audit log {proven.checkpoint.origin} (export {manifest['export_id']}, basis "
-        f"{entry['fields'].get('basis')}, to {entry['fields'].get('recipient')}, logged {_utc(entry['time_ms'] / 1000)}), "
-        f"which is included in the log's tree of size {proven.tree_size} signed by key {key} at "
-        f"{_utc(proven.checkpoint.time)}",
-    ]
+        (f"these {len(files)} files ({sum(f['bytes'] for f in files)} bytes) are exactly the files listed in the "
+         "manifest: each one's SHA-256 and size match, and there are no others"),
+        (f"the manifest (SHA-256 {hashlib.sha256(proven.manifest_bytes).hexdigest()}) is the one recorded in entry "
+         f"#{entry['index']} of audit log {proven.checkpoint.origin} (export {manifest['export_id']}, basis "
+         f"{fields.get('basis')}, to {fields.get('recipient')}, logged {_utc(entry['time_ms'] / 1000)}), which is "
+         f"included in the log's tree of size {proven.tree_size} signed by key {key} at {_utc(proven.checkpoint.time)}"),
+    ]  # fmt: skip
     if pinned:
         proves.append(f"key {key} is the key you gave with --key")
     not_proven = [] if pinned else [
-        f"that key {key} belongs to the owner's hub: compare it with the key the owner or a witness publishes, "
-        "and verify again with --key"]  # fmt: skip
+        (f"that key {key} belongs to the owner's hub: compare it with the key the owner or a witness publishes, "
+         "and verify again with --key")]  # fmt: skip
     not_proven += [
-        "that the footage shows what it appears to show, or that the hub's and the cameras' clocks were right "
-        "(every time above is the hub's own)",
-        "that the basis was genuine: the log records the request or legal document the hub was given, not whether "
-        "it was real",
-        "that nothing else was released: that needs the whole log (camhub audit verify), a witness's checkpoints "
-        "or the transparency report",
+        ("that the footage shows what it appears to show, or that the hub's and the cameras' clocks were right "
+         "(every time above is the hub's own)"),
+        ("that the basis was genuine: the log records the request or legal document the hub was given, not whether "
+         "it was real"),
+        ("that nothing else was released: that needs the whole log (camhub audit verify), a witness's checkpoints "
+         "or the transparency report"),
         f"anything in {README}: no hash covers it",
-    ]
+    ]  # fmt: skip
     return proves, not_proven
 
 
@@ -569,6 +576,10 @@ def verify_package(path: Path, pinned_key: str | None = None) -> VerifyResult:
     `pinned_key` is not a verifier key; every finding about the package
     itself is a problem in the result.
     """
+    if pinned_key is not None and pinned_key.lstrip().startswith("PRIVATE+"):
+        # Checked before parsing, whose error would repeat the key on screen.
+        raise PackageError("the key given is the hub's private signing key: give its verifier key "
+                           "(name+id+key, printed by `camhub audit verify`) and keep the private one secret")  # fmt: skip
     pinned = VerifierKey.parse(pinned_key) if pinned_key is not None else None
     path = Path(path)
     if not path.is_file():

@@ -6,6 +6,10 @@ does not. `report_for_log` reads an open `AuditLog` off the event loop,
 `report_for_dir` reads a data folder (read-only, also while the hub runs),
 `transparency_route` serves the report as JSON and `OPENAPI_PATHS` describes
 it. What each count means is in docs/audit.md, "Transparency report".
+
+An override whose owners' notice is delayed is sealed: it, its exports and
+their downloads join the report only with its `override_notice_sent` entry,
+so the report never tells owners what a court told the hub not to yet.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from hub.privacy.audit.canonical import decode_entry
 from hub.privacy.audit.errors import AuditError
 from hub.privacy.audit.events import (
     ConsentDecided, ConsentExpired, ConsentRequested, ExportBuilt, LogCreated, OverrideFollowUpFiled,
-    OverrideFollowUpMissed, OverrideInvoked, ShareLinkDownloaded, event_from_entry,
+    AuditEvent, OverrideFollowUpMissed, OverrideInvoked, OverrideNoticeSent, ShareLinkDownloaded, event_from_entry,
 )
 from hub.privacy.audit.log import AUDIT_FOLDER, AuditLog
 from hub.privacy.audit.store import DB_NAME, connect
@@ -243,6 +247,30 @@ class _Tally:
     emergencies: list[tuple[str, str, int | None, int]] = field(default_factory=list)  # id, month, due, entry
     filed_late: dict[str, bool] = field(default_factory=dict)  # override id -> its first filing was late
     missed_due: dict[str, int] = field(default_factory=dict)  # override id -> due_s
+    # Overrides whose owners' notice is delayed and not yet sent: their counts wait here,
+    # per override and month, and join the report only with their override_notice_sent entry.
+    sealed: dict[str, defaultdict[str, Counter[str]]] = field(default_factory=dict)
+    sealed_exports: dict[str, str] = field(default_factory=dict)  # export id -> sealed override id
+    sealed_emergencies: dict[str, tuple[str, str, int | None, int]] = field(default_factory=dict)
+
+    def _sealed_override(self, event: AuditEvent) -> str | None:
+        if isinstance(event, OverrideInvoked) and event.notice_delayed_until_s is not None:
+            self.sealed[event.override_id] = defaultdict(Counter)
+            return event.override_id
+        if isinstance(event, ExportBuilt) and event.basis.startswith("override:"):
+            override_id = event.basis.split(":", 1)[1]
+            if override_id in self.sealed:
+                self.sealed_exports[event.export_id] = override_id
+                return override_id
+        if isinstance(event, ShareLinkDownloaded):
+            return self.sealed_exports.get(event.export_id)
+        return None
+
+    def _unseal(self, override_id: str) -> None:
+        for month, counts in self.sealed.pop(override_id, {}).items():
+            self.months[month].update(counts)
+        if override_id in self.sealed_emergencies:
+            self.emergencies.append(self.sealed_emergencies.pop(override_id))
 
     def add(self, index: int, data: bytes) -> None:
         value = decode_entry(data, index)
@@ -251,6 +279,9 @@ class _Tally:
         event = event_from_entry(value)
         month = month_of(value["time_ms"])
         counts = self.months[month]  # every entry's month is a row, so quiet months show as zeros
+        sealed = self._sealed_override(event)
+        if sealed is not None:
+            counts = self.sealed[sealed][month]
         self.entries += 1
         self.first_index = index if self.first_index is None else min(self.first_index, index)
         self.last_index = index if self.last_index is None else max(self.last_index, index)
@@ -266,7 +297,13 @@ class _Tally:
         elif isinstance(event, OverrideInvoked):
             counts[f"overrides_{event.kind if event.kind in OVERRIDE_KINDS else 'other'}"] += 1
             if event.kind == "emergency":
-                self.emergencies.append((event.override_id, month, event.follow_up_due_s, index))
+                found = (event.override_id, month, event.follow_up_due_s, index)
+                if sealed is not None:
+                    self.sealed_emergencies[event.override_id] = found
+                else:
+                    self.emergencies.append(found)
+        elif isinstance(event, OverrideNoticeSent):
+            self._unseal(event.override_id)
         elif isinstance(event, OverrideFollowUpFiled):
             self.filed_late.setdefault(event.override_id, event.late)
         elif isinstance(event, OverrideFollowUpMissed):

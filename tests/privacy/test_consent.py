@@ -270,3 +270,43 @@ async def test_all_owners_policy_needs_every_owner_and_may_narrow_in_turn(privac
     assert second["state"] == "narrowed", second
     assert second["granted"] == {"cameras": ["porch"], "start_s": T0, "end_s": T0 + 600, "clip_ids": None}
     assert [v["owner"] for v in second["votes"]] == ["owner", "sam"]
+
+
+async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    ph: PrivacyHub = await privacy_hub()
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 600)) as r:
+        request_id = (await r.json())["id"]
+    env = {**os.environ, "CAMHUB_PASSWORD": ph.passwords["owner"]}
+
+    async def camhub(*args: str, password: str | None = None) -> tuple[int, str, str]:
+        run_env = {**env, "CAMHUB_PASSWORD": password} if password is not None else env
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub.cli", "requests", "--url", ph.url, *args, env=run_env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    code, out, _ = await camhub("list", "--state", "pending")
+    assert code == 0 and request_id in out and "Springfield PD" in out
+    code, out, _ = await camhub("show", request_id)
+    assert code == 0 and "burglary on the street" in out and "SPD-2026-1187" in out
+    code, _, err = await camhub("decide", request_id, "--approve", "--start", str(T0 + 60))
+    assert code == 2 and "--narrow" in err
+    code, _, err = await camhub("decide", request_id, "--narrow", "--end", str(T0 + 9000))
+    assert code == 1 and "narrowing may only shrink" in err
+    code, out, _ = await camhub("decide", request_id, "--narrow", "--end", str(T0 + 300), "--message", "five minutes")
+    assert code == 0 and "narrowed" in out and "/api/share/" in out
+    code, _, err = await camhub("list", password="not the password at all")
+    assert code == 1 and "wrong user name or password" in err
+    code, _, err = await camhub("list", "--json")
+    assert code == 0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "requests", "--url", "http://127.0.0.1:9", "list", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err_bytes = await proc.communicate()
+    assert proc.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in err_bytes.decode()

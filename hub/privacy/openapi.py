@@ -1,0 +1,234 @@
+"""OpenAPI paths and schemas for outside requests, overrides, holds, share links and notices.
+
+Limits are taken from `PrivacyConfig`'s defaults and the modules that enforce
+them, so the document cannot drift from the code; a household may change
+the configurable ones (docs/config.md), which the descriptions say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.config import PrivacyConfig
+from hub.privacy.consent import MAX_PENDING_PER_REQUESTER
+from hub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE
+
+_D = PrivacyConfig()
+SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
+TIME = {"oneOf": [{"type": "integer", "minimum": 0, "description": "Unix seconds, UTC"},
+                  {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2026-11-29T10:00:00Z"}]}  # fmt: skip
+CAMERAS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
+           "description": "names of configured cameras; an unknown one is refused (400) with the known ones listed"}  # fmt: skip
+SECONDS = {"type": "integer", "description": "Unix seconds, UTC"}
+NULLABLE_SECONDS = {"type": ["integer", "null"], "description": "Unix seconds, UTC"}
+
+
+def _text(max_len: int = 200, description: str = "") -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_len, **({"description": description} if description else {})}
+
+
+ERROR = {"type": "object", "required": ["error", "message"], "properties": {
+    "error": {"type": "string", "description": "stable key, e.g. invalid_field"},
+    "message": {"type": "string", "description": "what is wrong, naming the field or value, and what would be right"}}}  # fmt: skip
+ERRORS = {
+    "400": "invalid_field: a field is missing, mistyped, too long or unknown (named in the message); bad_request",
+    "401": "login_required: no valid session or token; reauth_required: the action needs a password typed within 300 s "
+           "(POST /api/auth/reauth)",
+    "403": "forbidden: the role may not do this; password_change_required",
+    "404": "not_found: no such item, or it belongs to someone else (the same answer on purpose)",
+    "409": "already_decided: the request is decided or expired, or this owner voted already",
+    "410": "link_gone: the share link expired, was revoked or has no downloads left",
+    "413": f"payload_too_large: a JSON body over privacy.max_request_bytes (default {_D.max_request_bytes}) or a "
+           f"document over privacy.max_document_bytes (default {_D.max_document_bytes})",
+    "429": f"too_many_pending: the requester has {MAX_PENDING_PER_REQUESTER} requests pending",
+}  # fmt: skip
+
+SCOPE = {"type": "object", "required": ["cameras", "start_s", "end_s", "clip_ids"], "properties": {
+    "cameras": {"type": "array", "items": {"type": "string"}}, "start_s": SECONDS, "end_s": SECONDS,
+    "clip_ids": {"type": ["array", "null"], "items": {"type": "integer"},
+                 "description": "only these clips (narrowed by an owner); null: every clip in the window"}}}  # fmt: skip
+LINK = {"type": ["object", "null"], "description": "the share link of the release; null until approved", "properties": {
+    "id": {"type": "string"}, "url": {"type": "string", "description": "GET it to download the package; the URL is the credential"},
+    "expires_s": SECONDS, "downloads": {"type": "integer"}, "max_downloads": {"type": "integer"},
+    "revoked_s": NULLABLE_SECONDS, "usable": {"type": "boolean"}}}  # fmt: skip
+
+REQUEST_BODY = {"type": "object", "additionalProperties": False,
+                "required": ["identity", "organisation", "contact", "purpose", "cameras", "start", "end", "wanted_by"],
+                "properties": {
+    "identity": _text(description="the person asking, as they name themselves"),
+    "organisation": _text(), "contact": _text(description="how the owner can reach them"),
+    "purpose": _text(2000), "case_reference": _text(description="optional case or incident number"),
+    "cameras": CAMERAS,
+    "start": {**TIME, "description": "window start, inclusive; the window must end in the past and last at most "
+                                     f"privacy.max_window_hours (default {_D.max_window_hours:g} h)"},
+    "end": {**TIME, "description": "window end, exclusive; after start"},
+    "wanted_by": {**TIME, "description": "when an answer is needed: in the future, within a year"}}}  # fmt: skip
+REQUEST = {"type": "object", "properties": {
+    "id": {"type": "string"}, "requester": {"type": "string"}, "identity": {"type": "string"},
+    "organisation": {"type": "string"}, "contact": {"type": "string"}, "purpose": {"type": "string"},
+    "case_reference": {"type": ["string", "null"]}, "cameras": {"type": "array", "items": {"type": "string"}},
+    "start_s": SECONDS, "end_s": SECONDS, "wanted_by_s": SECONDS, "created_s": SECONDS,
+    "expires_s": {**SECONDS, "description": f"undecided after this, it expires as denied "
+                                            f"(privacy.request_expiry_days, default {_D.request_expiry_days:g})"},
+    "state": {"enum": ["pending", "approved", "narrowed", "denied", "expired"]}, "decided_s": NULLABLE_SECONDS,
+    "message": {"type": ["string", "null"], "description": "the deciding owner's message"},
+    "granted": {**SCOPE, "type": ["object", "null"]}, "export_id": {"type": ["string", "null"]}, "share_link": LINK,
+    "votes": {"type": "array", "description": "owners only: each owner's decision", "items": {"type": "object"}}}}  # fmt: skip
+DECISION_BODY = {"type": "object", "additionalProperties": False, "required": ["decision"], "properties": {
+    "decision": {"enum": ["approve", "narrow", "deny"],
+                 "description": f"policy privacy.decision_policy (default {_D.decision_policy}): any owner decides, "
+                                "or all must approve; a denial is final"},
+    "cameras": {**CAMERAS, "description": "narrow: a subset of the cameras asked for"},
+    "start": {**TIME, "description": "narrow: a later start inside the window"},
+    "end": {**TIME, "description": "narrow: an earlier end inside the window"},
+    "clip_ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1},
+                 "description": "narrow: only these clips (from GET /api/requests/{id}/clips)"},
+    "message": _text(2000, "shown to the requester")}}  # fmt: skip
+OVERRIDE_BODY = {"type": "object", "additionalProperties": False,
+                 "required": ["kind", "authority", "jurisdiction", "case_number", "issued", "agency", "officer_contact",
+                              "cameras", "start", "end", "document_sha256", "notice"], "properties": {
+    "kind": {"enum": list(KINDS), "description": "preservation places a hold and releases nothing"},
+    "authority": _text(description="issuing authority"), "jurisdiction": _text(), "case_number": _text(),
+    "judge": _text(description=f"required for {' and '.join(NEEDS_JUDGE)}"),
+    "issued": {**TIME, "description": "date issued; not in the future"},
+    "agency": _text(description="requesting agency"), "officer_contact": _text(),
+    "cameras": CAMERAS, "start": {**TIME, "description": "same bounds as a request's window"}, "end": TIME,
+    "document_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "a document uploaded to /api/documents"},
+    "notice": {"enum": ["none", "delayed"], "description": "none: owners are told at once"},
+    "notice_delayed_until": {**TIME, "description": "with notice=delayed: in the future, at most "
+                                                    f"privacy.max_notice_delay_days (default {_D.max_notice_delay_days:g}) days away"},
+    "delay_ordered_by": _text(description="with notice=delayed: who ordered or certified the delay"),
+    "delay_provision": _text(description="optional: under which provision")}}  # fmt: skip
+OVERRIDE = {"type": "object", "description": "the override as invoked, with what was supplied", "properties": {
+    **{k: {"type": ["string", "null"]} for k in ("id", "kind", "authority", "jurisdiction", "case_number", "judge",
+                                                 "agency", "officer_contact", "document_sha256", "delay_ordered_by",
+                                                 "delay_provision", "invoked_by", "hold_id", "export_id")},
+    "issued_s": SECONDS, "cameras": {"type": "array", "items": {"type": "string"}}, "start_s": SECONDS, "end_s": SECONDS,
+    "invoked_s": SECONDS, "notice_delayed_until_s": NULLABLE_SECONDS, "notice_sent_s": NULLABLE_SECONDS,
+    "follow_up_due_s": {**NULLABLE_SECONDS, "description": "emergencies: invoked + privacy.emergency_follow_up_hours "
+                                                           f"(default {_D.emergency_follow_up_hours:g} h)"},
+    "follow_up": {"type": ["object", "null"]}, "follow_up_missed_s": NULLABLE_SECONDS,
+    "supplied": {"type": ["object", "null"], "description": "files, bytes, created_s and downloads of the release"},
+    "share_link": LINK}}  # fmt: skip
+FOLLOW_UP_BODY = {"type": "object", "additionalProperties": False, "required": ["kind", "case_number", "document_sha256"],
+                  "properties": {"kind": {"enum": list(FOLLOW_UP_KINDS)}, "case_number": _text(),
+                                 "document_sha256": OVERRIDE_BODY["properties"]["document_sha256"]}}  # fmt: skip
+HOLD_BODY = {"type": "object", "additionalProperties": False, "required": ["cameras", "start", "end"],
+             "properties": {"cameras": CAMERAS, "start": TIME, "end": {**TIME, "description": "at most 366 days after start"}}}  # fmt: skip
+HOLD = {"type": "object", "properties": {
+    "id": {"type": "string"}, "basis": {"type": "string", "description": "owner, or override:<id>"},
+    "cameras": {"type": "array", "items": {"type": "string"}}, "start_s": SECONDS, "end_s": SECONDS,
+    "created_by": {"type": "string"}, "created_s": SECONDS,
+    "expires_s": {**SECONDS, "description": f"privacy.hold_days (default {_D.hold_days:g}) after placing or renewing"},
+    "released_s": NULLABLE_SECONDS}}  # fmt: skip
+NOTICE = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "kind": {"enum": ["request_received", "request_expired", "override", "follow_up_missed"]},
+    "subject": {"type": "string", "description": "the request or override id"},
+    "body": {"type": "object", "description": "what owners are told; never footage"}, "created_s": SECONDS}}  # fmt: skip
+
+
+def _op(summary: str, ok: str, schema: dict[str, Any] | None, errors: str, *, body: dict[str, Any] | None = None,
+        status: str = "200", secure: bool = True, params: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    op: dict[str, Any] = {"summary": summary, "responses": {
+        status: {"description": ok, **({"content": {"application/json": {"schema": schema}}} if schema else {})}}}
+    for code in errors.split():
+        op["responses"][code] = {"description": ERRORS[code], "content": {"application/json": {"schema": ERROR}}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if secure:
+        op["security"] = SECURITY
+    op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    return op
+
+
+_LIST = lambda s: {"type": "array", "items": s}  # noqa: E731
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/requests": {
+        "post": _op("A requester asks for footage (requester token)", "the request, pending", REQUEST,
+                    "400 401 403 413 429", body=REQUEST_BODY, status="201"),
+        "get": {**_op("Requests: owners see all, a requester their own", "newest first", _LIST(REQUEST), "400 401 403"),
+                "parameters": [{"name": "state", "in": "query", "required": False,
+                                "schema": {"enum": ["pending", "approved", "narrowed", "denied", "expired"]}}]},
+    },
+    "/api/requests/{id}": {"get": _op("One request (owner, or its requester)", "the request", REQUEST, "401 403 404",
+                                      params=("id",))},
+    "/api/requests/{id}/clips": {"get": _op("Owners: the clips the asked-for scope reaches, to choose from",
+                                            "clip records", _LIST({"type": "object"}), "401 403 404", params=("id",))},
+    "/api/requests/{id}/decision": {"post": _op(
+        "An owner approves, narrows or denies (fresh password); a final approval builds the package and a share link",
+        "the request after the decision", REQUEST, "400 401 403 404 409 413", body=DECISION_BODY, params=("id",))},
+    "/api/requests/{id}/revoke": {"post": _op("An owner revokes the share link of a release", "the request",
+                                              REQUEST, "401 403 404", params=("id",))},
+    "/api/share/{token}": {"get": {**_op(
+        "Download an export package through a share link (no login: the link is the credential); each download is "
+        f"logged before its first byte; default {_D.share_link_downloads} downloads within {_D.share_link_days:g} days",
+        "the package (zip: clips, manifest.json, audit entry, inclusion proof, signed checkpoint; docs/exports.md)",
+        None, "404 410", secure=False, params=("token",)),
+        "responses": {"200": {"description": "the package", "content": {"application/zip": {
+            "schema": {"type": "string", "format": "binary"}}}},
+            "404": {"description": ERRORS["404"], "content": {"application/json": {"schema": ERROR}}},
+            "410": {"description": ERRORS["410"], "content": {"application/json": {"schema": ERROR}}}}}},
+    "/api/requesters/tokens": {"post": _op(
+        "An owner issues a requester token to an outside party (its account is created on first issue)",
+        "the token, shown once", {"type": "object", "properties": {
+            "id": {"type": "integer"}, "requester": {"type": "string"}, "name": {"type": "string"},
+            "token": {"type": "string"}, "expires_at": {"type": ["number", "null"]}}}, "400 401 403 409 413",
+        status="201", body={"type": "object", "additionalProperties": False, "required": ["requester", "name"],
+                            "properties": {"requester": _text(64), "name": _text(100),
+                                           "expires_in_s": {"type": "integer", "minimum": 1, "maximum": 365 * 86400,
+                                                            "default": 30 * 86400}}})},  # fmt: skip
+    "/api/accounts": {"post": _op(
+        "An owner creates an owner, member or custodian account (fresh password); returns its one-time password",
+        "the account", {"type": "object", "properties": {"username": {"type": "string"}, "role": {"type": "string"},
+                                                         "one_time_password": {"type": "string"}}},
+        "400 401 403 409 413", status="201", body={
+            "type": "object", "additionalProperties": False, "required": ["username", "role"],
+            "properties": {"username": _text(64), "role": {"enum": ["owner", "member", "custodian"]}}})},  # fmt: skip
+    "/api/documents": {"post": {**_op(
+        f"Upload a legal document (PDF, at most privacy.max_document_bytes, default {_D.max_document_bytes}) "
+        "for an override to name by SHA-256; owners and custodians", "stored",
+        {"type": "object", "properties": {"sha256": {"type": "string"}, "bytes": {"type": "integer"}}},
+        "400 401 403 413", status="201"),
+        "requestBody": {"required": True, "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}},
+    "/api/overrides": {
+        "post": _op("Invoke a legal-process override (owner or custodian, fresh password); logged before any release",
+                    "the override, with its share link unless it is a preservation order", OVERRIDE,
+                    "400 401 403 413", body=OVERRIDE_BODY, status="201"),
+        "get": _op("Overrides whose owners' notice was sent, and those the caller invoked", "newest first",
+                   _LIST(OVERRIDE), "401 403"),
+    },
+    "/api/overrides/{id}": {"get": _op("One override (hidden from others while its notice is delayed)", "the override",
+                                       OVERRIDE, "401 403 404", params=("id",))},
+    "/api/overrides/{id}/follow-up": {"post": _op(
+        "File the legal process that follows an emergency override (fresh password)", "the override", OVERRIDE,
+        "400 401 403 404 413", body=FOLLOW_UP_BODY, params=("id",))},
+    "/api/holds": {
+        "get": _op("Holds (owners)", "newest first", _LIST(HOLD), "401 403"),
+        "post": _op("An owner keeps clips from retention", "the hold", HOLD, "400 401 403 413", body=HOLD_BODY, status="201"),
+    },
+    "/api/holds/{id}/renew": {"post": _op("Renew a hold for privacy.hold_days more", "the hold", HOLD, "401 403 404",
+                                          params=("id",))},
+    "/api/holds/{id}/release": {"post": _op("Release a hold (fresh password)", "the hold", HOLD, "401 403 404",
+                                            params=("id",))},
+    "/api/notices": {"get": _op("What owners were told: requests waiting or expired, overrides, missed follow-ups",
+                                "newest first (at most 100)", _LIST(NOTICE), "401 403")},
+}
+for _item in OPENAPI_PATHS.values():
+    for _operation in _item.values():
+        if not _operation.get("parameters"):
+            _operation.pop("parameters", None)
+
+
+def _household_transparency() -> dict[str, Any]:
+    from hub.privacy.transparency import OPENAPI_PATHS as REPORT_PATHS
+
+    operation = dict(REPORT_PATHS["/api/transparency"]["get"])
+    operation["security"] = SECURITY
+    operation["summary"] += " (household members)"
+    operation["responses"] = {**operation["responses"], **{
+        code: {"description": ERRORS[code], "content": {"application/json": {"schema": ERROR}}} for code in ("401", "403")}}
+    return {"/api/transparency": {"get": operation}}
+
+
+OPENAPI_PATHS.update(_household_transparency())
