@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.auth import SERVICE, require_fresh, require_household, require_roles
-from hub.errors import BadRequest
+from hub.errors import BadRequest, NotFound
 from hub.privacy.scope import InvalidField, PayloadTooLarge
 from hub.privacy.service import Privacy
 from hub.privacy.transparency import transparency_route
@@ -34,6 +34,16 @@ async def read_json(request: web.Request, limit: int) -> Any:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidField(f"the body is not JSON: {exc}") from None
+
+
+async def audit_entry_guard(request: web.Request, entry: dict[str, Any]) -> None:
+    """Who may read an audit entry through /api/audit/proof: the household and custodians, and an
+    entry about a sealed override (notice delayed) only its invoker; to others it does not exist."""
+    who = require_roles(request, "owner", "member", "custodian")
+    text = json.dumps(entry["fields"])
+    for invoked_by, ids in (await request.config_dict[PRIVACY].overrides.sealed()).values():
+        if who.username != invoked_by and any(i in text for i in ids):
+            raise NotFound(f"no entry {entry['index']}")
 
 
 def add_routes(app: web.Application, privacy: Privacy) -> None:

@@ -27,6 +27,8 @@ import re
 import secrets
 from typing import Any
 
+import sqlite_utils
+
 from hub.auth import Forbidden, Identity
 from hub.durable import write_durably
 from hub.errors import NotFound
@@ -271,7 +273,16 @@ class Overrides:
                 "ORDER BY invoked_s DESC, id", [who.username]))  # fmt: skip
         return [await self._view_row(r["id"]) for r in ids]
 
-    async def sealed_ids(self) -> set[str]:
-        """Overrides whose owners' notice is still delayed: kept out of owners' views and the report."""
-        found = await self.ctx.db.read(lambda db: rows(db, "SELECT id FROM overrides WHERE notice_sent_s IS NULL"))
-        return {r["id"] for r in found}
+    async def sealed(self) -> dict[str, tuple[str, set[str]]]:
+        """Overrides whose owners' notice is still delayed, each with who invoked it and every id it
+        gave rise to (its export, share links and hold), so views can keep them out."""
+
+        def read(db: sqlite_utils.Database) -> dict[str, tuple[str, set[str]]]:
+            out = {}
+            for row in rows(db, "SELECT id, invoked_by, export_id, hold_id FROM overrides WHERE notice_sent_s IS NULL"):
+                ids = {row["id"]} | {x for x in (row["export_id"], row["hold_id"]) if x}
+                ids |= {r["id"] for r in rows(db, "SELECT id FROM links WHERE export_id = ?", [row["export_id"]])}
+                out[row["id"]] = (row["invoked_by"], ids)
+            return out
+
+        return await self.ctx.db.read(read)

@@ -8,6 +8,8 @@ consistency proofs. `OPENAPI_PATHS` is merged into hub/openapi.py's document.
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +25,12 @@ def _int(request: web.Request, name: str, value: str | None) -> int:
         raise web.HTTPBadRequest(text=f"{name} must be an integer, got {value!r}") from None
 
 
-def add_routes(app: web.Application, log: AuditLog) -> None:
+EntryGuard = Callable[[web.Request, dict[str, Any]], Awaitable[None]]
+
+
+def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = None) -> None:
+    """Serve the routes; `guard(request, entry)` may raise to refuse showing an entry (who may read which)."""
+
     async def checkpoint(request: web.Request) -> web.Response:
         return web.Response(text=log.latest.note, content_type="text/plain")
 
@@ -38,6 +45,8 @@ def add_routes(app: web.Application, log: AuditLog) -> None:
             entry = await log.entry(index)
         except AuditError as exc:
             raise web.HTTPNotFound(text=str(exc)) from None
+        if guard is not None:
+            await guard(request, json.loads(entry))
         latest = log.latest
         return web.json_response({
             "index": index, "tree_size": size, "entry": entry.decode(),
