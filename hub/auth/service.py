@@ -336,6 +336,36 @@ class AccountService:
             raise AccountExists(f"{requester!r} is a household or custodian account, not a requester")
         return await self._issue("requester", account["id"], issuer.account_id, name, expires_in_s)
 
+    async def register_requester(self, requester: str) -> IssuedToken:
+        """An outside party registers: a requester account that stays disabled until an owner approves it,
+        and its token, which works only from then on."""
+        if not USERNAME.match(requester):
+            raise InvalidRequest("user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+        now = self._clock()
+
+        def create(db: sqlite_utils.Database) -> int:
+            if db.execute("SELECT 1 FROM accounts WHERE username = ?", [requester]).fetchone():
+                raise AccountExists(f"an account named {requester!r} exists; choose another name")
+            _insert_account(db, requester, "requester", None, False, now)
+            db.execute("UPDATE accounts SET disabled_at = ? WHERE username = ?", [now, requester])
+            return int(db.execute("SELECT id FROM accounts WHERE username = ?", [requester]).fetchone()[0])
+
+        account_id = await self._db.write(create)
+        return await self._issue("requester", account_id, account_id, "registration", REQUESTER_TOKEN_S)
+
+    async def set_requester_enabled(self, owner: Identity, requester: str, enabled: bool) -> None:
+        """An owner approves (enables) or refuses (disables) a requester account."""
+        if owner.role != "owner":
+            raise Forbidden("only owners approve requesters")
+        now = self._clock()
+
+        def update(db: sqlite_utils.Database) -> int:
+            return db.execute("UPDATE accounts SET disabled_at = ? WHERE username = ? AND role = 'requester'",
+                              [None if enabled else now, requester]).rowcount  # fmt: skip
+
+        if not await self._db.write(update):
+            raise NotFound(f"no requester {requester!r}")
+
     async def _issue(self, kind: str, account_id: int, created_by: int, name: str,
                      expires_in_s: float | None) -> IssuedToken:  # fmt: skip
         if not name or len(name) > 100:

@@ -16,6 +16,7 @@ from aiohttp import web
 from hub.auth import SERVICE, require_fresh, require_household, require_roles
 from hub.errors import BadRequest, NotFound
 from hub.privacy.scope import InvalidField, PayloadTooLarge
+from hub.privacy.requesters import Requesters
 from hub.privacy.service import Privacy
 from hub.privacy.transparency import transparency_route
 
@@ -162,6 +163,23 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         return web.json_response(await privacy.notices(require_roles(request, "owner")))
 
     report = transparency_route(privacy.ctx.audit, privacy.ctx.clock)
+    requesters = Requesters(privacy.ctx, app[SERVICE])
+
+    async def register(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, limit)
+        return web.json_response(await requesters.register(body, request.remote or "unknown"), status=201)
+
+    async def registrations(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        state = request.query.get("state")
+        if state is not None and state not in ("pending", "approved", "refused"):
+            raise BadRequest(f"state must be pending, approved or refused, got {state!r}")
+        return web.json_response(await requesters.list(who, state))
+
+    async def decide_registration(request: web.Request) -> web.StreamResponse:
+        who = require_roles(request, "owner")
+        approve = request.match_info["verdict"] == "approve"
+        return web.json_response(await requesters.decide(who, request.match_info["username"], approve))
 
     async def transparency(request: web.Request) -> web.StreamResponse:
         require_household(request)
@@ -188,3 +206,6 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     r.add_post("/api/holds/{id}/release", release_hold)
     r.add_get("/api/notices", notices)
     r.add_get("/api/transparency", transparency)
+    r.add_post("/api/requesters/register", register)
+    r.add_get("/api/requesters/registrations", registrations)
+    r.add_post("/api/requesters/registrations/{username}/{verdict:approve|refuse}", decide_registration)

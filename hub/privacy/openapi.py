@@ -40,7 +40,8 @@ ERRORS = {
     "410": "link_gone: the share link expired, was revoked or has no downloads left",
     "413": f"payload_too_large: a JSON body over privacy.max_request_bytes (default {_D.max_request_bytes}) or a "
            f"document over privacy.max_document_bytes (default {_D.max_document_bytes})",
-    "429": f"too_many_pending: the requester has {MAX_PENDING_PER_REQUESTER} requests pending",
+    "429": f"too_many_pending: the requester has {MAX_PENDING_PER_REQUESTER} requests pending; "
+           "too_many_registrations: 50 registrations wait for the owners",
 }  # fmt: skip
 
 SCOPE = {"type": "object", "required": ["cameras", "start_s", "end_s", "clip_ids"], "properties": {
@@ -178,6 +179,28 @@ OPENAPI_PATHS: dict[str, Any] = {
                             "properties": {"requester": _text(64), "name": _text(100),
                                            "expires_in_s": {"type": "integer", "minimum": 1, "maximum": 365 * 86400,
                                                             "default": 30 * 86400}}})},  # fmt: skip
+    "/api/requesters/register": {"post": _op(
+        "An outside party registers; its token works once an owner approves (no login; at most 50 waiting)",
+        "the requester token, shown once", {"type": "object", "properties": {
+            "username": {"type": "string"}, "token": {"type": "string"}, "expires_at": {"type": ["number", "null"]},
+            "state": {"enum": ["pending"]}, "note": {"type": "string"}}}, "400 409 413 429", status="201", secure=False,
+        body={"type": "object", "additionalProperties": False,
+              "required": ["username", "identity", "organisation", "contact"],
+              "properties": {"username": _text(64, "letters, digits, '.', '_', '@' or '-'"), "identity": _text(),
+                             "organisation": _text(), "contact": _text()}})},
+    "/api/requesters/registrations": {"get": {**_op(
+        "Owners: registrations of outside parties", "newest first", _LIST({"type": "object", "properties": {
+            "username": {"type": "string"}, "identity": {"type": "string"}, "organisation": {"type": "string"},
+            "contact": {"type": "string"}, "remote": {"type": "string"}, "created_s": SECONDS,
+            "state": {"enum": ["pending", "approved", "refused"]}, "decided_by": {"type": ["string", "null"]},
+            "decided_s": NULLABLE_SECONDS}}), "400 401 403"),
+        "parameters": [{"name": "state", "in": "query", "required": False,
+                        "schema": {"enum": ["pending", "approved", "refused"]}}]}},
+    "/api/requesters/registrations/{username}/{verdict}": {"post": {**_op(
+        "An owner approves or refuses a registration (logged as setting_changed)", "the registration",
+        {"type": "object"}, "401 403 404", params=("username",)),
+        "parameters": [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "verdict", "in": "path", "required": True, "schema": {"enum": ["approve", "refuse"]}}]}},
     "/api/accounts": {"post": _op(
         "An owner creates an owner, member or custodian account (fresh password); returns its one-time password",
         "the account", {"type": "object", "properties": {"username": {"type": "string"}, "role": {"type": "string"},

@@ -125,3 +125,24 @@ def _first(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX requests_requester ON requests (requester_id, created_s)")
     db.execute("CREATE INDEX requests_state ON requests (state, expires_s)")
     db.execute("CREATE INDEX links_export ON links (export_id)")
+
+
+REGISTRATIONS = """
+CREATE TABLE registrations (
+  username TEXT PRIMARY KEY,           -- the requester account it created (disabled until approved)
+  identity TEXT NOT NULL,              -- the person, as they name themselves
+  organisation TEXT NOT NULL,
+  contact TEXT NOT NULL,
+  remote TEXT NOT NULL,                -- client address it came from
+  created_s INTEGER NOT NULL,          -- Unix seconds, UTC
+  state TEXT NOT NULL                  -- pending | approved | refused
+    CHECK (state IN ('pending', 'approved', 'refused')),
+  decided_by TEXT,                     -- owner user name
+  decided_s INTEGER                    -- Unix seconds, UTC
+)
+"""
+
+
+@migrations(name="0002_requester_registrations")
+def _registrations(db: sqlite_utils.Database) -> None:
+    db.execute(REGISTRATIONS)

@@ -310,3 +310,53 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err_bytes = await proc.communicate()
     assert proc.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in err_bytes.decode()
+
+
+async def test_a_registered_requester_can_ask_only_once_an_owner_approves(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    owner = await ph.owner()
+    public = ph.client()
+    form = {"username": "insurer-acme", "identity": "Jo Claims", "organisation": "Acme Insurance",
+            "contact": "claims@acme.example"}  # fmt: skip
+    async with public.post("/api/requesters/register", json={**form, "extra": 1}) as r:
+        assert r.status == 400 and "extra" in (await r.json())["message"]
+    async with public.post("/api/requesters/register", json=form) as r:
+        assert r.status == 201, await r.text()
+        token = (await r.json())["token"]
+    async with public.post("/api/requesters/register", json=form) as r:
+        assert r.status == 409
+    async with public.post("/api/requesters/register", json={**form, "username": "owner"}) as r:
+        assert r.status == 409  # nobody registers into a household account
+    insurer = ph.client(token)
+    async with insurer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
+        assert r.status == 401  # not approved yet
+    async with owner.get("/api/notices") as r:
+        assert [n["subject"] for n in await r.json() if n["kind"] == "requester_registered"] == ["insurer-acme"]
+    async with owner.get("/api/requesters/registrations?state=pending") as r:
+        assert [x["organisation"] for x in await r.json()] == ["Acme Insurance"]
+    async with insurer.post("/api/requesters/registrations/insurer-acme/approve") as r:
+        assert r.status == 401
+    async with owner.post("/api/requesters/registrations/insurer-acme/approve") as r:
+        assert r.status == 200 and (await r.json())["state"] == "approved"
+    async with insurer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
+        assert r.status == 201, await r.text()
+    async with owner.post("/api/requesters/registrations/insurer-acme/refuse") as r:
+        assert r.status == 200
+    async with insurer.get("/api/requests") as r:
+        assert r.status == 401  # refused later: the token stops working
+    events = [e["event"] for _, e in audit_events(ph.data)]
+    assert events.count("setting_changed") == 2
+
+
+async def test_owners_hear_of_requests_on_the_bus(privacy_hub) -> None:
+    from hub.bus import OwnerNotice
+
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    with ph.hub.bus.subscribe(OwnerNotice) as notices:
+        async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
+            request_id = (await r.json())["id"]
+        notice = notices.queue.get_nowait()
+    assert notice.kind == "request_received" and notice.subject == request_id
+    assert notice.body["cameras"] == ["yard"] and "footage" not in json.dumps(notice.body)
