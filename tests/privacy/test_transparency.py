@@ -368,3 +368,31 @@ def test_totals_equal_counts_made_from_the_events_appended(tmp_path_factory: pyt
     for _, c in report.months:
         assert c.overrides_emergency == c.emergency_filed + c.emergency_missed + c.emergency_pending
     assert len(report.flagged) == report.totals.emergency_missed
+
+
+def test_an_override_under_delayed_notice_stays_out_until_its_notice_is_sent() -> None:
+    from hub.privacy.audit import OverrideNoticeSent
+
+    t = utc(2026, 1, 10)
+    sealed = OverrideInvoked(time=t, actor="custodian", override_id="o-sealed", kind="emergency",
+                             authority="County Court", jurisdiction="County", case_number="CR-9", judge=None,
+                             issued_s=t - 3600, agency="City PD", officer_contact="desk", cameras=("front",),
+                             start_s=t - DAY, end_s=t, document_sha256="ab" * 32, notice_delayed_until_s=t + 30 * DAY,
+                             delay_ordered_by="Judge Ray", follow_up_due_s=t + 2 * DAY)  # fmt: skip
+    before = [sealed, export("e-sealed", "override:o-sealed", t + 60, (1, 2), 5000), download("e-sealed", t + 120, 6000),
+              override("o-open", "subpoena", t + 180), export("e-open", "override:o-open", t + 240, (3,), 700)]
+    entries = [(i, encode_entry(i, int(e.time * 1000), e.actor, e.name, e.fields())) for i, e in enumerate(before)]
+    report = build_report(entries, now_s=t + 10 * DAY)
+    totals = report.totals
+    assert totals.overrides_emergency == 0 and totals.overrides_subpoena == 1
+    assert totals.override_exports == 1 and totals.override_clips == 1 and totals.override_bytes == 700
+    assert totals.downloads == 0 and report.flagged == ()  # its missed follow-up is sealed too
+
+    notice = OverrideNoticeSent(time=t + 30 * DAY, actor="hub", override_id="o-sealed", delayed=True, owners=("owner",))
+    entries.append((len(entries), encode_entry(len(entries), int(notice.time * 1000), "hub", notice.name, notice.fields())))
+    report = build_report(entries, now_s=t + 31 * DAY)
+    totals = report.totals
+    assert totals.overrides_emergency == 1 and totals.override_exports == 2 and totals.override_clips == 3
+    assert totals.downloads == 1 and totals.download_bytes == 6000 and totals.emergency_missed == 1
+    assert [f.override_id for f in report.flagged] == ["o-sealed"]
+    assert report.month(JAN).overrides_emergency == 1  # counted in the month it was invoked
