@@ -23,7 +23,16 @@ from hub.cli import main
 from hub.privacy.audit import AuditLog, ExportBuilt
 from hub.privacy.audit.note import SigningKey, sign_checkpoint
 from hub.privacy.package import (
-    CHECKPOINT, ENTRY, FORMAT, KEY, MANIFEST, PROOF, README, PackageError, make_manifest, verify_package,
+    CHECKPOINT,
+    ENTRY,
+    FORMAT,
+    KEY,
+    MANIFEST,
+    PROOF,
+    README,
+    PackageError,
+    make_manifest,
+    verify_package,
     write_package,
 )
 from hub.store.files import sha256_of
@@ -190,9 +199,9 @@ def test_one_changed_byte_in_a_clip_is_named_with_both_hashes(built: Built) -> N
     data = source.read_bytes()
     changed = flip(data, len(data) // 2)
     expected = hashlib.sha256(data).hexdigest()
+    found = hashlib.sha256(changed).hexdigest()
     assert problems(rewrite(built, replace={name: changed})) == [
-        f"{name}: expected SHA-256 {expected} ({len(data)} bytes), found {hashlib.sha256(changed).hexdigest()} "
-        f"({len(data)} bytes)"]  # fmt: skip
+        f"{name}: expected SHA-256 {expected} ({len(data)} bytes), found {found} ({len(data)} bytes)"]
 
 
 def test_one_changed_byte_in_a_clip_in_place_fails_the_zip_checksum_and_is_named(built: Built) -> None:
@@ -231,9 +240,9 @@ def test_a_missing_clip_is_named(built: Built) -> None:
 def test_an_altered_entry_is_not_in_the_signed_tree(built: Built) -> None:
     entry = members(built.path)[ENTRY]
     changed = entry.replace(b'"actor":"owner"', b'"actor":"ownes"')
-    assert problems(rewrite(built, replace={ENTRY: changed})) == [
-        f"{PROOF}: inclusion proof for entry {built.index} does not lead to the root of size {built.index + 1}: "
-        "the entry is not in the signed tree as given"]  # fmt: skip
+    [problem] = problems(rewrite(built, replace={ENTRY: changed}))
+    assert problem == (f"{PROOF}: inclusion proof for entry {built.index} does not lead to the root of size "
+                       f"{built.index + 1}: the entry is not in the signed tree as given")  # fmt: skip
 
 
 def test_an_entry_for_another_export_is_named(built: Built) -> None:
@@ -376,7 +385,8 @@ def test_make_manifest_refuses_duplicate_names_and_a_basis_without_kind() -> Non
     f = {"name": "clips/a.mp4", "sha256": "ab" * 32, "bytes": 10, "camera": "front", "start_ms": 1_699_999_100_000,
          "end_ms": 1_699_999_102_000, "source_clip_id": 1, "source_sha256": "ab" * 32, "trimmed": True}  # fmt: skip
     with pytest.raises(PackageError, match="'clips/a.mp4' is listed more than once"):
-        make_manifest(export_id="e", hub_origin="camhub/home", created_s=1, basis=BASIS, scope=SCOPE, files=[f, f])
+        make_manifest(export_id="e", hub_origin="camhub/home", created_s=1, basis=BASIS, scope=SCOPE,
+                      files=[f, {**f, "name": "clips/A.mp4"}])  # fmt: skip
     with pytest.raises(PackageError, match="basis: expected an object with kind request or override"):
         make_manifest(export_id="e", hub_origin="camhub/home", created_s=1, basis={"id": "x"}, scope=SCOPE, files=[f])
 
@@ -386,7 +396,7 @@ def test_make_manifest_refuses_duplicate_names_and_a_basis_without_kind() -> Non
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(CAMHUB), "export", "verify", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=60)  # fmt: skip
+                          timeout=60, check=False)  # fmt: skip
 
 
 def test_cli_exit_codes_and_output(built: Built, tmp_path: Path) -> None:
@@ -417,6 +427,10 @@ def test_cli_exit_codes_and_output(built: Built, tmp_path: Path) -> None:
     assert missing.returncode == 2 and missing.stderr == f"camhub: {tmp_path / 'nope.zip'}: no such file\n"
     bad_key = run_cli(str(built.path), "--key", "not-a-key", cwd=tmp_path)
     assert bad_key.returncode == 2 and "not a verifier key" in bad_key.stderr
+    secret = tmp_path / "data" / "audit" / "signing.key"  # given by mistake: refused without echoing it
+    leaked = run_cli(str(built.path), "--key", str(secret), cwd=tmp_path)
+    assert leaked.returncode == 2 and "private signing key" in leaked.stderr
+    assert secret.read_text().strip().split("+", 4)[4] not in leaked.stderr
 
 
 def test_cli_in_process_with_a_wrong_pinned_key(built: Built, capsys: pytest.CaptureFixture[str]) -> None:

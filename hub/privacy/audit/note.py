@@ -50,16 +50,17 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
+        # Errors never repeat `text`: someone may paste a private key here by mistake.
         try:
             name, hex_id, b64 = text.strip().split("+", 2)  # names never hold "+"; base64 may
             raw = base64.b64decode(b64, validate=True)
         except (ValueError, binascii.Error):
-            raise AuditError(f"verifier key {text!r}: expected <name>+<key id>+<base64 key>") from None
+            raise AuditError("verifier key: expected <name>+<key id>+<base64 key> (the key is not shown)") from None
         if len(raw) != 33 or raw[:1] != ALG_ED25519:
-            raise AuditError(f"verifier key {text!r}: not an Ed25519 key")
+            raise AuditError(f"verifier key {name!r}: not an Ed25519 verifier key (the key is not shown)")
         key = cls(name, raw[1:])
         if key.id.hex() != hex_id.lower():
-            raise AuditError(f"verifier key {text!r}: key id {hex_id} does not match the key (expected {key.id.hex()})")
+            raise AuditError(f"verifier key {name!r}: key id {hex_id} does not match the key (expected {key.id.hex()})")
         return key
 
     def verify(self, message: bytes, signature: bytes) -> bool:
