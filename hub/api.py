@@ -1,8 +1,11 @@
 """The hub's HTTP interface: the status page, /api/cameras and live views.
 
 Errors become JSON `{"error": key, "message": ...}` in one middleware, with
-the status code each `HubError` subclass names. The OpenAPI document at
-/api/openapi.json lists every route.
+the status code each `HubError` subclass names. With an `AccountService`,
+the auth middleware runs inside it and the /api/auth routes are served;
+footage routes (snapshots, live views, clips) are `household_only`, camera
+status and health stay public. The OpenAPI document at /api/openapi.json
+lists every route.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.api_clips import add_routes as add_clip_routes
+from hub.auth import AccountService, auth_middleware, household_only
+from hub.auth import add_routes as add_auth_routes
 from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
 from hub.live import LiveView
@@ -92,6 +97,7 @@ async def get_camera(request: web.Request) -> web.StreamResponse:
     return web.json_response(_camera(request).status())
 
 
+@household_only
 async def snapshot(request: web.Request) -> web.StreamResponse:
     camera = _camera(request)
     latest = await request.app[LIVE][camera.name].jpeg()
@@ -100,6 +106,7 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
     return web.Response(body=latest[1], content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+@household_only
 async def live_mjpeg(request: web.Request) -> web.StreamResponse:
     camera = _camera(request)
     view = request.app[LIVE][camera.name]
@@ -136,8 +143,14 @@ def make_app(
     db: Database | None = None,
     data_dir: Path | None = None,
     audit: AuditLog | None = None,
+    *,
+    accounts: AccountService | None = None,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    """The hub's web app. The hub always passes `accounts`; without it (unit tests
+    that build the app directly) no route asks for a login."""
+    # The auth middleware runs inside the error middleware, so its HubErrors become JSON.
+    middlewares = [error_middleware] if accounts is None else [error_middleware, auth_middleware(accounts)]
+    app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[CAMERAS] = cameras
     app[STARTED] = time.time()
     app[LIVE] = {}
@@ -159,4 +172,6 @@ def make_app(
         add_clip_routes(app, db, data_dir)
     if audit is not None:
         add_audit_routes(app, audit)
+    if accounts is not None:
+        add_auth_routes(app, accounts)
     return app

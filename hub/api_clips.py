@@ -1,7 +1,7 @@
 """Clip routes: list and filter clips, serve their video (with Range) and snapshots.
 
 Paths come from the index, never from the request, so no request can name a
-file outside the data folder.
+file outside the data folder. Every route here is footage: `household_only`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.auth import household_only
 from hub.errors import BadRequest, NotFound
 from hub.store.db import Database
 from hub.store.index import ClipRecord, get_clip, query_clips
@@ -63,6 +64,7 @@ def clip_json(clip: ClipRecord) -> dict[str, object]:
     return body
 
 
+@household_only
 async def list_clips(request: web.Request) -> web.StreamResponse:
     q = request.query
     start, end = parse_time("start", q.get("start")), parse_time("end", q.get("end"))
@@ -97,6 +99,7 @@ async def _clip(request: web.Request) -> ClipRecord:
     return clip
 
 
+@household_only
 async def one_clip(request: web.Request) -> web.StreamResponse:
     return web.json_response(clip_json(await _clip(request)))
 
@@ -110,16 +113,19 @@ def _file(request: web.Request, relative: str | None, what: str, content_type: s
     return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": "private, max-age=3600"})
 
 
+@household_only
 async def clip_video(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     return _file(request, clip.path, "video", "video/mp4")
 
 
+@household_only
 async def clip_snapshot(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     return _file(request, clip.snapshot_path, "snapshot", "image/jpeg")
 
 
+@household_only
 async def clip_thumbnail(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     return _file(request, clip.thumbnail_path, "thumbnail", "image/jpeg")

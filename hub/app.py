@@ -1,10 +1,14 @@
 """The hub's life: what starts, in which order, and how it stops.
 
-Start: the clip index opens and start-up recovery mends what a crash left;
-the web server starts, so the status page can explain a camera that will
-not connect; then one TaskGroup owns every camera and the retention task.
+Start: the audit log and the accounts open (on the very first start the
+first owner is created with a one-time password, kept in `initial_password`
+for the command to print); the clip index opens and start-up recovery mends
+what a crash left; the web server starts, so the status page can explain a
+camera that will not connect; then one TaskGroup owns every camera and the
+retention task.
 Stop (SIGINT, SIGTERM or a time limit): cameras first (open clips are
-closed), then the clip finisher drains, then the web server, then the index.
+closed), then the clip finisher drains, then the web server, then the index,
+the accounts and the audit log.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from aiohttp import web
 
 from hub import __version__
 from hub.api import make_app
+from hub.auth import AccountService
+from hub.auth.credentials import MIN_PASSWORD_LENGTH
 from hub.bus import AuditCheckpointSigned, Bus, ClipSaved
 from hub.camera import CameraPipeline
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.errors import HubError
+from hub.privacy.api import add_routes as add_privacy_routes
 from hub.privacy.audit import AuditLog, HubStarted, HubStopped, run_checkpoints
+from hub.privacy.service import Privacy
 from hub.recorder import CameraRecorder, ClipFinisher
 from hub.registry import Registry
 from hub.retention import Limits, Retention
@@ -35,6 +43,8 @@ from hub.watch import CameraMotion
 log = logging.getLogger(__name__)
 # Seconds open responses (live views) get to finish when the hub stops.
 WEB_SHUTDOWN_TIMEOUT = 2.0
+# The first owner's user name, created on the first start.
+FIRST_OWNER = "owner"
 
 
 class Hub:
@@ -55,14 +65,20 @@ class Hub:
         self.bus: Bus | None = None
         self.db: Database | None = None
         self.audit: AuditLog | None = None
+        self.accounts: AccountService | None = None
+        # The first owner's one-time password, on the first start only; printed once, never logged.
+        self.initial_password: str | None = None
         self.app: web.Application | None = None
+        self.privacy: Privacy | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.config.web.host}:{self.web_port}"
 
     async def _start_web(self) -> web.AppRunner:
-        self.app = make_app(self.cameras, self.db, self.config.data_dir, self.audit)
+        self.app = make_app(self.cameras, self.db, self.config.data_dir, self.audit, accounts=self.accounts)
+        if self.privacy is not None:
+            add_privacy_routes(self.app, self.privacy)
         runner = web.AppRunner(
             self.app,
             handle_signals=False,
@@ -106,6 +122,8 @@ class Hub:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.bus = bus = Bus()
         self.audit = audit = await AuditLog.open(data_dir, clock=self.clock)
+        self.accounts = accounts = await AccountService.open(data_dir, clock=self.clock, on_event=audit.append)
+        self.initial_password = await accounts.bootstrap_owner(FIRST_OWNER)
         self.db = db = await asyncio.to_thread(open_index, data_dir)
         try:
             report = await db.write(lambda d: recover(data_dir, d))
@@ -114,7 +132,11 @@ class Hub:
             audit.on_checkpoint(lambda cp: bus.publish(AuditCheckpointSigned(cp.size, cp.note)))
             await audit.append(HubStarted(time=self.clock(), actor="hub", version=__version__))
             finisher = ClipFinisher(data_dir, db, lambda clip: bus.publish_threadsafe(ClipSaved(clip)))
-            retention = Retention(db, data_dir, Limits.from_config(self.config), self.config.retention.interval, self.clock)
+            self.privacy = privacy = await Privacy.open(
+                data_dir, db, audit, cameras=frozenset(self.config.cameras), owners=lambda: accounts.usernames("owner"),
+                clock=self.clock, config=self.config.privacy, bus=bus)  # fmt: skip
+            retention = Retention(db, data_dir, Limits.from_config(self.config), self.config.retention.interval,
+                                  self.clock, held=privacy.holds.active)  # fmt: skip
             self._attach(bus, finisher, retention)
             runner = await self._start_web()
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
@@ -123,6 +145,7 @@ class Hub:
                     tasks = [tg.create_task(cam.run(), name=f"camera:{name}") for name, cam in self.cameras.items()]
                     tasks.append(tg.create_task(retention.run(), name="retention"))
                     tg.create_task(run_checkpoints(audit, stop), name="audit-checkpoints")
+                    tg.create_task(privacy.run(stop), name="privacy")
                     self.ready.set()
                     await stop.wait()
                     log.info("stopping: cameras first, then clips, the web server and the index")
@@ -133,9 +156,26 @@ class Hub:
                 await runner.cleanup()
             await audit.append(HubStopped(time=self.clock(), actor="hub"))
         finally:
+            if self.privacy is not None:
+                await self.privacy.close()
             await asyncio.to_thread(db.close)
+            await accounts.close()
             await audit.close()
             log.info("hub stopped")
+
+
+async def announce_first_login(hub: Hub, prefix: str = "") -> None:
+    """Once `hub` is ready, print the first owner's one-time password to stdout (never to the log).
+
+    Only on the first start with a data folder; later starts print nothing.
+    """
+    await hub.ready.wait()
+    if hub.initial_password is None:
+        return
+    print(f'{prefix}owner login: user "{FIRST_OWNER}", one-time password {hub.initial_password} '
+          "(change it at first login)", flush=True)  # fmt: skip
+    print(f"{prefix}owner login: shown only this once; log in on the dashboard at {hub.url} and choose a new "
+          f"password of at least {MIN_PASSWORD_LENGTH} characters", flush=True)  # fmt: skip
 
 
 async def serve(hub: Hub, seconds: float | None = None) -> None:

@@ -3,6 +3,9 @@
 The demo starts the simulator (RTSP through Debian's GStreamer where it is
 installed, HTTP otherwise), builds a hub config pointing at its cameras, and
 runs the hub until a signal or the time limit. Everything binds 127.0.0.1.
+On the first start with a data folder it prints the owner's one-time
+password as `camhub demo: owner login: user "owner", one-time password <pw>
+(change it at first login)`, for people and scripts.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.app import Hub, serve
+from hub.app import Hub, announce_first_login, serve
 from hub.config import parse_config
 from hub.errors import ConfigError
 from hub.sim.scene import BUILTIN_SCENES
@@ -54,10 +57,12 @@ async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: in
         print(f"camhub demo: cameras served over {kind}; dashboard on http://127.0.0.1:{port}", flush=True)
         if seconds is not None:
             print(f"camhub demo: stopping by itself after {seconds:g} s (Ctrl-C stops it sooner)", flush=True)
+        announce = asyncio.create_task(announce_first_login(hub, prefix="camhub demo: "))
         report = asyncio.create_task(report_when_online(hub))
         try:
             await serve(hub, seconds)
         finally:
+            announce.cancel()
             report.cancel()
     print("camhub demo: stopped", flush=True)
 

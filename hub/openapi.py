@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document for /api, kept beside the routes it describes.
 
 A test compares this document with the routes the app really serves, so a
-route cannot be added without being documented.
+route cannot be added without being documented, and checks that exactly the
+operations with a `security` requirement refuse anonymous callers.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from hub import __version__
+from hub.auth import OPENAPI_PATHS as AUTH_PATHS
+from hub.auth import OPENAPI_SECURITY_SCHEMES
 from hub.privacy.audit.api import OPENAPI_PATHS as AUDIT_PATHS
+from hub.privacy.openapi import OPENAPI_PATHS as PRIVACY_PATHS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}}
@@ -82,6 +86,21 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 NOT_FOUND = {"404": _json(ERROR, "no camera of that name")}
+HOUSEHOLD_SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
+
+
+def household_operation(operation: dict[str, Any]) -> dict[str, Any]:
+    """A footage operation: owners and members only, by session cookie or API token."""
+    return {
+        **operation,
+        "security": HOUSEHOLD_SECURITY,
+        "responses": {
+            **operation["responses"],
+            "401": _json(ERROR, "login_required: no valid session or token"),
+            "403": _json(ERROR, "forbidden: not an owner or member; or password_change_required"),
+        },
+    }
+
 
 CLIP: dict[str, Any] = {
     "type": "object",
@@ -108,7 +127,7 @@ TIME = {"oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]
 NO_CLIP = {"404": _json(ERROR, "no such clip, or the clip has no such file")}
 CLIP_PATHS: dict[str, Any] = {
     "/api/clips": {
-        "get": {
+        "get": household_operation({
             "summary": "Clips, newest first, filtered by camera and time; paginated",
             "parameters": [
                 {"name": "camera", "in": "query", "schema": {"type": "string"}},
@@ -126,19 +145,22 @@ CLIP_PATHS: dict[str, Any] = {
                 ),
                 "400": _json(ERROR, "a bad time, limit or cursor (error key bad_request)"),
             },
-        }
+        })
     },
-    "/api/clips/{id}": {"get": {"summary": "One clip", "parameters": [CLIP_ID],
-                                "responses": {"200": _json({"$ref": "#/components/schemas/Clip"}, "the clip"), **NO_CLIP}}},
-    "/api/clips/{id}/video": {"get": {
+    "/api/clips/{id}": {"get": household_operation({
+        "summary": "One clip", "parameters": [CLIP_ID],
+        "responses": {"200": _json({"$ref": "#/components/schemas/Clip"}, "the clip"), **NO_CLIP}})},
+    "/api/clips/{id}/video": {"get": household_operation({
         "summary": "The clip's fragmented MP4; supports HTTP Range requests",
         "parameters": [CLIP_ID],
         "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
-                      "206": {"description": "the requested byte range", "content": {"video/mp4": {}}}, **NO_CLIP}}},
-    "/api/clips/{id}/snapshot": {"get": {"summary": "JPEG of the frame with the most motion", "parameters": [CLIP_ID],
-                                         "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP}}},
-    "/api/clips/{id}/thumbnail": {"get": {"summary": "Small JPEG of the same frame", "parameters": [CLIP_ID],
-                                          "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP}}},
+                      "206": {"description": "the requested byte range", "content": {"video/mp4": {}}}, **NO_CLIP}})},
+    "/api/clips/{id}/snapshot": {"get": household_operation({
+        "summary": "JPEG of the frame with the most motion", "parameters": [CLIP_ID],
+        "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP}})},
+    "/api/clips/{id}/thumbnail": {"get": household_operation({
+        "summary": "Small JPEG of the same frame", "parameters": [CLIP_ID],
+        "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP}})},
 }
 
 
@@ -172,26 +194,28 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/cameras/{name}/snapshot.jpg": {
-                "get": {
+                "get": household_operation({
                     "summary": "The newest analysed frame as a JPEG",
                     "parameters": [NAME],
                     "responses": {
                         "200": {"description": "JPEG", "content": {"image/jpeg": {}}},
                         "404": _json(ERROR, "no such camera, or no picture yet"),
                     },
-                }
+                })
             },
             "/api/cameras/{name}/live.mjpeg": {
-                "get": {
+                "get": household_operation({
                     "summary": "Live view: analysed frames as multipart/x-mixed-replace JPEGs",
                     "description": "Made from frames already decoded for detection; viewers add no decoding.",
                     "parameters": [NAME],
                     "responses": {"200": {"description": "MJPEG stream", "content": {"multipart/x-mixed-replace": {}}}, **NOT_FOUND},
-                }
+                })
             },
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
             **CLIP_PATHS,
             **AUDIT_PATHS,
+            **AUTH_PATHS,
+            **PRIVACY_PATHS,
         },
         "components": {
             "schemas": {
@@ -206,6 +230,7 @@ def openapi_document() -> dict[str, Any]:
                 "CameraStatus": CAMERA_STATUS,
                 "InputStatus": INPUT_STATUS,
                 "Clip": CLIP,
-            }
+            },
+            "securitySchemes": OPENAPI_SECURITY_SCHEMES,
         },
     }

@@ -10,7 +10,9 @@
 - `rtsp_server_factory`: builds extra servers (e.g. to stop and restart),
   stopped after the test;
 - `http_sim`: one session `SimHttpServer` (cameras "cam" and "hevc") on its
-  own loop thread, so blocking PyAV reads in tests cannot starve it.
+  own loop thread, so blocking PyAV reads in tests cannot starve it;
+- `household_login`: logs in to a running hub as its first owner and changes
+  the one-time password, returning a cookie-carrying `aiohttp.ClientSession`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from collections.abc import Awaitable
 from typing import Callable, Iterator
 
+import aiohttp
 import pytest
 
 from hub.sim.loop_thread import LoopThread
@@ -180,3 +184,37 @@ def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[str, float]]], list
         return records
 
     return make
+
+
+HOUSEHOLD_PASSWORD = "a household passphrase for tests"
+
+HouseholdLogin = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
+
+
+@pytest.fixture(scope="session")
+def household_login() -> HouseholdLogin:
+    """`http, password = await household_login(hub.url, hub.initial_password)`.
+
+    Logs in as "owner" with the one-time password, changes it to `password`
+    (needed later for POST /api/auth/reauth) and returns the session, logged
+    in with the cookie. The caller closes it (`async with http:`).
+    """
+
+    async def login(base_url: str, initial_password: str | None) -> tuple[aiohttp.ClientSession, str]:
+        assert initial_password, "the hub printed no one-time password: not its first start with this data folder"
+        # unsafe=True: the default jar ignores cookies from bare IP addresses like 127.0.0.1.
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        try:
+            credentials = {"username": "owner", "password": initial_password}
+            async with http.post(f"{base_url}/api/auth/login", json=credentials) as response:
+                assert response.status == 200, await response.text()
+            change = {"current_password": initial_password, "new_password": HOUSEHOLD_PASSWORD}
+            async with http.post(f"{base_url}/api/auth/password", json=change) as response:
+                assert response.status == 200, await response.text()
+                assert (await response.json())["must_change_password"] is False
+        except BaseException:
+            await http.close()
+            raise
+        return http, HOUSEHOLD_PASSWORD
+
+    return login

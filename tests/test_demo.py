@@ -1,13 +1,20 @@
-"""`camhub demo` as a user starts it: simulated cameras, the hub, the page, then a clean exit."""
+"""`camhub demo` as a user starts it: simulated cameras, the hub, the page, then a clean exit.
+
+The demo prints the owner's one-time password; the test logs in with it,
+as a person would, before it looks at the live view.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -21,13 +28,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+OWNER_LOGIN = re.compile(r'^camhub demo: owner login: user "owner", one-time password (\S+) \(change it at first login\)$')
+
+
 def get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as response:
         return bytes(response.read())
 
 
-def first_live_jpeg(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def post(url: str, body: dict[str, str], cookie: str = "") -> tuple[int, str]:
+    """POST JSON; the status and the session cookie the answer set (or the one sent)."""
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    if cookie:
+        request.add_header("Cookie", cookie)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        morsel = response.headers.get("Set-Cookie", "")
+        return response.status, morsel.split(";")[0] if morsel else cookie
+
+
+def first_live_jpeg(url: str, cookie: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
         head = b""
         while not head.endswith(b"\r\n\r\n"):
@@ -51,14 +72,34 @@ async def browse(service: str, seconds: float) -> set[str]:
     return found
 
 
-def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
-    port = free_port()
+def start_demo(port: int, data: Path, seconds: float) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """Start `camhub demo`; its output lines (stdout and stderr) collect in the list as they come."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo", "--seconds", "20", "--port", str(port), "--data", str(tmp_path)],
+        [sys.executable, "-m", "hub.cli", "demo", "--seconds", str(seconds), "--port", str(port), "--data", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+    stdout = proc.stdout
+    assert stdout is not None
+
+    def read() -> None:
+        with stdout:
+            lines.extend(iter(stdout.readline, ""))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return proc, lines, reader
+
+
+def owner_passwords(lines: list[str]) -> list[str]:
+    return [m.group(1) for line in list(lines) if (m := OWNER_LOGIN.match(line.rstrip("\n")))]
+
+
+def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
+    port = free_port()
+    proc, lines, reader = start_demo(port, tmp_path, 20)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120  # the first run renders the scenes
@@ -75,17 +116,42 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
         assert {c["name"] for c in cameras} == {"driveway", "porch", "garden"}
         page = get(base).decode()
         assert "<title>camhub</title>" in page
-        jpeg = first_live_jpeg(f"{base}/api/cameras/driveway/live.mjpeg")
+        live = f"{base}/api/cameras/driveway/live.mjpeg"
+        try:
+            get(live)
+            raise AssertionError("the live view answered without a login")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+        while not owner_passwords(lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [initial] = owner_passwords(lines)
+        _, cookie = post(f"{base}/api/auth/login", {"username": "owner", "password": initial})
+        post(f"{base}/api/auth/password", {"current_password": initial, "new_password": "a demo passphrase"}, cookie)
+        jpeg = first_live_jpeg(live, cookie)
         assert jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9")
         names = asyncio.run(browse("_camhub-sim._tcp.local.", 3.0))
         assert {"driveway._camhub-sim._tcp.local.", "porch._camhub-sim._tcp.local."} <= names
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(10)
     finally:
         proc.kill()
+    output = "".join(lines)
     assert proc.returncode == 0, output
     assert "camhub demo: 3 of 3 cameras online" in output
     assert "camhub demo: stopped" in output
     assert "Traceback" not in output
+    # Printed once, on stdout, never in a log line (logs carry a level name).
+    assert [line for line in lines if initial in line] == [line for line in lines if OWNER_LOGIN.match(line.rstrip("\n"))]
+
+    # A second start with the same data folder has an owner already: no password is printed.
+    proc, lines, reader = start_demo(free_port(), tmp_path, 3)
+    try:
+        proc.wait(timeout=60)
+        reader.join(10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, "".join(lines)
+    assert owner_passwords(lines) == [] and "one-time password" not in "".join(lines)
 
 
 def test_sim_serves_cameras_until_its_time_is_up(tmp_path: Path) -> None:

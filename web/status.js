@@ -1,14 +1,31 @@
-// The status page: one card per camera, refreshed from /api/cameras.
+// The status page: one card per camera, refreshed from /api/cameras (public).
+// Live pictures are footage: they load only for a logged-in household member
+// whose one-time password has been changed. The login, password and logout
+// controls drive /api/auth; the session is an HttpOnly cookie.
 // The live picture is the hub's MJPEG stream, made from frames it already decodes.
 "use strict";
 
 const REFRESH_MS = 2000;
 const cards = new Map();
+let me = null; // the answer of /api/auth/me, or null when not logged in
 
 function fmtTime(unixSeconds) {
   if (unixSeconds == null) return "never";
   const ago = Date.now() / 1000 - unixSeconds;
   return ago < 60 ? `${ago.toFixed(1)} s ago` : new Date(unixSeconds * 1000).toLocaleString();
+}
+
+function canView() {
+  return me !== null && !me.must_change_password;
+}
+
+function showLive(node) {
+  const img = node.querySelector(".live");
+  if (canView()) {
+    if (!img.getAttribute("src")) img.src = `/api/cameras/${encodeURIComponent(node.dataset.camera)}/live.mjpeg`;
+  } else if (img.hasAttribute("src")) {
+    img.removeAttribute("src"); // ends the stream
+  }
 }
 
 function card(camera) {
@@ -19,9 +36,15 @@ function card(camera) {
     node.querySelector(".name").textContent = camera.name;
     const img = node.querySelector(".live");
     img.alt = `Live view of ${camera.name}`;
-    img.src = `/api/cameras/${encodeURIComponent(camera.name)}/live.mjpeg`;
+    // A refused or broken stream (session ended, hub restarting): ask again who we are, a little later.
+    img.addEventListener("error", () => {
+      if (!img.getAttribute("src")) return;
+      img.removeAttribute("src");
+      setTimeout(checkLogin, REFRESH_MS);
+    });
     document.getElementById("cameras").append(node);
     cards.set(camera.name, node);
+    showLive(node);
   }
   return node;
 }
@@ -57,5 +80,61 @@ async function refresh() {
   }
 }
 
+function showAccount() {
+  document.getElementById("login").hidden = me !== null;
+  document.getElementById("change-password").hidden = !(me && me.must_change_password);
+  document.getElementById("account").hidden = me === null;
+  document.getElementById("who").textContent = me ? `Logged in as ${me.user}` : "";
+  for (const node of cards.values()) showLive(node);
+}
+
+async function checkLogin() {
+  try {
+    const response = await fetch("/api/auth/me", { cache: "no-store" });
+    if (response.status === 401) me = null;
+    else if (response.ok) me = await response.json();
+    else return;
+  } catch {
+    return; // the hub is unreachable; the summary line says so
+  }
+  showAccount();
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error((answer && answer.message) || `HTTP ${response.status}`);
+  return answer;
+}
+
+function onSubmit(id, path) {
+  const form = document.getElementById(id);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = form.querySelector(".message");
+    message.textContent = "";
+    try {
+      await post(path, Object.fromEntries(new FormData(form)));
+      form.reset();
+      await checkLogin();
+    } catch (err) {
+      message.textContent = err.message;
+    }
+  });
+}
+
+onSubmit("login", "/api/auth/login");
+onSubmit("change-password", "/api/auth/password");
+document.getElementById("logout").addEventListener("click", async () => {
+  await fetch("/api/auth/logout", { method: "POST" }).catch(() => null);
+  me = null;
+  showAccount();
+});
+
+checkLogin();
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -100,6 +101,24 @@ def test_port_in_use_is_named(config_file: Path) -> None:
         )  # fmt: skip
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_one_time_password_is_printed_once_and_never_logged(config_file: Path, tmp_path: Path) -> None:
+    config = tmp_path / "camhub.yaml"
+    config.write_text(config_file.read_text().replace("data_dir: data", f"data_dir: {tmp_path / 'data'}"))
+    command = [sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--seconds", "1", "--port"]
+    first, second = (subprocess.run([*command, str(free_port())], capture_output=True, text=True, timeout=60)
+                     for _ in range(2))  # fmt: skip
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    [line] = [line for line in first.stdout.splitlines() if "one-time password" in line]
+    match = re.fullmatch(r'owner login: user "owner", one-time password (\S+) \(change it at first login\)', line)
+    assert match, line
+    password = match.group(1)
+    assert "change" in first.stdout and "dashboard" in first.stdout
+    assert first.stdout.count(password) == 1
+    assert password not in first.stderr  # the log
+    assert "created the first owner 'owner'" in first.stderr
+    assert "one-time password" not in second.stdout and password not in second.stdout + second.stderr
 
 
 def test_hub_start_and_stop_are_in_a_verifiable_audit_log(config_file: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from hub.store.index import ClipRecord, query_clips
 
 PRE, POST, GOP = 2.0, 2.0, 2.0  # seconds: the test's pre-roll, post-roll and the scene's GOP
 RUN = 32.0  # seconds of recording: three loops of the 10 s scene
+Login = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
 LIGHTS = Scene(name="lights", width=1280, height=720, fps=15, duration=10.0, brightness=0.45,
                lights=(LightSwitch(t=3.0, level=1.0), LightSwitch(t=8.0, level=0.45)))  # fmt: skip
 
@@ -65,15 +67,16 @@ def clip_packets(path: Path) -> list[tuple[bytes, ...]]:
 
 @pytest.fixture(scope="module")
 def recorded(
-    require_rtsp: None, sim_cache: Path, sim_rendering: Any, tmp_path_factory: pytest.TempPathFactory
+    require_rtsp: None, sim_cache: Path, sim_rendering: Any, tmp_path_factory: pytest.TempPathFactory,
+    household_login: Login,
 ) -> dict[str, Any]:
     """Run the hub against two RTSP cameras for RUN seconds; return what it recorded and received."""
     data = tmp_path_factory.mktemp("recording")
     lights = render_scene(LIGHTS, sim_cache)
-    return asyncio.run(_record(data, sim_rendering, lights))
+    return asyncio.run(_record(data, sim_rendering, lights, household_login))
 
 
-async def _record(data: Path, scene: Any, lights: Any) -> dict[str, Any]:
+async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str, Any]:
     server = RtspServer({"cam": scene, "lights": lights})
     await server.start()
     try:
@@ -117,7 +120,8 @@ async def _record(data: Path, scene: Any, lights: Any) -> dict[str, Any]:
         collectors = [asyncio.create_task(collect_packets()), asyncio.create_task(collect_saved())]
         started = time.time()
         await asyncio.sleep(RUN)
-        async with aiohttp.ClientSession() as http:
+        http, _ = await login(hub.url, hub.initial_password)
+        async with http:
             async with http.get(f"{hub.url}/api/clips?camera=cam&limit=2") as response:
                 page = await response.json()
             first = page["clips"][-1] if page["clips"] else None
