@@ -27,7 +27,10 @@ from hub.errors import HubError, NotFound
 from hub.live import LiveView
 from hub.openapi import openapi_document
 from hub.privacy.audit import AuditLog
+from hub.privacy.api import add_routes as add_privacy_routes
+from hub.privacy.api import audit_entry_guard
 from hub.privacy.audit.api import add_routes as add_audit_routes
+from hub.privacy.service import Privacy
 from hub.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -145,9 +148,11 @@ def make_app(
     audit: AuditLog | None = None,
     *,
     accounts: AccountService | None = None,
+    privacy: Privacy | None = None,
 ) -> web.Application:
-    """The hub's web app. The hub always passes `accounts`; without it (unit tests
-    that build the app directly) no route asks for a login."""
+    """The hub's web app. The hub always passes `accounts` and `privacy`; without
+    accounts (unit tests that build the app directly) no route asks for a login.
+    With privacy, audit entries are shown only to those who may read them."""
     # The auth middleware runs inside the error middleware, so its HubErrors become JSON.
     middlewares = [error_middleware] if accounts is None else [error_middleware, auth_middleware(accounts)]
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
@@ -171,7 +176,9 @@ def make_app(
     if db is not None and data_dir is not None:
         add_clip_routes(app, db, data_dir)
     if audit is not None:
-        add_audit_routes(app, audit)
+        add_audit_routes(app, audit, guard=audit_entry_guard if privacy is not None else None)
     if accounts is not None:
         add_auth_routes(app, accounts)
+    if privacy is not None:
+        add_privacy_routes(app, privacy)
     return app

@@ -29,7 +29,6 @@ from hub.camera import CameraPipeline
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.errors import HubError
-from hub.privacy.api import add_routes as add_privacy_routes
 from hub.privacy.audit import AuditLog, HubStarted, HubStopped, run_checkpoints
 from hub.privacy.service import Privacy
 from hub.recorder import CameraRecorder, ClipFinisher
@@ -76,9 +75,8 @@ class Hub:
         return f"http://{self.config.web.host}:{self.web_port}"
 
     async def _start_web(self) -> web.AppRunner:
-        self.app = make_app(self.cameras, self.db, self.config.data_dir, self.audit, accounts=self.accounts)
-        if self.privacy is not None:
-            add_privacy_routes(self.app, self.privacy)
+        self.app = make_app(self.cameras, self.db, self.config.data_dir, self.audit, accounts=self.accounts,
+                            privacy=self.privacy)  # fmt: skip
         runner = web.AppRunner(
             self.app,
             handle_signals=False,

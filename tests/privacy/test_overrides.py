@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sqlite3
 import zipfile
 
 import aiohttp
@@ -34,6 +35,14 @@ async def upload(session: aiohttp.ClientSession, data: bytes = PDF) -> str:
     async with session.post("/api/documents", data=data, headers={"Content-Type": "application/pdf"}) as r:
         assert r.status == 201, await r.text()
         return (await r.json())["sha256"]
+
+
+def entries(ph: PrivacyHub) -> list[tuple[int, dict]]:
+    conn = sqlite3.connect(ph.data / "audit" / "log.db")
+    try:
+        return [(i, json.loads(e)) for i, e in conn.execute("SELECT idx, entry FROM entries ORDER BY idx")]
+    finally:
+        conn.close()
 
 
 async def notices(owner: aiohttp.ClientSession) -> list[dict]:
@@ -98,6 +107,19 @@ async def test_delayed_notice_is_sealed_until_the_date_then_fires_by_itself(priv
     assert not [n for n in await notices(owner) if n["kind"] == "override"]
     async with custodian.get("/api/overrides") as r:
         assert [o["id"] for o in await r.json()] == [override["id"]]
+    # The audit entries about it are sealed too: the override, its export and its download.
+    sealed = [i for i, e in entries(ph) if override["id"] in json.dumps(e) or
+              (override["export_id"] and override["export_id"] in json.dumps(e))]  # fmt: skip
+    assert len(sealed) >= 4  # invoked, export built, link created, downloaded
+    for index in sealed:
+        async with owner.get(f"/api/audit/proof/{index}") as r:
+            assert r.status == 404, index
+        async with custodian.get(f"/api/audit/proof/{index}") as r:
+            assert r.status == 200, index
+    async with ph.client().get(f"/api/audit/proof/{sealed[0]}") as r:
+        assert r.status == 401
+    async with owner.get(f"/api/audit/proof/{sealed[0] - 1}") as r:
+        assert r.status == 200  # entries about other things stay readable
 
     ph.clock.advance(30 * 86400 - 60)
     await ph.hub.privacy.tick()
@@ -113,6 +135,8 @@ async def test_delayed_notice_is_sealed_until_the_date_then_fires_by_itself(priv
     assert body["supplied"]["downloads"] == 1 and body["cameras"] == ["yard"]
     async with owner.get(f"/api/overrides/{override['id']}") as r:
         assert r.status == 200
+    async with owner.get(f"/api/audit/proof/{sealed[0]}") as r:
+        assert r.status == 200  # unsealed with the notice
     await ph.hub.privacy.tick()
     assert len([n for n in await notices(owner) if n["kind"] == "override"]) == 1  # told once
 

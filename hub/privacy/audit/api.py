@@ -83,7 +83,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "verifier key", **_TEXT}},
     }},
     "/api/audit/proof/{index}": {"get": {
-        "summary": "An entry with its RFC 9162 inclusion proof",
+        "summary": ("An entry with its RFC 9162 inclusion proof. Entries name people, so only the household and "
+                    "custodians may read them; an entry about an override whose notice is delayed answers 404 to "
+                    "all but its invoker"),
+        "security": [{"sessionCookie": []}, {"bearerToken": []}],
         "parameters": [
             {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
             {"name": "size", "in": "query", "required": False, "schema": _SIZE,
@@ -96,7 +99,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                                "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
                                "proof": _HASHES, "checkpoint": {"type": ["string", "null"]}}}}}},
             "400": {"description": "index or size is not an integer", **_TEXT},
-            "404": {"description": "no such entry at that size", **_TEXT},
+            "401": {"description": "login_required: no valid session or token (JSON error)"},
+            "403": {"description": "forbidden: requesters may not read entries (JSON error)"},
+            "404": {"description": "no such entry at that size, or a sealed one", **_TEXT},
         },
     }},
     "/api/audit/consistency": {"get": {
