@@ -26,9 +26,9 @@ from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
 from hub.live import LiveView
 from hub.openapi import openapi_document
-from hub.privacy.audit import AuditLog
 from hub.privacy.api import add_routes as add_privacy_routes
 from hub.privacy.api import audit_entry_guard
+from hub.privacy.audit import AuditLog
 from hub.privacy.audit.api import add_routes as add_audit_routes
 from hub.privacy.service import Privacy
 from hub.store.db import Database

@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.clock import Clock
 from hub.config import HubConfig
+from hub.durable import unlink_durably
 from hub.privacy.scope import Scope
 from hub.store.db import Database
-from hub.durable import unlink_durably
 from hub.store.files import sidecars
 from hub.store.index import ClipRecord, delete_rows, mark_garbage, query_clips
-from hub.clock import Clock
 
 log = logging.getLogger(__name__)
 

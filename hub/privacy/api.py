@@ -15,8 +15,8 @@ from aiohttp import web
 
 from hub.auth import SERVICE, require_fresh, require_household, require_roles
 from hub.errors import BadRequest, NotFound
-from hub.privacy.scope import InvalidField, PayloadTooLarge
 from hub.privacy.requesters import Requesters
+from hub.privacy.scope import InvalidField, PayloadTooLarge
 from hub.privacy.service import Privacy
 from hub.privacy.transparency import transparency_route
 

@@ -37,7 +37,13 @@ import sqlite_utils
 from hub.clock import Clock
 from hub.durable import write_durably
 from hub.errors import HubError, NotFound
-from hub.privacy.audit import AuditLog, ExportBuilt, ShareLinkCreated, ShareLinkDownloaded, ShareLinkRevoked
+from hub.privacy.audit import (
+    AuditLog,
+    ExportBuilt,
+    ShareLinkCreated,
+    ShareLinkDownloaded,
+    ShareLinkRevoked,
+)
 from hub.privacy.package import make_manifest, write_package
 from hub.privacy.scope import Scope
 from hub.privacy.trim import trim_clip
@@ -193,7 +199,7 @@ class Egress:
         return f"{link_id}.{_b64(tag)}"
 
     def _link_id_of(self, token: str) -> str:
-        link_id, _, tag = token.partition(".")
+        link_id = token.partition(".")[0]
         if not link_id or not hmac.compare_digest(self.token_for(link_id), token):
             raise NotFound("no such share link")
         return link_id

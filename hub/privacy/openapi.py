@@ -142,7 +142,7 @@ def _op(summary: str, ok: str, schema: dict[str, Any] | None, errors: str, *, bo
     return op
 
 
-_LIST = lambda s: {"type": "array", "items": s}  # noqa: E731
+_LIST = lambda s: {"type": "array", "items": s}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/requests": {
@@ -178,7 +178,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         status="201", body={"type": "object", "additionalProperties": False, "required": ["requester", "name"],
                             "properties": {"requester": _text(64), "name": _text(100),
                                            "expires_in_s": {"type": "integer", "minimum": 1, "maximum": 365 * 86400,
-                                                            "default": 30 * 86400}}})},  # fmt: skip
+                                                            "default": 30 * 86400}}})},
     "/api/requesters/register": {"post": _op(
         "An outside party registers; its token works once an owner approves (no login; at most 50 waiting)",
         "the requester token, shown once", {"type": "object", "properties": {
@@ -207,7 +207,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                                                          "one_time_password": {"type": "string"}}},
         "400 401 403 409 413", status="201", body={
             "type": "object", "additionalProperties": False, "required": ["username", "role"],
-            "properties": {"username": _text(64), "role": {"enum": ["owner", "member", "custodian"]}}})},  # fmt: skip
+            "properties": {"username": _text(64), "role": {"enum": ["owner", "member", "custodian"]}}})},
     "/api/documents": {"post": {**_op(
         f"Upload a legal document (PDF, at most privacy.max_document_bytes, default {_D.max_document_bytes}) "
         "for an override to name by SHA-256; owners and custodians", "stored",

@@ -32,10 +32,22 @@ import sqlite_utils
 from hub.auth import Forbidden, Identity
 from hub.durable import write_durably
 from hub.errors import NotFound
-from hub.privacy.audit import OverrideFollowUpFiled, OverrideFollowUpMissed, OverrideInvoked, OverrideNoticeSent
+from hub.privacy.audit import (
+    OverrideFollowUpFiled,
+    OverrideFollowUpMissed,
+    OverrideInvoked,
+    OverrideNoticeSent,
+)
 from hub.privacy.context import Context, dumps, one, rows
 from hub.privacy.holds import Holds
-from hub.privacy.scope import Fields, InvalidField, PayloadTooLarge, Scope, check_window, utc
+from hub.privacy.scope import (
+    Fields,
+    InvalidField,
+    PayloadTooLarge,
+    Scope,
+    check_window,
+    utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +83,7 @@ class Overrides:
         log.info("legal document %s… stored (%d bytes) by %r", digest[:12], len(data), who.username)
         return {"sha256": digest, "bytes": len(data)}
 
-    def _document(self, digest: str):  # noqa: ANN202 - a Path
+    def _document(self, digest: str):
         return self.ctx.data_dir / DOCUMENTS / f"{digest}.pdf"
 
     def _known_document(self, f: Fields, name: str) -> str:

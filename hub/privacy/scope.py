@@ -62,7 +62,7 @@ class Scope:
                    tuple(clips) if clips is not None else None)  # fmt: skip
 
 
-def utc(seconds: int | float) -> str:
+def utc(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -110,7 +110,7 @@ class Fields:
             seconds = value
         elif isinstance(value, str):
             try:
-                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                parsed = dt.datetime.fromisoformat(value)
             except ValueError:
                 raise InvalidField(f"{name!r}: {value!r} is not an ISO 8601 time") from None
             if parsed.tzinfo is None:

@@ -31,8 +31,18 @@ from hub.errors import BadRequest
 from hub.privacy.audit.canonical import decode_entry
 from hub.privacy.audit.errors import AuditError
 from hub.privacy.audit.events import (
-    ConsentDecided, ConsentExpired, ConsentRequested, ExportBuilt, LogCreated, OverrideFollowUpFiled,
-    AuditEvent, OverrideFollowUpMissed, OverrideInvoked, OverrideNoticeSent, ShareLinkDownloaded, event_from_entry,
+    AuditEvent,
+    ConsentDecided,
+    ConsentExpired,
+    ConsentRequested,
+    ExportBuilt,
+    LogCreated,
+    OverrideFollowUpFiled,
+    OverrideFollowUpMissed,
+    OverrideInvoked,
+    OverrideNoticeSent,
+    ShareLinkDownloaded,
+    event_from_entry,
 )
 from hub.privacy.audit.log import AUDIT_FOLDER, AuditLog
 from hub.privacy.audit.store import DB_NAME, connect

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from hub.privacy.trim import span_of
 from hub.store.files import sha256_of
 
-from .conftest import CLIP_SECONDS, T0, PrivacyHub, window_clips  # noqa: TID252 - the fixtures' own module
+from .conftest import CLIP_SECONDS, T0, PrivacyHub, window_clips
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -136,7 +136,7 @@ async def submit(m: Model, who: str, cameras: list[str], window: tuple[int, int]
 async def decide(m: Model, k: int, verb: str, cut_start: float, cut_end: float, fewer: bool, pick: bool) -> None:
     if not m.requests:
         return
-    request_id, who = m.requests[k % len(m.requests)]
+    request_id, _ = m.requests[k % len(m.requests)]
     await m.fresh_owner()
     async with m.owner.get(f"/api/requests/{request_id}") as r:
         before = await r.json()

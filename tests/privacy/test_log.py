@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from hub.privacy.audit import (
-    AuditError, AuditLog, Checkpoint, EVENT_TYPES, ExportBuilt, HubStopped, SettingChanged, event_from_entry,
+    EVENT_TYPES,
+    AuditError,
+    AuditLog,
+    Checkpoint,
+    ExportBuilt,
+    HubStopped,
+    SettingChanged,
+    event_from_entry,
     run_checkpoints,
 )
 from hub.privacy.audit.canonical import decode_entry

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 
 from hub.privacy.audit.errors import VerificationFailed
 from hub.privacy.audit.merkle import (
-    CompactRange, consistency_proof, inclusion_proof, leaf_hash, root_of, verify_consistency, verify_inclusion,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_of,
+    verify_consistency,
+    verify_inclusion,
 )
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "merkle.json").read_text())

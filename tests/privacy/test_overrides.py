@@ -13,7 +13,7 @@ import pytest
 
 from hub.retention import Limits, enforce
 
-from .conftest import T0, PrivacyHub  # noqa: TID252 - the fixtures' own module
+from .conftest import T0, PrivacyHub
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,13 +20,32 @@ from hypothesis import strategies as st
 from hub.api import error_middleware
 from hub.clock import ManualClock
 from hub.privacy.audit import (
-    AuditError, AuditEvent, AuditLog, ConsentDecided, ConsentExpired, ConsentRequested, ExportBuilt, HoldPlaced,
-    HubStarted, OverrideFollowUpFiled, OverrideFollowUpMissed, OverrideInvoked, OwnerLoggedIn, ShareLinkCreated,
+    AuditError,
+    AuditEvent,
+    AuditLog,
+    ConsentDecided,
+    ConsentExpired,
+    ConsentRequested,
+    ExportBuilt,
+    HoldPlaced,
+    HubStarted,
+    OverrideFollowUpFiled,
+    OverrideFollowUpMissed,
+    OverrideInvoked,
+    OwnerLoggedIn,
+    ShareLinkCreated,
     ShareLinkDownloaded,
 )
 from hub.privacy.audit.canonical import encode_entry
 from hub.privacy.transparency import (
-    LAYOUT, OPENAPI_PATHS, OVERRIDE_KINDS, Counts, FlaggedEmergency, build_report, report_for_dir, report_for_log,
+    LAYOUT,
+    OPENAPI_PATHS,
+    OVERRIDE_KINDS,
+    Counts,
+    FlaggedEmergency,
+    build_report,
+    report_for_dir,
+    report_for_log,
     transparency_route,
 )
 

@@ -20,7 +20,14 @@ from hub.privacy.audit.merkle import inclusion_proof
 from hub.privacy.audit.note import VerifierKey, parse_checkpoint
 from hub.privacy.audit.store import DB_NAME, LogReader
 from hub.privacy.audit.verify import verify_log
-from hub.privacy.audit.witness import DataDirSource, HttpSource, LogSource, load_state, save_state, witness
+from hub.privacy.audit.witness import (
+    DataDirSource,
+    HttpSource,
+    LogSource,
+    load_state,
+    save_state,
+    witness,
+)
 
 
 def _pinned(args: argparse.Namespace) -> VerifierKey | None:

@@ -24,13 +24,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from hub.clock import Clock
 from hub.privacy.audit.canonical import check_value
 from hub.privacy.audit.errors import AuditError
 from hub.privacy.audit.events import AuditEvent
 from hub.privacy.audit.merkle import consistency_proof, inclusion_proof
 from hub.privacy.audit.note import Checkpoint, VerifierKey
 from hub.privacy.audit.store import DB_NAME, LogReader, LogWriter, Receipt
-from hub.clock import Clock
 
 T = TypeVar("T")
 CheckpointListener = Callable[[Checkpoint], None]

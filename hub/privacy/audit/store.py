@@ -17,9 +17,20 @@ from hub.durable import fsync_dir
 from hub.privacy.audit.canonical import encode_entry
 from hub.privacy.audit.errors import AuditError
 from hub.privacy.audit.events import AuditEvent, KeyRotated, LogCreated
-from hub.privacy.audit.merkle import CompactRange, leaf_hash, node_hash, root_of, split_point
+from hub.privacy.audit.merkle import (
+    CompactRange,
+    leaf_hash,
+    node_hash,
+    root_of,
+    split_point,
+)
 from hub.privacy.audit.note import (
-    Checkpoint, SigningKey, VerifierKey, load_signing_key, sign_checkpoint, verify_checkpoint,
+    Checkpoint,
+    SigningKey,
+    VerifierKey,
+    load_signing_key,
+    sign_checkpoint,
+    verify_checkpoint,
     write_private,
 )
 
