@@ -86,6 +86,7 @@ function showAccount() {
   document.getElementById("account").hidden = me === null;
   document.getElementById("who").textContent = me ? `Logged in as ${me.user}` : "";
   for (const node of cards.values()) showLive(node);
+  document.dispatchEvent(new CustomEvent("camhub:me", { detail: me })); // requests.js listens
 }
 
 async function checkLogin() {
