@@ -99,6 +99,15 @@ async def test_narrowed_request_downloads_a_package_that_verifies_offline(privac
     downloaded = kinds.index("share_link_downloaded")
     assert kinds.index("consent_requested") < kinds.index("consent_decided") < built < downloaded
 
+    # The transparency report, from the log: one request, narrowed, eleven clips released, one download.
+    async with owner.get("/api/transparency") as r:
+        report = await r.json()
+    async with officer.get("/api/transparency") as r:
+        assert r.status == 403
+    totals = report["totals"]
+    assert totals["requests"]["received"] == 1 and totals["requests"]["narrowed"] == 1
+    assert totals["released_by_request"]["clips"] == 11 and totals["share_link_downloads"]["count"] == 1
+
     # Offline verification: accepted; one changed byte in a clip or the manifest is caught.
     result = verify(package)
     assert result.returncode == 0, result.stdout + result.stderr
