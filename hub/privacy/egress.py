@@ -35,7 +35,7 @@ from typing import Any
 import sqlite_utils
 
 from hub.clock import Clock
-from hub.durable import write_durably
+from hub.durable import TMP_SUFFIX, write_durably
 from hub.errors import HubError, NotFound
 from hub.privacy.audit import (
     AuditLog,
@@ -116,6 +116,17 @@ class Egress:
         self._clock = clock
         self._key = load_link_key(data_dir)
         (data_dir / EXPORTS_FOLDER).mkdir(exist_ok=True)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Remove what a crash left while building: cut clips being staged, half-written packages."""
+        folder = self.data_dir / EXPORTS_FOLDER
+        for leftover in [*folder.glob(".exp_*"), *folder.glob(f"*{TMP_SUFFIX}")]:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            log.info("removed %s, left by an export interrupted before it finished", leftover)
 
     # Building exports
 
@@ -150,6 +161,7 @@ class Egress:
                                 clip_sha256=tuple(f["sha256"] for f in files), clip_ids=used, bytes=footage,
                                 manifest_sha256=hashlib.sha256(manifest).hexdigest())  # fmt: skip
             receipt = await self._audit.append(event)
+            log.info("export %s logged as audit entry %d; writing the package", export_id, receipt.index)
             size = receipt.checkpoint.size
             entry = await self._audit.entry(receipt.index)
             proof = await self._audit.inclusion_proof(receipt.index, size)

@@ -369,3 +369,30 @@ async def test_owners_hear_of_requests_on_the_bus(privacy_hub) -> None:
         notice = notices.queue.get_nowait()
     assert notice.kind == "request_received" and notice.subject == request_id
     assert notice.body["cameras"] == ["yard"] and "footage" not in json.dumps(notice.body)
+
+
+async def test_a_restart_sweeps_what_an_interrupted_export_left(tmp_path: Path, keyframe_clip: Path) -> None:
+    from hub.clock import ManualClock
+    from hub.durable import TMP_SUFFIX
+    from hub.privacy.audit import AuditLog
+    from hub.privacy.service import Privacy
+    from hub.store.index import open_index
+
+    data = tmp_path / "data"
+    (data / "exports" / ".exp_0123").mkdir(parents=True)
+    (data / "exports" / ".exp_0123" / "cut.mp4").write_bytes(keyframe_clip.read_bytes())
+    (data / "exports" / f"exp_0123.zip{TMP_SUFFIX}").write_bytes(b"PK half a package")
+    (data / "exports" / "exp_done.zip").write_bytes(b"PK a finished package")
+    audit = await AuditLog.open(data, hub_id="home", clock=ManualClock(T0))
+    index = open_index(data)
+    try:
+        privacy = await Privacy.open(data, index, audit, cameras=frozenset({"yard"}), owners=_no_owners, clock=ManualClock(T0))
+        await privacy.close()
+    finally:
+        index.close()
+        await audit.close()
+    assert sorted(p.name for p in (data / "exports").iterdir()) == ["exp_done.zip"]
+
+
+async def _no_owners() -> list[str]:
+    return []
