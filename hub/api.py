@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.api_clips import add_routes as add_clip_routes
-from hub.auth import AccountService, auth_middleware, household_only
+from hub.auth import AccountService, auth_middleware, household_only, require_camera
 from hub.auth import add_routes as add_auth_routes
 from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
@@ -103,6 +103,7 @@ async def get_camera(request: web.Request) -> web.StreamResponse:
 @household_only
 async def snapshot(request: web.Request) -> web.StreamResponse:
     camera = _camera(request)
+    require_camera(request, camera.name)
     latest = await request.app[LIVE][camera.name].jpeg()
     if latest is None:
         raise NotFound(f"camera {camera.name!r} has no picture yet; its status says why")
@@ -112,6 +113,7 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
 @household_only
 async def live_mjpeg(request: web.Request) -> web.StreamResponse:
     camera = _camera(request)
+    require_camera(request, camera.name)
     view = request.app[LIVE][camera.name]
     response = web.StreamResponse(
         headers={

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub.auth import household_only
+from hub.auth import IDENTITY, household_only, require_camera
 from hub.errors import BadRequest, NotFound
 from hub.store.db import Database
 from hub.store.index import ClipRecord, get_clip, query_clips
@@ -78,8 +78,13 @@ async def list_clips(request: web.Request) -> web.StreamResponse:
         raise BadRequest(f"limit={limit} must be between 1 and {MAX_LIMIT}")
     after = parse_cursor(q.get("cursor"))
     camera = q.get("camera") or None
+    if camera is not None:
+        require_camera(request, camera)
+    identity = request.get(IDENTITY)
+    # A member limited to some cameras lists only theirs.
+    allowed = identity.cameras if identity is not None and identity.role == "member" else None
     clips = await request.app[DB].read(
-        lambda db: query_clips(db, camera=camera, start=start, end=end, limit=limit + 1, after=after)
+        lambda db: query_clips(db, camera=camera, cameras=allowed, start=start, end=end, limit=limit + 1, after=after)
     )
     page = clips[:limit]
     more = len(clips) > limit
@@ -96,6 +101,7 @@ async def _clip(request: web.Request) -> ClipRecord:
     clip = await request.app[DB].read(lambda db: get_clip(db, clip_id))
     if clip is None or clip.state != "ok":
         raise NotFound(f"no clip {clip_id}")
+    require_camera(request, clip.camera)
     return clip
 
 

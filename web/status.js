@@ -15,13 +15,14 @@ function fmtTime(unixSeconds) {
   return ago < 60 ? `${ago.toFixed(1)} s ago` : new Date(unixSeconds * 1000).toLocaleString();
 }
 
-function canView() {
-  return me !== null && !me.must_change_password;
+function canView(camera) {
+  // me.cameras: the cameras a member may see; null for everyone else (owners see all).
+  return me !== null && !me.must_change_password && (me.cameras == null || me.cameras.includes(camera));
 }
 
 function showLive(node) {
   const img = node.querySelector(".live");
-  if (canView()) {
+  if (canView(node.dataset.camera)) {
     if (!img.getAttribute("src")) img.src = `/api/cameras/${encodeURIComponent(node.dataset.camera)}/live.mjpeg`;
   } else if (img.hasAttribute("src")) {
     img.removeAttribute("src"); // ends the stream

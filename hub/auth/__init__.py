@@ -22,6 +22,7 @@ from hub.auth.routes import (
                              auth_middleware,
                              current_identity,
                              household_only,
+                             require_camera,
                              require_fresh,  # fmt: skip
                              require_household,
                              require_roles,
@@ -32,6 +33,7 @@ from hub.auth.service import AccountService, Identity, IssuedToken, Login
 __all__ = [
     "IDENTITY", "OPENAPI_PATHS", "OPENAPI_SECURITY_SCHEMES", "SERVICE", "AccountService", "AuthError", "Forbidden",
     "Identity", "IssuedToken", "Login", "LoginFailed", "LoginLocked", "LoginRequired", "PasswordChangeRequired",
-    "ReauthRequired", "add_routes", "auth_middleware", "current_identity", "household_only", "require_fresh",
+    "ReauthRequired", "add_routes", "auth_middleware", "current_identity", "household_only", "require_camera",
+    "require_fresh",
     "require_household", "require_roles", "roles_required",
 ]

@@ -22,6 +22,7 @@ from hub.auth.errors import (
     LoginRequired,
     PasswordChangeRequired,
 )
+from hub.errors import NotFound
 from hub.auth.service import (
     FRESH_AUTH_S,
     HOUSEHOLD,
@@ -69,6 +70,16 @@ def require_roles(request: web.Request, *roles: str) -> Identity:
     if identity.role not in roles:
         raise Forbidden(f"a {identity.role} account may not do this")
     return identity
+
+
+def require_camera(request: web.Request, camera: str) -> None:
+    """Refuse a member the footage of a camera they are not allowed; to them it does not exist.
+
+    Without an identity (an app built without the auth middleware) nothing is refused here.
+    """
+    identity = request.get(IDENTITY)
+    if identity is not None and not identity.may_view(camera):
+        raise NotFound(f"no camera named {camera!r}")
 
 
 def require_household(request: web.Request) -> Identity:
@@ -131,7 +142,8 @@ def _signed_in(request: web.Request) -> Identity:
 
 def _me(identity: Identity) -> dict[str, Any]:
     return {"user": identity.username, "role": identity.role, "must_change_password": identity.must_change_password,
-            "via": identity.via, "password_proven_at": identity.password_proven_at}  # fmt: skip
+            "via": identity.via, "password_proven_at": identity.password_proven_at,
+            "cameras": sorted(identity.cameras) if identity.cameras is not None else None}  # fmt: skip
 
 
 def _token_json(issued: IssuedToken) -> dict[str, Any]:

@@ -64,3 +64,9 @@ def _accounts_sessions_tokens(db: sqlite_utils.Database) -> None:
     db.execute(TOKENS)
     db.execute("CREATE INDEX sessions_account ON sessions (account_id)")
     db.execute("CREATE INDEX tokens_account ON tokens (account_id)")
+
+
+@migrations(name="0002_member_cameras")
+def _member_cameras(db: sqlite_utils.Database) -> None:
+    # JSON list of the camera names a member may view; NULL: every camera (owners always see all).
+    db.execute("ALTER TABLE accounts ADD COLUMN cameras TEXT")

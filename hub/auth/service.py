@@ -10,6 +10,7 @@ expiry and lockout are tested without sleeping.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -67,10 +68,15 @@ class Identity:
     credential_id: int  # the session or token row
     must_change_password: bool
     password_proven_at: float | None  # Unix seconds; None for tokens, which never prove a password
+    cameras: frozenset[str] | None = None  # a member's allowed cameras; None: every camera
 
     @property
     def household(self) -> bool:
         return self.role in HOUSEHOLD
+
+    def may_view(self, camera: str) -> bool:
+        """Whether this household member may see `camera`'s footage (owners see every camera)."""
+        return self.household and (self.role == "owner" or self.cameras is None or camera in self.cameras)
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,20 @@ class AccountService:
         await self._db.write(create)
         return one_time
 
+    async def set_cameras(self, owner: Identity, username: str, cameras: list[str] | None) -> None:
+        """Limit a member to these cameras (None: every camera). Only owners; only members."""
+        if owner.role != "owner":
+            raise Forbidden("only owners choose which cameras a member sees")
+        stored = json.dumps(sorted(set(cameras))) if cameras is not None else None
+
+        def update(db: sqlite_utils.Database) -> int:
+            return db.execute("UPDATE accounts SET cameras = ? WHERE username = ? AND role = 'member'",
+                              [stored, username]).rowcount  # fmt: skip
+
+        if not await self._db.write(update):
+            raise NotFound(f"no member {username!r}")
+        log.info("member %r may now see %s", username, ", ".join(sorted(cameras)) if cameras is not None else "every camera")
+
     async def usernames(self, role: str) -> list[str]:
         """User names of the enabled accounts of one role (the owners to tell, to count votes)."""
         return await self._db.read(lambda db: [r[0] for r in db.execute(
@@ -205,7 +225,7 @@ class AccountService:
         if account["role"] == "owner":
             await self._emit(OwnerLoggedIn(time=now, actor=account["username"], user=account["username"], remote=remote))
         identity = Identity(account["id"], account["username"], account["role"], "session", session_id,
-                            bool(account["must_change_password"]), now)  # fmt: skip
+                            bool(account["must_change_password"]), now, _cameras(account["cameras"]))  # fmt: skip
         return Login(identity, token)
 
     async def _rehash_if_needed(self, account_id: int, stored: str, password: str) -> None:
@@ -302,7 +322,7 @@ class AccountService:
             await self._db.write(lambda db: db.execute(
                 "UPDATE sessions SET last_seen_at = ? WHERE id = ?", [now, row["id"]]))
         return Identity(row["account_id"], row["username"], row["role"], "session", row["id"],
-                        bool(row["must_change_password"]), row["password_proven_at"])  # fmt: skip
+                        bool(row["must_change_password"]), row["password_proven_at"], _cameras(row["cameras"]))  # fmt: skip
 
     async def _token(self, digest: str) -> Identity:
         row = await self._db.read(lambda db: _one(db, TOKEN_BY_DIGEST, digest))
@@ -313,7 +333,8 @@ class AccountService:
         if row["last_used_at"] is None or now - row["last_used_at"] >= TOUCH_INTERVAL_S:
             await self._db.write(lambda db: db.execute(
                 "UPDATE tokens SET last_used_at = ? WHERE id = ?", [now, row["id"]]))
-        return Identity(row["account_id"], row["username"], row["role"], row["kind"], row["id"], False, None)
+        return Identity(row["account_id"], row["username"], row["role"], row["kind"], row["id"], False, None,
+                        _cameras(row["cameras"]))  # fmt: skip
 
     # Tokens
 
@@ -404,13 +425,17 @@ class AccountService:
 
 
 SESSION_BY_DIGEST = """
-SELECT s.*, a.username, a.role, a.must_change_password, a.disabled_at
+SELECT s.*, a.username, a.role, a.must_change_password, a.disabled_at, a.cameras
 FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_sha256 = ?
 """
 TOKEN_BY_DIGEST = """
-SELECT t.*, a.username, a.role, a.disabled_at
+SELECT t.*, a.username, a.role, a.disabled_at, a.cameras
 FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_sha256 = ?
 """
+
+
+def _cameras(stored: str | None) -> frozenset[str] | None:
+    return frozenset(json.loads(stored)) if stored is not None else None
 
 
 def _rows(db: sqlite_utils.Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:

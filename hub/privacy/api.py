@@ -16,7 +16,7 @@ from aiohttp import web
 from hub.auth import SERVICE, require_fresh, require_household, require_roles
 from hub.errors import BadRequest, NotFound
 from hub.privacy.requesters import Requesters
-from hub.privacy.scope import InvalidField, PayloadTooLarge
+from hub.privacy.scope import Fields, InvalidField, PayloadTooLarge
 from hub.privacy.service import Privacy
 from hub.privacy.transparency import transparency_route
 
@@ -103,16 +103,36 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         return web.json_response({"id": issued.id, "requester": body["requester"], "name": issued.name,
                                   "token": issued.token, "expires_at": issued.expires_at}, status=201)  # fmt: skip
 
+    def member_cameras(f: Fields) -> list[str] | None:
+        cameras = f.names("cameras", privacy.ctx.cameras, required=False)
+        return list(cameras) if cameras is not None else None
+
     async def create_account(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner")
         who = require_fresh(request)
-        body = await read_json(request, limit)
-        if not isinstance(body, dict) or set(body) != {"username", "role"} or body["role"] not in (
-                "owner", "member", "custodian"):  # fmt: skip
-            raise InvalidField("give exactly 'username' and 'role' (owner, member or custodian)")
-        password = await request.app[SERVICE].create_account(body["username"], body["role"], actor=who)
-        return web.json_response({"username": body["username"], "role": body["role"],
+        f = Fields(await read_json(request, limit), "account")
+        username = f.text("username", max_len=64)
+        role = f.choice("role", ("owner", "member", "custodian"))
+        cameras = member_cameras(f)
+        f.done()
+        if cameras is not None and role != "member":
+            raise InvalidField("'cameras' limits a member; owners see every camera and custodians none")
+        service = request.app[SERVICE]
+        password = await service.create_account(username, role, actor=who)
+        if cameras is not None:
+            await service.set_cameras(who, username or "", cameras)
+        return web.json_response({"username": username, "role": role, "cameras": cameras,
                                   "one_time_password": password}, status=201)  # fmt: skip
+
+    async def set_member_cameras(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner")
+        who = require_fresh(request)
+        f = Fields(await read_json(request, limit), "camera choice")
+        cameras = member_cameras(f)
+        f.done()
+        username = request.match_info["username"]
+        await request.app[SERVICE].set_cameras(who, username, cameras)
+        return web.json_response({"username": username, "cameras": cameras})
 
     async def upload_document(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner", "custodian")
@@ -195,6 +215,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     r.add_get("/api/share/{token}", share)
     r.add_post("/api/requesters/tokens", issue_token)
     r.add_post("/api/accounts", create_account)
+    r.add_post("/api/accounts/{username}/cameras", set_member_cameras)
     r.add_post("/api/documents", upload_document)
     r.add_post("/api/overrides", invoke)
     r.add_get("/api/overrides", list_overrides)

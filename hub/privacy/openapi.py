@@ -204,10 +204,20 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/accounts": {"post": _op(
         "An owner creates an owner, member or custodian account (fresh password); returns its one-time password",
         "the account", {"type": "object", "properties": {"username": {"type": "string"}, "role": {"type": "string"},
+                                                         "cameras": {"type": ["array", "null"]},
                                                          "one_time_password": {"type": "string"}}},
         "400 401 403 409 413", status="201", body={
             "type": "object", "additionalProperties": False, "required": ["username", "role"],
-            "properties": {"username": _text(64), "role": {"enum": ["owner", "member", "custodian"]}}})},
+            "properties": {"username": _text(64), "role": {"enum": ["owner", "member", "custodian"]},
+                           "cameras": {**CAMERAS, "description": "members only: the cameras they may see; "
+                                                                 "left out: every camera"}}})},
+    "/api/accounts/{username}/cameras": {"post": _op(
+        "An owner chooses which cameras a member sees (fresh password); others' footage answers 404 to them",
+        "the member's cameras", {"type": "object", "properties": {"username": {"type": "string"},
+                                                                  "cameras": {"type": ["array", "null"]}}},
+        "400 401 403 404 413", params=("username",), body={
+            "type": "object", "additionalProperties": False,
+            "properties": {"cameras": {**CAMERAS, "description": "left out or null: every camera"}}})},
     "/api/documents": {"post": {**_op(
         f"Upload a legal document (PDF, at most privacy.max_document_bytes, default {_D.max_document_bytes}) "
         "for an override to name by SHA-256; owners and custodians", "stored",

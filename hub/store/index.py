@@ -9,6 +9,7 @@ before t2 and ends after t1, and since no clip is longer than
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def insert_clip(db: sqlite_utils.Database, clip: ClipRecord) -> int:
 def query_clips(
     db: sqlite_utils.Database,
     camera: str | None = None,
+    cameras: Collection[str] | None = None,
     start: float | None = None,
     end: float | None = None,
     limit: int | None = None,
@@ -83,7 +85,7 @@ def query_clips(
     include_garbage: bool = False,
     oldest_first: bool = False,
 ) -> list[ClipRecord]:
-    """Clips overlapping [start, end), newest first unless `oldest_first`.
+    """Clips overlapping [start, end), newest first unless `oldest_first`; of one camera, or of `cameras`.
 
     `after` is a keyset cursor: the (start_time, id) of the last clip of the
     previous page; the page continues after it in the chosen order.
@@ -94,6 +96,9 @@ def query_clips(
     if camera is not None:
         where.append("cameras.name = ?")
         params.append(camera)
+    if cameras is not None:
+        where.append(f"cameras.name IN ({', '.join('?' for _ in cameras)})" if cameras else "0")
+        params += sorted(cameras)
     if end is not None:
         where.append("start_time < ?")
         params.append(end)
