@@ -163,6 +163,12 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         body = await read_json(request, limit)
         return web.json_response(await overrides.follow_up(who, request.match_info["id"], body))
 
+    async def extend_delay(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner", "custodian")
+        who = require_fresh(request)
+        body = await read_json(request, limit)
+        return web.json_response(await overrides.extend_delay(who, request.match_info["id"], body))
+
     async def list_holds(request: web.Request) -> web.StreamResponse:
         return web.json_response(await holds.list(require_roles(request, "owner")))
 
@@ -221,6 +227,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     r.add_get("/api/overrides", list_overrides)
     r.add_get("/api/overrides/{id}", get_override)
     r.add_post("/api/overrides/{id}/follow-up", follow_up)
+    r.add_post("/api/overrides/{id}/delay", extend_delay)
     r.add_get("/api/holds", list_holds)
     r.add_post("/api/holds", place_hold)
     r.add_post("/api/holds/{id}/renew", renew_hold)

@@ -109,6 +109,8 @@ OVERRIDE = {"type": "object", "description": "the override as invoked, with what
     "follow_up_due_s": {**NULLABLE_SECONDS, "description": "emergencies: invoked + privacy.emergency_follow_up_hours "
                                                            f"(default {_D.emergency_follow_up_hours:g} h)"},
     "follow_up": {"type": ["object", "null"]}, "follow_up_missed_s": NULLABLE_SECONDS,
+    "delay_extensions": {"type": "array", "description": "each further delay: until_s, ordered_by, provision, at_s",
+                         "items": {"type": "object"}},
     "supplied": {"type": ["object", "null"], "description": "files, bytes, created_s and downloads of the release"},
     "share_link": LINK}}  # fmt: skip
 FOLLOW_UP_BODY = {"type": "object", "additionalProperties": False, "required": ["kind", "case_number", "document_sha256"],
@@ -236,6 +238,14 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/overrides/{id}/follow-up": {"post": _op(
         "File the legal process that follows an emergency override (fresh password)", "the override", OVERRIDE,
         "400 401 403 404 413", body=FOLLOW_UP_BODY, params=("id",))},
+    "/api/overrides/{id}/delay": {"post": _op(
+        "A further order delays the owners' notice again, while it is still delayed (invoker, fresh password)",
+        "the override", OVERRIDE, "400 401 403 404 413", params=("id",), body={
+            "type": "object", "additionalProperties": False, "required": ["notice_delayed_until", "delay_ordered_by"],
+            "properties": {"notice_delayed_until": {**TIME, "description": "after the current date, at most "
+                                                    f"privacy.max_notice_delay_days (default {_D.max_notice_delay_days:g}) "
+                                                    "days from now"},
+                           "delay_ordered_by": _text(), "delay_provision": _text()}})},
     "/api/holds": {
         "get": _op("Holds (owners)", "newest first", _LIST(HOLD), "401 403"),
         "post": _op("An owner keeps clips from retention", "the hold", HOLD, "400 401 403 413", body=HOLD_BODY, status="201"),

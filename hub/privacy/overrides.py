@@ -36,6 +36,7 @@ from hub.privacy.audit import (
     OverrideFollowUpFiled,
     OverrideFollowUpMissed,
     OverrideInvoked,
+    OverrideNoticeDelayExtended,
     OverrideNoticeSent,
 )
 from hub.privacy.context import Context, dumps, one, rows
@@ -198,6 +199,41 @@ class Overrides:
                                                  [dumps(filed), override_id]))  # fmt: skip
         return await self._view_row(override_id)
 
+    async def extend_delay(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
+        """A further order delays the owners' notice again, at most `max_notice_delay_days` from now."""
+        if who.role not in INVOKERS:
+            raise Forbidden("only owners and custodians extend a notice delay")
+        ctx = self.ctx
+        row = await self._visible_row(who, override_id)
+        if row["notice_sent_s"] is not None:
+            raise InvalidField(f"the owners were told of override {override_id} already; notice cannot be undone")
+        f = Fields(body, "delay")
+        until = f.time("notice_delayed_until")
+        ordered_by = f.text("delay_ordered_by")
+        provision = f.text("delay_provision", required=False)
+        f.done()
+        assert until is not None and ordered_by is not None
+        now = ctx.now()
+        longest = int(ctx.config.max_notice_delay_days * 86400)
+        if not max(now, row["notice_due_s"]) < until <= now + longest:
+            raise InvalidField(f"'notice_delayed_until' ({utc(until)}) must be after the current date "
+                               f"({utc(row['notice_due_s'])}) and at most {ctx.config.max_notice_delay_days:g} "
+                               "days from now")  # fmt: skip
+        await ctx.audit.append(OverrideNoticeDelayExtended(time=ctx.clock(), actor=who.username,
+                                                           override_id=override_id, notice_delayed_until_s=until,
+                                                           delay_ordered_by=ordered_by))  # fmt: skip
+        record = json.loads(row["record"])
+        extensions = [*record.get("delay_extensions", []), {"until_s": until, "ordered_by": ordered_by,
+                                                            "provision": provision, "at_s": now}]  # fmt: skip
+        record.update(notice_delayed_until_s=until, delay_ordered_by=ordered_by, delay_extensions=extensions)
+        if provision is not None:
+            record["delay_provision"] = provision
+        await ctx.db.write(lambda db: db.execute(
+            "UPDATE overrides SET record = ?, notice_due_s = ? WHERE id = ? AND notice_sent_s IS NULL",
+            [dumps(record), until, override_id]))  # fmt: skip
+        log.info("override %s: owners' notice delayed again, to %s, by order of %s", override_id, utc(until), ordered_by)
+        return await self._view_row(override_id)
+
     # Telling the owners
 
     async def tick(self) -> None:
@@ -236,6 +272,7 @@ class Overrides:
                                       "agency", "officer_contact", "cameras", "start_s", "end_s", "document_sha256",
                                       "invoked_by", "invoked_s", "notice_delayed_until_s", "delay_ordered_by",
                                       "delay_provision", "follow_up_due_s", "follow_up", "supplied")}  # fmt: skip
+        body["delay_extensions"] = view.get("delay_extensions", [])
         body["notice_delayed"] = delayed
         body["follow_up_missed"] = view["follow_up_missed_s"] is not None
         await ctx.notify("override", override_id, body)

@@ -205,3 +205,47 @@ async def test_preservation_holds_clips_from_retention_until_released(privacy_hu
     await ph.hub.privacy.tick()  # the renewed preservation hold expires
     deleted = await enforce(ph.hub.db, ph.data, limits, ph.clock, ph.hub.privacy.holds.active)
     assert len(deleted) == 5
+
+
+async def test_a_further_order_extends_the_delay_at_most_90_days_at_a_time(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub()
+    owner = await ph.owner()
+    document = await upload(owner)
+    now = int(ph.clock())
+    async with owner.post("/api/overrides", json=warrant(document, notice="delayed", notice_delayed_until=now + 80 * 86400,
+                                                         delay_ordered_by="Hon. R. Alvarez")) as r:  # fmt: skip
+        override = await r.json()
+    path = f"/api/overrides/{override['id']}/delay"
+    ph.clock.advance(75 * 86400)
+    owner = await ph.login("owner", ph.passwords["owner"])
+    now = int(ph.clock())
+    async with owner.post(path, json={"notice_delayed_until": now + 91 * 86400, "delay_ordered_by": "Hon. B"}) as r:
+        assert r.status == 400 and "90 days" in (await r.json())["message"]
+    async with owner.post(path, json={"notice_delayed_until": now + 86400, "delay_ordered_by": "Hon. B"}) as r:
+        assert r.status == 400 and "after the current date" in (await r.json())["message"]
+    async with owner.post(path, json={"notice_delayed_until": now + 90 * 86400, "delay_ordered_by": "Hon. B",
+                                      "delay_provision": "18 U.S.C. 2705(a)(4)"}) as r:  # fmt: skip
+        assert r.status == 200, await r.text()
+    ph.clock.advance(10 * 86400)  # past the first date: still sealed
+    await ph.hub.privacy.tick()
+    owner = await ph.login("owner", ph.passwords["owner"])
+    assert not [n for n in await notices(owner) if n["kind"] == "override"]
+    ph.clock.advance(80 * 86400)
+    await ph.hub.privacy.tick()
+    owner = await ph.login("owner", ph.passwords["owner"])
+    told = [n for n in await notices(owner) if n["kind"] == "override"]
+    assert len(told) == 1 and told[0]["body"]["delay_ordered_by"] == "Hon. B"
+    assert [e["ordered_by"] for e in told[0]["body"]["delay_extensions"]] == ["Hon. B"]
+    async with owner.post(path, json={"notice_delayed_until": int(ph.clock()) + 86400, "delay_ordered_by": "x"}) as r:
+        assert r.status == 400 and "told" in (await r.json())["message"]
+
+
+def test_every_audit_event_is_described_in_the_docs() -> None:
+    from pathlib import Path
+
+    from hub.privacy.audit import EVENT_TYPES
+
+    docs = "".join((Path(__file__).resolve().parents[2] / "docs" / name).read_text()
+                   for name in ("privacy.md", "audit.md", "accounts.md"))  # fmt: skip
+    missing = [name for name in EVENT_TYPES if f"`{name}`" not in docs]
+    assert not missing, f"describe these audit events in docs/privacy.md: {missing}"

@@ -163,6 +163,16 @@ class OverrideNoticeSent(AuditEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OverrideNoticeDelayExtended(AuditEvent):
+    """A further order delays the owners' notice again (at most 90 days at a time)."""
+
+    name: ClassVar[str] = "override_notice_delay_extended"
+    override_id: str
+    notice_delayed_until_s: int
+    delay_ordered_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class OverrideFollowUpFiled(AuditEvent):
     """The legal process that follows an emergency override."""
 
@@ -268,7 +278,7 @@ EVENT_TYPES: dict[str, type[AuditEvent]] = {
     cls.name: cls
     for cls in (LogCreated, KeyRotated, HubStarted, HubStopped, SettingChanged, OwnerLoggedIn, OwnerLoginFailed,
                 ConsentRequested, ConsentDecided, ConsentExpired, OverrideInvoked, OverrideNoticeSent,
-                OverrideFollowUpFiled, OverrideFollowUpMissed, ExportBuilt, ShareLinkCreated, ShareLinkRevoked,
+                OverrideNoticeDelayExtended, OverrideFollowUpFiled, OverrideFollowUpMissed, ExportBuilt, ShareLinkCreated, ShareLinkRevoked,
                 ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted)
 }
 
