@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
