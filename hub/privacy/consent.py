@@ -12,6 +12,7 @@ denied after `privacy.request_expiry_days`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -45,6 +46,9 @@ class TooManyPending(HubError):
 class ConsentQueue:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # Decisions and expiry run one at a time: two owners voting at once must
+        # each see the other's vote, and a request must not expire mid-decision.
+        self._deciding = asyncio.Lock()
 
     async def submit(self, requester: Identity, body: Any) -> dict[str, Any]:
         if requester.role != "requester":
@@ -146,6 +150,10 @@ class ConsentQueue:
     # Deciding
 
     async def decide(self, owner: Identity, request_id: str, body: Any) -> dict[str, Any]:
+        async with self._deciding:
+            return await self._decide(owner, request_id, body)
+
+    async def _decide(self, owner: Identity, request_id: str, body: Any) -> dict[str, Any]:
         if owner.role != "owner":
             raise Forbidden("only owners decide requests")
         ctx = self.ctx
@@ -159,7 +167,7 @@ class ConsentQueue:
         assert verb is not None
         if verb != "narrow" and (cameras or start is not None or end is not None or clip_ids):
             raise InvalidField("cameras, start, end and clip_ids narrow a request; use \"decision\": \"narrow\"")
-        await self.expire_due()
+        await self._expire_due()
         row = await self._visible(owner, request_id)
         if row["state"] != "pending":
             raise AlreadyDecided(f"request {request_id} is {row['state']} already")
@@ -238,6 +246,10 @@ class ConsentQueue:
 
     async def expire_due(self) -> int:
         """Expire every pending request past its date as denied; returns how many."""
+        async with self._deciding:
+            return await self._expire_due()
+
+    async def _expire_due(self) -> int:
         ctx = self.ctx
         now = ctx.now()
         due = await ctx.db.read(lambda db: rows(

@@ -396,3 +396,25 @@ async def test_a_restart_sweeps_what_an_interrupted_export_left(tmp_path: Path, 
 
 async def _no_owners() -> list[str]:
     return []
+
+
+async def test_two_owners_deciding_at_once_under_the_all_policy_finish_the_request(privacy_hub) -> None:
+    import asyncio
+
+    ph: PrivacyHub = await privacy_hub(privacy={"decision_policy": "all"})
+    owner = await ph.owner()
+    async with owner.post("/api/accounts", json={"username": "sam", "role": "owner"}) as r:
+        one_time = (await r.json())["one_time_password"]
+    sam = await ph.login("sam", one_time, "sam's own long password")
+    officer = await ph.requester(owner, "officer-ruiz")
+    async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 600)) as r:
+        request_id = (await r.json())["id"]
+
+    async def approve(session) -> int:  # noqa: ANN001 - an aiohttp session
+        async with session.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
+            return r.status
+
+    assert await asyncio.gather(approve(owner), approve(sam)) == [200, 200]
+    async with officer.get(f"/api/requests/{request_id}") as r:
+        seen = await r.json()
+    assert seen["state"] == "approved" and seen["share_link"]["usable"]
