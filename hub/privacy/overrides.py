@@ -65,6 +65,9 @@ class Overrides:
     def __init__(self, ctx: Context, holds: Holds) -> None:
         self.ctx = ctx
         self.holds = holds
+        # Invoking, following up, extending a delay and the clock's tick run one at a time,
+        # so a notice is sent once, after what was supplied is known.
+        self._busy = asyncio.Lock()
 
     # The legal document
 
@@ -85,7 +88,7 @@ class Overrides:
         log.info("legal document %s… stored (%d bytes) by %r", digest[:12], len(data), who.username)
         return {"sha256": digest, "bytes": len(data)}
 
-    def _document(self, digest: str):
+    def _document(self, digest: str) -> Path:
         return self.ctx.data_dir / DOCUMENTS / f"{digest}.pdf"
 
     def _known_document(self, f: Fields, name: str) -> str:
@@ -100,6 +103,10 @@ class Overrides:
     # Invoking
 
     async def invoke(self, who: Identity, body: Any) -> dict[str, Any]:
+        async with self._busy:
+            return await self._invoke(who, body)
+
+    async def _invoke(self, who: Identity, body: Any) -> dict[str, Any]:
         if who.role not in INVOKERS:
             raise Forbidden("only owners and custodians invoke a legal-process override")
         ctx = self.ctx
@@ -176,6 +183,10 @@ class Overrides:
         return view
 
     async def follow_up(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
+        async with self._busy:
+            return await self._follow_up(who, override_id, body)
+
+    async def _follow_up(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
         """File the legal process that follows an emergency release."""
         if who.role not in INVOKERS:
             raise Forbidden("only owners and custodians file a follow-up")
@@ -201,6 +212,10 @@ class Overrides:
         return await self._view_row(override_id)
 
     async def extend_delay(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
+        async with self._busy:
+            return await self._extend_delay(who, override_id, body)
+
+    async def _extend_delay(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
         """A further order delays the owners' notice again, at most `max_notice_delay_days` from now."""
         if who.role not in INVOKERS:
             raise Forbidden("only owners and custodians extend a notice delay")
@@ -238,6 +253,10 @@ class Overrides:
     # Telling the owners
 
     async def tick(self) -> None:
+        async with self._busy:
+            await self._tick()
+
+    async def _tick(self) -> None:
         """Send notices whose delay ended; flag emergencies past their follow-up deadline."""
         ctx = self.ctx
         now = ctx.now()
