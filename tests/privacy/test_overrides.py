@@ -249,3 +249,25 @@ def test_every_audit_event_is_described_in_the_docs() -> None:
                    for name in ("privacy.md", "audit.md", "accounts.md"))  # fmt: skip
     missing = [name for name in EVENT_TYPES if f"`{name}`" not in docs]
     assert not missing, f"describe these audit events in docs/privacy.md: {missing}"
+
+
+async def test_the_clock_task_running_during_an_invocation_does_not_tell_the_owners_twice(privacy_hub) -> None:
+    import asyncio
+
+    ph: PrivacyHub = await privacy_hub()
+    owner = await ph.owner()
+    document = await upload(owner)
+
+    async def invoke() -> int:
+        async with owner.post("/api/overrides", json=warrant(document, end=T0 + 1800)) as r:
+            return r.status
+
+    task = asyncio.create_task(invoke())
+    while not task.done():
+        await ph.hub.privacy.tick()
+        await asyncio.sleep(0.005)
+    assert task.result() == 201
+    await ph.hub.privacy.tick()
+    told = [n for n in await notices(owner) if n["kind"] == "override"]
+    assert len(told) == 1 and told[0]["body"]["supplied"] is not None
+    assert [e["event"] for _, e in entries(ph)].count("override_notice_sent") == 1
