@@ -6,6 +6,8 @@ file outside the data folder. Every route here is footage: `household_only`.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from hub.store.index import ClipRecord, get_clip, query_clips
 DB = web.AppKey("db", Database)
 DATA_DIR = web.AppKey("data_dir", Path)
 MAX_LIMIT = 500
+CLIP_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²"
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 DEFAULT_LIMIT = 100
 
 
@@ -44,9 +48,12 @@ def parse_cursor(value: str | None) -> tuple[float, int] | None:
         return None
     try:
         start, clip_id = value.split("_", 1)
-        return float(start), int(clip_id)
+        parsed = float(start), int(clip_id)
     except ValueError:
-        raise BadRequest(f"cursor={value!r} is not a cursor this API gave out; pass the `next` value as it was") from None
+        parsed = None
+    if parsed is None or not math.isfinite(parsed[0]) or not 0 < parsed[1] <= MAX_ID:
+        raise BadRequest(f"cursor={value!r} is not a cursor this API gave out; pass the `next` value as it was")
+    return parsed
 
 
 def cursor_of(clip: ClipRecord) -> str:
@@ -95,7 +102,7 @@ async def list_clips(request: web.Request) -> web.StreamResponse:
 
 async def _clip(request: web.Request) -> ClipRecord:
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    if not CLIP_ID.fullmatch(raw) or not 0 < int(raw) <= MAX_ID:
         raise NotFound(f"no clip {raw!r}; clip ids are whole numbers")
     clip_id = int(raw)
     clip = await request.app[DB].read(lambda db: get_clip(db, clip_id))

@@ -192,6 +192,7 @@ class AccountService:
         """Check a password and open a session; `LoginFailed` alike for unknown users and wrong passwords."""
         if len(username) > MAX_USERNAME_INPUT or len(password) > cred.MAX_PASSWORD_LENGTH:
             raise InvalidRequest("user name or password too long")
+        _check_text(username, password)
         try:
             self.throttle.begin(username, remote)
         except LoginLocked:
@@ -241,6 +242,7 @@ class AccountService:
         """Check the password of an already identified account, throttled like a login."""
         if len(password) > cred.MAX_PASSWORD_LENGTH:
             raise InvalidRequest("password too long")
+        _check_text(password)
         self.throttle.begin(identity.username, remote)
         try:
             account = await self._db.read(lambda db: _account(db, identity.username))
@@ -468,7 +470,17 @@ def _insert_account(db: sqlite_utils.Database, username: str, role: str, phc: st
                            "created_at": now})  # fmt: skip
 
 
+def _check_text(*values: str) -> None:
+    """Refuse text Python holds but UTF-8 cannot (lone surrogates from JSON \\ud800 escapes)."""
+    for value in values:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest("user names and passwords must be Unicode text (no lone surrogates)") from None
+
+
 def _check_new_password(username: str, password: str) -> None:
+    _check_text(password)
     if not cred.MIN_PASSWORD_LENGTH <= len(password) <= cred.MAX_PASSWORD_LENGTH:
         raise InvalidRequest(f"a password needs {cred.MIN_PASSWORD_LENGTH} to {cred.MAX_PASSWORD_LENGTH} characters")
     if password.casefold() == username.casefold():

@@ -8,7 +8,9 @@ most `privacy.max_request_bytes`, read strictly: unknown fields are refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from typing import Any
 
 from aiohttp import web
@@ -24,13 +26,25 @@ PRIVACY = web.AppKey("privacy", Privacy)
 STATES = ("pending", "approved", "narrowed", "denied", "expired")
 
 
-async def read_json(request: web.Request, limit: int) -> Any:
-    """The body as JSON, refusing more than `limit` bytes before reading them all."""
+async def read_body(request: web.Request, limit: int, setting: str) -> bytes:
+    """The whole body, refusing it (413) as soon as it is over `limit` bytes, declared or streamed."""
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {limit} (privacy.max_request_bytes)")
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"the body is over {limit} bytes (privacy.max_request_bytes)")
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {limit} ({setting})")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over {limit} bytes ({setting})")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, limit: int) -> Any:
+    """The body as a JSON value. Only `application/json`: a browser form from another site cannot send it
+    without the hub's consent (CORS), so no other page can post decisions with an owner's cookie."""
+    if request.content_type != "application/json":
+        raise InvalidField(f"send the body as Content-Type application/json, not {request.content_type or 'nothing'}")
+    data = await read_body(request, limit, "privacy.max_request_bytes")
     try:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -77,15 +91,29 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         body = await read_json(request, limit)
         return web.json_response(await consent.decide(who, request.match_info["id"], body))
 
+    async def retry_release(request: web.Request) -> web.StreamResponse:
+        require_roles(request, "owner")
+        who = require_fresh(request)
+        return web.json_response(await consent.retry_release(who, request.match_info["id"]))
+
     async def revoke(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner")
         return web.json_response(await consent.revoke(who, request.match_info["id"]))
 
     async def share(request: web.Request) -> web.StreamResponse:
+        # Every GET is one whole download, logged before its first byte: no HEAD, Range or
+        # conditional requests, which would count a download and send nothing or a part.
         path, export_id = await privacy.egress.open_download(request.match_info["token"], request.remote or "unknown")
-        return web.FileResponse(path, headers={
-            "Content-Type": "application/zip", "Cache-Control": "no-store",
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/zip", "Cache-Control": "no-store", "Accept-Ranges": "none",
             "Content-Disposition": f'attachment; filename="camhub-{export_id}.zip"'})  # fmt: skip
+        with open(path, "rb") as package:
+            response.content_length = os.fstat(package.fileno()).st_size
+            await response.prepare(request)
+            while chunk := await asyncio.to_thread(package.read, 1024 * 1024):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
 
     async def issue_token(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner")
@@ -136,12 +164,9 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
 
     async def upload_document(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner", "custodian")
-        most = privacy.ctx.config.max_document_bytes
         if request.content_type != "application/pdf":
             raise InvalidField(f"send the document as Content-Type application/pdf, not {request.content_type}")
-        if request.content_length is not None and request.content_length > most:
-            raise PayloadTooLarge(f"the document is {request.content_length} bytes; at most {most}")
-        data = await request.content.read(most + 1)
+        data = await read_body(request, privacy.ctx.config.max_document_bytes, "privacy.max_document_bytes")
         return web.json_response(await overrides.store_document(who, data), status=201)
 
     async def invoke(request: web.Request) -> web.StreamResponse:
@@ -170,18 +195,18 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         return web.json_response(await overrides.extend_delay(who, request.match_info["id"], body))
 
     async def list_holds(request: web.Request) -> web.StreamResponse:
-        return web.json_response(await holds.list(require_roles(request, "owner")))
+        return web.json_response(await holds.list(require_roles(request, "owner", "custodian")))
 
     async def place_hold(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner")
         return web.json_response(await holds.place_for_owner(who, await read_json(request, limit)), status=201)
 
     async def renew_hold(request: web.Request) -> web.StreamResponse:
-        who = require_roles(request, "owner")
+        who = require_roles(request, "owner", "custodian")
         return web.json_response(await holds.renew(who, request.match_info["id"]))
 
     async def release_hold(request: web.Request) -> web.StreamResponse:
-        require_roles(request, "owner")
+        require_roles(request, "owner", "custodian")
         who = require_fresh(request)
         return web.json_response(await holds.release(who, request.match_info["id"]))
 
@@ -218,7 +243,8 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     r.add_get("/api/requests/{id}/clips", request_clips)
     r.add_post("/api/requests/{id}/decision", decide)
     r.add_post("/api/requests/{id}/revoke", revoke)
-    r.add_get("/api/share/{token}", share)
+    r.add_post("/api/requests/{id}/release", retry_release)
+    r.add_get("/api/share/{token}", share, allow_head=False)
     r.add_post("/api/requesters/tokens", issue_token)
     r.add_post("/api/accounts", create_account)
     r.add_post("/api/accounts/{username}/cameras", set_member_cameras)

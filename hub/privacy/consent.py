@@ -134,7 +134,7 @@ class ConsentQueue:
         out["share_link"] = await self.ctx.egress.link_for_export(row["export_id"]) if row["export_id"] else None
         if owner:
             out["votes"] = await self.ctx.db.read(lambda db: rows(
-                db, "SELECT owner, decision, scope, at_s FROM votes WHERE request_id = ? ORDER BY at_s", [row["id"]]))
+                db, "SELECT owner, decision, scope, at_s FROM votes WHERE request_id = ? ORDER BY rowid", [row["id"]]))
             for vote in out["votes"]:
                 vote["scope"] = json.loads(vote["scope"]) if vote["scope"] else None
         return out
@@ -172,7 +172,7 @@ class ConsentQueue:
         if row["state"] != "pending":
             raise AlreadyDecided(f"request {request_id} is {row['state']} already")
         asked = Scope(tuple(json.loads(row["cameras"])), row["start_s"], row["end_s"])
-        votes = await ctx.db.read(lambda db: rows(db, "SELECT * FROM votes WHERE request_id = ? ORDER BY at_s",
+        votes = await ctx.db.read(lambda db: rows(db, "SELECT * FROM votes WHERE request_id = ? ORDER BY rowid",
                                                   [request_id]))  # fmt: skip
         if any(v["owner"] == owner.username for v in votes):
             raise AlreadyDecided(f"you decided request {request_id} already; the other owners have yet to")
@@ -234,14 +234,32 @@ class ConsentQueue:
             raise AlreadyDecided(f"request {request_id} was decided by someone else meanwhile")
         log.info("request %s %s by %r", request_id, decision, owner.username)
         if scope is not None:
-            basis = {"kind": "request", "id": request_id, "requester": row["requester"], "identity": row["identity"],
-                     "organisation": row["organisation"], "purpose": row["purpose"],
-                     "case_reference": row["case_reference"], "decision": decision, "decided_by": owner.username}  # fmt: skip
-            export = await ctx.egress.release(f"request:{request_id}", basis, row["requester"], scope, owner.username)
-            await ctx.egress.create_link(export.id, owner.username, ctx.config.share_link_days,
-                                         ctx.config.share_link_downloads)  # fmt: skip
-            await ctx.db.write(lambda db: db.execute("UPDATE requests SET export_id = ? WHERE id = ?",
-                                                     [export.id, request_id]))  # fmt: skip
+            await self._release(owner, {**row, "state": decision}, scope)
+        return await self.view(owner, request_id)
+
+    async def _release(self, owner: Identity, row: dict[str, Any], scope: Scope) -> None:
+        ctx = self.ctx
+        request_id = row["id"]
+        basis = {"kind": "request", "id": request_id, "requester": row["requester"], "identity": row["identity"],
+                 "organisation": row["organisation"], "purpose": row["purpose"],
+                 "case_reference": row["case_reference"], "decision": row["state"], "decided_by": owner.username}  # fmt: skip
+        export = await ctx.egress.release(f"request:{request_id}", basis, row["requester"], scope, owner.username)
+        await ctx.egress.create_link(export.id, owner.username, ctx.config.share_link_days,
+                                     ctx.config.share_link_downloads)  # fmt: skip
+        await ctx.db.write(lambda db: db.execute("UPDATE requests SET export_id = ? WHERE id = ?",
+                                                 [export.id, request_id]))  # fmt: skip
+
+    async def retry_release(self, owner: Identity, request_id: str) -> dict[str, Any]:
+        """Build the package of an approved request whose release failed (the decision stands)."""
+        if owner.role != "owner":
+            raise Forbidden("only owners release footage")
+        async with self._deciding:
+            row = await self._visible(owner, request_id)
+            if row["state"] not in ("approved", "narrowed"):
+                raise AlreadyDecided(f"request {request_id} is {row['state']}; there is nothing to release")
+            if row["export_id"] is not None:
+                raise AlreadyDecided(f"request {request_id} was released already ({row['export_id']})")
+            await self._release(owner, row, Scope.from_json(json.loads(row["granted"])))
         return await self.view(owner, request_id)
 
     async def expire_due(self) -> int:

@@ -7,8 +7,10 @@ for as long again. Retention asks `active()` before it deletes anything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 import secrets
 from typing import Any
 
@@ -23,9 +25,21 @@ log = logging.getLogger(__name__)
 MAX_HOLD_WINDOW_S = 366 * 86400
 
 
+SealedIds = Callable[[], Awaitable[dict[str, tuple[str, set[str]]]]]
+
+
 class Holds:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # Set by Privacy: the sealed overrides, so a preservation hold under a delayed
+        # notice is hidden from everyone but its invoker.
+        self.sealed: SealedIds | None = None
+        self._busy = asyncio.Lock()  # renewals, releases and expiry one at a time
+
+    async def _hidden(self, who: Identity) -> set[str]:
+        if self.sealed is None:
+            return set()
+        return {i for invoker, ids in (await self.sealed()).values() if invoker != who.username for i in ids}
 
     async def place(self, actor: str, basis: str, scope: Scope) -> dict[str, Any]:
         ctx = self.ctx
@@ -53,17 +67,26 @@ class Holds:
         check_window(start, end, self.ctx.now(), MAX_HOLD_WINDOW_S)
         return await self.place(owner.username, "owner", Scope(cameras, start, end))
 
-    async def _standing(self, owner: Identity, hold_id: str) -> dict[str, Any]:
-        if owner.role != "owner":
-            raise Forbidden("only owners renew or release holds")
+    async def _standing(self, who: Identity, hold_id: str) -> dict[str, Any]:
+        """A hold the caller may renew or release: owners their own and owners' holds; a preservation
+        order's hold only whoever invoked the order (owner or custodian)."""
         row = await self.ctx.db.read(lambda db: one(db, "SELECT * FROM holds WHERE id = ?", [hold_id]))
-        if row is None:
+        if row is None or hold_id in await self._hidden(who) or (who.role == "custodian" and row["created_by"] != who.username):
             raise NotFound(f"no hold {hold_id!r}")
+        if who.role not in ("owner", "custodian"):
+            raise Forbidden("only owners and custodians renew or release holds")
         if row["released_s"] is not None:
             raise NotFound(f"hold {hold_id} was released already")
+        if row["basis"].startswith("override:") and row["created_by"] != who.username:
+            raise Forbidden(f"hold {hold_id} keeps footage for a preservation order; only {row['created_by']}, who "
+                            "invoked it, may renew or release it")  # fmt: skip
         return row
 
     async def renew(self, owner: Identity, hold_id: str) -> dict[str, Any]:
+        async with self._busy:
+            return await self._renew(owner, hold_id)
+
+    async def _renew(self, owner: Identity, hold_id: str) -> dict[str, Any]:
         ctx = self.ctx
         await self._standing(owner, hold_id)
         expires = ctx.now() + int(ctx.config.hold_days * 86400)
@@ -72,8 +95,9 @@ class Holds:
         return await self.view(hold_id)
 
     async def release(self, owner: Identity, hold_id: str) -> dict[str, Any]:
-        await self._standing(owner, hold_id)
-        await self._release(hold_id, owner.username, "released")
+        async with self._busy:
+            await self._standing(owner, hold_id)
+            await self._release(hold_id, owner.username, "released")
         return await self.view(hold_id)
 
     async def _release(self, hold_id: str, actor: str, reason: str) -> None:
@@ -85,6 +109,10 @@ class Holds:
         log.info("hold %s %s", hold_id, reason)
 
     async def expire_due(self) -> int:
+        async with self._busy:
+            return await self._expire_due()
+
+    async def _expire_due(self) -> int:
         now = self.ctx.now()
         due = await self.ctx.db.read(lambda db: rows(
             db, "SELECT id FROM holds WHERE released_s IS NULL AND expires_s <= ?", [now]))
@@ -105,8 +133,11 @@ class Holds:
             raise NotFound(f"no hold {hold_id!r}")
         return {**row, "cameras": json.loads(row["cameras"])}
 
-    async def list(self, owner: Identity) -> list[dict[str, Any]]:
-        if owner.role != "owner":
-            raise Forbidden("only owners list holds")
+    async def list(self, who: Identity) -> list[dict[str, Any]]:
+        """Owners: every hold but sealed ones; custodians: the holds of their own orders."""
+        if who.role not in ("owner", "custodian"):
+            raise Forbidden("only owners and custodians list holds")
+        hidden = await self._hidden(who)
         found = await self.ctx.db.read(lambda db: rows(db, "SELECT * FROM holds ORDER BY created_s DESC, id"))
-        return [{**r, "cameras": json.loads(r["cameras"])} for r in found]
+        return [{**r, "cameras": json.loads(r["cameras"])} for r in found
+                if r["id"] not in hidden and (who.role == "owner" or r["created_by"] == who.username)]  # fmt: skip

@@ -161,6 +161,9 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/requests/{id}/decision": {"post": _op(
         "An owner approves, narrows or denies (fresh password); a final approval builds the package and a share link",
         "the request after the decision", REQUEST, "400 401 403 404 409 413", body=DECISION_BODY, params=("id",))},
+    "/api/requests/{id}/release": {"post": _op(
+        "An owner builds the package of an approved request whose release failed (fresh password)",
+        "the request, with its share link", REQUEST, "401 403 404 409", params=("id",))},
     "/api/requests/{id}/revoke": {"post": _op("An owner revokes the share link of a release", "the request",
                                               REQUEST, "401 403 404", params=("id",))},
     "/api/share/{token}": {"get": {**_op(

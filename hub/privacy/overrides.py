@@ -147,18 +147,24 @@ class Overrides:
         follow_up_due = now + int(ctx.config.emergency_follow_up_hours * 3600) if kind == "emergency" else None
         record.update(cameras=list(cameras), start_s=start, end_s=end, notice_delayed_until_s=delayed_until,
                       delay_ordered_by=ordered_by, delay_provision=provision, follow_up_due_s=follow_up_due)  # fmt: skip
-        # Logged before anything is held or built.
-        await ctx.audit.append(OverrideInvoked(
-            time=ctx.clock(), actor=who.username, override_id=override_id, kind=kind or "",
-            authority=record["authority"], jurisdiction=record["jurisdiction"], case_number=record["case_number"],
-            judge=record["judge"], issued_s=record["issued_s"], agency=record["agency"],
-            officer_contact=record["officer_contact"], cameras=cameras, start_s=start, end_s=end,
-            document_sha256=record["document_sha256"], notice_delayed_until_s=delayed_until,
-            delay_ordered_by=ordered_by, follow_up_due_s=follow_up_due))  # fmt: skip
+        # The row first, so a delayed override is sealed from the moment its entry exists;
+        # then the entry, durable before anything is held or built.
         await ctx.db.write(lambda db: db.execute(
             "INSERT INTO overrides (id, kind, record, invoked_by, invoked_s, notice_due_s, follow_up_due_s) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [override_id, kind, dumps(record), who.username, now, delayed_until or now, follow_up_due]))  # fmt: skip
+        try:
+            await ctx.audit.append(OverrideInvoked(
+                time=ctx.clock(), actor=who.username, override_id=override_id, kind=kind or "",
+                authority=record["authority"], jurisdiction=record["jurisdiction"], case_number=record["case_number"],
+                judge=record["judge"], issued_s=record["issued_s"], agency=record["agency"],
+                officer_contact=record["officer_contact"], cameras=cameras, start_s=start, end_s=end,
+                document_sha256=record["document_sha256"], notice_delayed_until_s=delayed_until,
+                delay_ordered_by=ordered_by, follow_up_due_s=follow_up_due))  # fmt: skip
+        except BaseException:
+            # Not logged, so it never happened: no notice, no release.
+            await ctx.db.write(lambda db: db.execute("DELETE FROM overrides WHERE id = ?", [override_id]))
+            raise
         log.info("override %s (%s, case %s) invoked by %r", override_id, kind, record["case_number"], who.username)
         link = None
         if kind == "preservation":
@@ -209,7 +215,7 @@ class Overrides:
         filed = {"kind": kind, "case_number": case_number, "document_sha256": document, "filed_s": now, "late": late}
         await ctx.db.write(lambda db: db.execute("UPDATE overrides SET follow_up = ? WHERE id = ?",
                                                  [dumps(filed), override_id]))  # fmt: skip
-        return await self._view_row(override_id)
+        return await self._view_row(override_id, who.username)
 
     async def extend_delay(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
         async with self._busy:
@@ -248,7 +254,7 @@ class Overrides:
             "UPDATE overrides SET record = ?, notice_due_s = ? WHERE id = ? AND notice_sent_s IS NULL",
             [dumps(record), until, override_id]))  # fmt: skip
         log.info("override %s: owners' notice delayed again, to %s, by order of %s", override_id, utc(until), ordered_by)
-        return await self._view_row(override_id)
+        return await self._view_row(override_id, who.username)
 
     # Telling the owners
 
@@ -299,7 +305,9 @@ class Overrides:
 
     # Reading
 
-    async def _view_row(self, override_id: str) -> dict[str, Any]:
+    async def _view_row(self, override_id: str, viewer: str | None = None) -> dict[str, Any]:
+        """The override as a JSON object; its share link's URL only for `viewer` if they invoked it
+        (the link is the agency's credential to footage; others see what it allows, not the link)."""
         ctx = self.ctx
         row = await ctx.db.read(lambda db: one(db, "SELECT * FROM overrides WHERE id = ?", [override_id]))
         if row is None:
@@ -318,7 +326,10 @@ class Overrides:
             if export:
                 supplied = {**export, "downloads": downloads}
         out["supplied"] = supplied
-        out["share_link"] = await ctx.egress.link_for_export(row["export_id"]) if row["export_id"] else None
+        link = await ctx.egress.link_for_export(row["export_id"]) if row["export_id"] else None
+        if link is not None and viewer != row["invoked_by"]:
+            link.pop("url")
+        out["share_link"] = link
         return out
 
     async def _visible_row(self, who: Identity, override_id: str) -> dict[str, Any]:
@@ -332,7 +343,7 @@ class Overrides:
         if who.role not in INVOKERS:
             raise Forbidden("only owners and custodians see overrides")
         await self._visible_row(who, override_id)
-        return await self._view_row(override_id)
+        return await self._view_row(override_id, who.username)
 
     async def list(self, who: Identity) -> list[dict[str, Any]]:
         if who.role not in INVOKERS:
@@ -340,7 +351,7 @@ class Overrides:
         ids = await self.ctx.db.read(lambda db: rows(
             db, "SELECT id FROM overrides WHERE notice_sent_s IS NOT NULL OR invoked_by = ? "
                 "ORDER BY invoked_s DESC, id", [who.username]))  # fmt: skip
-        return [await self._view_row(r["id"]) for r in ids]
+        return [await self._view_row(r["id"], who.username) for r in ids]
 
     async def sealed(self) -> dict[str, tuple[str, set[str]]]:
         """Overrides whose owners' notice is still delayed, each with who invoked it and every id it
@@ -348,9 +359,13 @@ class Overrides:
 
         def read(db: sqlite_utils.Database) -> dict[str, tuple[str, set[str]]]:
             out = {}
-            for row in rows(db, "SELECT id, invoked_by, export_id, hold_id FROM overrides WHERE notice_sent_s IS NULL"):
-                ids = {row["id"]} | {x for x in (row["export_id"], row["hold_id"]) if x}
-                ids |= {r["id"] for r in rows(db, "SELECT id FROM links WHERE export_id = ?", [row["export_id"]])}
+            for row in rows(db, "SELECT id, invoked_by FROM overrides WHERE notice_sent_s IS NULL"):
+                # Exports and links are looked up by their basis, not by the override's columns,
+                # which are filled in only after they exist.
+                exports = {r["id"] for r in rows(db, "SELECT id FROM exports WHERE basis = ?", [f"override:{row['id']}"])}
+                holds = {r["id"] for r in rows(db, "SELECT id FROM holds WHERE basis = ?", [f"override:{row['id']}"])}
+                links = {r["id"] for e in exports for r in rows(db, "SELECT id FROM links WHERE export_id = ?", [e])}
+                ids = {row["id"]} | exports | holds | links
                 out[row["id"]] = (row["invoked_by"], ids)
             return out
 

@@ -62,6 +62,17 @@ class Scope:
                    tuple(clips) if clips is not None else None)  # fmt: skip
 
 
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second Python's datetime can show
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def utc(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -89,6 +100,8 @@ class Fields:
             return None
         if not isinstance(value, str) or not value.strip():
             raise InvalidField(f"{name!r} must be a non-empty string")
+        if not _is_text(value):
+            raise InvalidField(f"{name!r} holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text")
         if len(value) > max_len:
             raise InvalidField(f"{name!r} is {len(value)} characters; at most {max_len}")
         return value.strip()
@@ -118,8 +131,8 @@ class Fields:
             seconds = int(parsed.timestamp())
         else:
             raise InvalidField(f"{name!r} must be Unix seconds (an integer) or an ISO 8601 time, got {value!r}")
-        if not 0 <= seconds < 2**40:
-            raise InvalidField(f"{name!r}: {value!r} is out of range")
+        if not 0 <= seconds <= LAST_SECOND:
+            raise InvalidField(f"{name!r}: {value!r} is out of range (1970 to 9999)")
         return seconds
 
     def names(self, name: str, known: Collection[str], required: bool = True) -> tuple[str, ...] | None:

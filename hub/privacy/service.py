@@ -41,6 +41,7 @@ class Privacy:
         self.holds = Holds(ctx)
         self.consent = ConsentQueue(ctx)
         self.overrides = Overrides(ctx, self.holds)
+        self.holds.sealed = self.overrides.sealed
 
     @classmethod
     async def open(cls, data_dir: Path, index: Database, audit: AuditLog, *, cameras: frozenset[str],

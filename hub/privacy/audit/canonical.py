@@ -25,7 +25,13 @@ ENTRY_KEYS = ("actor", "event", "fields", "index", "time_ms")
 
 def check_value(value: Any, where: str) -> None:
     """Raise AuditError naming `where` unless value is plain JSON without floats."""
-    if value is None or isinstance(value, (str, bool)):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise AuditError(f"{where}: the text holds a lone surrogate, which is not Unicode text") from None
+        return
+    if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INT:
@@ -41,6 +47,7 @@ def check_value(value: Any, where: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise AuditError(f"{where}: key {key!r} is not a string")
+            check_value(key, f"{where} key")
             check_value(item, f"{where}.{key}")
         return
     raise AuditError(f"{where}: {type(value).__name__} {value!r} cannot be stored in the audit log")
