@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NEW_PASSWORD, T0, PrivacyHub  # noqa: TID252 - the fixtures' own module
+from .conftest import NEW_PASSWORD, T0, PrivacyHub
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from .conftest import T0, PrivacyHub  # noqa: TID252 - the fixtures' own module
-from .test_consent import ask  # noqa: TID252
-from .test_overrides import PDF, upload, warrant  # noqa: TID252
+from .conftest import T0, PrivacyHub
+from .test_consent import ask
+from .test_overrides import PDF, upload, warrant
 
 pytestmark = pytest.mark.timeout(120)
 

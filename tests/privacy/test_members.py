@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PrivacyHub  # noqa: TID252 - the fixtures' own module
+from .conftest import PrivacyHub
 
 pytestmark = pytest.mark.timeout(120)
 
