@@ -22,7 +22,6 @@ from hub.auth.errors import (
     LoginRequired,
     PasswordChangeRequired,
 )
-from hub.errors import NotFound
 from hub.auth.service import (
     FRESH_AUTH_S,
     HOUSEHOLD,
@@ -31,6 +30,7 @@ from hub.auth.service import (
     Identity,
     IssuedToken,  # fmt: skip
 )
+from hub.errors import NotFound
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)

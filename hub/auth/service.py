@@ -34,10 +34,10 @@ from hub.auth.errors import (
 )
 from hub.auth.schema import migrations
 from hub.auth.throttle import LoginThrottle
+from hub.clock import Clock
 from hub.errors import NotFound
 from hub.privacy.audit.events import AuditEvent, OwnerLoggedIn, OwnerLoginFailed
 from hub.store.db import Database
-from hub.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -107,7 +107,8 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         response = web.StreamResponse(headers={
             "Content-Type": "application/zip", "Cache-Control": "no-store", "Accept-Ranges": "none",
             "Content-Disposition": f'attachment; filename="camhub-{export_id}.zip"'})  # fmt: skip
-        with open(path, "rb") as package:
+        package = await asyncio.to_thread(open, path, "rb")
+        with package:
             response.content_length = os.fstat(package.fileno()).st_size
             await response.prepare(request)
             while chunk := await asyncio.to_thread(package.read, 1024 * 1024):

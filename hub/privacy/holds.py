@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.auth import Forbidden, Identity

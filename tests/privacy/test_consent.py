@@ -410,7 +410,7 @@ async def test_two_owners_deciding_at_once_under_the_all_policy_finish_the_reque
     async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 600)) as r:
         request_id = (await r.json())["id"]
 
-    async def approve(session) -> int:  # noqa: ANN001 - an aiohttp session
+    async def approve(session) -> int:
         async with session.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
             return r.status
 
