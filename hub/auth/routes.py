@@ -101,10 +101,27 @@ def _credential(request: web.Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _cross_site(request: web.Request) -> bool:
+    """An unsafe request carrying the session cookie whose Origin is not this hub."""
+    origin = request.headers.get("Origin")
+    if request.method in SAFE_METHODS or origin is None or COOKIE not in request.cookies:
+        return False
+    if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
+        return False
+    return origin != f"{request.scheme}://{request.host}"
+
+
 def auth_middleware(service: AccountService) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         token = _credential(request)
+        if token is not None and _cross_site(request):
+            # A page on another origin making the browser send the owner's cookie with a
+            # state-changing request (CSRF). Scripts with tokens send no cookie and no Origin.
+            raise Forbidden(f"a request from {request.headers['Origin']} may not act with this hub's login cookie")
         if token is not None:
             try:
                 request[IDENTITY] = await service.authenticate(token)

@@ -159,3 +159,20 @@ async def test_a_clip_gone_from_the_disk_is_left_out_and_the_rest_released(priva
     assert gone.id not in ids and len(ids) == 4
     async with owner.post(f"/api/requests/{request_id}/release") as r:
         assert r.status == 409  # released already; the retry is for a release that failed
+
+
+async def test_another_site_cannot_act_with_the_owners_cookie(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
+        request_id = (await r.json())["id"]
+    path = f"/api/requests/{request_id}/decision"
+    async with owner.post(path, json={"decision": "deny"}, headers={"Origin": "http://evil.example"}) as r:
+        assert r.status == 403 and "evil.example" in (await r.json())["message"]
+    async with owner.post("/api/auth/logout", headers={"Origin": "http://127.0.0.1:1"}) as r:
+        assert r.status == 403  # another port is another origin
+    async with owner.get("/api/requests", headers={"Origin": "http://evil.example"}) as r:
+        assert r.status == 200  # reading is not acting (and CORS keeps the answer from the other page)
+    async with owner.post(path, json={"decision": "deny"}, headers={"Origin": ph.url}) as r:
+        assert r.status == 200, await r.text()
