@@ -36,7 +36,7 @@ from typing import Any
 import sqlite_utils
 
 from hub.clock import Clock
-from hub.durable import TMP_SUFFIX, write_durably
+from hub.durable import TMP_SUFFIX, unlink_durably, write_durably
 from hub.errors import HubError, NotFound
 from hub.privacy.audit import (
     AuditLog,
@@ -273,6 +273,26 @@ class Egress:
             "SELECT id FROM links WHERE export_id = ? AND revoked_s IS NULL", [export_id]).fetchall()])
         for link_id in ids:
             await self.revoke_link(link_id, actor)
+
+    async def delete_spent(self) -> int:
+        """Delete packages no link can fetch any more (every link expired, revoked or used up).
+
+        A package is a copy of footage made for one recipient; once it cannot be
+        delivered it has no reason to stay. Its hashes stay in the audit log.
+        """
+        now = int(self._clock())
+        spent = await self._db.read(lambda db: [r[0] for r in db.execute(
+            "SELECT e.id FROM exports e WHERE e.deleted_s IS NULL "
+            "AND EXISTS (SELECT 1 FROM links l WHERE l.export_id = e.id) "
+            "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.export_id = e.id AND l.revoked_s IS NULL "
+            "AND l.expires_s > ? AND l.downloads < l.max_downloads)", [now]).fetchall()])  # fmt: skip
+        for export_id in spent:
+            path = self.data_dir / EXPORTS_FOLDER / f"{export_id}.zip"
+            await asyncio.to_thread(unlink_durably, [path])
+            await self._db.write(lambda db, e=export_id: db.execute(
+                "UPDATE exports SET deleted_s = ? WHERE id = ?", [now, e]))
+            log.info("export %s deleted: no link can fetch it any more", export_id)
+        return len(spent)
 
     async def open_download(self, token: str, remote: str) -> tuple[Path, str]:
         """Reserve a download, log it durably, and return the package to send and the export id."""

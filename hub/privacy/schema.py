@@ -146,3 +146,9 @@ CREATE TABLE registrations (
 @migrations(name="0002_requester_registrations")
 def _registrations(db: sqlite_utils.Database) -> None:
     db.execute(REGISTRATIONS)
+
+
+@migrations(name="0003_exports_deleted")
+def _exports_deleted(db: sqlite_utils.Database) -> None:
+    # Unix seconds, UTC: when the package was deleted because no link can fetch it any more.
+    db.execute("ALTER TABLE exports ADD COLUMN deleted_s INTEGER")

@@ -1,8 +1,8 @@
 """`Privacy`: the consent queue, overrides, holds and egress, opened together, with their clock task.
 
 `Privacy.open(...)` opens `<data_dir>/privacy.db`; `run(stop)` is the task
-that expires requests and holds, sends delayed override notices and flags
-missed emergency follow-ups, every `poll_s` real seconds, judging time by
+that expires requests and holds, sends delayed override notices, flags
+missed emergency follow-ups and deletes packages no link can fetch any more, every `poll_s` real seconds, judging time by
 the injected clock (tests call `tick()` after moving a manual clock).
 """
 
@@ -64,6 +64,7 @@ class Privacy:
         await self.consent.expire_due()
         await self.holds.expire_due()
         await self.overrides.tick()
+        await self.egress.delete_spent()
 
     async def run(self, stop: asyncio.Event, poll_s: float = TICK_S) -> None:
         while not stop.is_set():

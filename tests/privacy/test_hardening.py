@@ -176,3 +176,28 @@ async def test_another_site_cannot_act_with_the_owners_cookie(privacy_hub) -> No
         assert r.status == 200  # reading is not acting (and CORS keeps the answer from the other page)
     async with owner.post(path, json={"decision": "deny"}, headers={"Origin": ph.url}) as r:
         assert r.status == 200, await r.text()
+
+
+async def test_packages_no_link_can_fetch_are_deleted(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(privacy={"share_link_downloads": 1, "share_link_days": 2})
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    made = {}
+    for name, start in (("fetched", T0), ("revoked", T0 + 300), ("expired", T0 + 600), ("waiting", T0 + 900)):
+        async with officer.post("/api/requests", json=ask(["yard"], start, start + 120)) as r:
+            request_id = (await r.json())["id"]
+        async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
+            made[name] = await r.json()
+    exports = ph.data / "exports"
+    assert len(list(exports.glob("*.zip"))) == 4
+    async with ph.client().get(made["fetched"]["share_link"]["url"]) as r:
+        assert r.status == 200
+    async with owner.post(f"/api/requests/{made['revoked']['id']}/revoke") as r:
+        assert r.status == 200
+    await ph.hub.privacy.tick()
+    assert sorted(p.stem for p in exports.glob("*.zip")) == sorted(made[n]["export_id"] for n in ("expired", "waiting"))
+    ph.clock.advance(2 * 86400)
+    await ph.hub.privacy.tick()
+    assert list(exports.glob("*.zip")) == []  # the last two links expired
+    async with ph.client().get(made["waiting"]["share_link"]["url"]) as r:
+        assert r.status == 410
