@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
 from hub.privacy.audit import AuditLog, ExportBuilt
 from hub.privacy.audit.merkle import verify_inclusion
@@ -100,11 +100,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         rows = asyncio.run(run(args.entries, Path(tmp)))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    header = (f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \n"
-              f"Machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-              f"Python {platform.python_version()}  \nCommand: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n")
+    header = (f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
+              f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n")
     table = "| measure | result | goal | |\n|---|---|---|---|\n" + "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
     print(header + table)
     Path(args.out).write_text(header + table)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import os
-import platform
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
 from hub.clock import ManualClock
 from hub.privacy.audit import AuditLog
@@ -97,11 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         rows = asyncio.run(run(args.clips, Path(tmp)))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    header = (f"# Egress benchmark\n\nDate: {datetime.date.today()}  \n"
-              f"Machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-              f"Python {platform.python_version()}  \nCommand: `.venv/bin/python bench/egress.py --clips {args.clips}`\n\n")
+    header = (f"# Egress benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
+              f"Command: `.venv/bin/python bench/egress.py --clips {args.clips}`\n\n")
     table = "| measure | result |\n|---|---|\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
     print(header + table)
     Path(args.out).write_text(header + table)

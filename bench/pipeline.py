@@ -43,7 +43,6 @@ import collections
 import datetime
 import json
 import os
-import platform
 import signal
 import socket
 import sqlite3
@@ -59,6 +58,7 @@ from typing import Any
 
 import av
 import yaml
+from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
 from hub.sim.render import AccessUnits, Rendering, render_scene
 from hub.sim.rtsp import RtspServer
@@ -395,10 +395,7 @@ def recorded_video(data_dir: Path) -> tuple[int, int]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
+    return f"{describe()}, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})"
 
 
 def fmt_wa(value: float | None) -> str:
