@@ -37,7 +37,7 @@ from hub.auth.throttle import LoginThrottle
 from hub.clock import Clock
 from hub.errors import NotFound
 from hub.privacy.audit.events import AuditEvent, OwnerLoggedIn, OwnerLoginFailed
-from hub.store.db import Database
+from hub.store.db import Database, one, rows
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class AccountService:
         raise LoginRequired("not a camhub session or token")
 
     async def _session(self, digest: str) -> Identity:
-        row = await self._db.read(lambda db: _one(db, SESSION_BY_DIGEST, digest))
+        row = await self._db.read(lambda db: one(db, SESSION_BY_DIGEST, [digest]))
         now = self._clock()
         if (row is None or row["revoked_at"] is not None or row["disabled_at"] is not None
                 or now - row["created_at"] > SESSION_ABSOLUTE_S or now - row["last_seen_at"] > SESSION_IDLE_S):  # fmt: skip
@@ -327,7 +327,7 @@ class AccountService:
                         bool(row["must_change_password"]), row["password_proven_at"], _cameras(row["cameras"]))  # fmt: skip
 
     async def _token(self, digest: str) -> Identity:
-        row = await self._db.read(lambda db: _one(db, TOKEN_BY_DIGEST, digest))
+        row = await self._db.read(lambda db: one(db, TOKEN_BY_DIGEST, [digest]))
         now = self._clock()
         if (row is None or row["revoked_at"] is not None or row["disabled_at"] is not None
                 or (row["expires_at"] is not None and now >= row["expires_at"])):  # fmt: skip
@@ -409,7 +409,7 @@ class AccountService:
         where, args = ("", []) if identity.role == "owner" else ("WHERE t.account_id = ?", [identity.account_id])
         sql = ("SELECT t.id, t.kind, t.name, a.username AS user, t.created_at, t.expires_at, t.last_used_at, "
                f"t.revoked_at FROM tokens t JOIN accounts a ON a.id = t.account_id {where} ORDER BY t.id")  # fmt: skip
-        return await self._db.read(lambda db: [dict(r) for r in _rows(db, sql, args)])
+        return await self._db.read(lambda db: rows(db, sql, args))
 
     async def revoke_token(self, identity: Identity, token_id: int) -> None:
         """Revoke one's own token; owners may revoke any. Others' tokens look like missing ones."""
@@ -440,19 +440,8 @@ def _cameras(stored: str | None) -> frozenset[str] | None:
     return frozenset(json.loads(stored)) if stored is not None else None
 
 
-def _rows(db: sqlite_utils.Database, sql: str, args: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, args)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _one(db: sqlite_utils.Database, sql: str, arg: Any) -> dict[str, Any] | None:
-    rows = _rows(db, sql, [arg])
-    return rows[0] if rows else None
-
-
 def _account(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
-    return _one(db, "SELECT * FROM accounts WHERE username = ?", username)
+    return one(db, "SELECT * FROM accounts WHERE username = ?", [username])
 
 
 def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:

@@ -23,8 +23,9 @@ import sqlite_utils
 from hub.auth import Forbidden, Identity
 from hub.errors import HubError, NotFound
 from hub.privacy.audit import ConsentDecided, ConsentExpired, ConsentRequested
-from hub.privacy.context import Context, dumps, one, rows
+from hub.privacy.context import Context, dumps
 from hub.privacy.scope import Fields, InvalidField, Scope, check_window, utc
+from hub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

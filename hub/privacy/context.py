@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from hub.bus import Bus, OwnerNotice
 from hub.clock import Clock
 from hub.config import PrivacyConfig
@@ -50,14 +48,3 @@ class Context:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def rows(db: sqlite_utils.Database, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, list(args))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
-
-
-def one(db: sqlite_utils.Database, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> dict[str, Any] | None:
-    found = rows(db, sql, args)
-    return found[0] if found else None

@@ -48,7 +48,7 @@ from hub.privacy.audit import (
 from hub.privacy.package import make_manifest, write_package
 from hub.privacy.scope import Scope
 from hub.privacy.trim import trim_clip
-from hub.store.db import Database
+from hub.store.db import Database, one
 from hub.store.files import sha256_of
 from hub.store.index import ClipRecord, query_clips
 
@@ -238,7 +238,7 @@ class Egress:
 
     async def link_for_export(self, export_id: str) -> dict[str, Any] | None:
         """The newest link of an export with its URL and what it still allows, or None."""
-        row = await self._db.read(lambda db: _row(db, "SELECT * FROM links WHERE export_id = ? ORDER BY created_s DESC, "
+        row = await self._db.read(lambda db: one(db, "SELECT * FROM links WHERE export_id = ? ORDER BY created_s DESC, "
                                                       "rowid DESC LIMIT 1", [export_id]))  # fmt: skip
         if row is None:
             return None
@@ -257,7 +257,7 @@ class Egress:
 
     async def revoke_link(self, link_id: str, actor: str) -> None:
         now = int(self._clock())
-        row = await self._db.read(lambda db: _row(db, "SELECT * FROM links WHERE id = ?", [link_id]))
+        row = await self._db.read(lambda db: one(db, "SELECT * FROM links WHERE id = ?", [link_id]))
         if row is None:
             raise NotFound(f"no share link {link_id!r}")
         if row["revoked_s"] is not None:
@@ -300,7 +300,7 @@ class Egress:
         now = self._clock()
 
         def reserve(db: sqlite_utils.Database) -> tuple[dict[str, Any] | None, str | None]:
-            row = _row(db, "SELECT l.*, e.path, e.package_bytes FROM links l JOIN exports e ON e.id = l.export_id "
+            row = one(db, "SELECT l.*, e.path, e.package_bytes FROM links l JOIN exports e ON e.id = l.export_id "
                            "WHERE l.id = ?", [link_id])  # fmt: skip
             if row is None:
                 return None, None
@@ -323,12 +323,4 @@ class Egress:
         log.info("share link %s: download %d of %d of %s started from %s", link_id[:6], row["downloads"] + 1,
                  row["max_downloads"], row["export_id"], remote)  # fmt: skip
         return path, row["export_id"]
-
-
-def _row(db: sqlite_utils.Database, sql: str, args: list[Any]) -> dict[str, Any] | None:
-    cursor = db.execute(sql, args)
-    found = cursor.fetchone()
-    if found is None:
-        return None
-    return dict(zip([d[0] for d in cursor.description], found))
 

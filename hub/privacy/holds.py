@@ -17,8 +17,9 @@ from typing import Any
 from hub.auth import Forbidden, Identity
 from hub.errors import NotFound
 from hub.privacy.audit import HoldPlaced, HoldReleased, HoldRenewed
-from hub.privacy.context import Context, dumps, one, rows
+from hub.privacy.context import Context, dumps
 from hub.privacy.scope import Fields, Scope, check_window
+from hub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

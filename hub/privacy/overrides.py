@@ -40,7 +40,7 @@ from hub.privacy.audit import (
     OverrideNoticeDelayExtended,
     OverrideNoticeSent,
 )
-from hub.privacy.context import Context, dumps, one, rows
+from hub.privacy.context import Context, dumps
 from hub.privacy.holds import Holds
 from hub.privacy.scope import (
     Fields,
@@ -50,6 +50,7 @@ from hub.privacy.scope import (
     check_window,
     utc,
 )
+from hub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from typing import Any
 from hub.auth import AccountService, Forbidden, Identity
 from hub.errors import HubError, NotFound
 from hub.privacy.audit import SettingChanged
-from hub.privacy.context import Context, one, rows
+from hub.privacy.context import Context
 from hub.privacy.scope import Fields
+from hub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

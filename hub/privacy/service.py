@@ -21,12 +21,12 @@ from hub.clock import Clock
 from hub.config import PrivacyConfig
 from hub.privacy.audit import AuditLog
 from hub.privacy.consent import ConsentQueue
-from hub.privacy.context import Context, rows
+from hub.privacy.context import Context
 from hub.privacy.egress import Egress
 from hub.privacy.holds import Holds
 from hub.privacy.overrides import Overrides
 from hub.privacy.schema import migrations
-from hub.store.db import Database
+from hub.store.db import Database, rows
 
 log = logging.getLogger(__name__)
 

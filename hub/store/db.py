@@ -13,7 +13,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,16 @@ def connect(path: Path, readonly: bool = False) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
     return db
+
+
+def rows(db: sqlite_utils.Database, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Every row of a query, as dicts keyed by column name."""
+    return list(db.query(sql, args))
+
+
+def one(db: sqlite_utils.Database, sql: str, args: Sequence[Any] = ()) -> dict[str, Any] | None:
+    """The first row of a query as a dict, or None."""
+    return next(iter(db.query(sql, args)), None)
 
 
 class _Thread:
