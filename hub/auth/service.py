@@ -36,6 +36,7 @@ from hub.auth.schema import migrations
 from hub.auth.throttle import LoginThrottle
 from hub.clock import Clock
 from hub.errors import NotFound
+from hub.privacy.audit.canonical import is_text
 from hub.privacy.audit.events import AuditEvent, OwnerLoggedIn, OwnerLoginFailed
 from hub.store.db import Database, one, rows
 
@@ -461,11 +462,8 @@ def _insert_account(db: sqlite_utils.Database, username: str, role: str, phc: st
 
 def _check_text(*values: str) -> None:
     """Refuse text Python holds but UTF-8 cannot (lone surrogates from JSON \\ud800 escapes)."""
-    for value in values:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidRequest("user names and passwords must be Unicode text (no lone surrogates)") from None
+    if not all(is_text(value) for value in values):
+        raise InvalidRequest("user names and passwords must be Unicode text (no lone surrogates)")
 
 
 def _check_new_password(username: str, password: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import HubError
+from hub.privacy.audit.canonical import is_text
 
 
 class InvalidField(HubError):
@@ -65,14 +66,6 @@ class Scope:
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second Python's datetime can show
 
 
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def utc(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -100,7 +93,7 @@ class Fields:
             return None
         if not isinstance(value, str) or not value.strip():
             raise InvalidField(f"{name!r} must be a non-empty string")
-        if not _is_text(value):
+        if not is_text(value):
             raise InvalidField(f"{name!r} holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text")
         if len(value) > max_len:
             raise InvalidField(f"{name!r} is {len(value)} characters; at most {max_len}")

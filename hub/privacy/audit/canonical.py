@@ -23,13 +23,20 @@ MAX_SAFE_INT = 2**53 - 1
 ENTRY_KEYS = ("actor", "event", "fields", "index", "time_ms")
 
 
+def is_text(value: str) -> bool:
+    """True unless `value` holds a lone surrogate (JSON can carry one as \\ud800; UTF-8 cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_value(value: Any, where: str) -> None:
     """Raise AuditError naming `where` unless value is plain JSON without floats."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise AuditError(f"{where}: the text holds a lone surrogate, which is not Unicode text") from None
+        if not is_text(value):
+            raise AuditError(f"{where}: the text holds a lone surrogate, which is not Unicode text")
         return
     if value is None or isinstance(value, bool):
         return
