@@ -118,18 +118,12 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
 
     async def issue_token(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner")
-        body = await read_json(request, limit)
-        if not isinstance(body, dict) or not isinstance(body.get("requester"), str) or not isinstance(
-                body.get("name"), str):  # fmt: skip
-            raise InvalidField("'requester' (a user name for the outside party) and 'name' are required strings")
-        unknown = sorted(set(body) - {"requester", "name", "expires_in_s"})
-        if unknown:
-            raise InvalidField(f"unknown field(s) {', '.join(map(repr, unknown))}")
-        expires = body.get("expires_in_s", 30 * 86400)
-        if isinstance(expires, bool) or not isinstance(expires, int) or not 0 < expires <= 365 * 86400:
-            raise InvalidField("'expires_in_s' must be whole seconds between 1 and one year")
-        issued = await request.app[SERVICE].issue_requester_token(who, body["requester"], body["name"], expires)
-        return web.json_response({"id": issued.id, "requester": body["requester"], "name": issued.name,
+        f = Fields(await read_json(request, limit), "token request")
+        requester, name = f.text("requester", max_len=64), f.text("name", max_len=100)
+        expires = f.whole("expires_in_s", 1, 365 * 86400, default=30 * 86400)
+        f.done()
+        issued = await request.app[SERVICE].issue_requester_token(who, requester or "", name or "", expires)
+        return web.json_response({"id": issued.id, "requester": requester, "name": issued.name,
                                   "token": issued.token, "expires_at": issued.expires_at}, status=201)  # fmt: skip
 
     def member_cameras(f: Fields) -> list[str] | None:

@@ -99,6 +99,15 @@ class Fields:
             raise InvalidField(f"{name!r} is {len(value)} characters; at most {max_len}")
         return value.strip()
 
+    def whole(self, name: str, lowest: int, highest: int, default: int) -> int:
+        """A whole number between `lowest` and `highest`; `default` when left out."""
+        value = self._get(name, required=False)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+            raise InvalidField(f"{name!r} must be a whole number from {lowest} to {highest}, got {value!r}")
+        return value
+
     def choice(self, name: str, options: Collection[str], required: bool = True) -> str | None:
         value = self._get(name, required)
         if value is None:

@@ -201,3 +201,16 @@ async def test_packages_no_link_can_fetch_are_deleted(privacy_hub) -> None:
     assert list(exports.glob("*.zip")) == []  # the last two links expired
     async with ph.client().get(made["waiting"]["share_link"]["url"]) as r:
         assert r.status == 410
+
+
+async def test_issuing_a_requester_token_checks_its_fields(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    owner = await ph.owner()
+    for body, says in (({"name": "x"}, "'requester' is required"),
+                       ({"requester": "pd", "name": "x", "expires_in_s": 0}, "'expires_in_s'"),
+                       ({"requester": "pd", "name": "x", "expires_in_s": True}, "'expires_in_s'"),
+                       ({"requester": "pd", "name": "x", "scope": "all"}, "'scope'")):  # fmt: skip
+        async with owner.post("/api/requesters/tokens", json=body) as r:
+            assert r.status == 400 and says in (await r.json())["message"], body
+    async with owner.post("/api/requesters/tokens", json={"requester": "pd", "name": "x", "expires_in_s": 3600}) as r:
+        assert r.status == 201 and (await r.json())["expires_at"] == ph.clock() + 3600
