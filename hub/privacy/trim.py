@@ -105,7 +105,13 @@ def _packets(container: Any, streams: list[Any], src: Path) -> Iterator[av.Packe
 
 
 def span_of(path: Path, clip_start: float) -> tuple[float, float]:
-    """Wall-time span [first packet, end of last packet) of an MP4's video and audio, without decoding."""
+    """Wall-time span [first packet, end of last packet) of an MP4's video and audio, without decoding.
+
+    A video frame is shown until the next one, so the last frame ends one frame interval (the
+    smallest step between presentation times) after it starts. MP4 sample durations are not
+    used for video: they are steps in decode order, and where frames are reordered or some
+    were cut out before the keyframe, a kept frame's sample can look several frames long.
+    """
     with _open(path) as container:
         streams = _footage_streams(container, path)
         gates = {s.index: _Gate(s) for s in streams}
@@ -113,11 +119,23 @@ def span_of(path: Path, clip_start: float) -> tuple[float, float]:
         origin: Fraction | None = None
         first: Fraction | None = None
         last: Fraction | None = None
+        shown: dict[int, list[tuple[Fraction, Fraction]]] = {}
         for packet in _packets(container, streams, path):
-            begin, end = gates[packet.stream.index].span(packet)
+            gate = gates[packet.stream.index]
+            begin, end = gate.span(packet)
             if origin is None and packet.stream.index == primary:
                 origin = begin
             first = begin if first is None else min(first, begin)
+            if packet.stream.type == "video":
+                shown.setdefault(packet.stream.index, []).append((begin, end))
+            else:
+                last = end if last is None else max(last, end)
+        for frames in shown.values():
+            starts = sorted({begin for begin, _ in frames})
+            steps = [b - a for a, b in zip(starts, starts[1:])]
+            # One frame alone: its own sample duration is all there is to go by.
+            interval = min(steps) if steps else max(end for _, end in frames) - starts[0]
+            end = starts[-1] + interval
             last = end if last is None else max(last, end)
     if origin is None or first is None or last is None:
         raise TrimError(f"cannot read clip {path}: it has no video packets")

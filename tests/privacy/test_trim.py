@@ -18,7 +18,7 @@ from typing import Any
 
 import av
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from hub.clipwriter import CopyWriter
@@ -196,6 +196,10 @@ def test_a_window_without_a_whole_keyframe_gives_none_and_no_file(
     start=st.one_of(st.floats(-2, 7), st.integers(-2 * FPS, 7 * FPS).map(lambda k: k / FPS)),
     length=st.one_of(st.floats(0.01, 8), st.integers(1, 8 * FPS).map(lambda k: k / FPS)),
 )
+# Found in CI: an H.265 cut whose kept keyframe's MP4 sample looked four frames long, because the
+# B-frames shown before it were cut out (sample durations are steps in decode order).
+@example(name="hevc", start=3.25, length=1.0)
+@example(name="hevc", start=3.2666666666666666, length=1.0)
 def test_a_trimmed_clip_never_reaches_outside_its_window(
     name: str,
     start: float,
