@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def span_of(path: Path, clip_start: float) -> tuple[float, float]:
                 last = end if last is None else max(last, end)
         for frames in shown.values():
             starts = sorted({begin for begin, _ in frames})
-            steps = [b - a for a, b in zip(starts, starts[1:])]
+            steps = [b - a for a, b in pairwise(starts)]
             # One frame alone: its own sample duration is all there is to go by.
             interval = min(steps) if steps else max(end for _, end in frames) - starts[0]
             end = starts[-1] + interval
