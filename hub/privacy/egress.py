@@ -48,7 +48,7 @@ from hub.privacy.audit import (
 from hub.privacy.package import make_manifest, write_package
 from hub.privacy.scope import Scope
 from hub.privacy.trim import trim_clip
-from hub.store.db import Database, one
+from hub.store.db import Database, one, rows
 from hub.store.files import sha256_of
 from hub.store.index import ClipRecord, query_clips
 
@@ -280,15 +280,14 @@ class Egress:
         A package is a copy of footage made for one recipient; once it cannot be
         delivered it has no reason to stay. Its hashes stay in the audit log.
         """
+        links = await self._db.read(lambda db: rows(
+            db, "SELECT l.*, e.path FROM links l JOIN exports e ON e.id = l.export_id WHERE e.deleted_s IS NULL"))
+        # The same rule that refuses a download decides that no download can come.
+        fetchable = {link["export_id"] for link in links if self._usable(link) is None}
+        spent = sorted({(link["export_id"], link["path"]) for link in links if link["export_id"] not in fetchable})
         now = int(self._clock())
-        spent = await self._db.read(lambda db: [r[0] for r in db.execute(
-            "SELECT e.id FROM exports e WHERE e.deleted_s IS NULL "
-            "AND EXISTS (SELECT 1 FROM links l WHERE l.export_id = e.id) "
-            "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.export_id = e.id AND l.revoked_s IS NULL "
-            "AND l.expires_s > ? AND l.downloads < l.max_downloads)", [now]).fetchall()])  # fmt: skip
-        for export_id in spent:
-            path = self.data_dir / EXPORTS_FOLDER / f"{export_id}.zip"
-            await asyncio.to_thread(unlink_durably, [path])
+        for export_id, relative in spent:
+            await asyncio.to_thread(unlink_durably, [self.data_dir / relative])
             await self._db.write(lambda db, e=export_id: db.execute(
                 "UPDATE exports SET deleted_s = ? WHERE id = ?", [now, e]))
             log.info("export %s deleted: no link can fetch it any more", export_id)
