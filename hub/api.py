@@ -22,6 +22,8 @@ from aiohttp import web
 from hub.api_clips import add_routes as add_clip_routes
 from hub.auth import AccountService, auth_middleware, household_only, require_camera
 from hub.auth import add_routes as add_auth_routes
+from hub.auth.routes import recheck
+from hub.auth.service import HOUSEHOLD
 from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
 from hub.live import LiveView
@@ -41,6 +43,9 @@ STARTED = web.AppKey("started", float)
 # Seconds a live stream waits for a new frame before it sends the last one again,
 # so proxies and browsers see the connection is alive.
 LIVE_KEEPALIVE = 5.0
+# Seconds between checks that a live view's session or token still holds (not logged out,
+# revoked, ended by a password change, a member's camera not taken away); it ends otherwise.
+LIVE_RECHECK_S = 2.0
 BOUNDARY = "camhubframe"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -125,11 +130,21 @@ async def live_mjpeg(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     seq = 0
     last: bytes | None = None
+    loop = asyncio.get_running_loop()
+    recheck_at, keepalive_at = loop.time() + LIVE_RECHECK_S, loop.time()
     try:
         while True:
-            got = await view.next_jpeg(seq, LIVE_KEEPALIVE)
+            if loop.time() >= recheck_at:
+                if not await _still_allowed(request, camera.name):
+                    break
+                recheck_at = loop.time() + LIVE_RECHECK_S
+            # Wait no longer than the next check, so a stalled camera cannot put it off.
+            got = await view.next_jpeg(seq, max(0.0, min(keepalive_at, recheck_at) - loop.time()))
             if got is not None:
                 seq, last = got
+            elif loop.time() < keepalive_at:
+                continue  # woken to check the credential, not to keep the connection alive
+            keepalive_at = loop.time() + LIVE_KEEPALIVE
             if last is None:
                 continue
             head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(last)}\r\n\r\n"
@@ -137,6 +152,17 @@ async def live_mjpeg(request: web.Request) -> web.StreamResponse:
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     return response
+
+
+async def _still_allowed(request: web.Request, camera: str) -> bool:
+    """Whether the viewer's credential still grants this camera; if not, say why in one log line."""
+    try:
+        await recheck(request, *HOUSEHOLD)
+        require_camera(request, camera)
+    except HubError as exc:
+        log.info("live view of %r ended: %s", camera, exc)
+        return False
+    return True
 
 
 async def openapi(request: web.Request) -> web.StreamResponse:

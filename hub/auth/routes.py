@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from hub.auth import credentials as cred
 from hub.auth.errors import (
     Forbidden,
     InvalidRequest,
@@ -37,6 +38,11 @@ H = TypeVar("H", bound=Handler)
 
 SERVICE = web.AppKey("auth_service", AccountService)
 IDENTITY = web.RequestKey("auth_identity", Identity)
+# The credential the identity came from, so long-lived responses can check it again (`recheck`).
+CREDENTIAL = web.RequestKey("auth_credential", str)
+# Why a request that carried something has no identity: the 401 says it instead of a generic line.
+_WHY_ANONYMOUS = web.RequestKey("auth_why_anonymous", str)
+BEARER_PREFIXES = (cred.API_PREFIX, cred.REQUESTER_PREFIX)
 COOKIE = "camhub_session"
 # The attribute a marker sets on a handler: the roles that may call it.
 _ACCESS = "__camhub_roles__"
@@ -62,14 +68,28 @@ def current_identity(request: web.Request) -> Identity | None:
 
 
 def require_roles(request: web.Request, *roles: str) -> Identity:
-    identity = request.get(IDENTITY)
-    if identity is None:
-        raise LoginRequired("log in, or send a valid token, to use this")
+    identity = _signed_in(request)
     if identity.must_change_password:
         raise PasswordChangeRequired("change your one-time password first (POST /api/auth/password)")
     if identity.role not in roles:
         raise Forbidden(f"a {identity.role} account may not do this")
     return identity
+
+
+async def recheck(request: web.Request, *roles: str) -> Identity | None:
+    """Check the request's credential again, for a response that outlives a moment (a live view).
+
+    Raises as `require_roles` would if the session ended (logout, password change
+    elsewhere, expiry), the token was revoked, the account disabled or its role
+    changed; returns the fresh identity, also stored on the request so that
+    `require_camera` sees a member's current cameras. None for a request that had
+    no identity to begin with (an app without the auth middleware).
+    """
+    token = request.get(CREDENTIAL)
+    if token is None:
+        return None
+    request[IDENTITY] = await request.config_dict[SERVICE].authenticate(token)
+    return require_roles(request, *roles)
 
 
 def require_camera(request: web.Request, camera: str) -> None:
@@ -94,11 +114,24 @@ def require_fresh(request: web.Request, max_age_s: float = FRESH_AUTH_S) -> Iden
     return identity
 
 
-def _credential(request: web.Request) -> str | None:
+def _credential(request: web.Request) -> tuple[str | None, str | None]:
+    """The request's credential, or None and why it was set aside.
+
+    Each carrier holds one kind: the cookie only a login session (the hub sets
+    it, HttpOnly, at login), the Bearer header only an API or requester token.
+    A credential in the wrong carrier is ignored, as if absent, whatever it is.
+    A Bearer header, when present, is the credential; the cookie is then unused.
+    """
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return request.cookies.get(COOKIE)
+        token = header[7:].strip()
+        if token.startswith(BEARER_PREFIXES):
+            return token, None
+        return None, "send an API or requester token (cht_..., chr_...) as Authorization: Bearer; sessions use the cookie"
+    cookie = request.cookies.get(COOKIE)
+    if cookie is None or cookie.startswith(cred.SESSION_PREFIX):
+        return cookie, None
+    return None, f"the {COOKIE} cookie carries only a login session; send tokens as Authorization: Bearer"
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -117,7 +150,7 @@ def _cross_site(request: web.Request) -> bool:
 def auth_middleware(service: AccountService) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        token = _credential(request)
+        token, why = _credential(request)
         if token is not None and _cross_site(request):
             # A page on another origin making the browser send the owner's cookie with a
             # state-changing request (CSRF). Scripts with tokens send no cookie and no Origin.
@@ -125,9 +158,12 @@ def auth_middleware(service: AccountService) -> Callable[[web.Request, Handler],
         if token is not None:
             try:
                 request[IDENTITY] = await service.authenticate(token)
-            except LoginRequired:
+                request[CREDENTIAL] = token
+            except LoginRequired as exc:
                 # A stale cookie must not break public pages; marked routes refuse below.
-                pass
+                why = str(exc)
+        if why is not None:
+            request[_WHY_ANONYMOUS] = why
         route_handler = getattr(request.match_info, "handler", None)
         roles = getattr(route_handler, _ACCESS, None)
         if roles is not None:
@@ -153,7 +189,7 @@ async def _body(request: web.Request, *fields: str) -> dict[str, Any]:
 def _signed_in(request: web.Request) -> Identity:
     identity = request.get(IDENTITY)
     if identity is None:
-        raise LoginRequired("log in, or send a valid token, to use this")
+        raise LoginRequired(request.get(_WHY_ANONYMOUS, "log in, or send a valid token, to use this"))
     return identity
 
 

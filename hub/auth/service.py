@@ -5,14 +5,23 @@
 worker thread: it is deliberately slow), the login throttle, sessions, API
 tokens and requester tokens. Every time comes from the injected clock, so
 expiry and lockout are tested without sleeping.
+
+Failed logins reach the audit log as the throttle rules (see
+`hub.auth.throttle`): the first of a quiet name and address, then one summary
+per lockout. A typed name no account has is recorded only as its HMAC under
+`<data_dir>/login-names.key`, so the log never keeps what a stranger typed (a
+password put in the wrong field, or 256 characters of anything).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -33,11 +42,17 @@ from hub.auth.errors import (
     ReauthRequired,  # fmt: skip
 )
 from hub.auth.schema import migrations
-from hub.auth.throttle import LoginThrottle
+from hub.auth.throttle import Failure, LoginThrottle
 from hub.clock import Clock
-from hub.errors import NotFound
+from hub.durable import write_durably
+from hub.errors import HubError, NotFound
 from hub.privacy.audit.canonical import is_text
-from hub.privacy.audit.events import AuditEvent, OwnerLoggedIn, OwnerLoginFailed
+from hub.privacy.audit.events import (
+    AuditEvent,
+    LoginLockout,
+    OwnerLoggedIn,
+    OwnerLoginFailed,
+)
 from hub.store.db import Database, one, rows
 
 log = logging.getLogger(__name__)
@@ -55,6 +70,8 @@ REQUESTER_TOKEN_S = 30 * 86400.0  # default lifetime of a requester token, secon
 TOUCH_INTERVAL_S = 60.0
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MAX_USERNAME_INPUT = 256  # longer login input is refused before any lookup
+NAME_KEY = "login-names.key"  # in the data folder: the HMAC key for typed names no account has
+NAME_KEY_BYTES = 32
 FAILED = "wrong user name or password"
 
 
@@ -96,8 +113,9 @@ class IssuedToken:
 
 class AccountService:
     def __init__(self, db: Database, clock: Clock, hasher: PasswordHasher, dummy_hash: str,
-                 throttle: LoginThrottle, on_event: EventSink | None) -> None:  # fmt: skip
+                 throttle: LoginThrottle, on_event: EventSink | None, name_key: bytes) -> None:  # fmt: skip
         self._db = db
+        self._name_key = name_key
         self._clock = clock
         self._hasher = hasher
         # Unknown users are checked against this hash, so they cost the same time as known ones.
@@ -111,7 +129,8 @@ class AccountService:
         hasher = hasher or cred.default_hasher()
         db = await asyncio.to_thread(Database, data_dir / "accounts.db", migrations)
         dummy = await asyncio.to_thread(hasher.hash, cred.one_time_password())
-        return cls(db, clock, hasher, dummy, throttle or LoginThrottle(clock), on_event)
+        name_key = await asyncio.to_thread(_load_name_key, data_dir / NAME_KEY)
+        return cls(db, clock, hasher, dummy, throttle or LoginThrottle(clock), on_event, name_key)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._db.close)
@@ -198,8 +217,6 @@ class AccountService:
             self.throttle.begin(username, remote)
         except LoginLocked:
             log.warning("login refused, locked: user=%r remote=%s", username, remote)
-            await self._emit(OwnerLoginFailed(time=self._clock(), actor="anonymous", user=username,
-                                              remote=remote, reason="locked"))  # fmt: skip
             raise
         try:
             account = await self._db.read(lambda db: _account(db, username))
@@ -211,10 +228,10 @@ class AccountService:
             self.throttle.failed(username, remote)
             raise
         if not (usable and matched and account):
-            self.throttle.failed(username, remote)
+            failure = self.throttle.failed(username, remote)
             log.warning("login failed: user=%r remote=%s", username, remote)
-            await self._emit(OwnerLoginFailed(time=self._clock(), actor="anonymous", user=username,
-                                              remote=remote, reason="bad_credentials"))  # fmt: skip
+            known = account["username"] if account else None
+            await self._audit_failure(failure, "anonymous", known, username, remote, "bad_credentials")
             raise LoginFailed(FAILED)
         self.throttle.succeeded(username, remote)
         await self._rehash_if_needed(account["id"], stored, password)
@@ -229,6 +246,28 @@ class AccountService:
         identity = Identity(account["id"], account["username"], account["role"], "session", session_id,
                             bool(account["must_change_password"]), now, _cameras(account["cameras"]))  # fmt: skip
         return Login(identity, token)
+
+    async def _audit_failure(self, failure: Failure, actor: str, known: str | None, typed: str, remote: str,
+                             reason: str) -> None:  # fmt: skip
+        """Write what the throttle says a failure is worth: its own entry if first, a summary per lockout.
+
+        `known` is the account's name if one has the typed name; otherwise only the name's HMAC is written.
+        """
+        digest = None if known is not None else self.name_hmac(typed)
+        now = self._clock()
+        if failure.first:
+            await self._emit(OwnerLoginFailed(time=now, actor=actor, user=known, user_hmac=digest, remote=remote,
+                                              reason=reason))  # fmt: skip
+        for lockout in failure.lockouts:
+            by_name = lockout.key == "user"
+            await self._emit(LoginLockout(time=now, actor=actor, key=lockout.key, user=known if by_name else None,
+                                          user_hmac=digest if by_name else None, remote=remote,
+                                          failures=lockout.failures, refused=lockout.refused,
+                                          until_s=int(lockout.locked_until)))  # fmt: skip
+
+    def name_hmac(self, typed: str) -> str:
+        """The hex HMAC-SHA-256 a typed user name is recorded as (casefolded, as the throttle counts it)."""
+        return hmac.new(self._name_key, typed.casefold().encode(), hashlib.sha256).hexdigest()
 
     async def _rehash_if_needed(self, account_id: int, stored: str, password: str) -> None:
         # Raising the Argon2 parameters takes effect as each person next logs in.
@@ -253,9 +292,9 @@ class AccountService:
             self.throttle.failed(identity.username, remote)
             raise
         if not matched:
-            self.throttle.failed(identity.username, remote)
-            await self._emit(OwnerLoginFailed(time=self._clock(), actor=identity.username, user=identity.username,
-                                              remote=remote, reason="bad_password_reauth"))  # fmt: skip
+            failure = self.throttle.failed(identity.username, remote)
+            await self._audit_failure(failure, identity.username, identity.username, identity.username, remote,
+                                      "bad_password_reauth")  # fmt: skip
             raise LoginFailed("wrong password")
         self.throttle.succeeded(identity.username, remote)
 
@@ -435,6 +474,17 @@ TOKEN_BY_DIGEST = """
 SELECT t.*, a.username, a.role, a.disabled_at, a.cameras
 FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_sha256 = ?
 """
+
+
+def _load_name_key(path: Path) -> bytes:
+    """The HMAC key for typed user names, created (mode 0600) on first use."""
+    if not path.exists():
+        write_durably(path, secrets.token_bytes(NAME_KEY_BYTES), mode=0o600)
+    key = path.read_bytes()
+    if len(key) != NAME_KEY_BYTES:
+        raise HubError(f"{path}: the login-name key is {NAME_KEY_BYTES} bytes, this file has {len(key)}; "
+                       "delete it to make a new one (older audit entries then stop matching new ones)")  # fmt: skip
+    return key
 
 
 def _cameras(stored: str | None) -> frozenset[str] | None:

@@ -7,6 +7,12 @@ existence. An attempt counts as a failure from the moment it starts until it
 succeeds, so a burst of concurrent guesses cannot slip past the limit while
 Argon2 runs. State is in memory: a restart forgets it, which costs an attacker
 a restart they cannot cause from outside.
+
+The throttle also decides what the audit log hears, so that nobody can grow
+it by failing to log in: `failed` says whether a failure is the first of a
+quiet user name *and* a quiet address (logged on its own) and which keys it
+just locked (one summary entry each, with its counts); attempts refused
+during a lockout write nothing and are counted into the key's next summary.
 """
 
 from __future__ import annotations
@@ -30,6 +36,25 @@ class _Counter:
     failures: list[float] = field(default_factory=list)  # Unix seconds of recent failures
     pending: int = 0  # attempts started and not finished, counted as failures
     locked_until: float = 0.0  # Unix seconds
+    refused: int = 0  # attempts refused since this key's last lockout summary
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A user name or address that one failure just locked: what its audit summary says."""
+
+    key: str  # "user" | "address"
+    failures: int  # failed attempts inside the window that led to the lockout
+    refused: int  # attempts refused (locked, or too many in flight) since the key's previous summary
+    locked_until: float  # Unix seconds
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What one failed attempt means for the audit log."""
+
+    first: bool  # the first failure of a user name and an address that were both quiet: log it
+    lockouts: tuple[Lockout, ...]  # keys this failure locked: one summary entry each
 
 
 class LoginThrottle:
@@ -58,21 +83,31 @@ class LoginThrottle:
         if len(self._counters) > MAX_COUNTERS:
             self.forget_expired()
         counters = [(key, self._counter(key, now)) for key in self._keys(user, remote)]
-        for key, counter in counters:
-            if now < counter.locked_until or len(counter.failures) + counter.pending >= self._limits[key[0]]:
-                raise LoginLocked("too many failed logins; try again later")
+        closed = [counter for key, counter in counters
+                  if now < counter.locked_until or len(counter.failures) + counter.pending >= self._limits[key[0]]]
+        for counter in closed:
+            counter.refused += 1
+        if closed:
+            raise LoginLocked("too many failed logins; try again later")
         for _, counter in counters:
             counter.pending += 1
 
-    def failed(self, user: str, remote: str) -> None:
+    def failed(self, user: str, remote: str) -> Failure:
+        """Count a failed attempt begun with `begin`; say what the audit log should record of it."""
         now = self._clock()
-        for key in self._keys(user, remote):
-            counter = self._counter(key, now)
+        counters = [(key, self._counter(key, now)) for key in self._keys(user, remote)]
+        first = all(not counter.failures and counter.locked_until <= now for _, counter in counters)
+        lockouts = []
+        for (kind, _), counter in counters:
             counter.pending = max(0, counter.pending - 1)
             counter.failures.append(now)
-            if len(counter.failures) >= self._limits[key[0]]:
+            if len(counter.failures) >= self._limits[kind]:
                 counter.locked_until = now + self._lockout_s
+                lockouts.append(Lockout("user" if kind == "user" else "address", len(counter.failures),
+                                        counter.refused, counter.locked_until))  # fmt: skip
                 counter.failures.clear()
+                counter.refused = 0
+        return Failure(first, tuple(lockouts))
 
     def succeeded(self, user: str, remote: str) -> None:
         # The right password wipes the user name's slate; the address keeps its

@@ -51,10 +51,18 @@ async def read_json(request: web.Request, limit: int) -> Any:
         raise InvalidField(f"the body is not JSON: {exc}") from None
 
 
+# Entries about logging in name people and their addresses, and summarise attacks on the hub:
+# the owners' business. A member or custodian sees only those about their own account.
+LOGIN_EVENTS = frozenset({"owner_logged_in", "owner_login_failed", "login_lockout"})
+
+
 async def audit_entry_guard(request: web.Request, entry: dict[str, Any]) -> None:
-    """Who may read an audit entry through /api/audit/proof: the household and custodians, and an
-    entry about a sealed override (notice delayed) only its invoker; to others it does not exist."""
+    """Who may read an audit entry through /api/audit/proof: the household and custodians; a login entry
+    owners, or the member or custodian it is about; an entry about a sealed override (notice delayed) only
+    its invoker. To others it does not exist."""
     who = require_roles(request, "owner", "member", "custodian")
+    if entry["event"] in LOGIN_EVENTS and who.role != "owner" and entry["fields"].get("user") != who.username:
+        raise NotFound(f"no entry {entry['index']}")
     text = json.dumps(entry["fields"])
     for invoked_by, ids in (await request.config_dict[PRIVACY].overrides.sealed()).values():
         if who.username != invoked_by and any(i in text for i in ids):

@@ -31,6 +31,7 @@ from hub.errors import BadRequest
 from hub.privacy.audit.canonical import decode_entry
 from hub.privacy.audit.errors import AuditError
 from hub.privacy.audit.events import (
+    EVENT_TYPES,
     AuditEvent,
     ConsentDecided,
     ConsentExpired,
@@ -263,7 +264,7 @@ class _Tally:
     sealed_exports: dict[str, str] = field(default_factory=dict)  # export id -> sealed override id
     sealed_emergencies: dict[str, tuple[str, str, int | None, int]] = field(default_factory=dict)
 
-    def _sealed_override(self, event: AuditEvent) -> str | None:
+    def _sealed_override(self, event: AuditEvent | None) -> str | None:
         if isinstance(event, OverrideInvoked) and event.notice_delayed_until_s is not None:
             self.sealed[event.override_id] = defaultdict(Counter)
             return event.override_id
@@ -286,7 +287,8 @@ class _Tally:
         value = decode_entry(data, index)
         if value["index"] != index:
             raise AuditError(f"entry {index}: holds the entry written as index {value['index']}")
-        event = event_from_entry(value)
+        # An event this version does not know (written by a newer hub) is read and counts nothing.
+        event = event_from_entry(value) if value["event"] in EVENT_TYPES else None
         month = month_of(value["time_ms"])
         counts = self.months[month]  # every entry's month is a row, so quiet months show as zeros
         sealed = self._sealed_override(event)

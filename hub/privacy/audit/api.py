@@ -84,8 +84,9 @@ OPENAPI_PATHS: dict[str, Any] = {
     }},
     "/api/audit/proof/{index}": {"get": {
         "summary": ("An entry with its RFC 9162 inclusion proof. Entries name people, so only the household and "
-                    "custodians may read them; an entry about an override whose notice is delayed answers 404 to "
-                    "all but its invoker"),
+                    "custodians may read them; a login entry (owner_logged_in, owner_login_failed, login_lockout) "
+                    "answers 404 to members and custodians unless it is about their own account, and an entry "
+                    "about an override whose notice is delayed answers 404 to all but its invoker"),
         "security": [{"sessionCookie": []}, {"bearerToken": []}],
         "parameters": [
             {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},

@@ -81,10 +81,28 @@ class OwnerLoggedIn(AuditEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OwnerLoginFailed(AuditEvent):
+    """A failed login or password check: since 2026-11-29 only the first of a quiet user name and address
+    (`LoginLockout` summarises the rest). Entries from before name every attempt, with the text typed."""
+
     name: ClassVar[str] = "owner_login_failed"
-    user: str
+    user: str | None  # the account's name; None when no account has the name typed
     remote: str
-    reason: str
+    reason: str  # "bad_credentials" | "bad_password_reauth"; older entries also "locked"
+    user_hmac: str | None = None  # for a name no account has: hex HMAC-SHA-256 of it (casefolded), never its text
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginLockout(AuditEvent):
+    """A user name or an address was locked out after failed logins: one entry per lockout, summing up."""
+
+    name: ClassVar[str] = "login_lockout"
+    key: str  # "user": the name below was locked | "address": `remote` was locked
+    user: str | None  # key "user": the account's name, or None when no account has it
+    user_hmac: str | None  # key "user" and no such account: hex HMAC-SHA-256 of the name (casefolded)
+    remote: str  # the address of the failure that completed the lockout
+    failures: int  # failed attempts inside the window that led to it
+    refused: int  # attempts refused since this key's previous lockout entry (while locked, or in flight)
+    until_s: int  # Unix seconds the lockout lasts until
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -279,7 +297,8 @@ EVENT_TYPES: dict[str, type[AuditEvent]] = {
     for cls in (LogCreated, KeyRotated, HubStarted, HubStopped, SettingChanged, OwnerLoggedIn, OwnerLoginFailed,
                 ConsentRequested, ConsentDecided, ConsentExpired, OverrideInvoked, OverrideNoticeSent,
                 OverrideNoticeDelayExtended, OverrideFollowUpFiled, OverrideFollowUpMissed, ExportBuilt, ShareLinkCreated, ShareLinkRevoked,
-                ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted)
+                ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted,
+                LoginLockout)
 }
 
 
