@@ -144,3 +144,39 @@ async def test_registration_answers_alike_whatever_names_exist(privacy_hub) -> N
     status, sheriff = await issue(owner, "county-sheriff")
     assert status == 201 and sheriff["account"]["origin"] == "issued_by_owner"
     assert {a["account"] for a in sheriff["same_name"]} == {answers["county-sheriff"][1]["username"]}
+
+
+async def test_an_account_squatted_before_the_upgrade_takes_no_new_token(tmp_path) -> None:
+    """An install upgraded with a squatted account (a registration that took "city-pd", and an owner's token
+    that joined it) refuses further tokens into it; an owner's own requester account is marked as theirs."""
+    import sqlite_utils
+    from argon2 import PasswordHasher
+
+    from hub.auth import AccountService
+    from hub.auth.errors import AccountExists
+    from hub.auth.schema import migrations
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    old = sqlite_utils.Database(tmp_path / "accounts.db")
+    migrations.apply(old, stop_before="0003_requester_origin")
+    old.execute("INSERT INTO accounts (id, username, role, password_hash, created_at) VALUES "
+                "(1, 'owner', 'owner', ?, 1)", [hasher.hash("an owner password here")])  # fmt: skip
+    old.execute("INSERT INTO accounts (id, username, role, created_at) VALUES (2, 'city-pd', 'requester', 1), "
+                "(3, 'county', 'requester', 1)")  # fmt: skip
+    old.execute("INSERT INTO tokens (account_id, kind, name, token_sha256, created_by, created_at) VALUES "
+                "(2, 'requester', 'registration', 'a', 2, 1), (2, 'requester', 'case work', 'b', 1, 2), "
+                "(3, 'requester', 'case work', 'c', 1, 3)")  # fmt: skip
+    old.conn.commit()
+    old.close()
+    service = await AccountService.open(tmp_path, clock=lambda: 10.0, hasher=hasher)
+    try:
+        owner = (await service.login("owner", "an owner password here", "127.0.0.1")).identity
+        with pytest.raises(AccountExists, match="self-registered"):
+            await service.issue_requester_token(owner, "city-pd", "case work")
+        issued = await service.issue_requester_token(owner, "county", "case work")
+        county = (await service.requester_card(issued.id))["account"]
+        assert county["origin"] == "issued_by_owner" and county["account"] == "county"
+        squatted = await service.requesters_named("city-pd")
+        assert [(a["account"], a["origin"]) for a in squatted] == [("city-pd", "self_registered")]
+    finally:
+        await service.close()
