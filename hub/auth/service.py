@@ -369,6 +369,9 @@ class AccountService:
 
         def find_or_create(db: sqlite_utils.Database) -> int:
             account = _account(db, requester)
+            if account is None and requester.lower().startswith(REGISTERED_PREFIX):
+                raise InvalidRequest(f"requester names starting with {REGISTERED_PREFIX!r} are kept for "
+                                     "self-registered accounts; choose another")  # fmt: skip
             if account is None:
                 return _insert(db, "accounts", {"username": requester, "role": "requester", "created_at": now,
                                                 "created_by": issuer.account_id})  # fmt: skip

@@ -107,6 +107,8 @@ async def test_no_token_is_issued_into_a_self_registered_account(privacy_hub) ->
         assert status == 409 and "self-registered" in refused["message"], refused
     status, wrong = await issue(owner, "city-pd", sees="everything")
     assert status == 400 and "'sees'" in wrong["message"]
+    status, kept = await issue(owner, "reg-0123456789abcdef")  # a name only registrations get
+    assert status == 400 and "self-registered" in kept["message"], kept
 
 
 async def test_a_token_sees_its_own_requests_and_its_account_only_when_the_owner_merged_it(privacy_hub) -> None:
