@@ -131,7 +131,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
                                                      sees_account=sees == "account_requests")  # fmt: skip
         card = await service.requester_card(issued.id)
         # Registrations that chose this name: most likely the party itself, or someone posing as it.
-        claimed = [a for a in await service.requesters_named(requester or "") if a["account"] != requester]
+        claimed = [a for a in await service.requesters_named(requester or "") if a["account"] != card["account"]["account"]]
         return web.json_response({"id": issued.id, "requester": requester, "name": issued.name,
                                   "token": issued.token, "expires_at": issued.expires_at, "sees": sees,
                                   "account": card["account"], "same_name": claimed}, status=201)  # fmt: skip

@@ -122,8 +122,9 @@ async def test_a_token_sees_its_own_requests_and_its_account_only_when_the_owner
     two = await submit(ph, second["token"], "second")
     assert await seen(ph, first["token"]) == {one["id"]}
     assert await seen(ph, second["token"]) == {two["id"]}
-    status, merged = await issue(owner, "city-pd", sees="account_requests")
-    assert status == 201 and merged["sees"] == "account_requests"
+    status, merged = await issue(owner, "City-PD", sees="account_requests")  # names are compared without case
+    assert status == 201 and merged["sees"] == "account_requests" and merged["same_name"] == [], merged
+    assert merged["account"]["account"] == "city-pd"
     assert await seen(ph, merged["token"]) == {one["id"], two["id"]}
     async with ph.client(merged["token"]).get(f"/api/requests/{one['id']}") as r:
         assert r.status == 200
