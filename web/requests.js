@@ -78,7 +78,9 @@ async function refreshOutside() {
     else list.querySelector(".empty")?.remove();
     document.getElementById("notices").replaceChildren(...notices.slice(0, 10).map((n) => {
       const li = document.createElement("li");
-      li.textContent = `${when(n.created_s)}: ${n.kind.replaceAll("_", " ")} (${n.subject})`;
+      // A registration's subject is its account (reg-...); the name it chose is only what it calls itself.
+      const chosen = n.body && n.body.display_name ? `, calling itself "${n.body.display_name}"` : "";
+      li.textContent = `${when(n.created_s)}: ${n.kind.replaceAll("_", " ")} (${n.subject}${chosen})`;
       return li;
     }));
   } catch {

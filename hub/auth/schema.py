@@ -70,3 +70,26 @@ def _accounts_sessions_tokens(db: sqlite_utils.Database) -> None:
 def _member_cameras(db: sqlite_utils.Database) -> None:
     # JSON list of the camera names a member may view; NULL: every camera (owners always see all).
     db.execute("ALTER TABLE accounts ADD COLUMN cameras TEXT")
+
+
+@migrations(name="0003_requester_origin")
+def _requester_origin(db: sqlite_utils.Database) -> None:
+    # Which party a requester account is, and who let it in: a self-registered
+    # account never shares a name with one an owner created (its user name is
+    # reg-<hex>; the name it chose is only shown), so a token an owner issues
+    # by name can never land in it.
+    # 0/1: the account registered itself (POST /api/requesters/register)
+    db.execute("ALTER TABLE accounts ADD COLUMN self_registered INTEGER NOT NULL DEFAULT 0")
+    # self-registered requesters: the name they chose, shown to owners; NULL otherwise
+    db.execute("ALTER TABLE accounts ADD COLUMN display_name TEXT")
+    # the owner account that created it (issued its first token); NULL: the command line, first start or itself
+    db.execute("ALTER TABLE accounts ADD COLUMN created_by INTEGER REFERENCES accounts(id)")
+    # 0/1 (requester tokens): 1 sees every request of its account (an owner chose so when issuing it),
+    # 0 only the requests it submitted itself
+    db.execute("ALTER TABLE tokens ADD COLUMN sees_account INTEGER NOT NULL DEFAULT 0")
+    # Registrations before this migration made an account under the chosen name, with one token named
+    # "registration" that the account created itself; owner-issued tokens may have joined it since.
+    db.execute("UPDATE accounts SET self_registered = 1 WHERE role = 'requester' AND id IN "
+               "(SELECT account_id FROM tokens WHERE kind = 'requester' AND created_by = account_id)")  # fmt: skip
+    db.execute("UPDATE accounts SET created_by = (SELECT min(t.created_by) FROM tokens t WHERE t.account_id = "
+               "accounts.id AND t.created_by != accounts.id) WHERE role = 'requester' AND self_registered = 0")  # fmt: skip

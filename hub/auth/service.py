@@ -73,6 +73,7 @@ MAX_USERNAME_INPUT = 256  # longer login input is refused before any lookup
 NAME_KEY = "login-names.key"  # in the data folder: the HMAC key for typed names no account has
 NAME_KEY_BYTES = 32
 FAILED = "wrong user name or password"
+REGISTERED_PREFIX = "reg-"  # self-registered requester accounts are reg-<16 hex>; the chosen name is shown
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Identity:
     must_change_password: bool
     password_proven_at: float | None  # Unix seconds; None for tokens, which never prove a password
     cameras: frozenset[str] | None = None  # a member's allowed cameras; None: every camera
+    # requester tokens: True sees every request of its account (an owner merged it), False only its own
+    sees_account: bool = False
 
     @property
     def household(self) -> bool:
@@ -376,7 +379,7 @@ class AccountService:
             await self._db.write(lambda db: db.execute(
                 "UPDATE tokens SET last_used_at = ? WHERE id = ?", [now, row["id"]]))
         return Identity(row["account_id"], row["username"], row["role"], row["kind"], row["id"], False, None,
-                        _cameras(row["cameras"]))  # fmt: skip
+                        _cameras(row["cameras"]), bool(row["sees_account"]))  # fmt: skip
 
     # Tokens
 
@@ -387,34 +390,65 @@ class AccountService:
         return await self._issue("api", identity.account_id, identity.account_id, name, expires_in_s)
 
     async def issue_requester_token(self, issuer: Identity, requester: str, name: str,
-                                    expires_in_s: float | None = REQUESTER_TOKEN_S) -> IssuedToken:  # fmt: skip
-        """An owner issues a token to an outside party; its requester account is created if new."""
+                                    expires_in_s: float | None = REQUESTER_TOKEN_S, *,
+                                    sees_account: bool = False) -> IssuedToken:  # fmt: skip
+        """An owner issues a token to an outside party; its requester account is created if new.
+
+        Never into a self-registered account: whoever registered holds a token of it, and would
+        see what the new token's holder asks for. With `sees_account` the token sees every request
+        of its account (the owner merges it with the account's earlier tokens); without, only its own.
+        """
         if issuer.role != "owner" or issuer.via != "session":
             raise Forbidden("only an owner, logged in, may issue requester tokens")
-        account = await self._db.read(lambda db: _account(db, requester))
-        if account is None:
-            await self.create_account(requester, "requester", actor=issuer)
-            account = await self._db.read(lambda db: _account(db, requester))
-        if account is None or account["role"] != "requester":
-            raise AccountExists(f"{requester!r} is a household or custodian account, not a requester")
-        return await self._issue("requester", account["id"], issuer.account_id, name, expires_in_s)
-
-    async def register_requester(self, requester: str) -> IssuedToken:
-        """An outside party registers: a requester account that stays disabled until an owner approves it,
-        and its token, which works only from then on."""
         if not USERNAME.match(requester):
+            raise InvalidRequest("requester: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+        _check_token_fields(name, expires_in_s)
+        now = self._clock()
+
+        def find_or_create(db: sqlite_utils.Database) -> int:
+            account = _account(db, requester)
+            if account is None and requester.lower().startswith(REGISTERED_PREFIX):
+                raise InvalidRequest(f"requester names starting with {REGISTERED_PREFIX!r} are kept for "
+                                     "self-registered accounts; choose another")  # fmt: skip
+            if account is None:
+                return _insert(db, "accounts", {"username": requester, "role": "requester", "created_at": now,
+                                                "created_by": issuer.account_id})  # fmt: skip
+            if account["role"] != "requester":
+                raise AccountExists(f"{requester!r} is a household or custodian account, not a requester")
+            if account["self_registered"]:
+                raise AccountExists(
+                    f"{requester!r} is a self-registered requester account (it chose the name "
+                    f"{account['display_name'] or requester!r}); a token issued into it would let whoever "
+                    "registered it see that token's requests. Issue the token under a requester name of your own: "
+                    "that makes a separate account")  # fmt: skip
+            return int(account["id"])
+
+        account_id = await self._db.write(find_or_create)
+        return await self._issue("requester", account_id, issuer.account_id, name, expires_in_s, sees_account)
+
+    async def register_requester(self, chosen: str) -> tuple[str, IssuedToken]:
+        """An outside party registers: a requester account that stays disabled until an owner approves it,
+        and its token, which works only from then on. Returns the account's user name and the token.
+
+        The account never takes the chosen name: it gets `reg-<random>` and keeps the chosen name as its
+        display name. So registering answers alike whatever names exist (nobody can probe for household
+        or requester names), and no owner can later issue a token into it by typing the chosen name."""
+        if not USERNAME.match(chosen):
             raise InvalidRequest("user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
         now = self._clock()
 
-        def create(db: sqlite_utils.Database) -> int:
-            if db.execute("SELECT 1 FROM accounts WHERE username = ?", [requester]).fetchone():
-                raise AccountExists(f"an account named {requester!r} exists; choose another name")
-            _insert_account(db, requester, "requester", None, False, now)
-            db.execute("UPDATE accounts SET disabled_at = ? WHERE username = ?", [now, requester])
-            return int(db.execute("SELECT id FROM accounts WHERE username = ?", [requester]).fetchone()[0])
+        def create(db: sqlite_utils.Database) -> tuple[int, str]:
+            while True:  # 64 random bits: a clash is as good as impossible, but cheap to rule out
+                username = REGISTERED_PREFIX + secrets.token_hex(8)
+                if _account(db, username) is None:
+                    break
+            account_id = _insert(db, "accounts", {"username": username, "role": "requester", "created_at": now,
+                                                  "disabled_at": now, "self_registered": 1, "display_name": chosen})  # fmt: skip
+            return account_id, username
 
-        account_id = await self._db.write(create)
-        return await self._issue("requester", account_id, account_id, "registration", REQUESTER_TOKEN_S)
+        account_id, username = await self._db.write(create)
+        issued = await self._issue("requester", account_id, account_id, "registration", REQUESTER_TOKEN_S)
+        return username, issued
 
     async def set_requester_enabled(self, owner: Identity, requester: str, enabled: bool) -> None:
         """An owner approves (enables) or refuses (disables) a requester account."""
@@ -429,18 +463,28 @@ class AccountService:
         if not await self._db.write(update):
             raise NotFound(f"no requester {requester!r}")
 
+    async def requester_card(self, token_id: int) -> dict[str, Any]:
+        """For owners: which requester account a token belongs to, how each came to exist, what it sees."""
+        row = await self._db.read(lambda db: one(db, REQUESTER_CARD, [token_id]))
+        if row is None:
+            raise NotFound(f"no requester token {token_id}")
+        return _card(row)
+
+    async def requesters_named(self, name: str) -> list[dict[str, Any]]:
+        """For owners: the requester accounts called `name`, or self-registered under that name (any case)."""
+        found = await self._db.read(lambda db: rows(db, REQUESTERS_NAMED, [name, name]))
+        return [_account_card(r) for r in found]
+
     async def _issue(self, kind: str, account_id: int, created_by: int, name: str,
-                     expires_in_s: float | None) -> IssuedToken:  # fmt: skip
-        if not name or len(name) > 100:
-            raise InvalidRequest("a token needs a name of 1-100 characters")
-        if expires_in_s is not None and expires_in_s <= 0:
-            raise InvalidRequest("expires_in_s must be positive")
+                     expires_in_s: float | None, sees_account: bool = False) -> IssuedToken:  # fmt: skip
+        _check_token_fields(name, expires_in_s)
         token = cred.new_token(cred.API_PREFIX if kind == "api" else cred.REQUESTER_PREFIX)
         now = self._clock()
         expires_at = now + expires_in_s if expires_in_s is not None else None
         token_id = await self._db.write(lambda db: _insert(db, "tokens", {
             "account_id": account_id, "kind": kind, "name": name, "token_sha256": cred.token_digest(token),
-            "created_by": created_by, "created_at": now, "expires_at": expires_at}))  # fmt: skip
+            "created_by": created_by, "created_at": now, "expires_at": expires_at,
+            "sees_account": int(sees_account)}))  # fmt: skip
         log.info("issued %s token %d (%r) for account %d", kind, token_id, name, account_id)
         return IssuedToken(token_id, name, token, expires_at)
 
@@ -470,6 +514,19 @@ SESSION_BY_DIGEST = """
 SELECT s.*, a.username, a.role, a.must_change_password, a.disabled_at, a.cameras
 FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_sha256 = ?
 """
+# A requester token, its account and who created each (owners' user names).
+REQUESTER_CARD = """
+SELECT t.id, t.name, t.sees_account, t.created_at AS token_created_at, i.username AS issued_by,
+       a.username, a.self_registered, a.display_name, a.created_at, a.disabled_at, c.username AS created_by
+FROM tokens t JOIN accounts a ON a.id = t.account_id LEFT JOIN accounts i ON i.id = t.created_by
+LEFT JOIN accounts c ON c.id = a.created_by
+WHERE t.id = ? AND t.kind = 'requester'
+"""
+REQUESTERS_NAMED = """
+SELECT a.username, a.self_registered, a.display_name, a.created_at, a.disabled_at, c.username AS created_by
+FROM accounts a LEFT JOIN accounts c ON c.id = a.created_by
+WHERE a.role = 'requester' AND (a.username = ? OR a.display_name = ? COLLATE NOCASE) ORDER BY a.id
+"""
 TOKEN_BY_DIGEST = """
 SELECT t.*, a.username, a.role, a.disabled_at, a.cameras
 FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_sha256 = ?
@@ -485,6 +542,26 @@ def _load_name_key(path: Path) -> bytes:
         raise HubError(f"{path}: the login-name key is {NAME_KEY_BYTES} bytes, this file has {len(key)}; "
                        "delete it to make a new one (older audit entries then stop matching new ones)")  # fmt: skip
     return key
+def _account_card(row: dict[str, Any]) -> dict[str, Any]:
+    registered = bool(row["self_registered"])
+    return {"account": row["username"], "display_name": row["display_name"] or row["username"],
+            "origin": "self_registered" if registered else "issued_by_owner",
+            "created_by": None if registered else row["created_by"], "created_at": row["created_at"],
+            "enabled": row["disabled_at"] is None}  # fmt: skip
+
+
+def _card(row: dict[str, Any]) -> dict[str, Any]:
+    token = {"id": row["id"], "name": row["name"], "created_at": row["token_created_at"],
+             "issued_by": None if row["self_registered"] and row["issued_by"] == row["username"] else row["issued_by"],
+             "sees": "account_requests" if row["sees_account"] else "own_requests"}  # fmt: skip
+    return {"account": _account_card(row), "token": token}
+
+
+def _check_token_fields(name: str, expires_in_s: float | None) -> None:
+    if not name or len(name) > 100:
+        raise InvalidRequest("a token needs a name of 1-100 characters")
+    if expires_in_s is not None and expires_in_s <= 0:
+        raise InvalidRequest("expires_in_s must be positive")
 
 
 def _cameras(stored: str | None) -> frozenset[str] | None:

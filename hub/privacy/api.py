@@ -24,6 +24,7 @@ from hub.privacy.transparency import transparency_route
 
 PRIVACY = web.AppKey("privacy", Privacy)
 STATES = ("pending", "approved", "narrowed", "denied", "expired")
+SEES = ("own_requests", "account_requests")  # what a requester token sees: what it submitted, or its account's
 
 
 async def read_body(request: web.Request, limit: int, setting: str) -> bytes:
@@ -76,7 +77,9 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
 
     async def submit(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "requester")
-        return web.json_response(await consent.submit(who, await read_json(request, limit)), status=201)
+        body = await read_json(request, limit)
+        card = await request.app[SERVICE].requester_card(who.credential_id)
+        return web.json_response(await consent.submit(who, body, card), status=201)
 
     async def list_requests(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner", "requester")
@@ -129,10 +132,17 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         f = Fields(await read_json(request, limit), "token request")
         requester, name = f.text("requester", max_len=64), f.text("name", max_len=100)
         expires = f.whole("expires_in_s", 1, 365 * 86400, default=30 * 86400)
+        sees = f.choice("sees", SEES, required=False) or "own_requests"
         f.done()
-        issued = await request.app[SERVICE].issue_requester_token(who, requester or "", name or "", expires)
+        service = request.app[SERVICE]
+        issued = await service.issue_requester_token(who, requester or "", name or "", expires,
+                                                     sees_account=sees == "account_requests")  # fmt: skip
+        card = await service.requester_card(issued.id)
+        # Registrations that chose this name: most likely the party itself, or someone posing as it.
+        claimed = [a for a in await service.requesters_named(requester or "") if a["account"] != card["account"]["account"]]
         return web.json_response({"id": issued.id, "requester": requester, "name": issued.name,
-                                  "token": issued.token, "expires_at": issued.expires_at}, status=201)  # fmt: skip
+                                  "token": issued.token, "expires_at": issued.expires_at, "sees": sees,
+                                  "account": card["account"], "same_name": claimed}, status=201)  # fmt: skip
 
     def member_cameras(f: Fields) -> list[str] | None:
         cameras = f.names("cameras", privacy.ctx.cameras, required=False)

@@ -51,7 +51,10 @@ class ConsentQueue:
         # each see the other's vote, and a request must not expire mid-decision.
         self._deciding = asyncio.Lock()
 
-    async def submit(self, requester: Identity, body: Any) -> dict[str, Any]:
+    async def submit(self, requester: Identity, body: Any,
+                     submitted_by: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Store a request under the token that sent it; `submitted_by` (how its account and token came
+        to exist, from the account service) is kept for the owners to see."""
         if requester.role != "requester":
             raise Forbidden("requests for footage come from requester accounts; household members see footage directly")
         ctx = self.ctx
@@ -82,6 +85,8 @@ class ConsentQueue:
             case_reference=case_reference, cameras=cameras, start_s=start, end_s=end, wanted_by_s=wanted_by,
             expires_s=expires))  # fmt: skip
         row = {"id": request_id, "requester_id": requester.account_id, "requester": requester.username,
+               "token_id": requester.credential_id,
+               "submitted_by": dumps(submitted_by) if submitted_by is not None else None,
                "identity": identity, "organisation": organisation, "contact": contact, "purpose": purpose,
                "case_reference": case_reference, "cameras": dumps(list(cameras)), "start_s": start, "end_s": end,
                "wanted_by_s": wanted_by, "created_s": now, "expires_s": expires, "state": "pending"}  # fmt: skip
@@ -101,8 +106,8 @@ class ConsentQueue:
 
     async def _visible(self, who: Identity, request_id: str) -> dict[str, Any]:
         row = await self._row(request_id)
-        # Another requester's request looks exactly like a missing one.
-        if row is None or (who.role == "requester" and row["requester_id"] != who.account_id):
+        # Another token's request looks exactly like a missing one.
+        if row is None or (who.role == "requester" and not _submitted_by(who, row)):
             raise NotFound(f"no request {request_id!r}")
         if who.role not in ("owner", "requester"):
             raise Forbidden("only owners and the requester see a request")
@@ -117,8 +122,8 @@ class ConsentQueue:
             raise Forbidden("only owners and requesters list requests")
         where, args = ["1"], []
         if who.role == "requester":
-            where.append("requester_id = ?")
-            args.append(who.account_id)
+            where.append("(token_id = ? OR (? AND requester_id = ?))")
+            args.extend([who.credential_id, who.sees_account, who.account_id])
         if state is not None:
             where.append("state = ?")
             args.append(state)
@@ -134,6 +139,8 @@ class ConsentQueue:
         out["granted"] = json.loads(row["granted"]) if row["granted"] else None
         out["share_link"] = await self.ctx.egress.link_for_export(row["export_id"]) if row["export_id"] else None
         if owner:
+            out["token_id"] = row["token_id"]
+            out["submitted_by"] = json.loads(row["submitted_by"]) if row["submitted_by"] else None
             out["votes"] = await self.ctx.db.read(lambda db: rows(
                 db, "SELECT owner, decision, scope, at_s FROM votes WHERE request_id = ? ORDER BY rowid", [row["id"]]))
             for vote in out["votes"]:
@@ -289,6 +296,12 @@ class ConsentQueue:
             raise NotFound(f"request {request_id} has no release to revoke")
         await self.ctx.egress.revoke_export_links(row["export_id"], owner.username)
         return await self.view(owner, request_id)
+
+
+def _submitted_by(who: Identity, row: dict[str, Any]) -> bool:
+    """Whether a requester's token sent this request, or an owner let the token see its account's.
+    Never by name: two parties may have been given the same one."""
+    return row["token_id"] == who.credential_id or (who.sees_account and row["requester_id"] == who.account_id)
 
 
 def _describe(scope: Scope) -> str:

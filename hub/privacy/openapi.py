@@ -64,6 +64,15 @@ REQUEST_BODY = {"type": "object", "additionalProperties": False,
                                      f"privacy.max_window_hours (default {_D.max_window_hours:g} h)"},
     "end": {**TIME, "description": "window end, exclusive; after start"},
     "wanted_by": {**TIME, "description": "when an answer is needed: in the future, within a year"}}}  # fmt: skip
+SEES = {"enum": ["own_requests", "account_requests"],
+        "description": "own_requests: the token sees only the requests it submitted; account_requests: every "
+                       "request of its account (the owner chose to merge it with the account's other tokens)"}
+REQUESTER_ACCOUNT = {"type": "object", "description": "a requester account and how it came to exist", "properties": {
+    "account": {"type": "string", "description": "its user name; self-registered accounts are reg-<16 hex>"},
+    "display_name": {"type": "string", "description": "the name it chose when it registered; else its user name"},
+    "origin": {"enum": ["self_registered", "issued_by_owner"]},
+    "created_by": {"type": ["string", "null"], "description": "the owner who created it; null if it registered itself"},
+    "created_at": {"type": "number", "description": "Unix seconds, UTC"}, "enabled": {"type": "boolean"}}}  # fmt: skip
 REQUEST = {"type": "object", "properties": {
     "id": {"type": "string"}, "requester": {"type": "string"}, "identity": {"type": "string"},
     "organisation": {"type": "string"}, "contact": {"type": "string"}, "purpose": {"type": "string"},
@@ -74,7 +83,15 @@ REQUEST = {"type": "object", "properties": {
     "state": {"enum": ["pending", "approved", "narrowed", "denied", "expired"]}, "decided_s": NULLABLE_SECONDS,
     "message": {"type": ["string", "null"], "description": "the deciding owner's message"},
     "granted": {**SCOPE, "type": ["object", "null"]}, "export_id": {"type": ["string", "null"]}, "share_link": LINK,
-    "votes": {"type": "array", "description": "owners only: each owner's decision", "items": {"type": "object"}}}}  # fmt: skip
+    "votes": {"type": "array", "description": "owners only: each owner's decision", "items": {"type": "object"}},
+    "token_id": {"type": ["integer", "null"], "description": "owners only: the requester token that submitted it "
+                                                             "(null: submitted before tokens were recorded)"},
+    "submitted_by": {"type": ["object", "null"], "description": "owners only: the submitting token and its account, "
+                                                                 "and how each came to exist", "properties": {
+        "account": REQUESTER_ACCOUNT, "token": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "created_at": {"type": "number"},
+            "issued_by": {"type": ["string", "null"], "description": "the owner who issued it; null: the registration's own token"},
+            "sees": SEES}}}}}}  # fmt: skip
 DECISION_BODY = {"type": "object", "additionalProperties": False, "required": ["decision"], "properties": {
     "decision": {"enum": ["approve", "narrow", "deny"],
                  "description": f"policy privacy.decision_policy (default {_D.decision_policy}): any owner decides, "
@@ -176,26 +193,39 @@ OPENAPI_PATHS: dict[str, Any] = {
             "404": {"description": ERRORS["404"], "content": {"application/json": {"schema": ERROR}}},
             "410": {"description": ERRORS["410"], "content": {"application/json": {"schema": ERROR}}}}}},
     "/api/requesters/tokens": {"post": _op(
-        "An owner issues a requester token to an outside party (its account is created on first issue)",
-        "the token, shown once", {"type": "object", "properties": {
+        "An owner issues a requester token to an outside party (its account is created on first issue; "
+        "never into a self-registered account: 409)",
+        "the token, shown once, and the account it belongs to", {"type": "object", "properties": {
             "id": {"type": "integer"}, "requester": {"type": "string"}, "name": {"type": "string"},
-            "token": {"type": "string"}, "expires_at": {"type": ["number", "null"]}}}, "400 401 403 409 413",
-        status="201", body={"type": "object", "additionalProperties": False, "required": ["requester", "name"],
-                            "properties": {"requester": _text(64), "name": _text(100),
-                                           "expires_in_s": {"type": "integer", "minimum": 1, "maximum": 365 * 86400,
-                                                            "default": 30 * 86400}}})},
+            "token": {"type": "string"}, "expires_at": {"type": ["number", "null"]}, "sees": SEES,
+            "account": REQUESTER_ACCOUNT,
+            "same_name": {**_LIST(REQUESTER_ACCOUNT), "description": "self-registered accounts that chose this "
+                                                                     "name: the party itself, or someone posing as it"}}},
+        "400 401 403 409 413", status="201",
+        body={"type": "object", "additionalProperties": False, "required": ["requester", "name"],
+              "properties": {"requester": _text(64, "letters, digits, '.', '_', '@' or '-'"), "name": _text(100),
+                             "expires_in_s": {"type": "integer", "minimum": 1, "maximum": 365 * 86400,
+                                              "default": 30 * 86400},
+                             "sees": {**SEES, "default": "own_requests"}}})},
     "/api/requesters/register": {"post": _op(
         "An outside party registers; its token works once an owner approves (no login; at most 50 waiting)",
-        "the requester token, shown once", {"type": "object", "properties": {
-            "username": {"type": "string"}, "token": {"type": "string"}, "expires_at": {"type": ["number", "null"]},
-            "state": {"enum": ["pending"]}, "note": {"type": "string"}}}, "400 409 413 429", status="201", secure=False,
+        "the requester token, shown once, and the account made for it (never the name asked for, so the "
+        "answer is the same whatever names exist)", {"type": "object", "properties": {
+            "username": {"type": "string", "description": "the account: reg-<16 hex>"},
+            "display_name": {"type": "string", "description": "the name asked for, shown to owners"},
+            "token": {"type": "string"}, "expires_at": {"type": ["number", "null"]},
+            "state": {"enum": ["pending"]}, "note": {"type": "string"}}}, "400 413 429", status="201", secure=False,
         body={"type": "object", "additionalProperties": False,
               "required": ["username", "identity", "organisation", "contact"],
               "properties": {"username": _text(64, "letters, digits, '.', '_', '@' or '-'"), "identity": _text(),
                              "organisation": _text(), "contact": _text()}})},
     "/api/requesters/registrations": {"get": {**_op(
         "Owners: registrations of outside parties", "newest first", _LIST({"type": "object", "properties": {
-            "username": {"type": "string"}, "identity": {"type": "string"}, "organisation": {"type": "string"},
+            "username": {"type": "string", "description": "the account (reg-<16 hex>); approve or refuse by it"},
+            "display_name": {"type": "string", "description": "the name it chose"},
+            "origin": {"enum": ["self_registered"]},
+            "same_name": {**_LIST(REQUESTER_ACCOUNT), "description": "other requester accounts going by the same name"},
+            "identity": {"type": "string"}, "organisation": {"type": "string"},
             "contact": {"type": "string"}, "remote": {"type": "string"}, "created_s": SECONDS,
             "state": {"enum": ["pending", "approved", "refused"]}, "decided_by": {"type": ["string", "null"]},
             "decided_s": NULLABLE_SECONDS}}), "400 401 403"),

@@ -6,6 +6,12 @@ requester account and token at once, but the account stays disabled, and
 the token refused, until an owner approves it. Owners are told of each
 registration; at most `MAX_PENDING` wait at once, so the form cannot be
 used to flood the household.
+
+A registration never takes the name it asks for: its account is
+`reg-<random>` and the chosen name is its display name. So the answer is
+the same whatever names exist, and a name an outsider registers (say, an
+agency's) cannot capture the tokens an owner later issues under that name.
+Owners see both names, and which other requester accounts use the same one.
 """
 
 from __future__ import annotations
@@ -45,23 +51,34 @@ class Requesters:
             "SELECT count(*) FROM registrations WHERE state = 'pending'").fetchone()[0])
         if waiting >= MAX_PENDING:
             raise TooManyRegistrations(f"{waiting} registrations are waiting for the owners; try again later")
-        issued = await self.accounts.register_requester(username)
+        account, issued = await self.accounts.register_requester(username)
         now = self.ctx.now()
         await self.ctx.db.write(lambda db: db.execute(
-            "INSERT INTO registrations (username, identity, organisation, contact, remote, created_s, state) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'pending')", [username, identity, organisation, contact, remote, now]))  # fmt: skip
-        await self.ctx.notify("requester_registered", username, {
-            "username": username, "identity": identity, "organisation": organisation, "contact": contact})
-        log.info("requester %r registered from %s; waiting for an owner", username, remote)
-        return {"username": username, "token": issued.token, "expires_at": issued.expires_at, "state": "pending",
+            "INSERT INTO registrations (username, display_name, identity, organisation, contact, remote, created_s, "
+            "state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            [account, username, identity, organisation, contact, remote, now]))  # fmt: skip
+        await self.ctx.notify("requester_registered", account, {
+            "username": account, "display_name": username, "identity": identity, "organisation": organisation,
+            "contact": contact})  # fmt: skip
+        log.info("requester %r (calling itself %r) registered from %s; waiting for an owner", account, username, remote)
+        return {"username": account, "display_name": username, "token": issued.token,
+                "expires_at": issued.expires_at, "state": "pending",
                 "note": "the token works once an owner approves the registration"}  # fmt: skip
 
     async def list(self, owner: Identity, state: str | None = None) -> list[dict[str, Any]]:
         if owner.role != "owner":
             raise Forbidden("only owners see registrations")
         where, args = ("WHERE state = ?", [state]) if state else ("", [])
-        return await self.ctx.db.read(lambda db: rows(
+        found = await self.ctx.db.read(lambda db: rows(
             db, f"SELECT * FROM registrations {where} ORDER BY created_s DESC, username", args))
+        return [await self._shown(r) for r in found]
+
+    async def _shown(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A registration as owners see it: its account, the name it chose, and the other requester
+        accounts going by that name (an agency's own, or other registrations claiming it)."""
+        display = row["display_name"] or row["username"]
+        others = [a for a in await self.accounts.requesters_named(display) if a["account"] != row["username"]]
+        return {**row, "display_name": display, "origin": "self_registered", "same_name": others}
 
     async def decide(self, owner: Identity, username: str, approve: bool) -> dict[str, Any]:
         if owner.role != "owner":
@@ -77,4 +94,4 @@ class Requesters:
         await self.ctx.db.write(lambda db: db.execute(
             "UPDATE registrations SET state = ?, decided_by = ?, decided_s = ? WHERE username = ?",
             [state, owner.username, now, username]))  # fmt: skip
-        return {**row, "state": state, "decided_by": owner.username, "decided_s": now}
+        return await self._shown({**row, "state": state, "decided_by": owner.username, "decided_s": now})

@@ -152,3 +152,18 @@ def _registrations(db: sqlite_utils.Database) -> None:
 def _exports_deleted(db: sqlite_utils.Database) -> None:
     # Unix seconds, UTC: when the package was deleted because no link can fetch it any more.
     db.execute("ALTER TABLE exports ADD COLUMN deleted_s INTEGER")
+
+
+@migrations(name="0004_requests_by_token")
+def _requests_by_token(db: sqlite_utils.Database) -> None:
+    # A request belongs to the token that submitted it, not to a name: a requester token sees the
+    # requests it submitted (and, if an owner issued it to see its account's, the account's).
+    # accounts.db token number that submitted it; NULL: submitted before this migration (owners see it,
+    # requesters do not, since the account may have been shared with whoever squatted its name)
+    db.execute("ALTER TABLE requests ADD COLUMN token_id INTEGER")
+    # JSON, shown to owners: the submitting account and token and how each came to exist
+    db.execute("ALTER TABLE requests ADD COLUMN submitted_by TEXT")
+    db.execute("CREATE INDEX requests_token ON requests (token_id, created_s)")
+    # the name a self-registered party chose; `username` is its account, reg-<hex>. NULL: registered
+    # before this migration, when the account took the chosen name itself
+    db.execute("ALTER TABLE registrations ADD COLUMN display_name TEXT")

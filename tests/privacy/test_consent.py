@@ -331,25 +331,29 @@ async def test_a_registered_requester_can_ask_only_once_an_owner_approves(privac
         assert r.status == 400 and "extra" in (await r.json())["message"]
     async with public.post("/api/requesters/register", json=form) as r:
         assert r.status == 201, await r.text()
-        token = (await r.json())["token"]
-    async with public.post("/api/requesters/register", json=form) as r:
-        assert r.status == 409
+        registered = await r.json()
+    token, account = registered["token"], registered["username"]
+    # The account is not the name asked for, so nothing collides with it or with a household name.
+    assert account.startswith("reg-") and registered["display_name"] == "insurer-acme"
     async with public.post("/api/requesters/register", json={**form, "username": "owner"}) as r:
-        assert r.status == 409  # nobody registers into a household account
+        assert r.status == 201 and (await r.json())["username"] != "owner"
     insurer = ph.client(token)
     async with insurer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
         assert r.status == 401  # not approved yet
     async with owner.get("/api/notices") as r:
-        assert [n["subject"] for n in await r.json() if n["kind"] == "requester_registered"] == ["insurer-acme"]
+        registered_notices = [n for n in await r.json() if n["kind"] == "requester_registered"]
+    assert account in [n["subject"] for n in registered_notices]
+    assert "insurer-acme" in [n["body"]["display_name"] for n in registered_notices]
     async with owner.get("/api/requesters/registrations?state=pending") as r:
-        assert [x["organisation"] for x in await r.json()] == ["Acme Insurance"]
-    async with insurer.post("/api/requesters/registrations/insurer-acme/approve") as r:
+        pending = {x["username"]: x for x in await r.json()}
+    assert pending[account]["organisation"] == "Acme Insurance" and pending[account]["display_name"] == "insurer-acme"
+    async with insurer.post(f"/api/requesters/registrations/{account}/approve") as r:
         assert r.status == 401
-    async with owner.post("/api/requesters/registrations/insurer-acme/approve") as r:
+    async with owner.post(f"/api/requesters/registrations/{account}/approve") as r:
         assert r.status == 200 and (await r.json())["state"] == "approved"
     async with insurer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
         assert r.status == 201, await r.text()
-    async with owner.post("/api/requesters/registrations/insurer-acme/refuse") as r:
+    async with owner.post(f"/api/requesters/registrations/{account}/refuse") as r:
         assert r.status == 200
     async with insurer.get("/api/requests") as r:
         assert r.status == 401  # refused later: the token stops working

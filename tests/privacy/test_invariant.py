@@ -2,8 +2,11 @@
 
 Hypothesis drives random sequences of requests, decisions (approve, narrow,
 deny), overrides, clock jumps (expiring requests and links), revocations,
-downloads, guessed and traversing tokens, and requesters reading each
-other's requests. After every step:
+downloads, guessed and traversing tokens, requesters reading each other's
+requests, self-registrations (under names owners also issue tokens for),
+owners approving and refusing them, and owners issuing tokens (to a name
+again, merged with its account or not, and into a self-registered account,
+which is refused). After every step:
 
 - every byte of footage a requester receives lies inside the scope an owner
   approved (after narrowing) or an override named: camera, window and
@@ -12,7 +15,10 @@ other's requests. After every step:
   the audit log, after the `export_built` entry of its package, by the time
   the response began;
 - expired, revoked, used-up, denied, pending and never-approved footage is
-  never served, and other requesters' requests look like missing ones.
+  never served, and other requesters' requests look like missing ones;
+- a requester token sees (and so can download) exactly the requests it
+  submitted, or its account's when the owner issued it to see them: never
+  by a shared name, never a registration's that took the same name.
 
 One hub serves every example (starting one per example would cost a minute
 of Argon2 and SQLite set-up), so state accumulates across examples, which
@@ -62,11 +68,38 @@ class Release:
 
 
 @dataclass
+class Holder:
+    """One requester token, and what the model expects of it."""
+
+    label: str  # unique across the run: a request remembers which token sent it
+    session: aiohttp.ClientSession
+    account: str
+    display_name: str
+    sees_account: bool
+    expires_at: float
+    state: str  # enabled | pending | refused (registrations wait for an owner)
+
+    def usable(self, now: float) -> bool:
+        return self.state == "enabled" and now < self.expires_at
+
+
+@dataclass
+class Asked:
+    id: str
+    by: str  # the label of the token that submitted it
+    account: str
+
+    def seen_by(self, holder: Holder) -> bool:
+        return self.by == holder.label or (holder.sees_account and self.account == holder.account)
+
+
+@dataclass
 class Model:
     ph: PrivacyHub
     owner: aiohttp.ClientSession
-    requesters: dict[str, aiohttp.ClientSession] = field(default_factory=dict)
-    requests: list[tuple[str, str]] = field(default_factory=list)  # (request id, requester)
+    holders: list[Holder] = field(default_factory=list)  # this example's tokens
+    requests: list[Asked] = field(default_factory=list)
+    made: int = 0
     releases: list[Release] = field(default_factory=list)
     by_request: dict[str, Release] = field(default_factory=dict)
     document: str = ""
@@ -103,16 +136,21 @@ async def model(privacy_hub) -> Model:
 windows = st.tuples(st.integers(-5, 32), st.integers(1, 35)).map(
     lambda t: (T0 + 60 * t[0] + 7, T0 + 60 * t[0] + 7 + 60 * t[1]))
 camera_sets = st.lists(st.sampled_from(CAMERAS), min_size=1, max_size=2, unique=True)
+NAMES = ("alice", "bob", "carol")
 actions = st.one_of(
-    st.tuples(st.just("submit"), st.sampled_from(("alice", "bob")), camera_sets, windows),
+    st.tuples(st.just("submit"), st.integers(0, 50), camera_sets, windows),
+    st.tuples(st.just("register"), st.sampled_from(NAMES)),
+    st.tuples(st.just("registration"), st.integers(0, 50), st.booleans()),
+    st.tuples(st.just("issue"), st.sampled_from((*NAMES, "a registration")), st.booleans(), st.integers(0, 50)),
     st.tuples(st.just("decide"), st.integers(0, 50), st.sampled_from(("approve", "narrow", "deny")),
               st.floats(0, 0.9), st.floats(0, 0.9), st.booleans(), st.booleans()),
     st.tuples(st.just("override"), st.sampled_from(OVERRIDE_KINDS), camera_sets, windows),
     st.tuples(st.just("advance"), st.sampled_from((60, 3600, 86400, 2 * 86400, 3 * 86400))),
     st.tuples(st.just("revoke"), st.integers(0, 50)),
-    st.tuples(st.just("download"), st.sampled_from(("alice", "bob", "stranger")), st.integers(0, 50)),
+    # -1: a stranger holding any link (the link is the credential); else a token, through its own requests
+    st.tuples(st.just("download"), st.one_of(st.just(-1), st.integers(0, 50)), st.integers(0, 50)),
     st.tuples(st.just("guess"), st.sampled_from(("alter", "random", "traverse", "empty-tag"))),
-    st.tuples(st.just("peek"), st.sampled_from(("alice", "bob")), st.integers(0, 50)),
+    st.tuples(st.just("peek"), st.integers(0, 50), st.integers(0, 50)),
 )
 
 
@@ -124,19 +162,97 @@ def audit_entries(data: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-async def submit(m: Model, who: str, cameras: list[str], window: tuple[int, int]) -> None:
-    body = {"identity": who, "organisation": "org", "contact": f"{who}@example.org", "purpose": "an incident",
+def holder(m: Model, k: int) -> Holder | None:
+    return m.holders[k % len(m.holders)] if m.holders else None
+
+
+def label(m: Model, kind: str) -> str:
+    m.made += 1
+    return f"{kind}-{m.made}"
+
+
+async def issue(m: Model, name: str, sees_account: bool, k: int) -> None:
+    """An owner issues a token: to a name (perhaps one a registration chose), or into a self-registered account."""
+    await m.fresh_owner()
+    registered = [h for h in m.holders if h.account.startswith("reg-")]
+    if name == "a registration":
+        if not registered:
+            return
+        name = registered[k % len(registered)].account
+    body = {"requester": name, "name": "property test", "expires_in_s": 365 * 86400,
+            "sees": "account_requests" if sees_account else "own_requests"}  # fmt: skip
+    async with m.owner.post("/api/requesters/tokens", json=body) as r:
+        issued = await r.json()
+        if name.startswith("reg-"):
+            assert r.status == 409 and "self-registered" in issued["message"], issued
+            return
+        assert r.status == 201, issued
+    assert issued["account"]["account"] == name and issued["account"]["origin"] == "issued_by_owner", issued
+    # The owner is shown the registrations that chose this name (this example's, at least).
+    claimed = {a["account"] for a in issued["same_name"]}
+    assert {h.account for h in registered if h.display_name == name} <= claimed, issued
+    assert all(a["origin"] == "self_registered" for a in issued["same_name"]), issued
+    m.holders.append(Holder(label(m, name), m.ph.client(issued["token"]), name, name, sees_account,
+                            issued["expires_at"], "enabled"))  # fmt: skip
+
+
+async def register(m: Model, name: str) -> None:
+    form = {"username": name, "identity": name, "organisation": "org", "contact": f"{name}@example.org"}
+    async with m.ph.client().post("/api/requesters/register", json=form) as r:
+        made = await r.json()
+        assert r.status in (201, 429), made  # 429: 50 registrations wait already (the hub serves every example)
+        if r.status == 429:
+            return
+    assert made["display_name"] == name and made["username"] != name, made
+    m.holders.append(Holder(label(m, "reg"), m.ph.client(made["token"]), made["username"], name, False,
+                            made["expires_at"], "pending"))  # fmt: skip
+
+
+async def registration(m: Model, k: int, approve: bool) -> None:
+    registered = [h for h in m.holders if h.account.startswith("reg-")]
+    if not registered:
+        return
+    h = registered[k % len(registered)]
+    await m.fresh_owner()
+    async with m.owner.post(f"/api/requesters/registrations/{h.account}/{'approve' if approve else 'refuse'}") as r:
+        decided = await r.json()
+        assert r.status == 200 and decided["display_name"] == h.display_name, decided
+    h.state = "enabled" if approve else "refused"
+
+
+async def submit(m: Model, k: int, cameras: list[str], window: tuple[int, int]) -> None:
+    h = holder(m, k)
+    if h is None:
+        return
+    body = {"identity": h.label, "organisation": "org", "contact": "desk@example.org", "purpose": "an incident",
             "cameras": cameras, "start": window[0], "end": window[1], "wanted_by": int(m.ph.clock()) + 86400}  # fmt: skip
-    async with m.requesters[who].post("/api/requests", json=body) as r:
+    async with h.session.post("/api/requests", json=body) as r:
+        if not h.usable(m.ph.clock()):
+            assert r.status == 401, (await r.text(), h)
+            return
         assert r.status in (201, 429), await r.text()
         if r.status == 201:
-            m.requests.append(((await r.json())["id"], who))
+            m.requests.append(Asked((await r.json())["id"], h.label, h.account))
+
+
+async def visible(m: Model, h: Holder) -> list[dict[str, Any]]:
+    """What a token lists: exactly the requests it may see, or 401 once it no longer works."""
+    async with h.session.get("/api/requests") as r:
+        if not h.usable(m.ph.clock()):
+            assert r.status == 401, (await r.text(), h)
+            return []
+        listed = await r.json()
+        assert r.status == 200, listed
+    # The model holds every request the hub has (it serves every example), with the token that sent it.
+    expected = {a.id for a in m.requests if a.seen_by(h)}
+    assert {x["id"] for x in listed} == expected, (h, listed)
+    return listed
 
 
 async def decide(m: Model, k: int, verb: str, cut_start: float, cut_end: float, fewer: bool, pick: bool) -> None:
     if not m.requests:
         return
-    request_id, _ = m.requests[k % len(m.requests)]
+    request_id = m.requests[k % len(m.requests)].id
     await m.fresh_owner()
     async with m.owner.get(f"/api/requests/{request_id}") as r:
         before = await r.json()
@@ -195,7 +311,7 @@ async def override(m: Model, kind: str, cameras: list[str], window: tuple[int, i
 async def revoke(m: Model, k: int) -> None:
     if not m.requests:
         return
-    request_id, _ = m.requests[k % len(m.requests)]
+    request_id = m.requests[k % len(m.requests)].id
     await m.fresh_owner()
     async with m.owner.post(f"/api/requests/{request_id}/revoke") as r:
         if request_id in m.by_request:
@@ -205,12 +321,23 @@ async def revoke(m: Model, k: int) -> None:
             assert r.status == 404
 
 
-async def download(m: Model, who: str, k: int) -> None:
-    """Fetch a release by asking for one's request (or, for a stranger, any link) and check what comes back."""
-    if not m.releases:
-        return
-    release = m.releases[k % len(m.releases)]
-    session = m.requesters.get(who) or m.ph.client()
+async def download(m: Model, who: int, k: int) -> None:
+    """Fetch a release through a link one's own requests show (or, for a stranger, any link) and check it."""
+    h = holder(m, who) if who >= 0 else None
+    if h is None:
+        if not m.releases:
+            return
+        release = m.releases[k % len(m.releases)]
+        session = m.ph.client()
+    else:
+        # A requester reaches footage only through the links of the requests it sees.
+        shown = [x for x in await visible(m, h) if x["share_link"] is not None]
+        if not shown:
+            return
+        mine = shown[k % len(shown)]
+        release = m.by_request[mine["id"]]
+        assert mine["share_link"]["url"] == release.url, (mine, release)
+        session = h.session
     before = len(audit_entries(m.ph.data))
     async with session.get(release.url) as r:
         now = m.ph.clock()
@@ -265,15 +392,21 @@ async def guess(m: Model, how: str) -> None:
         assert r.status == 404, path
 
 
-async def peek(m: Model, who: str, k: int) -> None:
-    if not m.requests:
+async def peek(m: Model, who: int, k: int) -> None:
+    h = holder(m, who)
+    if not m.requests or h is None:
         return
-    request_id, owner_of = m.requests[k % len(m.requests)]
-    async with m.requesters[who].get(f"/api/requests/{request_id}") as r:
-        if who != owner_of:
-            assert r.status == 404
+    asked = m.requests[k % len(m.requests)]
+    request_id = asked.id
+    async with h.session.get(f"/api/requests/{request_id}") as r:
+        if not h.usable(m.ph.clock()):
+            assert r.status == 401, h
+            return
+        if not asked.seen_by(h):
+            assert r.status == 404, (asked, h)
             return
         seen = await r.json()
+        assert r.status == 200, seen
     released = seen["state"] in ("approved", "narrowed")
     assert (seen["share_link"] is not None) == released, seen
     assert (request_id in m.by_request) == released
@@ -284,15 +417,19 @@ async def peek(m: Model, who: str, k: int) -> None:
 @given(steps=st.lists(actions, min_size=4, max_size=24))
 async def test_no_footage_leaves_outside_an_approved_or_overridden_scope(model: Model, steps: list[tuple]) -> None:
     m = model
-    await m.fresh_owner()
+    m.holders = []
     for name in ("alice", "bob"):
-        async with m.owner.post("/api/requesters/tokens", json={"requester": name, "name": "property test"}) as r:
-            assert r.status == 201, await r.text()
-            m.requesters[name] = m.ph.client((await r.json())["token"])
+        await issue(m, name, False, 0)
     for step in steps:
         kind, *args = step
         if kind == "submit":
             await submit(m, *args)
+        elif kind == "register":
+            await register(m, *args)
+        elif kind == "registration":
+            await registration(m, *args)
+        elif kind == "issue":
+            await issue(m, *args)
         elif kind == "decide":
             await decide(m, *args)
         elif kind == "override":
@@ -308,6 +445,9 @@ async def test_no_footage_leaves_outside_an_approved_or_overridden_scope(model: 
             await guess(m, *args)
         elif kind == "peek":
             await peek(m, *args)
+    # Every token of this example sees exactly its own requests (or its merged account's).
+    for h in m.holders:
+        await visible(m, h)
     # Across everything so far: each download the model saw was logged, and nothing else was.
     entries = audit_entries(m.ph.data)
     event(f"packages served so far: {'none' if not m.served else 'some' if m.served < 10 else '10 or more'}")
