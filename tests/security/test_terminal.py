@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -148,3 +149,19 @@ async def test_hub_refusal_printed_escaped(privacy_hub) -> None:
     code, out, err = await camhub(ph, "show", "req_\x1b[2J\u202e")
     assert code == 1
     _no_forgery(out + err)
+
+
+def test_clips_prints_file_names_escaped(make_clips, tmp_path: Path) -> None:
+    """A file name in the index (rebuilt from whatever lies in the data folder) is outside text too."""
+    data = tmp_path / "data"
+    make_clips(data, [("yard", T0)])
+    conn = sqlite3.connect(data / "index.db")
+    with conn:
+        conn.execute("UPDATE clips SET path = ?", [f"clips/yard/{CLEAR}\u202e\rvote: x.mp4"])
+    conn.close()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "clips", "--data", str(data)], env=env, check=False,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    _no_forgery(done.stdout)
+    assert "\\x1b[2J" in done.stdout
