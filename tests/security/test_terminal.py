@@ -147,8 +147,9 @@ async def test_hub_refusal_printed_escaped(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub()
     await ph.owner()
     code, out, err = await camhub(ph, "show", "req_\x1b[2J\u202e")
-    assert code == 1
+    assert code == 1, err
     _no_forgery(out + err)
+    assert "Traceback" not in err and "404" in err, err
 
 
 def test_clips_prints_file_names_escaped(make_clips, tmp_path: Path) -> None:
