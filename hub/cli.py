@@ -16,6 +16,7 @@ from pathlib import Path
 from hub import __version__
 from hub.errors import HubError
 from hub.logs import setup_logging
+from hub.terminal import escape
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -81,7 +82,8 @@ def _clips(args: argparse.Namespace) -> int:
             print(json.dumps(clip.as_json(), sort_keys=True))
         else:
             start = datetime.fromtimestamp(clip.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{clip.id:>6}  {clip.camera:<16} {start}Z  {clip.duration:6.1f} s  {clip.bytes:>10} B  {clip.path}")
+            print(f"{clip.id:>6}  {escape(clip.camera):<16} {start}Z  {clip.duration:6.1f} s  {clip.bytes:>10} B  "
+                  f"{escape(clip.path)}")  # fmt: skip
     return 0
 
 
@@ -91,7 +93,7 @@ def _check(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if args.repair:
         for line in repair(data):
-            print(f"repaired: {line}")
+            print(f"repaired: {escape(line)}")
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() and (done % 50 == 0 or done == total):
@@ -99,7 +101,7 @@ def _check(args: argparse.Namespace) -> int:
 
     findings = check(data, hashes=not args.quick, progress=progress)
     for finding in findings:
-        print(finding)
+        print(escape(finding))  # file names on disk may hold anything
     if findings:
         print(f"camhub check: {len(findings)} problem(s) in {data}; `camhub check --repair` mends what it can")
         return 1
@@ -166,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HubError as exc:
-        print(f"camhub: {exc}", file=sys.stderr)
+        print("camhub: " + escape(exc, keep="\n"), file=sys.stderr)  # lines of a config error stay lines
         return 2
     except KeyboardInterrupt:
         return 130

@@ -2,20 +2,22 @@
 
 Every model forbids unknown keys. `load_config` turns pydantic's findings into
 one `ConfigError` whose message names the file, the key path, the bad value
-and what was expected. Camera URLs are redacted in every message.
+and what was expected. Camera URLs are redacted in every message; the value
+is never shown for a key named like a secret (`password`, `token`, ...) nor
+for an unknown key, which is named by its path with the keys valid there.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.errors import ConfigError
-from hub.redact import redact, redact_url
+from hub.redact import is_secret_key, redact, redact_url
 
 Role = Literal["record", "detect"]
 CAMERA_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -199,10 +201,25 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The config model whose keys sit at `loc` (dict keys and list indexes step into their values)."""
+    current: Any = HubConfig
+    for part in loc:
+        if get_origin(current) in (dict, tuple):
+            current = [a for a in get_args(current) if a is not Ellipsis][-1]  # a camera name or an index
+        elif isinstance(current, type) and issubclass(current, BaseModel) and str(part) in current.model_fields:
+            current = current.model_fields[str(part)].annotation
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
 def _describe(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "is not a known key; check its spelling (see docs/config.md)"
+        model = _model_at(tuple(error["loc"][:-1]))
+        valid = f"; valid keys here: {', '.join(model.model_fields)}" if model else ""
+        return f"is not a known key; check its spelling (see docs/config.md){valid}"
     if kind == "missing":
         return "is required but missing"
     if kind == "string_pattern_mismatch" and error["loc"][:1] == ("cameras",):
@@ -212,8 +229,11 @@ def _describe(error: Any) -> str:
 
 
 def _shown_value(error: Any) -> str:
-    if error["type"] in ("missing",):
+    # An unknown key may be a misspelt secret; a secret's value is never echoed, whatever its type.
+    if error["type"] in ("missing", "extra_forbidden"):
         return ""
+    if any(isinstance(part, str) and is_secret_key(part) for part in error["loc"]):
+        return " (value not shown: the key holds a secret; put it in quotes if it is all digits)"
     value = error.get("input")
     if isinstance(value, (dict, list)):
         return ""

@@ -21,6 +21,7 @@ from hub.config import parse_config
 from hub.errors import ConfigError
 from hub.sim.scene import BUILTIN_SCENES
 from hub.sim.simulator import SimCamera, Simulator, run_sim  # noqa: F401  (run_sim is `camhub sim`)
+from hub.terminal import escape
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ async def report_when_online(hub: Hub, patience: float = 30.0) -> None:
     print(f"camhub demo: {len(online)} of {len(status)} cameras online", flush=True)
     for s in status:
         streams = ", ".join(f"{i['codec']} {i['width']}x{i['height']}" for i in s["inputs"] if i["codec"])
-        print(f"  {s['name']}: {s['state']}; {streams or 'no stream'}; {s['last_error'] or 'no errors'}", flush=True)
+        print(f"  {s['name']}: {s['state']}; {streams or 'no stream'}; {escape(s['last_error'] or 'no errors')}",
+              flush=True)  # fmt: skip
 
 
 def _progress(message: str) -> None:

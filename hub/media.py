@@ -3,12 +3,18 @@
 Integrations implement `Source` (blocking, run in a thread the hub owns) and
 may build on `ContainerStream`, which reads anything FFmpeg can demux through
 PyAV. Nothing here touches the event loop.
+
+A file read in real time is paced by its packets' media time: their
+timestamps, or for a raw elementary stream (.h264, which has none) each
+packet's duration as FFmpeg's parser gives it, else one frame at the
+stream's guessed rate. A file that cannot seek back to its start (raw
+streams answer EPERM) is reopened to loop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -120,6 +126,10 @@ def with_credentials(url: str, username: str | None, password: str | None) -> st
 # Live sources are probed briefly: cameras send parameter sets with the first
 # keyframe, and FFmpeg's defaults (5 MB, 5 s) would slow every reconnect.
 LIVE_PROBE = {"probesize": "500000", "analyzeduration": "1000000"}
+# AVFMT_NOTIMESTAMPS: a raw elementary stream (h264, hevc) whose packets carry no times,
+# whose average rate is FFmpeg's default of 25 rather than the stream's own.
+NO_TIMESTAMPS = 0x0080
+DEFAULT_FPS = 25.0  # pacing of untimed packets when the stream names no rate either
 
 
 class ContainerStream:
@@ -134,20 +144,21 @@ class ContainerStream:
         timeout: float = 10.0,
         loop: bool = False,
         realtime: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._url = url
         self._loop = loop
         self._realtime = realtime
-        try:
-            self._container = av.open(url, format=format, options=options or {}, timeout=(timeout, timeout))
-        except (av.FFmpegError, OSError) as exc:
-            raise SourceError(describe_av_error(exc, url)) from None
-        if not self._container.streams.video:
-            self._container.close()
-            raise SourceError(f"no video stream in {redact_url(url)}")
+        self._clock = clock
+        self._sleep = sleep
+        self._open_args = {"format": format, "options": options or {}, "timeout": (timeout, timeout)}
+        self._container = self._open()
         self._stream = self._container.streams.video[0]
         ctx = self._stream.codec_context
-        rate = self._stream.average_rate or self._stream.guessed_rate
+        untimed = bool(self._container.format.flags & NO_TIMESTAMPS)
+        rate = (self._stream.guessed_rate or self._stream.average_rate) if untimed else (
+            self._stream.average_rate or self._stream.guessed_rate)  # fmt: skip
         self.info = StreamInfo(
             codec=ctx.name,
             width=ctx.width,
@@ -163,35 +174,66 @@ class ContainerStream:
         # and add three threads per camera.
         self._decoder.thread_count = 1
 
+    def _open(self) -> Any:
+        try:
+            container = av.open(self._url, **self._open_args)
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(describe_av_error(exc, self._url)) from None
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"no video stream in {redact_url(self._url)}")
+        return container
+
     @property
     def stream(self) -> Any:
         return self._stream
 
+    def _media_time(self, packet: av.Packet, untimed_next: float) -> tuple[float, float]:
+        """(this packet's media time in seconds, the next untimed packet's) within one pass of the file."""
+        if packet.pts is not None:
+            ts = float(packet.pts * packet.time_base)
+        else:
+            ts = untimed_next
+        if packet.duration and packet.time_base:
+            step = float(packet.duration * packet.time_base)
+        else:
+            step = 1.0 / (self.info.fps or DEFAULT_FPS)
+        return ts, ts + step
+
+    def _rewind(self) -> None:
+        """Back to the file's first packet: seek, or where the demuxer cannot (raw streams), reopen."""
+        try:
+            self._container.seek(0, stream=self._stream)
+            return
+        except (av.FFmpegError, OSError):
+            pass
+        self._container.close()
+        self._container = self._open()
+        self._stream = self._container.streams.video[0]
+
     def packets(self) -> Iterator[Packet]:
-        started = time.monotonic()
+        started = self._clock()
         offset = 0.0  # seconds added per loop of a file, so time keeps running forward
         while True:
-            last_ts = 0.0
+            end_ts = 0.0  # media time just after the last packet of this pass
+            untimed_next = 0.0
             try:
                 for packet in self._container.demux(self._stream):
                     if packet.size == 0:
                         continue  # a flush packet at end of stream
-                    ts = float(packet.pts * packet.time_base) if packet.pts is not None else None
-                    if self._realtime and ts is not None:
-                        last_ts = ts
-                        delay = started + offset + ts - time.monotonic()
+                    ts, untimed_next = self._media_time(packet, untimed_next)
+                    end_ts = max(end_ts, untimed_next)
+                    if self._realtime:
+                        delay = started + offset + ts - self._clock()
                         if delay > 0:
-                            time.sleep(min(delay, 1.0))
+                            self._sleep(min(delay, 1.0))
                     yield Packet(packet, time.time(), packet.is_keyframe)
             except (av.FFmpegError, OSError) as exc:
                 raise SourceError(describe_av_error(exc, self._url)) from None
             if not self._loop:
                 raise SourceError(f"end of stream ({redact_url(self._url)})")
-            try:
-                self._container.seek(0, stream=self._stream)
-            except av.FFmpegError as exc:
-                raise SourceError(describe_av_error(exc, self._url)) from None
-            offset += last_ts + (1.0 / self.info.fps if self.info.fps else 0.0)
+            self._rewind()
+            offset += end_ts
 
     def decode(self, packet: Packet) -> list[av.VideoFrame]:
         try:

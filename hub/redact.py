@@ -2,6 +2,8 @@
 
 Camera URLs carry passwords (rtsp://user:secret@host/...). Anything that may
 reach a log line, a status field or an error message goes through `redact`.
+`is_secret_key` says which config keys hold secrets, whose values no error
+message echoes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ MASK = "***"
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@")
 # ?password=... &passwd=... &pwd=... &token=...
 _QUERY_SECRET = re.compile(r"(?i)(?P<k>[?&](?:password|passwd|pwd|pass|token|auth|key)=)[^&\s#]*")
+# A key named like a secret, in any case and as part of a longer name (mqtt_password, apiKey, Secret).
+_SECRET_KEY = re.compile(r"(?i)pass|pwd|secret|token|key|credential|auth|cookie|private|salt")
+
+
+def is_secret_key(name: str) -> bool:
+    """True for a key whose value must never be shown (password, passwd, api_key, token, ...)."""
+    return bool(_SECRET_KEY.search(name))
 
 
 def redact_url(url: str) -> str:

@@ -63,7 +63,7 @@ class ConsentQueue:
         identity = f.text("identity")
         organisation = f.text("organisation")
         contact = f.text("contact")
-        purpose = f.text("purpose", max_len=2000)
+        purpose = f.text("purpose", max_len=2000, multiline=True)
         case_reference = f.text("case_reference", required=False)
         cameras = f.names("cameras", ctx.cameras)
         start, end, wanted_by = f.time("start"), f.time("end"), f.time("wanted_by")
@@ -170,7 +170,7 @@ class ConsentQueue:
         cameras = f.names("cameras", ctx.cameras, required=False)
         start, end = f.time("start", required=False), f.time("end", required=False)
         clip_ids = f.ids("clip_ids")
-        message = f.text("message", max_len=2000, required=False)
+        message = f.text("message", max_len=2000, required=False, multiline=True)
         f.done()
         assert verb is not None
         if verb != "narrow" and (cameras or start is not None or end is not None or clip_ids):

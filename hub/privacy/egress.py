@@ -58,6 +58,11 @@ EXPORTS_FOLDER = "exports"
 LINK_KEY = "privacy/links.key"
 LINK_ID_BYTES = 16  # 128 random bits
 TAG_BYTES = 16
+OVERRIDE = "override:"  # the basis of an export made for a legal-process override
+# A column: 1 while the export's override is sealed (its owners' notice not sent), when the
+# hub's log must not mention it, since the owners read that log.
+SEALED = ("coalesce((SELECT o.notice_sent_s IS NULL FROM overrides o "
+          f"WHERE '{OVERRIDE}' || o.id = e.basis), 0) AS sealed")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}")  # base64url of 16 bytes, a dot, base64url of 16 bytes
 
 
@@ -163,7 +168,8 @@ class Egress:
                                 clip_sha256=tuple(f["sha256"] for f in files), clip_ids=used, bytes=footage,
                                 manifest_sha256=hashlib.sha256(manifest).hexdigest())  # fmt: skip
             receipt = await self._audit.append(event)
-            log.info("export %s logged as audit entry %d; writing the package", export_id, receipt.index)
+            if not basis.startswith(OVERRIDE):
+                log.info("export %s logged as audit entry %d; writing the package", export_id, receipt.index)
             size = receipt.checkpoint.size
             entry = await self._audit.entry(receipt.index)
             proof = await self._audit.inclusion_proof(receipt.index, size)
@@ -180,8 +186,9 @@ class Egress:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [export_id, basis, recipient, str(path.relative_to(self.data_dir)), len(files), footage, package_bytes,
              receipt.index, now]))  # fmt: skip
-        log.info("export %s built for %s under %s: %d clip(s), %d bytes", export_id, recipient, basis,
-                 len(files), footage)  # fmt: skip
+        if not basis.startswith(OVERRIDE):  # the override logs its release itself, once it is not sealed
+            log.info("export %s built for %s under %s: %d clip(s), %d bytes", export_id, recipient, basis,
+                     len(files), footage)  # fmt: skip
         return export
 
     def _stage(self, clips: list[ClipRecord], scope: Scope,
@@ -281,16 +288,19 @@ class Egress:
         delivered it has no reason to stay. Its hashes stay in the audit log.
         """
         links = await self._db.read(lambda db: rows(
-            db, "SELECT l.*, e.path FROM links l JOIN exports e ON e.id = l.export_id WHERE e.deleted_s IS NULL"))
+            db, f"SELECT l.*, e.path, {SEALED} FROM links l JOIN exports e ON e.id = l.export_id "
+                "WHERE e.deleted_s IS NULL"))  # fmt: skip
         # The same rule that refuses a download decides that no download can come.
         fetchable = {link["export_id"] for link in links if self._usable(link) is None}
-        spent = sorted({(link["export_id"], link["path"]) for link in links if link["export_id"] not in fetchable})
+        spent = sorted({(link["export_id"], link["path"], link["sealed"]) for link in links
+                        if link["export_id"] not in fetchable})  # fmt: skip
         now = int(self._clock())
-        for export_id, relative in spent:
+        for export_id, relative, sealed in spent:
             await asyncio.to_thread(unlink_durably, [self.data_dir / relative])
             await self._db.write(lambda db, e=export_id: db.execute(
                 "UPDATE exports SET deleted_s = ? WHERE id = ?", [now, e]))
-            log.info("export %s deleted: no link can fetch it any more", export_id)
+            if not sealed:
+                log.info("export %s deleted: no link can fetch it any more", export_id)
         return len(spent)
 
     async def open_download(self, token: str, remote: str) -> tuple[Path, str]:
@@ -299,8 +309,8 @@ class Egress:
         now = self._clock()
 
         def reserve(db: sqlite_utils.Database) -> tuple[dict[str, Any] | None, str | None]:
-            row = one(db, "SELECT l.*, e.path, e.package_bytes FROM links l JOIN exports e ON e.id = l.export_id "
-                           "WHERE l.id = ?", [link_id])  # fmt: skip
+            row = one(db, f"SELECT l.*, e.path, e.package_bytes, {SEALED} FROM links l "
+                           "JOIN exports e ON e.id = l.export_id WHERE l.id = ?", [link_id])  # fmt: skip
             if row is None:
                 return None, None
             refused = self._usable(row)
@@ -319,7 +329,8 @@ class Egress:
         await self._audit.append(ShareLinkDownloaded(time=now, actor="requester", link_id=link_id,
                                                      export_id=row["export_id"], remote=remote,
                                                      bytes=row["package_bytes"]))  # fmt: skip
-        log.info("share link %s: download %d of %d of %s started from %s", link_id[:6], row["downloads"] + 1,
-                 row["max_downloads"], row["export_id"], remote)  # fmt: skip
+        if not row["sealed"]:
+            log.info("share link %s: download %d of %d of %s started from %s", link_id[:6], row["downloads"] + 1,
+                     row["max_downloads"], row["export_id"], remote)  # fmt: skip
         return path, row["export_id"]
 

@@ -54,7 +54,8 @@ class Holds:
             "INSERT INTO holds (id, basis, cameras, start_s, end_s, created_by, created_s, expires_s) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [hold_id, basis, dumps(list(scope.cameras)), scope.start_s, scope.end_s, actor, now, expires]))  # fmt: skip
-        log.info("hold %s placed by %r (%s) until %d", hold_id, actor, basis, expires)
+        if not basis.startswith("override:"):  # an override's hold is logged by the override, when not sealed
+            log.info("hold %s placed by %r (%s) until %d", hold_id, actor, basis, expires)
         return await self.view(hold_id)
 
     async def place_for_owner(self, owner: Identity, body: Any) -> dict[str, Any]:

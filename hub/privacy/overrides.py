@@ -166,7 +166,6 @@ class Overrides:
             # Not logged, so it never happened: no notice, no release.
             await ctx.db.write(lambda db: db.execute("DELETE FROM overrides WHERE id = ?", [override_id]))
             raise
-        log.info("override %s (%s, case %s) invoked by %r", override_id, kind, record["case_number"], who.username)
         link = None
         if kind == "preservation":
             hold = await self.holds.place(who.username, f"override:{override_id}", scope)
@@ -185,6 +184,8 @@ class Overrides:
             link = {"url": made.path, "expires_s": made.expires_s, "max_downloads": made.max_downloads}
         if delayed_until is None:
             await self._send_notice(override_id)
+        # While sealed, the hub's log says nothing of it (egress and holds stay quiet about
+        # overrides too): the owners read that log. It is logged when the notice goes out.
         view = await self._view_row(override_id)
         view["share_link"] = link
         return view
@@ -254,7 +255,6 @@ class Overrides:
         await ctx.db.write(lambda db: db.execute(
             "UPDATE overrides SET record = ?, notice_due_s = ? WHERE id = ? AND notice_sent_s IS NULL",
             [dumps(record), until, override_id]))  # fmt: skip
-        log.info("override %s: owners' notice delayed again, to %s, by order of %s", override_id, utc(until), ordered_by)
         return await self._view_row(override_id, who.username)
 
     # Telling the owners
@@ -279,9 +279,9 @@ class Overrides:
                                                           due_s=row["follow_up_due_s"]))  # fmt: skip
             await ctx.db.write(lambda db, oid=row["id"]: db.execute(
                 "UPDATE overrides SET follow_up_missed_s = ? WHERE id = ?", [now, oid]))
-            log.warning("emergency override %s has no follow-up legal process (due %s)", row["id"],
-                        utc(row["follow_up_due_s"]))  # fmt: skip
             if row["notice_sent_s"] is not None:  # while sealed, the notice itself will say so
+                log.warning("emergency override %s has no follow-up legal process (due %s)", row["id"],
+                            utc(row["follow_up_due_s"]))  # fmt: skip
                 await ctx.notify("follow_up_missed", row["id"], {"override_id": row["id"],
                                                                  "due_s": row["follow_up_due_s"]})  # fmt: skip
 
@@ -303,6 +303,10 @@ class Overrides:
         body["notice_delayed"] = delayed
         body["follow_up_missed"] = view["follow_up_missed_s"] is not None
         await ctx.notify("override", override_id, body)
+        released = view.get("export_id") or view.get("hold_id") or "nothing"
+        log.info("override %s (%s, case %s) invoked by %r: %s; owners told%s", override_id, view["kind"],
+                 view["case_number"], view["invoked_by"], released,
+                 f" after a delay ordered by {view['delay_ordered_by']}" if delayed else "")  # fmt: skip
 
     # Reading
 

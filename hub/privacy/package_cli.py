@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.privacy.package import PackageError, verify_package
+from hub.terminal import escape
 
 
 def _key_text(value: str | None) -> str | None:
@@ -34,20 +35,21 @@ def _verify(args: argparse.Namespace) -> int:
     package = Path(args.package)
     result = verify_package(package, _key_text(args.key))
     if args.json:
-        print(json.dumps({"package": str(package), **dataclasses.asdict(result)}, indent=1, ensure_ascii=False))
+        print(json.dumps({"package": str(package), **dataclasses.asdict(result)}, indent=1))  # ASCII: the manifest's text is a stranger's
         return 0 if result.ok else 1
     if not result.ok:
-        print(f"camhub: export: verification FAILED: {package}: {len(result.problems)} problem(s)", file=sys.stderr)
+        print(f"camhub: export: verification FAILED: {escape(package)}: {len(result.problems)} problem(s)",
+              file=sys.stderr)  # fmt: skip
         for problem in result.problems:
-            print(f"  - {problem}", file=sys.stderr)
+            print(f"  - {escape(problem)}", file=sys.stderr)
         return 1
-    print(f"ok: {package} verifies")
+    print(f"ok: {escape(package)} verifies")
     print("it proves:")
     for line in result.proves:
-        print(f"  - {line}")
+        print(f"  - {escape(line)}")
     print("it does not prove:")
     for line in result.does_not_prove:
-        print(f"  - {line}")
+        print(f"  - {escape(line)}")
     return 0
 
 

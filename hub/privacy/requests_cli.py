@@ -6,6 +6,9 @@ CAMHUB_PASSWORD environment variable, or a prompt. A login counts as a
 fresh password, so deciding works without a separate re-authentication.
 Exit codes: 0 done, 1 the hub refused (its message is printed), 2 the hub
 cannot be reached or the command is wrong.
+
+Everything a requester wrote is printed through `hub.terminal`: escaped,
+in quotes, a multi-line purpose or message as indented continuation lines.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 from hub.errors import HubError
 from hub.privacy.scope import utc
+from hub.terminal import escape, quote
 
 DEFAULT_URL = "http://127.0.0.1:8971"
 
@@ -65,26 +70,31 @@ def _password(args: argparse.Namespace) -> str:
     return getpass.getpass(f"password for {args.user}: ")
 
 
+CONTINUED = " " * 12 + "| "  # a line of a multi-line field, indented deeper than every label
+
+
 def _summary(r: dict[str, Any]) -> str:
-    return (f"{r['id']}  {r['state']:<8}  {r['requester']} ({r['organisation']})  {', '.join(r['cameras'])}  "
-            f"{utc(r['start_s'])} to {utc(r['end_s'])}  expires {utc(r['expires_s'])}")  # fmt: skip
+    return (f"{escape(r['id'])}  {escape(r['state']):<8}  {quote(r['requester'])} ({quote(r['organisation'])})  "
+            f"{escape(', '.join(r['cameras']))}  {utc(r['start_s'])} to {utc(r['end_s'])}  "
+            f"expires {utc(r['expires_s'])}")  # fmt: skip
 
 
 def _details(r: dict[str, Any]) -> str:
-    lines = [_summary(r), f"  who:      {r['identity']}, {r['organisation']}, {r['contact']}",
-             f"  purpose:  {r['purpose']}", f"  case:     {r['case_reference'] or '-'}",
+    case = quote(r["case_reference"]) if r["case_reference"] else "-"
+    lines = [_summary(r), f"  who:      {quote(r['identity'])}, {quote(r['organisation'])}, {quote(r['contact'])}",
+             f"  purpose:  {quote(r['purpose'], CONTINUED)}", f"  case:     {case}",
              f"  wanted by {utc(r['wanted_by_s'])}"]  # fmt: skip
     if r.get("granted"):
         g = r["granted"]
-        clips = f", clips {g['clip_ids']}" if g["clip_ids"] else ""
-        lines.append(f"  granted:  {', '.join(g['cameras'])} {utc(g['start_s'])} to {utc(g['end_s'])}{clips}")
+        clips = f", clips {escape(g['clip_ids'])}" if g["clip_ids"] else ""
+        lines.append(f"  granted:  {escape(', '.join(g['cameras']))} {utc(g['start_s'])} to {utc(g['end_s'])}{clips}")
     for vote in r.get("votes", []):
-        lines.append(f"  vote:     {vote['owner']} {vote['decision']} at {utc(vote['at_s'])}")
+        lines.append(f"  vote:     {quote(vote['owner'])} {escape(vote['decision'])} at {utc(vote['at_s'])}")
     if r.get("message"):
-        lines.append(f"  message:  {r['message']}")
+        lines.append(f"  message:  {quote(r['message'], CONTINUED)}")
     if r.get("share_link"):
         link = r["share_link"]
-        lines.append(f"  link:     {link['url']} ({link['downloads']} of {link['max_downloads']} downloads, "
+        lines.append(f"  link:     {escape(link['url'])} ({link['downloads']} of {link['max_downloads']} downloads, "
                      f"until {utc(link['expires_s'])}{', revoked' if link['revoked_s'] else ''})")  # fmt: skip
     return "\n".join(lines)
 
@@ -93,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return _act(args)
     except RequestFailed as exc:
-        print(f"camhub requests: {exc}", file=sys.stderr)
+        print(f"camhub requests: {escape(exc)}", file=sys.stderr)
         return 1
 
 
@@ -109,7 +119,7 @@ def _act(args: argparse.Namespace) -> int:
             print("no requests" + (f" {args.state}" if args.state else ""))
         return 0
     if args.action == "show":
-        r = api.call("GET", f"/api/requests/{args.id}")
+        r = api.call("GET", f"/api/requests/{urllib.parse.quote(args.id, safe='')}")
         print(json.dumps(r, sort_keys=True, indent=2) if args.json else _details(r))
         return 0
     body: dict[str, Any] = {"decision": args.decision}
@@ -127,7 +137,7 @@ def _act(args: argparse.Namespace) -> int:
     narrowing = any(k in body for k in ("cameras", "start", "end", "clip_ids"))
     if narrowing and args.decision != "narrow":
         raise HubError("--cameras, --start, --end and --clips go with --narrow")
-    r = api.call("POST", f"/api/requests/{args.id}/decision", body)
+    r = api.call("POST", f"/api/requests/{urllib.parse.quote(args.id, safe='')}/decision", body)
     print(json.dumps(r, sort_keys=True, indent=2) if args.json else _details(r))
     return 0
 

@@ -2,7 +2,9 @@
 
 Every outside request, decision and override names a `Scope`. `Fields`
 reads a JSON object field by field and refuses, with the field's name and
-what would be right, anything missing, mistyped, too long or unknown.
+what would be right, anything missing, mistyped, too long or unknown, and
+text with control characters (only a multi-line field keeps newlines), which
+would reach the owners' terminals and logs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.privacy.audit.canonical import is_text
+from hub.terminal import first_control
 
 
 class InvalidField(HubError):
@@ -87,7 +90,9 @@ class Fields:
             raise InvalidField(f"{name!r} is required")
         return value
 
-    def text(self, name: str, max_len: int = 200, required: bool = True) -> str | None:
+    def text(self, name: str, max_len: int = 200, required: bool = True, multiline: bool = False) -> str | None:
+        """A non-empty string of at most `max_len` characters, without control characters;
+        newlines only when `multiline`."""
         value = self._get(name, required)
         if value is None:
             return None
@@ -97,6 +102,10 @@ class Fields:
             raise InvalidField(f"{name!r} holds a lone surrogate (U+D800 to U+DFFF), which is not Unicode text")
         if len(value) > max_len:
             raise InvalidField(f"{name!r} is {len(value)} characters; at most {max_len}")
+        control = first_control(value, "\n" if multiline else "")
+        if control is not None:
+            allowed = "; only newlines may break its lines" if multiline else ""
+            raise InvalidField(f"{name!r} holds the control character {control}, which text fields refuse{allowed}")
         return value.strip()
 
     def whole(self, name: str, lowest: int, highest: int, default: int) -> int:

@@ -47,6 +47,7 @@ from hub.privacy.audit.events import (
 )
 from hub.privacy.audit.log import AUDIT_FOLDER, AuditLog
 from hub.privacy.audit.store import DB_NAME, connect
+from hub.terminal import escape
 
 OVERRIDE_KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
 DECISIONS = ("approved", "narrowed", "denied")
@@ -182,7 +183,8 @@ class Report:
             read = "The audit log holds no entries."
         else:
             read = f"Computed from audit log entries {self.first_index}..{self.last_index} ({self.entries} entries)."
-        lines = [f"Transparency report for {self.origin or 'this hub'}, as of {_utc(self.as_of_s)}", read]
+        origin = escape(self.origin) if self.origin else "this hub"  # read from the log, which may be forged
+        lines = [f"Transparency report for {origin}, as of {_utc(self.as_of_s)}", read]
         rows = [*self.months, ("total", self.totals)]
         for title, columns in TEXT_TABLES:
             shown = [(head, attr) for head, attr in columns
@@ -193,7 +195,7 @@ class Report:
             lines.append("Flagged emergency overrides (follow-up not filed by its deadline): none.")
         else:
             lines.append("Flagged emergency overrides (follow-up not filed by its deadline):")
-            lines += [f"  {f.override_id}  invoked {f.month}, follow-up due {_utc(f.due_s)}  (audit entry {f.entry})"
+            lines += [f"  {escape(f.override_id)}  invoked {f.month}, follow-up due {_utc(f.due_s)}  (audit entry {f.entry})"
                       for f in self.flagged]
         return "\n".join(lines) + "\n"
 

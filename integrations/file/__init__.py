@@ -1,4 +1,9 @@
-"""A local video file played in a loop at its own frame rate, like a camera."""
+"""A local video file played in a loop at its own frame rate, like a camera.
+
+A raw elementary stream (.h264, .h265) has no timestamps and cannot seek:
+`ContainerStream` paces it by its packets' durations or the stream's rate
+and reopens it to loop (hub/media.py).
+"""
 
 from __future__ import annotations
 

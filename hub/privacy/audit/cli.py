@@ -28,6 +28,7 @@ from hub.privacy.audit.witness import (
     save_state,
     witness,
 )
+from hub.terminal import escape
 
 
 def _pinned(args: argparse.Namespace) -> VerifierKey | None:
@@ -35,7 +36,7 @@ def _pinned(args: argparse.Namespace) -> VerifierKey | None:
 
 
 def _fail(message: str) -> int:
-    print(f"camhub: audit: {message}", file=sys.stderr)
+    print(f"camhub: audit: {escape(message)}", file=sys.stderr)
     return 1
 
 
@@ -44,8 +45,8 @@ def _verify(args: argparse.Namespace) -> int:
         report = verify_log(Path(args.data), _pinned(args), deep=args.deep)
     except VerificationFailed as exc:
         return _fail(f"verification FAILED: {exc}")
-    print(f"ok: {report.origin}: {report.size} entries, {report.checkpoints} checkpoints verified"
-          f"{' (deep: every entry parsed)' if report.deep else ''}; key {report.key}")
+    print(f"ok: {escape(report.origin)}: {report.size} entries, {report.checkpoints} checkpoints verified"
+          f"{' (deep: every entry parsed)' if report.deep else ''}; key {escape(report.key)}")
     return 0
 
 
@@ -91,7 +92,7 @@ def _witness(args: argparse.Namespace) -> int:
     except VerificationFailed as exc:
         return _fail(f"witness REFUSES the checkpoint: {exc}")
     save_state(state_path, new_state)
-    print(f"ok: {message}")
+    print(f"ok: {escape(message)}")
     return 0
 
 
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HubError as exc:
-        print(f"camhub: {exc}", file=sys.stderr)
+        print("camhub: " + escape(exc, keep="\n"), file=sys.stderr)
         return 2
 
 
