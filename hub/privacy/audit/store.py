@@ -181,6 +181,8 @@ class LogWriter:
     def open(cls, folder: Path, hub_id: str | None, now: int) -> LogWriter:
         with storage(folder, writing=True):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not (folder / DB_NAME).exists() or (folder / DB_NAME).stat().st_size == 0:
+                _refuse_second_log(folder)  # before SQLite writes a header into what is left
         conn = connect(folder / DB_NAME)
         try:
             with storage(folder / DB_NAME, writing=True):
