@@ -167,3 +167,44 @@ async def test_appends_waiting_on_a_failed_commit_all_fail_and_the_log_stays_who
         await log.close()
     report = verify_log(data)
     assert report.size == before + 1
+
+
+async def test_the_hub_starts_on_a_full_audit_disk_and_says_so(audit_disk: Path) -> None:
+    """Recording does not depend on the audit log: the hub starts, health is degraded, then recovers."""
+    import aiohttp
+
+    from hub.app import Hub
+    from hub.config import HubConfig
+    from hub.privacy.audit import AuditLog
+    from hub.privacy.audit.verify import verify_log
+
+    data = audit_disk.parent
+    await (await AuditLog.open(data)).close()  # a log from an earlier start
+    fill(audit_disk / "filler")
+    config = HubConfig.model_validate({
+        "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0},
+        "cameras": {"yard": {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]}}})  # fmt: skip
+    hub = Hub(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(hub.run(stop))
+    try:
+        ready = asyncio.create_task(hub.ready.wait())
+        await asyncio.wait({task, ready}, timeout=DEADLINE_S, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # the hub stopped: show why
+        assert hub.ready.is_set()
+        async with aiohttp.ClientSession(hub.url) as http:
+            async with http.get("/api/health") as r:
+                health = await r.json()
+            assert health["status"] == "degraded" and health["audit"]["writable"] is False
+            (audit_disk / "filler").unlink()
+
+            async def healthy() -> bool:
+                async with http.get("/api/health") as r:
+                    return (await r.json())["status"] == "ok"
+
+            await until(healthy, "health to return to ok once the disk has room")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, DEADLINE_S)
+    assert verify_log(data).size >= 2  # log_created, and hub_stopped at least
