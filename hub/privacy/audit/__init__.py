@@ -7,7 +7,12 @@ Modules: `events` (typed events), `log` (AuditLog, run_checkpoints), `store`
 See docs/audit.md.
 """
 
-from hub.privacy.audit.errors import AuditDamaged, AuditError, AuditUnavailable, VerificationFailed
+from hub.privacy.audit.errors import (
+    AuditDamaged,
+    AuditError,
+    AuditUnavailable,
+    VerificationFailed,
+)
 from hub.privacy.audit.events import (
     EVENT_TYPES,
     AuditEvent,
