@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from hub.openapi import openapi_document
 from hub.privacy.api import add_routes as add_privacy_routes
 from hub.privacy.api import audit_entry_guard
 from hub.privacy.audit import AuditLog
+from hub.privacy.audit.api import AUDIT_LOG
 from hub.privacy.audit.api import add_routes as add_audit_routes
 from hub.privacy.service import Privacy
 from hub.store.db import Database
@@ -89,11 +91,18 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
+    """Always 200 while the hub answers; `status` is "degraded" while the audit log cannot be written
+    (recording goes on, audited actions answer 503)."""
     cameras = request.app[CAMERAS]
     online = sum(c.status()["online"] for c in cameras.values())
-    return web.json_response(
-        {"status": "ok", "uptime": round(time.time() - request.app[STARTED], 1), "cameras": len(cameras), "online": online}
-    )
+    body: dict[str, Any] = {"status": "ok", "uptime": round(time.time() - request.app[STARTED], 1),
+                            "cameras": len(cameras), "online": online}  # fmt: skip
+    audit = request.app.get(AUDIT_LOG)
+    if audit is not None:
+        body["audit"] = {"writable": audit.writable, "reason": audit.unwritable}
+        if not audit.writable:
+            body["status"] = "degraded"
+    return web.json_response(body)
 
 
 async def list_cameras(request: web.Request) -> web.StreamResponse:

@@ -29,7 +29,13 @@ from hub.camera import CameraPipeline
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.errors import HubError
-from hub.privacy.audit import AuditLog, HubStarted, HubStopped, run_checkpoints
+from hub.privacy.audit import (
+    AuditLog,
+    AuditUnavailable,
+    HubStarted,
+    HubStopped,
+    run_checkpoints,
+)
 from hub.privacy.service import Privacy
 from hub.recorder import CameraRecorder, ClipFinisher
 from hub.registry import Registry
@@ -128,7 +134,7 @@ class Hub:
             if report.lines():
                 log.info("start-up recovery: %s", "; ".join(report.lines()))
             audit.on_checkpoint(lambda cp: bus.publish(AuditCheckpointSigned(cp.size, cp.note)))
-            await audit.append(HubStarted(time=self.clock(), actor="hub", version=__version__))
+            await _log_lifecycle(audit, HubStarted(time=self.clock(), actor="hub", version=__version__))
             finisher = ClipFinisher(data_dir, db, lambda clip: bus.publish_threadsafe(ClipSaved(clip)))
             self.privacy = privacy = await Privacy.open(
                 data_dir, db, audit, cameras=frozenset(self.config.cameras), owners=lambda: accounts.usernames("owner"),
@@ -152,7 +158,7 @@ class Hub:
                 await asyncio.to_thread(finisher.close)
             finally:
                 await runner.cleanup()
-            await audit.append(HubStopped(time=self.clock(), actor="hub"))
+            await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
         finally:
             if self.privacy is not None:
                 await self.privacy.close()
@@ -160,6 +166,15 @@ class Hub:
             await accounts.close()
             await audit.close()
             log.info("hub stopped")
+
+
+async def _log_lifecycle(audit: AuditLog, event: HubStarted | HubStopped) -> None:
+    """Log the hub's start or stop; a log that cannot be written now does not stop the hub from recording
+    (audited actions answer 503 and /api/health says why until it can)."""
+    try:
+        await audit.append(event)
+    except AuditUnavailable as exc:
+        log.error("%s was not logged: the audit log cannot be written (%s)", event.name, exc.reason)
 
 
 async def announce_first_login(hub: Hub, prefix: str = "") -> None:

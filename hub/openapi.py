@@ -164,6 +164,40 @@ CLIP_PATHS: dict[str, Any] = {
 }
 
 
+HEALTH: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "uptime", "cameras", "online"],
+    "properties": {
+        "status": {"enum": ["ok", "degraded"], "description": "degraded: the audit log cannot be written; the hub "
+                                                              "records, audited actions answer 503"},
+        "uptime": {"type": "number", "description": "seconds since the web server started"},
+        "cameras": {"type": "integer"},
+        "online": {"type": "integer", "description": "cameras whose every input is connected"},
+        "audit": {
+            "type": "object", "required": ["writable", "reason"],
+            "properties": {
+                "writable": {"type": "boolean", "description": "false from a failed audit write until one succeeds; "
+                                                               "retried at the next audited action and every few seconds"},
+                "reason": {"type": ["string", "null"], "description": "why it cannot be written, e.g. "
+                                                                      "'database or disk is full'"},
+            },
+        },
+    },
+}
+AUDIT_UNAVAILABLE = _json(ERROR, "audit_unavailable: the audit log cannot be written (disk full, I/O error, read-only, "
+                                 "locked); nothing was done, and a share download was not counted. The message says "
+                                 "why; GET /api/health shows when it is back")
+
+
+def _may_refuse_unaudited(paths: dict[str, Any]) -> dict[str, Any]:
+    """`paths` with a 503 on every operation that writes an audit entry first: every POST but logout, and downloads."""
+    def audited(path: str, method: str) -> bool:
+        return (method == "post" and path != "/api/auth/logout") or path == "/api/share/{token}"
+
+    return {path: {method: {**op, "responses": {**op["responses"], "503": AUDIT_UNAVAILABLE}} if audited(path, method)
+                   else op for method, op in item.items()} for path, item in paths.items()}  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -178,7 +212,8 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/health": {
-                "get": {"summary": "Liveness, for health checks", "responses": {"200": _json({"type": "object"}, "ok")}}
+                "get": {"summary": "Liveness, for health checks; 200 while the hub answers, `status` says how it is",
+                        "responses": {"200": _json(HEALTH, "ok, or degraded while the audit log cannot be written")}}
             },
             "/api/cameras": {
                 "get": {
@@ -214,8 +249,8 @@ def openapi_document() -> dict[str, Any]:
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
             **CLIP_PATHS,
             **AUDIT_PATHS,
-            **AUTH_PATHS,
-            **PRIVACY_PATHS,
+            **_may_refuse_unaudited(AUTH_PATHS),
+            **_may_refuse_unaudited(PRIVACY_PATHS),
         },
         "components": {
             "schemas": {

@@ -17,6 +17,9 @@ tag an HMAC of the id under `<data_dir>/privacy/links.key`, so the database
 alone cannot rebuild a link, yet a requester can see their own link again.
 Each download reserves one of the link's downloads, then appends
 `share_link_downloaded` (durable), and only then is the first byte sent.
+The reservation comes first so concurrent downloads cannot pass the limit;
+if the entry cannot be made durable (the audit log is unavailable), the
+reservation is given back: nothing was sent, so nothing is used up.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from hub.clock import Clock
 from hub.durable import TMP_SUFFIX, unlink_durably, write_durably
 from hub.errors import HubError, NotFound
 from hub.privacy.audit import (
+    AuditError,
     AuditLog,
     ExportBuilt,
     ShareLinkCreated,
@@ -303,6 +307,14 @@ class Egress:
                 log.info("export %s deleted: no link can fetch it any more", export_id)
         return len(spent)
 
+    async def _unreserve(self, link_id: str) -> None:
+        """Give back a download whose audit entry could not be made durable (nothing was sent)."""
+        try:
+            await self._db.write(lambda db: db.execute(
+                "UPDATE links SET downloads = downloads - 1 WHERE id = ? AND downloads > 0", [link_id]))
+        except Exception as exc:  # noqa: BLE001 - the refusal must still reach the caller; a used-up download is the safe side
+            log.warning("share link %s: could not give back a refused download (%s); it stays used", link_id[:6], exc)
+
     async def open_download(self, token: str, remote: str) -> tuple[Path, str]:
         """Reserve a download, log it durably, and return the package to send and the export id."""
         link_id = self._link_id_of(token)
@@ -326,9 +338,13 @@ class Egress:
         if refused is not None:
             raise LinkGone(refused)
         path = self.data_dir / row["path"]
-        await self._audit.append(ShareLinkDownloaded(time=now, actor="requester", link_id=link_id,
-                                                     export_id=row["export_id"], remote=remote,
-                                                     bytes=row["package_bytes"]))  # fmt: skip
+        try:
+            await self._audit.append(ShareLinkDownloaded(time=now, actor="requester", link_id=link_id,
+                                                         export_id=row["export_id"], remote=remote,
+                                                         bytes=row["package_bytes"]))  # fmt: skip
+        except AuditError:
+            await self._unreserve(link_id)
+            raise
         if not row["sealed"]:
             log.info("share link %s: download %d of %d of %s started from %s", link_id[:6], row["downloads"] + 1,
                      row["max_downloads"], row["export_id"], remote)  # fmt: skip

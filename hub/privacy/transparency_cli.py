@@ -1,8 +1,9 @@
 """`camhub transparency`: the transparency report from a data folder, as tables or JSON.
 
 `add_parser(subparsers)` adds the command; its `func` returns the exit code:
-0 printed, 2 usage errors (a bad --month, no audit log under --data: the
-caller prints `camhub: <message>` for the HubError that escapes). It reads
+0 printed, 2 usage errors (a bad --month, no audit log under --data, a
+damaged or unreadable log.db: the caller prints `camhub: <message>` for the
+HubError that escapes). It reads
 the log read-only, so it works while the hub runs.
 """
 
@@ -14,13 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub.privacy.audit.log import AUDIT_FOLDER
+from hub.privacy.audit.store import DB_NAME, storage
 from hub.privacy.transparency import check_month, report_for_dir
 
 
 def _transparency(args: argparse.Namespace) -> int:
     if args.month is not None:
         check_month(args.month)
-    report = report_for_dir(Path(args.data), int(time.time()))
+    db = Path(args.data) / AUDIT_FOLDER / DB_NAME
+    with storage(db, writing=False):  # a damaged or unreadable log.db: one line naming it, not a traceback
+        report = report_for_dir(Path(args.data), int(time.time()))
     if args.month is not None:
         report = report.only(args.month)
     print(json.dumps(report.as_json(), indent=1) if args.json else report.as_text(), end="\n" if args.json else "")

@@ -7,7 +7,12 @@ Modules: `events` (typed events), `log` (AuditLog, run_checkpoints), `store`
 See docs/audit.md.
 """
 
-from hub.privacy.audit.errors import AuditError, VerificationFailed
+from hub.privacy.audit.errors import (
+    AuditDamaged,
+    AuditError,
+    AuditUnavailable,
+    VerificationFailed,
+)
 from hub.privacy.audit.events import (
     EVENT_TYPES,
     AuditEvent,
@@ -42,9 +47,11 @@ from hub.privacy.audit.store import Receipt
 
 __all__ = [
     "EVENT_TYPES",
+    "AuditDamaged",
     "AuditError",
     "AuditEvent",
     "AuditLog",
+    "AuditUnavailable",
     "Checkpoint",
     "ConsentDecided",
     "ConsentExpired",

@@ -26,10 +26,13 @@ def _int(request: web.Request, name: str, value: str | None) -> int:
 
 
 EntryGuard = Callable[[web.Request, dict[str, Any]], Awaitable[None]]
+# The app's open log, for /api/health to say whether it can be written.
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 
 
 def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = None) -> None:
     """Serve the routes; `guard(request, entry)` may raise to refuse showing an entry (who may read which)."""
+    app[AUDIT_LOG] = log
 
     async def checkpoint(request: web.Request) -> web.Response:
         return web.Response(text=log.latest.note, content_type="text/plain")

@@ -2,8 +2,10 @@
 
 `add_parser(subparsers)` adds the `audit` command; each subcommand's `func`
 returns the exit code: 0 verified, 1 verification failed (the message names
-the first bad entry or checkpoint), 2 usage or config errors (the caller
-prints `camhub: <message>` for a HubError that escapes).
+the first bad entry or checkpoint; for `verify`, also a log.db SQLite cannot
+read), 2 usage or config errors and, for `proof` and `witness`, a damaged or
+unreadable log (the caller prints `camhub: <message>` for a HubError that
+escapes, naming the file and the next step).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from hub.privacy.audit.errors import AuditError, VerificationFailed
 from hub.privacy.audit.merkle import inclusion_proof
 from hub.privacy.audit.note import VerifierKey, parse_checkpoint
-from hub.privacy.audit.store import DB_NAME, LogReader
+from hub.privacy.audit.store import DB_NAME, KEY_NAME, LogReader
 from hub.privacy.audit.verify import verify_log
 from hub.privacy.audit.witness import (
     DataDirSource,
@@ -47,6 +49,10 @@ def _verify(args: argparse.Namespace) -> int:
         return _fail(f"verification FAILED: {exc}")
     print(f"ok: {escape(report.origin)}: {report.size} entries, {report.checkpoints} checkpoints verified"
           f"{' (deep: every entry parsed)' if report.deep else ''}; key {escape(report.key)}")
+    key_path = Path(args.data) / "audit" / KEY_NAME
+    if not key_path.exists():  # verifying needs no private key, but the hub does to go on
+        print(f"camhub: audit: note: {key_path} is missing, so the hub cannot extend this log; restore it "
+              "from a backup of the audit folder", file=sys.stderr)
     return 0
 
 

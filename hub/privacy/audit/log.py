@@ -13,12 +13,19 @@ the next transaction (group commit), so many concurrent appends cost one
 fsync. All SQLite work runs on one writer thread and one reader thread.
 `run_checkpoints` is the task that signs a fresh checkpoint of an idle log
 at least every `interval_s` of the injected clock.
+
+When a commit fails (disk full, I/O error, read-only, locked), every append
+of that batch raises `AuditUnavailable` (503) and the log remembers why in
+`unwritable` (what /api/health shows), until a write succeeds again: the next
+append, or the probe `run_checkpoints` makes every `poll_s` while it is
+down. Nothing else stops: the hub keeps recording; only audited actions wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,11 +33,13 @@ from typing import TypeVar
 
 from hub.clock import Clock
 from hub.privacy.audit.canonical import check_value
-from hub.privacy.audit.errors import AuditError
+from hub.privacy.audit.errors import AuditDamaged, AuditError, AuditUnavailable
 from hub.privacy.audit.events import AuditEvent
 from hub.privacy.audit.merkle import consistency_proof, inclusion_proof
 from hub.privacy.audit.note import Checkpoint, VerifierKey
 from hub.privacy.audit.store import DB_NAME, LogReader, LogWriter, Receipt
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CheckpointListener = Callable[[Checkpoint], None]
@@ -54,6 +63,8 @@ class AuditLog:
         self._commit_lock = asyncio.Lock()
         self._listeners: list[CheckpointListener] = []
         self._closed = False
+        # Why the last write failed, while it keeps failing; None when the log is writable.
+        self.unwritable: str | None = None
 
     @classmethod
     async def open(cls, data_dir: Path, hub_id: str | None = None, clock: Clock | None = None) -> AuditLog:
@@ -92,6 +103,23 @@ class AuditLog:
     def verifier_key(self) -> VerifierKey:
         return self._writer.key.verifier
 
+    @property
+    def writable(self) -> bool:
+        """False from a failed write until one succeeds again."""
+        return self.unwritable is None
+
+    def _wrote(self, error: BaseException | None) -> None:
+        """Track whether writes succeed; one log line when that changes, not one per refused action."""
+        if isinstance(error, AuditUnavailable | AuditDamaged):
+            reason = error.reason if isinstance(error, AuditUnavailable) else "its files are damaged"
+            if self.unwritable is None:
+                logger.error("audit log %s cannot be written: %s; audited actions are refused until it can "
+                             "(recording goes on)", self.folder / DB_NAME, reason)  # fmt: skip
+            self.unwritable = reason
+        elif error is None and self.unwritable is not None:
+            logger.warning("audit log %s is writable again; audited actions resume", self.folder / DB_NAME)
+            self.unwritable = None
+
     def on_checkpoint(self, listener: CheckpointListener) -> None:
         """Call `listener` on the event loop with every new checkpoint (the hub puts it on the bus)."""
         self._listeners.append(listener)
@@ -122,7 +150,9 @@ class AuditLog:
                 error: BaseException = AuditError("audit commit cancelled")
             elif (exc := done.exception()) is not None:
                 error = exc
+                self._wrote(error)
             else:
+                self._wrote(None)
                 for (_, future), receipt in zip(batch, done.result()):
                     if not future.done():
                         future.set_result(receipt)
@@ -151,14 +181,24 @@ class AuditLog:
     async def checkpoint(self) -> Checkpoint:
         """Sign a fresh checkpoint of the current tree now (what the periodic task calls)."""
         async with self._commit_lock:
-            checkpoint = await self._write(self._writer.sign_now, int(self.clock()))
+            try:
+                checkpoint = await self._write(self._writer.sign_now, int(self.clock()))
+            except AuditError as exc:
+                self._wrote(exc)
+                raise
+            self._wrote(None)
         self._announce(checkpoint)
         return checkpoint
 
     async def rotate_key(self, actor: str, reason: str = "") -> Receipt:
         """Replace the signing key; logged as key_rotated and signed by both keys."""
         async with self._commit_lock:
-            receipt = await self._write(self._writer.rotate, actor, reason, int(self.clock()))
+            try:
+                receipt = await self._write(self._writer.rotate, actor, reason, int(self.clock()))
+            except AuditError as exc:
+                self._wrote(exc)
+                raise
+            self._wrote(None)
         self._announce(receipt.checkpoint)
         return receipt
 
@@ -223,11 +263,17 @@ async def run_checkpoints(log: AuditLog, stop: asyncio.Event, interval_s: float 
 
     Time is the log's injected clock; `poll_s` is only how often (real seconds)
     it looks, so tests move a fake clock and poll quickly instead of sleeping.
-    Run it in the hub's TaskGroup; it returns when `stop` is set.
+    Run it in the hub's TaskGroup; it returns when `stop` is set. While the
+    log cannot be written it tries a checkpoint at each poll, so the log (and
+    /api/health) recovers on its own once the disk has room again; a failure
+    never ends the task, which would stop the hub and its recording.
     """
     while not stop.is_set():
-        if log.checkpoint_due(interval_s):
-            await log.checkpoint()
+        if log.checkpoint_due(interval_s) or not log.writable:
+            try:
+                await log.checkpoint()
+            except AuditError:
+                pass  # logged once by the log and shown by /api/health; tried again next poll
         try:
             await asyncio.wait_for(stop.wait(), poll_s)
         except TimeoutError:

@@ -120,10 +120,24 @@ def write_private(path: Path, text: str) -> None:
 
 
 def load_signing_key(path: Path) -> SigningKey:
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise AuditError(f"{path}: signing key is readable by others (mode {mode:o}); run chmod 600 {path}")
-    return SigningKey.from_text(path.read_text(), str(path))
+    """The key in `path`; an AuditError naming the file and the next step if it cannot be used."""
+    restore = f"restore it from a backup of {path.parent} (the hub never makes a new key for an old log)"
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise AuditError(f"{path}: signing key is readable by others (mode {mode:o}); run chmod 600 {path}")
+        text = path.read_bytes().decode("ascii")
+    except FileNotFoundError:
+        raise AuditError(f"{path}: the signing key is missing; {restore}") from None
+    except OSError as exc:
+        raise AuditError(f"{path}: the signing key cannot be read ({exc.strerror}); fix its permissions or "
+                         f"{restore}") from None
+    except UnicodeDecodeError:
+        raise AuditError(f"{path}: not a signing key (not text); {restore}") from None
+    try:
+        return SigningKey.from_text(text, str(path))
+    except AuditError as exc:
+        raise AuditError(f"{exc}; {restore}") from None
 
 
 @dataclass(frozen=True)

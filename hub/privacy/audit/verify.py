@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from hub.privacy.audit.canonical import decode_entry, index_of
-from hub.privacy.audit.errors import AuditError, VerificationFailed
+from hub.privacy.audit.errors import AuditDamaged, AuditError, VerificationFailed
 from hub.privacy.audit.merkle import CompactRange
 from hub.privacy.audit.note import VerifierKey, load_signing_key, verify_checkpoint
-from hub.privacy.audit.store import DB_NAME, KEY_NAME, connect
+from hub.privacy.audit.store import DB_NAME, KEY_NAME, connect, storage
 
 AUDIT_FOLDER = "audit"
 
@@ -44,11 +44,15 @@ def verify_log(data_dir: Path, pinned: VerifierKey | None = None, deep: bool = F
     """
     folder = Path(data_dir) / AUDIT_FOLDER
     db = folder / DB_NAME
-    conn = connect(db, readonly=True)
     try:
-        return _verify(conn, folder, db, pinned, deep)
-    finally:
-        conn.close()
+        conn = connect(db, readonly=True)
+        try:
+            with storage(db, writing=False):
+                return _verify(conn, folder, db, pinned, deep)
+        finally:
+            conn.close()
+    except AuditDamaged as exc:  # a file SQLite cannot read as a database does not verify either
+        raise VerificationFailed(str(exc)) from None
 
 
 def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKey | None,

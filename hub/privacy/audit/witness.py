@@ -48,10 +48,7 @@ class DataDirSource:
         return consistency_proof(old_size, new_size, self.reader.range_hash)
 
     def key(self) -> str:
-        row = self.reader.conn.execute("SELECT vkey FROM state").fetchone()
-        if row is None:
-            raise AuditError(f"{self.reader.path}: no log state")
-        return str(row[0])
+        return self.reader.active_key()
 
 
 class HttpSource:
