@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import HubError
+from hub.jsonbody import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
 from hub.privacy.audit.canonical import is_text
 
 
@@ -21,11 +22,6 @@ class InvalidField(HubError):
 
     key = "invalid_field"
     status = 400
-
-
-class PayloadTooLarge(HubError):
-    key = "payload_too_large"
-    status = 413
 
 
 @dataclass(frozen=True)
