@@ -43,6 +43,9 @@ MAX_NUMBER_CHARS = 40
 # For routes with no setting of their own (the /api/auth bodies are a few hundred bytes).
 DEFAULT_LIMIT = 16 * 1024
 CHUNK = 64 * 1024
+# For the OpenAPI document's 400 answers.
+BODY_RULES = (f"not a JSON object sent as application/json in UTF-8, nested at most {MAX_DEPTH} deep, with numbers of "
+              f"at most {MAX_NUMBER_CHARS} characters, no NaN or Infinity, no key twice and no lone surrogates")
 
 
 class InvalidBody(HubError):

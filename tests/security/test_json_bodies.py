@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 from typing import Any
 
@@ -99,6 +100,22 @@ async def test_every_json_route_refuses_hostile_bodies_with_a_json_400_or_413(
                 wrong.append(f"{path} with {what}: the message repeats the body: {message[:200]!r}")
     assert not wrong, "\n".join(wrong)
     assert not no_errors_logged(caplog)
+
+
+async def test_a_cross_site_form_cannot_log_in_or_post_with_text_plain(privacy_hub) -> None:
+    # A form on another site may post text/plain (or a urlencoded form) without a CORS preflight; a JSON
+    # body in it, with the right password, must still not log anyone in.
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    await ph.owner()
+    form = ph.client()
+    credentials = json.dumps({"username": "owner", "password": ph.passwords["owner"]}).encode()
+    for content_type in ("text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+                         "multipart/form-data; boundary=x"):  # fmt: skip
+        async with form.post("/api/auth/login", data=credentials, headers={"Content-Type": content_type}) as r:
+            assert r.status == 400 and "application/json" in (await r.json())["message"], (content_type, r.status)
+            assert "camhub_session" not in r.cookies, content_type
+    async with form.get("/api/auth/me") as r:
+        assert r.status == 401
 
 
 async def test_a_json_body_within_the_bounds_still_works(privacy_hub) -> None:
