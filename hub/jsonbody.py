@@ -60,27 +60,25 @@ class PayloadTooLarge(HubError):
     status = 413
 
 
-def _limit_text(limit: int, setting: str | None) -> str:
-    return f"at most {limit} bytes" + (f" ({setting})" if setting else "")
-
-
 async def read_body(request: web.Request, limit: int, setting: str | None = None) -> bytes:
     """The whole body, refusing it (413) as soon as it is over `limit` bytes, declared or streamed."""
+    allowed = f"{limit} bytes" + (f" ({setting})" if setting else "")
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; {_limit_text(limit, setting)}")
+        raise PayloadTooLarge(f"the body is {declared} bytes; at most {allowed}")
     chunks, size = [], 0
     try:
         async for chunk in request.content.iter_chunked(CHUNK):
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"the body is over {limit} bytes; {_limit_text(limit, setting)}")
+                raise PayloadTooLarge(f"the body is over {allowed}")
             chunks.append(chunk)
-    except (ConnectionError, HttpProcessingError) as exc:
-        # The client hung up, or broke the chunked or compressed framing: its problem, not the hub's.
-        log.debug("%s %s: the client hung up or broke the body after %d bytes (%s)", request.method, request.path,
-                  size, type(exc).__name__)  # fmt: skip
-        raise InvalidBody(f"the body broke off after {size} bytes") from None
+    except ConnectionError:
+        log.debug("%s %s: the client hung up after %d bytes of the body", request.method, request.path, size)
+        raise InvalidBody(f"the connection closed after {size} bytes of the body") from None
+    except (HttpProcessingError, web.RequestPayloadError):
+        # Broken chunked framing or compression: the client's fault, answered like any bad body.
+        raise InvalidBody(f"the body's transfer or content encoding is broken (after {size} bytes)") from None
     return b"".join(chunks)
 
 

@@ -12,6 +12,7 @@ import logging
 import sys
 
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web import RequestPayloadError
 
 from hub.redact import redact
 
@@ -34,12 +35,12 @@ class RedactingFilter(logging.Filter):
 
 
 class ClientFaultFilter(logging.Filter):
-    """For aiohttp's server logger: its "Error handling request" for a malformed request line or header
-    (ERROR, with a traceback) becomes one DEBUG line; every other record passes unchanged."""
+    """For aiohttp's server logger: what it logs at ERROR with a traceback for a malformed request line,
+    header or body encoding becomes one DEBUG line; every other record passes unchanged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, HttpProcessingError):
+        if not isinstance(exc, (HttpProcessingError, RequestPayloadError)):
             return True
         # The parser's text can quote the request (a token in a header, say): keep only the kind of fault.
         record.msg, record.args = "%s: refused a malformed request (%s)", (record.getMessage(), type(exc).__name__)

@@ -12,9 +12,11 @@ not logged as the hub's own failures.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -116,6 +118,33 @@ async def test_a_cross_site_form_cannot_log_in_or_post_with_text_plain(privacy_h
             assert "camhub_session" not in r.cookies, content_type
     async with form.get("/api/auth/me") as r:
         assert r.status == 401
+
+
+async def test_streamed_compressed_and_broken_bodies_are_bounded_too(privacy_hub,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    ph: PrivacyHub = await privacy_hub(clips=[])
+    anonymous = ph.client()
+
+    async def streamed() -> AsyncIterator[bytes]:  # chunked: no Content-Length to refuse it by
+        for _ in range(40):
+            yield b" " * 65536
+
+    bomb = gzip.compress(b" " * 10_000_000)  # under the limit compressed, 10 MB unpacked
+    assert len(bomb) < 16384
+    for path in ("/api/auth/login", "/api/requesters/register"):
+        for what, body, encoding, status in (("chunked", streamed(), None, 413), ("a gzip bomb", bomb, "gzip", 413),
+                                             ("broken gzip", b"not gzip at all", "gzip", 400)):  # fmt: skip
+            headers = {"Content-Type": JSON, **({"Content-Encoding": encoding} if encoding else {})}
+            data = io.BytesIO(body) if isinstance(body, bytes) else body
+            async with anonymous.post(path, data=data, headers=headers) as r:
+                assert r.status == status and r.content_type == JSON, (path, what, r.status, await r.text())
+                assert (await r.json())["error"] in ("invalid_body", "payload_too_large"), (path, what)
+        broken = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\nzz\r\n").encode()  # fmt: skip
+        answer = await raw_exchange(ph.url, broken)
+        assert answer.split(b" ", 2)[1:2] == [b"400"], answer[:200]
+    assert not no_errors_logged(caplog)
 
 
 async def test_a_json_body_within_the_bounds_still_works(privacy_hub) -> None:
