@@ -28,6 +28,7 @@ from hub.auth.service import HOUSEHOLD
 from hub.camera import CameraPipeline
 from hub.errors import HubError, NotFound
 from hub.live import LiveView
+from hub.logs import quiet_client_faults
 from hub.openapi import openapi_document
 from hub.privacy.api import add_routes as add_privacy_routes
 from hub.privacy.api import audit_entry_guard
@@ -53,16 +54,59 @@ BOUNDARY = "camhubframe"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Error keys for the HTTP errors aiohttp raises itself (no such route, a wrong method, ...).
+HTTP_ERROR_KEYS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+INTERNAL_ERROR = "the hub failed to answer this request; its log says why"
+
+
+def error_response(key: str, message: str, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": key, "message": message}, status=status, headers=headers)
+
+
+def _http_error(exc: web.HTTPException) -> web.Response:
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        method = exc.method if len(exc.method) <= 16 else "this method"
+        message = f"{method} is not allowed here; use {', '.join(sorted(exc.allowed_methods))}"
+    elif exc.text and exc.text != f"{exc.status}: {exc.reason}":  # aiohttp's default text says nothing
+        message = exc.text
+    elif exc.status == 404:
+        message = "no such route; /api/openapi.json lists them"
+    else:
+        message = exc.reason
+    # Allow (405), Retry-After and the like stay; the body is ours.
+    headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
+    return error_response(HTTP_ERROR_KEYS.get(exc.status, "http_error"), message, exc.status, headers)
+
+
+def _hang_up(request: web.Request) -> web.StreamResponse:
+    """End a request that can get no answer: its client left, or its streamed answer broke midway."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=500)  # never reaches anyone; aiohttp needs a response to finish the request
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error becomes `{"error": key, "message": ...}`: a `HubError` with its own status, aiohttp's own
+    (404, 405 with Allow, ...) with their headers, and anything else a 500 with a generic message, logged
+    once with its traceback. A client that hung up gets one DEBUG line."""
     try:
         return await handler(request)
     except HubError as exc:
-        return web.json_response({"error": exc.key, "message": str(exc)}, status=exc.status)
+        answer = error_response(exc.key, str(exc), exc.status)
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
+        if exc.status < 400:
             raise
-        return web.json_response({"error": "http_error", "message": exc.reason}, status=exc.status)
+        answer = _http_error(exc)
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and (request.transport is None or request.transport.is_closing()):
+            log.debug("%s %s: the client hung up before the answer was sent", request.method, request.path)
+            return _hang_up(request)
+        log.exception("%s %s failed", request.method, request.path)
+        answer = error_response("internal_error", INTERNAL_ERROR, 500)
+    if request.writer.output_size > 0:  # a streamed answer had begun; an error cannot replace it
+        return _hang_up(request)
+    return answer
 
 
 def _camera(request: web.Request) -> CameraPipeline:
@@ -192,6 +236,7 @@ def make_app(
     With privacy, audit entries are shown only to those who may read them."""
     # The auth middleware runs inside the error middleware, so its HubErrors become JSON.
     middlewares = [error_middleware] if accounts is None else [error_middleware, auth_middleware(accounts)]
+    quiet_client_faults()
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[CAMERAS] = cameras
     app[STARTED] = time.time()

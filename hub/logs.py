@@ -1,13 +1,18 @@
 """Logging set-up, with one filter that masks secrets in every record.
 
 Camera URLs carry passwords; whatever a module logs passes through
-`RedactingFilter` before it reaches a handler.
+`RedactingFilter` before it reaches a handler. `ClientFaultFilter` keeps
+malformed requests, which anyone can send, from being logged as the hub's
+own errors.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web import RequestPayloadError
 
 from hub.redact import redact
 
@@ -27,6 +32,28 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self.secrets)
             record.exc_info = None
         return True
+
+
+class ClientFaultFilter(logging.Filter):
+    """For aiohttp's server logger: what it logs at ERROR with a traceback for a malformed request line,
+    header or body encoding becomes one DEBUG line; every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, (HttpProcessingError, RequestPayloadError)):
+            return True
+        # The parser's text can quote the request (a token in a header, say): keep only the kind of fault.
+        record.msg, record.args = "%s: refused a malformed request (%s)", (record.getMessage(), type(exc).__name__)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_client_faults() -> None:
+    """Put `ClientFaultFilter` on aiohttp's server logger, once."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientFaultFilter) for f in server.filters):
+        server.addFilter(ClientFaultFilter())
 
 
 def setup_logging(verbosity: int = 0, secrets: tuple[str, ...] = ()) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from hub.auth.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from hub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
+from hub.jsonbody import BODY_RULES, DEFAULT_LIMIT
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
@@ -48,7 +49,8 @@ _TOKEN_ROW = {"type": "object", "properties": {
     "revoked_at": {"type": ["number", "null"], "description": "Unix seconds"}}}
 _401 = {"401": _json(_ERROR, "login_required: no valid session or token")}
 _403 = {"403": _json(_ERROR, "forbidden (role), or password_change_required")}
-_400 = {"400": _json(_ERROR, "invalid_request: a missing or malformed field")}
+_400 = {"400": _json(_ERROR, f"invalid_request: a missing or malformed field; invalid_body: {BODY_RULES}")}
+_413 = {"413": _json(_ERROR, f"payload_too_large: a body over {DEFAULT_LIMIT} bytes")}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/auth/login": {"post": {
@@ -63,7 +65,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "200": _json({"type": "object", "required": ["user", "role", "must_change_password"], "properties": {
                 "user": {"type": "string"}, "role": _ROLE, "must_change_password": {"type": "boolean"}}},
                 "logged in; the session cookie is set"),
-            **_400, "401": _json(_ERROR, "login_failed: wrong user name or password"),
+            **_400, **_413, "401": _json(_ERROR, "login_failed: wrong user name or password"),
             "429": _json(_ERROR, "login_locked: too many failed logins; try again later"),
         },
     }},
@@ -81,7 +83,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "security": _SESSION_ONLY,
         "requestBody": _body({"current_password": _PASSWORD, "new_password": _NEW_PASSWORD},
                              ["current_password", "new_password"]),
-        "responses": {"200": _json(_ME, "changed; this session counts as freshly authenticated"), **_400,
+        "responses": {"200": _json(_ME, "changed; this session counts as freshly authenticated"), **_400, **_413,
                       "401": _json(_ERROR, "login_required, or login_failed: wrong current password"),
                       "403": _json(_ERROR, "forbidden: tokens cannot change passwords"),
                       "429": _json(_ERROR, "login_locked")},
@@ -90,7 +92,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "summary": "Type the password again, so deciding requests and overrides work for the next 300 s",
         "security": _SESSION_ONLY,
         "requestBody": _body({"password": _PASSWORD}, ["password"]),
-        "responses": {"200": _json(_ME, "password_proven_at is now"), **_400,
+        "responses": {"200": _json(_ME, "password_proven_at is now"), **_400, **_413,
                       "401": _json(_ERROR, "login_required, or login_failed"), **_403,
                       "429": _json(_ERROR, "login_locked")},
     }},
@@ -102,7 +104,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                                   "expires_in_s": {"type": ["number", "null"], "exclusiveMinimum": 0,
                                                    "description": "seconds; absent or null: until revoked"}},
                                  ["name"]),
-            "responses": {"201": _json(_TOKEN, "the new token"), **_400, **_401, **_403},
+            "responses": {"201": _json(_TOKEN, "the new token"), **_400, **_413, **_401, **_403},
         },
         "get": {
             "summary": "One's tokens (owners: all API and requester tokens), without secrets",

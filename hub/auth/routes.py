@@ -10,7 +10,6 @@ this middleware inside the API's error middleware so they become JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,6 +31,7 @@ from hub.auth.service import (
     IssuedToken,  # fmt: skip
 )
 from hub.errors import NotFound
+from hub.jsonbody import read_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -174,12 +174,7 @@ def auth_middleware(service: AccountService) -> Callable[[web.Request, Handler],
 
 
 async def _body(request: web.Request, *fields: str) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
+    body = await read_json(request)
     for name in fields:
         if not isinstance(body.get(name), str):
             raise InvalidRequest(f"{name!r} is required, as a string")

@@ -3,7 +3,8 @@
 Who may call what is checked here with the auth helpers (requesters use
 their requester token; deciding, overriding and releasing a hold need a
 fresh password) and again by the services. Bodies are JSON objects of at
-most `privacy.max_request_bytes`, read strictly: unknown fields are refused.
+most `privacy.max_request_bytes`, read by `hub.jsonbody` and then field by
+field with `Fields`: unknown fields are refused.
 """
 
 from __future__ import annotations
@@ -17,39 +18,16 @@ from aiohttp import web
 
 from hub.auth import SERVICE, require_fresh, require_household, require_roles
 from hub.errors import BadRequest, NotFound
+from hub.jsonbody import read_body, read_json
 from hub.privacy.requesters import Requesters
-from hub.privacy.scope import Fields, InvalidField, PayloadTooLarge
+from hub.privacy.scope import Fields, InvalidField
 from hub.privacy.service import Privacy
 from hub.privacy.transparency import transparency_route
 
 PRIVACY = web.AppKey("privacy", Privacy)
 STATES = ("pending", "approved", "narrowed", "denied", "expired")
 SEES = ("own_requests", "account_requests")  # what a requester token sees: what it submitted, or its account's
-
-
-async def read_body(request: web.Request, limit: int, setting: str) -> bytes:
-    """The whole body, refusing it (413) as soon as it is over `limit` bytes, declared or streamed."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {limit} ({setting})")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is over {limit} bytes ({setting})")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_json(request: web.Request, limit: int) -> Any:
-    """The body as a JSON value. Only `application/json`: a browser form from another site cannot send it
-    without the hub's consent (CORS), so no other page can post decisions with an owner's cookie."""
-    if request.content_type != "application/json":
-        raise InvalidField(f"send the body as Content-Type application/json, not {request.content_type or 'nothing'}")
-    data = await read_body(request, limit, "privacy.max_request_bytes")
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidField(f"the body is not JSON: {exc}") from None
+SETTING = "privacy.max_request_bytes"
 
 
 # Entries about logging in name people and their addresses, and summarise attacks on the hub:
@@ -77,7 +55,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
 
     async def submit(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "requester")
-        body = await read_json(request, limit)
+        body = await read_json(request, limit, SETTING)
         card = await request.app[SERVICE].requester_card(who.credential_id)
         return web.json_response(await consent.submit(who, body, card), status=201)
 
@@ -99,7 +77,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     async def decide(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner")
         who = require_fresh(request)
-        body = await read_json(request, limit)
+        body = await read_json(request, limit, SETTING)
         return web.json_response(await consent.decide(who, request.match_info["id"], body))
 
     async def retry_release(request: web.Request) -> web.StreamResponse:
@@ -129,7 +107,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
 
     async def issue_token(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner")
-        f = Fields(await read_json(request, limit), "token request")
+        f = Fields(await read_json(request, limit, SETTING), "token request")
         requester, name = f.text("requester", max_len=64), f.text("name", max_len=100)
         expires = f.whole("expires_in_s", 1, 365 * 86400, default=30 * 86400)
         sees = f.choice("sees", SEES, required=False) or "own_requests"
@@ -151,7 +129,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     async def create_account(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner")
         who = require_fresh(request)
-        f = Fields(await read_json(request, limit), "account")
+        f = Fields(await read_json(request, limit, SETTING), "account")
         username = f.text("username", max_len=64)
         role = f.choice("role", ("owner", "member", "custodian"))
         cameras = member_cameras(f)
@@ -168,7 +146,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     async def set_member_cameras(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner")
         who = require_fresh(request)
-        f = Fields(await read_json(request, limit), "camera choice")
+        f = Fields(await read_json(request, limit, SETTING), "camera choice")
         cameras = member_cameras(f)
         f.done()
         username = request.match_info["username"]
@@ -185,7 +163,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     async def invoke(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner", "custodian")
         who = require_fresh(request)
-        return web.json_response(await overrides.invoke(who, await read_json(request, limit)), status=201)
+        return web.json_response(await overrides.invoke(who, await read_json(request, limit, SETTING)), status=201)
 
     async def list_overrides(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner", "custodian")
@@ -198,13 +176,13 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     async def follow_up(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner", "custodian")
         who = require_fresh(request)
-        body = await read_json(request, limit)
+        body = await read_json(request, limit, SETTING)
         return web.json_response(await overrides.follow_up(who, request.match_info["id"], body))
 
     async def extend_delay(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner", "custodian")
         who = require_fresh(request)
-        body = await read_json(request, limit)
+        body = await read_json(request, limit, SETTING)
         return web.json_response(await overrides.extend_delay(who, request.match_info["id"], body))
 
     async def list_holds(request: web.Request) -> web.StreamResponse:
@@ -212,7 +190,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
 
     async def place_hold(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner")
-        return web.json_response(await holds.place_for_owner(who, await read_json(request, limit)), status=201)
+        return web.json_response(await holds.place_for_owner(who, await read_json(request, limit, SETTING)), status=201)
 
     async def renew_hold(request: web.Request) -> web.StreamResponse:
         who = require_roles(request, "owner", "custodian")
@@ -230,7 +208,7 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
     requesters = Requesters(privacy.ctx, app[SERVICE])
 
     async def register(request: web.Request) -> web.StreamResponse:
-        body = await read_json(request, limit)
+        body = await read_json(request, limit, SETTING)
         return web.json_response(await requesters.register(body, request.remote or "unknown"), status=201)
 
     async def registrations(request: web.Request) -> web.StreamResponse:

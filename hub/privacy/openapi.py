@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.config import PrivacyConfig
+from hub.jsonbody import BODY_RULES
 from hub.privacy.consent import MAX_PENDING_PER_REQUESTER
 from hub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE
 
@@ -31,7 +32,8 @@ ERROR = {"type": "object", "required": ["error", "message"], "properties": {
     "error": {"type": "string", "description": "stable key, e.g. invalid_field"},
     "message": {"type": "string", "description": "what is wrong, naming the field or value, and what would be right"}}}  # fmt: skip
 ERRORS = {
-    "400": "invalid_field: a field is missing, mistyped, too long or unknown (named in the message); bad_request",
+    "400": "invalid_field: a field is missing, mistyped, too long or unknown (named in the message); invalid_body: "
+           f"{BODY_RULES}; bad_request",
     "401": "login_required: no valid session or token; reauth_required: the action needs a password typed within 300 s "
            "(POST /api/auth/reauth)",
     "403": "forbidden: the role may not do this; password_change_required",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import HubError
+from hub.jsonbody import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
 from hub.privacy.audit.canonical import is_text
 from hub.terminal import first_control
 
@@ -24,11 +25,6 @@ class InvalidField(HubError):
 
     key = "invalid_field"
     status = 400
-
-
-class PayloadTooLarge(HubError):
-    key = "payload_too_large"
-    status = 413
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
+from hub.api import error_middleware
 from hub.privacy.audit import AuditLog
 from hub.privacy.audit.api import OPENAPI_PATHS, add_routes
 from hub.privacy.audit.merkle import leaf_hash, verify_inclusion
@@ -20,7 +21,7 @@ from .conftest import FakeClock, sample_event
 async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp_path: Path,
                                                                             clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
-    app = web.Application()
+    app = web.Application(middlewares=[error_middleware])  # the routes' errors are HubErrors, answered by it
     add_routes(app, log)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -43,9 +44,9 @@ async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp
             proof = [base64.b64decode(h) for h in body["proof"]]
             verify_inclusion(3, checkpoint.size, leaf_hash(body["entry"].encode()), proof, checkpoint.root)
             async with http.get(url + "/api/audit/proof/99") as r:
-                assert r.status == 404
+                assert r.status == 404 and (await r.json())["error"] == "not_found"
             async with http.get(url + "/api/audit/consistency?old=x") as r:
-                assert r.status == 400
+                assert r.status == 400 and "old must be an integer" in (await r.json())["message"]
         source = HttpSource(url)
         state, _ = await asyncio.to_thread(witness, None, source)
         for i in range(5, 9):

@@ -3,6 +3,7 @@
 `add_routes(app, log)` serves the latest signed checkpoint (text/plain, for
 witnesses and the MQTT retained copy), the verifier key, inclusion proofs and
 consistency proofs. `OPENAPI_PATHS` is merged into hub/openapi.py's document.
+Errors are `HubError`s, so the app's error middleware answers them as JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.errors import BadRequest, NotFound
 from hub.privacy.audit.errors import AuditError
 from hub.privacy.audit.log import AuditLog
 
@@ -22,7 +24,7 @@ def _int(request: web.Request, name: str, value: str | None) -> int:
     try:
         return int(value if value is not None else "")
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be an integer, got {value!r}") from None
+        raise BadRequest(f"{name} must be an integer, got {value if value is None else value[:40]!r}") from None
 
 
 EntryGuard = Callable[[web.Request, dict[str, Any]], Awaitable[None]]
@@ -47,7 +49,7 @@ def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = N
             hashes = await log.inclusion_proof(index, size)
             entry = await log.entry(index)
         except AuditError as exc:
-            raise web.HTTPNotFound(text=str(exc)) from None
+            raise NotFound(str(exc)) from None
         if guard is not None:
             await guard(request, json.loads(entry))
         latest = log.latest
@@ -63,7 +65,7 @@ def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = N
         try:
             hashes = await log.consistency_proof(old, new)
         except AuditError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+            raise BadRequest(str(exc)) from None
         return web.json_response({"old": old, "new": new, "proof": [base64.b64encode(h).decode() for h in hashes]})
 
     app.router.add_get("/api/audit/checkpoint", checkpoint)
@@ -73,6 +75,7 @@ def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = N
 
 
 _TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _HASHES = {"type": "array", "items": {"type": "string", "description": "base64 SHA-256"}}
 _SIZE = {"type": "integer", "minimum": 1}
 
@@ -102,10 +105,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "properties": {"index": {"type": "integer"}, "tree_size": {"type": "integer"},
                                "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
                                "proof": _HASHES, "checkpoint": {"type": ["string", "null"]}}}}}},
-            "400": {"description": "index or size is not an integer", **_TEXT},
+            "400": {"description": "bad_request: index or size is not an integer", **_ERROR},
             "401": {"description": "login_required: no valid session or token (JSON error)"},
             "403": {"description": "forbidden: requesters may not read entries (JSON error)"},
-            "404": {"description": "no such entry at that size, or a sealed one", **_TEXT},
+            "404": {"description": "not_found: no such entry at that size, or a sealed one", **_ERROR},
         },
     }},
     "/api/audit/consistency": {"get": {
@@ -118,7 +121,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "200": {"description": "the proof", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["old", "new", "proof"],
                 "properties": {"old": {"type": "integer"}, "new": {"type": "integer"}, "proof": _HASHES}}}}},
-            "400": {"description": "sizes out of range", **_TEXT},
+            "400": {"description": "bad_request: old or new is not an integer, or the sizes are out of range",
+                    **_ERROR},
         },
     }},
 }
