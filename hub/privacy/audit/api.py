@@ -71,7 +71,11 @@ def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = N
 
 _TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 _HASHES = {"type": "array", "items": {"type": "string", "description": "base64 SHA-256"}}
-_SIZE = {"type": "integer", "minimum": 1}
+# Sizes and indexes count the log's SQLite rows, so none exceeds SQLite's largest integer.
+_MAX_SIZE = 2**63 - 1
+_SIZE = {"type": "integer", "minimum": 1, "maximum": _MAX_SIZE}
+# The app's error middleware turns these routes' HTTP errors into the hub's JSON `Error`.
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/audit/checkpoint": {"get": {
@@ -88,7 +92,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "all but its invoker"),
         "security": [{"sessionCookie": []}, {"bearerToken": []}],
         "parameters": [
-            {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "index", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE - 1}},
             {"name": "size", "in": "query", "required": False, "schema": _SIZE,
              "description": "tree size to prove against (default: the latest)"},
         ],
@@ -98,23 +103,24 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "properties": {"index": {"type": "integer"}, "tree_size": {"type": "integer"},
                                "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
                                "proof": _HASHES, "checkpoint": {"type": ["string", "null"]}}}}}},
-            "400": {"description": "index or size is not an integer", **_TEXT},
-            "401": {"description": "login_required: no valid session or token (JSON error)"},
-            "403": {"description": "forbidden: requesters may not read entries (JSON error)"},
-            "404": {"description": "no such entry at that size, or a sealed one", **_TEXT},
+            "400": {"description": "index or size is not an integer", **_ERROR},
+            "401": {"description": "login_required: no valid session or token", **_ERROR},
+            "403": {"description": "forbidden: requesters may not read entries", **_ERROR},
+            "404": {"description": "no such entry at that size, or a sealed one", **_ERROR},
         },
     }},
     "/api/audit/consistency": {"get": {
         "summary": "An RFC 9162 consistency proof between two tree sizes",
         "parameters": [
-            {"name": "old", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "old", "in": "query", "required": True,
+             "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE}},
             {"name": "new", "in": "query", "required": False, "schema": _SIZE},
         ],
         "responses": {
             "200": {"description": "the proof", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["old", "new", "proof"],
                 "properties": {"old": {"type": "integer"}, "new": {"type": "integer"}, "proof": _HASHES}}}}},
-            "400": {"description": "sizes out of range", **_TEXT},
+            "400": {"description": "sizes out of range, or not integers", **_ERROR},
         },
     }},
 }
