@@ -14,8 +14,8 @@ from hub.api_clips import CLIP_ID as CLIP_ID_DIGITS
 from hub.api_clips import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 from hub.auth import OPENAPI_PATHS as AUTH_PATHS
 from hub.auth import OPENAPI_SECURITY_SCHEMES
-from hub.privacy.audit.api import OPENAPI_PATHS as AUDIT_PATHS
 from hub.config import CAMERA_NAME
+from hub.privacy.audit.api import OPENAPI_PATHS as AUDIT_PATHS
 from hub.privacy.openapi import OPENAPI_PATHS as PRIVACY_PATHS
 from hub.privacy.openapi import TIME_TEXT
 
@@ -154,6 +154,7 @@ CLIP_PATHS: dict[str, Any] = {
                     "a page of clips",
                 ),
                 "400": _json(ERROR, "a bad time, limit or cursor (error key bad_request)"),
+                "404": _json(ERROR, "camera: no camera of that name (to a member, also one outside their cameras)"),
             },
         })
     },

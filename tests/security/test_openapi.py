@@ -43,9 +43,9 @@ def unbounded(schema: dict[str, Any], where: str) -> Iterator[str]:
     if "enum" in schema or "const" in schema:
         return
     types = _types(schema)
-    if "string" in types and schema.get("format") != "binary":  # a file's size limit is its 413
-        if "maxLength" not in schema and "pattern" not in schema:
-            yield f"{where}: a string without maxLength or pattern"
+    bounded_text = "maxLength" in schema or "pattern" in schema or schema.get("format") == "binary"  # a file: 413
+    if "string" in types and not bounded_text:
+        yield f"{where}: a string without maxLength or pattern"
     if "integer" in types and "maximum" not in schema and "exclusiveMaximum" not in schema:
         yield f"{where}: an integer without maximum"
     for name, sub in schema.get("properties", {}).items():
