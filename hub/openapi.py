@@ -10,13 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from hub import __version__
+from hub.api_clips import CLIP_ID as CLIP_ID_DIGITS
+from hub.api_clips import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 from hub.auth import OPENAPI_PATHS as AUTH_PATHS
 from hub.auth import OPENAPI_SECURITY_SCHEMES
+from hub.config import CAMERA_NAME
 from hub.privacy.audit.api import OPENAPI_PATHS as AUDIT_PATHS
 from hub.privacy.openapi import OPENAPI_PATHS as PRIVACY_PATHS
+from hub.privacy.openapi import TIME_TEXT
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}}
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": CAMERA_NAME}}
+# hub/api.py's static_file serves only these: no folders, no dot files.
+STATIC_FILE = r"^[^./][^/]*\.(js|css|svg)$"
 
 INPUT_STATUS: dict[str, Any] = {
     "type": "object",
@@ -122,28 +128,33 @@ CLIP: dict[str, Any] = {
         "thumbnail_url": {"type": ["string", "null"]},
     },
 }
-CLIP_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-TIME = {"oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]}
+CLIP_ID = {"name": "id", "in": "path", "required": True,
+           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "ASCII digits"}}
+TIME = {"oneOf": [{"type": "number"}, TIME_TEXT]}
+# `next` is "<start time>_<clip id>", as hub/api_clips.py's cursor_of writes it.
+CURSOR = rf"^[-+.eE0-9]{{1,32}}_{CLIP_ID_DIGITS.pattern}$"
 NO_CLIP = {"404": _json(ERROR, "no such clip, or the clip has no such file")}
 CLIP_PATHS: dict[str, Any] = {
     "/api/clips": {
         "get": household_operation({
             "summary": "Clips, newest first, filtered by camera and time; paginated",
             "parameters": [
-                {"name": "camera", "in": "query", "schema": {"type": "string"}},
+                {"name": "camera", "in": "query", "schema": {"type": "string", "pattern": CAMERA_NAME}},
                 {"name": "start", "in": "query", "schema": TIME, "description": "clips ending after this time (Unix seconds or ISO 8601 with zone)"},
                 {"name": "end", "in": "query", "schema": TIME, "description": "clips starting before this time"},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "the `next` of the previous page"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+                {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": CURSOR},
+                 "description": "the `next` of the previous page"},
             ],
             "responses": {
                 "200": _json(
                     {"type": "object", "properties": {
                         "clips": {"type": "array", "items": {"$ref": "#/components/schemas/Clip"}},
-                        "next": {"type": ["string", "null"], "description": "cursor of the next page; null on the last"}}},
+                        "next": {"type": ["string", "null"], "pattern": CURSOR, "description": "cursor of the next page; null on the last"}}},
                     "a page of clips",
                 ),
                 "400": _json(ERROR, "a bad time, limit or cursor (error key bad_request)"),
+                "404": _json(ERROR, "camera: no camera of that name (to a member, also one outside their cameras)"),
             },
         })
     },
@@ -207,7 +218,8 @@ def openapi_document() -> dict[str, Any]:
             "/static/{file}": {
                 "get": {
                     "summary": "Script and style of the status page",
-                    "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [{"name": "file", "in": "path", "required": True,
+                                    "schema": {"type": "string", "pattern": STATIC_FILE}}],
                     "responses": {"200": {"description": "the file"}, "404": _json(ERROR, "no such file")},
                 }
             },

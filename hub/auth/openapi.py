@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from hub.auth.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from hub.auth.service import MAX_USERNAME_INPUT
 from hub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
 from hub.jsonbody import BODY_RULES, DEFAULT_LIMIT
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
 _SESSION_ONLY = [{"sessionCookie": []}]
+# Token ids are SQLite rowids; hub/api_clips.py's MAX_ID is the same bound, not imported because it imports hub.auth.
+_MAX_ROWID = 2**63 - 1
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -36,7 +39,9 @@ _ME = {"type": "object", "required": ["user", "role", "must_change_password", "v
            "must_change_password": {"type": "boolean", "description": "true until a one-time password is changed"},
            "via": {"enum": ["session", "api", "requester"], "description": "the credential of this request"},
            "password_proven_at": {"type": ["number", "null"],
-                                  "description": "Unix seconds the password was last typed in this session"}}}
+                                  "description": "Unix seconds the password was last typed in this session"},
+           "cameras": {"type": ["array", "null"], "items": {"type": "string"},
+                       "description": "a member's cameras; null: every camera"}}}
 _TOKEN = {"type": "object", "required": ["id", "name", "token", "expires_at"], "properties": {
     "id": {"type": "integer"}, "name": {"type": "string"},
     "token": {"type": "string", "description": "the secret; shown only in this response"},
@@ -59,7 +64,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         f"{int(WINDOW_S)} s lock logins for {int(LOCKOUT_S)} s. Unknown users and wrong passwords "
                         "get the same answer."),
         "security": [],
-        "requestBody": _body({"username": {"type": "string", "maxLength": 256}, "password": _PASSWORD},
+        "requestBody": _body({"username": {"type": "string", "maxLength": MAX_USERNAME_INPUT}, "password": _PASSWORD},
                              ["username", "password"]),
         "responses": {
             "200": _json({"type": "object", "required": ["user", "role", "must_change_password"], "properties": {
@@ -71,7 +76,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     }},
     "/api/auth/logout": {"post": {
         "summary": "End this session (revoked in the store) and clear the cookie",
-        "security": _SESSION_ONLY,
+        # Not secured: it answers 204 to anyone, so a stale or missing cookie still ends in a logged-out browser.
+        "security": [],
         "responses": {"204": {"description": "logged out (also when no session came)"}},
     }},
     "/api/auth/me": {"get": {
@@ -115,7 +121,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/auth/tokens/{id}": {"delete": {
         "summary": "Revoke a token (one's own; owners: any)",
         "security": _SECURITY,
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": _MAX_ROWID}}],
         "responses": {"204": {"description": "revoked"}, **_400, **_401, **_403,
                       "404": _json(_ERROR, "no such token of yours")},
     }},

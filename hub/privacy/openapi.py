@@ -7,25 +7,49 @@ the configurable ones (docs/config.md), which the descriptions say.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from hub.config import PrivacyConfig
+from hub.api_clips import MAX_ID
+from hub.auth.service import USERNAME
+from hub.config import CAMERA_NAME, PrivacyConfig
 from hub.jsonbody import BODY_RULES
 from hub.privacy.consent import MAX_PENDING_PER_REQUESTER
-from hub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE
+from hub.privacy.egress import TOKEN as SHARE_TOKEN
+from hub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE, SHA256
+from hub.privacy.requesters import MAX_PENDING as MAX_REGISTRATIONS
+from hub.privacy.scope import LAST_SECOND, Fields
 
 _D = PrivacyConfig()
+_TEXT_MAX: int = inspect.signature(Fields.text).parameters["max_len"].default
 SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
-TIME = {"oneOf": [{"type": "integer", "minimum": 0, "description": "Unix seconds, UTC"},
-                  {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2026-11-29T10:00:00Z"}]}  # fmt: skip
-CAMERAS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
+# Longer than any ISO 8601 time Python reads (2026-11-29T10:00:00.123456+05:30:00.123456 is 42), so the
+# bound refuses nothing valid; the code refuses longer text as "not an ISO 8601 time".
+TIME_TEXT = {"type": "string", "format": "date-time", "maxLength": 64,
+             "description": "ISO 8601 with a zone, e.g. 2026-11-29T10:00:00Z"}  # fmt: skip
+TIME = {"oneOf": [{"type": "integer", "minimum": 0, "maximum": LAST_SECOND, "description": "Unix seconds, UTC"},
+                  TIME_TEXT]}  # fmt: skip
+CAMERAS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "pattern": CAMERA_NAME},
            "description": "names of configured cameras; an unknown one is refused (400) with the known ones listed"}  # fmt: skip
 SECONDS = {"type": "integer", "description": "Unix seconds, UTC"}
 NULLABLE_SECONDS = {"type": ["integer", "null"], "description": "Unix seconds, UTC"}
+USER_NAME = {"type": "string", "pattern": USERNAME.pattern, "description": "letters, digits, '.', '_', '@' or '-'"}
 
 
-def _text(max_len: int = 200, description: str = "") -> dict[str, Any]:
+def _id(prefix: str) -> dict[str, Any]:
+    """Ids the hub makes: a prefix and 128 random bits in hex (consent.py, overrides.py, holds.py)."""
+    return {"type": "string", "pattern": f"^{prefix}_[0-9a-f]{{32}}$"}
+
+
+REQUEST_ID, OVERRIDE_ID, HOLD_ID, EXPORT_ID = _id("req"), _id("ovr"), _id("hold"), _id("exp")
+
+
+def _text(max_len: int = _TEXT_MAX, description: str = "") -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": max_len, **({"description": description} if description else {})}
+
+
+def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 ERROR = {"type": "object", "required": ["error", "message"], "properties": {
@@ -43,7 +67,7 @@ ERRORS = {
     "413": f"payload_too_large: a JSON body over privacy.max_request_bytes (default {_D.max_request_bytes}) or a "
            f"document over privacy.max_document_bytes (default {_D.max_document_bytes})",
     "429": f"too_many_pending: the requester has {MAX_PENDING_PER_REQUESTER} requests pending; "
-           "too_many_registrations: 50 registrations wait for the owners",
+           f"too_many_registrations: {MAX_REGISTRATIONS} registrations wait for the owners",
 }  # fmt: skip
 
 SCOPE = {"type": "object", "required": ["cameras", "start_s", "end_s", "clip_ids"], "properties": {
@@ -76,7 +100,7 @@ REQUESTER_ACCOUNT = {"type": "object", "description": "a requester account and h
     "created_by": {"type": ["string", "null"], "description": "the owner who created it; null if it registered itself"},
     "created_at": {"type": "number", "description": "Unix seconds, UTC"}, "enabled": {"type": "boolean"}}}  # fmt: skip
 REQUEST = {"type": "object", "properties": {
-    "id": {"type": "string"}, "requester": {"type": "string"}, "identity": {"type": "string"},
+    "id": REQUEST_ID, "requester": {"type": "string"}, "identity": {"type": "string"},
     "organisation": {"type": "string"}, "contact": {"type": "string"}, "purpose": {"type": "string"},
     "case_reference": {"type": ["string", "null"]}, "cameras": {"type": "array", "items": {"type": "string"}},
     "start_s": SECONDS, "end_s": SECONDS, "wanted_by_s": SECONDS, "created_s": SECONDS,
@@ -101,7 +125,7 @@ DECISION_BODY = {"type": "object", "additionalProperties": False, "required": ["
     "cameras": {**CAMERAS, "description": "narrow: a subset of the cameras asked for"},
     "start": {**TIME, "description": "narrow: a later start inside the window"},
     "end": {**TIME, "description": "narrow: an earlier end inside the window"},
-    "clip_ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1},
+    "clip_ids": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                  "description": "narrow: only these clips (from GET /api/requests/{id}/clips)"},
     "message": _text(2000, "shown to the requester")}}  # fmt: skip
 OVERRIDE_BODY = {"type": "object", "additionalProperties": False,
@@ -113,7 +137,7 @@ OVERRIDE_BODY = {"type": "object", "additionalProperties": False,
     "issued": {**TIME, "description": "date issued; not in the future"},
     "agency": _text(description="requesting agency"), "officer_contact": _text(),
     "cameras": CAMERAS, "start": {**TIME, "description": "same bounds as a request's window"}, "end": TIME,
-    "document_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "a document uploaded to /api/documents"},
+    "document_sha256": {"type": "string", "pattern": SHA256.pattern, "description": "a document uploaded to /api/documents"},
     "notice": {"enum": ["none", "delayed"], "description": "none: owners are told at once"},
     "notice_delayed_until": {**TIME, "description": "with notice=delayed: in the future, at most "
                                                     f"privacy.max_notice_delay_days (default {_D.max_notice_delay_days:g}) days away"},
@@ -138,19 +162,20 @@ FOLLOW_UP_BODY = {"type": "object", "additionalProperties": False, "required": [
 HOLD_BODY = {"type": "object", "additionalProperties": False, "required": ["cameras", "start", "end"],
              "properties": {"cameras": CAMERAS, "start": TIME, "end": {**TIME, "description": "at most 366 days after start"}}}  # fmt: skip
 HOLD = {"type": "object", "properties": {
-    "id": {"type": "string"}, "basis": {"type": "string", "description": "owner, or override:<id>"},
+    "id": HOLD_ID, "basis": {"type": "string", "description": "owner, or override:<id>"},
     "cameras": {"type": "array", "items": {"type": "string"}}, "start_s": SECONDS, "end_s": SECONDS,
     "created_by": {"type": "string"}, "created_s": SECONDS,
     "expires_s": {**SECONDS, "description": f"privacy.hold_days (default {_D.hold_days:g}) after placing or renewing"},
     "released_s": NULLABLE_SECONDS}}  # fmt: skip
 NOTICE = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "kind": {"enum": ["request_received", "request_expired", "override", "follow_up_missed"]},
+    "id": {"type": "integer"}, "kind": {"enum": ["request_received", "request_expired", "requester_registered", "override",
+                                                "follow_up_missed"]},
     "subject": {"type": "string", "description": "the request or override id"},
     "body": {"type": "object", "description": "what owners are told; never footage"}, "created_s": SECONDS}}  # fmt: skip
 
 
 def _op(summary: str, ok: str, schema: dict[str, Any] | None, errors: str, *, body: dict[str, Any] | None = None,
-        status: str = "200", secure: bool = True, params: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+        status: str = "200", secure: bool = True, params: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:  # fmt: skip
     op: dict[str, Any] = {"summary": summary, "responses": {
         status: {"description": ok, **({"content": {"application/json": {"schema": schema}}} if schema else {})}}}
     for code in errors.split():
@@ -159,11 +184,13 @@ def _op(summary: str, ok: str, schema: dict[str, Any] | None, errors: str, *, bo
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if secure:
         op["security"] = SECURITY
-    op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    op["parameters"] = list(params)
     return op
 
 
 _LIST = lambda s: {"type": "array", "items": s}
+REQUEST_PARAM, OVERRIDE_PARAM, HOLD_PARAM = _path("id", REQUEST_ID), _path("id", OVERRIDE_ID), _path("id", HOLD_ID)
+USER_PARAM = _path("username", USER_NAME)
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/requests": {
@@ -174,22 +201,22 @@ OPENAPI_PATHS: dict[str, Any] = {
                                 "schema": {"enum": ["pending", "approved", "narrowed", "denied", "expired"]}}]},
     },
     "/api/requests/{id}": {"get": _op("One request (owner, or its requester)", "the request", REQUEST, "401 403 404",
-                                      params=("id",))},
+                                      params=(REQUEST_PARAM,))},
     "/api/requests/{id}/clips": {"get": _op("Owners: the clips the asked-for scope reaches, to choose from",
-                                            "clip records", _LIST({"type": "object"}), "401 403 404", params=("id",))},
+                                            "clip records", _LIST({"type": "object"}), "401 403 404", params=(REQUEST_PARAM,))},
     "/api/requests/{id}/decision": {"post": _op(
         "An owner approves, narrows or denies (fresh password); a final approval builds the package and a share link",
-        "the request after the decision", REQUEST, "400 401 403 404 409 413", body=DECISION_BODY, params=("id",))},
+        "the request after the decision", REQUEST, "400 401 403 404 409 413", body=DECISION_BODY, params=(REQUEST_PARAM,))},
     "/api/requests/{id}/release": {"post": _op(
         "An owner builds the package of an approved request whose release failed (fresh password)",
-        "the request, with its share link", REQUEST, "401 403 404 409", params=("id",))},
+        "the request, with its share link", REQUEST, "401 403 404 409", params=(REQUEST_PARAM,))},
     "/api/requests/{id}/revoke": {"post": _op("An owner revokes the share link of a release", "the request",
-                                              REQUEST, "401 403 404", params=("id",))},
+                                              REQUEST, "401 403 404", params=(REQUEST_PARAM,))},
     "/api/share/{token}": {"get": {**_op(
         "Download an export package through a share link (no login: the link is the credential); each download is "
         f"logged before its first byte; default {_D.share_link_downloads} downloads within {_D.share_link_days:g} days",
         "the package (zip: clips, manifest.json, audit entry, inclusion proof, signed checkpoint; docs/exports.md)",
-        None, "404 410", secure=False, params=("token",)),
+        None, "404 410", secure=False, params=(_path("token", {"type": "string", "pattern": f"^{SHARE_TOKEN.pattern}$"}),)),
         "responses": {"200": {"description": "the package", "content": {"application/zip": {
             "schema": {"type": "string", "format": "binary"}}}},
             "404": {"description": ERRORS["404"], "content": {"application/json": {"schema": ERROR}}},
@@ -205,12 +232,13 @@ OPENAPI_PATHS: dict[str, Any] = {
                                                                      "name: the party itself, or someone posing as it"}}},
         "400 401 403 409 413", status="201",
         body={"type": "object", "additionalProperties": False, "required": ["requester", "name"],
-              "properties": {"requester": _text(64, "letters, digits, '.', '_', '@' or '-'"), "name": _text(100),
+              "properties": {"requester": {**_text(64), **USER_NAME}, "name": _text(100),
                              "expires_in_s": {"type": "integer", "minimum": 1, "maximum": 365 * 86400,
                                               "default": 30 * 86400},
                              "sees": {**SEES, "default": "own_requests"}}})},
     "/api/requesters/register": {"post": _op(
-        "An outside party registers; its token works once an owner approves (no login; at most 50 waiting)",
+        f"An outside party registers; its token works once an owner approves (no login; at most {MAX_REGISTRATIONS} "
+        "waiting)",
         "the requester token, shown once, and the account made for it (never the name asked for, so the "
         "answer is the same whatever names exist)", {"type": "object", "properties": {
             "username": {"type": "string", "description": "the account: reg-<16 hex>"},
@@ -219,7 +247,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "state": {"enum": ["pending"]}, "note": {"type": "string"}}}, "400 413 429", status="201", secure=False,
         body={"type": "object", "additionalProperties": False,
               "required": ["username", "identity", "organisation", "contact"],
-              "properties": {"username": _text(64, "letters, digits, '.', '_', '@' or '-'"), "identity": _text(),
+              "properties": {"username": {**_text(64), **USER_NAME}, "identity": _text(),
                              "organisation": _text(), "contact": _text()}})},
     "/api/requesters/registrations": {"get": {**_op(
         "Owners: registrations of outside parties", "newest first", _LIST({"type": "object", "properties": {
@@ -235,8 +263,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "schema": {"enum": ["pending", "approved", "refused"]}}]}},
     "/api/requesters/registrations/{username}/{verdict}": {"post": {**_op(
         "An owner approves or refuses a registration (logged as setting_changed)", "the registration",
-        {"type": "object"}, "401 403 404", params=("username",)),
-        "parameters": [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
+        {"type": "object"}, "401 403 404", params=(USER_PARAM,)),
+        "parameters": [USER_PARAM,
                        {"name": "verdict", "in": "path", "required": True, "schema": {"enum": ["approve", "refuse"]}}]}},
     "/api/accounts": {"post": _op(
         "An owner creates an owner, member or custodian account (fresh password); returns its one-time password",
@@ -245,14 +273,14 @@ OPENAPI_PATHS: dict[str, Any] = {
                                                          "one_time_password": {"type": "string"}}},
         "400 401 403 409 413", status="201", body={
             "type": "object", "additionalProperties": False, "required": ["username", "role"],
-            "properties": {"username": _text(64), "role": {"enum": ["owner", "member", "custodian"]},
+            "properties": {"username": {**_text(64), **USER_NAME}, "role": {"enum": ["owner", "member", "custodian"]},
                            "cameras": {**CAMERAS, "description": "members only: the cameras they may see; "
                                                                  "left out: every camera"}}})},
     "/api/accounts/{username}/cameras": {"post": _op(
         "An owner chooses which cameras a member sees (fresh password); others' footage answers 404 to them",
         "the member's cameras", {"type": "object", "properties": {"username": {"type": "string"},
                                                                   "cameras": {"type": ["array", "null"]}}},
-        "400 401 403 404 413", params=("username",), body={
+        "400 401 403 404 413", params=(USER_PARAM,), body={
             "type": "object", "additionalProperties": False,
             "properties": {"cameras": {**CAMERAS, "description": "left out or null: every camera"}}})},
     "/api/documents": {"post": {**_op(
@@ -269,13 +297,13 @@ OPENAPI_PATHS: dict[str, Any] = {
                    _LIST(OVERRIDE), "401 403"),
     },
     "/api/overrides/{id}": {"get": _op("One override (hidden from others while its notice is delayed)", "the override",
-                                       OVERRIDE, "401 403 404", params=("id",))},
+                                       OVERRIDE, "401 403 404", params=(OVERRIDE_PARAM,))},
     "/api/overrides/{id}/follow-up": {"post": _op(
         "File the legal process that follows an emergency override (fresh password)", "the override", OVERRIDE,
-        "400 401 403 404 413", body=FOLLOW_UP_BODY, params=("id",))},
+        "400 401 403 404 413", body=FOLLOW_UP_BODY, params=(OVERRIDE_PARAM,))},
     "/api/overrides/{id}/delay": {"post": _op(
         "A further order delays the owners' notice again, while it is still delayed (invoker, fresh password)",
-        "the override", OVERRIDE, "400 401 403 404 413", params=("id",), body={
+        "the override", OVERRIDE, "400 401 403 404 413", params=(OVERRIDE_PARAM,), body={
             "type": "object", "additionalProperties": False, "required": ["notice_delayed_until", "delay_ordered_by"],
             "properties": {"notice_delayed_until": {**TIME, "description": "after the current date, at most "
                                                     f"privacy.max_notice_delay_days (default {_D.max_notice_delay_days:g}) "
@@ -286,9 +314,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": _op("An owner keeps clips from retention", "the hold", HOLD, "400 401 403 413", body=HOLD_BODY, status="201"),
     },
     "/api/holds/{id}/renew": {"post": _op("Renew a hold for privacy.hold_days more", "the hold", HOLD, "401 403 404",
-                                          params=("id",))},
+                                          params=(HOLD_PARAM,))},
     "/api/holds/{id}/release": {"post": _op("Release a hold (fresh password)", "the hold", HOLD, "401 403 404",
-                                            params=("id",))},
+                                            params=(HOLD_PARAM,))},
     "/api/notices": {"get": _op("What owners were told: requests waiting or expired, overrides, missed follow-ups",
                                 "newest first (at most 100)", _LIST(NOTICE), "401 403")},
 }

@@ -77,7 +77,9 @@ def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = N
 _TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _HASHES = {"type": "array", "items": {"type": "string", "description": "base64 SHA-256"}}
-_SIZE = {"type": "integer", "minimum": 1}
+# Sizes and indexes count the log's SQLite rows, so none exceeds SQLite's largest integer.
+_MAX_SIZE = 2**63 - 1
+_SIZE = {"type": "integer", "minimum": 1, "maximum": _MAX_SIZE}
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/audit/checkpoint": {"get": {
@@ -95,7 +97,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "about an override whose notice is delayed answers 404 to all but its invoker"),
         "security": [{"sessionCookie": []}, {"bearerToken": []}],
         "parameters": [
-            {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "index", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE - 1}},
             {"name": "size", "in": "query", "required": False, "schema": _SIZE,
              "description": "tree size to prove against (default: the latest)"},
         ],
@@ -106,15 +109,16 @@ OPENAPI_PATHS: dict[str, Any] = {
                                "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
                                "proof": _HASHES, "checkpoint": {"type": ["string", "null"]}}}}}},
             "400": {"description": "bad_request: index or size is not an integer", **_ERROR},
-            "401": {"description": "login_required: no valid session or token (JSON error)"},
-            "403": {"description": "forbidden: requesters may not read entries (JSON error)"},
+            "401": {"description": "login_required: no valid session or token ", **_ERROR},
+            "403": {"description": "forbidden: requesters may not read entries ", **_ERROR},
             "404": {"description": "not_found: no such entry at that size, or a sealed one", **_ERROR},
         },
     }},
     "/api/audit/consistency": {"get": {
         "summary": "An RFC 9162 consistency proof between two tree sizes",
         "parameters": [
-            {"name": "old", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "old", "in": "query", "required": True,
+             "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE}},
             {"name": "new", "in": "query", "required": False, "schema": _SIZE},
         ],
         "responses": {
