@@ -10,6 +10,7 @@ this middleware inside the API's error middleware so they become JSON.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -134,6 +135,8 @@ def _credential(request: web.Request) -> tuple[str | None, str | None]:
     return None, f"the {COOKIE} cookie carries only a login session; send tokens as Authorization: Bearer"
 
 
+TOKEN_ID = re.compile(r"[0-9]{1,19}")
+MAX_TOKEN_ID = 2**63 - 1  # SQLite's largest integer
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -253,10 +256,11 @@ def add_routes(app: web.Application, service: AccountService) -> None:
 
     async def revoke_token(request: web.Request) -> web.StreamResponse:
         identity = require_roles(request, "owner", "member", "custodian")
-        try:
-            token_id = int(request.match_info["id"])
-        except ValueError:
-            raise InvalidRequest("a token id is an integer") from None
+        raw = request.match_info["id"]
+        # ASCII digits within SQLite's integer range: int() also takes "²", "1_0" and numbers SQLite cannot hold.
+        if not TOKEN_ID.fullmatch(raw) or not 0 < int(raw) <= MAX_TOKEN_ID:
+            raise InvalidRequest(f"a token id is a whole number from 1 to {MAX_TOKEN_ID}")
+        token_id = int(raw)
         await service.revoke_token(identity, token_id)
         return web.Response(status=204)
 

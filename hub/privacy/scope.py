@@ -117,8 +117,9 @@ class Fields:
         value = self._get(name, required)
         if value is None:
             return None
-        if value not in options:
-            raise InvalidField(f"{name!r} must be one of {', '.join(sorted(options))}, got {value!r}")
+        if not isinstance(value, str) or value not in options:
+            shown = repr(value) if isinstance(value, str) else "something that is not a string"
+            raise InvalidField(f"{name!r} must be one of {', '.join(sorted(options))}, got {shown}")
         return str(value)
 
     def time(self, name: str, required: bool = True) -> int | None:
