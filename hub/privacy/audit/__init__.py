@@ -11,6 +11,7 @@ from hub.privacy.audit.errors import AuditError, VerificationFailed
 from hub.privacy.audit.events import (
     EVENT_TYPES,
     AuditEvent,
+    ClipDeleted,
     ConsentDecided,
     ConsentExpired,
     ConsentRequested,
@@ -45,6 +46,7 @@ __all__ = [
     "AuditError",
     "AuditEvent",
     "AuditLog",
+    "ClipDeleted",
     "Checkpoint",
     "ConsentDecided",
     "ConsentExpired",
