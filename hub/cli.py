@@ -91,7 +91,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"repaired: {line}")
     running = holder(data)
     if running is not None:
-        print(f"camhub check: the hub is running ({running}); clips it is still writing (.partial) are skipped")
+        print(f"camhub check: {running} is running on {data}; clips it is still writing (.partial) are skipped")
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() and (done % 50 == 0 or done == total):

@@ -29,7 +29,7 @@ def _holder_text(fd: int) -> str:
 
 
 def holder(data_dir: Path) -> str | None:
-    """Who holds the data folder ("pid 123 (camhub run)"), or None if nobody does."""
+    """Who holds the data folder ("the hub (pid 123)"), or None if nobody does."""
     path = data_dir / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -47,7 +47,7 @@ def holder(data_dir: Path) -> str | None:
 
 
 class DataFolderLock:
-    """`lock = DataFolderLock.acquire(data_dir, "camhub run")`; `lock.release()` when done."""
+    """`lock = DataFolderLock.acquire(data_dir, "the hub")`; `lock.release()` when done."""
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
@@ -65,7 +65,7 @@ class DataFolderLock:
                 f"{data_dir} is in use by {who}; stop it first (only one hub or repair may use a data folder)"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} ({command})\n".encode(), 0)
+        os.pwrite(fd, f"{command} (pid {os.getpid()})\n".encode(), 0)
         return cls(fd)
 
     def release(self) -> None:
