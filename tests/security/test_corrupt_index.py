@@ -24,7 +24,7 @@ PAGE = 4096
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], check=False, capture_output=True, text=True, timeout=120)
 
 
 def garbage(index: Path) -> None:

@@ -29,7 +29,7 @@ from hub.store.index import INDEX_FILE, query_clips
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, timeout=180)
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], check=False, capture_output=True, text=True, timeout=180)
 
 
 def free_port() -> int:
