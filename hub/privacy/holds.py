@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from hub.errors import NotFound
 from hub.privacy.audit import HoldPlaced, HoldReleased, HoldRenewed
 from hub.privacy.context import Context, dumps
 from hub.privacy.scope import Fields, Scope, check_window
-from hub.store.db import connect, one, rows
+from hub.store.db import StoreError, connect, one, rows
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,14 @@ def standing_in(data_dir: Path, now: float) -> list[tuple[str, Scope]]:
     path = data_dir / DB_NAME
     if not path.exists():
         return []
-    db = connect(path, readonly=True)
     try:
-        return standing(db, now) if db["holds"].exists() else []
-    finally:
-        db.close()
+        db = connect(path, readonly=True)
+        try:
+            return standing(db, now) if db["holds"].exists() else []
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot read the holds ({exc}); no clip is deleted without knowing them") from None
 
 
 SealedIds = Callable[[], Awaitable[dict[str, tuple[str, set[str]]]]]

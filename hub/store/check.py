@@ -27,7 +27,7 @@ from pathlib import Path
 
 from hub.clock import Clock
 from hub.durable import durable_rename, unlink_durably
-from hub.privacy.audit import AuditLog, ClipDeleted, HeldClipDeleted
+from hub.privacy.audit import AuditEvent, AuditLog, ClipDeleted, HeldClipDeleted
 from hub.privacy.holds import standing_in
 from hub.privacy.scope import Scope
 from hub.store.db import Database
@@ -115,18 +115,18 @@ async def repair(data_dir: Path, clock: Clock = time.time) -> list[str]:
         actions = set_aside_if_damaged(data_dir, clock())
         held = standing_in(data_dir, clock())
         db = open_index(data_dir)
-        audit = await AuditLog.open(data_dir, clock=clock)
+        audit = _WriteAhead(data_dir, clock)
         try:
             clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}
             for clip in clips.values():  # retention's interrupted deletions, which recovery finishes
                 if clip.state == "garbage" and not holds_over(clip, held) and clip.id is not None:
-                    await audit.append(_deleted(clip, clock(), "its deletion by retention was interrupted"))
+                    await audit.log(_deleted(clip, clock(), "its deletion by retention was interrupted"))
             actions += (await db.write(lambda d: recover(data_dir, d, held))).lines()
             clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}
             for finding in check(data_dir):
-                clip = clips.get(finding.clip_id)
-                if finding.kind in ("missing", "size", "hash") and clip is not None:
-                    actions.append(await _remove(db, audit, data_dir, clip, finding, held, clock))
+                row = clips.get(finding.clip_id)
+                if finding.kind in ("missing", "size", "hash") and row is not None:
+                    actions.append(await _remove(db, audit, data_dir, row, finding, held, clock))
                 elif finding.kind == "unindexed":
                     actions.append(f"left {finding.path} in place: not a readable clip (move it away by hand)")
         finally:
@@ -137,12 +137,30 @@ async def repair(data_dir: Path, clock: Clock = time.time) -> list[str]:
     return actions
 
 
+class _WriteAhead:
+    """The audit log, opened at the first deletion: a repair that deletes nothing leaves the log alone."""
+
+    def __init__(self, data_dir: Path, clock: Clock) -> None:
+        self.data_dir, self.clock = data_dir, clock
+        self._log: AuditLog | None = None
+
+    async def log(self, event: AuditEvent) -> None:
+        """Returns once `event` is durable; only then may its deletion happen."""
+        if self._log is None:
+            self._log = await AuditLog.open(self.data_dir, clock=self.clock)
+        await self._log.append(event)
+
+    async def close(self) -> None:
+        if self._log is not None:
+            await self._log.close()
+
+
 def _deleted(clip: ClipRecord, now: float, reason: str) -> ClipDeleted:
     return ClipDeleted(time=now, actor=REPAIR, clip_id=clip.id or 0, camera=clip.camera,
                        start_s=int(clip.start_time), path=clip.path, reason=reason)  # fmt: skip
 
 
-async def _remove(db: Database, audit: AuditLog, data_dir: Path, clip: ClipRecord, finding: Finding,
+async def _remove(db: Database, audit: _WriteAhead, data_dir: Path, clip: ClipRecord, finding: Finding,
                   held: Sequence[tuple[str, Scope]], clock: Clock) -> str:  # fmt: skip
     """Delete one clip whose file is damaged or gone, audited first; a held clip's file is kept."""
     holds = holds_over(clip, held)
@@ -150,10 +168,10 @@ async def _remove(db: Database, audit: AuditLog, data_dir: Path, clip: ClipRecor
     if holds and finding.kind != "missing":
         return f"kept clip {clip.id} ({clip.path}): {finding.detail}; hold {holds[0]} covers it, so it is not deleted"
     if holds:
-        await audit.append(HeldClipDeleted(time=clock(), actor=REPAIR, clip_id=str(clip.id), hold_id=holds[0],
-                                           reason=f"{clip.path}: {finding.detail}; its index row was removed"))  # fmt: skip
+        await audit.log(HeldClipDeleted(time=clock(), actor=REPAIR, clip_id=str(clip.id), hold_id=holds[0],
+                                        reason=f"{clip.path}: {finding.detail}; its index row was removed"))  # fmt: skip
     else:
-        await audit.append(_deleted(clip, clock(), finding.detail))
+        await audit.log(_deleted(clip, clock(), finding.detail))
     ids = [clip.id or 0]
     await db.write(lambda d: mark_garbage(d, ids))
     unlink_durably([path, *sidecars(path)] if finding.kind != "missing" else list(sidecars(path)))
