@@ -13,6 +13,7 @@ Run before recording starts, with the data folder locked (hub.store.lock), in th
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,8 +150,12 @@ def recover(data_dir: Path, db: sqlite_utils.Database, held: Sequence[tuple[str,
             continue
         if relative in kept_ids:
             record = ClipRecord(**{**record.as_json(), "id": kept_ids[relative]})
-        with db.atomic():
-            insert_clip(db, record)
+        try:
+            with db.atomic():
+                insert_clip(db, record)
+        except sqlite3.IntegrityError:  # its name, hence its id, is another row's: a copy of a clip file?
+            log.warning("%s: has the id of a clip already indexed; left in place for `camhub check`", relative)
+            continue
         report.indexed.append(relative)
     for line in report.lines():
         log.info("recovery: %s", line)
