@@ -1,14 +1,15 @@
 """The hub's life: what starts, in which order, and how it stops.
 
-Start: the audit log and the accounts open (on the very first start the
-first owner is created with a one-time password, kept in `initial_password`
-for the command to print); the clip index opens and start-up recovery mends
-what a crash left; the web server starts, so the status page can explain a
-camera that will not connect; then one TaskGroup owns every camera and the
-retention task.
+Start: the hub locks the data folder (hub.store.lock) and opens the clip
+index (a damaged one stops the start, named); the audit log and the
+accounts open (on the very first start the first owner is created with a
+one-time password, kept in `initial_password` for the command to print);
+start-up recovery mends what a crash left, keeping clips under a hold; the
+web server starts, so the status page can explain a camera that will not
+connect; then one TaskGroup owns every camera and the retention task.
 Stop (SIGINT, SIGTERM or a time limit): cameras first (open clips are
 closed), then the clip finisher drains, then the web server, then the index,
-the accounts and the audit log.
+the accounts and the audit log, and last the data folder's lock.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from hub.privacy.audit import (
     HubStopped,
     run_checkpoints,
 )
+from hub.privacy.holds import standing_in
 from hub.privacy.service import Privacy
 from hub.recorder import CameraRecorder, ClipFinisher
 from hub.registry import Registry
 from hub.retention import Limits, Retention
 from hub.store.db import Database
 from hub.store.index import open_index
+from hub.store.lock import DataFolderLock
 from hub.store.recovery import recover
 from hub.watch import CameraMotion
 
@@ -124,13 +127,20 @@ class Hub:
         """Run until `stop` is set; then stop everything in order."""
         data_dir = self.config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        # One hub per data folder, and no `check --repair` beside it; a damaged index stops the start, named.
+        lock = DataFolderLock.acquire(data_dir, "the hub")
+        try:
+            self.db = db = await asyncio.to_thread(open_index, data_dir)
+        except BaseException:
+            lock.release()
+            raise
         self.bus = bus = Bus()
         self.audit = audit = await AuditLog.open(data_dir, clock=self.clock)
         self.accounts = accounts = await AccountService.open(data_dir, clock=self.clock, on_event=audit.append)
         self.initial_password = await accounts.bootstrap_owner(FIRST_OWNER)
-        self.db = db = await asyncio.to_thread(open_index, data_dir)
         try:
-            report = await db.write(lambda d: recover(data_dir, d))
+            held = await asyncio.to_thread(standing_in, data_dir, self.clock())
+            report = await db.write(lambda d: recover(data_dir, d, held))
             if report.lines():
                 log.info("start-up recovery: %s", "; ".join(report.lines()))
             audit.on_checkpoint(lambda cp: bus.publish(AuditCheckpointSigned(cp.size, cp.note)))
@@ -165,6 +175,7 @@ class Hub:
             await asyncio.to_thread(db.close)
             await accounts.close()
             await audit.close()
+            lock.release()
             log.info("hub stopped")
 
 

@@ -69,14 +69,10 @@ def _clips(args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from hub.store.db import connect
-    from hub.store.index import INDEX_FILE, query_clips
+    from hub.store.index import query_clips, reading_index
 
-    db = connect(Path(args.data) / INDEX_FILE, readonly=True)
-    try:
+    with reading_index(Path(args.data)) as db:
         clips = query_clips(db, camera=args.camera, oldest_first=True)
-    finally:
-        db.close()
     for clip in clips:
         if args.json:
             print(json.dumps(clip.as_json(), sort_keys=True))
@@ -89,17 +85,21 @@ def _clips(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from hub.store.check import check, repair
+    from hub.store.lock import holder
 
     data = Path(args.data)
     if args.repair:
-        for line in repair(data):
+        for line in asyncio.run(repair(data)):
             print(f"repaired: {escape(line)}")
+    running = holder(data)
+    if running is not None:
+        print(f"camhub check: {running} is running on {data}; clips it is still writing (.partial) are skipped")
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() and (done % 50 == 0 or done == total):
             print(f"\rchecking clips: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
-    findings = check(data, hashes=not args.quick, progress=progress)
+    findings = check(data, hashes=not args.quick, progress=progress, hub_running=running is not None)
     for finding in findings:
         print(escape(finding))  # file names on disk may hold anything
     if findings:
@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="check that the clip index and the disk agree")
     chk.add_argument("--data", required=True, help="the hub's data folder")
-    chk.add_argument("--repair", action="store_true", help="mend what can be mended, and say what was done")
+    chk.add_argument("--repair", action="store_true",
+                     help="with the hub stopped: mend what can be mended (audited), and say what was done")  # fmt: skip
     chk.add_argument("--quick", action="store_true", help="compare sizes only, not SHA-256 hashes")
     chk.set_defaults(func=_check)
 

@@ -11,19 +11,46 @@ import asyncio
 import json
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+import sqlite_utils
 
 from hub.auth import Forbidden, Identity
 from hub.errors import NotFound
 from hub.privacy.audit import HoldPlaced, HoldReleased, HoldRenewed
 from hub.privacy.context import Context, dumps
 from hub.privacy.scope import Fields, Scope, check_window
-from hub.store.db import one, rows
+from hub.store.db import StoreError, connect, one, rows
 
 log = logging.getLogger(__name__)
 
 MAX_HOLD_WINDOW_S = 366 * 86400
+
+
+def standing(db: sqlite_utils.Database, now: float) -> list[tuple[str, Scope]]:
+    """(hold id, scope) of every hold in force at `now`."""
+    found = rows(db, "SELECT id, cameras, start_s, end_s FROM holds WHERE released_s IS NULL AND expires_s > ?", [now])
+    return [(r["id"], Scope(tuple(json.loads(r["cameras"])), r["start_s"], r["end_s"])) for r in found]
+
+
+def standing_in(data_dir: Path, now: float) -> list[tuple[str, Scope]]:
+    """The holds in force, read from the data folder while the hub is stopped (repair, start-up recovery)."""
+    from hub.privacy.service import DB_NAME  # the service imports this module
+
+    path = data_dir / DB_NAME
+    if not path.exists():
+        return []
+    try:
+        db = connect(path, readonly=True)
+        try:
+            return standing(db, now) if db["holds"].exists() else []
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot read the holds ({exc}); no clip is deleted without knowing them") from None
 
 
 SealedIds = Callable[[], Awaitable[dict[str, tuple[str, set[str]]]]]
@@ -125,9 +152,7 @@ class Holds:
     async def active(self) -> list[Scope]:
         """The scopes retention must not touch now."""
         now = self.ctx.now()
-        found = await self.ctx.db.read(lambda db: rows(
-            db, "SELECT cameras, start_s, end_s FROM holds WHERE released_s IS NULL AND expires_s > ?", [now]))
-        return [Scope(tuple(json.loads(r["cameras"])), r["start_s"], r["end_s"]) for r in found]
+        return [scope for _, scope in await self.ctx.db.read(lambda db: standing(db, now))]
 
     async def view(self, hold_id: str) -> dict[str, Any]:
         row = await self.ctx.db.read(lambda db: one(db, "SELECT * FROM holds WHERE id = ?", [hold_id]))

@@ -1,22 +1,51 @@
 """`camhub check`: does the index agree with the disk?
 
 Like Moonfire NVR's `check`: every indexed clip must exist with its recorded
-size and SHA-256, and no clip file may be unindexed. `--repair` applies
-start-up recovery and then drops rows whose file is gone or damaged, saying
-what it did.
+size and SHA-256, and no clip file may be unindexed. While a hub runs (it
+holds the data folder's lock, hub.store.lock), clips still being written
+(`.partial`) are its business and are skipped.
+
+`--repair` takes the data folder's lock, so it refuses to run beside a hub
+(and no hub starts while it runs), then in this order:
+1. a damaged index is moved aside (`index.db.damaged-<UTC time>`), never
+   deleted, and an empty one takes its place;
+2. start-up recovery, which re-indexes every clip file (with the ids their
+   names give) and finishes interrupted deletions;
+3. rows whose file is gone or damaged are deleted with their files, each
+   written to the audit log first (`clip_deleted`, or `held_clip_deleted`
+   for a held clip whose file is gone); a clip a hold covers whose file is
+   still there is kept, damaged or not, and reported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.store.db import connect
-from hub.durable import unlink_durably
+from hub.clock import Clock
+from hub.durable import durable_rename, unlink_durably
+from hub.privacy.audit import AuditEvent, AuditLog, ClipDeleted, HeldClipDeleted
+from hub.privacy.holds import standing_in
+from hub.privacy.scope import Scope
+from hub.store.db import Database
 from hub.store.files import CLIPS_DIR, PARTIAL, sha256_of, sidecars
-from hub.store.index import INDEX_FILE, delete_rows, mark_garbage, query_clips
-from hub.store.recovery import recover
+from hub.store.index import (
+    INDEX_FILE,
+    ClipRecord,
+    IndexDamaged,
+    delete_rows,
+    mark_garbage,
+    open_index,
+    query_clips,
+    reading_index,
+)
+from hub.store.lock import DataFolderLock
+from hub.store.recovery import holds_over, recover
+
+REPAIR = "camhub check --repair"
 
 
 @dataclass(frozen=True)
@@ -31,12 +60,11 @@ class Finding:
         return f"{self.kind}: {clip}{self.path}: {self.detail}"
 
 
-def check(data_dir: Path, hashes: bool = True, progress: Callable[[int, int], None] | None = None) -> list[Finding]:
-    db = connect(data_dir / INDEX_FILE, readonly=True)
-    try:
+def check(data_dir: Path, hashes: bool = True, progress: Callable[[int, int], None] | None = None,
+          hub_running: bool = False) -> list[Finding]:  # fmt: skip
+    """What disagrees; with `hub_running`, files still being written are not findings."""
+    with reading_index(data_dir) as db:
         clips = query_clips(db, include_garbage=True, oldest_first=True)
-    finally:
-        db.close()
     findings: list[Finding] = []
     for n, clip in enumerate(clips, 1):
         path = data_dir / clip.path
@@ -56,29 +84,96 @@ def check(data_dir: Path, hashes: bool = True, progress: Callable[[int, int], No
         for path in sorted(root.glob("*/*/*")):
             relative = str(path.relative_to(data_dir))
             if path.name.endswith(PARTIAL):
-                findings.append(Finding("partial", relative, "an interrupted write; recovered at the next start"))
+                if not hub_running:
+                    findings.append(Finding("partial", relative, "an interrupted write; recovered at the next start"))
             elif path.suffix == ".mp4" and relative not in indexed:
                 findings.append(Finding("unindexed", relative, "a clip file with no row in the index"))
     return findings
 
 
-def repair(data_dir: Path) -> list[str]:
-    """Mend what can be mended; return one line per action."""
-    db = connect(data_dir / INDEX_FILE)
-    actions: list[str] = []
+def set_aside_if_damaged(data_dir: Path, now: float) -> list[str]:
+    """Move a damaged index (and its WAL) aside under a timestamped name; never delete it."""
+    path = data_dir / INDEX_FILE
+    if not path.exists():
+        return []
     try:
-        actions += recover(data_dir, db).lines()
-        for finding in check(data_dir):
-            if finding.kind in ("missing", "size", "hash") and finding.clip_id is not None:
-                path = data_dir / finding.path
-                with db.atomic():
-                    mark_garbage(db, [finding.clip_id])
-                unlink_durably([path, *sidecars(path)] if finding.kind != "missing" else list(sidecars(path)))
-                with db.atomic():
-                    delete_rows(db, [finding.clip_id])
-                actions.append(f"removed clip {finding.clip_id} ({finding.path}): {finding.detail}")
-            elif finding.kind == "unindexed":
-                actions.append(f"left {finding.path} in place: not a readable clip (move it away by hand)")
+        with reading_index(data_dir):
+            return []
+    except IndexDamaged as exc:
+        problem = exc.problem
+    aside = path.with_name(f"{path.name}.damaged-{datetime.fromtimestamp(now, UTC):%Y%m%dT%H%M%SZ}")
+    for suffix in ("", "-wal", "-shm"):
+        if (source := path.with_name(path.name + suffix)).exists():
+            durable_rename(source, aside.with_name(aside.name + suffix))
+    return [f"moved the damaged index ({problem}) aside to {aside}; rebuilding it from the clip files"]
+
+
+async def repair(data_dir: Path, clock: Clock = time.time) -> list[str]:
+    """Mend what can be mended; return one line per action. Refuses while a hub runs."""
+    lock = DataFolderLock.acquire(data_dir, REPAIR)
+    try:
+        actions = set_aside_if_damaged(data_dir, clock())
+        held = standing_in(data_dir, clock())
+        db = open_index(data_dir)
+        audit = _WriteAhead(data_dir, clock)
+        try:
+            clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}
+            for clip in clips.values():  # retention's interrupted deletions, which recovery finishes
+                if clip.state == "garbage" and not holds_over(clip, held) and clip.id is not None:
+                    await audit.log(_deleted(clip, clock(), "its deletion by retention was interrupted"))
+            actions += (await db.write(lambda d: recover(data_dir, d, held))).lines()
+            clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}
+            for finding in check(data_dir):
+                row = clips.get(finding.clip_id)
+                if finding.kind in ("missing", "size", "hash") and row is not None:
+                    actions.append(await _remove(db, audit, data_dir, row, finding, held, clock))
+                elif finding.kind == "unindexed":
+                    actions.append(f"left {finding.path} in place: not a readable clip (move it away by hand)")
+        finally:
+            await audit.close()
+            db.close()
     finally:
-        db.close()
+        lock.release()
     return actions
+
+
+class _WriteAhead:
+    """The audit log, opened at the first deletion: a repair that deletes nothing leaves the log alone."""
+
+    def __init__(self, data_dir: Path, clock: Clock) -> None:
+        self.data_dir, self.clock = data_dir, clock
+        self._log: AuditLog | None = None
+
+    async def log(self, event: AuditEvent) -> None:
+        """Returns once `event` is durable; only then may its deletion happen."""
+        if self._log is None:
+            self._log = await AuditLog.open(self.data_dir, clock=self.clock)
+        await self._log.append(event)
+
+    async def close(self) -> None:
+        if self._log is not None:
+            await self._log.close()
+
+
+def _deleted(clip: ClipRecord, now: float, reason: str) -> ClipDeleted:
+    return ClipDeleted(time=now, actor=REPAIR, clip_id=clip.id or 0, camera=clip.camera,
+                       start_s=int(clip.start_time), path=clip.path, reason=reason)  # fmt: skip
+
+
+async def _remove(db: Database, audit: _WriteAhead, data_dir: Path, clip: ClipRecord, finding: Finding,
+                  held: Sequence[tuple[str, Scope]], clock: Clock) -> str:  # fmt: skip
+    """Delete one clip whose file is damaged or gone, audited first; a held clip's file is kept."""
+    holds = holds_over(clip, held)
+    path = data_dir / clip.path
+    if holds and finding.kind != "missing":
+        return f"kept clip {clip.id} ({clip.path}): {finding.detail}; hold {holds[0]} covers it, so it is not deleted"
+    if holds:
+        await audit.log(HeldClipDeleted(time=clock(), actor=REPAIR, clip_id=str(clip.id), hold_id=holds[0],
+                                        reason=f"{clip.path}: {finding.detail}; its index row was removed"))  # fmt: skip
+    else:
+        await audit.log(_deleted(clip, clock(), finding.detail))
+    ids = [clip.id or 0]
+    await db.write(lambda d: mark_garbage(d, ids))
+    unlink_durably([path, *sidecars(path)] if finding.kind != "missing" else list(sidecars(path)))
+    await db.write(lambda d: delete_rows(d, ids))
+    return f"removed clip {clip.id} ({clip.path}): {finding.detail}"

@@ -3,7 +3,9 @@
 Layout under the data folder: `clips/<camera>/<YYYY-MM-DD>/<name>.mp4`, with
 `<name>.jpg` (peak-motion snapshot) and `<name>.thumb.jpg` beside it. The
 name carries the camera and the UTC start, so a file can be indexed again
-from its name alone. A clip being written is `<name>.mp4.partial`.
+from its name alone; its nonce makes the name unique, and the clip's id is
+a hash of the name (`clip_id_of`), so a rebuilt index gives every clip the
+id it had. A clip being written is `<name>.mp4.partial`.
 
 The order of operations is Moonfire NVR's (the file steps are in
 `hub.durable`): write under a temporary name, fsync the file, rename, fsync
@@ -27,6 +29,10 @@ PARTIAL = TMP_SUFFIX
 # <camera>_<YYYYmmddTHHMMSS.mmmZ>_<nonce>.mp4
 _NAME = re.compile(r"^(?P<camera>[a-z0-9][a-z0-9_-]*)_(?P<start>\d{8}T\d{6}\.\d{3}Z)_(?P<nonce>[0-9a-f]{6})\.mp4$")
 
+# Ids derived from a file name lie in [2**52, 2**53): above every id an older hub numbered 1, 2, 3...
+# (those are kept, see hub.store.index.LEGACY_IDS_FILE), and exact in every JSON reader.
+DERIVED_ID_BASE = 2**52
+
 
 @dataclass(frozen=True)
 class ClipName:
@@ -45,6 +51,12 @@ class ClipName:
             return None
         start = datetime.strptime(match["start"], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC).timestamp()
         return ClipName(match["camera"], start)
+
+
+def clip_id_of(filename: str) -> int:
+    """The id of the clip in file `filename`: 2**52 plus 52 bits of the SHA-256 of its name."""
+    stem = filename.removesuffix(PARTIAL).removesuffix(".mp4")
+    return DERIVED_ID_BASE | int(hashlib.sha256(stem.encode()).hexdigest()[:13], 16)
 
 
 def clip_path(data_dir: Path, camera: str, start_time: float) -> Path:

@@ -4,22 +4,37 @@ All SQL about clips lives here. Queries for a camera and a time range are a
 range scan on `clips_camera_start`: a clip overlaps [t1, t2) when it starts
 before t2 and ends after t1, and since no clip is longer than
 `MAX_CLIP_SECONDS`, it also starts after t1 - MAX_CLIP_SECONDS.
+
+A clip's id is a hash of its file name (`hub.store.files.clip_id_of`), so
+rebuilding the index from the files gives every clip its old id. Clips an
+older hub numbered 1, 2, 3... keep those numbers: the first open copies them
+into `clip-ids.json` beside the index, and re-indexing reads them from there.
+
+A damaged index (not a database, a malformed page) is named with its path
+and the fix, never a traceback: `open_index` and `reading_index` check it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from hub.store.db import Database
+from hub.durable import write_durably
+from hub.store.db import Database, StoreError, connect, rows
+from hub.store.files import DERIVED_ID_BASE, clip_id_of
 from hub.store.schema import migrations
 
 INDEX_FILE = "index.db"
+# {relative clip path: id} of clips an older hub numbered; written once, read when re-indexing.
+LEGACY_IDS_FILE = "clip-ids.json"
 # No clip may be longer than this (seconds); the recorder splits longer events.
 MAX_CLIP_SECONDS = 3600.0
 
@@ -64,9 +79,10 @@ def camera_id(db: sqlite_utils.Database, name: str) -> int:
 
 
 def insert_clip(db: sqlite_utils.Database, clip: ClipRecord) -> int:
+    """Insert a row; its id is `clip.id` when given (a kept legacy id), else derived from the file name."""
     values = asdict(clip)
     values.pop("camera")
-    values.pop("id")
+    values["id"] = clip.id if clip.id is not None else clip_id_of(Path(clip.path).name)
     values["camera_id"] = camera_id(db, clip.camera)
     values["created_at"] = time.time()
     names = ", ".join(values)
@@ -128,9 +144,94 @@ def mark_garbage(db: sqlite_utils.Database, ids: list[int]) -> None:
     db.conn.executemany("UPDATE clips SET state = 'garbage' WHERE id = ?", [[i] for i in ids])
 
 
+def mark_ok(db: sqlite_utils.Database, ids: list[int]) -> None:
+    db.conn.executemany("UPDATE clips SET state = 'ok' WHERE id = ?", [[i] for i in ids])
+
+
 def delete_rows(db: sqlite_utils.Database, ids: list[int]) -> None:
     db.conn.executemany("DELETE FROM clips WHERE id = ?", [[i] for i in ids])
 
 
+class IndexDamaged(StoreError):
+    """The index file is not a database, or a page of it is malformed."""
+
+    key = "index_damaged"
+
+    def __init__(self, path: Path, problem: object) -> None:
+        self.problem = str(problem)
+        super().__init__(
+            f"{path}: the clip index is damaged ({problem}); the clip files themselves are not touched. "
+            f"Stop the hub and run `camhub check --repair --data {path.parent}`: it moves the damaged index "
+            f"aside as {path.name}.damaged-<time> and rebuilds it from the clip files"
+        )
+
+
+def _check_intact(db: sqlite_utils.Database, path: Path) -> None:
+    found = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+    if found != ["ok"]:
+        raise IndexDamaged(path, "; ".join(str(f) for f in found[:3]))
+
+
 def open_index(data_dir: Path) -> Database:
-    return Database(data_dir / INDEX_FILE, migrations)
+    """Open (or create) the index for writing, after checking it is intact."""
+    path = data_dir / INDEX_FILE
+    try:
+        if path.exists() and path.stat().st_size:
+            probe = connect(path, readonly=True)
+            try:
+                _check_intact(probe, path)
+            finally:
+                probe.close()
+        db = Database(path, migrations)
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"{path}: cannot open the clip index: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamaged(path, exc) from None
+    try:
+        keep_legacy_ids(data_dir, db.write_blocking(lambda d: rows(
+            d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE])))  # fmt: skip
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+@contextlib.contextmanager
+def reading_index(data_dir: Path) -> Iterator[sqlite_utils.Database]:
+    """A read-only connection to an intact index; a damage found while reading is named too."""
+    path = data_dir / INDEX_FILE
+    db = None
+    try:
+        db = connect(path, readonly=True)
+        _check_intact(db, path)
+        yield db
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"{path}: cannot read the clip index: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamaged(path, exc) from None
+    finally:
+        if db is not None:
+            db.close()
+
+
+def legacy_ids(data_dir: Path) -> dict[str, int]:
+    path = data_dir / LEGACY_IDS_FILE
+    try:
+        found = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: cannot read the kept clip ids ({exc}); restore it from a backup") from None
+    if not isinstance(found, dict) or not all(isinstance(k, str) and type(v) is int for k, v in found.items()):
+        raise StoreError(f"{path}: expected an object of clip path to whole-number id; restore it from a backup")
+    return found
+
+
+def keep_legacy_ids(data_dir: Path, found: list[dict[str, Any]]) -> None:
+    """Copy ids an older hub numbered into LEGACY_IDS_FILE, so a rebuilt index can give them back."""
+    if not found:
+        return
+    kept = legacy_ids(data_dir)
+    missing = {r["path"]: r["id"] for r in found if kept.get(r["path"]) != r["id"]}
+    if missing:
+        write_durably(data_dir / LEGACY_IDS_FILE, json.dumps({**kept, **missing}, sort_keys=True).encode())

@@ -1,16 +1,20 @@
 """Start-up recovery: finish what a crash interrupted, so index and disk agree.
 
-Run before recording starts, in this order:
+Run before recording starts, with the data folder locked (hub.store.lock), in this order:
 1. rows marked garbage: their deletion was interrupted; unlink the files, drop the rows;
+   but a clip a hold now covers, whose file is still there, is kept (its row made ok again);
 2. `.partial` clips: cut after the last whole fragment; if a playable clip remains,
    make it durable and index it, else remove it;
 3. complete clip files without a row (renamed, then the crash came before the
-   insert): index them from their name and contents.
+   insert): index them from their name and contents, with the id their name
+   gives (or the id an older hub numbered them, from LEGACY_IDS_FILE).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +22,16 @@ import av
 import sqlite_utils
 
 from hub.durable import durable_rename, fsync_file, unlink_durably
+from hub.privacy.scope import Scope
 from hub.store.files import CLIPS_DIR, PARTIAL, ClipName, sha256_of, sidecars
-from hub.store.index import ClipRecord, delete_rows, insert_clip, query_clips
+from hub.store.index import (
+    ClipRecord,
+    delete_rows,
+    insert_clip,
+    legacy_ids,
+    mark_ok,
+    query_clips,
+)
 from hub.store.mp4 import complete_length
 
 log = logging.getLogger(__name__)
@@ -31,9 +43,11 @@ class RecoveryReport:
     partials_kept: list[str] = field(default_factory=list)
     partials_removed: list[str] = field(default_factory=list)
     indexed: list[str] = field(default_factory=list)
+    held_kept: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"finished deleting {p}" for p in self.garbage_removed]
+        out += [f"kept {p}: its deletion was interrupted, and a hold now covers it" for p in self.held_kept]
         out += [f"kept interrupted clip {p}" for p in self.partials_kept]
         out += [f"removed unplayable interrupted clip {p}" for p in self.partials_removed]
         out += [f"indexed clip file that had no row: {p}" for p in self.indexed]
@@ -64,6 +78,11 @@ def probe_clip(path: Path) -> tuple[float, str, int, int] | None:
         return None
 
 
+def holds_over(clip: ClipRecord, held: Sequence[tuple[str, Scope]]) -> list[str]:
+    """The ids of the holds, among (hold id, scope) pairs, that keep `clip`."""
+    return [hold_id for hold_id, scope in held if scope.overlaps(clip.camera, clip.start_time, clip.end_time)]
+
+
 def record_from_file(data_dir: Path, path: Path) -> ClipRecord | None:
     name = ClipName.parse(path.name)
     probed = probe_clip(path)
@@ -87,10 +106,15 @@ def record_from_file(data_dir: Path, path: Path) -> ClipRecord | None:
     )
 
 
-def recover(data_dir: Path, db: sqlite_utils.Database) -> RecoveryReport:
-    """Bring index and disk into agreement; `db` is a writable connection (not in a transaction)."""
+def recover(data_dir: Path, db: sqlite_utils.Database, held: Sequence[tuple[str, Scope]] = ()) -> RecoveryReport:
+    """Bring index and disk into agreement; `db` is a writable connection. `held`: the holds in force."""
     report = RecoveryReport()
     garbage = [c for c in query_clips(db, include_garbage=True) if c.state == "garbage"]
+    kept = [c for c in garbage if holds_over(c, held) and (data_dir / c.path).is_file()]
+    with db.atomic():
+        mark_ok(db, [c.id for c in kept if c.id is not None])
+    report.held_kept += [c.path for c in kept]
+    garbage = [c for c in garbage if c not in kept]
     for clip in garbage:
         path = data_dir / clip.path
         unlink_durably([path, *sidecars(path)])
@@ -115,6 +139,7 @@ def recover(data_dir: Path, db: sqlite_utils.Database) -> RecoveryReport:
         unlink_durably([leftover])
 
     indexed = {c.path for c in query_clips(db, include_garbage=True)}
+    kept_ids = legacy_ids(data_dir)
     for path in sorted(root.glob("*/*/*.mp4")) if root.exists() else []:
         relative = str(path.relative_to(data_dir))
         if relative in indexed:
@@ -123,8 +148,14 @@ def recover(data_dir: Path, db: sqlite_utils.Database) -> RecoveryReport:
         if record is None:
             log.warning("%s: not a clip the hub can read; left in place for `camhub check`", relative)
             continue
-        with db.atomic():
-            insert_clip(db, record)
+        if relative in kept_ids:
+            record = ClipRecord(**{**record.as_json(), "id": kept_ids[relative]})
+        try:
+            with db.atomic():
+                insert_clip(db, record)
+        except sqlite3.IntegrityError:  # its name, hence its id, is another row's: a copy of a clip file?
+            log.warning("%s: has the id of a clip already indexed; left in place for `camhub check`", relative)
+            continue
         report.indexed.append(relative)
     for line in report.lines():
         log.info("recovery: %s", line)

@@ -50,3 +50,22 @@ def _cameras_and_clips(db: sqlite_utils.Database) -> None:
     # "Clips of camera X between T1 and T2" is a range scan on this index.
     db.execute("CREATE INDEX clips_camera_start ON clips (camera_id, start_time)")
     db.execute("CREATE INDEX clips_start ON clips (start_time)")
+
+
+CLIPS_WITH_DERIVED_IDS = CLIPS.replace(
+    "id INTEGER PRIMARY KEY,                 -- clip number, never reused",
+    "id INTEGER PRIMARY KEY,                 -- clip id: 2**52 + 52 bits of SHA-256 of the file name "
+    "(hub.store.files.clip_id_of); ids below 2**52 were numbered by an older hub and are kept",
+)
+
+
+@migrations(name="0002_clip_ids_from_file_names")
+def _clip_ids_from_file_names(db: sqlite_utils.Database) -> None:
+    # New clips take their id from their file name, so a rebuilt index gives the same ids; rows keep
+    # theirs. Only the column's comment changes, and SQLite changes a comment by rebuilding the table.
+    db.execute(CLIPS_WITH_DERIVED_IDS.replace("CREATE TABLE clips", "CREATE TABLE clips_new"))
+    db.execute("INSERT INTO clips_new SELECT * FROM clips")
+    db.execute("DROP TABLE clips")
+    db.execute("ALTER TABLE clips_new RENAME TO clips")
+    db.execute("CREATE INDEX clips_camera_start ON clips (camera_id, start_time)")
+    db.execute("CREATE INDEX clips_start ON clips (start_time)")

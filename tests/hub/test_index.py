@@ -15,7 +15,7 @@ def test_migrations_are_named_recorded_and_rerunnable(tmp_path: Path) -> None:
     open_index(tmp_path).close()  # a second start applies nothing twice
     db = connect(tmp_path / INDEX_FILE, readonly=True)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["0001_cameras_and_clips"]
+    assert applied == ["0001_cameras_and_clips", "0002_clip_ids_from_file_names"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
 

@@ -16,6 +16,7 @@ from hub.privacy.audit.errors import (
 from hub.privacy.audit.events import (
     EVENT_TYPES,
     AuditEvent,
+    ClipDeleted,
     ConsentDecided,
     ConsentExpired,
     ConsentRequested,
@@ -53,6 +54,7 @@ __all__ = [
     "AuditLog",
     "AuditUnavailable",
     "Checkpoint",
+    "ClipDeleted",
     "ConsentDecided",
     "ConsentExpired",
     "ConsentRequested",

@@ -292,12 +292,24 @@ class HeldClipDeleted(AuditEvent):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClipDeleted(AuditEvent):
+    """`camhub check --repair` is about to delete a clip (its file is damaged or gone); no hold covers it."""
+
+    name: ClassVar[str] = "clip_deleted"
+    clip_id: int
+    camera: str
+    start_s: int
+    path: str  # relative to the data folder
+    reason: str
+
+
 EVENT_TYPES: dict[str, type[AuditEvent]] = {
     cls.name: cls
     for cls in (LogCreated, KeyRotated, HubStarted, HubStopped, SettingChanged, OwnerLoggedIn, OwnerLoginFailed,
                 ConsentRequested, ConsentDecided, ConsentExpired, OverrideInvoked, OverrideNoticeSent,
                 OverrideNoticeDelayExtended, OverrideFollowUpFiled, OverrideFollowUpMissed, ExportBuilt, ShareLinkCreated, ShareLinkRevoked,
-                ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted,
+                ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted, ClipDeleted,
                 LoginLockout)
 }
 
