@@ -32,6 +32,7 @@ import logging
 import os
 import resource
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 from yarl import URL
@@ -102,6 +103,8 @@ class ConnectionGuard:
         self.header_timeout = config.header_timeout
         self.open = 0
         self._by_address: dict[str, int] = {}
+        log.info("web: at most %d connections at once, %d per address; a request head must arrive within %g s",
+                 cap, self.per_address, self.header_timeout)  # fmt: skip
 
     def admit(self, address: str) -> bool:
         held = self._by_address.get(address, 0)
@@ -137,7 +140,8 @@ class _GuardedProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._tail = b""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, base)  # a TCP server's transports are
         peer = transport.get_extra_info("peername")
         self._address = str(peer[0]) if peer else "an unknown address"
         if not self._guard.admit(self._address):
@@ -148,11 +152,11 @@ class _GuardedProtocol(asyncio.Protocol):
         self._handler = self._make_handler()
         self._handler.connection_made(transport)
 
-    def _head_overdue(self, transport: asyncio.BaseTransport) -> None:
+    def _head_overdue(self, transport: asyncio.Transport) -> None:
         self._timer = None
         log.warning("web: closed a connection from %s: no complete request head within %g s (web.header_timeout)",
                     self._address, self._guard.header_timeout)  # fmt: skip
-        transport.abort()  # type: ignore[attr-defined]
+        transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._handler is None:
@@ -195,7 +199,7 @@ class GuardedSite(web.BaseSite):
     it in `_server`, where `BaseSite.stop()` and `AppRunner.addresses` look for it.
     """
 
-    __slots__ = ("_host", "_port", "_guard", "_web_server")
+    __slots__ = ("_guard", "_host", "_port", "_web_server")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard) -> None:
         super().__init__(runner)  # refuses a runner that is not set up yet
