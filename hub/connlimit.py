@@ -35,7 +35,6 @@ from collections.abc import Callable
 from typing import cast
 
 from aiohttp import web
-from yarl import URL
 
 from hub.config import WebConfig
 
@@ -208,7 +207,7 @@ class GuardedSite(web.BaseSite):
 
     @property
     def name(self) -> str:
-        return str(URL.build(scheme="http", host=self._host, port=self._port))
+        return f"http://{self._host}:{self._port}"
 
     async def start(self) -> None:
         await super().start()
