@@ -29,6 +29,7 @@ from hub.bus import AuditCheckpointSigned, Bus, ClipSaved
 from hub.camera import CameraPipeline
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
 from hub.errors import HubError
 from hub.privacy.audit import (
     AuditLog,
@@ -91,9 +92,13 @@ class Hub:
             handle_signals=False,
             access_log=None,
             shutdown_timeout=WEB_SHUTDOWN_TIMEOUT,
+            keepalive_timeout=self.config.web.keepalive_timeout,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.config.web.host, self.config.web.port)
+        # Connections are capped so that recording keeps its files whatever the network does.
+        raise_file_limit()
+        guard = ConnectionGuard(self.config.web, connection_cap(self.config.web.max_connections, len(self.cameras)))
+        site = GuardedSite(runner, self.config.web.host, self.config.web.port, guard)
         try:
             await site.start()
         except OSError as exc:

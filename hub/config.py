@@ -118,8 +118,18 @@ class CameraConfig(Model):
 
 
 class WebConfig(Model):
+    """Where the dashboard and API listen, and what a connection may hold (hub/connlimit.py)."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8971, ge=0, le=65535)
+    max_connections: int = Field(
+        default=256, ge=1, le=65536, description="connections held at once; lowered to leave recording its files"
+    )
+    max_connections_per_address: int = Field(default=32, ge=1, le=65536, description="connections from one address")
+    header_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="seconds a new connection has to send its first request head"
+    )
+    keepalive_timeout: float = Field(default=30.0, gt=0, le=3600, description="seconds an idle connection is kept open")
 
 
 class DiscoveryConfig(Model):

@@ -17,7 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from hub.store.db import connect
 from hub.store.index import query_clips
 
 KILLS = 20
+DEADLINE = 90.0  # seconds a started hub gets to record; generous, since the machine is shared
 BUSY = Scene(
     name="busy", width=640, height=360, fps=15, duration=6.0,
     objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
@@ -89,6 +91,27 @@ def playable(path: Path) -> bool:
     return bool(stream["codec_name"] == "h264" and int(stream["nb_read_packets"]) > 0)
 
 
+def partials(data: Path) -> set[Path]:
+    return set(data.glob("clips/*/*/*.partial"))
+
+
+def finished(data: Path) -> set[Path]:
+    return set(data.glob("clips/*/*/*.mp4"))
+
+
+def saved_and_writing(data: Path, files_before: set[Path], proc: subprocess.Popen[bytes]) -> bool:
+    """A clip was saved since `files_before` and the next is being written (or the hub exited)."""
+    return bool(finished(data) - files_before and partials(data)) or proc.poll() is not None
+
+
+def wait_for(condition: Callable[[], object], what: str) -> None:
+    end = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"waited {DEADLINE:g} s for {what}")
+        time.sleep(0.1)
+
+
 def hub(config: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--port", str(port)],
@@ -104,9 +127,14 @@ def test_sigkill_while_recording_loses_nothing_already_saved(camera: RtspServer,
     for kill in range(KILLS):
         before = indexed(data)
         hashes_before = {i: (data / p).read_bytes() for i, (p, _, _) in before.items()}
+        files_before = finished(data)
         proc = hub(config, free_port())
-        time.sleep(rng.uniform(2.5, 6.0))  # connects in ~2 s, then records
-        seen_partial += bool(list(data.glob("clips/*/*/*.partial")))
+        # Each run saves a clip and is writing the next before it is killed: a fixed sleep
+        # killed a slow start (a busy machine) before it had recorded anything.
+        wait_for(partial(saved_and_writing, data, files_before, proc), f"run {kill} to save a clip and start the next")
+        assert proc.poll() is None, f"run {kill}: the hub exited with {proc.returncode}"
+        time.sleep(rng.uniform(0.0, 3.0))  # a random point in the clip being written (up to 3 s long), not a wait
+        seen_partial += bool(partials(data))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 

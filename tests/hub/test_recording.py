@@ -31,7 +31,10 @@ from hub.sim.scene import LightSwitch, Scene
 from hub.store.index import ClipRecord, query_clips
 
 PRE, POST, GOP = 2.0, 2.0, 2.0  # seconds: the test's pre-roll, post-roll and the scene's GOP
-RUN = 32.0  # seconds of recording: three loops of the 10 s scene
+# Clips of camera "cam" to record: the first may be cut by the start and the last falls past the
+# windows `windows()` counts, so four leave at least two whole windows. Waited for, not timed.
+CLIPS = 4
+DEADLINE = 180.0  # seconds; generous, since the machine is shared
 Login = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
 LIGHTS = Scene(name="lights", width=1280, height=720, fps=15, duration=10.0, brightness=0.45,
                lights=(LightSwitch(t=3.0, level=1.0), LightSwitch(t=8.0, level=0.45)))  # fmt: skip
@@ -70,7 +73,7 @@ def recorded(
     require_rtsp: None, sim_cache: Path, sim_rendering: Any, tmp_path_factory: pytest.TempPathFactory,
     household_login: Login,
 ) -> dict[str, Any]:
-    """Run the hub against two RTSP cameras for RUN seconds; return what it recorded and received."""
+    """Run the hub against two RTSP cameras until it saved CLIPS clips; return what it recorded and received."""
     data = tmp_path_factory.mktemp("recording")
     lights = render_scene(LIGHTS, sim_cache)
     return asyncio.run(_record(data, sim_rendering, lights, household_login))
@@ -119,7 +122,8 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
 
         collectors = [asyncio.create_task(collect_packets()), asyncio.create_task(collect_saved())]
         started = time.time()
-        await asyncio.sleep(RUN)
+        cam_clips = lambda: sum(c.camera == "cam" for c in saved)
+        await wait_until(lambda: cam_clips() >= CLIPS, f"{CLIPS} clips of camera cam")
         http, _ = await login(hub.url, hub.initial_password)
         async with http:
             async with http.get(f"{hub.url}/api/clips?camera=cam&limit=2") as response:
@@ -132,6 +136,14 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
                     ranged = (response.status, response.headers.get("Content-Range"), await response.read())
                 async with http.get(f"{hub.url}{first['snapshot_url']}") as response:
                     snapshot = (response.status, response.content_type, await response.read())
+        # Stop just after a clip was saved, before the next motion: a clip cut by the stop has no
+        # peak frame, so no snapshot, and whether the stop cut one depended on the machine's speed.
+        recorder, motion = hub.cameras["cam"].recording, hub.cameras["cam"].motion
+        count = cam_clips()
+        await wait_until(
+            lambda: cam_clips() > count and not recorder.status.recording and not motion.status.active,
+            "a saved clip and no motion after it",
+        )  # fmt: skip
         stop.set()
         await asyncio.wait_for(task, 30)
         stopped = time.time()
@@ -148,6 +160,14 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
         "data": data, "clips": clips, "saved": saved, "received": received, "loop_start": server.loop_start,
         "started": started, "stopped": stopped, "page": page, "ranged": ranged, "snapshot": snapshot,
     }  # fmt: skip
+
+
+async def wait_until(condition: Callable[[], bool], what: str) -> None:
+    end = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"waited {DEADLINE:g} s for {what}")
+        await asyncio.sleep(0.1)
 
 
 def windows(record: dict[str, Any], scene: Scene) -> list[tuple[float, float]]:
