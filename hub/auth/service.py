@@ -219,7 +219,7 @@ class AccountService:
         try:
             self.throttle.begin(username, remote)
         except LoginLocked:
-            log.warning("login refused, locked: user=%r remote=%s", username, remote)
+            log.warning("login refused, locked: %s remote=%s", self._logged_name(username), remote)
             raise
         try:
             account = await self._db.read(lambda db: _account(db, username))
@@ -232,8 +232,8 @@ class AccountService:
             raise
         if not (usable and matched and account):
             failure = self.throttle.failed(username, remote)
-            log.warning("login failed: user=%r remote=%s", username, remote)
             known = account["username"] if account else None
+            log.warning("login failed: %s remote=%s", self._logged_name(username, known), remote)
             await self._audit_failure(failure, "anonymous", known, username, remote, "bad_credentials")
             raise LoginFailed(FAILED)
         self.throttle.succeeded(username, remote)
@@ -267,6 +267,11 @@ class AccountService:
                                           user_hmac=digest if by_name else None, remote=remote,
                                           failures=lockout.failures, refused=lockout.refused,
                                           until_s=int(lockout.locked_until)))  # fmt: skip
+
+    def _logged_name(self, typed: str, known: str | None = None) -> str:
+        """How the hub's log names a login attempt: the account's name when one has it, else a short tag of
+        the typed name's HMAC (what was typed may be a password put in the wrong box)."""
+        return f"user={known!r}" if known is not None else f"name #{self.name_hmac(typed)[:8]}"
 
     def name_hmac(self, typed: str) -> str:
         """The hex HMAC-SHA-256 a typed user name is recorded as (casefolded, as the throttle counts it)."""

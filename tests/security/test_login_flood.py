@@ -8,6 +8,7 @@ name that was typed; members and custodians cannot read login entries other than
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import string
 from typing import Any
@@ -50,7 +51,8 @@ async def new_account(ph: PrivacyHub, owner: aiohttp.ClientSession, name: str, r
     return await ph.login(name, one_time, f"{name}'s own long passphrase")
 
 
-async def test_a_login_flood_adds_a_few_entries_without_the_names_typed(privacy_hub) -> None:  # type: ignore[no-untyped-def]
+async def test_a_login_flood_adds_a_few_entries_without_the_names_typed(privacy_hub, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
     bob = await new_account(ph, owner, "bob", "member")
@@ -82,6 +84,9 @@ async def test_a_login_flood_adds_a_few_entries_without_the_names_typed(privacy_
     assert again["user_hmac"] == by_name["user_hmac"] != first["user_hmac"], "one name, one keyed hash"
     text = json.dumps(entries)
     assert not [name for name in typed if name in text or name.casefold() in text]
+    # Nor in the hub's own log: a name no account has may be a password typed in the wrong box.
+    logged = caplog.text
+    assert not [name for name in typed if name in logged or name.casefold() in logged]
 
     # Login entries are the owners' business; a member sees only those about their own account.
     for index in range(before, after):
