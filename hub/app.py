@@ -15,6 +15,7 @@ the accounts and the audit log, and last the data folder's lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -132,18 +133,20 @@ class Hub:
         """Run until `stop` is set; then stop everything in order."""
         data_dir = self.config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        # One hub per data folder, and no `check --repair` beside it; a damaged index stops the start, named.
-        lock = DataFolderLock.acquire(data_dir, "the hub")
-        try:
+        # What opened is closed in reverse order however the start or the run ends, the lock last.
+        async with contextlib.AsyncExitStack() as opened:
+            # One hub per data folder, and no `check --repair` beside it; a damaged index stops the start, named.
+            lock = DataFolderLock.acquire(data_dir, "the hub")
+            opened.callback(lambda: log.info("hub stopped"))
+            opened.callback(lock.release)
             self.db = db = await asyncio.to_thread(open_index, data_dir)
-        except BaseException:
-            lock.release()
-            raise
-        self.bus = bus = Bus()
-        self.audit = audit = await AuditLog.open(data_dir, clock=self.clock)
-        self.accounts = accounts = await AccountService.open(data_dir, clock=self.clock, on_event=audit.append)
-        self.initial_password = await accounts.bootstrap_owner(FIRST_OWNER)
-        try:
+            opened.push_async_callback(asyncio.to_thread, db.close)
+            self.bus = bus = Bus()
+            self.audit = audit = await AuditLog.open(data_dir, clock=self.clock)
+            opened.push_async_callback(audit.close)
+            self.accounts = accounts = await AccountService.open(data_dir, clock=self.clock, on_event=audit.append)
+            opened.push_async_callback(accounts.close)
+            self.initial_password = await accounts.bootstrap_owner(FIRST_OWNER)
             held = await asyncio.to_thread(standing_in, data_dir, self.clock())
             report = await db.write(lambda d: recover(data_dir, d, held))
             if report.lines():
@@ -154,6 +157,7 @@ class Hub:
             self.privacy = privacy = await Privacy.open(
                 data_dir, db, audit, cameras=frozenset(self.config.cameras), owners=lambda: accounts.usernames("owner"),
                 clock=self.clock, config=self.config.privacy, bus=bus)  # fmt: skip
+            opened.push_async_callback(privacy.close)
             retention = Retention(db, data_dir, Limits.from_config(self.config), self.config.retention.interval,
                                   self.clock, held=privacy.holds.active)  # fmt: skip
             self._attach(bus, finisher, retention)
@@ -174,14 +178,6 @@ class Hub:
             finally:
                 await runner.cleanup()
             await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
-        finally:
-            if self.privacy is not None:
-                await self.privacy.close()
-            await asyncio.to_thread(db.close)
-            await accounts.close()
-            await audit.close()
-            lock.release()
-            log.info("hub stopped")
 
 
 async def _log_lifecycle(audit: AuditLog, event: HubStarted | HubStopped) -> None:

@@ -8,6 +8,7 @@ rebuilt, so the next step is always to restore it from a backup and verify it.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
@@ -140,3 +141,23 @@ def test_a_copy_of_the_log_restored_from_a_backup_starts_again(log_data: Path, t
     config.write_text(f"data_dir: {log_data}\nweb:\n  host: 127.0.0.1\n  port: 0\ncameras: {{}}\n")
     result = camhub("run", "-c", str(config), "--seconds", "1")
     assert result.returncode == 0, result.stderr
+
+
+async def test_a_start_that_fails_on_the_log_gives_back_the_folder_and_the_index(log_data: Path) -> None:
+    """In one process (a test, a supervisor retrying): the refused start leaves no lock and no open index."""
+    import threading
+
+    from hub.app import Hub
+    from hub.config import HubConfig
+    from hub.errors import HubError
+    from hub.store.lock import holder
+
+    drop_key(log_data / "audit")
+    config = HubConfig.model_validate({"data_dir": str(log_data), "web": {"host": "127.0.0.1", "port": 0},
+                                       "cameras": {}})  # fmt: skip
+    writers = {t for t in threading.enumerate() if t.name.startswith("sqlite-writer:index.db")}
+    with pytest.raises(HubError, match="signing.key"):
+        await Hub(config).run(asyncio.Event())
+    assert holder(log_data) is None, "the data folder is still locked after the start failed"
+    assert {t for t in threading.enumerate() if t.name.startswith("sqlite-writer:index.db")} == writers, \
+        "the index's writer thread outlived the failed start"
