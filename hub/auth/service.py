@@ -54,6 +54,7 @@ from hub.privacy.audit.events import (
     OwnerLoginFailed,
 )
 from hub.store.db import Database, one, rows
+from hub.terminal import first_control
 
 log = logging.getLogger(__name__)
 
@@ -565,6 +566,8 @@ def _card(row: dict[str, Any]) -> dict[str, Any]:
 def _check_token_fields(name: str, expires_in_s: float | None) -> None:
     if not name or len(name) > 100:
         raise InvalidRequest("a token needs a name of 1-100 characters")
+    if (control := first_control(name)) is not None:  # token lists are printed on owners' terminals
+        raise InvalidRequest(f"a token name may not hold control characters; found {control}")
     if expires_in_s is not None and expires_in_s <= 0:
         raise InvalidRequest("expires_in_s must be positive")
 

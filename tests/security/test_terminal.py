@@ -130,6 +130,9 @@ async def test_newline_only_in_multiline_fields_and_other_texts_refuse_controls(
     # A requester token's name.
     async with owner.post("/api/requesters/tokens", json={"requester": "agency", "name": "x\ry"}) as r:
         assert r.status == 400 and "'name'" in (await r.json())["message"]
+    # A household API token's name (listed by GET /api/auth/tokens).
+    async with owner.post("/api/auth/tokens", json={"name": "laptop\x1b]0;owned\x07"}) as r:
+        assert r.status == 400 and "control characters" in (await r.json())["message"]
 
 
 def test_escape_and_quote() -> None:
