@@ -19,7 +19,7 @@ from hub.auth import Forbidden, Identity
 from hub.bus import Bus
 from hub.clock import Clock
 from hub.config import PrivacyConfig
-from hub.privacy.audit import AuditLog
+from hub.privacy.audit import AuditLog, AuditUnavailable
 from hub.privacy.consent import ConsentQueue
 from hub.privacy.context import Context
 from hub.privacy.egress import Egress
@@ -70,6 +70,9 @@ class Privacy:
         while not stop.is_set():
             try:
                 await self.tick()
+            except AuditUnavailable as exc:  # /api/health already says so; a traceback would add nothing
+                log.warning("privacy: the periodic check waits for the audit log (%s); retrying in %g s",
+                            exc.reason, poll_s)  # fmt: skip
             except Exception:  # a failed tick must not stop the next one; it is logged and retried
                 log.exception("privacy: the periodic check failed; retrying in %g s", poll_s)
             try:
