@@ -142,7 +142,10 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
         finally:
             db.close()
         config = HubConfig.model_validate({
-            "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0}, "privacy": privacy or {},
+            # Every party in a test (owners, members, requesters, strangers) connects from 127.0.0.1, each
+            # client keeping its connections alive: one address stands for many here (tests/security tests the cap).
+            "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0, "max_connections_per_address": 256},
+            "privacy": privacy or {},
             "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras},
         })  # fmt: skip
         clock = FakeClock(T0 + 3 * 3600)
