@@ -218,3 +218,44 @@ def household_login() -> HouseholdLogin:
         return http, HOUSEHOLD_PASSWORD
 
     return login
+
+
+# A scene in constant motion: something crosses the frame all the time, so a hub records clip after clip.
+BUSY = Scene(
+    name="busy", width=640, height=360, fps=15, duration=6.0,
+    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
+             MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2))),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def busy_camera(require_rtsp: None, sim_cache: Path) -> Iterator[RtspServer]:
+    """The busy scene over Debian's GStreamer RTSP server (main and sub stream)."""
+    server = RtspServer({"busy": render_scene(BUSY, sim_cache)})
+    asyncio.run(server.start())
+    yield server
+    asyncio.run(server.stop())
+
+
+@pytest.fixture
+def busy_config(busy_camera: RtspServer) -> Callable[[Path], Path]:
+    """write(folder) -> the path of a camhub.yaml recording the busy camera into folder/data, in short clips."""
+
+    def write(folder: Path) -> Path:
+        path = folder / "camhub.yaml"
+        path.write_text(
+            f"data_dir: {folder / 'data'}\n"
+            "retention: {min_free_bytes: 0}\n"
+            "reconnect: {initial: 0.2, cap: 1}\n"
+            "cameras:\n"
+            "  busy:\n"
+            "    inputs:\n"
+            f"      - {{url: '{busy_camera.url('busy', 'main')}', roles: [record]}}\n"
+            f"      - {{url: '{busy_camera.url('busy', 'sub')}', roles: [detect]}}\n"
+            "    motion: {post_roll: 1, max_event_length: 3, start_frames: 1}\n"
+            "    record: {pre_roll: 1}\n"
+        )
+        return path
+
+    return write
+

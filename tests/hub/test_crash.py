@@ -9,7 +9,6 @@ scene in constant motion, so a clip is nearly always open when the kill comes.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import signal
@@ -17,25 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-from hub.sim.render import render_scene
-from hub.sim.rtsp import RtspServer
-from hub.sim.scene import MovingObject, Scene
 from hub.store.db import connect
 from hub.store.index import query_clips
 
 KILLS = 20
 DEADLINE = 90.0  # seconds a started hub gets to record; generous, since the machine is shared
-BUSY = Scene(
-    name="busy", width=640, height=360, fps=15, duration=6.0,
-    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
-             MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2))),
-)  # fmt: skip
 
 
 def free_port() -> int:
@@ -44,29 +35,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def camera(require_rtsp: None, sim_cache: Path) -> Iterator[RtspServer]:
-    server = RtspServer({"busy": render_scene(BUSY, sim_cache)})
-    asyncio.run(server.start())
-    yield server
-    asyncio.run(server.stop())
-
-
-def write_config(folder: Path, server: RtspServer) -> Path:
-    path = folder / "camhub.yaml"
-    path.write_text(
-        f"data_dir: {folder / 'data'}\n"
-        "retention: {min_free_bytes: 0}\n"
-        "reconnect: {initial: 0.2, cap: 1}\n"
-        "cameras:\n"
-        "  busy:\n"
-        f"    inputs:\n"
-        f"      - {{url: '{server.url('busy', 'main')}', roles: [record]}}\n"
-        f"      - {{url: '{server.url('busy', 'sub')}', roles: [detect]}}\n"
-        "    motion: {post_roll: 1, max_event_length: 3, start_frames: 1}\n"
-        "    record: {pre_roll: 1}\n"
-    )
-    return path
 
 
 def indexed(data: Path) -> dict[int, tuple[str, str, int]]:
@@ -119,8 +87,8 @@ def hub(config: Path, port: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def test_sigkill_while_recording_loses_nothing_already_saved(camera: RtspServer, tmp_path: Path) -> None:
-    config = write_config(tmp_path, camera)
+def test_sigkill_while_recording_loses_nothing_already_saved(busy_config: Callable[[Path], Path], tmp_path: Path) -> None:
+    config = busy_config(tmp_path)
     data = tmp_path / "data"
     rng = random.Random(20261129)
     seen_partial = 0

@@ -6,18 +6,17 @@ a real hub started on the folder (start-up recovery re-indexes every file).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.app import Hub
-from hub.config import HubConfig
 from hub.store.db import connect
 from hub.store.files import clip_path, sha256_of
 from hub.store.index import INDEX_FILE, ClipRecord, insert_clip, open_index, query_clips
+
+from .test_repair import run_hub
 
 NOW = 1_790_000_000.0
 CAMERAS = ("yard", "porch", "gate")
@@ -39,14 +38,7 @@ def ids_by_path(data: Path) -> dict[str, int]:
 
 
 async def start_and_stop_a_hub(data: Path) -> None:
-    config = HubConfig.model_validate({
-        "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0},
-        "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in CAMERAS},
-    })  # fmt: skip
-    hub, stop = Hub(config), asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    ready = asyncio.create_task(hub.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    _, stop, task = await run_hub(data, CAMERAS)
     stop.set()
     await task
 

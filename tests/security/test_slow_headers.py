@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,6 @@ import pytest
 
 from hub.app import Hub
 from hub.config import parse_config
-from hub.sim.render import render_scene
-from hub.sim.rtsp import RtspServer
-from hub.sim.scene import MovingObject, Scene
 from hub.store.db import connect
 from hub.store.index import query_clips
 
@@ -48,11 +45,6 @@ FLOOD = 320  # connections the attacker keeps open, more than FILE_LIMIT
 SOURCES = 20  # source addresses 127.0.0.2 ... 127.0.0.21
 REOPEN = 60  # connections the attacker opens again per tick (a tick every 0.25 s)
 DEADLINE = 120.0  # seconds; generous, the machine is shared
-BUSY = Scene(
-    name="busy", width=640, height=360, fps=15, duration=6.0,
-    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
-             MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2))),
-)  # fmt: skip
 # hub.logs lets 11 lines of one message through a minute; the flood makes two (refused, and head too slow).
 LINES_PER_MINUTE = 30
 EMFILE_TEXTS = ("Too many open files", "EMFILE", "out of system resource")
@@ -126,29 +118,6 @@ class SlowHeaderFlood:
         self.socks = [None] * len(self.socks)
 
 
-@pytest.fixture(scope="module")
-def camera(require_rtsp: None, sim_cache: Path) -> Iterator[RtspServer]:
-    server = RtspServer({"busy": render_scene(BUSY, sim_cache)})
-    asyncio.run(server.start())
-    yield server
-    asyncio.run(server.stop())
-
-
-def write_config(folder: Path, server: RtspServer) -> Path:
-    path = folder / "camhub.yaml"
-    path.write_text(
-        f"data_dir: {folder / 'data'}\n"
-        "retention: {min_free_bytes: 0}\n"
-        "reconnect: {initial: 0.2, cap: 1}\n"
-        "cameras:\n"
-        "  busy:\n"
-        f"    inputs:\n"
-        f"      - {{url: '{server.url('busy', 'main')}', roles: [record]}}\n"
-        f"      - {{url: '{server.url('busy', 'sub')}', roles: [detect]}}\n"
-        "    motion: {post_roll: 1, max_event_length: 3, start_frames: 1}\n"
-        "    record: {pre_roll: 1}\n"
-    )
-    return path
 
 
 def clip_count(data: Path) -> int:
@@ -169,8 +138,8 @@ def health(port: int) -> bool:
         return False
 
 
-def test_slow_header_flood_leaves_recording_its_files(camera: RtspServer, tmp_path: Path) -> None:
-    config, data, log_path = write_config(tmp_path, camera), tmp_path / "data", tmp_path / "hub.log"
+def test_slow_header_flood_leaves_recording_its_files(busy_config: Callable[[Path], Path], tmp_path: Path) -> None:
+    config, data, log_path = busy_config(tmp_path), tmp_path / "data", tmp_path / "hub.log"
     port = free_port()
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
