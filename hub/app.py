@@ -137,7 +137,7 @@ class Hub:
         async with contextlib.AsyncExitStack() as opened:
             # One hub per data folder, and no `check --repair` beside it; a damaged index stops the start, named.
             lock = DataFolderLock.acquire(data_dir, "the hub")
-            opened.callback(lambda: log.info("hub stopped"))
+            opened.callback(self._say_stopped)
             opened.callback(lock.release)
             self.db = db = await asyncio.to_thread(open_index, data_dir)
             opened.push_async_callback(asyncio.to_thread, db.close)
@@ -178,6 +178,11 @@ class Hub:
             finally:
                 await runner.cleanup()
             await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
+
+
+    def _say_stopped(self) -> None:
+        if self.ready.is_set():  # a start that was refused says why instead
+            log.info("hub stopped")
 
 
 async def _log_lifecycle(audit: AuditLog, event: HubStarted | HubStopped) -> None:
