@@ -79,11 +79,23 @@ def _summary(r: dict[str, Any]) -> str:
             f"expires {utc(r['expires_s'])}")  # fmt: skip
 
 
+def _origin(card: dict[str, Any]) -> str:
+    """Which account and token sent a request, and how each came to exist (owners only see this)."""
+    account, token = card["account"], card["token"]
+    made = ("registered itself" if account["origin"] == "self_registered"
+            else f"made by owner {quote(account['created_by'] or '?')}")  # fmt: skip
+    issued = f"issued by {quote(token['issued_by'])}" if token["issued_by"] else "its registration token"
+    return (f"account {quote(account['account'])} ({quote(account['display_name'])}, {made}), "
+            f"token {token['id']} {quote(token['name'])} ({issued}; sees {escape(token['sees'])})")
+
+
 def _details(r: dict[str, Any]) -> str:
     case = quote(r["case_reference"]) if r["case_reference"] else "-"
     lines = [_summary(r), f"  who:      {quote(r['identity'])}, {quote(r['organisation'])}, {quote(r['contact'])}",
              f"  purpose:  {quote(r['purpose'], CONTINUED)}", f"  case:     {case}",
              f"  wanted by {utc(r['wanted_by_s'])}"]  # fmt: skip
+    if r.get("submitted_by"):
+        lines.append(f"  from:     {_origin(r['submitted_by'])}")
     if r.get("granted"):
         g = r["granted"]
         clips = f", clips {escape(g['clip_ids'])}" if g["clip_ids"] else ""

@@ -304,6 +304,8 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     assert code == 0 and request_id in out and "Springfield PD" in out
     code, out, _ = await camhub("show", request_id)
     assert code == 0 and "burglary on the street" in out and "SPD-2026-1187" in out
+    # Which account and token sent it, and how they came to exist (issue 9: identities must be unambiguous).
+    assert '  from:     account "officer-ruiz" ("officer-ruiz", made by owner "owner"), token ' in out, out
     code, _, err = await camhub("decide", request_id, "--approve", "--start", str(T0 + 60))
     assert code == 2 and "--narrow" in err
     code, _, err = await camhub("decide", request_id, "--narrow", "--end", str(T0 + 9000))
