@@ -2,16 +2,22 @@
 
 A file that must survive a power cut is written under a temporary name,
 fsynced, renamed into place, and its directory fsynced; only then does the
-new name exist for certain. Deleting fsyncs the directory too.
+new name exist for certain. Deleting fsyncs the directory too. The hub's
+HMAC keys (share links, typed login names) are made this way on first use
+(`secret_key`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
+from hub.errors import HubError
+
 TMP_SUFFIX = ".partial"
+KEY_BYTES = 32  # an HMAC-SHA-256 key
 
 
 def fsync_dir(path: Path) -> None:
@@ -68,3 +74,17 @@ def unlink_durably(paths: list[Path]) -> None:
         dirs.add(path.parent)
     for directory in dirs:
         fsync_dir(directory)
+
+
+def secret_key(path: Path, what: str, if_wrong: str) -> bytes:
+    """The `KEY_BYTES` random key in `path`, made (mode 0600, its folder 0700) on first use.
+
+    A file of another size raises, naming `what` it should hold and `if_wrong`, the next step.
+    """
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_durably(path, secrets.token_bytes(KEY_BYTES), mode=0o600)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise HubError(f"{path}: {what} is {KEY_BYTES} bytes, this file has {len(key)}; {if_wrong}")
+    return key

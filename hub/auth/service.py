@@ -44,8 +44,8 @@ from hub.auth.errors import (
 from hub.auth.schema import migrations
 from hub.auth.throttle import Failure, LoginThrottle
 from hub.clock import Clock
-from hub.durable import write_durably
-from hub.errors import HubError, NotFound
+from hub.durable import secret_key
+from hub.errors import NotFound
 from hub.privacy.audit.canonical import is_text
 from hub.privacy.audit.events import (
     AuditEvent,
@@ -72,7 +72,6 @@ TOUCH_INTERVAL_S = 60.0
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MAX_USERNAME_INPUT = 256  # longer login input is refused before any lookup
 NAME_KEY = "login-names.key"  # in the data folder: the HMAC key for typed names no account has
-NAME_KEY_BYTES = 32
 FAILED = "wrong user name or password"
 REGISTERED_PREFIX = "reg-"  # self-registered requester accounts are reg-<16 hex>; the chosen name is shown
 
@@ -541,13 +540,10 @@ FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_sha256 = ?
 
 def _load_name_key(path: Path) -> bytes:
     """The HMAC key for typed user names, created (mode 0600) on first use."""
-    if not path.exists():
-        write_durably(path, secrets.token_bytes(NAME_KEY_BYTES), mode=0o600)
-    key = path.read_bytes()
-    if len(key) != NAME_KEY_BYTES:
-        raise HubError(f"{path}: the login-name key is {NAME_KEY_BYTES} bytes, this file has {len(key)}; "
-                       "delete it to make a new one (older audit entries then stop matching new ones)")  # fmt: skip
-    return key
+    return secret_key(path, "the login-name key",
+                      "delete it to make a new one (older audit entries then stop matching new ones)")
+
+
 def _account_card(row: dict[str, Any]) -> dict[str, Any]:
     registered = bool(row["self_registered"])
     return {"account": row["username"], "display_name": row["display_name"] or row["username"],

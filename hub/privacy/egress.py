@@ -39,7 +39,7 @@ from typing import Any
 import sqlite_utils
 
 from hub.clock import Clock
-from hub.durable import TMP_SUFFIX, unlink_durably, write_durably
+from hub.durable import TMP_SUFFIX, secret_key, unlink_durably
 from hub.errors import HubError, NotFound
 from hub.privacy.audit import (
     AuditError,
@@ -108,14 +108,7 @@ def _b64(raw: bytes) -> str:
 
 def load_link_key(data_dir: Path) -> bytes:
     """The HMAC key for share links, created (mode 0600) on first use."""
-    path = data_dir / LINK_KEY
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_durably(path, secrets.token_bytes(32), mode=0o600)
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise HubError(f"{path}: a share-link key is 32 bytes, this file has {len(key)}; restore it from a backup")
-    return key
+    return secret_key(data_dir / LINK_KEY, "a share-link key", "restore it from a backup")
 
 
 class Egress:
