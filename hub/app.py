@@ -179,7 +179,6 @@ class Hub:
                 await runner.cleanup()
             await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
 
-
     def _say_stopped(self) -> None:
         if self.ready.is_set():  # a start that was refused says why instead
             log.info("hub stopped")
