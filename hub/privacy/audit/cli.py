@@ -21,7 +21,7 @@ from hub.privacy.audit.errors import AuditError, VerificationFailed
 from hub.privacy.audit.merkle import inclusion_proof
 from hub.privacy.audit.note import VerifierKey, parse_checkpoint
 from hub.privacy.audit.store import DB_NAME, KEY_NAME, LogReader
-from hub.privacy.audit.verify import verify_log
+from hub.privacy.audit.verify import AUDIT_FOLDER, verify_log
 from hub.privacy.audit.witness import (
     DataDirSource,
     HttpSource,
@@ -49,7 +49,7 @@ def _verify(args: argparse.Namespace) -> int:
         return _fail(f"verification FAILED: {exc}")
     print(f"ok: {escape(report.origin)}: {report.size} entries, {report.checkpoints} checkpoints verified"
           f"{' (deep: every entry parsed)' if report.deep else ''}; key {escape(report.key)}")
-    key_path = Path(args.data) / "audit" / KEY_NAME
+    key_path = Path(args.data) / AUDIT_FOLDER / KEY_NAME
     if not key_path.exists():  # verifying needs no private key, but the hub does to go on
         print(f"camhub: audit: note: {key_path} is missing, so the hub cannot extend this log; restore it "
               "from a backup of the audit folder", file=sys.stderr)
