@@ -22,6 +22,7 @@ from hub.auth import Forbidden, Identity
 from hub.errors import NotFound
 from hub.privacy.audit import HoldPlaced, HoldReleased, HoldRenewed
 from hub.privacy.context import Context, dumps
+from hub.privacy.egress import OVERRIDE
 from hub.privacy.scope import Fields, Scope, check_window
 from hub.store.db import StoreError, connect, one, rows
 
@@ -81,7 +82,7 @@ class Holds:
             "INSERT INTO holds (id, basis, cameras, start_s, end_s, created_by, created_s, expires_s) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [hold_id, basis, dumps(list(scope.cameras)), scope.start_s, scope.end_s, actor, now, expires]))  # fmt: skip
-        if not basis.startswith("override:"):  # an override's hold is logged by the override, when not sealed
+        if not basis.startswith(OVERRIDE):  # an override's hold is logged by the override, when not sealed
             log.info("hold %s placed by %r (%s) until %d", hold_id, actor, basis, expires)
         return await self.view(hold_id)
 
