@@ -18,9 +18,9 @@ from pathlib import Path
 
 from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
-from hub.privacy.audit import AuditLog, ExportBuilt
-from hub.privacy.audit.merkle import verify_inclusion
-from hub.privacy.audit.verify import verify_log
+from camhub.audit import AuditLog, ExportBuilt
+from camhub.audit.merkle import verify_inclusion
+from camhub.audit.verify import verify_log
 
 
 def event(i: int) -> ExportBuilt:

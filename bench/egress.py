@@ -22,15 +22,15 @@ from pathlib import Path
 
 from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
-from hub.clock import ManualClock
-from hub.privacy.audit import AuditLog
-from hub.privacy.egress import Egress
-from hub.privacy.package import verify_package
-from hub.privacy.schema import migrations
-from hub.privacy.scope import Scope
-from hub.store.db import Database
-from hub.store.files import clip_path, sha256_of
-from hub.store.index import ClipRecord, insert_clip, open_index
+from camhub.clock import ManualClock
+from camhub.audit import AuditLog
+from camhub.privacy.egress import Egress
+from camhub.privacy.package import verify_package
+from camhub.privacy.schema import migrations
+from camhub.privacy.scope import Scope
+from camhub.store.db import Database
+from camhub.store.files import clip_path, sha256_of
+from camhub.store.index import ClipRecord, insert_clip, open_index
 
 T0 = 1_790_000_000
 CLIP_S = 10

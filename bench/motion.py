@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hub.config import MotionConfig
-from hub.motion import MotionDetector
+from camhub.config import MotionConfig
+from camhub.motion.detector import MotionDetector
 
 FRAMES = 200  # distinct frames, cycled
 ROUNDS = 5  # the best round is reported, to keep scheduler noise out

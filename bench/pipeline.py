@@ -4,7 +4,7 @@
 
 For each N, N simulated cameras (one 1080p H.264 rendering at 15 fps served
 under N names by the GStreamer RTSP server, plus its 640x360 sub-stream) feed
-a hub run as its own process (`python -m hub.cli run`), each camera recording
+a hub run as its own process (`python -m camhub.cli.main run`), each camera recording
 its main stream by stream copy and analysing its sub-stream at 5 fps. After
 the cameras are online and a warm-up, a window of `--seconds` is measured:
 
@@ -60,10 +60,10 @@ import av
 import yaml
 from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
-from hub.sim.render import AccessUnits, Rendering, render_scene
-from hub.sim.rtsp import RtspServer
-from hub.sim.scene import Background, MovingObject, Scene
-from hub.store.index import open_index
+from camhub.sim.render import AccessUnits, Rendering, render_scene
+from camhub.sim.rtsp import RtspServer
+from camhub.sim.scene import Background, MovingObject, Scene
+from camhub.store.index import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_FPS = 15
@@ -190,13 +190,13 @@ def startup_bytes(data_dir: Path, pid: int) -> tuple[int, int]:
 
 
 class HubProcess:
-    """`python -m hub.cli run` with its output kept in memory (a file would count as its writes)."""
+    """`python -m camhub.cli.main run` with its output kept in memory (a file would count as its writes)."""
 
     def __init__(self, config: dict[str, Any], folder: Path) -> None:
         self.port = config["web"]["port"]
         path = folder / "camhub.yaml"
         path.write_text(yaml.safe_dump(config))
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "-c", str(path)], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.lines: collections.deque[str] = collections.deque(maxlen=400)
         self._drain = threading.Thread(target=self._read, daemon=True)

@@ -1,6 +1,6 @@
 """The hub's life: what starts, in which order, and how it stops.
 
-Start: the hub locks the data folder (hub.store.lock) and opens the clip
+Start: the hub locks the data folder (camhub.store.lock) and opens the clip
 index (a damaged one stops the start, named); the audit log and the
 accounts open (on the very first start the first owner is created with a
 one-time password, kept in `initial_password` for the command to print);
@@ -22,33 +22,33 @@ import time
 
 from aiohttp import web
 
-from hub import __version__
-from hub.api import make_app
-from hub.auth import AccountService
-from hub.auth.credentials import MIN_PASSWORD_LENGTH
-from hub.bus import AuditCheckpointSigned, Bus, ClipSaved
-from hub.camera import CameraPipeline
-from hub.clock import Clock
-from hub.config import HubConfig
-from hub.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
-from hub.errors import HubError
-from hub.privacy.audit import (
+from camhub import __version__
+from camhub.http.app import make_app
+from camhub.auth import AccountService
+from camhub.auth.credentials import MIN_PASSWORD_LENGTH
+from camhub.bus import AuditCheckpointSigned, Bus, ClipSaved
+from camhub.capture.camera import CameraPipeline
+from camhub.clock import Clock
+from camhub.config import HubConfig
+from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
+from camhub.errors import HubError
+from camhub.audit import (
     AuditLog,
     AuditUnavailable,
     HubStarted,
     HubStopped,
     run_checkpoints,
 )
-from hub.privacy.holds import standing_in
-from hub.privacy.service import Privacy
-from hub.recorder import CameraRecorder, ClipFinisher
-from hub.registry import Registry
-from hub.retention import Limits, Retention
-from hub.store.db import Database
-from hub.store.index import open_index
-from hub.store.lock import DataFolderLock
-from hub.store.recovery import recover
-from hub.watch import CameraMotion
+from camhub.privacy.holds import standing_in
+from camhub.privacy.service import Privacy
+from camhub.recording.recorder import CameraRecorder, ClipFinisher
+from camhub.registry import Registry
+from camhub.recording.retention import Limits, Retention
+from camhub.store.db import Database
+from camhub.store.index import open_index
+from camhub.store.lock import DataFolderLock
+from camhub.store.recovery import recover
+from camhub.motion.watcher import CameraMotion
 
 log = logging.getLogger(__name__)
 # Seconds open responses (live views) get to finish when the hub stops.

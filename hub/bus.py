@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from hub.store.index import ClipRecord
+from camhub.store.index import ClipRecord
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hub.errors import ConfigError
-from hub.redact import is_secret_key, redact, redact_url
+from camhub.errors import ConfigError
+from camhub.redact import is_secret_key, redact, redact_url
 
 Role = Literal["record", "detect"]
 CAMERA_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -73,7 +73,7 @@ class InputConfig(Model):
 
 
 class MotionConfig(Model):
-    """How `hub.motion` finds motion in a camera's detect frames and turns it into events."""
+    """How `camhub.motion.detector` finds motion in a camera's detect frames and turns it into events."""
 
     enabled: bool = True
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="decoded frames per second analysed")

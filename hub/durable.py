@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from hub.errors import HubError
+from camhub.errors import HubError
 
 TMP_SUFFIX = ".partial"
 KEY_BYTES = 32  # an HMAC-SHA-256 key

@@ -2,7 +2,7 @@
 
 Every error a user can see is a `HubError` with a stable `key`; the API maps
 keys to status codes in one middleware and the CLI prints the message.
-Messages never contain secrets: callers pass URLs through `hub.redact`.
+Messages never contain secrets: callers pass URLs through `camhub.redact`.
 """
 
 from __future__ import annotations

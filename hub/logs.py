@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import RequestPayloadError
 
-from hub.redact import redact
+from camhub.redact import redact
 
 # Lines of one message let through per interval, and the interval in seconds.
 REPEAT_BURST = 10

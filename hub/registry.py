@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.config import InputConfig
-from hub.errors import IntegrationError
-from hub.media import Source
+import camhub.integrations as builtin_integrations
+from camhub.config import InputConfig
+from camhub.errors import IntegrationError
+from camhub.capture.media import Source
 
 KINDS = ("source", "output", "discovery")
 SourceFactory = Callable[[InputConfig], Source]
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "integrations"
+BUILTIN_DIR = Path(builtin_integrations.__file__).resolve().parent
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -98,7 +99,7 @@ class Registry:
         self._sources: dict[str, SourceFactory] = {}
         self._outputs: dict[str, Callable[..., Any]] = {}
 
-    def load(self, folder: Path = BUILTIN_DIR, package: str = "integrations") -> Registry:
+    def load(self, folder: Path = BUILTIN_DIR, package: str = "camhub.integrations") -> Registry:
         """Load every integration under `folder`, importable as `package.<domain>`."""
         if not folder.is_dir():
             raise IntegrationError(f"{folder}: no integrations folder")

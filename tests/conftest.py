@@ -11,6 +11,8 @@
   stopped after the test;
 - `http_sim`: one session `SimHttpServer` (cameras "cam" and "hevc") on its
   own loop thread, so blocking PyAV reads in tests cannot starve it;
+- `clock` (a `FakeClock`), `sample_event` and `make_log`: real audit logs in
+  tmp_path for the audit, privacy and security tests;
 - `household_login`: logs in to a running hub as its first owner and changes
   the one-time password, returning a cookie-carrying `aiohttp.ClientSession`.
 """
@@ -26,11 +28,13 @@ from typing import Callable, Iterator
 import aiohttp
 import pytest
 
-from hub.sim.loop_thread import LoopThread
-from hub.sim.render import Rendering, render_scene
-from hub.sim.rtsp import RtspServer, rtsp_available
-from hub.sim.http_server import SimHttpServer
-from hub.sim.scene import MovingObject, Scene
+from camhub.audit import AuditLog, ConsentRequested, HubStarted
+from camhub.clock import ManualClock as FakeClock
+from camhub.sim.loop_thread import LoopThread
+from camhub.sim.render import Rendering, render_scene
+from camhub.sim.rtsp import RtspServer, rtsp_available
+from camhub.sim.http_server import SimHttpServer
+from camhub.sim.scene import MovingObject, Scene
 
 TEST_SCENE = Scene(
     name="test", width=1280, height=720, fps=15, duration=10.0,
@@ -164,8 +168,8 @@ def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[str, float]]], list
     """Put real clip files and their index rows in a data folder: make_clips(data, [(camera, start), ...])."""
     import shutil
 
-    from hub.store.files import clip_path, sha256_of
-    from hub.store.index import ClipRecord, insert_clip, open_index
+    from camhub.store.files import clip_path, sha256_of
+    from camhub.store.index import ClipRecord, insert_clip, open_index
 
     def make(data: Path, clips: list[tuple[str, float]]) -> list[ClipRecord]:
         db = open_index(data)
@@ -259,3 +263,39 @@ def busy_config(busy_camera: RtspServer) -> Callable[[Path], Path]:
 
     return write
 
+
+# Audit logs: a manual clock and real logs in tmp_path (tests/audit, tests/privacy, tests/security).
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1_700_000_000.0)
+
+
+def sample_event(i: int, now: float) -> HubStarted | ConsentRequested:
+    if i % 3:
+        return HubStarted(time=now, actor="hub", version=f"0.{i}")
+    return ConsentRequested(time=now, actor=f"officer-{i}", request_id=f"r{i}", identity="Officer Ünal",
+                            organisation="City PD", contact="desk@example.org", purpose="burglary \"nearby\"",
+                            case_reference=None, cameras=("front", "drive"), start_s=1_699_990_000,
+                            end_s=1_699_993_600, wanted_by_s=1_700_000_000, expires_s=1_700_086_400)
+
+
+MakeLog = Callable[..., Awaitable[Path]]
+
+
+@pytest.fixture
+def make_log(tmp_path: Path, clock: FakeClock) -> MakeLog:
+    """Build a closed log of `n` entries (plus entry 0) in batches of `batch`; returns its data folder."""
+
+    async def make(n: int, batch: int = 1, data: Path | None = None) -> Path:
+        folder = data or tmp_path / "data"
+        log = await AuditLog.open(folder, hub_id="home", clock=clock)
+        try:
+            for start in range(0, n, batch):
+                clock.advance(1)
+                await asyncio.gather(*(log.append(sample_event(i, clock())) for i in range(start, min(n, start + batch))))
+        finally:
+            await log.close()
+        return folder
+
+    return make

@@ -75,7 +75,7 @@ async def browse(service: str, seconds: float) -> set[str]:
 def start_demo(port: int, data: Path, seconds: float) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
     """Start `camhub demo`; its output lines (stdout and stderr) collect in the list as they come."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo", "--seconds", str(seconds), "--port", str(port), "--data", str(data)],
+        [sys.executable, "-m", "camhub.cli.main", "demo", "--seconds", str(seconds), "--port", str(port), "--data", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -157,7 +157,7 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
 def test_sim_serves_cameras_until_its_time_is_up(tmp_path: Path) -> None:
     port, rtsp_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "sim", "--seconds", "8", "--scene", "still", "--port", str(port),
+        [sys.executable, "-m", "camhub.cli.main", "sim", "--seconds", "8", "--scene", "still", "--port", str(port),
          "--rtsp-port", str(rtsp_port), "--cache", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -180,7 +180,7 @@ def test_sim_serves_cameras_until_its_time_is_up(tmp_path: Path) -> None:
 
 def test_sim_rejects_an_unknown_scene(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "sim", "--scene", "volcano", "--cache", str(tmp_path)],
+        [sys.executable, "-m", "camhub.cli.main", "sim", "--scene", "volcano", "--cache", str(tmp_path)],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 2

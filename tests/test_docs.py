@@ -8,7 +8,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from hub.config import HubConfig
+from camhub.config import HubConfig
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 

@@ -1,11 +1,11 @@
 """Accounts: owners, members, custodians and requesters; passwords, sessions and tokens.
 
-`AccountService` is the library; `hub.auth.routes` mounts it on aiohttp
+`AccountService` is the library; `camhub.auth.routes` mounts it on aiohttp
 (`auth_middleware`, `add_routes`, `household_only`, `require_household`,
-`require_fresh`); `hub.auth.openapi` documents the routes. See docs/accounts.md.
+`require_fresh`); `camhub.auth.openapi` documents the routes. See docs/accounts.md.
 """
 
-from hub.auth.errors import (
+from camhub.auth.errors import (
                              AuthError,
                              Forbidden,
                              LoginFailed,
@@ -14,8 +14,8 @@ from hub.auth.errors import (
                              PasswordChangeRequired,
                              ReauthRequired,  # fmt: skip
 )
-from hub.auth.openapi import OPENAPI_PATHS, OPENAPI_SECURITY_SCHEMES
-from hub.auth.routes import (
+from camhub.auth.openapi import OPENAPI_PATHS, OPENAPI_SECURITY_SCHEMES
+from camhub.auth.routes import (
                              IDENTITY,
                              SERVICE,
                              add_routes,
@@ -28,7 +28,7 @@ from hub.auth.routes import (
                              require_roles,
                              roles_required,
 )
-from hub.auth.service import AccountService, Identity, IssuedToken, Login
+from camhub.auth.service import AccountService, Identity, IssuedToken, Login
 
 __all__ = [
     "IDENTITY", "OPENAPI_PATHS", "OPENAPI_SECURITY_SCHEMES", "SERVICE", "AccountService", "AuthError", "Forbidden",

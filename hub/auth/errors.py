@@ -5,7 +5,7 @@ Messages never say whether an account exists, and never hold a password or token
 
 from __future__ import annotations
 
-from hub.errors import HubError
+from camhub.errors import HubError
 
 
 class AuthError(HubError):

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.auth.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from hub.auth.service import MAX_USERNAME_INPUT
-from hub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
-from hub.jsonbody import BODY_RULES, DEFAULT_LIMIT
+from camhub.auth.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from camhub.auth.service import MAX_USERNAME_INPUT
+from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
+from camhub.http.bodies import BODY_RULES, DEFAULT_LIMIT
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
 _SESSION_ONLY = [{"sessionCookie": []}]
-# Token ids are SQLite rowids; hub/api_clips.py's MAX_ID is the same bound, not imported because it imports hub.auth.
+# Token ids are SQLite rowids; hub/api_clips.py's MAX_ID is the same bound, not imported because it imports camhub.auth.
 _MAX_ROWID = 2**63 - 1
 
 

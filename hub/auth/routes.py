@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from hub.auth import credentials as cred
-from hub.auth.errors import (
+from camhub.auth import credentials as cred
+from camhub.auth.errors import (
     Forbidden,
     InvalidRequest,
     LoginRequired,
     PasswordChangeRequired,
 )
-from hub.auth.service import (
+from camhub.auth.service import (
     FRESH_AUTH_S,
     HOUSEHOLD,
     SESSION_ABSOLUTE_S,
@@ -31,8 +31,8 @@ from hub.auth.service import (
     Identity,
     IssuedToken,  # fmt: skip
 )
-from hub.errors import NotFound
-from hub.jsonbody import read_json
+from camhub.errors import NotFound
+from camhub.http.bodies import read_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)

@@ -7,7 +7,7 @@ tokens and requester tokens. Every time comes from the injected clock, so
 expiry and lockout are tested without sleeping.
 
 Failed logins reach the audit log as the throttle rules (see
-`hub.auth.throttle`): the first of a quiet name and address, then one summary
+`camhub.auth.throttle`): the first of a quiet name and address, then one summary
 per lockout. A typed name no account has is recorded only as its HMAC under
 `<data_dir>/login-names.key`, so the log never keeps what a stranger typed (a
 password put in the wrong field, or 256 characters of anything).
@@ -31,8 +31,8 @@ from typing import Any
 import sqlite_utils
 from argon2 import PasswordHasher
 
-from hub.auth import credentials as cred
-from hub.auth.errors import (
+from camhub.auth import credentials as cred
+from camhub.auth.errors import (
     AccountExists,
     Forbidden,
     InvalidRequest,
@@ -41,20 +41,20 @@ from hub.auth.errors import (
     LoginRequired,
     ReauthRequired,  # fmt: skip
 )
-from hub.auth.schema import migrations
-from hub.auth.throttle import Failure, LoginThrottle
-from hub.clock import Clock
-from hub.durable import secret_key
-from hub.errors import NotFound
-from hub.privacy.audit.canonical import is_text
-from hub.privacy.audit.events import (
+from camhub.auth.schema import migrations
+from camhub.auth.throttle import Failure, LoginThrottle
+from camhub.clock import Clock
+from camhub.durable import secret_key
+from camhub.errors import NotFound
+from camhub.audit.canonical import is_text
+from camhub.audit.events import (
     AuditEvent,
     LoginLockout,
     OwnerLoggedIn,
     OwnerLoginFailed,
 )
-from hub.store.db import Database, one, rows
-from hub.terminal import first_control
+from camhub.store.db import Database, one, rows
+from camhub.terminal import first_control
 
 log = logging.getLogger(__name__)
 

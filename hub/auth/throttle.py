@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hub.auth.errors import LoginLocked
+from camhub.auth.errors import LoginLocked
 
 ACCOUNT_LIMIT = 5  # failed logins per user name inside WINDOW_S before a lockout
 # Several people in one household share an address (NAT, one browser), so the

@@ -20,12 +20,12 @@ from typing import Any
 
 import sqlite_utils
 
-from hub.auth import Forbidden, Identity
-from hub.errors import HubError, NotFound
-from hub.privacy.audit import ConsentDecided, ConsentExpired, ConsentRequested
-from hub.privacy.context import Context, dumps
-from hub.privacy.scope import Fields, InvalidField, Scope, check_window, utc
-from hub.store.db import one, rows
+from camhub.auth import Forbidden, Identity
+from camhub.errors import HubError, NotFound
+from camhub.audit import ConsentDecided, ConsentExpired, ConsentRequested
+from camhub.privacy.context import Context, dumps
+from camhub.privacy.scope import Fields, InvalidField, Scope, check_window, utc
+from camhub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.bus import Bus, OwnerNotice
-from hub.clock import Clock
-from hub.config import PrivacyConfig
-from hub.privacy.audit import AuditLog
-from hub.privacy.egress import Egress
-from hub.store.db import Database
+from camhub.bus import Bus, OwnerNotice
+from camhub.clock import Clock
+from camhub.config import PrivacyConfig
+from camhub.audit import AuditLog
+from camhub.privacy.egress import Egress
+from camhub.store.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ from typing import Any
 
 import sqlite_utils
 
-from hub.clock import Clock
-from hub.durable import TMP_SUFFIX, secret_key, unlink_durably
-from hub.errors import HubError, NotFound
-from hub.privacy.audit import (
+from camhub.clock import Clock
+from camhub.durable import TMP_SUFFIX, secret_key, unlink_durably
+from camhub.errors import HubError, NotFound
+from camhub.audit import (
     AuditError,
     AuditLog,
     ExportBuilt,
@@ -49,12 +49,12 @@ from hub.privacy.audit import (
     ShareLinkDownloaded,
     ShareLinkRevoked,
 )
-from hub.privacy.package import make_manifest, write_package
-from hub.privacy.scope import Scope
-from hub.privacy.trim import trim_clip
-from hub.store.db import Database, one, rows
-from hub.store.files import sha256_of
-from hub.store.index import ClipRecord, query_clips
+from camhub.privacy.package import make_manifest, write_package
+from camhub.privacy.scope import Scope
+from camhub.privacy.trim import trim_clip
+from camhub.store.db import Database, one, rows
+from camhub.store.files import sha256_of
+from camhub.store.index import ClipRecord, query_clips
 
 log = logging.getLogger(__name__)
 

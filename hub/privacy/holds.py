@@ -18,13 +18,13 @@ from typing import Any
 
 import sqlite_utils
 
-from hub.auth import Forbidden, Identity
-from hub.errors import NotFound
-from hub.privacy.audit import HoldPlaced, HoldReleased, HoldRenewed
-from hub.privacy.context import Context, dumps
-from hub.privacy.egress import OVERRIDE
-from hub.privacy.scope import Fields, Scope, check_window
-from hub.store.db import StoreError, connect, one, rows
+from camhub.auth import Forbidden, Identity
+from camhub.errors import NotFound
+from camhub.audit import HoldPlaced, HoldReleased, HoldRenewed
+from camhub.privacy.context import Context, dumps
+from camhub.privacy.egress import OVERRIDE
+from camhub.privacy.scope import Fields, Scope, check_window
+from camhub.store.db import StoreError, connect, one, rows
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def standing(db: sqlite_utils.Database, now: float) -> list[tuple[str, Scope]]:
 
 def standing_in(data_dir: Path, now: float) -> list[tuple[str, Scope]]:
     """The holds in force, read from the data folder while the hub is stopped (repair, start-up recovery)."""
-    from hub.privacy.service import DB_NAME  # the service imports this module
+    from camhub.privacy.service import DB_NAME  # the service imports this module
 
     path = data_dir / DB_NAME
     if not path.exists():

@@ -10,15 +10,15 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from hub.api_clips import MAX_ID
-from hub.auth.service import USERNAME
-from hub.config import CAMERA_NAME, PrivacyConfig
-from hub.jsonbody import BODY_RULES
-from hub.privacy.consent import MAX_PENDING_PER_REQUESTER
-from hub.privacy.egress import TOKEN as SHARE_TOKEN
-from hub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE, SHA256
-from hub.privacy.requesters import MAX_PENDING as MAX_REGISTRATIONS
-from hub.privacy.scope import LAST_SECOND, Fields
+from camhub.http.clips import MAX_ID
+from camhub.auth.service import USERNAME
+from camhub.config import CAMERA_NAME, PrivacyConfig
+from camhub.http.bodies import BODY_RULES
+from camhub.privacy.consent import MAX_PENDING_PER_REQUESTER
+from camhub.privacy.egress import TOKEN as SHARE_TOKEN
+from camhub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE, SHA256
+from camhub.privacy.requesters import MAX_PENDING as MAX_REGISTRATIONS
+from camhub.privacy.scope import LAST_SECOND, Fields
 
 _D = PrivacyConfig()
 _TEXT_MAX: int = inspect.signature(Fields.text).parameters["max_len"].default
@@ -327,7 +327,7 @@ for _item in OPENAPI_PATHS.values():
 
 
 def _household_transparency() -> dict[str, Any]:
-    from hub.privacy.transparency import OPENAPI_PATHS as REPORT_PATHS
+    from camhub.privacy.transparency import OPENAPI_PATHS as REPORT_PATHS
 
     operation = dict(REPORT_PATHS["/api/transparency"]["get"])
     operation["security"] = SECURITY

@@ -30,19 +30,19 @@ from typing import Any
 
 import sqlite_utils
 
-from hub.auth import Forbidden, Identity
-from hub.durable import write_durably
-from hub.errors import NotFound
-from hub.privacy.audit import (
+from camhub.auth import Forbidden, Identity
+from camhub.durable import write_durably
+from camhub.errors import NotFound
+from camhub.audit import (
     OverrideFollowUpFiled,
     OverrideFollowUpMissed,
     OverrideInvoked,
     OverrideNoticeDelayExtended,
     OverrideNoticeSent,
 )
-from hub.privacy.context import Context, dumps
-from hub.privacy.holds import Holds
-from hub.privacy.scope import (
+from camhub.privacy.context import Context, dumps
+from camhub.privacy.holds import Holds
+from camhub.privacy.scope import (
     Fields,
     InvalidField,
     PayloadTooLarge,
@@ -50,7 +50,7 @@ from hub.privacy.scope import (
     check_window,
     utc,
 )
-from hub.store.db import one, rows
+from camhub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

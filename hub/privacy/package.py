@@ -33,12 +33,12 @@ from typing import IO, Any
 
 import rfc8785
 
-from hub.durable import TMP_SUFFIX, durable_rename
-from hub.errors import HubError
-from hub.privacy.audit.canonical import canonical, check_value, decode_entry
-from hub.privacy.audit.errors import AuditError, VerificationFailed
-from hub.privacy.audit.merkle import HASH_SIZE, leaf_hash, verify_inclusion
-from hub.privacy.audit.note import (
+from camhub.durable import TMP_SUFFIX, durable_rename
+from camhub.errors import HubError
+from camhub.audit.canonical import canonical, check_value, decode_entry
+from camhub.audit.errors import AuditError, VerificationFailed
+from camhub.audit.merkle import HASH_SIZE, leaf_hash, verify_inclusion
+from camhub.audit.note import (
     SIG_PREFIX,
     Checkpoint,
     VerifierKey,

@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hub.auth import AccountService, Forbidden, Identity
-from hub.errors import HubError, NotFound
-from hub.privacy.audit import SettingChanged
-from hub.privacy.context import Context
-from hub.privacy.scope import Fields
-from hub.store.db import one, rows
+from camhub.auth import AccountService, Forbidden, Identity
+from camhub.errors import HubError, NotFound
+from camhub.audit import SettingChanged
+from camhub.privacy.context import Context
+from camhub.privacy.scope import Fields
+from camhub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.errors import HubError
-from hub.jsonbody import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
-from hub.privacy.audit.canonical import is_text
-from hub.terminal import first_control
+from camhub.errors import HubError
+from camhub.http.bodies import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
+from camhub.audit.canonical import is_text
+from camhub.terminal import first_control
 
 
 class InvalidField(HubError):

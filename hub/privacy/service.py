@@ -15,18 +15,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from hub.auth import Forbidden, Identity
-from hub.bus import Bus
-from hub.clock import Clock
-from hub.config import PrivacyConfig
-from hub.privacy.audit import AuditLog, AuditUnavailable
-from hub.privacy.consent import ConsentQueue
-from hub.privacy.context import Context
-from hub.privacy.egress import Egress
-from hub.privacy.holds import Holds
-from hub.privacy.overrides import Overrides
-from hub.privacy.schema import migrations
-from hub.store.db import Database, rows
+from camhub.auth import Forbidden, Identity
+from camhub.bus import Bus
+from camhub.clock import Clock
+from camhub.config import PrivacyConfig
+from camhub.audit import AuditLog, AuditUnavailable
+from camhub.privacy.consent import ConsentQueue
+from camhub.privacy.context import Context
+from camhub.privacy.egress import Egress
+from camhub.privacy.holds import Holds
+from camhub.privacy.overrides import Overrides
+from camhub.privacy.schema import migrations
+from camhub.store.db import Database, rows
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.clock import Clock
-from hub.errors import BadRequest
-from hub.privacy.audit.canonical import decode_entry
-from hub.privacy.audit.errors import AuditError
-from hub.privacy.audit.events import (
+from camhub.clock import Clock
+from camhub.errors import BadRequest
+from camhub.audit.canonical import decode_entry
+from camhub.audit.errors import AuditError
+from camhub.audit.events import (
     EVENT_TYPES,
     AuditEvent,
     ConsentDecided,
@@ -45,9 +45,9 @@ from hub.privacy.audit.events import (
     ShareLinkDownloaded,
     event_from_entry,
 )
-from hub.privacy.audit.log import AUDIT_FOLDER, AuditLog
-from hub.privacy.audit.store import DB_NAME, connect
-from hub.terminal import escape
+from camhub.audit.log import AUDIT_FOLDER, AuditLog
+from camhub.audit.store import DB_NAME, connect
+from camhub.terminal import escape
 
 OVERRIDE_KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
 DECISIONS = ("approved", "narrowed", "denied")

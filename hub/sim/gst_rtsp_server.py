@@ -2,7 +2,7 @@
 
 It imports only the standard library and GObject introspection (python3-gi,
 gir1.2-gst-rtsp-server-1.0), because the project's venv cannot import gi.
-`hub.sim.rtsp.RtspServer` starts it with one JSON argument:
+`camhub.sim.rtsp.RtspServer` starts it with one JSON argument:
 
     {"host": "127.0.0.1", "port": 0, "loop_start": <epoch s>,
      "credentials": null | ["user", "password"],

@@ -24,7 +24,7 @@ from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from hub.sim.render import AccessUnits, JpegFrames, Rendering
+from camhub.sim.render import AccessUnits, JpegFrames, Rendering
 
 log = logging.getLogger(__name__)
 

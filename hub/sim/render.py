@@ -33,7 +33,7 @@ import av
 import cv2
 import numpy as np
 
-from hub.sim.scene import Background, Scene
+from camhub.sim.scene import Background, Scene
 
 # Bump when the pixels or file layout change, so old caches are not reused.
 RENDER_VERSION = 2

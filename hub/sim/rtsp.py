@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from hub.sim.render import Rendering
+from camhub.sim.render import Rendering
 
 log = logging.getLogger(__name__)
 

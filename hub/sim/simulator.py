@@ -21,11 +21,11 @@ from typing import Callable, Sequence
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from hub.redact import redact_url
-from hub.sim.http_server import SimHttpServer
-from hub.sim.render import Progress, Rendering, render_scene
-from hub.sim.rtsp import RtspServer, rtsp_available
-from hub.sim.scene import Scene
+from camhub.redact import redact_url
+from camhub.sim.http_server import SimHttpServer
+from camhub.sim.render import Progress, Rendering, render_scene
+from camhub.sim.rtsp import RtspServer, rtsp_available
+from camhub.sim.scene import Scene
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ async def run_sim(scene_names: Sequence[str], cache_dir: Path | str,
                   rtsp_credentials: tuple[str, str] | None = None,
                   out: Callable[[str], None] = print) -> None:
     """`camhub sim`: serve built-in scenes (camera named after its scene) until done."""
-    from hub.sim.scene import BUILTIN_SCENES
+    from camhub.sim.scene import BUILTIN_SCENES
 
     unknown = [n for n in scene_names if n not in BUILTIN_SCENES]
     if unknown:

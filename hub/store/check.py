@@ -2,7 +2,7 @@
 
 Like Moonfire NVR's `check`: every indexed clip must exist with its recorded
 size and SHA-256, and no clip file may be unindexed. While a hub runs (it
-holds the data folder's lock, hub.store.lock), clips still being written
+holds the data folder's lock, camhub.store.lock), clips still being written
 (`.partial`) are its business and are skipped.
 
 `--repair` takes the data folder's lock, so it refuses to run beside a hub
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.clock import Clock
-from hub.durable import durable_rename, unlink_durably
-from hub.privacy.audit import AuditEvent, AuditLog, ClipDeleted, HeldClipDeleted
-from hub.privacy.holds import standing_in
-from hub.privacy.scope import Scope
-from hub.store.db import Database
-from hub.store.files import CLIPS_DIR, PARTIAL, sha256_of, sidecars
-from hub.store.index import (
+from camhub.clock import Clock
+from camhub.durable import durable_rename, unlink_durably
+from camhub.audit import AuditEvent, AuditLog, ClipDeleted, HeldClipDeleted
+from camhub.privacy.holds import standing_in
+from camhub.privacy.scope import Scope
+from camhub.store.db import Database
+from camhub.store.files import CLIPS_DIR, PARTIAL, sha256_of, sidecars
+from camhub.store.index import (
     INDEX_FILE,
     ClipRecord,
     IndexDamaged,
@@ -42,8 +42,8 @@ from hub.store.index import (
     query_clips,
     reading_index,
 )
-from hub.store.lock import DataFolderLock
-from hub.store.recovery import holds_over, recover
+from camhub.store.lock import DataFolderLock
+from camhub.store.recovery import holds_over, recover
 
 REPAIR = "camhub check --repair"
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from hub.errors import HubError
+from camhub.errors import HubError
 
 T = TypeVar("T")
 Work = Callable[[sqlite_utils.Database], Any]

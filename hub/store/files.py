@@ -8,7 +8,7 @@ a hash of the name (`clip_id_of`), so a rebuilt index gives every clip the
 id it had. A clip being written is `<name>.mp4.partial`.
 
 The order of operations is Moonfire NVR's (the file steps are in
-`hub.durable`): write under a temporary name, fsync the file, rename, fsync
+`camhub.durable`): write under a temporary name, fsync the file, rename, fsync
 the directory, and only then insert the row. Deleting marks the row garbage
 first, unlinks, fsyncs, then removes the row.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.durable import TMP_SUFFIX
+from camhub.durable import TMP_SUFFIX
 
 CLIPS_DIR = "clips"
 PARTIAL = TMP_SUFFIX
@@ -30,7 +30,7 @@ PARTIAL = TMP_SUFFIX
 _NAME = re.compile(r"^(?P<camera>[a-z0-9][a-z0-9_-]*)_(?P<start>\d{8}T\d{6}\.\d{3}Z)_(?P<nonce>[0-9a-f]{6})\.mp4$")
 
 # Ids derived from a file name lie in [2**52, 2**53): above every id an older hub numbered 1, 2, 3...
-# (those are kept, see hub.store.index.LEGACY_IDS_FILE), and exact in every JSON reader.
+# (those are kept, see camhub.store.index.LEGACY_IDS_FILE), and exact in every JSON reader.
 DERIVED_ID_BASE = 2**52
 
 

@@ -5,7 +5,7 @@ range scan on `clips_camera_start`: a clip overlaps [t1, t2) when it starts
 before t2 and ends after t1, and since no clip is longer than
 `MAX_CLIP_SECONDS`, it also starts after t1 - MAX_CLIP_SECONDS.
 
-A clip's id is a hash of its file name (`hub.store.files.clip_id_of`), so
+A clip's id is a hash of its file name (`camhub.store.files.clip_id_of`), so
 rebuilding the index from the files gives every clip its old id. Clips an
 older hub numbered 1, 2, 3... keep those numbers: the first open copies them
 into `clip-ids.json` beside the index, and re-indexing reads them from there.
@@ -27,10 +27,10 @@ from typing import Any
 
 import sqlite_utils
 
-from hub.durable import write_durably
-from hub.store.db import Database, StoreError, connect, rows
-from hub.store.files import DERIVED_ID_BASE, clip_id_of
-from hub.store.schema import migrations
+from camhub.durable import write_durably
+from camhub.store.db import Database, StoreError, connect, rows
+from camhub.store.files import DERIVED_ID_BASE, clip_id_of
+from camhub.store.schema import migrations
 
 INDEX_FILE = "index.db"
 # {relative clip path: id} of clips an older hub numbered; written once, read when re-indexing.

@@ -14,7 +14,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from hub.store.db import StoreError
+from camhub.store.db import StoreError
 
 LOCK_FILE = "hub.lock"
 

@@ -1,6 +1,6 @@
 """Start-up recovery: finish what a crash interrupted, so index and disk agree.
 
-Run before recording starts, with the data folder locked (hub.store.lock), in this order:
+Run before recording starts, with the data folder locked (camhub.store.lock), in this order:
 1. rows marked garbage: their deletion was interrupted; unlink the files, drop the rows;
    but a clip a hold now covers, whose file is still there, is kept (its row made ok again);
 2. `.partial` clips: cut after the last whole fragment; if a playable clip remains,
@@ -21,10 +21,10 @@ from pathlib import Path
 import av
 import sqlite_utils
 
-from hub.durable import durable_rename, fsync_file, unlink_durably
-from hub.privacy.scope import Scope
-from hub.store.files import CLIPS_DIR, PARTIAL, ClipName, sha256_of, sidecars
-from hub.store.index import (
+from camhub.durable import durable_rename, fsync_file, unlink_durably
+from camhub.privacy.scope import Scope
+from camhub.store.files import CLIPS_DIR, PARTIAL, ClipName, sha256_of, sidecars
+from camhub.store.index import (
     ClipRecord,
     delete_rows,
     insert_clip,
@@ -32,7 +32,7 @@ from hub.store.index import (
     mark_ok,
     query_clips,
 )
-from hub.store.mp4 import complete_length
+from camhub.store.mp4 import complete_length
 
 log = logging.getLogger(__name__)
 

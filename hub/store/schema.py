@@ -55,7 +55,7 @@ def _cameras_and_clips(db: sqlite_utils.Database) -> None:
 CLIPS_WITH_DERIVED_IDS = CLIPS.replace(
     "id INTEGER PRIMARY KEY,                 -- clip number, never reused",
     "id INTEGER PRIMARY KEY,                 -- clip id: 2**52 + 52 bits of SHA-256 of the file name "
-    "(hub.store.files.clip_id_of); ids below 2**52 were numbered by an older hub and are kept",
+    "(camhub.store.files.clip_id_of); ids below 2**52 were numbered by an older hub and are kept",
 )
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.config import InputConfig
-from hub.errors import SourceError
-from hub.media import ContainerStream
-from hub.redact import redact_url
-from hub.registry import SetupContext
+from camhub.config import InputConfig
+from camhub.errors import SourceError
+from camhub.capture.media import ContainerStream
+from camhub.redact import redact_url
+from camhub.registry import SetupContext
 
 
 class FileSource:

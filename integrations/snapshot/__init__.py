@@ -11,11 +11,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import av
 
-from hub.config import InputConfig
-from hub.errors import SourceError
-from hub.media import Packet, StreamInfo, describe_av_error
-from hub.redact import redact_url
-from hub.registry import SetupContext
+from camhub.config import InputConfig
+from camhub.errors import SourceError
+from camhub.capture.media import Packet, StreamInfo, describe_av_error
+from camhub.redact import redact_url
+from camhub.registry import SetupContext
 
 MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hub.config import InputConfig
-from hub.media import LIVE_PROBE, ContainerStream, with_credentials
-from hub.redact import redact_url
-from hub.registry import SetupContext
+from camhub.config import InputConfig
+from camhub.capture.media import LIVE_PROBE, ContainerStream, with_credentials
+from camhub.redact import redact_url
+from camhub.registry import SetupContext
 
 _FORMAT_BY_SUFFIX = {".h264": "h264", ".264": "h264", ".h265": "hevc", ".hevc": "hevc", ".ts": "mpegts"}
 

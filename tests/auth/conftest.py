@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from argon2 import PasswordHasher
 
-from hub.api import error_middleware
-from hub.auth import (
+from camhub.http.app import error_middleware
+from camhub.auth import (
     AccountService,
     add_routes,
     auth_middleware,
@@ -26,8 +26,8 @@ from hub.auth import (
     require_fresh,
     roles_required,  # fmt: skip
 )
-from hub.privacy.audit.events import AuditEvent
-from hub.clock import ManualClock as FakeClock
+from camhub.audit.events import AuditEvent
+from camhub.clock import ManualClock as FakeClock
 
 PASSWORD = "correct horse battery staple"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub.auth import OPENAPI_PATHS, AccountService, add_routes, errors, throttle
-from hub.auth import service as service_module
+from camhub.auth import OPENAPI_PATHS, AccountService, add_routes, errors, throttle
+from camhub.auth import service as service_module
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "accounts.md"
 

@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.auth import AccountService, LoginFailed, LoginLocked
-from hub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S
-from hub.privacy.audit.events import OwnerLoggedIn, OwnerLoginFailed
+from camhub.auth import AccountService, LoginFailed, LoginLocked
+from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S
+from camhub.audit.events import OwnerLoggedIn, OwnerLoginFailed
 
 from .conftest import PASSWORD, AuthHub, cheap_hasher
 

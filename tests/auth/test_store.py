@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.auth import AccountService, LoginFailed
-from hub.auth.credentials import token_digest
+from camhub.auth import AccountService, LoginFailed
+from camhub.auth.credentials import token_digest
 
 from .conftest import PASSWORD, AuthHub, cheap_hasher
 
@@ -77,7 +77,7 @@ async def test_every_column_says_its_unit(hub: AuthHub) -> None:
 
 
 async def test_logins_reach_the_real_audit_log(tmp_path: Path) -> None:
-    from hub.privacy.audit import AuditLog
+    from camhub.audit import AuditLog
 
     audit = await AuditLog.open(tmp_path)
     service = await AccountService.open(tmp_path, hasher=cheap_hasher(), on_event=audit.append)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import InputConfig
-from hub.errors import IntegrationError
-from hub.registry import BUILTIN_DIR, Manifest, Registry
+from camhub.config import InputConfig
+from camhub.errors import IntegrationError
+from camhub.registry import BUILTIN_DIR, Manifest, Registry
 
 
 def test_every_builtin_manifest_is_valid_and_loaded() -> None:

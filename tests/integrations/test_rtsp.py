@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hub.camera import CameraPipeline
-from hub.config import parse_config
-from hub.media import Frame, Packet
-from hub.registry import Registry
-from hub.sim.rtsp import RtspServer
+from camhub.capture.camera import CameraPipeline
+from camhub.config import parse_config
+from camhub.capture.media import Frame, Packet
+from camhub.registry import Registry
+from camhub.sim.rtsp import RtspServer
 
 CAP = 2.0  # the reconnect cap these tests configure, in seconds
 WARM_UP = 2.5  # seconds: one GOP of the test scene, plus a margin

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from hub.camera import CameraPipeline
-from hub.config import parse_config
-from hub.registry import Registry
+from camhub.capture.camera import CameraPipeline
+from camhub.config import parse_config
+from camhub.registry import Registry
 
 USER, PASSWORD = "alice", "wonder-land-42"
 W, H = 320, 240

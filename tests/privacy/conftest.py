@@ -1,4 +1,4 @@
-"""Fixtures for privacy tests: a fake clock, real audit logs in tmp_path, and a whole hub (`privacy_hub`)."""
+"""Fixtures for privacy tests: a whole hub (`privacy_hub`); the fake clock and audit logs are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,43 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.clock import ManualClock as FakeClock
-from hub.privacy.audit import AuditLog, ConsentRequested, HubStarted
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000.0)
-
-
-def sample_event(i: int, now: float) -> HubStarted | ConsentRequested:
-    if i % 3:
-        return HubStarted(time=now, actor="hub", version=f"0.{i}")
-    return ConsentRequested(time=now, actor=f"officer-{i}", request_id=f"r{i}", identity="Officer Ünal",
-                            organisation="City PD", contact="desk@example.org", purpose="burglary \"nearby\"",
-                            case_reference=None, cameras=("front", "drive"), start_s=1_699_990_000,
-                            end_s=1_699_993_600, wanted_by_s=1_700_000_000, expires_s=1_700_086_400)
-
-
-MakeLog = Callable[..., Awaitable[Path]]
-
-
-@pytest.fixture
-def make_log(tmp_path: Path, clock: FakeClock) -> MakeLog:
-    """Build a closed log of `n` entries (plus entry 0) in batches of `batch`; returns its data folder."""
-
-    async def make(n: int, batch: int = 1, data: Path | None = None) -> Path:
-        folder = data or tmp_path / "data"
-        log = await AuditLog.open(folder, hub_id="home", clock=clock)
-        try:
-            for start in range(0, n, batch):
-                clock.advance(1)
-                await asyncio.gather(*(log.append(sample_event(i, clock())) for i in range(start, min(n, start + batch))))
-        finally:
-            await log.close()
-        return folder
-
-    return make
+from camhub.clock import ManualClock as FakeClock
 
 
 # A whole hub for consent, override and egress tests: real accounts, audit log,
@@ -116,10 +80,10 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
     """start(privacy={...}, clips=[(camera, start)]) -> PrivacyHub; stopped at the end of the test."""
     import shutil
 
-    from hub.app import Hub
-    from hub.config import HubConfig
-    from hub.store.files import clip_path, sha256_of
-    from hub.store.index import ClipRecord, insert_clip, open_index
+    from camhub.app import Hub
+    from camhub.config import HubConfig
+    from camhub.store.files import clip_path, sha256_of
+    from camhub.store.index import ClipRecord, insert_clip, open_index
 
     running: list[tuple[Any, asyncio.Event, asyncio.Task[None]]] = []
     made: list[PrivacyHub] = []

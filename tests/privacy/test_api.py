@@ -8,14 +8,14 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from hub.api import error_middleware
-from hub.privacy.audit import AuditLog
-from hub.privacy.audit.api import OPENAPI_PATHS, add_routes
-from hub.privacy.audit.merkle import leaf_hash, verify_inclusion
-from hub.privacy.audit.note import verify_checkpoint
-from hub.privacy.audit.witness import HttpSource, witness
+from camhub.http.app import error_middleware
+from camhub.audit import AuditLog
+from camhub.audit.routes import OPENAPI_PATHS, add_routes
+from camhub.audit.merkle import leaf_hash, verify_inclusion
+from camhub.audit.note import verify_checkpoint
+from camhub.audit.witness import HttpSource, witness
 
-from .conftest import FakeClock, sample_event
+from ..conftest import FakeClock, sample_event
 
 
 async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp_path: Path,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.privacy.trim import span_of
+from camhub.privacy.trim import span_of
 
 from .conftest import T0, PrivacyHub
 
@@ -38,7 +38,7 @@ def audit_events(data: Path) -> list[tuple[int, dict]]:
 
 
 def verify(package: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", "export", "verify", str(package)],
+    return subprocess.run([sys.executable, "-m", "camhub.cli.main", "export", "verify", str(package)],
                           check=False, capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
@@ -295,7 +295,7 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     async def camhub(*args: str, password: str | None = None) -> tuple[int, str, str]:
         run_env = {**env, "CAMHUB_PASSWORD": password} if password is not None else env
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.cli", "requests", "--url", ph.url, *args, env=run_env,
+            sys.executable, "-m", "camhub.cli.main", "requests", "--url", ph.url, *args, env=run_env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         return proc.returncode or 0, out.decode(), err.decode()
@@ -317,7 +317,7 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     code, _, err = await camhub("list", "--json")
     assert code == 0
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli", "requests", "--url", "http://127.0.0.1:9", "list", env=env,
+        sys.executable, "-m", "camhub.cli.main", "requests", "--url", "http://127.0.0.1:9", "list", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err_bytes = await proc.communicate()
     assert proc.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in err_bytes.decode()
@@ -364,7 +364,7 @@ async def test_a_registered_requester_can_ask_only_once_an_owner_approves(privac
 
 
 async def test_owners_hear_of_requests_on_the_bus(privacy_hub) -> None:
-    from hub.bus import OwnerNotice
+    from camhub.bus import OwnerNotice
 
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
@@ -378,11 +378,11 @@ async def test_owners_hear_of_requests_on_the_bus(privacy_hub) -> None:
 
 
 async def test_a_restart_sweeps_what_an_interrupted_export_left(tmp_path: Path, keyframe_clip: Path) -> None:
-    from hub.clock import ManualClock
-    from hub.durable import TMP_SUFFIX
-    from hub.privacy.audit import AuditLog
-    from hub.privacy.service import Privacy
-    from hub.store.index import open_index
+    from camhub.clock import ManualClock
+    from camhub.durable import TMP_SUFFIX
+    from camhub.audit import AuditLog
+    from camhub.privacy.service import Privacy
+    from camhub.store.index import open_index
 
     data = tmp_path / "data"
     (data / "exports" / ".exp_0123").mkdir(parents=True)

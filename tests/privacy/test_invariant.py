@@ -40,8 +40,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hub.privacy.trim import span_of
-from hub.store.files import sha256_of
+from camhub.privacy.trim import span_of
+from camhub.store.files import sha256_of
 
 from .conftest import CLIP_SECONDS, T0, PrivacyHub, window_clips
 

@@ -11,7 +11,7 @@ import zipfile
 import aiohttp
 import pytest
 
-from hub.retention import Limits, enforce
+from camhub.recording.retention import Limits, enforce
 
 from .conftest import T0, PrivacyHub
 
@@ -243,7 +243,7 @@ async def test_a_further_order_extends_the_delay_at_most_90_days_at_a_time(priva
 def test_every_audit_event_is_described_in_the_docs() -> None:
     from pathlib import Path
 
-    from hub.privacy.audit import EVENT_TYPES
+    from camhub.audit import EVENT_TYPES
 
     docs = "".join((Path(__file__).resolve().parents[2] / "docs" / name).read_text()
                    for name in ("privacy.md", "audit.md", "accounts.md"))  # fmt: skip

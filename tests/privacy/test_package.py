@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.cli import main
-from hub.privacy.audit import AuditLog, ExportBuilt
-from hub.privacy.audit.note import SigningKey, sign_checkpoint
-from hub.privacy.package import (
+from camhub.cli.main import main
+from camhub.audit import AuditLog, ExportBuilt
+from camhub.audit.note import SigningKey, sign_checkpoint
+from camhub.privacy.package import (
     CHECKPOINT,
     ENTRY,
     FORMAT,
@@ -35,9 +35,9 @@ from hub.privacy.package import (
     verify_package,
     write_package,
 )
-from hub.store.files import sha256_of
+from camhub.store.files import sha256_of
 
-from .conftest import FakeClock, sample_event
+from ..conftest import FakeClock, sample_event
 
 CAMHUB = Path(sys.executable).with_name("camhub")
 BASIS = {"kind": "request", "id": "r1", "requester": "officer-7", "organisation": "City PD", "purpose": "burglary",

@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.api import error_middleware
-from hub.clock import ManualClock
-from hub.privacy.audit import (
+from camhub.http.app import error_middleware
+from camhub.clock import ManualClock
+from camhub.audit import (
     AuditError,
     AuditEvent,
     AuditLog,
@@ -36,8 +36,8 @@ from hub.privacy.audit import (
     ShareLinkCreated,
     ShareLinkDownloaded,
 )
-from hub.privacy.audit.canonical import encode_entry
-from hub.privacy.transparency import (
+from camhub.audit.canonical import encode_entry
+from camhub.privacy.transparency import (
     LAYOUT,
     OPENAPI_PATHS,
     OVERRIDE_KINDS,
@@ -243,7 +243,7 @@ def test_quiet_months_are_listed_and_a_bad_entry_is_named() -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", "transparency", *args],
+    return subprocess.run([sys.executable, "-m", "camhub.cli.main", "transparency", *args],
                           check=False, capture_output=True, text=True, timeout=60)
 
 
@@ -390,7 +390,7 @@ def test_totals_equal_counts_made_from_the_events_appended(tmp_path_factory: pyt
 
 
 def test_an_override_under_delayed_notice_stays_out_until_its_notice_is_sent() -> None:
-    from hub.privacy.audit import OverrideNoticeSent
+    from camhub.audit import OverrideNoticeSent
 
     t = utc(2026, 1, 10)
     sealed = OverrideInvoked(time=t, actor="custodian", override_id="o-sealed", kind="emergency",

@@ -21,11 +21,11 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
-from hub.clipwriter import CopyWriter
-from hub.errors import BadRequest, NotFound
-from hub.media import Packet, StreamInfo
-from hub.privacy.trim import TrimError, TrimResult, span_of, trim_clip
-from hub.store.mp4 import top_level_boxes
+from camhub.recording.clipwriter import CopyWriter
+from camhub.errors import BadRequest, NotFound
+from camhub.capture.media import Packet, StreamInfo
+from camhub.privacy.trim import TrimError, TrimResult, span_of, trim_clip
+from camhub.store.mp4 import top_level_boxes
 
 C = 1_700_000_123.25  # the clips' first packet, in Unix seconds
 FPS, SECONDS, GOP = 15, 6, 15

@@ -27,10 +27,8 @@ def _load(relative: str, name: str) -> ModuleType:
 _privacy = _load("privacy/conftest.py", "camhub_tests_privacy_conftest")
 _auth = _load("auth/conftest.py", "camhub_tests_auth_conftest")
 
-clock = _privacy.clock
 keyframe_clip = _privacy.keyframe_clip
 privacy_hub = _privacy.privacy_hub
-make_log = _privacy.make_log
 auth_hub = _auth.hub
 PrivacyHub = _privacy.PrivacyHub
 AuthHub = _auth.AuthHub

@@ -138,7 +138,7 @@ async def test_a_full_audit_disk_refuses_audited_actions_with_503_and_recovers(s
         assert (await r.json())["share_link"]["downloads"] == 1
     await ph.login("owner", ph.passwords["owner"])
 
-    verify = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "hub.cli", "audit", "verify", "--data",
+    verify = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "camhub.cli.main", "audit", "verify", "--data",
                                                       str(ph.data)], capture_output=True, text=True, timeout=120,
                                      check=False)  # fmt: skip
     assert verify.returncode == 0, verify.stderr
@@ -147,9 +147,9 @@ async def test_a_full_audit_disk_refuses_audited_actions_with_503_and_recovers(s
 
 async def test_appends_waiting_on_a_failed_commit_all_fail_and_the_log_stays_whole(audit_disk: Path) -> None:
     """Group commit: every append of a batch that cannot be written gets the error; none hangs or half-lands."""
-    from hub.clock import ManualClock
-    from hub.privacy.audit import AuditLog, AuditUnavailable, HubStarted
-    from hub.privacy.audit.verify import verify_log
+    from camhub.clock import ManualClock
+    from camhub.audit import AuditLog, AuditUnavailable, HubStarted
+    from camhub.audit.verify import verify_log
 
     data = audit_disk.parent
     log = await AuditLog.open(data, hub_id="home", clock=ManualClock(1_790_000_000))
@@ -174,10 +174,10 @@ async def test_the_hub_starts_on_a_full_audit_disk_and_says_so(audit_disk: Path)
     """Recording does not depend on the audit log: the hub starts, health is degraded, then recovers."""
     import aiohttp
 
-    from hub.app import Hub
-    from hub.config import HubConfig
-    from hub.privacy.audit import AuditLog
-    from hub.privacy.audit.verify import verify_log
+    from camhub.app import Hub
+    from camhub.config import HubConfig
+    from camhub.audit import AuditLog
+    from camhub.audit.verify import verify_log
 
     data = audit_disk.parent
     await (await AuditLog.open(data)).close()  # a log from an earlier start

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.store.db import connect
-from hub.store.files import clip_path, sha256_of
-from hub.store.index import INDEX_FILE, ClipRecord, insert_clip, open_index, query_clips
+from camhub.store.db import connect
+from camhub.store.files import clip_path, sha256_of
+from camhub.store.index import INDEX_FILE, ClipRecord, insert_clip, open_index, query_clips
 
 from .test_repair import run_hub
 

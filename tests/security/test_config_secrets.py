@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_config
-from hub.errors import ConfigError
+from camhub.config import load_config
+from camhub.errors import ConfigError
 
 NUMERIC = "31415926535"
 MISSPELT = "hunter2-from-the-typo"
@@ -70,7 +70,7 @@ def test_load_config_shows_no_secret_value(tmp_path: Path) -> None:
 def test_camhub_run_prints_no_secret_value(tmp_path: Path) -> None:
     path = _write(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, "-m", "hub.cli", "run", "-c", str(path)], check=False, env=env,
+    done = subprocess.run([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)], check=False, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2, done.stderr
     output = done.stdout + done.stderr

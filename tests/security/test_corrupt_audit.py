@@ -22,7 +22,7 @@ HUB_TIMEOUT_S = 120
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "camhub.cli.main", *args], capture_output=True, text=True,
                           timeout=HUB_TIMEOUT_S, check=False)  # fmt: skip
 
 
@@ -147,10 +147,10 @@ async def test_a_start_that_fails_on_the_log_gives_back_the_folder_and_the_index
     """In one process (a test, a supervisor retrying): the refused start leaves no lock and no open index."""
     import threading
 
-    from hub.app import Hub
-    from hub.config import HubConfig
-    from hub.errors import HubError
-    from hub.store.lock import holder
+    from camhub.app import Hub
+    from camhub.config import HubConfig
+    from camhub.errors import HubError
+    from camhub.store.lock import holder
 
     drop_key(log_data / "audit")
     config = HubConfig.model_validate({"data_dir": str(log_data), "web": {"host": "127.0.0.1", "port": 0},

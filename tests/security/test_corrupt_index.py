@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from hub.store.index import INDEX_FILE, open_index
+from camhub.store.index import INDEX_FILE, open_index
 
 NOW = 1_790_000_000.0
 PAGE = 4096
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=120)
 
 
 def garbage(index: Path) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import InputConfig
-from hub.media import ContainerStream
-from integrations.file import FileSource
+from camhub.config import InputConfig
+from camhub.capture.media import ContainerStream
+from camhub.integrations.file import FileSource
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub.privacy.scope import Fields, InvalidField
+from camhub.privacy.scope import Fields, InvalidField
 
 
 @pytest.mark.parametrize("raw", ["9223372036854775808", "99999999999999999999", "0", "²", "1_0"])

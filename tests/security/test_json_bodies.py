@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.api import error_middleware
+from camhub.http.app import error_middleware
 
 from .conftest import PrivacyHub
 
@@ -253,7 +253,7 @@ async def test_an_unexpected_failure_answers_a_json_500_and_is_logged_once_with_
     assert answer["error"] == "internal_error" and "secret" not in answer["message"], answer
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(logged) == 1, [r.getMessage() for r in logged]
-    # Once hub.logs' RedactingFilter has seen the record (any earlier test may have set up logging), the
+    # Once camhub.logs' RedactingFilter has seen the record (any earlier test may have set up logging), the
     # traceback is rendered into exc_text and exc_info cleared; either way the traceback is in the log.
     record = logged[0]
     traceback = record.exc_text or (logging.Formatter().formatException(record.exc_info) if record.exc_info else "")

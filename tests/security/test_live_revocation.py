@@ -15,10 +15,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-import hub.api
-from hub.app import Hub
-from hub.config import parse_config
-from hub.sim.http_server import SimHttpServer
+import camhub.http.app
+from camhub.app import Hub
+from camhub.config import parse_config
+from camhub.sim.http_server import SimHttpServer
 
 Login = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
 DEADLINE_S = 60.0
@@ -28,7 +28,7 @@ LIVE = "/api/cameras/porch/live.mjpeg"
 @pytest.fixture
 async def live_hub(http_sim: SimHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hub]:
     # raising=False: before the fix the constant did not exist, and the test must fail on the stream, not here.
-    monkeypatch.setattr(hub.api, "LIVE_RECHECK_S", 0.2, raising=False)
+    monkeypatch.setattr(camhub.http.app, "LIVE_RECHECK_S", 0.2, raising=False)
     config = parse_config({
         "data_dir": str(tmp_path / "data"), "web": {"host": "127.0.0.1", "port": 0},
         "retention": {"min_free_bytes": 0},

@@ -15,10 +15,10 @@ from typing import Any
 
 import aiohttp
 
-from hub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
-from hub.privacy.audit.canonical import encode_entry
-from hub.privacy.audit.events import LoginLockout
-from hub.privacy.transparency import Counts, build_report
+from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
+from camhub.audit.canonical import encode_entry
+from camhub.audit.events import LoginLockout
+from camhub.privacy.transparency import Counts, build_report
 
 from .conftest import PrivacyHub
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import hub
-from hub.openapi import openapi_document
+import camhub
+from camhub.http.openapi import openapi_document
 
 DOCUMENT = openapi_document()
 OPERATIONS = [(path, method, op) for path, item in DOCUMENT["paths"].items() for method, op in item.items()]

@@ -20,16 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.app import Hub
-from hub.config import HubConfig
-from hub.privacy.audit import AuditLog
-from hub.store.db import connect
-from hub.store.files import PARTIAL
-from hub.store.index import INDEX_FILE, query_clips
+from camhub.app import Hub
+from camhub.config import HubConfig
+from camhub.audit import AuditLog
+from camhub.store.db import connect
+from camhub.store.files import PARTIAL
+from camhub.store.index import INDEX_FILE, query_clips
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], check=False, capture_output=True, text=True, timeout=180)
+    return subprocess.run([sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=180)
 
 
 def free_port() -> int:
@@ -75,7 +75,7 @@ def test_repair_refuses_beside_a_running_hub_and_check_skips_its_open_clips(
     config = tmp_path / "camhub.yaml"
     config.write_text(f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n")
     port = free_port()
-    hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--port", str(port)],
+    hub = subprocess.Popen([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(port)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         wait_until_serving(port, hub)

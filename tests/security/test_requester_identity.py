@@ -155,9 +155,9 @@ async def test_an_account_squatted_before_the_upgrade_takes_no_new_token(tmp_pat
     import sqlite_utils
     from argon2 import PasswordHasher
 
-    from hub.auth import AccountService
-    from hub.auth.errors import AccountExists
-    from hub.auth.schema import migrations
+    from camhub.auth import AccountService
+    from camhub.auth.errors import AccountExists
+    from camhub.auth.schema import migrations
 
     hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     old = sqlite_utils.Database(tmp_path / "accounts.db")

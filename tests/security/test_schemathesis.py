@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hub.store.index import INDEX_FILE
+from camhub.store.index import INDEX_FILE
 
 EXAMPLES = 12  # per operation and caller: about 1,900 cases in all, 2-3 minutes on a busy 2-core machine
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

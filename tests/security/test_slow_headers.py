@@ -6,7 +6,7 @@ files" on every camera, and the log grew by a line per refused accept. Now
 the web server holds a bounded number of connections (fitted to the file limit,
 leaving recording its reserve), per address too; a connection with no complete
 request head in `web.header_timeout` is closed, and so is an idle keep-alive;
-repeated log lines are bounded by `hub.logs.RepeatFilter`.
+repeated log lines are bounded by `camhub.logs.RepeatFilter`.
 
 The flood test runs the real `camhub run` as a child process whose file limit
 (soft and hard) is lowered to `FILE_LIMIT` by util-linux's `prlimit`, so the attack needs only a few
@@ -34,10 +34,10 @@ from typing import Any
 
 import pytest
 
-from hub.app import Hub
-from hub.config import parse_config
-from hub.store.db import connect
-from hub.store.index import query_clips
+from camhub.app import Hub
+from camhub.config import parse_config
+from camhub.store.db import connect
+from camhub.store.index import query_clips
 
 # The child hub's file limit, soft and hard: today's hub would hand all of it to the flood.
 FILE_LIMIT = 256
@@ -45,7 +45,7 @@ FLOOD = 320  # connections the attacker keeps open, more than FILE_LIMIT
 SOURCES = 20  # source addresses 127.0.0.2 ... 127.0.0.21
 REOPEN = 60  # connections the attacker opens again per tick (a tick every 0.25 s)
 DEADLINE = 120.0  # seconds; generous, the machine is shared
-# hub.logs lets 11 lines of one message through a minute; the flood makes two (refused, and head too slow).
+# camhub.logs lets 11 lines of one message through a minute; the flood makes two (refused, and head too slow).
 LINES_PER_MINUTE = 30
 EMFILE_TEXTS = ("Too many open files", "EMFILE", "out of system resource")
 
@@ -144,7 +144,7 @@ def test_slow_header_flood_leaves_recording_its_files(busy_config: Callable[[Pat
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             ["prlimit", f"--nofile={FILE_LIMIT}:{FILE_LIMIT}",
-             sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--port", str(port)],
+             sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(port)],
             stdout=subprocess.DEVNULL, stderr=log_file,
         )  # fmt: skip
     flood = SlowHeaderFlood(port, FLOOD)
@@ -282,13 +282,13 @@ async def _idle_keepalive(port: int) -> None:
 
 
 def test_repeated_log_lines_are_let_through_a_few_times_per_interval() -> None:
-    from hub.logs import RepeatFilter
+    from camhub.logs import RepeatFilter
 
     now = [1000.0]
     repeat = RepeatFilter(burst=3, interval=60.0, now=lambda: now[0])
 
     def record(msg: str, *args: object) -> logging.LogRecord:
-        return logging.LogRecord("hub.connlimit", logging.WARNING, __file__, 1, msg, args, None)
+        return logging.LogRecord("camhub.http.connlimit", logging.WARNING, __file__, 1, msg, args, None)
 
     flood = [record("refused a connection from %s", f"10.0.0.{i}") for i in range(50)]
     passed = [r.getMessage() for r in flood if repeat.filter(r)]
@@ -304,7 +304,7 @@ def test_repeated_log_lines_are_let_through_a_few_times_per_interval() -> None:
 
 
 def test_the_soft_file_limit_is_raised_to_the_hard_one() -> None:
-    from hub.connlimit import raise_file_limit
+    from camhub.http.connlimit import raise_file_limit
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 2 * FILE_LIMIT:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.terminal import escape, first_control, quote
+from camhub.terminal import escape, first_control, quote
 
 from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub
 
@@ -46,7 +46,7 @@ async def camhub(ph: PrivacyHub, *args: str) -> tuple[int, str, str]:
     """Run the real `camhub` command in a subprocess; the hub answers it from this event loop."""
     env = {**os.environ, "CAMHUB_PASSWORD": NEW_PASSWORD,
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "hub.cli", "requests", "--url", ph.url, *args,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "camhub.cli.main", "requests", "--url", ph.url, *args,
                                                 env=env, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 120)
@@ -164,7 +164,7 @@ def test_clips_prints_file_names_escaped(make_clips, tmp_path: Path) -> None:
         conn.execute("UPDATE clips SET path = ?", [f"clips/yard/{CLEAR}\u202e\rvote: x.mp4"])
     conn.close()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, "-m", "hub.cli", "clips", "--data", str(data)], env=env, check=False,
+    done = subprocess.run([sys.executable, "-m", "camhub.cli.main", "clips", "--data", str(data)], env=env, check=False,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     _no_forgery(done.stdout)

@@ -7,8 +7,8 @@ import asyncio
 import av
 import pytest
 
-from hub.sim.http_server import SimHttpServer
-from hub.sim.rtsp import RtspServer
+from camhub.sim.http_server import SimHttpServer
+from camhub.sim.rtsp import RtspServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hub.sim.http_server import SimHttpServer
+from camhub.sim.http_server import SimHttpServer
 
 pytestmark = pytest.mark.timeout(60)
 # Raw elementary streams carry no timing; probe briefly instead of 5 s.

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hub.sim.render import AccessUnits, JpegFrames, Rendering, render_scene
-from hub.sim.scene import Scene
+from camhub.sim.render import AccessUnits, JpegFrames, Rendering, render_scene
+from camhub.sim.scene import Scene
 
 FFPROBE = "/usr/bin/ffprobe"
 

@@ -9,7 +9,7 @@ from typing import Callable
 import av
 import pytest
 
-from hub.sim.rtsp import RtspServer
+from camhub.sim.rtsp import RtspServer
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
 TCP = {"rtsp_transport": "tcp"}

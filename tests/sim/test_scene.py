@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub.sim.render import frames
-from hub.sim.scene import (BUILTIN_SCENES, Background, Dawn, LightSwitch, MovingObject, Scene,
+from camhub.sim.render import frames
+from camhub.sim.scene import (BUILTIN_SCENES, Background, Dawn, LightSwitch, MovingObject, Scene,
                            SceneError)
 
 

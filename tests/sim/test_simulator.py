@@ -11,10 +11,10 @@ import pytest
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from hub.sim.render import Rendering
-from hub.sim.rtsp import rtsp_available
-from hub.sim.scene import Scene
-from hub.sim.simulator import RTSP_SERVICE, SIM_SERVICE, Simulator, run_sim, serve_forever
+from camhub.sim.render import Rendering
+from camhub.sim.rtsp import rtsp_available
+from camhub.sim.scene import Scene
+from camhub.sim.simulator import RTSP_SERVICE, SIM_SERVICE, Simulator, run_sim, serve_forever
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -1,0 +1,280 @@
+"""`AuditLog`: the hub's async, write-ahead, group-committing audit log.
+
+Use:
+
+    log = await AuditLog.open(data_dir, hub_id="home", clock=time.time)
+    receipt = await log.append(ExportBuilt(...))   # durable when it returns
+    async with log.before(ShareLinkDownloaded(...)):  # the same, as a block
+        await send_the_bytes()
+    await log.close()
+
+Appends that arrive while a commit is running wait and then go together in
+the next transaction (group commit), so many concurrent appends cost one
+fsync. All SQLite work runs on one writer thread and one reader thread.
+`run_checkpoints` is the task that signs a fresh checkpoint of an idle log
+at least every `interval_s` of the injected clock.
+
+When a commit fails (disk full, I/O error, read-only, locked), every append
+of that batch raises `AuditUnavailable` (503) and the log remembers why in
+`unwritable` (what /api/health shows), until a write succeeds again: the next
+append, or the probe `run_checkpoints` makes every `poll_s` while it is
+down. Nothing else stops: the hub keeps recording; only audited actions wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from camhub.clock import Clock
+from camhub.audit.canonical import check_value
+from camhub.audit.errors import AuditDamaged, AuditError, AuditUnavailable
+from camhub.audit.events import AuditEvent
+from camhub.audit.merkle import consistency_proof, inclusion_proof
+from camhub.audit.note import Checkpoint, VerifierKey
+from camhub.audit.store import DB_NAME, LogReader, LogWriter, Receipt
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CheckpointListener = Callable[[Checkpoint], None]
+AUDIT_FOLDER = "audit"
+CHECKPOINT_INTERVAL_S = 600
+
+
+class AuditLog:
+    """An open audit log under `<data_dir>/audit/`. Create with `await AuditLog.open(...)`."""
+
+    def __init__(self, folder: Path, clock: Clock, writer: LogWriter, reader: LogReader,
+                 writer_pool: concurrent.futures.ThreadPoolExecutor,
+                 reader_pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        self.folder = folder
+        self.clock = clock
+        self._writer = writer
+        self._reader = reader
+        self._writer_pool = writer_pool
+        self._reader_pool = reader_pool
+        self._pending: list[tuple[AuditEvent, asyncio.Future[Receipt]]] = []
+        self._commit_lock = asyncio.Lock()
+        self._listeners: list[CheckpointListener] = []
+        self._closed = False
+        # Why the last write failed, while it keeps failing; None when the log is writable.
+        self.unwritable: str | None = None
+
+    @classmethod
+    async def open(cls, data_dir: Path, hub_id: str | None = None, clock: Clock | None = None) -> AuditLog:
+        """Open or create the log. A new log gets a key, `signing.key`, and entry 0 (log_created)."""
+        import time
+
+        clock = clock or time.time
+        folder = Path(data_dir) / AUDIT_FOLDER
+        loop = asyncio.get_running_loop()
+        writer_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
+        reader_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-reader")
+        try:
+            writer = await loop.run_in_executor(writer_pool, LogWriter.open, folder, hub_id, int(clock()))
+            reader = await loop.run_in_executor(reader_pool, LogReader, folder / DB_NAME)
+        except BaseException:
+            writer_pool.shutdown(wait=False)
+            reader_pool.shutdown(wait=False)
+            raise
+        return cls(folder, clock, writer, reader, writer_pool, reader_pool)
+
+    @property
+    def origin(self) -> str:
+        return self._writer.origin
+
+    @property
+    def size(self) -> int:
+        """Entries durable so far."""
+        return self._writer.latest.size
+
+    @property
+    def latest(self) -> Checkpoint:
+        """The newest signed checkpoint."""
+        return self._writer.latest
+
+    @property
+    def verifier_key(self) -> VerifierKey:
+        return self._writer.key.verifier
+
+    @property
+    def writable(self) -> bool:
+        """False from a failed write until one succeeds again."""
+        return self.unwritable is None
+
+    def _wrote(self, error: BaseException | None) -> None:
+        """Track whether writes succeed; one log line when that changes, not one per refused action."""
+        if isinstance(error, AuditUnavailable | AuditDamaged):
+            reason = error.reason if isinstance(error, AuditUnavailable) else "its files are damaged"
+            if self.unwritable is None:
+                logger.error("audit log %s cannot be written: %s; audited actions are refused until it can "
+                             "(recording goes on)", self.folder / DB_NAME, reason)  # fmt: skip
+            self.unwritable = reason
+        elif error is None and self.unwritable is not None:
+            logger.warning("audit log %s is writable again; audited actions resume", self.folder / DB_NAME)
+            self.unwritable = None
+
+    def on_checkpoint(self, listener: CheckpointListener) -> None:
+        """Call `listener` on the event loop with every new checkpoint (the hub puts it on the bus)."""
+        self._listeners.append(listener)
+
+    async def append(self, event: AuditEvent) -> Receipt:
+        """Log `event`; returns once it is on disk, with its index, leaf hash and checkpoint."""
+        if self._closed:
+            raise AuditError(f"{self.folder}: the audit log is closed; {event.name} was not logged")
+        check_value(event.fields(), f"event {event.name}")  # refuse here, not inside someone's batch
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        async with self._commit_lock:
+            # Whoever holds the lock commits everything queued so far, ours included
+            # unless an earlier holder already took it.
+            if not future.done() and self._pending:
+                batch, self._pending = self._pending, []
+                await self._run_batch(batch)
+        return await future
+
+    async def _run_batch(self, batch: list[tuple[AuditEvent, asyncio.Future[Receipt]]]) -> None:
+        events = [event for event, _ in batch]
+        job = asyncio.get_running_loop().run_in_executor(self._writer_pool, self._writer.commit, events,
+                                                         int(self.clock()))
+
+        def settle(done: asyncio.Future[list[Receipt]]) -> None:
+            # Runs even if the committing caller was cancelled: the others still get answers.
+            if done.cancelled():
+                error: BaseException = AuditError("audit commit cancelled")
+            elif (exc := done.exception()) is not None:
+                error = exc
+                self._wrote(error)
+            else:
+                self._wrote(None)
+                for (_, future), receipt in zip(batch, done.result()):
+                    if not future.done():
+                        future.set_result(receipt)
+                self._announce(done.result()[-1].checkpoint)
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+
+        job.add_done_callback(settle)
+        try:
+            await asyncio.shield(job)
+        except Exception:  # noqa: BLE001 - each caller gets the error through its own future
+            pass
+
+    async def append_many(self, events: list[AuditEvent]) -> list[Receipt]:
+        """Append several events from one caller; they share commits with everyone else's."""
+        return list(await asyncio.gather(*(self.append(e) for e in events)))
+
+    @asynccontextmanager
+    async def before(self, event: AuditEvent) -> AsyncIterator[Receipt]:
+        """`async with log.before(event): act()`: the block runs only once the event is durable."""
+        receipt = await self.append(event)
+        yield receipt
+
+    async def checkpoint(self) -> Checkpoint:
+        """Sign a fresh checkpoint of the current tree now (what the periodic task calls)."""
+        async with self._commit_lock:
+            try:
+                checkpoint = await self._write(self._writer.sign_now, int(self.clock()))
+            except AuditError as exc:
+                self._wrote(exc)
+                raise
+            self._wrote(None)
+        self._announce(checkpoint)
+        return checkpoint
+
+    async def rotate_key(self, actor: str, reason: str = "") -> Receipt:
+        """Replace the signing key; logged as key_rotated and signed by both keys."""
+        async with self._commit_lock:
+            try:
+                receipt = await self._write(self._writer.rotate, actor, reason, int(self.clock()))
+            except AuditError as exc:
+                self._wrote(exc)
+                raise
+            self._wrote(None)
+        self._announce(receipt.checkpoint)
+        return receipt
+
+    def checkpoint_due(self, interval_s: float = CHECKPOINT_INTERVAL_S) -> bool:
+        return self.clock() - self.latest.time >= interval_s
+
+    async def entry(self, index: int) -> bytes:
+        """The stored canonical JSON of entry `index`."""
+        return await self._read(self._reader.entry, index)
+
+    async def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        size = self.size if size is None else size
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise AuditError(f"entry {index} is not in the log of size {size}")
+        return await self._read(inclusion_proof, index, size, self._reader.range_hash)
+
+    async def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        new_size = self.size if new_size is None else new_size
+        self._check_size(new_size)
+        if not 0 <= old_size <= new_size:
+            raise AuditError(f"no consistency proof from size {old_size} to size {new_size}")
+        return await self._read(consistency_proof, old_size, new_size, self._reader.range_hash)
+
+    def _check_size(self, size: int) -> None:
+        if not 0 < size <= self.size:
+            raise AuditError(f"tree size {size} is not between 1 and the log's size {self.size}")
+
+    def _announce(self, checkpoint: Checkpoint) -> None:
+        for listener in self._listeners:
+            listener(checkpoint)
+
+    async def _write(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise AuditError(f"{self.folder}: the audit log is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise AuditError(f"{self.folder}: the audit log is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._reader_pool, fn, *args)
+
+    async def close(self) -> None:
+        """Finish queued appends, then close both connections and threads."""
+        if self._closed:
+            return
+        async with self._commit_lock:
+            if self._pending:
+                batch, self._pending = self._pending, []
+                await self._run_batch(batch)
+            self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_pool, self._writer.close)
+        await loop.run_in_executor(self._reader_pool, self._reader.close)
+        self._writer_pool.shutdown(wait=False)
+        self._reader_pool.shutdown(wait=False)
+
+
+async def run_checkpoints(log: AuditLog, stop: asyncio.Event, interval_s: float = CHECKPOINT_INTERVAL_S,
+                          poll_s: float = 5.0) -> None:
+    """Sign a checkpoint whenever `interval_s` of the log's clock passed since the last one.
+
+    Time is the log's injected clock; `poll_s` is only how often (real seconds)
+    it looks, so tests move a fake clock and poll quickly instead of sleeping.
+    Run it in the hub's TaskGroup; it returns when `stop` is set. While the
+    log cannot be written it tries a checkpoint at each poll, so the log (and
+    /api/health) recovers on its own once the disk has room again; a failure
+    never ends the task, which would stop the hub and its recording.
+    """
+    while not stop.is_set():
+        if log.checkpoint_due(interval_s) or not log.writable:
+            try:
+                await log.checkpoint()
+            except AuditError:
+                pass  # logged once by the log and shown by /api/health; tried again next poll
+        try:
+            await asyncio.wait_for(stop.wait(), poll_s)
+        except TimeoutError:
+            pass

@@ -1,0 +1,1 @@
+"""Capture: sources' readers, reconnect with backoff, packets and decoded frames."""

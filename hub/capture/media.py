@@ -1,0 +1,245 @@
+"""What a source hands the hub: compressed packets and decoded frames.
+
+Integrations implement `Source` (blocking, run in a thread the hub owns) and
+may build on `ContainerStream`, which reads anything FFmpeg can demux through
+PyAV. Nothing here touches the event loop.
+
+A file read in real time is paced by its packets' media time: their
+timestamps, or for a raw elementary stream (.h264, which has none) each
+packet's duration as FFmpeg's parser gives it, else one frame at the
+stream's guessed rate. A file that cannot seek back to its start (raw
+streams answer EPERM) is reopened to loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import av
+import numpy as np
+
+from camhub.errors import SourceError
+from camhub.redact import redact, redact_url
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    codec: str  # FFmpeg codec name: h264, hevc, mjpeg
+    width: int
+    height: int
+    fps: float | None  # nominal frames per second, when the stream says
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One compressed packet, as received; `packet` is kept for stream copy."""
+
+    packet: av.Packet
+    capture_time: float  # Unix seconds when the hub received it
+    keyframe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame picked for analysis."""
+
+    frame: av.VideoFrame
+    capture_time: float  # Unix seconds of the packet it was decoded from
+    seq: int  # counts analysed frames of this input, from 1
+
+    @property
+    def luma(self) -> np.ndarray:
+        """The Y plane as a (height, width) uint8 array, without line padding."""
+        return luma_plane(self.frame)
+
+
+def luma_plane(frame: av.VideoFrame) -> np.ndarray:
+    if not frame.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
+        frame = frame.reformat(format="gray")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, : frame.width]
+
+
+class OpenStream(Protocol):
+    """A connected input. All methods block; the hub calls them from one thread."""
+
+    info: StreamInfo
+
+    def packets(self) -> Iterator[Packet]: ...
+
+    def decode(self, packet: Packet) -> list[av.VideoFrame]: ...
+
+    def close(self) -> None: ...
+
+
+class Source(Protocol):
+    """One camera input, as an integration provides it."""
+
+    description: str  # for status and logs; never holds a password
+
+    def open(self) -> OpenStream: ...
+
+
+def describe_av_error(exc: BaseException, url: str = "") -> str:
+    """A short, user-facing reason for a PyAV/FFmpeg failure, with secrets masked."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    lowered = text.lower()
+    if "401" in text or "unauthorized" in lowered:
+        reason = "authentication failed (401): check the username and password"
+    elif "403" in text or "forbidden" in lowered:
+        reason = "access forbidden (403)"
+    elif "moov atom not found" in lowered:
+        reason = "the file is truncated or not a finished MP4 (moov atom not found)"
+    elif "404" in text:
+        reason = "not found on the camera (404): check the path in the URL"
+    elif "connection refused" in lowered:
+        reason = "connection refused: nothing listens at that host and port"
+    elif "timed out" in lowered or isinstance(exc, (TimeoutError, av.ExitError)):
+        reason = "timed out waiting for the camera"
+    elif "invalid data" in lowered or isinstance(exc, av.InvalidDataError):
+        reason = "the stream is not video the hub can read (invalid data)"
+    elif isinstance(exc, FileNotFoundError) or "no such file" in lowered:
+        reason = "no such file"
+    else:
+        reason = text or type(exc).__name__
+    where = f" ({redact_url(url)})" if url else ""
+    return redact(f"{reason}{where}")
+
+
+def with_credentials(url: str, username: str | None, password: str | None) -> str:
+    """Put config-given credentials into the URL's user info, as FFmpeg expects them."""
+    if username is None:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    userinfo = quote(username, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+# Live sources are probed briefly: cameras send parameter sets with the first
+# keyframe, and FFmpeg's defaults (5 MB, 5 s) would slow every reconnect.
+LIVE_PROBE = {"probesize": "500000", "analyzeduration": "1000000"}
+# AVFMT_NOTIMESTAMPS: a raw elementary stream (h264, hevc) whose packets carry no times,
+# whose average rate is FFmpeg's default of 25 rather than the stream's own.
+NO_TIMESTAMPS = 0x0080
+DEFAULT_FPS = 25.0  # pacing of untimed packets when the stream names no rate either
+
+
+class ContainerStream:
+    """An input read through a PyAV container: RTSP, HTTP streams, files."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        format: str | None = None,
+        options: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        loop: bool = False,
+        realtime: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = url
+        self._loop = loop
+        self._realtime = realtime
+        self._clock = clock
+        self._sleep = sleep
+        self._open_args = {"format": format, "options": options or {}, "timeout": (timeout, timeout)}
+        self._container = self._open()
+        self._stream = self._container.streams.video[0]
+        ctx = self._stream.codec_context
+        untimed = bool(self._container.format.flags & NO_TIMESTAMPS)
+        rate = (self._stream.guessed_rate or self._stream.average_rate) if untimed else (
+            self._stream.average_rate or self._stream.guessed_rate)  # fmt: skip
+        self.info = StreamInfo(
+            codec=ctx.name,
+            width=ctx.width,
+            height=ctx.height,
+            fps=float(rate) if rate else None,
+        )
+        # Decoding uses its own context so the demuxer's stays untouched for copying.
+        self._decoder = av.CodecContext.create(ctx.name, "r")
+        if ctx.extradata:
+            self._decoder.extradata = ctx.extradata
+        # One thread per decoder: frame threads cost more CPU than they save on
+        # sub-streams (bench/results/pipeline.md: 241 vs 324 us per 640x360 frame)
+        # and add three threads per camera.
+        self._decoder.thread_count = 1
+
+    def _open(self) -> Any:
+        try:
+            container = av.open(self._url, **self._open_args)
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(describe_av_error(exc, self._url)) from None
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"no video stream in {redact_url(self._url)}")
+        return container
+
+    @property
+    def stream(self) -> Any:
+        return self._stream
+
+    def _media_time(self, packet: av.Packet, untimed_next: float) -> tuple[float, float]:
+        """(this packet's media time in seconds, the next untimed packet's) within one pass of the file."""
+        if packet.pts is not None:
+            ts = float(packet.pts * packet.time_base)
+        else:
+            ts = untimed_next
+        if packet.duration and packet.time_base:
+            step = float(packet.duration * packet.time_base)
+        else:
+            step = 1.0 / (self.info.fps or DEFAULT_FPS)
+        return ts, ts + step
+
+    def _rewind(self) -> None:
+        """Back to the file's first packet: seek, or where the demuxer cannot (raw streams), reopen."""
+        try:
+            self._container.seek(0, stream=self._stream)
+            return
+        except (av.FFmpegError, OSError):
+            pass
+        self._container.close()
+        self._container = self._open()
+        self._stream = self._container.streams.video[0]
+
+    def packets(self) -> Iterator[Packet]:
+        started = self._clock()
+        offset = 0.0  # seconds added per loop of a file, so time keeps running forward
+        while True:
+            end_ts = 0.0  # media time just after the last packet of this pass
+            untimed_next = 0.0
+            try:
+                for packet in self._container.demux(self._stream):
+                    if packet.size == 0:
+                        continue  # a flush packet at end of stream
+                    ts, untimed_next = self._media_time(packet, untimed_next)
+                    end_ts = max(end_ts, untimed_next)
+                    if self._realtime:
+                        delay = started + offset + ts - self._clock()
+                        if delay > 0:
+                            self._sleep(min(delay, 1.0))
+                    yield Packet(packet, time.time(), packet.is_keyframe)
+            except (av.FFmpegError, OSError) as exc:
+                raise SourceError(describe_av_error(exc, self._url)) from None
+            if not self._loop:
+                raise SourceError(f"end of stream ({redact_url(self._url)})")
+            self._rewind()
+            offset += end_ts
+
+    def decode(self, packet: Packet) -> list[av.VideoFrame]:
+        try:
+            return list(self._decoder.decode(packet.packet))
+        except av.FFmpegError as exc:
+            raise SourceError(describe_av_error(exc, self._url)) from None
+
+    def close(self) -> None:
+        self._container.close()

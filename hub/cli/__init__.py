@@ -1,0 +1,1 @@
+"""The `camhub` command: one module per command group."""

@@ -1,0 +1,89 @@
+"""`camhub demo` and `camhub sim`: simulated cameras on loopback, with or without the hub.
+
+The demo starts the simulator (RTSP through Debian's GStreamer where it is
+installed, HTTP otherwise), builds a hub config pointing at its cameras, and
+runs the hub until a signal or the time limit. Everything binds 127.0.0.1.
+On the first start with a data folder it prints the owner's one-time
+password as `camhub demo: owner login: user "owner", one-time password <pw>
+(change it at first login)`, for people and scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from camhub.app import Hub, announce_first_login, serve
+from camhub.config import parse_config
+from camhub.errors import ConfigError
+from camhub.sim.scene import BUILTIN_SCENES
+from camhub.sim.simulator import SimCamera, Simulator, run_sim  # noqa: F401  (run_sim is `camhub sim`)
+from camhub.terminal import escape
+
+log = logging.getLogger(__name__)
+
+# Cameras the demo shows, in order; --cameras N takes the first N.
+DEMO_SCENES = ("driveway", "porch", "garden", "still", "driveway-hevc")
+
+
+def camera_inputs(cam: SimCamera) -> list[dict[str, Any]]:
+    """Record the main stream, detect on the 640x360 sub-stream, as a real camera is set up."""
+    if cam.rtsp_main and cam.rtsp_sub:
+        return [{"url": cam.rtsp_main, "roles": ["record"]}, {"url": cam.rtsp_sub, "roles": ["detect"]}]
+    return [{"url": cam.http_main, "roles": ["record"]}, {"url": cam.mjpeg, "roles": ["detect"]}]
+
+
+def demo_config(sim: Simulator, data_dir: Path, port: int) -> dict[str, Any]:
+    return {
+        "data_dir": str(data_dir),
+        "web": {"host": "127.0.0.1", "port": port},
+        "discovery": {"interfaces": ["127.0.0.1"]},
+        "reconnect": {"initial": 0.5, "cap": 5.0},
+        "cameras": {cam.name: {"inputs": camera_inputs(cam)} for cam in sim.cameras},
+    }
+
+
+async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: int = 3) -> None:
+    if not 1 <= cameras <= len(DEMO_SCENES):
+        raise ConfigError(f"--cameras {cameras}: the demo has 1 to {len(DEMO_SCENES)} cameras")
+    data_dir = data_dir.resolve()
+    scenes = [(name, BUILTIN_SCENES[name]) for name in DEMO_SCENES[:cameras]]
+    print(f"camhub demo: rendering {cameras} simulated camera(s) (cached in {data_dir / 'sim-cache'})", flush=True)
+    async with Simulator(scenes, cache_dir=data_dir / "sim-cache", progress=_progress) as sim:
+        kind = "RTSP (GStreamer)" if sim.rtsp is not None else "HTTP (GStreamer RTSP server not installed)"
+        hub = Hub(parse_config(demo_config(sim, data_dir, port), "<demo>"))
+        print(f"camhub demo: cameras served over {kind}; dashboard on http://127.0.0.1:{port}", flush=True)
+        if seconds is not None:
+            print(f"camhub demo: stopping by itself after {seconds:g} s (Ctrl-C stops it sooner)", flush=True)
+        announce = asyncio.create_task(announce_first_login(hub, prefix="camhub demo: "))
+        report = asyncio.create_task(report_when_online(hub))
+        try:
+            await serve(hub, seconds)
+        finally:
+            announce.cancel()
+            report.cancel()
+    print("camhub demo: stopped", flush=True)
+
+
+async def report_when_online(hub: Hub, patience: float = 30.0) -> None:
+    """Say once that every camera streams, or after `patience` seconds which do not and why."""
+    await hub.ready.wait()
+    deadline = time.monotonic() + patience
+    while True:
+        status = [camera.status() for camera in hub.cameras.values()]
+        online = [s for s in status if s["online"] and s["last_frame_time"]]
+        if len(online) == len(status) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    print(f"camhub demo: {len(online)} of {len(status)} cameras online", flush=True)
+    for s in status:
+        streams = ", ".join(f"{i['codec']} {i['width']}x{i['height']}" for i in s["inputs"] if i["codec"])
+        print(f"  {s['name']}: {s['state']}; {streams or 'no stream'}; {escape(s['last_error'] or 'no errors')}",
+              flush=True)  # fmt: skip
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", flush=True)

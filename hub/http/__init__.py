@@ -1,0 +1,1 @@
+"""HTTP: the aiohttp app, its middleware, the routes per area, one OpenAPI assembly and live views."""

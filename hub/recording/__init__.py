@@ -1,0 +1,1 @@
+"""Recording: pre-roll ring, clip writer (stream copy), clip finisher and retention."""

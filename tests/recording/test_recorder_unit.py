@@ -1,0 +1,78 @@
+"""The recorder's rules on synthetic packets: pre-roll from whole GOPs, and no retry storm.
+
+The clip writer is replaced by a recording fake here (the real one is tested
+end to end in test_recording.py); packets are real av.Packets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+import camhub.recording.recorder
+from camhub.capture.media import Packet, StreamInfo
+from camhub.recording.recorder import CameraRecorder, PacketRing
+
+FPS, GOP = 10, 10  # one keyframe a second
+
+
+def packets(n: int, t0: float = 1000.0) -> list[Packet]:
+    return [Packet(av.Packet(bytes([i % 256]) * 10), t0 + i / FPS, i % GOP == 0) for i in range(n)]
+
+
+def test_ring_keeps_whole_gops_covering_the_pre_roll() -> None:
+    ring = PacketRing(seconds=1.5)
+    stream = packets(50)
+    for p in stream:
+        ring.add(p)
+    newest = stream[-1].capture_time
+    kept = ring.since(newest - 1.5)
+    assert kept[0].keyframe and kept[0].capture_time <= newest - 1.5
+    assert newest - kept[0].capture_time < 1.5 + 1.0  # within one GOP of the pre-roll point
+    assert ring.since(0.0)[0].keyframe  # earlier than the buffer: its oldest keyframe
+
+
+class FlakyWriter:
+    made: list[FlakyWriter] = []
+    fail_first = True
+
+    def __init__(self, path: Path, info: StreamInfo, template: Any) -> None:
+        self.path, self.written = path, []
+        self.packets, self._first_capture = 0, None
+        self.fail = FlakyWriter.fail_first
+        FlakyWriter.fail_first = False
+        FlakyWriter.made.append(self)
+
+    def write(self, packet: Packet) -> None:
+        if self.fail:
+            raise OSError(22, "Invalid argument")
+        self.written.append(packet)
+        self.packets += 1
+        self._first_capture = self._first_capture or packet.capture_time
+
+    def abort(self) -> None:
+        pass
+
+
+def test_a_failed_clip_retries_from_the_next_keyframe_not_the_same_pre_roll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(camhub.recording.recorder, "make_writer", FlakyWriter)
+    FlakyWriter.made, FlakyWriter.fail_first = [], True
+    recorder = CameraRecorder("cam", tmp_path, finisher=None, pre_roll=1.0)  # type: ignore[arg-type]
+    recorder._info = StreamInfo("h264", 64, 64, FPS)
+    stream = packets(60)
+    for p in stream[:25]:
+        recorder.on_packet(p)
+    recorder.start(stream[24].capture_time)
+    for p in stream[25:]:
+        recorder.on_packet(p)
+    first, second = FlakyWriter.made[0], FlakyWriter.made[1]
+    assert len(FlakyWriter.made) == 2, "one failure, one retry: no storm of reopened clips"
+    assert "clip write failed" in (recorder.status.error or "")
+    assert second.written[0].keyframe
+    assert second.written[0].capture_time > stream[25].capture_time  # a later GOP than the failed one
+    assert first.written == []
