@@ -24,9 +24,20 @@ from camhub.audit.verify import verify_log
 
 
 def event(i: int) -> ExportBuilt:
-    return ExportBuilt(time=1_700_000_000 + i / 1000, actor="owner", export_id=f"exp-{i}", basis=f"request:r{i}",
-                       recipient="officer", cameras=("yard",), start_s=1_700_000_000, end_s=1_700_000_600,
-                       clip_sha256=("ab" * 32,), clip_ids=(i,), bytes=1000, manifest_sha256="cd" * 32)
+    return ExportBuilt(
+        time=1_700_000_000 + i / 1000,
+        actor="owner",
+        export_id=f"exp-{i}",
+        basis=f"request:r{i}",
+        recipient="officer",
+        cameras=("yard",),
+        start_s=1_700_000_000,
+        end_s=1_700_000_600,
+        clip_sha256=("ab" * 32,),
+        clip_ids=(i,),
+        bytes=1000,
+        manifest_sha256="cd" * 32,
+    )
 
 
 async def batched(log: AuditLog, n: int, concurrency: int) -> float:
@@ -47,11 +58,23 @@ async def run(entries: int, folder: Path) -> list[tuple[str, str, str, str]]:
     rows = []
     log = await AuditLog.open(folder / "rates", hub_id="bench")
     single = await one_at_a_time(log, 1000)
-    rows.append(("durable appends/s, one at a time (1,000 sequential awaits)", f"{single:,.0f}", ">= 500",
-                 "met" if single >= 500 else "MISSED"))
+    rows.append(
+        (
+            "durable appends/s, one at a time (1,000 sequential awaits)",
+            f"{single:,.0f}",
+            ">= 500",
+            "met" if single >= 500 else "MISSED",
+        )
+    )
     rate = await batched(log, 50_000, 1000)
-    rows.append(("durable appends/s, batched (50,000; 1,000 concurrent)", f"{rate:,.0f}", ">= 20,000",
-                 "met" if rate >= 20_000 else "MISSED"))
+    rows.append(
+        (
+            "durable appends/s, batched (50,000; 1,000 concurrent)",
+            f"{rate:,.0f}",
+            ">= 20,000",
+            "met" if rate >= 20_000 else "MISSED",
+        )
+    )
     await log.close()
 
     big = await AuditLog.open(folder / "big", hub_id="bench")
@@ -73,16 +96,34 @@ async def run(entries: int, folder: Path) -> list[tuple[str, str, str, str]]:
     old = size // 3 + 7
     cproof = await big.consistency_proof(old)
     await big.close()
-    rows.append((f"inclusion proof hashes at {size:,} (largest of 6)", str(worst_inclusion), "<= 32",
-                 "met" if worst_inclusion <= 32 else "MISSED"))
-    rows.append((f"consistency proof hashes {old:,} -> {size:,}", str(len(cproof)), "<= 32",
-                 "met" if len(cproof) <= 32 else "MISSED"))
+    rows.append(
+        (
+            f"inclusion proof hashes at {size:,} (largest of 6)",
+            str(worst_inclusion),
+            "<= 32",
+            "met" if worst_inclusion <= 32 else "MISSED",
+        )
+    )
+    rows.append(
+        (
+            f"consistency proof hashes {old:,} -> {size:,}",
+            str(len(cproof)),
+            "<= 32",
+            "met" if len(cproof) <= 32 else "MISSED",
+        )
+    )
     rows.append((f"inclusion proof time at {size:,} (from SQLite)", f"{proof_ms:.1f} ms", "", ""))
     start = time.perf_counter()
     report = verify_log(folder / "big")
     verify_s = time.perf_counter() - start
-    rows.append((f"verify {report.size:,} entries, {report.checkpoints:,} checkpoints", f"{verify_s:.2f} s", "< 5 s",
-                 "met" if verify_s < 5 else "MISSED"))
+    rows.append(
+        (
+            f"verify {report.size:,} entries, {report.checkpoints:,} checkpoints",
+            f"{verify_s:.2f} s",
+            "< 5 s",
+            "met" if verify_s < 5 else "MISSED",
+        )
+    )
     start = time.perf_counter()
     verify_log(folder / "big", deep=True)
     deep_s = time.perf_counter() - start
@@ -100,9 +141,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         rows = asyncio.run(run(args.entries, Path(tmp)))
-    header = (f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
-              f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n")
-    table = "| measure | result | goal | |\n|---|---|---|---|\n" + "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
+    header = (
+        f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
+        f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n"
+    )
+    table = "| measure | result | goal | |\n|---|---|---|---|\n" + "".join(
+        f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows
+    )
     print(header + table)
     Path(args.out).write_text(header + table)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
-from camhub.clock import ManualClock
 from camhub.audit import AuditLog
+from camhub.clock import ManualClock
 from camhub.privacy.egress import Egress
 from camhub.privacy.package import verify_package
 from camhub.privacy.schema import migrations
@@ -38,9 +38,33 @@ CLIP_S = 10
 
 def make_clip(folder: Path) -> Path:
     path = folder / "clip.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15",
-                    "-t", str(CLIP_S), "-c:v", "libx264", "-preset", "veryfast", "-g", "15", "-b:v", "3M",
-                    "-pix_fmt", "yuv420p", "-movflags", "frag_keyframe+empty_moov", str(path)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=15",
+            "-t",
+            str(CLIP_S),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "15",
+            "-b:v",
+            "3M",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -55,8 +79,9 @@ async def run(clips: int, tmp: Path) -> list[tuple[str, str]]:
         relative = clip_path(data, "yard", start)
         (data / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, data / relative)
-        record = ClipRecord("yard", start, start + CLIP_S, CLIP_S, source.stat().st_size, "h264", 1280, 720, digest,
-                            str(relative))  # fmt: skip
+        record = ClipRecord(
+            "yard", start, start + CLIP_S, CLIP_S, source.stat().st_size, "h264", 1280, 720, digest, str(relative)
+        )
         index.write_blocking(lambda d, r=record: insert_clip(d, r))
     clock = ManualClock(T0 + clips * CLIP_S + 3600)
     audit = await AuditLog.open(data, hub_id="bench", clock=clock)
@@ -66,13 +91,23 @@ async def run(clips: int, tmp: Path) -> list[tuple[str, str]]:
     rows = [("clips", f"{clips} x {CLIP_S} s, 1280x720 H.264, {source.stat().st_size / 1e6:.1f} MB each")]
     try:
         began = time.perf_counter()
-        whole = await egress.release("request:bench", {"kind": "request", "id": "bench"}, "bench",
-                                     Scope(("yard",), T0, T0 + clips * CLIP_S), "owner")  # fmt: skip
+        whole = await egress.release(
+            "request:bench",
+            {"kind": "request", "id": "bench"},
+            "bench",
+            Scope(("yard",), T0, T0 + clips * CLIP_S),
+            "owner",
+        )
         took = time.perf_counter() - began
         rows.append(("release, every clip whole", f"{took:.2f} s, {total / 1e6 / took:.0f} MB/s of footage"))
         began = time.perf_counter()
-        cut = await egress.release("request:bench-cut", {"kind": "request", "id": "bench-cut"}, "bench",
-                                   Scope(("yard",), T0 + 3, T0 + clips * CLIP_S - 3), "owner")  # fmt: skip
+        cut = await egress.release(
+            "request:bench-cut",
+            {"kind": "request", "id": "bench-cut"},
+            "bench",
+            Scope(("yard",), T0 + 3, T0 + clips * CLIP_S - 3),
+            "owner",
+        )
         took_cut = time.perf_counter() - began
         rows.append(("release, both end clips cut", f"{took_cut:.2f} s ({took_cut - took:+.2f} s against whole)"))
         began = time.perf_counter()
@@ -97,8 +132,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         rows = asyncio.run(run(args.clips, Path(tmp)))
-    header = (f"# Egress benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
-              f"Command: `.venv/bin/python bench/egress.py --clips {args.clips}`\n\n")
+    header = (
+        f"# Egress benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
+        f"Command: `.venv/bin/python bench/egress.py --clips {args.clips}`\n\n"
+    )
     table = "| measure | result |\n|---|---|\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
     print(header + table)
     Path(args.out).write_text(header + table)

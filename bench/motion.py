@@ -32,7 +32,7 @@ def frames(width: int, height: int) -> list[np.ndarray]:
     for n in range(FRAMES):
         frame = base.copy()
         x = (n * 7) % (width - height // 6)
-        frame[height // 3: height // 2, x: x + height // 6] = 250
+        frame[height // 3 : height // 2, x : x + height // 6] = 250
         noise = rng.normal(0, 3, frame.shape)
         out.append(np.clip(frame + noise, 0, 255).astype(np.uint8))
     return out
@@ -51,21 +51,22 @@ def per_frame_us(width: int, height: int, frame_height: int) -> float:
 
 
 def main() -> None:
-    rows = [(w, h, fh, per_frame_us(w, h, fh))
-            for w, h in ((640, 360), (1280, 720)) for fh in (90, 120)]
+    rows = [(w, h, fh, per_frame_us(w, h, fh)) for w, h in ((640, 360), (1280, 720)) for fh in (90, 120)]
     table = ["| luma plane | frame_height | µs per frame |", "|---|---|---|"]
     table += [f"| {w}x{h} | {fh} | {us:.0f} |" for w, h, fh, us in rows]
     machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    report = "\n".join([
-        "# Motion detector: time per frame",
-        "",
-        f"Machine: {machine}; Python {platform.python_version()}.",
-        f"Date: {datetime.date.today().isoformat()}. Best of {ROUNDS} rounds of {FRAMES} frames,"
-        " one thread calling `MotionDetector.analyse` (OpenCV may use its own threads).",
-        "",
-        *table,
-        "",
-    ])
+    report = "\n".join(
+        [
+            "# Motion detector: time per frame",
+            "",
+            f"Machine: {machine}; Python {platform.python_version()}.",
+            f"Date: {datetime.date.today().isoformat()}. Best of {ROUNDS} rounds of {FRAMES} frames,"
+            " one thread calling `MotionDetector.analyse` (OpenCV may use its own threads).",
+            "",
+            *table,
+            "",
+        ]
+    )
     print(report)
     out = Path(__file__).resolve().parent / "results" / "motion.md"
     out.parent.mkdir(exist_ok=True)

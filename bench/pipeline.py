@@ -83,8 +83,7 @@ SCENE = Scene(
     fps=RECORD_FPS,
     duration=15.0,
     background=Background("yard", seed=7),
-    objects=(MovingObject(start=(-0.1, 0.65), end=(1.1, 0.6), t0=4.0, t1=9.0, size=(0.14, 0.22),
-                          color=(40, 70, 190)),),
+    objects=(MovingObject(start=(-0.1, 0.65), end=(1.1, 0.6), t0=4.0, t1=9.0, size=(0.14, 0.22), color=(40, 70, 190)),),
 )
 
 
@@ -132,7 +131,7 @@ class Result:
 def cpu_ticks(pid: int) -> int:
     """utime + stime of a whole process (all threads), in clock ticks."""
     text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
 
 
@@ -196,8 +195,13 @@ class HubProcess:
         self.port = config["web"]["port"]
         path = folder / "camhub.yaml"
         path.write_text(yaml.safe_dump(config))
-        self.proc = subprocess.Popen([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         self.lines: collections.deque[str] = collections.deque(maxlen=400)
         self._drain = threading.Thread(target=self._read, daemon=True)
         self._drain.start()
@@ -256,8 +260,10 @@ def hub_config(n: int, server: RtspServer, data_dir: Path, port: int) -> dict[st
         "reconnect": {"initial": 0.5, "cap": 5.0},
         "cameras": {
             name: {
-                "inputs": [{"url": server.url(name, "main"), "roles": ["record"]},
-                           {"url": server.url(name, "sub"), "roles": ["detect"]}],
+                "inputs": [
+                    {"url": server.url(name, "main"), "roles": ["record"]},
+                    {"url": server.url(name, "sub"), "roles": ["detect"]},
+                ],
                 "motion": {"analysis_fps": ANALYSIS_FPS},
                 "record": {"pre_roll": PRE_ROLL},
             }
@@ -271,8 +277,12 @@ def camera_names(n: int) -> list[str]:
 
 
 def all_online(cameras: list[dict[str, Any]]) -> bool:
-    return all(c["state"] == "online" and all(i["packets_received"] > 0 for i in c["inputs"])
-               and any(i["frames_analysed"] > 0 for i in c["inputs"]) for c in cameras)
+    return all(
+        c["state"] == "online"
+        and all(i["packets_received"] > 0 for i in c["inputs"])
+        and any(i["frames_analysed"] > 0 for i in c["inputs"])
+        for c in cameras
+    )
 
 
 def by_role(camera: dict[str, Any], role: str) -> dict[str, Any]:
@@ -282,11 +292,12 @@ def by_role(camera: dict[str, Any], role: str) -> dict[str, Any]:
 # -- one N
 
 
-async def measure(n: int, rendering: Rendering, seconds: float, warmup: float, work: Path,
-                  connect_timeout: float, py_spy: Path | None) -> Result:
+async def measure(
+    n: int, rendering: Rendering, seconds: float, warmup: float, work: Path, connect_timeout: float, py_spy: Path | None
+) -> Result:
     data_dir = work / f"n{n}"
     data_dir.mkdir()
-    server = RtspServer({name: rendering for name in camera_names(n)})
+    server = RtspServer(dict.fromkeys(camera_names(n), rendering))
     await server.start()
     hub: HubProcess | None = None
     spy: subprocess.Popen[bytes] | None = None
@@ -315,10 +326,24 @@ async def measure(n: int, rendering: Rendering, seconds: float, warmup: float, w
         server0 = cpu_ticks(server_pid) if server_pid else 0
         if py_spy is not None:
             py_spy.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking",
-                                    "--threads", "--format", "raw", "--duration", str(int(seconds)),
-                                    "--output", str(py_spy / f"pyspy-n{n}.txt"), "--pid", str(hub.pid)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--nonblocking",
+                    "--threads",
+                    "--format",
+                    "raw",
+                    "--duration",
+                    str(int(seconds)),
+                    "--output",
+                    str(py_spy / f"pyspy-n{n}.txt"),
+                    "--pid",
+                    str(hub.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         await asyncio.sleep(seconds)
         t1, after = await asyncio.to_thread(hub.cameras)
         hub1, machine1, bench1 = cpu_ticks(hub.pid), machine_ticks(), cpu_ticks(os.getpid())
@@ -334,9 +359,11 @@ async def measure(n: int, rendering: Rendering, seconds: float, warmup: float, w
         for a, b in zip(before, after, strict=True):
             rec0, rec1 = by_role(a, "record"), by_role(b, "record")
             det0, det1 = by_role(a, "detect"), by_role(b, "detect")
-            counts = (("record", RECORD_FPS, rec1["packets_received"] - rec0["packets_received"], True),
-                      ("detect packets", RECORD_FPS, det1["packets_received"] - det0["packets_received"], False),
-                      ("analysed", ANALYSIS_FPS, det1["frames_analysed"] - det0["frames_analysed"], True))
+            counts = (
+                ("record", RECORD_FPS, rec1["packets_received"] - rec0["packets_received"], True),
+                ("detect packets", RECORD_FPS, det1["packets_received"] - det0["packets_received"], False),
+                ("analysed", ANALYSIS_FPS, det1["frames_analysed"] - det0["frames_analysed"], True),
+            )
             for key, fps, got, counted in counts:
                 short = max(0, round(fps * window) - got - EDGE_FRAMES)
                 shortfall[key] += short
@@ -358,14 +385,23 @@ async def measure(n: int, rendering: Rendering, seconds: float, warmup: float, w
         file_bytes = await asyncio.to_thread(folder_bytes, data_dir)
         warnings = [line for line in hub.lines if " WARNING " in line or " ERROR " in line]
         return Result(
-            n=n, seconds=window,
+            n=n,
+            seconds=window,
             hub_cpu=(hub1 - hub0) / HZ / window * 100,
             server_cpu=(server1 - server0) / HZ / window * 100,
-            machine_busy=busy, other_cpu=other,
-            expected_frames=expected, dropped_frames=dropped, shortfall_by_input=shortfall,
-            max_staleness=staleness, max_lag_gained=lag, decode_errors=errors,
-            clips=clips, video_bytes=video, file_bytes=file_bytes - startup[0],
-            kernel_write_bytes=(written - startup[1]) if written is not None else 0, startup_bytes=startup,
+            machine_busy=busy,
+            other_cpu=other,
+            expected_frames=expected,
+            dropped_frames=dropped,
+            shortfall_by_input=shortfall,
+            max_staleness=staleness,
+            max_lag_gained=lag,
+            decode_errors=errors,
+            clips=clips,
+            video_bytes=video,
+            file_bytes=file_bytes - startup[0],
+            kernel_write_bytes=(written - startup[1]) if written is not None else 0,
+            startup_bytes=startup,
             warnings=warnings[:20],
         )
     finally:
@@ -403,18 +439,22 @@ def fmt_wa(value: float | None) -> str:
 
 
 def table(results: list[Result]) -> str:
-    head = ("| N | hub CPU, % of one core | per camera (goal <= 1%) | frames expected | dropped | "
-            "detect stream fell behind | clips | video recorded | WA files (goal < 1.02) | WA kernel | "
-            "RTSP server CPU | machine busy | other load |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| N | hub CPU, % of one core | per camera (goal <= 1%) | frames expected | dropped | "
+        "detect stream fell behind | clips | video recorded | WA files (goal < 1.02) | WA kernel | "
+        "RTSP server CPU | machine busy | other load |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     rows = []
     for r in results:
         rows.append(
-            f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% {'met' if r.cpu_per_camera <= GOAL_CPU_PER_CAMERA else 'MISSED'} "
+            f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
+            f"{'met' if r.cpu_per_camera <= GOAL_CPU_PER_CAMERA else 'MISSED'} "
             f"| {r.expected_frames:,} | {r.dropped_frames:,} ({r.drop_fraction:.1%}) "
             f"| {max(0.0, r.max_lag_gained['detect']):.1f} s | {r.clips} "
             f"| {r.video_bytes / 1e6:,.1f} MB | {fmt_wa(r.wa_files)} | {fmt_wa(r.wa_kernel)} "
-            f"| {r.server_cpu:.0f}% | {r.machine_busy:.0f}% | {r.other_cpu:.0f}% |")
+            f"| {r.server_cpu:.0f}% | {r.machine_busy:.0f}% | {r.other_cpu:.0f}% |"
+        )
     return head + "\n".join(rows) + "\n"
 
 
@@ -427,8 +467,10 @@ def drops_begin(results: list[Result]) -> str:
     first = next((r.n for r in sorted(results, key=lambda r: r.n) if falls_behind(r)), None)
     tried = ", ".join(str(r.n) for r in results)
     if first is not None:
-        return f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, or a detect stream behind by more " \
-               f"than {DROP_THRESHOLD:.0%} of the window)"
+        return (
+            f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, or a detect stream behind by more "
+            f"than {DROP_THRESHOLD:.0%} of the window)"
+        )
     return f"no drops above {DROP_THRESHOLD:.0%} at N = {tried}"
 
 
@@ -488,10 +530,12 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
     ]
     for r in results:
         s = r.shortfall_by_input
-        lines.append(f"| {r.n} | {r.seconds:.1f} | {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} "
-                     f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
-                     f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
-                     f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |")
+        lines.append(
+            f"| {r.n} | {r.seconds:.1f} | {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} "
+            f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
+            f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
+            f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |"
+        )
     notes = [(r.n, w) for r in results for w in r.warnings]
     if notes:
         lines += ["", "Hub warnings during the runs (first few):", ""]
@@ -515,18 +559,29 @@ async def run(args: argparse.Namespace) -> list[Result]:
             began = time.monotonic()
             try:
                 result = await asyncio.wait_for(
-                    measure(n, rendering, args.seconds, args.warmup, Path(tmp), args.connect_timeout,
-                            Path(args.py_spy) if args.py_spy else None),
-                    args.seconds + args.warmup + args.connect_timeout + 180)
+                    measure(
+                        n,
+                        rendering,
+                        args.seconds,
+                        args.warmup,
+                        Path(tmp),
+                        args.connect_timeout,
+                        Path(args.py_spy) if args.py_spy else None,
+                    ),
+                    args.seconds + args.warmup + args.connect_timeout + 180,
+                )
             except (RuntimeError, TimeoutError) as exc:
                 print(f"N={n}: failed: {exc}", flush=True)
                 continue
             results.append(result)
-            print(f"N={n}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
-                  f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
-                  f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
-                  f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}% "
-                  f"({time.monotonic() - began:.0f} s)", flush=True)
+            print(
+                f"N={n}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
+                f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
+                f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
+                f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}% "
+                f"({time.monotonic() - began:.0f} s)",
+                flush=True,
+            )
     return results
 
 
@@ -537,8 +592,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds after all cameras are online")
     parser.add_argument("--connect-timeout", type=float, default=90.0, help="seconds for all cameras to come online")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "pipeline.md"))
-    parser.add_argument("--cache", default=os.environ.get("CAMHUB_SIM_CACHE", str(Path(tempfile.gettempdir()) / "camhub-sim-cache")),
-                        help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)")
+    parser.add_argument(
+        "--cache",
+        default=os.environ.get("CAMHUB_SIM_CACHE", str(Path(tempfile.gettempdir()) / "camhub-sim-cache")),
+        help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)",
+    )
     parser.add_argument("--dir", help="where the hub's data folders go (default: a temp folder; the disk matters)")
     parser.add_argument("--py-spy", help="folder for py-spy profiles of the hub (perturbs the numbers)")
     args = parser.parse_args()
@@ -550,10 +608,27 @@ def main() -> None:
     print(text)
     out = Path(args.out)
     out.write_text(text)
-    out.with_suffix(".json").write_text(json.dumps(
-        {"date": str(datetime.date.today()), "machine": machine(), "seconds": args.seconds,
-         "results": [{**asdict(r), "cpu_per_camera": r.cpu_per_camera, "drop_fraction": r.drop_fraction,
-                      "wa_files": r.wa_files, "wa_kernel": r.wa_kernel} for r in results]}, indent=1) + "\n")
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "date": str(datetime.date.today()),
+                "machine": machine(),
+                "seconds": args.seconds,
+                "results": [
+                    {
+                        **asdict(r),
+                        "cpu_per_camera": r.cpu_per_camera,
+                        "drop_fraction": r.drop_fraction,
+                        "wa_files": r.wa_files,
+                        "wa_kernel": r.wa_kernel,
+                    }
+                    for r in results
+                ],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

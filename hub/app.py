@@ -23,15 +23,6 @@ import time
 from aiohttp import web
 
 from camhub import __version__
-from camhub.http.app import make_app
-from camhub.auth import AccountService
-from camhub.auth.credentials import MIN_PASSWORD_LENGTH
-from camhub.bus import AuditCheckpointSigned, Bus, ClipSaved
-from camhub.capture.camera import CameraPipeline
-from camhub.clock import Clock
-from camhub.config import HubConfig
-from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
-from camhub.errors import HubError
 from camhub.audit import (
     AuditLog,
     AuditUnavailable,
@@ -39,16 +30,25 @@ from camhub.audit import (
     HubStopped,
     run_checkpoints,
 )
+from camhub.auth import AccountService
+from camhub.auth.credentials import MIN_PASSWORD_LENGTH
+from camhub.bus import AuditCheckpointSigned, Bus, ClipSaved
+from camhub.capture.camera import CameraPipeline
+from camhub.clock import Clock
+from camhub.config import HubConfig
+from camhub.errors import HubError
+from camhub.http.app import make_app
+from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
+from camhub.motion.watcher import CameraMotion
 from camhub.privacy.holds import standing_in
 from camhub.privacy.service import Privacy
 from camhub.recording.recorder import CameraRecorder, ClipFinisher
-from camhub.registry import Registry
 from camhub.recording.retention import Limits, Retention
+from camhub.registry import Registry
 from camhub.store.db import Database
 from camhub.store.index import open_index
 from camhub.store.lock import DataFolderLock
 from camhub.store.recovery import recover
-from camhub.motion.watcher import CameraMotion
 
 log = logging.getLogger(__name__)
 # Seconds open responses (live views) get to finish when the hub stops.
@@ -58,9 +58,7 @@ FIRST_OWNER = "owner"
 
 
 class Hub:
-    def __init__(
-        self, config: HubConfig, registry: Registry | None = None, clock: Clock = time.time
-    ) -> None:
+    def __init__(self, config: HubConfig, registry: Registry | None = None, clock: Clock = time.time) -> None:
         self.config = config
         self.clock = clock
         self.registry = registry if registry is not None else Registry().load()
@@ -86,8 +84,9 @@ class Hub:
         return f"http://{self.config.web.host}:{self.web_port}"
 
     async def _start_web(self) -> web.AppRunner:
-        self.app = make_app(self.cameras, self.db, self.config.data_dir, self.audit, accounts=self.accounts,
-                            privacy=self.privacy)  # fmt: skip
+        self.app = make_app(
+            self.cameras, self.db, self.config.data_dir, self.audit, accounts=self.accounts, privacy=self.privacy
+        )
         runner = web.AppRunner(
             self.app,
             handle_signals=False,
@@ -155,11 +154,24 @@ class Hub:
             await _log_lifecycle(audit, HubStarted(time=self.clock(), actor="hub", version=__version__))
             finisher = ClipFinisher(data_dir, db, lambda clip: bus.publish_threadsafe(ClipSaved(clip)))
             self.privacy = privacy = await Privacy.open(
-                data_dir, db, audit, cameras=frozenset(self.config.cameras), owners=lambda: accounts.usernames("owner"),
-                clock=self.clock, config=self.config.privacy, bus=bus)  # fmt: skip
+                data_dir,
+                db,
+                audit,
+                cameras=frozenset(self.config.cameras),
+                owners=lambda: accounts.usernames("owner"),
+                clock=self.clock,
+                config=self.config.privacy,
+                bus=bus,
+            )
             opened.push_async_callback(privacy.close)
-            retention = Retention(db, data_dir, Limits.from_config(self.config), self.config.retention.interval,
-                                  self.clock, held=privacy.holds.active)  # fmt: skip
+            retention = Retention(
+                db,
+                data_dir,
+                Limits.from_config(self.config),
+                self.config.retention.interval,
+                self.clock,
+                held=privacy.holds.active,
+            )
             self._attach(bus, finisher, retention)
             runner = await self._start_web()
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
@@ -201,10 +213,16 @@ async def announce_first_login(hub: Hub, prefix: str = "") -> None:
     await hub.ready.wait()
     if hub.initial_password is None:
         return
-    print(f'{prefix}owner login: user "{FIRST_OWNER}", one-time password {hub.initial_password} '
-          "(change it at first login)", flush=True)  # fmt: skip
-    print(f"{prefix}owner login: shown only this once; log in on the dashboard at {hub.url} and choose a new "
-          f"password of at least {MIN_PASSWORD_LENGTH} characters", flush=True)  # fmt: skip
+    print(
+        f'{prefix}owner login: user "{FIRST_OWNER}", one-time password {hub.initial_password} '
+        "(change it at first login)",
+        flush=True,
+    )
+    print(
+        f"{prefix}owner login: shown only this once; log in on the dashboard at {hub.url} and choose a new "
+        f"password of at least {MIN_PASSWORD_LENGTH} characters",
+        flush=True,
+    )
 
 
 async def serve(hub: Hub, seconds: float | None = None) -> None:

@@ -81,20 +81,27 @@ class MotionConfig(Model):
     threshold: float = Field(default=10.0, gt=0, lt=255, description="luma levels (0-255) a pixel must change by")
     min_area: float = Field(default=0.0008, gt=0, le=1, description="fraction of the frame that must change for motion")
     global_change: float = Field(
-        default=0.7, gt=0, le=1,
+        default=0.7,
+        gt=0,
+        le=1,
         description="fraction of the frame; a change this large is lighting or the camera, not motion",
     )
     start_frames: int = Field(default=2, ge=1, le=100, description="consecutive motion frames that start an event")
     post_roll: float = Field(default=5.0, ge=0, le=3600, description="seconds without motion that end an event")
     max_event_length: float = Field(
-        default=300.0, gt=0, le=86400, description="seconds; a longer event is ended and a new one started",
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="seconds; a longer event is ended and a new one started",
     )
 
 
 class RecordConfig(Model):
     enabled: bool = True
     pre_roll: float = Field(default=5.0, ge=0, le=60, description="seconds recorded before motion starts")
-    retain_days: float | None = Field(default=None, gt=0, description="days to keep this camera's clips; default retention.days")
+    retain_days: float | None = Field(
+        default=None, gt=0, description="days to keep this camera's clips; default retention.days"
+    )
 
 
 class CameraConfig(Model):
@@ -171,15 +178,27 @@ class PrivacyConfig(Model):
     decision_policy: Literal["any", "all"] = Field(
         default="any", description="any: one owner decides a request; all: every owner must approve"
     )
-    max_window_hours: float = Field(default=24, gt=0, le=24 * 31, description="longest time window one request or override may cover")
-    request_expiry_days: float = Field(default=7, gt=0, le=90, description="days an undecided request waits before it expires as denied")
-    max_request_bytes: int = Field(default=16384, ge=1024, le=1024**2, description="largest JSON body of a request or override")
+    max_window_hours: float = Field(
+        default=24, gt=0, le=24 * 31, description="longest time window one request or override may cover"
+    )
+    request_expiry_days: float = Field(
+        default=7, gt=0, le=90, description="days an undecided request waits before it expires as denied"
+    )
+    max_request_bytes: int = Field(
+        default=16384, ge=1024, le=1024**2, description="largest JSON body of a request or override"
+    )
     share_link_days: float = Field(default=7, gt=0, le=90, description="days a share link works")
     share_link_downloads: int = Field(default=5, ge=1, le=100, description="downloads a share link allows")
     hold_days: float = Field(default=90, gt=0, le=365, description="days a hold keeps clips from retention, renewable")
-    max_notice_delay_days: float = Field(default=90, gt=0, le=90, description="longest delay of owner notice one override may order")
-    emergency_follow_up_hours: float = Field(default=48, gt=0, le=720, description="hours an emergency override has to be followed by legal process")
-    max_document_bytes: int = Field(default=20 * 1024**2, ge=1024, le=200 * 1024**2, description="largest legal document (PDF) upload")
+    max_notice_delay_days: float = Field(
+        default=90, gt=0, le=90, description="longest delay of owner notice one override may order"
+    )
+    emergency_follow_up_hours: float = Field(
+        default=48, gt=0, le=720, description="hours an emergency override has to be followed by legal process"
+    )
+    max_document_bytes: int = Field(
+        default=20 * 1024**2, ge=1024, le=200 * 1024**2, description="largest legal document (PDF) upload"
+    )
 
 
 class HubConfig(Model):
@@ -260,9 +279,7 @@ def parse_config(raw: Any, source: str = "<config>") -> HubConfig:
     try:
         return HubConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [
-            f"{source}: {_key_path(tuple(e['loc']))} {_describe(e)}{_shown_value(e)}" for e in exc.errors()
-        ]
+        lines = [f"{source}: {_key_path(tuple(e['loc']))} {_describe(e)}{_shown_value(e)}" for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
 
 

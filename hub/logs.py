@@ -85,8 +85,9 @@ class RepeatFilter(logging.Filter):
     `RedactingFilter`, which replaces the format string with the formatted text.
     """
 
-    def __init__(self, burst: int = REPEAT_BURST, interval: float = REPEAT_INTERVAL,
-                 now: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self, burst: int = REPEAT_BURST, interval: float = REPEAT_INTERVAL, now: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.burst, self.interval, self._now = burst, interval, now
         self._windows: dict[tuple[str, int, str], _Window] = {}

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import camhub.integrations as builtin_integrations
+from camhub.capture.media import Source
 from camhub.config import InputConfig
 from camhub.errors import IntegrationError
-from camhub.capture.media import Source
 
 KINDS = ("source", "output", "discovery")
 SourceFactory = Callable[[InputConfig], Source]

@@ -21,31 +21,43 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from collections.abc import Awaitable
-from typing import Callable, Iterator
 
 import aiohttp
 import pytest
 
 from camhub.audit import AuditLog, ConsentRequested, HubStarted
 from camhub.clock import ManualClock as FakeClock
+from camhub.sim.http_server import SimHttpServer
 from camhub.sim.loop_thread import LoopThread
 from camhub.sim.render import Rendering, render_scene
 from camhub.sim.rtsp import RtspServer, rtsp_available
-from camhub.sim.http_server import SimHttpServer
 from camhub.sim.scene import MovingObject, Scene
 
 TEST_SCENE = Scene(
-    name="test", width=1280, height=720, fps=15, duration=10.0,
-    objects=(MovingObject(start=(-0.1, 0.6), end=(1.1, 0.6), t0=2.0, t1=5.0,
-                          size=(0.2, 0.15), color=(30, 60, 200)),),
+    name="test",
+    width=1280,
+    height=720,
+    fps=15,
+    duration=10.0,
+    objects=(MovingObject(start=(-0.1, 0.6), end=(1.1, 0.6), t0=2.0, t1=5.0, size=(0.2, 0.15), color=(30, 60, 200)),),
 )
 HEVC_TEST_SCENE = Scene(
-    name="test-hevc", width=1280, height=720, fps=15, duration=4.0, codec="hevc",
-    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=1.0, t1=3.0,
-                          size=(0.1, 0.2), color=(200, 60, 30), shape="ellipse"),),
+    name="test-hevc",
+    width=1280,
+    height=720,
+    fps=15,
+    duration=4.0,
+    codec="hevc",
+    objects=(
+        MovingObject(
+            start=(0.1, 0.5), end=(0.9, 0.5), t0=1.0, t1=3.0, size=(0.1, 0.2), color=(200, 60, 30), shape="ellipse"
+        ),
+    ),
 )
+
+
 def skip_or_fail_without_rtsp() -> None:
     """CI sets CAMHUB_REQUIRE_RTSP=1: there a missing RTSP server is a failure, not a skip."""
     if rtsp_available():
@@ -55,8 +67,9 @@ def skip_or_fail_without_rtsp() -> None:
     pytest.skip(RTSP_SKIP_REASON)
 
 
-RTSP_SKIP_REASON = ("/usr/bin/python3 cannot import gi.repository.GstRtspServer "
-                    "(apt-get install python3-gi gir1.2-gst-rtsp-server-1.0)")
+RTSP_SKIP_REASON = (
+    "/usr/bin/python3 cannot import gi.repository.GstRtspServer (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0)"
+)
 
 
 @pytest.fixture(scope="session")
@@ -141,13 +154,34 @@ def make_video(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     folder = tmp_path_factory.mktemp("videos")
     made: dict[tuple[object, ...], Path] = {}
 
-    def make(size: str = "320x240", rate: int = 15, seconds: float = 2, gop: int | None = None,
-             pattern: str = "testsrc", fragmented: bool = False) -> Path:  # fmt: skip
+    def make(
+        size: str = "320x240",
+        rate: int = 15,
+        seconds: float = 2,
+        gop: int | None = None,
+        pattern: str = "testsrc",
+        fragmented: bool = False,
+    ) -> Path:
         key = (size, rate, seconds, gop, pattern, fragmented)
         if key not in made:
             path = folder / f"{pattern}-{size}-{rate}-{seconds}-{gop}-{int(fragmented)}.mp4"
-            args = ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}",
-                    "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]  # fmt: skip
+            args = [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"{pattern}=size={size}:rate={rate}",
+                "-t",
+                str(seconds),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+            ]
             args += ["-g", str(gop)] if gop else []
             args += ["-movflags", "frag_keyframe+empty_moov"] if fragmented else []
             subprocess.run([*args, str(path)], check=True)
@@ -179,8 +213,18 @@ def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[str, float]]], list
                 relative = clip_path(data, camera, start)
                 (data / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(clip_mp4, data / relative)
-                record = ClipRecord(camera, start, start + 2, 2.0, clip_mp4.stat().st_size, "h264", 320, 240,
-                                    sha256_of(clip_mp4), str(relative))  # fmt: skip
+                record = ClipRecord(
+                    camera,
+                    start,
+                    start + 2,
+                    2.0,
+                    clip_mp4.stat().st_size,
+                    "h264",
+                    320,
+                    240,
+                    sha256_of(clip_mp4),
+                    str(relative),
+                )
                 clip_id = db.write_blocking(lambda d, r=record: insert_clip(d, r))
                 records.append(ClipRecord(**{**record.as_json(), "id": clip_id}))
         finally:
@@ -226,10 +270,16 @@ def household_login() -> HouseholdLogin:
 
 # A scene in constant motion: something crosses the frame all the time, so a hub records clip after clip.
 BUSY = Scene(
-    name="busy", width=640, height=360, fps=15, duration=6.0,
-    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
-             MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2))),
-)  # fmt: skip
+    name="busy",
+    width=640,
+    height=360,
+    fps=15,
+    duration=6.0,
+    objects=(
+        MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
+        MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2)),
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +316,7 @@ def busy_config(busy_camera: RtspServer) -> Callable[[Path], Path]:
 
 # Audit logs: a manual clock and real logs in tmp_path (tests/audit, tests/privacy, tests/security).
 
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(1_700_000_000.0)
@@ -274,10 +325,21 @@ def clock() -> FakeClock:
 def sample_event(i: int, now: float) -> HubStarted | ConsentRequested:
     if i % 3:
         return HubStarted(time=now, actor="hub", version=f"0.{i}")
-    return ConsentRequested(time=now, actor=f"officer-{i}", request_id=f"r{i}", identity="Officer Ünal",
-                            organisation="City PD", contact="desk@example.org", purpose="burglary \"nearby\"",
-                            case_reference=None, cameras=("front", "drive"), start_s=1_699_990_000,
-                            end_s=1_699_993_600, wanted_by_s=1_700_000_000, expires_s=1_700_086_400)
+    return ConsentRequested(
+        time=now,
+        actor=f"officer-{i}",
+        request_id=f"r{i}",
+        identity="Officer Ünal",
+        organisation="City PD",
+        contact="desk@example.org",
+        purpose='burglary "nearby"',
+        case_reference=None,
+        cameras=("front", "drive"),
+        start_s=1_699_990_000,
+        end_s=1_699_993_600,
+        wanted_by_s=1_700_000_000,
+        expires_s=1_700_086_400,
+    )
 
 
 MakeLog = Callable[..., Awaitable[Path]]
@@ -293,7 +355,9 @@ def make_log(tmp_path: Path, clock: FakeClock) -> MakeLog:
         try:
             for start in range(0, n, batch):
                 clock.advance(1)
-                await asyncio.gather(*(log.append(sample_event(i, clock())) for i in range(start, min(n, start + batch))))
+                await asyncio.gather(
+                    *(log.append(sample_event(i, clock())) for i in range(start, min(n, start + batch)))
+                )
         finally:
             await log.close()
         return folder

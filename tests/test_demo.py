@@ -28,7 +28,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-OWNER_LOGIN = re.compile(r'^camhub demo: owner login: user "owner", one-time password (\S+) \(change it at first login\)$')
+OWNER_LOGIN = re.compile(
+    r'^camhub demo: owner login: user "owner", one-time password (\S+) \(change it at first login\)$'
+)
 
 
 def get(url: str) -> bytes:
@@ -53,7 +55,9 @@ def first_live_jpeg(url: str, cookie: str) -> bytes:
         head = b""
         while not head.endswith(b"\r\n\r\n"):
             head += response.read(1)
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        length = int(
+            next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        )
         return bytes(response.read(length))
 
 
@@ -75,7 +79,18 @@ async def browse(service: str, seconds: float) -> set[str]:
 def start_demo(port: int, data: Path, seconds: float) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
     """Start `camhub demo`; its output lines (stdout and stderr) collect in the list as they come."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "camhub.cli.main", "demo", "--seconds", str(seconds), "--port", str(port), "--data", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "camhub.cli.main",
+            "demo",
+            "--seconds",
+            str(seconds),
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -141,7 +156,9 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
     assert "camhub demo: stopped" in output
     assert "Traceback" not in output
     # Printed once, on stdout, never in a log line (logs carry a level name).
-    assert [line for line in lines if initial in line] == [line for line in lines if OWNER_LOGIN.match(line.rstrip("\n"))]
+    assert [line for line in lines if initial in line] == [
+        line for line in lines if OWNER_LOGIN.match(line.rstrip("\n"))
+    ]
 
     # A second start with the same data folder has an owner already: no password is printed.
     proc, lines, reader = start_demo(free_port(), tmp_path, 3)
@@ -157,10 +174,26 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
 def test_sim_serves_cameras_until_its_time_is_up(tmp_path: Path) -> None:
     port, rtsp_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "camhub.cli.main", "sim", "--seconds", "8", "--scene", "still", "--port", str(port),
-         "--rtsp-port", str(rtsp_port), "--cache", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "camhub.cli.main",
+            "sim",
+            "--seconds",
+            "8",
+            "--scene",
+            "still",
+            "--port",
+            str(port),
+            "--rtsp-port",
+            str(rtsp_port),
+            "--cache",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         jpeg = b""
@@ -181,7 +214,9 @@ def test_sim_serves_cameras_until_its_time_is_up(tmp_path: Path) -> None:
 def test_sim_rejects_an_unknown_scene(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "camhub.cli.main", "sim", "--scene", "volcano", "--cache", str(tmp_path)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "unknown scene 'volcano'" in result.stderr and "driveway" in result.stderr

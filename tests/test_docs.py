@@ -44,6 +44,9 @@ def test_every_config_key_is_documented() -> None:
     documented = set(re.findall(r"^\| `([^`]+)` \|", DOC.read_text(), re.MULTILINE))
     keys = set(key_paths(HubConfig))
     # Container keys (mqtt, web, ...) are documented through their children.
-    leaves = {k for k in keys if not any(other.startswith(k + ".") for other in keys)} | {"cameras", "cameras.<name>.inputs"}
+    leaves = {k for k in keys if not any(other.startswith(k + ".") for other in keys)} | {
+        "cameras",
+        "cameras.<name>.inputs",
+    }
     assert leaves - documented == set(), "add these keys to docs/config.md"
     assert documented - keys == set(), "docs/config.md documents keys that do not exist"

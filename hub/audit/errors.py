@@ -14,8 +14,17 @@ from camhub.errors import HubError
 
 # SQLite result codes of a log that cannot be written or read *now* (space, permissions, locks,
 # the device); any other SQLite error means the file is not the database the hub wrote.
-_UNAVAILABLE = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_BUSY", "SQLITE_LOCKED",
-                "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_NOMEM", "SQLITE_AUTH")
+_UNAVAILABLE = (
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_READONLY",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_PERM",
+    "SQLITE_NOMEM",
+    "SQLITE_AUTH",
+)
 
 
 class AuditError(HubError):
@@ -63,12 +72,13 @@ class AuditDamaged(AuditError):
 
 def restore_advice(folder: Path) -> str:
     """The next step for a damaged log: it is never rebuilt, only restored and verified."""
-    return (f"the audit log is never rebuilt or deleted: stop the hub, restore {folder} (log.db and signing.key) "
-            f"from a backup, then run `camhub audit verify --data {folder.parent}`")
+    return (
+        f"the audit log is never rebuilt or deleted: stop the hub, restore {folder} (log.db and signing.key) "
+        f"from a backup, then run `camhub audit verify --data {folder.parent}`"
+    )
 
 
-def storage_error(path: Path, exc: sqlite3.Error | OSError, writing: bool = True,
-                  public: bool = False) -> AuditError:
+def storage_error(path: Path, exc: sqlite3.Error | OSError, writing: bool = True, public: bool = False) -> AuditError:
     """The AuditError for a SQLite or OS error on `path` (a file under `<data>/audit/`).
 
     `public`: the message goes to whoever's request was refused, so it names the
@@ -86,6 +96,10 @@ def storage_error(path: Path, exc: sqlite3.Error | OSError, writing: bool = True
             f"the audit log ({shown}) cannot be written: {reason}; nothing that needs an audit entry is done "
             "until it can. Free space on the data folder's disk, or fix the audit folder's permissions or "
             "whatever holds it locked; the running hub retries at the next action and every few seconds "
-            "(see /api/health)", reason)
-    return AuditUnavailable(f"{path}: cannot be read: {reason}; check the file's permissions and that no other "
-                            "program holds it locked", reason)
+            "(see /api/health)",
+            reason,
+        )
+    return AuditUnavailable(
+        f"{path}: cannot be read: {reason}; check the file's permissions and that no other program holds it locked",
+        reason,
+    )

@@ -306,11 +306,33 @@ class ClipDeleted(AuditEvent):
 
 EVENT_TYPES: dict[str, type[AuditEvent]] = {
     cls.name: cls
-    for cls in (LogCreated, KeyRotated, HubStarted, HubStopped, SettingChanged, OwnerLoggedIn, OwnerLoginFailed,
-                ConsentRequested, ConsentDecided, ConsentExpired, OverrideInvoked, OverrideNoticeSent,
-                OverrideNoticeDelayExtended, OverrideFollowUpFiled, OverrideFollowUpMissed, ExportBuilt, ShareLinkCreated, ShareLinkRevoked,
-                ShareLinkDownloaded, HoldPlaced, HoldRenewed, HoldReleased, HeldClipDeleted, ClipDeleted,
-                LoginLockout)
+    for cls in (
+        LogCreated,
+        KeyRotated,
+        HubStarted,
+        HubStopped,
+        SettingChanged,
+        OwnerLoggedIn,
+        OwnerLoginFailed,
+        ConsentRequested,
+        ConsentDecided,
+        ConsentExpired,
+        OverrideInvoked,
+        OverrideNoticeSent,
+        OverrideNoticeDelayExtended,
+        OverrideFollowUpFiled,
+        OverrideFollowUpMissed,
+        ExportBuilt,
+        ShareLinkCreated,
+        ShareLinkRevoked,
+        ShareLinkDownloaded,
+        HoldPlaced,
+        HoldRenewed,
+        HoldReleased,
+        HeldClipDeleted,
+        ClipDeleted,
+        LoginLockout,
+    )
 }
 
 

@@ -31,13 +31,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from camhub.clock import Clock
 from camhub.audit.canonical import check_value
 from camhub.audit.errors import AuditDamaged, AuditError, AuditUnavailable
 from camhub.audit.events import AuditEvent
 from camhub.audit.merkle import consistency_proof, inclusion_proof
 from camhub.audit.note import Checkpoint, VerifierKey
 from camhub.audit.store import DB_NAME, LogReader, LogWriter, Receipt
+from camhub.clock import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,15 @@ CHECKPOINT_INTERVAL_S = 600
 class AuditLog:
     """An open audit log under `<data_dir>/audit/`. Create with `await AuditLog.open(...)`."""
 
-    def __init__(self, folder: Path, clock: Clock, writer: LogWriter, reader: LogReader,
-                 writer_pool: concurrent.futures.ThreadPoolExecutor,
-                 reader_pool: concurrent.futures.ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        clock: Clock,
+        writer: LogWriter,
+        reader: LogReader,
+        writer_pool: concurrent.futures.ThreadPoolExecutor,
+        reader_pool: concurrent.futures.ThreadPoolExecutor,
+    ) -> None:
         self.folder = folder
         self.clock = clock
         self._writer = writer
@@ -113,8 +119,11 @@ class AuditLog:
         if isinstance(error, AuditUnavailable | AuditDamaged):
             reason = error.reason if isinstance(error, AuditUnavailable) else "its files are damaged"
             if self.unwritable is None:
-                logger.error("audit log %s cannot be written: %s; audited actions are refused until it can "
-                             "(recording goes on)", self.folder / DB_NAME, reason)  # fmt: skip
+                logger.error(
+                    "audit log %s cannot be written: %s; audited actions are refused until it can (recording goes on)",
+                    self.folder / DB_NAME,
+                    reason,
+                )
             self.unwritable = reason
         elif error is None and self.unwritable is not None:
             logger.warning("audit log %s is writable again; audited actions resume", self.folder / DB_NAME)
@@ -141,8 +150,9 @@ class AuditLog:
 
     async def _run_batch(self, batch: list[tuple[AuditEvent, asyncio.Future[Receipt]]]) -> None:
         events = [event for event, _ in batch]
-        job = asyncio.get_running_loop().run_in_executor(self._writer_pool, self._writer.commit, events,
-                                                         int(self.clock()))
+        job = asyncio.get_running_loop().run_in_executor(
+            self._writer_pool, self._writer.commit, events, int(self.clock())
+        )
 
         def settle(done: asyncio.Future[list[Receipt]]) -> None:
             # Runs even if the committing caller was cancelled: the others still get answers.
@@ -153,7 +163,7 @@ class AuditLog:
                 self._wrote(error)
             else:
                 self._wrote(None)
-                for (_, future), receipt in zip(batch, done.result()):
+                for (_, future), receipt in zip(batch, done.result(), strict=True):
                     if not future.done():
                         future.set_result(receipt)
                 self._announce(done.result()[-1].checkpoint)
@@ -165,7 +175,7 @@ class AuditLog:
         job.add_done_callback(settle)
         try:
             await asyncio.shield(job)
-        except Exception:  # noqa: BLE001 - each caller gets the error through its own future
+        except Exception:
             pass
 
     async def append_many(self, events: list[AuditEvent]) -> list[Receipt]:
@@ -257,8 +267,9 @@ class AuditLog:
         self._reader_pool.shutdown(wait=False)
 
 
-async def run_checkpoints(log: AuditLog, stop: asyncio.Event, interval_s: float = CHECKPOINT_INTERVAL_S,
-                          poll_s: float = 5.0) -> None:
+async def run_checkpoints(
+    log: AuditLog, stop: asyncio.Event, interval_s: float = CHECKPOINT_INTERVAL_S, poll_s: float = 5.0
+) -> None:
     """Sign a checkpoint whenever `interval_s` of the log's clock passed since the last one.
 
     Time is the log's injected clock; `poll_s` is only how often (real seconds)

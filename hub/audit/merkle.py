@@ -142,7 +142,9 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
-            raise VerificationFailed(f"inclusion proof for entry {index} at size {size} has {len(proof)} hashes: too many")
+            raise VerificationFailed(
+                f"inclusion proof for entry {index} at size {size} has {len(proof)} hashes: too many"
+            )
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while not fn & 1 and fn != 0:

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from camhub.durable import write_durably
 from camhub.audit.errors import AuditError, VerificationFailed
+from camhub.durable import write_durably
 
 ALG_ED25519 = b"\x01"
 SIG_PREFIX = "\u2014 "  # em dash and a space
@@ -91,8 +91,9 @@ class SigningKey:
         return self._private.sign(message)
 
     def to_text(self) -> str:
-        seed = self._private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                           serialization.NoEncryption())
+        seed = self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
         return f"PRIVATE+KEY+{self.name}+{self.verifier.id.hex()}+{base64.b64encode(ALG_ED25519 + seed).decode()}\n"
 
     @classmethod
@@ -130,8 +131,9 @@ def load_signing_key(path: Path) -> SigningKey:
     except FileNotFoundError:
         raise AuditError(f"{path}: the signing key is missing; {restore}") from None
     except OSError as exc:
-        raise AuditError(f"{path}: the signing key cannot be read ({exc.strerror}); fix its permissions or "
-                         f"{restore}") from None
+        raise AuditError(
+            f"{path}: the signing key cannot be read ({exc.strerror}); fix its permissions or {restore}"
+        ) from None
     except UnicodeDecodeError:
         raise AuditError(f"{path}: not a signing key (not text); {restore}") from None
     try:
@@ -190,7 +192,7 @@ def parse_checkpoint(note: str, where: str = "checkpoint") -> tuple[Checkpoint, 
     for line in sigs[:-1].split("\n"):
         if not line.startswith(SIG_PREFIX):
             raise VerificationFailed(f"{where}: signature line {line!r} does not start with an em dash")
-        name, _, b64 = line[len(SIG_PREFIX):].rpartition(" ")
+        name, _, b64 = line[len(SIG_PREFIX) :].rpartition(" ")
         try:
             raw = base64.b64decode(b64, validate=True)
         except binascii.Error:

@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from camhub.errors import BadRequest, NotFound
 from camhub.audit.errors import AuditError
 from camhub.audit.log import AuditLog
+from camhub.errors import BadRequest, NotFound
 
 
 def _int(request: web.Request, name: str, value: str | None) -> int:
@@ -53,11 +53,15 @@ def add_routes(app: web.Application, log: AuditLog, guard: EntryGuard | None = N
         if guard is not None:
             await guard(request, json.loads(entry))
         latest = log.latest
-        return web.json_response({
-            "index": index, "tree_size": size, "entry": entry.decode(),
-            "proof": [base64.b64encode(h).decode() for h in hashes],
-            "checkpoint": latest.note if latest.size == size else None,
-        })
+        return web.json_response(
+            {
+                "index": index,
+                "tree_size": size,
+                "entry": entry.decode(),
+                "proof": [base64.b64encode(h).decode() for h in hashes],
+                "checkpoint": latest.note if latest.size == size else None,
+            }
+        )
 
     async def consistency(request: web.Request) -> web.Response:
         old = _int(request, "old", request.query.get("old"))
@@ -82,51 +86,104 @@ _MAX_SIZE = 2**63 - 1
 _SIZE = {"type": "integer", "minimum": 1, "maximum": _MAX_SIZE}
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/api/audit/checkpoint": {"get": {
-        "summary": "The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
-        "responses": {"200": {"description": "signed note: origin, size, base64 root, time line, signatures", **_TEXT}},
-    }},
-    "/api/audit/key": {"get": {
-        "summary": "The log's verifier key (<name>+<key id>+<base64 key>)",
-        "responses": {"200": {"description": "verifier key", **_TEXT}},
-    }},
-    "/api/audit/proof/{index}": {"get": {
-        "summary": ("An entry with its RFC 9162 inclusion proof. Entries name people, so only the household and "
-                    "custodians may read them; a login entry (owner_logged_in, owner_login_failed, login_lockout) "
-                    "answers 404 to members and custodians unless it is about their own account, and an entry "
-                    "about an override whose notice is delayed answers 404 to all but its invoker"),
-        "security": [{"sessionCookie": []}, {"bearerToken": []}],
-        "parameters": [
-            {"name": "index", "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE - 1}},
-            {"name": "size", "in": "query", "required": False, "schema": _SIZE,
-             "description": "tree size to prove against (default: the latest)"},
-        ],
-        "responses": {
-            "200": {"description": "the proof", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["index", "tree_size", "entry", "proof", "checkpoint"],
-                "properties": {"index": {"type": "integer"}, "tree_size": {"type": "integer"},
-                               "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
-                               "proof": _HASHES, "checkpoint": {"type": ["string", "null"]}}}}}},
-            "400": {"description": "bad_request: index or size is not an integer", **_ERROR},
-            "401": {"description": "login_required: no valid session or token ", **_ERROR},
-            "403": {"description": "forbidden: requesters may not read entries ", **_ERROR},
-            "404": {"description": "not_found: no such entry at that size, or a sealed one", **_ERROR},
-        },
-    }},
-    "/api/audit/consistency": {"get": {
-        "summary": "An RFC 9162 consistency proof between two tree sizes",
-        "parameters": [
-            {"name": "old", "in": "query", "required": True,
-             "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE}},
-            {"name": "new", "in": "query", "required": False, "schema": _SIZE},
-        ],
-        "responses": {
-            "200": {"description": "the proof", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["old", "new", "proof"],
-                "properties": {"old": {"type": "integer"}, "new": {"type": "integer"}, "proof": _HASHES}}}}},
-            "400": {"description": "bad_request: old or new is not an integer, or the sizes are out of range",
-                    **_ERROR},
-        },
-    }},
+    "/api/audit/checkpoint": {
+        "get": {
+            "summary": "The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+            "responses": {
+                "200": {"description": "signed note: origin, size, base64 root, time line, signatures", **_TEXT}
+            },
+        }
+    },
+    "/api/audit/key": {
+        "get": {
+            "summary": "The log's verifier key (<name>+<key id>+<base64 key>)",
+            "responses": {"200": {"description": "verifier key", **_TEXT}},
+        }
+    },
+    "/api/audit/proof/{index}": {
+        "get": {
+            "summary": (
+                "An entry with its RFC 9162 inclusion proof. Entries name people, so only the household and "
+                "custodians may read them; a login entry (owner_logged_in, owner_login_failed, login_lockout) "
+                "answers 404 to members and custodians unless it is about their own account, and an entry "
+                "about an override whose notice is delayed answers 404 to all but its invoker"
+            ),
+            "security": [{"sessionCookie": []}, {"bearerToken": []}],
+            "parameters": [
+                {
+                    "name": "index",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE - 1},
+                },
+                {
+                    "name": "size",
+                    "in": "query",
+                    "required": False,
+                    "schema": _SIZE,
+                    "description": "tree size to prove against (default: the latest)",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "the proof",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["index", "tree_size", "entry", "proof", "checkpoint"],
+                                "properties": {
+                                    "index": {"type": "integer"},
+                                    "tree_size": {"type": "integer"},
+                                    "entry": {"type": "string", "description": "canonical JSON, the leaf data"},
+                                    "proof": _HASHES,
+                                    "checkpoint": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"description": "bad_request: index or size is not an integer", **_ERROR},
+                "401": {"description": "login_required: no valid session or token ", **_ERROR},
+                "403": {"description": "forbidden: requesters may not read entries ", **_ERROR},
+                "404": {"description": "not_found: no such entry at that size, or a sealed one", **_ERROR},
+            },
+        }
+    },
+    "/api/audit/consistency": {
+        "get": {
+            "summary": "An RFC 9162 consistency proof between two tree sizes",
+            "parameters": [
+                {
+                    "name": "old",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_SIZE},
+                },
+                {"name": "new", "in": "query", "required": False, "schema": _SIZE},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the proof",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["old", "new", "proof"],
+                                "properties": {
+                                    "old": {"type": "integer"},
+                                    "new": {"type": "integer"},
+                                    "proof": _HASHES,
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {
+                    "description": "bad_request: old or new is not an integer, or the sizes are out of range",
+                    **_ERROR,
+                },
+            },
+        }
+    },
 }

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camhub.durable import fsync_dir
 from camhub.audit.canonical import encode_entry
 from camhub.audit.errors import (
     AuditDamaged,
@@ -48,6 +47,7 @@ from camhub.audit.note import (
     verify_checkpoint,
     write_private,
 )
+from camhub.durable import fsync_dir
 
 DB_NAME = "log.db"
 KEY_NAME = "signing.key"
@@ -107,7 +107,9 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
             if not readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")  # in WAL: fsync the log on every commit
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header: a damaged file says so here
+            conn.execute(
+                "SELECT count(*) FROM sqlite_master"
+            ).fetchone()  # reads the header: a damaged file says so here
         except BaseException:
             conn.close()
             raise
@@ -127,19 +129,23 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _refuse_second_log(folder: Path) -> None:
     """A key without a log is a log that was lost: never start another under its key (nor touch the file)."""
     if (folder / KEY_NAME).exists():
-        raise AuditDamaged(f"{folder / KEY_NAME}: a signing key exists but {folder / DB_NAME} holds no log; refusing "
-                           f"to start a second log under an old key; {restore_advice(folder)}")
+        raise AuditDamaged(
+            f"{folder / KEY_NAME}: a signing key exists but {folder / DB_NAME} holds no log; refusing "
+            f"to start a second log under an old key; {restore_advice(folder)}"
+        )
 
 
-def _stored_tree(folder: Path, conn: sqlite3.Connection, key: VerifierKey, size: int,
-                 compact: bytes) -> tuple[CompactRange, Checkpoint]:
+def _stored_tree(
+    folder: Path, conn: sqlite3.Connection, key: VerifierKey, size: int, compact: bytes
+) -> tuple[CompactRange, Checkpoint]:
     """The stored tree's right edge and its last checkpoint, checked against each other."""
     db = folder / DB_NAME
     last = conn.execute("SELECT max(idx) FROM entries").fetchone()[0]
     stored = 0 if last is None else last + 1
     if stored != size:
-        raise AuditDamaged(f"{db}: the log's state says {size} entries but {stored} are stored; "
-                           f"{restore_advice(folder)}")
+        raise AuditDamaged(
+            f"{db}: the log's state says {size} entries but {stored} are stored; {restore_advice(folder)}"
+        )
     try:
         tree = CompactRange.from_bytes(size, compact)
     except ValueError as exc:
@@ -150,8 +156,10 @@ def _stored_tree(folder: Path, conn: sqlite3.Connection, key: VerifierKey, size:
     latest = verify_checkpoint(note[0], key, f"{db}: latest checkpoint")
     # Never sign anything that does not extend the last signed tree.
     if latest.size != size or latest.root != tree.root():
-        raise AuditDamaged(f"{db}: the stored tree (size {size}) does not match the last signed checkpoint "
-                           f"(size {latest.size}); {restore_advice(folder)}")
+        raise AuditDamaged(
+            f"{db}: the stored tree (size {size}) does not match the last signed checkpoint "
+            f"(size {latest.size}); {restore_advice(folder)}"
+        )
     return tree, latest
 
 
@@ -167,8 +175,15 @@ class Receipt:
 class LogWriter:
     """The one writer: appends batches, signs checkpoints, rotates the key."""
 
-    def __init__(self, folder: Path, conn: sqlite3.Connection, key: SigningKey, origin: str,
-                 tree: CompactRange, latest: Checkpoint) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        conn: sqlite3.Connection,
+        key: SigningKey,
+        origin: str,
+        tree: CompactRange,
+        latest: Checkpoint,
+    ) -> None:
         self.folder = folder
         self.conn = conn
         self.key = key
@@ -227,8 +242,9 @@ class LogWriter:
         return writer
 
     @classmethod
-    def _resume(cls, folder: Path, conn: sqlite3.Connection, hub_id: str | None,
-                row: tuple[str, int, bytes, str]) -> LogWriter:
+    def _resume(
+        cls, folder: Path, conn: sqlite3.Connection, hub_id: str | None, row: tuple[str, int, bytes, str]
+    ) -> LogWriter:
         origin, size, compact, vkey_text = row
         if hub_id is not None and origin != f"camhub/{hub_id}":
             raise AuditError(f"{folder / DB_NAME}: the log belongs to {origin}, not camhub/{hub_id}")
@@ -241,18 +257,23 @@ class LogWriter:
             else:
                 next_path.unlink()
         if not key_path.exists():
-            raise AuditError(f"{key_path}: the signing key is missing, so the log cannot be extended; the hub does "
-                             f"not make a new one for an old log. Restore signing.key from a backup of {folder} "
-                             f"(`camhub audit verify --data {folder.parent}` checks the log without it)")
+            raise AuditError(
+                f"{key_path}: the signing key is missing, so the log cannot be extended; the hub does "
+                f"not make a new one for an old log. Restore signing.key from a backup of {folder} "
+                f"(`camhub audit verify --data {folder.parent}` checks the log without it)"
+            )
         key = load_signing_key(key_path)
         if str(key.verifier) != vkey_text:
-            raise AuditError(f"{key_path}: holds key {key.verifier.id.hex()} but the log is signed by "
-                             f"{VerifierKey.parse(vkey_text).id.hex()}; the key file was swapped")
+            raise AuditError(
+                f"{key_path}: holds key {key.verifier.id.hex()} but the log is signed by "
+                f"{VerifierKey.parse(vkey_text).id.hex()}; the key file was swapped"
+            )
         tree, latest = _stored_tree(folder, conn, key.verifier, size, compact)
         return cls(folder, conn, key, origin, tree, latest)
 
-    def commit(self, events: list[AuditEvent], now: int, new_state: bool = False,
-               extra_signers: tuple[SigningKey, ...] = ()) -> list[Receipt]:
+    def commit(
+        self, events: list[AuditEvent], now: int, new_state: bool = False, extra_signers: tuple[SigningKey, ...] = ()
+    ) -> list[Receipt]:
         """Append events and a checkpoint over them in one durable transaction.
 
         Raises AuditUnavailable (the whole batch rolled back) when it cannot be written.
@@ -261,8 +282,9 @@ class LogWriter:
             self._resync()
             return self._commit(events, now, new_state, extra_signers)
 
-    def _commit(self, events: list[AuditEvent], now: int, new_state: bool,
-                extra_signers: tuple[SigningKey, ...]) -> list[Receipt]:
+    def _commit(
+        self, events: list[AuditEvent], now: int, new_state: bool, extra_signers: tuple[SigningKey, ...]
+    ) -> list[Receipt]:
         saved = CompactRange(self.tree.size, self.tree.hashes)
         entries, subtrees = [], []
         try:
@@ -291,14 +313,20 @@ class LogWriter:
         return [Receipt(index, h, checkpoint) for index, _, h in entries]
 
     def _store_checkpoint(self, checkpoint: Checkpoint, new_state: bool, vkey: str) -> None:
-        self.conn.execute("INSERT INTO checkpoints (size, time_s, note) VALUES (?, ?, ?)",
-                          (checkpoint.size, checkpoint.time, checkpoint.note))
+        self.conn.execute(
+            "INSERT INTO checkpoints (size, time_s, note) VALUES (?, ?, ?)",
+            (checkpoint.size, checkpoint.time, checkpoint.note),
+        )
         if new_state:
-            self.conn.execute("INSERT INTO state (id, origin, size, compact, vkey) VALUES (1, ?, ?, ?, ?)",
-                              (self.origin, self.tree.size, self.tree.to_bytes(), vkey))
+            self.conn.execute(
+                "INSERT INTO state (id, origin, size, compact, vkey) VALUES (1, ?, ?, ?, ?)",
+                (self.origin, self.tree.size, self.tree.to_bytes(), vkey),
+            )
         else:
-            self.conn.execute("UPDATE state SET size = ?, compact = ?, vkey = ? WHERE id = 1",
-                              (self.tree.size, self.tree.to_bytes(), vkey))
+            self.conn.execute(
+                "UPDATE state SET size = ?, compact = ?, vkey = ? WHERE id = 1",
+                (self.tree.size, self.tree.to_bytes(), vkey),
+            )
 
     def sign_now(self, now: int) -> Checkpoint:
         """A fresh checkpoint of the unchanged tree (the periodic one, and the probe of a log that failed)."""
@@ -322,8 +350,9 @@ class LogWriter:
             return
         row = self.conn.execute("SELECT size, compact, vkey FROM state").fetchone()
         if row is None or row[2] != str(self.key.verifier):
-            raise AuditDamaged(f"{self.folder / DB_NAME}: the log's state changed under the hub; "
-                               f"{restore_advice(self.folder)}")
+            raise AuditDamaged(
+                f"{self.folder / DB_NAME}: the log's state changed under the hub; {restore_advice(self.folder)}"
+            )
         self.tree, self.latest = _stored_tree(self.folder, self.conn, self.key.verifier, row[0], row[1])
         self._suspect = False
 
@@ -333,8 +362,9 @@ class LogWriter:
         next_path = self.folder / NEXT_KEY_NAME
         with storage(next_path, writing=True):
             write_private(next_path, new.to_text())
-        event = KeyRotated(time=now, actor=actor, old_key=str(self.key.verifier), new_key=str(new.verifier),
-                           reason=reason)
+        event = KeyRotated(
+            time=now, actor=actor, old_key=str(self.key.verifier), new_key=str(new.verifier), reason=reason
+        )
         try:
             (receipt,) = self.commit([event], now, extra_signers=(new,))
         except BaseException:

@@ -55,18 +55,18 @@ def verify_log(data_dir: Path, pinned: VerifierKey | None = None, deep: bool = F
         raise VerificationFailed(str(exc)) from None
 
 
-def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKey | None,
-            deep: bool) -> VerifyReport:
+def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKey | None, deep: bool) -> VerifyReport:
     checkpoints = conn.execute("SELECT id, size, note FROM checkpoints ORDER BY id").fetchall()
     state = conn.execute("SELECT origin, size, vkey FROM state").fetchone()
     if state is None:
         raise VerificationFailed(f"{db}: no log state; the log was never created or was wiped", entry=0)
     pending = sorted(checkpoints, key=lambda c: (c[1], c[0]))
     next_cp = 0
-    for (cid, size, _), (_, prev_size, _) in zip(checkpoints[1:], checkpoints):
+    for (cid, size, _), (_, prev_size, _) in zip(checkpoints[1:], checkpoints, strict=False):
         if size < prev_size:
-            raise VerificationFailed(f"{db}: checkpoint #{cid} (size {size}) comes after one of size {prev_size}: "
-                                     "the log was rolled back")
+            raise VerificationFailed(
+                f"{db}: checkpoint #{cid} (size {size}) comes after one of size {prev_size}: the log was rolled back"
+            )
     tree = CompactRange()
     sha256 = hashlib.sha256
     key: VerifierKey | None = None
@@ -78,16 +78,21 @@ def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKe
     while batch := rows.fetchmany(4096):
         for idx, entry, stored_hash in batch:
             if idx != position:
-                raise VerificationFailed(f"entry {position} is missing (the next stored entry is {idx})",
-                                         entry=position)
+                raise VerificationFailed(
+                    f"entry {position} is missing (the next stored entry is {idx})", entry=position
+                )
             leaf = sha256(b"\x00" + entry).digest()
             if leaf != stored_hash:
-                raise VerificationFailed(f"entry {idx}: its bytes do not hash to its stored leaf hash "
-                                         "(changed after it was written)", entry=idx)
+                raise VerificationFailed(
+                    f"entry {idx}: its bytes do not hash to its stored leaf hash (changed after it was written)",
+                    entry=idx,
+                )
             claimed = index_of(entry)
             if claimed != idx:
-                raise VerificationFailed(f"entry {idx}: holds the entry written as index {claimed} "
-                                         "(entries moved, swapped or deleted)", entry=idx)
+                raise VerificationFailed(
+                    f"entry {idx}: holds the entry written as index {claimed} (entries moved, swapped or deleted)",
+                    entry=idx,
+                )
             if idx == 0 or deep or b'"key_rotated"' in entry:
                 try:
                     value = decode_entry(entry, idx)
@@ -116,8 +121,11 @@ def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKe
         raise VerificationFailed(f"{db}: the log has no entries (entry 0 is missing)", entry=0)
     if next_cp < len(pending):
         cid, size, _ = pending[-1]
-        raise VerificationFailed(f"entry {position} is missing: checkpoint #{cid} commits to {size} entries but "
-                                 f"only {position} are stored (the log was truncated)", entry=position)
+        raise VerificationFailed(
+            f"entry {position} is missing: checkpoint #{cid} commits to {size} entries but "
+            f"only {position} are stored (the log was truncated)",
+            entry=position,
+        )
     assert key is not None
     _check_state(state, origin, position, key, folder, db)
     if pinned is not None and pinned != key and pinned.public not in _all_keys(conn):
@@ -133,21 +141,26 @@ def _genesis(value: dict[str, Any], pinned: VerifierKey | None) -> tuple[Verifie
     if key.name != origin:
         raise VerificationFailed(f"entry 0: key name {key.name!r} is not the origin {origin!r}", entry=0)
     if pinned is not None and pinned != key:
-        raise VerificationFailed(f"entry 0: the log was created with key {key.id.hex()}, not the pinned key "
-                                 f"{pinned.id.hex()} (key swapped and log rewritten)", entry=0)
+        raise VerificationFailed(
+            f"entry 0: the log was created with key {key.id.hex()}, not the pinned key "
+            f"{pinned.id.hex()} (key swapped and log rewritten)",
+            entry=0,
+        )
     return key, origin
 
 
 def _rotation(value: dict[str, Any], key: VerifierKey, idx: int) -> VerifierKey:
     old = VerifierKey.parse(value["fields"]["old_key"])
     if old != key:
-        raise VerificationFailed(f"entry {idx}: rotates away from key {old.id.hex()} but the active key is "
-                                 f"{key.id.hex()}", entry=idx)
+        raise VerificationFailed(
+            f"entry {idx}: rotates away from key {old.id.hex()} but the active key is {key.id.hex()}", entry=idx
+        )
     return VerifierKey.parse(value["fields"]["new_key"])
 
 
-def _check_checkpoint(cid: int, note: str, key: VerifierKey, vouch: VerifierKey | None, tree: CompactRange,
-                      good_size: int) -> None:
+def _check_checkpoint(
+    cid: int, note: str, key: VerifierKey, vouch: VerifierKey | None, tree: CompactRange, good_size: int
+) -> None:
     where = f"checkpoint #{cid} (size {tree.size})"
     checkpoint = verify_checkpoint(note, key, where)
     if vouch is not None:
@@ -155,17 +168,20 @@ def _check_checkpoint(cid: int, note: str, key: VerifierKey, vouch: VerifierKey 
     if checkpoint.size != tree.size:
         raise VerificationFailed(f"{where}: says size {checkpoint.size}")
     if checkpoint.root != tree.root():
-        raise VerificationFailed(f"{where}: its root does not match entries {good_size}..{tree.size - 1}; "
-                                 f"the first changed entry is among them (entry and leaf hash both rewritten)",
-                                 entry=good_size)
+        raise VerificationFailed(
+            f"{where}: its root does not match entries {good_size}..{tree.size - 1}; "
+            f"the first changed entry is among them (entry and leaf hash both rewritten)",
+            entry=good_size,
+        )
 
 
-def _check_state(state: tuple[str, int, str], origin: str, size: int, key: VerifierKey, folder: Path,
-                 db: Path) -> None:
+def _check_state(state: tuple[str, int, str], origin: str, size: int, key: VerifierKey, folder: Path, db: Path) -> None:
     s_origin, s_size, s_vkey = state
     if s_origin != origin or s_size != size:
-        raise VerificationFailed(f"{db}: state says {s_origin} with {s_size} entries; entries say {origin} with "
-                                 f"{size}", entry=min(size, s_size))
+        raise VerificationFailed(
+            f"{db}: state says {s_origin} with {s_size} entries; entries say {origin} with {size}",
+            entry=min(size, s_size),
+        )
     if s_vkey != str(key):
         raise VerificationFailed(f"{db}: state names key {s_vkey}, but the log's active key is {key}")
     key_path = folder / KEY_NAME
@@ -175,8 +191,10 @@ def _check_state(state: tuple[str, int, str], origin: str, size: int, key: Verif
         except AuditError as exc:
             raise VerificationFailed(str(exc)) from None
         if held != key:
-            raise VerificationFailed(f"{key_path}: holds key {held.id.hex()}, but the log's active key is "
-                                     f"{key.id.hex()} (the key file was swapped)")
+            raise VerificationFailed(
+                f"{key_path}: holds key {held.id.hex()}, but the log's active key is "
+                f"{key.id.hex()} (the key file was swapped)"
+            )
 
 
 def _all_keys(conn: sqlite3.Connection) -> set[bytes]:
@@ -187,4 +205,3 @@ def _all_keys(conn: sqlite3.Connection) -> set[bytes]:
             if name in value["fields"]:
                 keys.add(VerifierKey.parse(value["fields"][name]).public)
     return keys
-

@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from camhub.durable import write_durably
 from camhub.audit.errors import AuditError, VerificationFailed
 from camhub.audit.merkle import consistency_proof, verify_consistency
 from camhub.audit.note import VerifierKey, verify_checkpoint
 from camhub.audit.store import DB_NAME, LogReader
+from camhub.durable import write_durably
 
 MAX_SEEN = 1000  # (size, root) pairs kept to name the exact fork point
 
@@ -43,8 +43,10 @@ class DataDirSource:
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         if new_size > self.reader.size():
-            raise VerificationFailed(f"{self.reader.path}: checkpoint of size {new_size} but only "
-                                     f"{self.reader.size()} entries are stored", entry=self.reader.size())
+            raise VerificationFailed(
+                f"{self.reader.path}: checkpoint of size {new_size} but only {self.reader.size()} entries are stored",
+                entry=self.reader.size(),
+            )
         return consistency_proof(old_size, new_size, self.reader.range_hash)
 
     def key(self) -> str:
@@ -114,17 +116,24 @@ def witness(state: WitnessState | None, source: LogSource, key: VerifierKey | No
     checkpoint = verify_checkpoint(note, trusted, "new checkpoint")
     root = base64.b64encode(checkpoint.root).decode()
     if state is None:
-        return (WitnessState(checkpoint.origin, str(trusted), checkpoint.size, root, note, [(checkpoint.size, root)]),
-                f"first checkpoint of {checkpoint.origin}: size {checkpoint.size}, key {trusted.id.hex()} trusted")
+        return (
+            WitnessState(checkpoint.origin, str(trusted), checkpoint.size, root, note, [(checkpoint.size, root)]),
+            f"first checkpoint of {checkpoint.origin}: size {checkpoint.size}, key {trusted.id.hex()} trusted",
+        )
     if checkpoint.origin != state.origin:
-        raise VerificationFailed(f"new checkpoint is for log {checkpoint.origin!r}, this witness keeps {state.origin!r}")
+        raise VerificationFailed(
+            f"new checkpoint is for log {checkpoint.origin!r}, this witness keeps {state.origin!r}"
+        )
     for size, seen_root in state.seen:
         if size == checkpoint.size and seen_root != root:
-            raise VerificationFailed(f"fork: the log shows root {root} at size {size}, but this witness saw "
-                                     f"{seen_root} at that size")
+            raise VerificationFailed(
+                f"fork: the log shows root {root} at size {size}, but this witness saw {seen_root} at that size"
+            )
     if checkpoint.size < state.size:
-        raise VerificationFailed(f"rollback: the log shows size {checkpoint.size}, but this witness already saw "
-                                 f"size {state.size} (root {state.root})")
+        raise VerificationFailed(
+            f"rollback: the log shows size {checkpoint.size}, but this witness already saw "
+            f"size {state.size} (root {state.root})"
+        )
     if checkpoint.size == state.size:
         if root != state.root:
             raise VerificationFailed(f"fork: two roots for size {state.size}: {state.root} and {root}")
@@ -134,8 +143,9 @@ def witness(state: WitnessState | None, source: LogSource, key: VerifierKey | No
         try:
             verify_consistency(state.size, checkpoint.size, base64.b64decode(state.root), checkpoint.root, proof)
         except VerificationFailed as exc:
-            raise VerificationFailed(f"fork or rewrite: size {checkpoint.size} does not extend the size {state.size} "
-                                     f"this witness saw: {exc}") from None
+            raise VerificationFailed(
+                f"fork or rewrite: size {checkpoint.size} does not extend the size {state.size} this witness saw: {exc}"
+            ) from None
         message = f"consistent: size {state.size} -> {checkpoint.size}"
-    seen = (state.seen + [(checkpoint.size, root)])[-MAX_SEEN:]
+    seen = [*state.seen, (checkpoint.size, root)][-MAX_SEEN:]
     return WitnessState(state.origin, str(trusted), checkpoint.size, root, note, seen), message

@@ -29,7 +29,7 @@ from camhub.auth.service import (
     SESSION_ABSOLUTE_S,
     AccountService,
     Identity,
-    IssuedToken,  # fmt: skip
+    IssuedToken,
 )
 from camhub.errors import NotFound
 from camhub.http.bodies import read_json
@@ -128,7 +128,10 @@ def _credential(request: web.Request) -> tuple[str | None, str | None]:
         token = header[7:].strip()
         if token.startswith(BEARER_PREFIXES):
             return token, None
-        return None, "send an API or requester token (cht_..., chr_...) as Authorization: Bearer; sessions use the cookie"
+        return (
+            None,
+            "send an API or requester token (cht_..., chr_...) as Authorization: Bearer; sessions use the cookie",
+        )
     cookie = request.cookies.get(COOKIE)
     if cookie is None or cookie.startswith(cred.SESSION_PREFIX):
         return cookie, None
@@ -192,9 +195,14 @@ def _signed_in(request: web.Request) -> Identity:
 
 
 def _me(identity: Identity) -> dict[str, Any]:
-    return {"user": identity.username, "role": identity.role, "must_change_password": identity.must_change_password,
-            "via": identity.via, "password_proven_at": identity.password_proven_at,
-            "cameras": sorted(identity.cameras) if identity.cameras is not None else None}  # fmt: skip
+    return {
+        "user": identity.username,
+        "role": identity.role,
+        "must_change_password": identity.must_change_password,
+        "via": identity.via,
+        "password_proven_at": identity.password_proven_at,
+        "cameras": sorted(identity.cameras) if identity.cameras is not None else None,
+    }
 
 
 def _token_json(issued: IssuedToken) -> dict[str, Any]:
@@ -209,10 +217,18 @@ def add_routes(app: web.Application, service: AccountService) -> None:
         body = await _body(request, "username", "password")
         result = await service.login(body["username"], body["password"], request.remote or "unknown")
         identity = result.identity
-        response = web.json_response({"user": identity.username, "role": identity.role,
-                                      "must_change_password": identity.must_change_password})  # fmt: skip
-        response.set_cookie(COOKIE, result.session_token, httponly=True, samesite="Strict", secure=request.secure,
-                            path="/", max_age=int(SESSION_ABSOLUTE_S))  # fmt: skip
+        response = web.json_response(
+            {"user": identity.username, "role": identity.role, "must_change_password": identity.must_change_password}
+        )
+        response.set_cookie(
+            COOKIE,
+            result.session_token,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            path="/",
+            max_age=int(SESSION_ABSOLUTE_S),
+        )
         return response
 
     async def logout(request: web.Request) -> web.StreamResponse:
@@ -231,8 +247,9 @@ def add_routes(app: web.Application, service: AccountService) -> None:
     async def change_password(request: web.Request) -> web.StreamResponse:
         identity = _signed_in(request)
         body = await _body(request, "current_password", "new_password")
-        changed = await service.change_password(identity, body["current_password"], body["new_password"],
-                                                request.remote or "unknown")  # fmt: skip
+        changed = await service.change_password(
+            identity, body["current_password"], body["new_password"], request.remote or "unknown"
+        )
         return web.json_response(_me(changed))
 
     async def reauth(request: web.Request) -> web.StreamResponse:

@@ -33,7 +33,8 @@ CREATE TABLE sessions (
   account_id INTEGER NOT NULL REFERENCES accounts(id), -- whose session; an account number
   token_sha256 TEXT NOT NULL UNIQUE,      -- hex SHA-256 of the cookie token; the token itself is never stored
   created_at REAL NOT NULL,               -- Unix seconds, UTC: login time; the absolute expiry counts from here
-  last_seen_at REAL NOT NULL,             -- Unix seconds, UTC: last use (updated at most once a minute); idle expiry counts from here
+  last_seen_at REAL NOT NULL,             -- Unix seconds, UTC: last use (updated at most once a minute);
+                                          -- idle expiry counts from here
   password_proven_at REAL NOT NULL,       -- Unix seconds, UTC: last time the password was typed in this session
   remote TEXT NOT NULL,                   -- client address at login
   revoked_at REAL                         -- Unix seconds, UTC: logout or password change; NULL while valid
@@ -89,7 +90,11 @@ def _requester_origin(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE tokens ADD COLUMN sees_account INTEGER NOT NULL DEFAULT 0")
     # Registrations before this migration made an account under the chosen name, with one token named
     # "registration" that the account created itself; owner-issued tokens may have joined it since.
-    db.execute("UPDATE accounts SET self_registered = 1 WHERE role = 'requester' AND id IN "
-               "(SELECT account_id FROM tokens WHERE kind = 'requester' AND created_by = account_id)")  # fmt: skip
-    db.execute("UPDATE accounts SET created_by = (SELECT min(t.created_by) FROM tokens t WHERE t.account_id = "
-               "accounts.id AND t.created_by != accounts.id) WHERE role = 'requester' AND self_registered = 0")  # fmt: skip
+    db.execute(
+        "UPDATE accounts SET self_registered = 1 WHERE role = 'requester' AND id IN "
+        "(SELECT account_id FROM tokens WHERE kind = 'requester' AND created_by = account_id)"
+    )
+    db.execute(
+        "UPDATE accounts SET created_by = (SELECT min(t.created_by) FROM tokens t WHERE t.account_id = "
+        "accounts.id AND t.created_by != accounts.id) WHERE role = 'requester' AND self_registered = 0"
+    )

@@ -31,6 +31,13 @@ from typing import Any
 import sqlite_utils
 from argon2 import PasswordHasher
 
+from camhub.audit.canonical import is_text
+from camhub.audit.events import (
+    AuditEvent,
+    LoginLockout,
+    OwnerLoggedIn,
+    OwnerLoginFailed,
+)
 from camhub.auth import credentials as cred
 from camhub.auth.errors import (
     AccountExists,
@@ -39,20 +46,13 @@ from camhub.auth.errors import (
     LoginFailed,
     LoginLocked,
     LoginRequired,
-    ReauthRequired,  # fmt: skip
+    ReauthRequired,
 )
 from camhub.auth.schema import migrations
 from camhub.auth.throttle import Failure, LoginThrottle
 from camhub.clock import Clock
 from camhub.durable import secret_key
 from camhub.errors import NotFound
-from camhub.audit.canonical import is_text
-from camhub.audit.events import (
-    AuditEvent,
-    LoginLockout,
-    OwnerLoggedIn,
-    OwnerLoginFailed,
-)
 from camhub.store.db import Database, one, rows
 from camhub.terminal import first_control
 
@@ -115,8 +115,16 @@ class IssuedToken:
 
 
 class AccountService:
-    def __init__(self, db: Database, clock: Clock, hasher: PasswordHasher, dummy_hash: str,
-                 throttle: LoginThrottle, on_event: EventSink | None, name_key: bytes) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        hasher: PasswordHasher,
+        dummy_hash: str,
+        throttle: LoginThrottle,
+        on_event: EventSink | None,
+        name_key: bytes,
+    ) -> None:
         self._db = db
         self._name_key = name_key
         self._clock = clock
@@ -127,8 +135,15 @@ class AccountService:
         self._on_event = on_event
 
     @classmethod
-    async def open(cls, data_dir: Path, *, clock: Clock = time.time, hasher: PasswordHasher | None = None,
-                   on_event: EventSink | None = None, throttle: LoginThrottle | None = None) -> AccountService:  # fmt: skip
+    async def open(
+        cls,
+        data_dir: Path,
+        *,
+        clock: Clock = time.time,
+        hasher: PasswordHasher | None = None,
+        on_event: EventSink | None = None,
+        throttle: LoginThrottle | None = None,
+    ) -> AccountService:
         hasher = hasher or cred.default_hasher()
         db = await asyncio.to_thread(Database, data_dir / "accounts.db", migrations)
         dummy = await asyncio.to_thread(hasher.hash, cred.one_time_password())
@@ -161,8 +176,9 @@ class AccountService:
         log.info("created the first owner %r with a one-time password", username)
         return password
 
-    async def create_account(self, username: str, role: str, *, actor: Identity | None = None,
-                             password: str | None = None) -> str | None:  # fmt: skip
+    async def create_account(
+        self, username: str, role: str, *, actor: Identity | None = None, password: str | None = None
+    ) -> str | None:
         """Add an account (owners only, or the CLI with `actor=None`).
 
         Household and custodian accounts without a `password` get a one-time
@@ -173,7 +189,9 @@ class AccountService:
         if role not in ROLES:
             raise InvalidRequest(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         if not USERNAME.match(username):
-            raise InvalidRequest("user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+            raise InvalidRequest(
+                "user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+            )
         one_time = None
         if password is None and role != "requester":
             password = one_time = cred.one_time_password()
@@ -197,17 +215,26 @@ class AccountService:
         stored = json.dumps(sorted(set(cameras))) if cameras is not None else None
 
         def update(db: sqlite_utils.Database) -> int:
-            return db.execute("UPDATE accounts SET cameras = ? WHERE username = ? AND role = 'member'",
-                              [stored, username]).rowcount  # fmt: skip
+            return db.execute(
+                "UPDATE accounts SET cameras = ? WHERE username = ? AND role = 'member'", [stored, username]
+            ).rowcount
 
         if not await self._db.write(update):
             raise NotFound(f"no member {username!r}")
-        log.info("member %r may now see %s", username, ", ".join(sorted(cameras)) if cameras is not None else "every camera")
+        log.info(
+            "member %r may now see %s", username, ", ".join(sorted(cameras)) if cameras is not None else "every camera"
+        )
 
     async def usernames(self, role: str) -> list[str]:
         """User names of the enabled accounts of one role (the owners to tell, to count votes)."""
-        return await self._db.read(lambda db: [r[0] for r in db.execute(
-            "SELECT username FROM accounts WHERE role = ? AND disabled_at IS NULL ORDER BY username", [role])])
+        return await self._db.read(
+            lambda db: [
+                r[0]
+                for r in db.execute(
+                    "SELECT username FROM accounts WHERE role = ? AND disabled_at IS NULL ORDER BY username", [role]
+                )
+            ]
+        )
 
     # Logging in
 
@@ -240,18 +267,40 @@ class AccountService:
         await self._rehash_if_needed(account["id"], stored, password)
         token = cred.new_token(cred.SESSION_PREFIX)
         now = self._clock()
-        session_id = await self._db.write(lambda db: _insert(db, "sessions", {
-            "account_id": account["id"], "token_sha256": cred.token_digest(token), "created_at": now,
-            "last_seen_at": now, "password_proven_at": now, "remote": remote}))  # fmt: skip
+        session_id = await self._db.write(
+            lambda db: _insert(
+                db,
+                "sessions",
+                {
+                    "account_id": account["id"],
+                    "token_sha256": cred.token_digest(token),
+                    "created_at": now,
+                    "last_seen_at": now,
+                    "password_proven_at": now,
+                    "remote": remote,
+                },
+            )
+        )
         log.info("login: user=%r role=%s remote=%s", account["username"], account["role"], remote)
         if account["role"] == "owner":
-            await self._emit(OwnerLoggedIn(time=now, actor=account["username"], user=account["username"], remote=remote))
-        identity = Identity(account["id"], account["username"], account["role"], "session", session_id,
-                            bool(account["must_change_password"]), now, _cameras(account["cameras"]))  # fmt: skip
+            await self._emit(
+                OwnerLoggedIn(time=now, actor=account["username"], user=account["username"], remote=remote)
+            )
+        identity = Identity(
+            account["id"],
+            account["username"],
+            account["role"],
+            "session",
+            session_id,
+            bool(account["must_change_password"]),
+            now,
+            _cameras(account["cameras"]),
+        )
         return Login(identity, token)
 
-    async def _audit_failure(self, failure: Failure, actor: str, known: str | None, typed: str, remote: str,
-                             reason: str) -> None:  # fmt: skip
+    async def _audit_failure(
+        self, failure: Failure, actor: str, known: str | None, typed: str, remote: str, reason: str
+    ) -> None:
         """Write what the throttle says a failure is worth: its own entry if first, a summary per lockout.
 
         `known` is the account's name if one has the typed name; otherwise only the name's HMAC is written.
@@ -259,14 +308,24 @@ class AccountService:
         digest = None if known is not None else self.name_hmac(typed)
         now = self._clock()
         if failure.first:
-            await self._emit(OwnerLoginFailed(time=now, actor=actor, user=known, user_hmac=digest, remote=remote,
-                                              reason=reason))  # fmt: skip
+            await self._emit(
+                OwnerLoginFailed(time=now, actor=actor, user=known, user_hmac=digest, remote=remote, reason=reason)
+            )
         for lockout in failure.lockouts:
             by_name = lockout.key == "user"
-            await self._emit(LoginLockout(time=now, actor=actor, key=lockout.key, user=known if by_name else None,
-                                          user_hmac=digest if by_name else None, remote=remote,
-                                          failures=lockout.failures, refused=lockout.refused,
-                                          until_s=int(lockout.locked_until)))  # fmt: skip
+            await self._emit(
+                LoginLockout(
+                    time=now,
+                    actor=actor,
+                    key=lockout.key,
+                    user=known if by_name else None,
+                    user_hmac=digest if by_name else None,
+                    remote=remote,
+                    failures=lockout.failures,
+                    refused=lockout.refused,
+                    until_s=int(lockout.locked_until),
+                )
+            )
 
     def _logged_name(self, typed: str, known: str | None = None) -> str:
         """How the hub's log names a login attempt: the account's name when one has it, else a short tag of
@@ -282,8 +341,11 @@ class AccountService:
         if not self._hasher.check_needs_rehash(stored):
             return
         phc = await asyncio.to_thread(self._hasher.hash, password)
-        await self._db.write(lambda db: db.execute(
-            "UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?", [phc, account_id, stored]))
+        await self._db.write(
+            lambda db: db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?", [phc, account_id, stored]
+            )
+        )
         log.info("rehashed the password of account %d with new Argon2 parameters", account_id)
 
     async def _check_password(self, identity: Identity, password: str, remote: str) -> None:
@@ -301,8 +363,9 @@ class AccountService:
             raise
         if not matched:
             failure = self.throttle.failed(identity.username, remote)
-            await self._audit_failure(failure, identity.username, identity.username, identity.username, remote,
-                                      "bad_password_reauth")  # fmt: skip
+            await self._audit_failure(
+                failure, identity.username, identity.username, identity.username, remote, "bad_password_reauth"
+            )
             raise LoginFailed("wrong password")
         self.throttle.succeeded(identity.username, remote)
 
@@ -312,8 +375,11 @@ class AccountService:
             raise Forbidden("re-authentication needs a login session, not a token")
         await self._check_password(identity, password, remote)
         now = self._clock()
-        await self._db.write(lambda db: db.execute(
-            "UPDATE sessions SET password_proven_at = ? WHERE id = ?", [now, identity.credential_id]))
+        await self._db.write(
+            lambda db: db.execute(
+                "UPDATE sessions SET password_proven_at = ? WHERE id = ?", [now, identity.credential_id]
+            )
+        )
         return replace(identity, password_proven_at=now)
 
     def require_fresh(self, identity: Identity, max_age_s: float = FRESH_AUTH_S) -> None:
@@ -334,10 +400,14 @@ class AccountService:
         now = self._clock()
 
         def change(db: sqlite_utils.Database) -> None:
-            db.execute("UPDATE accounts SET password_hash = ?, must_change_password = 0, password_changed_at = ? "
-                       "WHERE id = ?", [phc, now, identity.account_id])  # fmt: skip
-            db.execute("UPDATE sessions SET revoked_at = ? WHERE account_id = ? AND id != ? AND revoked_at IS NULL",
-                       [now, identity.account_id, identity.credential_id])  # fmt: skip
+            db.execute(
+                "UPDATE accounts SET password_hash = ?, must_change_password = 0, password_changed_at = ? WHERE id = ?",
+                [phc, now, identity.account_id],
+            )
+            db.execute(
+                "UPDATE sessions SET revoked_at = ? WHERE account_id = ? AND id != ? AND revoked_at IS NULL",
+                [now, identity.account_id, identity.credential_id],
+            )
             db.execute("UPDATE sessions SET password_proven_at = ? WHERE id = ?", [now, identity.credential_id])
 
         await self._db.write(change)
@@ -348,8 +418,11 @@ class AccountService:
         if identity.via != "session":
             return
         now = self._clock()
-        await self._db.write(lambda db: db.execute(
-            "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, identity.credential_id]))
+        await self._db.write(
+            lambda db: db.execute(
+                "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, identity.credential_id]
+            )
+        )
 
     # Credentials on each request
 
@@ -365,26 +438,54 @@ class AccountService:
     async def _session(self, digest: str) -> Identity:
         row = await self._db.read(lambda db: one(db, SESSION_BY_DIGEST, [digest]))
         now = self._clock()
-        if (row is None or row["revoked_at"] is not None or row["disabled_at"] is not None
-                or now - row["created_at"] > SESSION_ABSOLUTE_S or now - row["last_seen_at"] > SESSION_IDLE_S):  # fmt: skip
+        if (
+            row is None
+            or row["revoked_at"] is not None
+            or row["disabled_at"] is not None
+            or now - row["created_at"] > SESSION_ABSOLUTE_S
+            or now - row["last_seen_at"] > SESSION_IDLE_S
+        ):
             raise LoginRequired("session expired or logged out; log in again")
         if now - row["last_seen_at"] >= TOUCH_INTERVAL_S:
-            await self._db.write(lambda db: db.execute(
-                "UPDATE sessions SET last_seen_at = ? WHERE id = ?", [now, row["id"]]))
-        return Identity(row["account_id"], row["username"], row["role"], "session", row["id"],
-                        bool(row["must_change_password"]), row["password_proven_at"], _cameras(row["cameras"]))  # fmt: skip
+            await self._db.write(
+                lambda db: db.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", [now, row["id"]])
+            )
+        return Identity(
+            row["account_id"],
+            row["username"],
+            row["role"],
+            "session",
+            row["id"],
+            bool(row["must_change_password"]),
+            row["password_proven_at"],
+            _cameras(row["cameras"]),
+        )
 
     async def _token(self, digest: str) -> Identity:
         row = await self._db.read(lambda db: one(db, TOKEN_BY_DIGEST, [digest]))
         now = self._clock()
-        if (row is None or row["revoked_at"] is not None or row["disabled_at"] is not None
-                or (row["expires_at"] is not None and now >= row["expires_at"])):  # fmt: skip
+        if (
+            row is None
+            or row["revoked_at"] is not None
+            or row["disabled_at"] is not None
+            or (row["expires_at"] is not None and now >= row["expires_at"])
+        ):
             raise LoginRequired("token unknown, expired or revoked")
         if row["last_used_at"] is None or now - row["last_used_at"] >= TOUCH_INTERVAL_S:
-            await self._db.write(lambda db: db.execute(
-                "UPDATE tokens SET last_used_at = ? WHERE id = ?", [now, row["id"]]))
-        return Identity(row["account_id"], row["username"], row["role"], row["kind"], row["id"], False, None,
-                        _cameras(row["cameras"]), bool(row["sees_account"]))  # fmt: skip
+            await self._db.write(
+                lambda db: db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [now, row["id"]])
+            )
+        return Identity(
+            row["account_id"],
+            row["username"],
+            row["role"],
+            row["kind"],
+            row["id"],
+            False,
+            None,
+            _cameras(row["cameras"]),
+            bool(row["sees_account"]),
+        )
 
     # Tokens
 
@@ -394,9 +495,15 @@ class AccountService:
             raise Forbidden("API tokens are created from a household login session")
         return await self._issue("api", identity.account_id, identity.account_id, name, expires_in_s)
 
-    async def issue_requester_token(self, issuer: Identity, requester: str, name: str,
-                                    expires_in_s: float | None = REQUESTER_TOKEN_S, *,
-                                    sees_account: bool = False) -> IssuedToken:  # fmt: skip
+    async def issue_requester_token(
+        self,
+        issuer: Identity,
+        requester: str,
+        name: str,
+        expires_in_s: float | None = REQUESTER_TOKEN_S,
+        *,
+        sees_account: bool = False,
+    ) -> IssuedToken:
         """An owner issues a token to an outside party; its requester account is created if new.
 
         Never into a self-registered account: whoever registered holds a token of it, and would
@@ -406,18 +513,25 @@ class AccountService:
         if issuer.role != "owner" or issuer.via != "session":
             raise Forbidden("only an owner, logged in, may issue requester tokens")
         if not USERNAME.match(requester):
-            raise InvalidRequest("requester: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+            raise InvalidRequest(
+                "requester: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+            )
         _check_token_fields(name, expires_in_s)
         now = self._clock()
 
         def find_or_create(db: sqlite_utils.Database) -> int:
             account = _account(db, requester)
             if account is None and requester.lower().startswith(REGISTERED_PREFIX):
-                raise InvalidRequest(f"requester names starting with {REGISTERED_PREFIX!r} are kept for "
-                                     "self-registered accounts; choose another")  # fmt: skip
+                raise InvalidRequest(
+                    f"requester names starting with {REGISTERED_PREFIX!r} are kept for "
+                    "self-registered accounts; choose another"
+                )
             if account is None:
-                return _insert(db, "accounts", {"username": requester, "role": "requester", "created_at": now,
-                                                "created_by": issuer.account_id})  # fmt: skip
+                return _insert(
+                    db,
+                    "accounts",
+                    {"username": requester, "role": "requester", "created_at": now, "created_by": issuer.account_id},
+                )
             if account["role"] != "requester":
                 raise AccountExists(f"{requester!r} is a household or custodian account, not a requester")
             if account["self_registered"]:
@@ -425,7 +539,8 @@ class AccountService:
                     f"{requester!r} is a self-registered requester account (it chose the name "
                     f"{account['display_name'] or requester!r}); a token issued into it would let whoever "
                     "registered it see that token's requests. Issue the token under a requester name of your own: "
-                    "that makes a separate account")  # fmt: skip
+                    "that makes a separate account"
+                )
             return int(account["id"])
 
         account_id = await self._db.write(find_or_create)
@@ -439,7 +554,9 @@ class AccountService:
         display name. So registering answers alike whatever names exist (nobody can probe for household
         or requester names), and no owner can later issue a token into it by typing the chosen name."""
         if not USERNAME.match(chosen):
-            raise InvalidRequest("user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+            raise InvalidRequest(
+                "user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+            )
         now = self._clock()
 
         def create(db: sqlite_utils.Database) -> tuple[int, str]:
@@ -447,8 +564,18 @@ class AccountService:
                 username = REGISTERED_PREFIX + secrets.token_hex(8)
                 if _account(db, username) is None:
                     break
-            account_id = _insert(db, "accounts", {"username": username, "role": "requester", "created_at": now,
-                                                  "disabled_at": now, "self_registered": 1, "display_name": chosen})  # fmt: skip
+            account_id = _insert(
+                db,
+                "accounts",
+                {
+                    "username": username,
+                    "role": "requester",
+                    "created_at": now,
+                    "disabled_at": now,
+                    "self_registered": 1,
+                    "display_name": chosen,
+                },
+            )
             return account_id, username
 
         account_id, username = await self._db.write(create)
@@ -462,8 +589,10 @@ class AccountService:
         now = self._clock()
 
         def update(db: sqlite_utils.Database) -> int:
-            return db.execute("UPDATE accounts SET disabled_at = ? WHERE username = ? AND role = 'requester'",
-                              [None if enabled else now, requester]).rowcount  # fmt: skip
+            return db.execute(
+                "UPDATE accounts SET disabled_at = ? WHERE username = ? AND role = 'requester'",
+                [None if enabled else now, requester],
+            ).rowcount
 
         if not await self._db.write(update):
             raise NotFound(f"no requester {requester!r}")
@@ -480,24 +609,45 @@ class AccountService:
         found = await self._db.read(lambda db: rows(db, REQUESTERS_NAMED, [name, name]))
         return [_account_card(r) for r in found]
 
-    async def _issue(self, kind: str, account_id: int, created_by: int, name: str,
-                     expires_in_s: float | None, sees_account: bool = False) -> IssuedToken:  # fmt: skip
+    async def _issue(
+        self,
+        kind: str,
+        account_id: int,
+        created_by: int,
+        name: str,
+        expires_in_s: float | None,
+        sees_account: bool = False,
+    ) -> IssuedToken:
         _check_token_fields(name, expires_in_s)
         token = cred.new_token(cred.API_PREFIX if kind == "api" else cred.REQUESTER_PREFIX)
         now = self._clock()
         expires_at = now + expires_in_s if expires_in_s is not None else None
-        token_id = await self._db.write(lambda db: _insert(db, "tokens", {
-            "account_id": account_id, "kind": kind, "name": name, "token_sha256": cred.token_digest(token),
-            "created_by": created_by, "created_at": now, "expires_at": expires_at,
-            "sees_account": int(sees_account)}))  # fmt: skip
+        token_id = await self._db.write(
+            lambda db: _insert(
+                db,
+                "tokens",
+                {
+                    "account_id": account_id,
+                    "kind": kind,
+                    "name": name,
+                    "token_sha256": cred.token_digest(token),
+                    "created_by": created_by,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                    "sees_account": int(sees_account),
+                },
+            )
+        )
         log.info("issued %s token %d (%r) for account %d", kind, token_id, name, account_id)
         return IssuedToken(token_id, name, token, expires_at)
 
     async def list_tokens(self, identity: Identity) -> list[dict[str, Any]]:
         """The caller's tokens (owners: every token), without secrets."""
         where, args = ("", []) if identity.role == "owner" else ("WHERE t.account_id = ?", [identity.account_id])
-        sql = ("SELECT t.id, t.kind, t.name, a.username AS user, t.created_at, t.expires_at, t.last_used_at, "
-               f"t.revoked_at FROM tokens t JOIN accounts a ON a.id = t.account_id {where} ORDER BY t.id")  # fmt: skip
+        sql = (
+            "SELECT t.id, t.kind, t.name, a.username AS user, t.created_at, t.expires_at, t.last_used_at, "
+            f"t.revoked_at FROM tokens t JOIN accounts a ON a.id = t.account_id {where} ORDER BY t.id"
+        )
         return await self._db.read(lambda db: rows(db, sql, args))
 
     async def revoke_token(self, identity: Identity, token_id: int) -> None:
@@ -506,8 +656,10 @@ class AccountService:
         owner = identity.role == "owner"
 
         def revoke(db: sqlite_utils.Database) -> int:
-            cursor = db.execute("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? "
-                                "AND (? OR account_id = ?)", [now, token_id, owner, identity.account_id])  # fmt: skip
+            cursor = db.execute(
+                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND (? OR account_id = ?)",
+                [now, token_id, owner, identity.account_id],
+            )
             return cursor.rowcount
 
         if not await self._db.write(revoke):
@@ -540,22 +692,31 @@ FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_sha256 = ?
 
 def _load_name_key(path: Path) -> bytes:
     """The HMAC key for typed user names, created (mode 0600) on first use."""
-    return secret_key(path, "the login-name key",
-                      "delete it to make a new one (older audit entries then stop matching new ones)")
+    return secret_key(
+        path, "the login-name key", "delete it to make a new one (older audit entries then stop matching new ones)"
+    )
 
 
 def _account_card(row: dict[str, Any]) -> dict[str, Any]:
     registered = bool(row["self_registered"])
-    return {"account": row["username"], "display_name": row["display_name"] or row["username"],
-            "origin": "self_registered" if registered else "issued_by_owner",
-            "created_by": None if registered else row["created_by"], "created_at": row["created_at"],
-            "enabled": row["disabled_at"] is None}  # fmt: skip
+    return {
+        "account": row["username"],
+        "display_name": row["display_name"] or row["username"],
+        "origin": "self_registered" if registered else "issued_by_owner",
+        "created_by": None if registered else row["created_by"],
+        "created_at": row["created_at"],
+        "enabled": row["disabled_at"] is None,
+    }
 
 
 def _card(row: dict[str, Any]) -> dict[str, Any]:
-    token = {"id": row["id"], "name": row["name"], "created_at": row["token_created_at"],
-             "issued_by": None if row["self_registered"] and row["issued_by"] == row["username"] else row["issued_by"],
-             "sees": "account_requests" if row["sees_account"] else "own_requests"}  # fmt: skip
+    token = {
+        "id": row["id"],
+        "name": row["name"],
+        "created_at": row["token_created_at"],
+        "issued_by": None if row["self_registered"] and row["issued_by"] == row["username"] else row["issued_by"],
+        "sees": "account_requests" if row["sees_account"] else "own_requests",
+    }
     return {"account": _account_card(row), "token": token}
 
 
@@ -584,11 +745,21 @@ def _insert(db: sqlite_utils.Database, table: str, row: dict[str, Any]) -> int:
     return int(db.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values())).lastrowid or 0)
 
 
-def _insert_account(db: sqlite_utils.Database, username: str, role: str, phc: str | None,
-                    must_change: bool, now: float) -> None:  # fmt: skip
-    _insert(db, "accounts", {"username": username, "role": role, "password_hash": phc,
-                           "must_change_password": int(must_change), "password_changed_at": now if phc else None,
-                           "created_at": now})  # fmt: skip
+def _insert_account(
+    db: sqlite_utils.Database, username: str, role: str, phc: str | None, must_change: bool, now: float
+) -> None:
+    _insert(
+        db,
+        "accounts",
+        {
+            "username": username,
+            "role": role,
+            "password_hash": phc,
+            "must_change_password": int(must_change),
+            "password_changed_at": now if phc else None,
+            "created_at": now,
+        },
+    )
 
 
 def _check_text(*values: str) -> None:

@@ -60,9 +60,14 @@ class Failure:
 class LoginThrottle:
     """`begin(user, remote)` before checking a password, then `succeeded` or `failed`."""
 
-    def __init__(self, clock: Callable[[], float], account_limit: int = ACCOUNT_LIMIT,
-                 address_limit: int = ADDRESS_LIMIT, window_s: float = WINDOW_S,
-                 lockout_s: float = LOCKOUT_S) -> None:  # fmt: skip
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        account_limit: int = ACCOUNT_LIMIT,
+        address_limit: int = ADDRESS_LIMIT,
+        window_s: float = WINDOW_S,
+        lockout_s: float = LOCKOUT_S,
+    ) -> None:
         self._clock = clock
         self._limits = {"user": account_limit, "addr": address_limit}
         self._window_s = window_s
@@ -83,8 +88,11 @@ class LoginThrottle:
         if len(self._counters) > MAX_COUNTERS:
             self.forget_expired()
         counters = [(key, self._counter(key, now)) for key in self._keys(user, remote)]
-        closed = [counter for key, counter in counters
-                  if now < counter.locked_until or len(counter.failures) + counter.pending >= self._limits[key[0]]]
+        closed = [
+            counter
+            for key, counter in counters
+            if now < counter.locked_until or len(counter.failures) + counter.pending >= self._limits[key[0]]
+        ]
         for counter in closed:
             counter.refused += 1
         if closed:
@@ -103,8 +111,14 @@ class LoginThrottle:
             counter.failures.append(now)
             if len(counter.failures) >= self._limits[kind]:
                 counter.locked_until = now + self._lockout_s
-                lockouts.append(Lockout("user" if kind == "user" else "address", len(counter.failures),
-                                        counter.refused, counter.locked_until))  # fmt: skip
+                lockouts.append(
+                    Lockout(
+                        "user" if kind == "user" else "address",
+                        len(counter.failures),
+                        counter.refused,
+                        counter.locked_until,
+                    )
+                )
                 counter.failures.clear()
                 counter.refused = 0
         return Failure(first, tuple(lockouts))

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from camhub.capture.backoff import Backoff
-from camhub.config import CameraConfig, InputConfig, ReconnectConfig
-from camhub.errors import SourceError
 from camhub.capture.fanout import Fanout
 from camhub.capture.media import Frame, OpenStream, Packet, Source, StreamInfo
+from camhub.config import CameraConfig, InputConfig, ReconnectConfig
+from camhub.errors import SourceError
 from camhub.redact import redact
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class PacketSink(Protocol):
     def on_packet(self, packet: Packet) -> None: ...
 
     def on_disconnect(self) -> None: ...
+
 
 # Consecutive undecodable packets after which the input is treated as broken.
 MAX_DECODE_ERRORS = 50
@@ -158,7 +159,9 @@ class InputReader:
                 except RuntimeError:
                     pass  # the loop closed while this thread finished a slow read; nobody waits
 
-        thread = threading.Thread(target=target, name=f"camera:{self.camera}:{'+'.join(self.config.roles)}", daemon=True)
+        thread = threading.Thread(
+            target=target, name=f"camera:{self.camera}:{'+'.join(self.config.roles)}", daemon=True
+        )
         thread.start()
         try:
             await asyncio.shield(done)

@@ -157,8 +157,11 @@ class ContainerStream:
         self._stream = self._container.streams.video[0]
         ctx = self._stream.codec_context
         untimed = bool(self._container.format.flags & NO_TIMESTAMPS)
-        rate = (self._stream.guessed_rate or self._stream.average_rate) if untimed else (
-            self._stream.average_rate or self._stream.guessed_rate)  # fmt: skip
+        rate = (
+            (self._stream.guessed_rate or self._stream.average_rate)
+            if untimed
+            else (self._stream.average_rate or self._stream.guessed_rate)
+        )
         self.info = StreamInfo(
             codec=ctx.name,
             width=ctx.width,
@@ -190,10 +193,7 @@ class ContainerStream:
 
     def _media_time(self, packet: av.Packet, untimed_next: float) -> tuple[float, float]:
         """(this packet's media time in seconds, the next untimed packet's) within one pass of the file."""
-        if packet.pts is not None:
-            ts = float(packet.pts * packet.time_base)
-        else:
-            ts = untimed_next
+        ts = float(packet.pts * packet.time_base) if packet.pts is not None else untimed_next
         if packet.duration and packet.time_base:
             step = float(packet.duration * packet.time_base)
         else:

@@ -47,12 +47,17 @@ def _verify(args: argparse.Namespace) -> int:
         report = verify_log(Path(args.data), _pinned(args), deep=args.deep)
     except VerificationFailed as exc:
         return _fail(f"verification FAILED: {exc}")
-    print(f"ok: {escape(report.origin)}: {report.size} entries, {report.checkpoints} checkpoints verified"
-          f"{' (deep: every entry parsed)' if report.deep else ''}; key {escape(report.key)}")
+    print(
+        f"ok: {escape(report.origin)}: {report.size} entries, {report.checkpoints} checkpoints verified"
+        f"{' (deep: every entry parsed)' if report.deep else ''}; key {escape(report.key)}"
+    )
     key_path = Path(args.data) / AUDIT_FOLDER / KEY_NAME
     if not key_path.exists():  # verifying needs no private key, but the hub does to go on
-        print(f"camhub: audit: note: {key_path} is missing, so the hub cannot extend this log; restore it "
-              "from a backup of the audit folder", file=sys.stderr)
+        print(
+            f"camhub: audit: note: {key_path} is missing, so the hub cannot extend this log; restore it "
+            "from a backup of the audit folder",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -64,7 +69,9 @@ def proof_document(data_dir: Path, index: int, size: int | None = None) -> dict[
         checkpoint, _ = parse_checkpoint(note, f"{reader.path}: latest checkpoint")
         tree_size = checkpoint.size if size is None else size
         if not 0 <= index < tree_size <= checkpoint.size:
-            raise AuditError(f"entry {index} is not in a tree of size {tree_size} (the log's size is {checkpoint.size})")
+            raise AuditError(
+                f"entry {index} is not in a tree of size {tree_size} (the log's size is {checkpoint.size})"
+            )
         entry = reader.entry(index)
         proof = inclusion_proof(index, tree_size, reader.range_hash)
         leaf = reader.leaf_hashes(index, index + 1)[0]

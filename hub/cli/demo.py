@@ -49,7 +49,7 @@ def demo_config(sim: Simulator, data_dir: Path, port: int) -> dict[str, Any]:
 async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: int = 3) -> None:
     if not 1 <= cameras <= len(DEMO_SCENES):
         raise ConfigError(f"--cameras {cameras}: the demo has 1 to {len(DEMO_SCENES)} cameras")
-    data_dir = data_dir.resolve()
+    data_dir = data_dir.resolve()  # noqa: ASYNC240 (once, before the loop has anything else to do)
     scenes = [(name, BUILTIN_SCENES[name]) for name in DEMO_SCENES[:cameras]]
     print(f"camhub demo: rendering {cameras} simulated camera(s) (cached in {data_dir / 'sim-cache'})", flush=True)
     async with Simulator(scenes, cache_dir=data_dir / "sim-cache", progress=_progress) as sim:
@@ -81,8 +81,10 @@ async def report_when_online(hub: Hub, patience: float = 30.0) -> None:
     print(f"camhub demo: {len(online)} of {len(status)} cameras online", flush=True)
     for s in status:
         streams = ", ".join(f"{i['codec']} {i['width']}x{i['height']}" for i in s["inputs"] if i["codec"])
-        print(f"  {s['name']}: {s['state']}; {streams or 'no stream'}; {escape(s['last_error'] or 'no errors')}",
-              flush=True)  # fmt: skip
+        print(
+            f"  {s['name']}: {s['state']}; {streams or 'no stream'}; {escape(s['last_error'] or 'no errors')}",
+            flush=True,
+        )
 
 
 def _progress(message: str) -> None:

@@ -35,11 +35,15 @@ def _verify(args: argparse.Namespace) -> int:
     package = Path(args.package)
     result = verify_package(package, _key_text(args.key))
     if args.json:
-        print(json.dumps({"package": str(package), **dataclasses.asdict(result)}, indent=1))  # ASCII: the manifest's text is a stranger's
+        print(
+            json.dumps({"package": str(package), **dataclasses.asdict(result)}, indent=1)
+        )  # ASCII: the manifest's text is a stranger's
         return 0 if result.ok else 1
     if not result.ok:
-        print(f"camhub: export: verification FAILED: {escape(package)}: {len(result.problems)} problem(s)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"camhub: export: verification FAILED: {escape(package)}: {len(result.problems)} problem(s)",
+            file=sys.stderr,
+        )
         for problem in result.problems:
             print(f"  - {escape(problem)}", file=sys.stderr)
         return 1

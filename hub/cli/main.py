@@ -78,8 +78,10 @@ def _clips(args: argparse.Namespace) -> int:
             print(json.dumps(clip.as_json(), sort_keys=True))
         else:
             start = datetime.fromtimestamp(clip.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{clip.id:>6}  {escape(clip.camera):<16} {start}Z  {clip.duration:6.1f} s  {clip.bytes:>10} B  "
-                  f"{escape(clip.path)}")  # fmt: skip
+            print(
+                f"{clip.id:>6}  {escape(clip.camera):<16} {start}Z  {clip.duration:6.1f} s  {clip.bytes:>10} B  "
+                f"{escape(clip.path)}"
+            )
     return 0
 
 
@@ -136,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="check that the clip index and the disk agree")
     chk.add_argument("--data", required=True, help="the hub's data folder")
-    chk.add_argument("--repair", action="store_true",
-                     help="with the hub stopped: mend what can be mended (audited), and say what was done")  # fmt: skip
+    chk.add_argument(
+        "--repair",
+        action="store_true",
+        help="with the hub stopped: mend what can be mended (audited), and say what was done",
+    )
     chk.add_argument("--quick", action="store_true", help="compare sizes only, not SHA-256 hashes")
     chk.set_defaults(func=_check)
 

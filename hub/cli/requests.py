@@ -38,8 +38,9 @@ class Api:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})  # fmt: skip
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+        )
         try:
             with self._opener.open(request, timeout=60) as response:
                 return json.loads(response.read() or b"null")
@@ -74,26 +75,37 @@ CONTINUED = " " * 12 + "| "  # a line of a multi-line field, indented deeper tha
 
 
 def _summary(r: dict[str, Any]) -> str:
-    return (f"{escape(r['id'])}  {escape(r['state']):<8}  {quote(r['requester'])} ({quote(r['organisation'])})  "
-            f"{escape(', '.join(r['cameras']))}  {utc(r['start_s'])} to {utc(r['end_s'])}  "
-            f"expires {utc(r['expires_s'])}")  # fmt: skip
+    return (
+        f"{escape(r['id'])}  {escape(r['state']):<8}  {quote(r['requester'])} ({quote(r['organisation'])})  "
+        f"{escape(', '.join(r['cameras']))}  {utc(r['start_s'])} to {utc(r['end_s'])}  "
+        f"expires {utc(r['expires_s'])}"
+    )
 
 
 def _origin(card: dict[str, Any]) -> str:
     """Which account and token sent a request, and how each came to exist (owners only see this)."""
     account, token = card["account"], card["token"]
-    made = ("registered itself" if account["origin"] == "self_registered"
-            else f"made by owner {quote(account['created_by'] or '?')}")  # fmt: skip
+    made = (
+        "registered itself"
+        if account["origin"] == "self_registered"
+        else f"made by owner {quote(account['created_by'] or '?')}"
+    )
     issued = f"issued by {quote(token['issued_by'])}" if token["issued_by"] else "its registration token"
-    return (f"account {quote(account['account'])} ({quote(account['display_name'])}, {made}), "
-            f"token {token['id']} {quote(token['name'])} ({issued}; sees {escape(token['sees'])})")
+    return (
+        f"account {quote(account['account'])} ({quote(account['display_name'])}, {made}), "
+        f"token {token['id']} {quote(token['name'])} ({issued}; sees {escape(token['sees'])})"
+    )
 
 
 def _details(r: dict[str, Any]) -> str:
     case = quote(r["case_reference"]) if r["case_reference"] else "-"
-    lines = [_summary(r), f"  who:      {quote(r['identity'])}, {quote(r['organisation'])}, {quote(r['contact'])}",
-             f"  purpose:  {quote(r['purpose'], CONTINUED)}", f"  case:     {case}",
-             f"  wanted by {utc(r['wanted_by_s'])}"]  # fmt: skip
+    lines = [
+        _summary(r),
+        f"  who:      {quote(r['identity'])}, {quote(r['organisation'])}, {quote(r['contact'])}",
+        f"  purpose:  {quote(r['purpose'], CONTINUED)}",
+        f"  case:     {case}",
+        f"  wanted by {utc(r['wanted_by_s'])}",
+    ]
     if r.get("submitted_by"):
         lines.append(f"  from:     {_origin(r['submitted_by'])}")
     if r.get("granted"):
@@ -106,8 +118,10 @@ def _details(r: dict[str, Any]) -> str:
         lines.append(f"  message:  {quote(r['message'], CONTINUED)}")
     if r.get("share_link"):
         link = r["share_link"]
-        lines.append(f"  link:     {escape(link['url'])} ({link['downloads']} of {link['max_downloads']} downloads, "
-                     f"until {utc(link['expires_s'])}{', revoked' if link['revoked_s'] else ''})")  # fmt: skip
+        lines.append(
+            f"  link:     {escape(link['url'])} ({link['downloads']} of {link['max_downloads']} downloads, "
+            f"until {utc(link['expires_s'])}{', revoked' if link['revoked_s'] else ''})"
+        )
     return "\n".join(lines)
 
 

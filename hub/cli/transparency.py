@@ -34,8 +34,9 @@ def _transparency(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Add `transparency` to the `camhub` subparsers."""
-    cmd = subparsers.add_parser("transparency", help="requests, decisions, overrides and releases per month, "
-                                                     "computed from the audit log")
+    cmd = subparsers.add_parser(
+        "transparency", help="requests, decisions, overrides and releases per month, computed from the audit log"
+    )
     cmd.add_argument("--data", required=True, help="the hub's data folder")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON (the /api/transparency body)")
     cmd.add_argument("--month", help="only this month, YYYY-MM (UTC)")

@@ -20,21 +20,21 @@ from typing import Any
 
 from aiohttp import web
 
-from camhub.http.clips import add_routes as add_clip_routes
+from camhub.audit import AuditLog
+from camhub.audit.routes import AUDIT_LOG
+from camhub.audit.routes import add_routes as add_audit_routes
 from camhub.auth import AccountService, auth_middleware, household_only, require_camera
 from camhub.auth import add_routes as add_auth_routes
 from camhub.auth.routes import recheck
 from camhub.auth.service import HOUSEHOLD
 from camhub.capture.camera import CameraPipeline
 from camhub.errors import HubError, NotFound
+from camhub.http.clips import add_routes as add_clip_routes
 from camhub.http.live import LiveView
-from camhub.logs import quiet_client_faults
 from camhub.http.openapi import openapi_document
+from camhub.logs import quiet_client_faults
 from camhub.privacy.routes import add_routes as add_privacy_routes
 from camhub.privacy.routes import audit_entry_guard
-from camhub.audit import AuditLog
-from camhub.audit.routes import AUDIT_LOG
-from camhub.audit.routes import add_routes as add_audit_routes
 from camhub.privacy.service import Privacy
 from camhub.store.db import Database
 
@@ -139,8 +139,12 @@ async def health(request: web.Request) -> web.StreamResponse:
     (recording goes on, audited actions answer 503)."""
     cameras = request.app[CAMERAS]
     online = sum(c.status()["online"] for c in cameras.values())
-    body: dict[str, Any] = {"status": "ok", "uptime": round(time.time() - request.app[STARTED], 1),
-                            "cameras": len(cameras), "online": online}  # fmt: skip
+    body: dict[str, Any] = {
+        "status": "ok",
+        "uptime": round(time.time() - request.app[STARTED], 1),
+        "cameras": len(cameras),
+        "online": online,
+    }
     audit = request.app.get(AUDIT_LOG)
     if audit is not None:
         body["audit"] = {"writable": audit.writable, "reason": audit.unwritable}

@@ -31,8 +31,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from camhub.errors import HubError
 from camhub.audit.canonical import is_text
+from camhub.errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,10 @@ MAX_NUMBER_CHARS = 40
 DEFAULT_LIMIT = 16 * 1024
 CHUNK = 64 * 1024
 # For the OpenAPI document's 400 answers.
-BODY_RULES = (f"not a JSON object sent as application/json in UTF-8, nested at most {MAX_DEPTH} deep, with numbers of "
-              f"at most {MAX_NUMBER_CHARS} characters, no NaN or Infinity, no key twice and no lone surrogates")
+BODY_RULES = (
+    f"not a JSON object sent as application/json in UTF-8, nested at most {MAX_DEPTH} deep, with numbers of "
+    f"at most {MAX_NUMBER_CHARS} characters, no NaN or Infinity, no key twice and no lone surrogates"
+)
 
 
 class InvalidBody(HubError):
@@ -104,8 +106,9 @@ def parse(data: bytes) -> Any:
         raise InvalidBody("the body is empty; send a JSON object")
     _check_depth(text)
     try:
-        value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant,
-                           object_pairs_hook=_object)  # fmt: skip
+        value = json.loads(
+            text, parse_int=_integer, parse_float=_float, parse_constant=_constant, object_pairs_hook=_object
+        )
     except json.JSONDecodeError as exc:
         raise InvalidBody(f"the body is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:  # unreachable after _check_depth; kept so the parser can never answer 500

@@ -37,7 +37,9 @@ def parse_time(name: str, value: str | None) -> float | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"{name}={value!r} is not a time; use Unix seconds or ISO 8601 like 2026-11-29T10:00:00Z") from None
+        raise BadRequest(
+            f"{name}={value!r} is not a time; use Unix seconds or ISO 8601 like 2026-11-29T10:00:00Z"
+        ) from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{name}={value!r} has no time zone; add Z or +HH:MM")
     return parsed.timestamp()

@@ -86,9 +86,13 @@ def connection_cap(configured: int, cameras: int) -> int:
     free = soft - open_descriptors() - RESERVE_BASE - RESERVE_PER_CAMERA * cameras
     cap = min(configured, free // DESCRIPTORS_PER_CONNECTION)
     if cap < MIN_CONNECTIONS:
-        log.warning("web: the file limit (%d) leaves room for %d connection(s); allowing %d, which eats into "
-                    "recording's reserve: raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit)",
-                    soft, max(cap, 0), MIN_CONNECTIONS)  # fmt: skip
+        log.warning(
+            "web: the file limit (%d) leaves room for %d connection(s); allowing %d, which eats into "
+            "recording's reserve: raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit)",
+            soft,
+            max(cap, 0),
+            MIN_CONNECTIONS,
+        )
         return MIN_CONNECTIONS
     return cap
 
@@ -102,18 +106,29 @@ class ConnectionGuard:
         self.header_timeout = config.header_timeout
         self.open = 0
         self._by_address: dict[str, int] = {}
-        log.info("web: at most %d connections at once, %d per address; a request head must arrive within %g s",
-                 cap, self.per_address, self.header_timeout)  # fmt: skip
+        log.info(
+            "web: at most %d connections at once, %d per address; a request head must arrive within %g s",
+            cap,
+            self.per_address,
+            self.header_timeout,
+        )
 
     def admit(self, address: str) -> bool:
         held = self._by_address.get(address, 0)
         if self.open >= self.cap:
-            log.warning("web: refused a connection from %s: %d connections open, the most allowed "
-                        "(web.max_connections, lowered to fit the file limit)", address, self.open)  # fmt: skip
+            log.warning(
+                "web: refused a connection from %s: %d connections open, the most allowed "
+                "(web.max_connections, lowered to fit the file limit)",
+                address,
+                self.open,
+            )
             return False
         if held >= self.per_address:
-            log.warning("web: refused a connection from %s: it has %d open, the most allowed "
-                        "(web.max_connections_per_address)", address, held)  # fmt: skip
+            log.warning(
+                "web: refused a connection from %s: it has %d open, the most allowed (web.max_connections_per_address)",
+                address,
+                held,
+            )
             return False
         self.open += 1
         self._by_address[address] = held + 1
@@ -153,8 +168,11 @@ class _GuardedProtocol(asyncio.Protocol):
 
     def _head_overdue(self, transport: asyncio.Transport) -> None:
         self._timer = None
-        log.warning("web: closed a connection from %s: no complete request head within %g s (web.header_timeout)",
-                    self._address, self._guard.header_timeout)  # fmt: skip
+        log.warning(
+            "web: closed a connection from %s: no complete request head within %g s (web.header_timeout)",
+            self._address,
+            self._guard.header_timeout,
+        )
         transport.abort()
 
     def data_received(self, data: bytes) -> None:

@@ -148,8 +148,7 @@ class MotionDetector:
 
         score = changed / frame.size
         motion = score >= self.config.min_area
-        return MotionSample(time=time, score=score, motion=motion,
-                            box=self._box(mask) if motion else None)
+        return MotionSample(time=time, score=score, motion=motion, box=self._box(mask) if motion else None)
 
     def _recalibrate(self, frame: np.ndarray, time: float) -> MotionSample:
         self._background = frame.copy()

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from camhub.bus import Bus
-from camhub.config import MotionConfig
 from camhub.capture.media import Frame
+from camhub.config import MotionConfig
 from camhub.motion.detector import MotionDetector, MotionEnded, MotionSample, MotionStarted, MotionStateMachine
 from camhub.recording.recorder import CameraRecorder, Peak
 

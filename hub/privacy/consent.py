@@ -20,9 +20,9 @@ from typing import Any
 
 import sqlite_utils
 
+from camhub.audit import ConsentDecided, ConsentExpired, ConsentRequested
 from camhub.auth import Forbidden, Identity
 from camhub.errors import HubError, NotFound
-from camhub.audit import ConsentDecided, ConsentExpired, ConsentRequested
 from camhub.privacy.context import Context, dumps
 from camhub.privacy.scope import Fields, InvalidField, Scope, check_window, utc
 from camhub.store.db import one, rows
@@ -51,8 +51,9 @@ class ConsentQueue:
         # each see the other's vote, and a request must not expire mid-decision.
         self._deciding = asyncio.Lock()
 
-    async def submit(self, requester: Identity, body: Any,
-                     submitted_by: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    async def submit(
+        self, requester: Identity, body: Any, submitted_by: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Store a request under the token that sent it; `submitted_by` (how its account and token came
         to exist, from the account service) is kept for the owners to see."""
         if requester.role != "requester":
@@ -72,30 +73,70 @@ class ConsentQueue:
         check_window(start, end, now, ctx.config.max_window_hours * 3600)
         if not now < wanted_by <= now + MAX_WANTED_BY_S:
             raise InvalidField(f"'wanted_by' ({utc(wanted_by)}) must be in the future and within a year")
-        pending = await ctx.db.read(lambda db: db.execute(
-            "SELECT count(*) FROM requests WHERE requester_id = ? AND state = 'pending'",
-            [requester.account_id]).fetchone()[0])  # fmt: skip
+        pending = await ctx.db.read(
+            lambda db: db.execute(
+                "SELECT count(*) FROM requests WHERE requester_id = ? AND state = 'pending'", [requester.account_id]
+            ).fetchone()[0]
+        )
         if pending >= MAX_PENDING_PER_REQUESTER:
             raise TooManyPending(f"{pending} of your requests are still pending; wait for a decision")
         request_id = "req_" + secrets.token_hex(16)
         expires = now + int(ctx.config.request_expiry_days * 86400)
-        await ctx.audit.append(ConsentRequested(
-            time=ctx.clock(), actor=requester.username, request_id=request_id, identity=identity or "",
-            organisation=organisation or "", contact=contact or "", purpose=purpose or "",
-            case_reference=case_reference, cameras=cameras, start_s=start, end_s=end, wanted_by_s=wanted_by,
-            expires_s=expires))  # fmt: skip
-        row = {"id": request_id, "requester_id": requester.account_id, "requester": requester.username,
-               "token_id": requester.credential_id,
-               "submitted_by": dumps(submitted_by) if submitted_by is not None else None,
-               "identity": identity, "organisation": organisation, "contact": contact, "purpose": purpose,
-               "case_reference": case_reference, "cameras": dumps(list(cameras)), "start_s": start, "end_s": end,
-               "wanted_by_s": wanted_by, "created_s": now, "expires_s": expires, "state": "pending"}  # fmt: skip
-        await ctx.db.write(lambda db: db.execute(
-            f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())))
-        await ctx.notify("request_received", request_id, {
-            "requester": requester.username, "organisation": organisation, "purpose": purpose,
-            "cameras": list(cameras), "start_s": start, "end_s": end, "wanted_by_s": wanted_by,
-            "expires_s": expires})  # fmt: skip
+        await ctx.audit.append(
+            ConsentRequested(
+                time=ctx.clock(),
+                actor=requester.username,
+                request_id=request_id,
+                identity=identity or "",
+                organisation=organisation or "",
+                contact=contact or "",
+                purpose=purpose or "",
+                case_reference=case_reference,
+                cameras=cameras,
+                start_s=start,
+                end_s=end,
+                wanted_by_s=wanted_by,
+                expires_s=expires,
+            )
+        )
+        row = {
+            "id": request_id,
+            "requester_id": requester.account_id,
+            "requester": requester.username,
+            "token_id": requester.credential_id,
+            "submitted_by": dumps(submitted_by) if submitted_by is not None else None,
+            "identity": identity,
+            "organisation": organisation,
+            "contact": contact,
+            "purpose": purpose,
+            "case_reference": case_reference,
+            "cameras": dumps(list(cameras)),
+            "start_s": start,
+            "end_s": end,
+            "wanted_by_s": wanted_by,
+            "created_s": now,
+            "expires_s": expires,
+            "state": "pending",
+        }
+        await ctx.db.write(
+            lambda db: db.execute(
+                f"INSERT INTO requests ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+            )
+        )
+        await ctx.notify(
+            "request_received",
+            request_id,
+            {
+                "requester": requester.username,
+                "organisation": organisation,
+                "purpose": purpose,
+                "cameras": list(cameras),
+                "start_s": start,
+                "end_s": end,
+                "wanted_by_s": wanted_by,
+                "expires_s": expires,
+            },
+        )
         log.info("request %s from %r for %s", request_id, requester.username, ", ".join(cameras))
         return await self.view(requester, request_id)
 
@@ -127,22 +168,46 @@ class ConsentQueue:
         if state is not None:
             where.append("state = ?")
             args.append(state)
-        found = await self.ctx.db.read(lambda db: rows(
-            db, f"SELECT * FROM requests WHERE {' AND '.join(where)} ORDER BY created_s DESC, id", args))
+        found = await self.ctx.db.read(
+            lambda db: rows(db, f"SELECT * FROM requests WHERE {' AND '.join(where)} ORDER BY created_s DESC, id", args)
+        )
         return [await self._json(r, owner=who.role == "owner") for r in found]
 
     async def _json(self, row: dict[str, Any], owner: bool) -> dict[str, Any]:
-        out = {k: row[k] for k in ("id", "requester", "identity", "organisation", "contact", "purpose",
-                                   "case_reference", "start_s", "end_s", "wanted_by_s", "created_s", "expires_s",
-                                   "state", "decided_s", "message", "export_id")}  # fmt: skip
+        out = {
+            k: row[k]
+            for k in (
+                "id",
+                "requester",
+                "identity",
+                "organisation",
+                "contact",
+                "purpose",
+                "case_reference",
+                "start_s",
+                "end_s",
+                "wanted_by_s",
+                "created_s",
+                "expires_s",
+                "state",
+                "decided_s",
+                "message",
+                "export_id",
+            )
+        }
         out["cameras"] = json.loads(row["cameras"])
         out["granted"] = json.loads(row["granted"]) if row["granted"] else None
         out["share_link"] = await self.ctx.egress.link_for_export(row["export_id"]) if row["export_id"] else None
         if owner:
             out["token_id"] = row["token_id"]
             out["submitted_by"] = json.loads(row["submitted_by"]) if row["submitted_by"] else None
-            out["votes"] = await self.ctx.db.read(lambda db: rows(
-                db, "SELECT owner, decision, scope, at_s FROM votes WHERE request_id = ? ORDER BY rowid", [row["id"]]))
+            out["votes"] = await self.ctx.db.read(
+                lambda db: rows(
+                    db,
+                    "SELECT owner, decision, scope, at_s FROM votes WHERE request_id = ? ORDER BY rowid",
+                    [row["id"]],
+                )
+            )
             for vote in out["votes"]:
                 vote["scope"] = json.loads(vote["scope"]) if vote["scope"] else None
         return out
@@ -174,14 +239,15 @@ class ConsentQueue:
         f.done()
         assert verb is not None
         if verb != "narrow" and (cameras or start is not None or end is not None or clip_ids):
-            raise InvalidField("cameras, start, end and clip_ids narrow a request; use \"decision\": \"narrow\"")
+            raise InvalidField('cameras, start, end and clip_ids narrow a request; use "decision": "narrow"')
         await self._expire_due()
         row = await self._visible(owner, request_id)
         if row["state"] != "pending":
             raise AlreadyDecided(f"request {request_id} is {row['state']} already")
         asked = Scope(tuple(json.loads(row["cameras"])), row["start_s"], row["end_s"])
-        votes = await ctx.db.read(lambda db: rows(db, "SELECT * FROM votes WHERE request_id = ? ORDER BY rowid",
-                                                  [request_id]))  # fmt: skip
+        votes = await ctx.db.read(
+            lambda db: rows(db, "SELECT * FROM votes WHERE request_id = ? ORDER BY rowid", [request_id])
+        )
         if any(v["owner"] == owner.username for v in votes):
             raise AlreadyDecided(f"you decided request {request_id} already; the other owners have yet to")
         agreed = Scope.from_json(json.loads(votes[-1]["scope"])) if votes else asked
@@ -189,13 +255,20 @@ class ConsentQueue:
             return await self._finish(owner, row, "denied", None, message)
         scope = agreed
         if verb == "narrow":
-            scope = Scope(cameras or agreed.cameras, agreed.start_s if start is None else start,
-                          agreed.end_s if end is None else end, clip_ids or agreed.clip_ids)  # fmt: skip
+            scope = Scope(
+                cameras or agreed.cameras,
+                agreed.start_s if start is None else start,
+                agreed.end_s if end is None else end,
+                clip_ids or agreed.clip_ids,
+            )
             if scope.end_s <= scope.start_s:
-                raise InvalidField(f"the narrowed window ends ({utc(scope.end_s)}) before it starts ({utc(scope.start_s)})")
+                raise InvalidField(
+                    f"the narrowed window ends ({utc(scope.end_s)}) before it starts ({utc(scope.start_s)})"
+                )
             if not scope.within(agreed):
-                raise InvalidField(f"narrowing may only shrink the request: asked {_describe(agreed)}, "
-                                   f"got {_describe(scope)}")  # fmt: skip
+                raise InvalidField(
+                    f"narrowing may only shrink the request: asked {_describe(agreed)}, got {_describe(scope)}"
+                )
             if clip_ids is not None:
                 reachable = {c.id for c in await ctx.egress.resolve(Scope(scope.cameras, scope.start_s, scope.end_s))}
                 outside = sorted(set(clip_ids) - reachable)
@@ -205,37 +278,67 @@ class ConsentQueue:
         owners = set(await ctx.owners())
         agreed_by = {v["owner"] for v in votes} | {owner.username}
         if ctx.config.decision_policy == "all" and not owners <= agreed_by:
-            await ctx.audit.append(ConsentDecided(time=ctx.clock(), actor=owner.username, request_id=request_id,
-                                                  decision=decision, final=False, cameras=scope.cameras,
-                                                  start_s=scope.start_s, end_s=scope.end_s, clip_ids=scope.clip_ids))  # fmt: skip
+            await ctx.audit.append(
+                ConsentDecided(
+                    time=ctx.clock(),
+                    actor=owner.username,
+                    request_id=request_id,
+                    decision=decision,
+                    final=False,
+                    cameras=scope.cameras,
+                    start_s=scope.start_s,
+                    end_s=scope.end_s,
+                    clip_ids=scope.clip_ids,
+                )
+            )
             await self._vote(owner, request_id, decision, scope)
-            log.info("request %s: %s by %r; waiting for %s", request_id, decision, owner.username,
-                     ", ".join(sorted(owners - agreed_by)))  # fmt: skip
+            log.info(
+                "request %s: %s by %r; waiting for %s",
+                request_id,
+                decision,
+                owner.username,
+                ", ".join(sorted(owners - agreed_by)),
+            )
             return await self.view(owner, request_id)
         return await self._finish(owner, row, decision, scope, message)
 
     async def _vote(self, owner: Identity, request_id: str, decision: str, scope: Scope | None) -> None:
         now = self.ctx.now()
         scope_json = dumps(scope.as_json()) if scope else None
-        await self.ctx.db.write(lambda db: db.execute(
-            "INSERT INTO votes (request_id, owner, decision, scope, at_s) VALUES (?, ?, ?, ?, ?)",
-            [request_id, owner.username, decision, scope_json, now]))  # fmt: skip
+        await self.ctx.db.write(
+            lambda db: db.execute(
+                "INSERT INTO votes (request_id, owner, decision, scope, at_s) VALUES (?, ?, ?, ?, ?)",
+                [request_id, owner.username, decision, scope_json, now],
+            )
+        )
 
-    async def _finish(self, owner: Identity, row: dict[str, Any], decision: str, scope: Scope | None,
-                      message: str | None) -> dict[str, Any]:  # fmt: skip
+    async def _finish(
+        self, owner: Identity, row: dict[str, Any], decision: str, scope: Scope | None, message: str | None
+    ) -> dict[str, Any]:
         ctx = self.ctx
         request_id = row["id"]
         granted = scope or Scope((), 0, 0)
-        await ctx.audit.append(ConsentDecided(
-            time=ctx.clock(), actor=owner.username, request_id=request_id, decision=decision, final=True,
-            cameras=granted.cameras, start_s=scope.start_s if scope else None, end_s=scope.end_s if scope else None,
-            clip_ids=scope.clip_ids if scope else None))  # fmt: skip
+        await ctx.audit.append(
+            ConsentDecided(
+                time=ctx.clock(),
+                actor=owner.username,
+                request_id=request_id,
+                decision=decision,
+                final=True,
+                cameras=granted.cameras,
+                start_s=scope.start_s if scope else None,
+                end_s=scope.end_s if scope else None,
+                clip_ids=scope.clip_ids if scope else None,
+            )
+        )
         now = ctx.now()
 
         def record(db: sqlite_utils.Database) -> int:
             return db.execute(
-                "UPDATE requests SET state = ?, decided_s = ?, message = ?, granted = ? WHERE id = ? AND state = 'pending'",
-                [decision, now, message, dumps(scope.as_json()) if scope else None, request_id]).rowcount  # fmt: skip
+                "UPDATE requests SET state = ?, decided_s = ?, message = ?, granted = ? "
+                "WHERE id = ? AND state = 'pending'",
+                [decision, now, message, dumps(scope.as_json()) if scope else None, request_id],
+            ).rowcount
 
         await self._vote(owner, request_id, decision, scope)
         if not await ctx.db.write(record):
@@ -248,14 +351,24 @@ class ConsentQueue:
     async def _release(self, owner: Identity, row: dict[str, Any], scope: Scope) -> None:
         ctx = self.ctx
         request_id = row["id"]
-        basis = {"kind": "request", "id": request_id, "requester": row["requester"], "identity": row["identity"],
-                 "organisation": row["organisation"], "purpose": row["purpose"],
-                 "case_reference": row["case_reference"], "decision": row["state"], "decided_by": owner.username}  # fmt: skip
+        basis = {
+            "kind": "request",
+            "id": request_id,
+            "requester": row["requester"],
+            "identity": row["identity"],
+            "organisation": row["organisation"],
+            "purpose": row["purpose"],
+            "case_reference": row["case_reference"],
+            "decision": row["state"],
+            "decided_by": owner.username,
+        }
         export = await ctx.egress.release(f"request:{request_id}", basis, row["requester"], scope, owner.username)
-        await ctx.egress.create_link(export.id, owner.username, ctx.config.share_link_days,
-                                     ctx.config.share_link_downloads)  # fmt: skip
-        await ctx.db.write(lambda db: db.execute("UPDATE requests SET export_id = ? WHERE id = ?",
-                                                 [export.id, request_id]))  # fmt: skip
+        await ctx.egress.create_link(
+            export.id, owner.username, ctx.config.share_link_days, ctx.config.share_link_downloads
+        )
+        await ctx.db.write(
+            lambda db: db.execute("UPDATE requests SET export_id = ? WHERE id = ?", [export.id, request_id])
+        )
 
     async def retry_release(self, owner: Identity, request_id: str) -> dict[str, Any]:
         """Build the package of an approved request whose release failed (the decision stands)."""
@@ -278,12 +391,17 @@ class ConsentQueue:
     async def _expire_due(self) -> int:
         ctx = self.ctx
         now = ctx.now()
-        due = await ctx.db.read(lambda db: rows(
-            db, "SELECT id FROM requests WHERE state = 'pending' AND expires_s <= ?", [now]))
+        due = await ctx.db.read(
+            lambda db: rows(db, "SELECT id FROM requests WHERE state = 'pending' AND expires_s <= ?", [now])
+        )
         for row in due:
             await ctx.audit.append(ConsentExpired(time=ctx.clock(), actor="hub", request_id=row["id"]))
-            await ctx.db.write(lambda db, rid=row["id"]: db.execute(
-                "UPDATE requests SET state = 'expired', decided_s = ? WHERE id = ? AND state = 'pending'", [now, rid]))
+            await ctx.db.write(
+                lambda db, rid=row["id"]: db.execute(
+                    "UPDATE requests SET state = 'expired', decided_s = ? WHERE id = ? AND state = 'pending'",
+                    [now, rid],
+                )
+            )
             await ctx.notify("request_expired", row["id"], {"request_id": row["id"]})
         return len(due)
 

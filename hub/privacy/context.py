@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from camhub.audit import AuditLog
 from camhub.bus import Bus, OwnerNotice
 from camhub.clock import Clock
 from camhub.config import PrivacyConfig
-from camhub.audit import AuditLog
 from camhub.privacy.egress import Egress
 from camhub.store.db import Database
 
@@ -38,9 +38,12 @@ class Context:
     async def notify(self, kind: str, subject: str, body: dict[str, Any]) -> None:
         """Tell every owner: a row for the dashboard and a bus event for MQTT. Never footage."""
         now = self.now()
-        await self.db.write(lambda db: db.execute(
-            "INSERT INTO notices (kind, subject, body, created_s) VALUES (?, ?, ?, ?)",
-            [kind, subject, dumps(body), now]))  # fmt: skip
+        await self.db.write(
+            lambda db: db.execute(
+                "INSERT INTO notices (kind, subject, body, created_s) VALUES (?, ?, ?, ?)",
+                [kind, subject, dumps(body), now],
+            )
+        )
         if self.bus is not None:
             self.bus.publish(OwnerNotice(kind, subject, body))
         log.info("owners notified: %s %s", kind, subject)

@@ -38,9 +38,6 @@ from typing import Any
 
 import sqlite_utils
 
-from camhub.clock import Clock
-from camhub.durable import TMP_SUFFIX, secret_key, unlink_durably
-from camhub.errors import HubError, NotFound
 from camhub.audit import (
     AuditError,
     AuditLog,
@@ -49,6 +46,9 @@ from camhub.audit import (
     ShareLinkDownloaded,
     ShareLinkRevoked,
 )
+from camhub.clock import Clock
+from camhub.durable import TMP_SUFFIX, secret_key, unlink_durably
+from camhub.errors import HubError, NotFound
 from camhub.privacy.package import make_manifest, write_package
 from camhub.privacy.scope import Scope
 from camhub.privacy.trim import trim_clip
@@ -65,8 +65,9 @@ TAG_BYTES = 16
 OVERRIDE = "override:"  # the basis of an export made for a legal-process override
 # A column: 1 while the export's override is sealed (its owners' notice not sent), when the
 # hub's log must not mention it, since the owners read that log.
-SEALED = ("coalesce((SELECT o.notice_sent_s IS NULL FROM overrides o "
-          f"WHERE '{OVERRIDE}' || o.id = e.basis), 0) AS sealed")
+SEALED = (
+    f"coalesce((SELECT o.notice_sent_s IS NULL FROM overrides o WHERE '{OVERRIDE}' || o.id = e.basis), 0) AS sealed"
+)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}")  # base64url of 16 bytes, a dot, base64url of 16 bytes
 
 
@@ -138,16 +139,18 @@ class Egress:
         """The clips a scope reaches, oldest first: by camera and time overlap, then the chosen ids."""
 
         def query(db: sqlite_utils.Database) -> list[ClipRecord]:
-            found = [c for cam in scope.cameras
-                     for c in query_clips(db, camera=cam, start=scope.start_s, end=scope.end_s, oldest_first=True)]  # fmt: skip
+            found = [
+                c
+                for cam in scope.cameras
+                for c in query_clips(db, camera=cam, start=scope.start_s, end=scope.end_s, oldest_first=True)
+            ]
             if scope.clip_ids is not None:
                 found = [c for c in found if c.id in scope.clip_ids]
             return sorted(found, key=lambda c: (c.start_time, c.id or 0))
 
         return await self._index.read(query)
 
-    async def release(self, basis: str, basis_json: dict[str, Any], recipient: str, scope: Scope,
-                      actor: str) -> Export:  # fmt: skip
+    async def release(self, basis: str, basis_json: dict[str, Any], recipient: str, scope: Scope, actor: str) -> Export:
         """Package the footage of `scope` under `basis` (request:<id> or override:<id>); logged before it exists."""
         export_id = "exp_" + secrets.token_hex(16)
         clips = await self.resolve(scope)
@@ -156,14 +159,30 @@ class Egress:
         try:
             files, sources = await asyncio.to_thread(self._stage, clips, scope, staging)
             now = int(self._clock())
-            manifest = make_manifest(export_id=export_id, hub_origin=self._audit.origin, created_s=now,
-                                     basis=basis_json, scope=scope.as_json(), files=files)  # fmt: skip
+            manifest = make_manifest(
+                export_id=export_id,
+                hub_origin=self._audit.origin,
+                created_s=now,
+                basis=basis_json,
+                scope=scope.as_json(),
+                files=files,
+            )
             used = tuple(f["source_clip_id"] for f in files)
             footage = sum(f["bytes"] for f in files)
-            event = ExportBuilt(time=self._clock(), actor=actor, export_id=export_id, basis=basis, recipient=recipient,
-                                cameras=scope.cameras, start_s=scope.start_s, end_s=scope.end_s,
-                                clip_sha256=tuple(f["sha256"] for f in files), clip_ids=used, bytes=footage,
-                                manifest_sha256=hashlib.sha256(manifest).hexdigest())  # fmt: skip
+            event = ExportBuilt(
+                time=self._clock(),
+                actor=actor,
+                export_id=export_id,
+                basis=basis,
+                recipient=recipient,
+                cameras=scope.cameras,
+                start_s=scope.start_s,
+                end_s=scope.end_s,
+                clip_sha256=tuple(f["sha256"] for f in files),
+                clip_ids=used,
+                bytes=footage,
+                manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+            )
             receipt = await self._audit.append(event)
             if not basis.startswith(OVERRIDE):
                 log.info("export %s logged as audit entry %d; writing the package", export_id, receipt.index)
@@ -172,24 +191,51 @@ class Egress:
             proof = await self._audit.inclusion_proof(receipt.index, size)
             path = self.data_dir / EXPORTS_FOLDER / f"{export_id}.zip"
             package_bytes = await asyncio.to_thread(
-                write_package, path, manifest=manifest, files=sources, entry=entry, index=receipt.index,
-                tree_size=size, proof=proof, checkpoint_note=receipt.checkpoint.note,
-                verifier_key=str(self._audit.verifier_key))  # fmt: skip
+                write_package,
+                path,
+                manifest=manifest,
+                files=sources,
+                entry=entry,
+                index=receipt.index,
+                tree_size=size,
+                proof=proof,
+                checkpoint_note=receipt.checkpoint.note,
+                verifier_key=str(self._audit.verifier_key),
+            )
         finally:
             await asyncio.to_thread(shutil.rmtree, staging, True)
         export = Export(export_id, basis, path, len(files), footage, package_bytes, receipt.index, used)
-        await self._db.write(lambda db: db.execute(
-            "INSERT INTO exports (id, basis, recipient, path, files, bytes, package_bytes, audit_index, created_s) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [export_id, basis, recipient, str(path.relative_to(self.data_dir)), len(files), footage, package_bytes,
-             receipt.index, now]))  # fmt: skip
+        await self._db.write(
+            lambda db: db.execute(
+                "INSERT INTO exports (id, basis, recipient, path, files, bytes, package_bytes, audit_index, created_s) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    export_id,
+                    basis,
+                    recipient,
+                    str(path.relative_to(self.data_dir)),
+                    len(files),
+                    footage,
+                    package_bytes,
+                    receipt.index,
+                    now,
+                ],
+            )
+        )
         if not basis.startswith(OVERRIDE):  # the override logs its release itself, once it is not sealed
-            log.info("export %s built for %s under %s: %d clip(s), %d bytes", export_id, recipient, basis,
-                     len(files), footage)  # fmt: skip
+            log.info(
+                "export %s built for %s under %s: %d clip(s), %d bytes",
+                export_id,
+                recipient,
+                basis,
+                len(files),
+                footage,
+            )
         return export
 
-    def _stage(self, clips: list[ClipRecord], scope: Scope,
-               staging: Path) -> tuple[list[dict[str, Any]], list[tuple[str, Path]]]:  # fmt: skip
+    def _stage(
+        self, clips: list[ClipRecord], scope: Scope, staging: Path
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, Path]]]:
         """Pick or cut each clip; returns the manifest's file entries and (package name, file) pairs."""
         files: list[dict[str, Any]] = []
         sources: list[tuple[str, Path]] = []
@@ -209,9 +255,19 @@ class Egress:
                 if cut is None:
                     continue  # no keyframe inside the window: nothing of this clip may leave
                 start, end, trimmed = cut.start_time, cut.end_time, True
-            files.append({"name": name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
-                          "camera": clip.camera, "start_ms": int(start * 1000), "end_ms": int(end * 1000),
-                          "source_clip_id": clip.id, "source_sha256": clip.sha256, "trimmed": trimmed})  # fmt: skip
+            files.append(
+                {
+                    "name": name,
+                    "sha256": sha256_of(path),
+                    "bytes": path.stat().st_size,
+                    "camera": clip.camera,
+                    "start_ms": int(start * 1000),
+                    "end_ms": int(end * 1000),
+                    "source_clip_id": clip.id,
+                    "source_sha256": clip.sha256,
+                    "trimmed": trimmed,
+                }
+            )
             sources.append((name, path))
         return files, sources
 
@@ -233,22 +289,42 @@ class Egress:
         link_id = _b64(secrets.token_bytes(LINK_ID_BYTES))
         now = int(self._clock())
         expires = now + int(days * 86400)
-        await self._audit.append(ShareLinkCreated(time=self._clock(), actor=actor, link_id=link_id,
-                                                  export_id=export_id, expires_s=expires, max_downloads=downloads))  # fmt: skip
-        await self._db.write(lambda db: db.execute(
-            "INSERT INTO links (id, export_id, created_s, expires_s, max_downloads) VALUES (?, ?, ?, ?, ?)",
-            [link_id, export_id, now, expires, downloads]))  # fmt: skip
+        await self._audit.append(
+            ShareLinkCreated(
+                time=self._clock(),
+                actor=actor,
+                link_id=link_id,
+                export_id=export_id,
+                expires_s=expires,
+                max_downloads=downloads,
+            )
+        )
+        await self._db.write(
+            lambda db: db.execute(
+                "INSERT INTO links (id, export_id, created_s, expires_s, max_downloads) VALUES (?, ?, ?, ?, ?)",
+                [link_id, export_id, now, expires, downloads],
+            )
+        )
         return Link(link_id, self.token_for(link_id), export_id, expires, downloads)
 
     async def link_for_export(self, export_id: str) -> dict[str, Any] | None:
         """The newest link of an export with its URL and what it still allows, or None."""
-        row = await self._db.read(lambda db: one(db, "SELECT * FROM links WHERE export_id = ? ORDER BY created_s DESC, "
-                                                      "rowid DESC LIMIT 1", [export_id]))  # fmt: skip
+        row = await self._db.read(
+            lambda db: one(
+                db, "SELECT * FROM links WHERE export_id = ? ORDER BY created_s DESC, rowid DESC LIMIT 1", [export_id]
+            )
+        )
         if row is None:
             return None
-        return {"id": row["id"], "url": f"/api/share/{self.token_for(row['id'])}", "expires_s": row["expires_s"],
-                "downloads": row["downloads"], "max_downloads": row["max_downloads"], "revoked_s": row["revoked_s"],
-                "usable": self._usable(row) is None}  # fmt: skip
+        return {
+            "id": row["id"],
+            "url": f"/api/share/{self.token_for(row['id'])}",
+            "expires_s": row["expires_s"],
+            "downloads": row["downloads"],
+            "max_downloads": row["max_downloads"],
+            "revoked_s": row["revoked_s"],
+            "usable": self._usable(row) is None,
+        }
 
     def _usable(self, row: dict[str, Any]) -> str | None:
         if row["revoked_s"] is not None:
@@ -267,14 +343,22 @@ class Egress:
         if row["revoked_s"] is not None:
             return
         # Revoked in the store first: from here no download can start, logged or not.
-        await self._db.write(lambda db: db.execute(
-            "UPDATE links SET revoked_s = ? WHERE id = ? AND revoked_s IS NULL", [now, link_id]))
-        await self._audit.append(ShareLinkRevoked(time=self._clock(), actor=actor, link_id=link_id,
-                                                  export_id=row["export_id"]))  # fmt: skip
+        await self._db.write(
+            lambda db: db.execute("UPDATE links SET revoked_s = ? WHERE id = ? AND revoked_s IS NULL", [now, link_id])
+        )
+        await self._audit.append(
+            ShareLinkRevoked(time=self._clock(), actor=actor, link_id=link_id, export_id=row["export_id"])
+        )
 
     async def revoke_export_links(self, export_id: str, actor: str) -> None:
-        ids = await self._db.read(lambda db: [r[0] for r in db.execute(
-            "SELECT id FROM links WHERE export_id = ? AND revoked_s IS NULL", [export_id]).fetchall()])
+        ids = await self._db.read(
+            lambda db: [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM links WHERE export_id = ? AND revoked_s IS NULL", [export_id]
+                ).fetchall()
+            ]
+        )
         for link_id in ids:
             await self.revoke_link(link_id, actor)
 
@@ -284,18 +368,24 @@ class Egress:
         A package is a copy of footage made for one recipient; once it cannot be
         delivered it has no reason to stay. Its hashes stay in the audit log.
         """
-        links = await self._db.read(lambda db: rows(
-            db, f"SELECT l.*, e.path, {SEALED} FROM links l JOIN exports e ON e.id = l.export_id "
-                "WHERE e.deleted_s IS NULL"))  # fmt: skip
+        links = await self._db.read(
+            lambda db: rows(
+                db,
+                f"SELECT l.*, e.path, {SEALED} FROM links l JOIN exports e ON e.id = l.export_id "
+                "WHERE e.deleted_s IS NULL",
+            )
+        )
         # The same rule that refuses a download decides that no download can come.
         fetchable = {link["export_id"] for link in links if self._usable(link) is None}
-        spent = sorted({(link["export_id"], link["path"], link["sealed"]) for link in links
-                        if link["export_id"] not in fetchable})  # fmt: skip
+        spent = sorted(
+            {(link["export_id"], link["path"], link["sealed"]) for link in links if link["export_id"] not in fetchable}
+        )
         now = int(self._clock())
         for export_id, relative, sealed in spent:
             await asyncio.to_thread(unlink_durably, [self.data_dir / relative])
-            await self._db.write(lambda db, e=export_id: db.execute(
-                "UPDATE exports SET deleted_s = ? WHERE id = ?", [now, e]))
+            await self._db.write(
+                lambda db, e=export_id: db.execute("UPDATE exports SET deleted_s = ? WHERE id = ?", [now, e])
+            )
             if not sealed:
                 log.info("export %s deleted: no link can fetch it any more", export_id)
         return len(spent)
@@ -303,9 +393,12 @@ class Egress:
     async def _unreserve(self, link_id: str) -> None:
         """Give back a download whose audit entry could not be made durable (nothing was sent)."""
         try:
-            await self._db.write(lambda db: db.execute(
-                "UPDATE links SET downloads = downloads - 1 WHERE id = ? AND downloads > 0", [link_id]))
-        except Exception as exc:  # noqa: BLE001 - the refusal must still reach the caller; a used-up download is the safe side
+            await self._db.write(
+                lambda db: db.execute(
+                    "UPDATE links SET downloads = downloads - 1 WHERE id = ? AND downloads > 0", [link_id]
+                )
+            )
+        except Exception as exc:
             log.warning("share link %s: could not give back a refused download (%s); it stays used", link_id[:6], exc)
 
     async def open_download(self, token: str, remote: str) -> tuple[Path, str]:
@@ -314,8 +407,12 @@ class Egress:
         now = self._clock()
 
         def reserve(db: sqlite_utils.Database) -> tuple[dict[str, Any] | None, str | None]:
-            row = one(db, f"SELECT l.*, e.path, e.package_bytes, {SEALED} FROM links l "
-                           "JOIN exports e ON e.id = l.export_id WHERE l.id = ?", [link_id])  # fmt: skip
+            row = one(
+                db,
+                f"SELECT l.*, e.path, e.package_bytes, {SEALED} FROM links l "
+                "JOIN exports e ON e.id = l.export_id WHERE l.id = ?",
+                [link_id],
+            )
             if row is None:
                 return None, None
             refused = self._usable(row)
@@ -332,14 +429,26 @@ class Egress:
             raise LinkGone(refused)
         path = self.data_dir / row["path"]
         try:
-            await self._audit.append(ShareLinkDownloaded(time=now, actor="requester", link_id=link_id,
-                                                         export_id=row["export_id"], remote=remote,
-                                                         bytes=row["package_bytes"]))  # fmt: skip
+            await self._audit.append(
+                ShareLinkDownloaded(
+                    time=now,
+                    actor="requester",
+                    link_id=link_id,
+                    export_id=row["export_id"],
+                    remote=remote,
+                    bytes=row["package_bytes"],
+                )
+            )
         except AuditError:
             await self._unreserve(link_id)
             raise
         if not row["sealed"]:
-            log.info("share link %s: download %d of %d of %s started from %s", link_id[:6], row["downloads"] + 1,
-                     row["max_downloads"], row["export_id"], remote)  # fmt: skip
+            log.info(
+                "share link %s: download %d of %d of %s started from %s",
+                link_id[:6],
+                row["downloads"] + 1,
+                row["max_downloads"],
+                row["export_id"],
+                remote,
+            )
         return path, row["export_id"]
-

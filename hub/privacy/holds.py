@@ -18,9 +18,9 @@ from typing import Any
 
 import sqlite_utils
 
+from camhub.audit import HoldPlaced, HoldReleased, HoldRenewed
 from camhub.auth import Forbidden, Identity
 from camhub.errors import NotFound
-from camhub.audit import HoldPlaced, HoldReleased, HoldRenewed
 from camhub.privacy.context import Context, dumps
 from camhub.privacy.egress import OVERRIDE
 from camhub.privacy.scope import Fields, Scope, check_window
@@ -75,13 +75,25 @@ class Holds:
         hold_id = "hold_" + secrets.token_hex(16)
         now = ctx.now()
         expires = now + int(ctx.config.hold_days * 86400)
-        await ctx.audit.append(HoldPlaced(time=ctx.clock(), actor=actor, hold_id=hold_id, basis=basis,
-                                          cameras=scope.cameras, start_s=scope.start_s, end_s=scope.end_s,
-                                          expires_s=expires))  # fmt: skip
-        await ctx.db.write(lambda db: db.execute(
-            "INSERT INTO holds (id, basis, cameras, start_s, end_s, created_by, created_s, expires_s) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [hold_id, basis, dumps(list(scope.cameras)), scope.start_s, scope.end_s, actor, now, expires]))  # fmt: skip
+        await ctx.audit.append(
+            HoldPlaced(
+                time=ctx.clock(),
+                actor=actor,
+                hold_id=hold_id,
+                basis=basis,
+                cameras=scope.cameras,
+                start_s=scope.start_s,
+                end_s=scope.end_s,
+                expires_s=expires,
+            )
+        )
+        await ctx.db.write(
+            lambda db: db.execute(
+                "INSERT INTO holds (id, basis, cameras, start_s, end_s, created_by, created_s, expires_s) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [hold_id, basis, dumps(list(scope.cameras)), scope.start_s, scope.end_s, actor, now, expires],
+            )
+        )
         if not basis.startswith(OVERRIDE):  # an override's hold is logged by the override, when not sealed
             log.info("hold %s placed by %r (%s) until %d", hold_id, actor, basis, expires)
         return await self.view(hold_id)
@@ -101,15 +113,21 @@ class Holds:
         """A hold the caller may renew or release: owners their own and owners' holds; a preservation
         order's hold only whoever invoked the order (owner or custodian)."""
         row = await self.ctx.db.read(lambda db: one(db, "SELECT * FROM holds WHERE id = ?", [hold_id]))
-        if row is None or hold_id in await self._hidden(who) or (who.role == "custodian" and row["created_by"] != who.username):
+        if (
+            row is None
+            or hold_id in await self._hidden(who)
+            or (who.role == "custodian" and row["created_by"] != who.username)
+        ):
             raise NotFound(f"no hold {hold_id!r}")
         if who.role not in ("owner", "custodian"):
             raise Forbidden("only owners and custodians renew or release holds")
         if row["released_s"] is not None:
             raise NotFound(f"hold {hold_id} was released already")
         if row["basis"].startswith("override:") and row["created_by"] != who.username:
-            raise Forbidden(f"hold {hold_id} keeps footage for a preservation order; only {row['created_by']}, who "
-                            "invoked it, may renew or release it")  # fmt: skip
+            raise Forbidden(
+                f"hold {hold_id} keeps footage for a preservation order; only {row['created_by']}, who "
+                "invoked it, may renew or release it"
+            )
         return row
 
     async def renew(self, owner: Identity, hold_id: str) -> dict[str, Any]:
@@ -134,8 +152,9 @@ class Holds:
         ctx = self.ctx
         await ctx.audit.append(HoldReleased(time=ctx.clock(), actor=actor, hold_id=hold_id, reason=reason))
         now = ctx.now()
-        await ctx.db.write(lambda db: db.execute(
-            "UPDATE holds SET released_s = ? WHERE id = ? AND released_s IS NULL", [now, hold_id]))
+        await ctx.db.write(
+            lambda db: db.execute("UPDATE holds SET released_s = ? WHERE id = ? AND released_s IS NULL", [now, hold_id])
+        )
         log.info("hold %s %s", hold_id, reason)
 
     async def expire_due(self) -> int:
@@ -144,8 +163,9 @@ class Holds:
 
     async def _expire_due(self) -> int:
         now = self.ctx.now()
-        due = await self.ctx.db.read(lambda db: rows(
-            db, "SELECT id FROM holds WHERE released_s IS NULL AND expires_s <= ?", [now]))
+        due = await self.ctx.db.read(
+            lambda db: rows(db, "SELECT id FROM holds WHERE released_s IS NULL AND expires_s <= ?", [now])
+        )
         for row in due:
             await self._release(row["id"], "hub", "expired")
         return len(due)
@@ -167,5 +187,8 @@ class Holds:
             raise Forbidden("only owners and custodians list holds")
         hidden = await self._hidden(who)
         found = await self.ctx.db.read(lambda db: rows(db, "SELECT * FROM holds ORDER BY created_s DESC, id"))
-        return [{**r, "cameras": json.loads(r["cameras"])} for r in found
-                if r["id"] not in hidden and (who.role == "owner" or r["created_by"] == who.username)]  # fmt: skip
+        return [
+            {**r, "cameras": json.loads(r["cameras"])}
+            for r in found
+            if r["id"] not in hidden and (who.role == "owner" or r["created_by"] == who.username)
+        ]

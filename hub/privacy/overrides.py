@@ -30,9 +30,6 @@ from typing import Any
 
 import sqlite_utils
 
-from camhub.auth import Forbidden, Identity
-from camhub.durable import write_durably
-from camhub.errors import NotFound
 from camhub.audit import (
     OverrideFollowUpFiled,
     OverrideFollowUpMissed,
@@ -40,6 +37,9 @@ from camhub.audit import (
     OverrideNoticeDelayExtended,
     OverrideNoticeSent,
 )
+from camhub.auth import Forbidden, Identity
+from camhub.durable import write_durably
+from camhub.errors import NotFound
 from camhub.privacy.context import Context, dumps
 from camhub.privacy.holds import Holds
 from camhub.privacy.scope import (
@@ -137,31 +137,58 @@ class Overrides:
         if record["issued_s"] > now:
             raise InvalidField(f"'issued' ({utc(record['issued_s'])}) is in the future")
         if notice == "none" and (delayed_until is not None or ordered_by is not None):
-            raise InvalidField("notice_delayed_until and delay_ordered_by go with \"notice\": \"delayed\"")
+            raise InvalidField('notice_delayed_until and delay_ordered_by go with "notice": "delayed"')
         if delayed_until is not None:
             longest = int(ctx.config.max_notice_delay_days * 86400)
             if not now < delayed_until <= now + longest:
-                raise InvalidField(f"'notice_delayed_until' ({utc(delayed_until)}) must be in the future and at most "
-                                   f"{ctx.config.max_notice_delay_days:g} days away")  # fmt: skip
+                raise InvalidField(
+                    f"'notice_delayed_until' ({utc(delayed_until)}) must be in the future and at most "
+                    f"{ctx.config.max_notice_delay_days:g} days away"
+                )
         scope = Scope(cameras, start, end)
         override_id = "ovr_" + secrets.token_hex(16)
         follow_up_due = now + int(ctx.config.emergency_follow_up_hours * 3600) if kind == "emergency" else None
-        record.update(cameras=list(cameras), start_s=start, end_s=end, notice_delayed_until_s=delayed_until,
-                      delay_ordered_by=ordered_by, delay_provision=provision, follow_up_due_s=follow_up_due)  # fmt: skip
+        record.update(
+            cameras=list(cameras),
+            start_s=start,
+            end_s=end,
+            notice_delayed_until_s=delayed_until,
+            delay_ordered_by=ordered_by,
+            delay_provision=provision,
+            follow_up_due_s=follow_up_due,
+        )
         # The row first, so a delayed override is sealed from the moment its entry exists;
         # then the entry, durable before anything is held or built.
-        await ctx.db.write(lambda db: db.execute(
-            "INSERT INTO overrides (id, kind, record, invoked_by, invoked_s, notice_due_s, follow_up_due_s) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [override_id, kind, dumps(record), who.username, now, delayed_until or now, follow_up_due]))  # fmt: skip
+        await ctx.db.write(
+            lambda db: db.execute(
+                "INSERT INTO overrides (id, kind, record, invoked_by, invoked_s, notice_due_s, follow_up_due_s) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [override_id, kind, dumps(record), who.username, now, delayed_until or now, follow_up_due],
+            )
+        )
         try:
-            await ctx.audit.append(OverrideInvoked(
-                time=ctx.clock(), actor=who.username, override_id=override_id, kind=kind or "",
-                authority=record["authority"], jurisdiction=record["jurisdiction"], case_number=record["case_number"],
-                judge=record["judge"], issued_s=record["issued_s"], agency=record["agency"],
-                officer_contact=record["officer_contact"], cameras=cameras, start_s=start, end_s=end,
-                document_sha256=record["document_sha256"], notice_delayed_until_s=delayed_until,
-                delay_ordered_by=ordered_by, follow_up_due_s=follow_up_due))  # fmt: skip
+            await ctx.audit.append(
+                OverrideInvoked(
+                    time=ctx.clock(),
+                    actor=who.username,
+                    override_id=override_id,
+                    kind=kind or "",
+                    authority=record["authority"],
+                    jurisdiction=record["jurisdiction"],
+                    case_number=record["case_number"],
+                    judge=record["judge"],
+                    issued_s=record["issued_s"],
+                    agency=record["agency"],
+                    officer_contact=record["officer_contact"],
+                    cameras=cameras,
+                    start_s=start,
+                    end_s=end,
+                    document_sha256=record["document_sha256"],
+                    notice_delayed_until_s=delayed_until,
+                    delay_ordered_by=ordered_by,
+                    follow_up_due_s=follow_up_due,
+                )
+            )
         except BaseException:
             # Not logged, so it never happened: no notice, no release.
             await ctx.db.write(lambda db: db.execute("DELETE FROM overrides WHERE id = ?", [override_id]))
@@ -169,18 +196,30 @@ class Overrides:
         link = None
         if kind == "preservation":
             hold = await self.holds.place(who.username, f"override:{override_id}", scope)
-            await ctx.db.write(lambda db: db.execute("UPDATE overrides SET hold_id = ? WHERE id = ?",
-                                                     [hold["id"], override_id]))  # fmt: skip
+            await ctx.db.write(
+                lambda db: db.execute("UPDATE overrides SET hold_id = ? WHERE id = ?", [hold["id"], override_id])
+            )
         else:
-            basis = {"kind": "override", "id": override_id, "type": kind, "authority": record["authority"],
-                     "jurisdiction": record["jurisdiction"], "case_number": record["case_number"],
-                     "judge": record["judge"], "issued_s": record["issued_s"], "agency": record["agency"],
-                     "document_sha256": record["document_sha256"], "invoked_by": who.username}  # fmt: skip
+            basis = {
+                "kind": "override",
+                "id": override_id,
+                "type": kind,
+                "authority": record["authority"],
+                "jurisdiction": record["jurisdiction"],
+                "case_number": record["case_number"],
+                "judge": record["judge"],
+                "issued_s": record["issued_s"],
+                "agency": record["agency"],
+                "document_sha256": record["document_sha256"],
+                "invoked_by": who.username,
+            }
             export = await ctx.egress.release(f"override:{override_id}", basis, record["agency"], scope, who.username)
-            made = await ctx.egress.create_link(export.id, who.username, ctx.config.share_link_days,
-                                                ctx.config.share_link_downloads)  # fmt: skip
-            await ctx.db.write(lambda db: db.execute("UPDATE overrides SET export_id = ? WHERE id = ?",
-                                                     [export.id, override_id]))  # fmt: skip
+            made = await ctx.egress.create_link(
+                export.id, who.username, ctx.config.share_link_days, ctx.config.share_link_downloads
+            )
+            await ctx.db.write(
+                lambda db: db.execute("UPDATE overrides SET export_id = ? WHERE id = ?", [export.id, override_id])
+            )
             link = {"url": made.path, "expires_s": made.expires_s, "max_downloads": made.max_downloads}
         if delayed_until is None:
             await self._send_notice(override_id)
@@ -211,12 +250,21 @@ class Overrides:
         f.done()
         now = ctx.now()
         late = now > row["follow_up_due_s"]
-        await ctx.audit.append(OverrideFollowUpFiled(time=ctx.clock(), actor=who.username, override_id=override_id,
-                                                     kind=kind or "", case_number=case_number or "",
-                                                     document_sha256=document, late=late))  # fmt: skip
+        await ctx.audit.append(
+            OverrideFollowUpFiled(
+                time=ctx.clock(),
+                actor=who.username,
+                override_id=override_id,
+                kind=kind or "",
+                case_number=case_number or "",
+                document_sha256=document,
+                late=late,
+            )
+        )
         filed = {"kind": kind, "case_number": case_number, "document_sha256": document, "filed_s": now, "late": late}
-        await ctx.db.write(lambda db: db.execute("UPDATE overrides SET follow_up = ? WHERE id = ?",
-                                                 [dumps(filed), override_id]))  # fmt: skip
+        await ctx.db.write(
+            lambda db: db.execute("UPDATE overrides SET follow_up = ? WHERE id = ?", [dumps(filed), override_id])
+        )
         return await self._view_row(override_id, who.username)
 
     async def extend_delay(self, who: Identity, override_id: str, body: Any) -> dict[str, Any]:
@@ -240,21 +288,34 @@ class Overrides:
         now = ctx.now()
         longest = int(ctx.config.max_notice_delay_days * 86400)
         if not max(now, row["notice_due_s"]) < until <= now + longest:
-            raise InvalidField(f"'notice_delayed_until' ({utc(until)}) must be after the current date "
-                               f"({utc(row['notice_due_s'])}) and at most {ctx.config.max_notice_delay_days:g} "
-                               "days from now")  # fmt: skip
-        await ctx.audit.append(OverrideNoticeDelayExtended(time=ctx.clock(), actor=who.username,
-                                                           override_id=override_id, notice_delayed_until_s=until,
-                                                           delay_ordered_by=ordered_by))  # fmt: skip
+            raise InvalidField(
+                f"'notice_delayed_until' ({utc(until)}) must be after the current date "
+                f"({utc(row['notice_due_s'])}) and at most {ctx.config.max_notice_delay_days:g} "
+                "days from now"
+            )
+        await ctx.audit.append(
+            OverrideNoticeDelayExtended(
+                time=ctx.clock(),
+                actor=who.username,
+                override_id=override_id,
+                notice_delayed_until_s=until,
+                delay_ordered_by=ordered_by,
+            )
+        )
         record = json.loads(row["record"])
-        extensions = [*record.get("delay_extensions", []), {"until_s": until, "ordered_by": ordered_by,
-                                                            "provision": provision, "at_s": now}]  # fmt: skip
+        extensions = [
+            *record.get("delay_extensions", []),
+            {"until_s": until, "ordered_by": ordered_by, "provision": provision, "at_s": now},
+        ]
         record.update(notice_delayed_until_s=until, delay_ordered_by=ordered_by, delay_extensions=extensions)
         if provision is not None:
             record["delay_provision"] = provision
-        await ctx.db.write(lambda db: db.execute(
-            "UPDATE overrides SET record = ?, notice_due_s = ? WHERE id = ? AND notice_sent_s IS NULL",
-            [dumps(record), until, override_id]))  # fmt: skip
+        await ctx.db.write(
+            lambda db: db.execute(
+                "UPDATE overrides SET record = ?, notice_due_s = ? WHERE id = ? AND notice_sent_s IS NULL",
+                [dumps(record), until, override_id],
+            )
+        )
         return await self._view_row(override_id, who.username)
 
     # Telling the owners
@@ -267,46 +328,91 @@ class Overrides:
         """Send notices whose delay ended; flag emergencies past their follow-up deadline."""
         ctx = self.ctx
         now = ctx.now()
-        due = await ctx.db.read(lambda db: rows(
-            db, "SELECT id FROM overrides WHERE notice_sent_s IS NULL AND notice_due_s <= ?", [now]))
+        due = await ctx.db.read(
+            lambda db: rows(db, "SELECT id FROM overrides WHERE notice_sent_s IS NULL AND notice_due_s <= ?", [now])
+        )
         for row in due:
             await self._send_notice(row["id"])
-        missed = await ctx.db.read(lambda db: rows(
-            db, "SELECT id, follow_up_due_s, notice_sent_s FROM overrides WHERE kind = 'emergency' "
-                "AND follow_up IS NULL AND follow_up_missed_s IS NULL AND follow_up_due_s <= ?", [now]))  # fmt: skip
+        missed = await ctx.db.read(
+            lambda db: rows(
+                db,
+                "SELECT id, follow_up_due_s, notice_sent_s FROM overrides WHERE kind = 'emergency' "
+                "AND follow_up IS NULL AND follow_up_missed_s IS NULL AND follow_up_due_s <= ?",
+                [now],
+            )
+        )
         for row in missed:
-            await ctx.audit.append(OverrideFollowUpMissed(time=ctx.clock(), actor="hub", override_id=row["id"],
-                                                          due_s=row["follow_up_due_s"]))  # fmt: skip
-            await ctx.db.write(lambda db, oid=row["id"]: db.execute(
-                "UPDATE overrides SET follow_up_missed_s = ? WHERE id = ?", [now, oid]))
+            await ctx.audit.append(
+                OverrideFollowUpMissed(
+                    time=ctx.clock(), actor="hub", override_id=row["id"], due_s=row["follow_up_due_s"]
+                )
+            )
+            await ctx.db.write(
+                lambda db, oid=row["id"]: db.execute(
+                    "UPDATE overrides SET follow_up_missed_s = ? WHERE id = ?", [now, oid]
+                )
+            )
             if row["notice_sent_s"] is not None:  # while sealed, the notice itself will say so
-                log.warning("emergency override %s has no follow-up legal process (due %s)", row["id"],
-                            utc(row["follow_up_due_s"]))  # fmt: skip
-                await ctx.notify("follow_up_missed", row["id"], {"override_id": row["id"],
-                                                                 "due_s": row["follow_up_due_s"]})  # fmt: skip
+                log.warning(
+                    "emergency override %s has no follow-up legal process (due %s)",
+                    row["id"],
+                    utc(row["follow_up_due_s"]),
+                )
+                await ctx.notify(
+                    "follow_up_missed", row["id"], {"override_id": row["id"], "due_s": row["follow_up_due_s"]}
+                )
 
     async def _send_notice(self, override_id: str) -> None:
         ctx = self.ctx
         view = await self._view_row(override_id)
         owners = tuple(sorted(await ctx.owners()))
         delayed = view["notice_delayed_until_s"] is not None
-        await ctx.audit.append(OverrideNoticeSent(time=ctx.clock(), actor="hub", override_id=override_id,
-                                                  delayed=delayed, owners=owners))  # fmt: skip
+        await ctx.audit.append(
+            OverrideNoticeSent(time=ctx.clock(), actor="hub", override_id=override_id, delayed=delayed, owners=owners)
+        )
         now = ctx.now()
-        await ctx.db.write(lambda db: db.execute("UPDATE overrides SET notice_sent_s = ? WHERE id = ?",
-                                                 [now, override_id]))  # fmt: skip
-        body = {k: view[k] for k in ("kind", "authority", "jurisdiction", "case_number", "judge", "issued_s",
-                                      "agency", "officer_contact", "cameras", "start_s", "end_s", "document_sha256",
-                                      "invoked_by", "invoked_s", "notice_delayed_until_s", "delay_ordered_by",
-                                      "delay_provision", "follow_up_due_s", "follow_up", "supplied")}  # fmt: skip
+        await ctx.db.write(
+            lambda db: db.execute("UPDATE overrides SET notice_sent_s = ? WHERE id = ?", [now, override_id])
+        )
+        body = {
+            k: view[k]
+            for k in (
+                "kind",
+                "authority",
+                "jurisdiction",
+                "case_number",
+                "judge",
+                "issued_s",
+                "agency",
+                "officer_contact",
+                "cameras",
+                "start_s",
+                "end_s",
+                "document_sha256",
+                "invoked_by",
+                "invoked_s",
+                "notice_delayed_until_s",
+                "delay_ordered_by",
+                "delay_provision",
+                "follow_up_due_s",
+                "follow_up",
+                "supplied",
+            )
+        }
         body["delay_extensions"] = view.get("delay_extensions", [])
         body["notice_delayed"] = delayed
         body["follow_up_missed"] = view["follow_up_missed_s"] is not None
         await ctx.notify("override", override_id, body)
         released = view.get("export_id") or view.get("hold_id") or "nothing"
-        log.info("override %s (%s, case %s) invoked by %r: %s; owners told%s", override_id, view["kind"],
-                 view["case_number"], view["invoked_by"], released,
-                 f" after a delay ordered by {view['delay_ordered_by']}" if delayed else "")  # fmt: skip
+        log.info(
+            "override %s (%s, case %s) invoked by %r: %s; owners told%s",
+            override_id,
+            view["kind"],
+            view["case_number"],
+            view["invoked_by"],
+            released,
+            f" after a delay ordered by {view['delay_ordered_by']}" if delayed else "",
+        )
 
     # Reading
 
@@ -317,17 +423,27 @@ class Overrides:
         row = await ctx.db.read(lambda db: one(db, "SELECT * FROM overrides WHERE id = ?", [override_id]))
         if row is None:
             raise NotFound(f"no override {override_id!r}")
-        out = {"id": row["id"], **json.loads(row["record"]), "invoked_by": row["invoked_by"],
-               "invoked_s": row["invoked_s"], "notice_sent_s": row["notice_sent_s"],
-               "follow_up": json.loads(row["follow_up"]) if row["follow_up"] else None,
-               "follow_up_missed_s": row["follow_up_missed_s"], "hold_id": row["hold_id"],
-               "export_id": row["export_id"]}  # fmt: skip
+        out = {
+            "id": row["id"],
+            **json.loads(row["record"]),
+            "invoked_by": row["invoked_by"],
+            "invoked_s": row["invoked_s"],
+            "notice_sent_s": row["notice_sent_s"],
+            "follow_up": json.loads(row["follow_up"]) if row["follow_up"] else None,
+            "follow_up_missed_s": row["follow_up_missed_s"],
+            "hold_id": row["hold_id"],
+            "export_id": row["export_id"],
+        }
         supplied = None
         if row["export_id"]:
-            export = await ctx.db.read(lambda db: one(db, "SELECT files, bytes, created_s FROM exports WHERE id = ?",
-                                                      [row["export_id"]]))  # fmt: skip
-            downloads = await ctx.db.read(lambda db: db.execute(
-                "SELECT coalesce(sum(downloads), 0) FROM links WHERE export_id = ?", [row["export_id"]]).fetchone()[0])
+            export = await ctx.db.read(
+                lambda db: one(db, "SELECT files, bytes, created_s FROM exports WHERE id = ?", [row["export_id"]])
+            )
+            downloads = await ctx.db.read(
+                lambda db: db.execute(
+                    "SELECT coalesce(sum(downloads), 0) FROM links WHERE export_id = ?", [row["export_id"]]
+                ).fetchone()[0]
+            )
             if export:
                 supplied = {**export, "downloads": downloads}
         out["supplied"] = supplied
@@ -353,9 +469,14 @@ class Overrides:
     async def list(self, who: Identity) -> list[dict[str, Any]]:
         if who.role not in INVOKERS:
             raise Forbidden("only owners and custodians see overrides")
-        ids = await self.ctx.db.read(lambda db: rows(
-            db, "SELECT id FROM overrides WHERE notice_sent_s IS NOT NULL OR invoked_by = ? "
-                "ORDER BY invoked_s DESC, id", [who.username]))  # fmt: skip
+        ids = await self.ctx.db.read(
+            lambda db: rows(
+                db,
+                "SELECT id FROM overrides WHERE notice_sent_s IS NOT NULL OR invoked_by = ? "
+                "ORDER BY invoked_s DESC, id",
+                [who.username],
+            )
+        )
         return [await self._view_row(r["id"], who.username) for r in ids]
 
     async def sealed(self) -> dict[str, tuple[str, set[str]]]:
@@ -367,7 +488,9 @@ class Overrides:
             for row in rows(db, "SELECT id, invoked_by FROM overrides WHERE notice_sent_s IS NULL"):
                 # Exports and links are looked up by their basis, not by the override's columns,
                 # which are filled in only after they exist.
-                exports = {r["id"] for r in rows(db, "SELECT id FROM exports WHERE basis = ?", [f"override:{row['id']}"])}
+                exports = {
+                    r["id"] for r in rows(db, "SELECT id FROM exports WHERE basis = ?", [f"override:{row['id']}"])
+                }
                 holds = {r["id"] for r in rows(db, "SELECT id FROM holds WHERE basis = ?", [f"override:{row['id']}"])}
                 links = {r["id"] for e in exports for r in rows(db, "SELECT id FROM links WHERE export_id = ?", [e])}
                 ids = {row["id"]} | exports | holds | links

@@ -33,8 +33,6 @@ from typing import IO, Any
 
 import rfc8785
 
-from camhub.durable import TMP_SUFFIX, durable_rename
-from camhub.errors import HubError
 from camhub.audit.canonical import canonical, check_value, decode_entry
 from camhub.audit.errors import AuditError, VerificationFailed
 from camhub.audit.merkle import HASH_SIZE, leaf_hash, verify_inclusion
@@ -45,6 +43,8 @@ from camhub.audit.note import (
     parse_checkpoint,
     verify_checkpoint,
 )
+from camhub.durable import TMP_SUFFIX, durable_rename
+from camhub.errors import HubError
 
 FORMAT = "camhub-export/1"
 MANIFEST = "manifest.json"
@@ -129,10 +129,16 @@ def _file_problems(i: int, f: Any, scope: dict[str, Any]) -> list[str]:
         return [f"files[{i}]: expected an object with the keys {', '.join(FILE_KEYS)}"]
     where = f"files[{i}] ({f['name']})" if isinstance(f["name"], str) else f"files[{i}]"
     problems = [f"files[{i}]: {p}"] if (p := name_problem(f["name"])) else []
-    problems += [f"{where}: {k} must be 64 lowercase hex digits" for k in ("sha256", "source_sha256")
-                 if not (isinstance(f[k], str) and _SHA256.fullmatch(f[k]))]  # fmt: skip
-    problems += [f"{where}: {k} must be a whole number, 0 or more" for k in ("bytes", "start_ms", "end_ms", "source_clip_id")
-                 if not (_is_int(f[k]) and f[k] >= 0)]  # fmt: skip
+    problems += [
+        f"{where}: {k} must be 64 lowercase hex digits"
+        for k in ("sha256", "source_sha256")
+        if not (isinstance(f[k], str) and _SHA256.fullmatch(f[k]))
+    ]
+    problems += [
+        f"{where}: {k} must be a whole number, 0 or more"
+        for k in ("bytes", "start_ms", "end_ms", "source_clip_id")
+        if not (_is_int(f[k]) and f[k] >= 0)
+    ]
     if not isinstance(f["camera"], str) or not isinstance(f["trimmed"], bool):
         problems.append(f"{where}: camera must be a string and trimmed true or false")
     if problems:
@@ -159,18 +165,25 @@ def manifest_problems(value: Any) -> list[str]:
         keys = ", ".join(sorted(value)) if isinstance(value, dict) else type(value).__name__
         return [f"expected the keys {', '.join(MANIFEST_KEYS)}, got {keys}"]
     problems = [] if value["format"] == FORMAT else [f"format {value['format']!r} is not {FORMAT!r}"]
-    problems += [f"{k} must be a non-empty string" for k in ("export_id", "hub_origin")
-                 if not (isinstance(value[k], str) and value[k])]  # fmt: skip
+    problems += [
+        f"{k} must be a non-empty string"
+        for k in ("export_id", "hub_origin")
+        if not (isinstance(value[k], str) and value[k])
+    ]
     if not (_is_int(value["created_s"]) and value["created_s"] >= 0):
         problems.append("created_s must be Unix seconds")
     basis = value["basis"]
-    if not (isinstance(basis, dict) and basis.get("kind") in BASIS_KINDS and isinstance(basis.get("id"), str)
-            and basis["id"]):  # fmt: skip
+    if not (
+        isinstance(basis, dict)
+        and basis.get("kind") in BASIS_KINDS
+        and isinstance(basis.get("id"), str)
+        and basis["id"]
+    ):
         problems.append(f"basis: expected an object with kind {' or '.join(BASIS_KINDS)} and an id")
     problems += _scope_problems(value["scope"])
     files = value["files"]
     if not isinstance(files, list):
-        return problems + ["files: expected a list"]
+        return [*problems, "files: expected a list"]
     if problems:
         return problems  # the files are checked against a valid scope only
     for i, f in enumerate(files):
@@ -181,11 +194,25 @@ def manifest_problems(value: Any) -> list[str]:
     return problems
 
 
-def make_manifest(*, export_id: str, hub_origin: str, created_s: int, basis: dict[str, Any], scope: dict[str, Any],
-                  files: list[dict[str, Any]]) -> bytes:  # fmt: skip
+def make_manifest(
+    *,
+    export_id: str,
+    hub_origin: str,
+    created_s: int,
+    basis: dict[str, Any],
+    scope: dict[str, Any],
+    files: list[dict[str, Any]],
+) -> bytes:
     """The canonical JSON bytes of a manifest; raises PackageError naming every wrong field."""
-    value = {"basis": basis, "created_s": created_s, "export_id": export_id, "files": files, "format": FORMAT,
-             "hub_origin": hub_origin, "scope": scope}  # fmt: skip
+    value = {
+        "basis": basis,
+        "created_s": created_s,
+        "export_id": export_id,
+        "files": files,
+        "format": FORMAT,
+        "hub_origin": hub_origin,
+        "scope": scope,
+    }
     problems = manifest_problems(value)
     if problems:
         raise PackageError(f"export manifest {export_id!r}: " + "; ".join(problems))
@@ -197,7 +224,7 @@ def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, list[str]]:
     try:
         value = json.loads(data)
         again = rfc8785.dumps(value)
-    except Exception as exc:  # noqa: BLE001 - bad UTF-8, bad JSON, NaN or huge numbers: all "not canonical JSON"
+    except Exception as exc:
         return None, [f"{MANIFEST}: not valid canonical JSON ({exc})"]
     if again != data:
         return None, [f"{MANIFEST}: not in canonical JSON form (RFC 8785)"]
@@ -227,11 +254,16 @@ def _parse_proof(data: bytes) -> tuple[int, int, list[bytes]]:
         value = json.loads(data)
         if rfc8785.dumps(value) != data:
             raise ValueError("not in canonical JSON form (RFC 8785)")
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the same finding
+    except Exception as exc:
         raise VerificationFailed(f"{PROOF}: not valid canonical JSON ({exc})") from None
-    if not (isinstance(value, dict) and sorted(value) == ["hashes", "index", "tree_size"] and _is_int(value["index"])
-            and _is_int(value["tree_size"]) and isinstance(value["hashes"], list)):  # fmt: skip
-        raise VerificationFailed(f"{PROOF}: expected {{\"hashes\": [base64], \"index\": int, \"tree_size\": int}}")
+    if not (
+        isinstance(value, dict)
+        and sorted(value) == ["hashes", "index", "tree_size"]
+        and _is_int(value["index"])
+        and _is_int(value["tree_size"])
+        and isinstance(value["hashes"], list)
+    ):
+        raise VerificationFailed(f'{PROOF}: expected {{"hashes": [base64], "index": int, "tree_size": int}}')
     hashes = []
     for i, text in enumerate(value["hashes"]):
         try:
@@ -244,8 +276,9 @@ def _parse_proof(data: bytes) -> tuple[int, int, list[bytes]]:
     return value["index"], value["tree_size"], hashes
 
 
-def _check_entry(entry: dict[str, Any], manifest: dict[str, Any], manifest_bytes: bytes,
-                 index: int | None) -> list[str]:  # fmt: skip
+def _check_entry(
+    entry: dict[str, Any], manifest: dict[str, Any], manifest_bytes: bytes, index: int | None
+) -> list[str]:
     fields = entry["fields"]
     where = f"{ENTRY} (entry #{entry['index']})"
     if entry["event"] != "export_built" or not isinstance(fields, dict):
@@ -254,7 +287,9 @@ def _check_entry(entry: dict[str, Any], manifest: dict[str, Any], manifest_bytes
     if index is not None and entry["index"] != index:
         problems.append(f"{where}: holds index {entry['index']}, but {PROOF} is for entry #{index}")
     if fields.get("export_id") != manifest["export_id"]:
-        problems.append(f"{where}: export_id {fields.get('export_id')!r} is not the manifest's {manifest['export_id']!r}")
+        problems.append(
+            f"{where}: export_id {fields.get('export_id')!r} is not the manifest's {manifest['export_id']!r}"
+        )
     actual = hashlib.sha256(manifest_bytes).hexdigest()
     if fields.get("manifest_sha256") != actual:
         problems.append(f"{MANIFEST}: SHA-256 is {actual}, but the audit entry records {fields.get('manifest_sha256')}")
@@ -265,8 +300,12 @@ def _check_entry(entry: dict[str, Any], manifest: dict[str, Any], manifest_bytes
             count = len(logged) if isinstance(logged, list) else logged
             problems.append(f"{where}: clip_sha256 lists {count} hashes, the manifest {len(listed)} files")
         else:
-            problems += [f"{where}: clip_sha256[{i}] is {got}, but the manifest's {manifest['files'][i]['name']} "
-                         f"has SHA-256 {want}" for i, (got, want) in enumerate(zip(logged, listed)) if got != want]  # fmt: skip
+            problems += [
+                f"{where}: clip_sha256[{i}] is {got}, but the manifest's {manifest['files'][i]['name']} "
+                f"has SHA-256 {want}"
+                for i, (got, want) in enumerate(zip(logged, listed, strict=True))
+                if got != want
+            ]
     return problems
 
 
@@ -276,9 +315,16 @@ def _canonical_signatures(note: str, signatures: list[tuple[str, bytes, bytes]])
     return note.partition("\n\n")[2] == lines
 
 
-def check_audit(manifest: dict[str, Any], manifest_bytes: bytes, entry_bytes: bytes, proof_bytes: bytes,
-                note_bytes: bytes, key_bytes: bytes, pinned: VerifierKey | None,
-                problems: list[str]) -> _Proven | None:  # fmt: skip
+def check_audit(
+    manifest: dict[str, Any],
+    manifest_bytes: bytes,
+    entry_bytes: bytes,
+    proof_bytes: bytes,
+    note_bytes: bytes,
+    key_bytes: bytes,
+    pinned: VerifierKey | None,
+    problems: list[str],
+) -> _Proven | None:
     """Check entry, proof, checkpoint and signature against the manifest; append what fails to `problems`."""
     start = len(problems)
     try:
@@ -305,14 +351,18 @@ def check_audit(manifest: dict[str, Any], manifest_bytes: bytes, entry_bytes: by
         problems.append(f"{CHECKPOINT}: {exc}" if isinstance(exc, UnicodeDecodeError) else str(exc))
     if checkpoint is not None and not proof_error:
         if tree_size != checkpoint.size:
-            problems.append(f"{PROOF}: is for a tree of size {tree_size}, the checkpoint's tree has size {checkpoint.size}")
+            problems.append(
+                f"{PROOF}: is for a tree of size {tree_size}, the checkpoint's tree has size {checkpoint.size}"
+            )
         else:
             try:
                 verify_inclusion(index, tree_size, leaf_hash(entry_bytes), hashes, checkpoint.root)
             except VerificationFailed as exc:
                 problems.append(f"{PROOF}: {exc}: the entry is not in the signed tree as given")
     if checkpoint is not None and checkpoint.origin != manifest["hub_origin"]:
-        problems.append(f"{CHECKPOINT}: origin {checkpoint.origin!r} is not the manifest's log {manifest['hub_origin']!r}")
+        problems.append(
+            f"{CHECKPOINT}: origin {checkpoint.origin!r} is not the manifest's log {manifest['hub_origin']!r}"
+        )
     key = None
     try:
         key = VerifierKey.parse(key_bytes.decode())
@@ -321,7 +371,9 @@ def check_audit(manifest: dict[str, Any], manifest_bytes: bytes, entry_bytes: by
     except (UnicodeDecodeError, AuditError) as exc:
         problems.append(f"{KEY}: {exc}")
     if key is not None and pinned is not None and key != pinned:
-        problems.append(f"{KEY}: holds key {key.name}+{key.id.hex()}, not the pinned key {pinned.name}+{pinned.id.hex()}")
+        problems.append(
+            f"{KEY}: holds key {key.name}+{key.id.hex()}, not the pinned key {pinned.name}+{pinned.id.hex()}"
+        )
     signer = pinned or key
     if note is not None and checkpoint is not None and signer is not None:
         try:
@@ -356,13 +408,25 @@ def _copy_checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path, expe
             if copied > expected["bytes"]:
                 break
     if digest.hexdigest() != expected["sha256"] or copied != expected["bytes"]:
-        raise PackageError(f"{source} changed after the manifest was made: {info.filename} should have SHA-256 "
-                           f"{expected['sha256']} ({expected['bytes']} bytes), it has {digest.hexdigest()} "
-                           f"({copied}{'+' if copied > expected['bytes'] else ''} bytes); no package was written")  # fmt: skip
+        raise PackageError(
+            f"{source} changed after the manifest was made: {info.filename} should have SHA-256 "
+            f"{expected['sha256']} ({expected['bytes']} bytes), it has {digest.hexdigest()} "
+            f"({copied}{'+' if copied > expected['bytes'] else ''} bytes); no package was written"
+        )
 
 
-def write_package(path: Path, *, manifest: bytes, files: list[tuple[str, Path]], entry: bytes, index: int,
-                  tree_size: int, proof: list[bytes], checkpoint_note: str, verifier_key: str) -> int:  # fmt: skip
+def write_package(
+    path: Path,
+    *,
+    manifest: bytes,
+    files: list[tuple[str, Path]],
+    entry: bytes,
+    index: int,
+    tree_size: int,
+    proof: list[bytes],
+    checkpoint_note: str,
+    verifier_key: str,
+) -> int:
     """Write the package zip at `path` whole or not at all; returns its size in bytes.
 
     Blocking (run it in a thread). Refuses, leaving nothing behind, when the
@@ -380,16 +444,22 @@ def write_package(path: Path, *, manifest: bytes, files: list[tuple[str, Path]],
     key_bytes = f"{verifier_key.strip()}\n".encode()
     if check_audit(value, manifest, entry, proof_bytes, checkpoint_note.encode(), key_bytes, None, problems) is None:
         raise PackageError(f"{path.name}: the audit records do not prove this manifest: " + "; ".join(problems))
-    for (name, source), expected in zip(files, value["files"]):
+    for (name, source), expected in zip(files, value["files"], strict=True):
         if not source.is_file() or source.stat().st_size != expected["bytes"]:
             size = source.stat().st_size if source.is_file() else "no file"
-            raise PackageError(f"{source} ({name}): the manifest says {expected['bytes']} bytes, found {size}; "
-                               "no package was written")  # fmt: skip
+            raise PackageError(
+                f"{source} ({name}): the manifest says {expected['bytes']} bytes, found {size}; no package was written"
+            )
     if path.exists():
         raise PackageError(f"{path}: a package of that name exists; packages are never replaced")
     created = value["created_s"]
-    small = [(ENTRY, entry), (PROOF, proof_bytes), (CHECKPOINT, checkpoint_note.encode()), (KEY, key_bytes),
-             (README, readme(value, index, tree_size, path.name).encode())]  # fmt: skip
+    small = [
+        (ENTRY, entry),
+        (PROOF, proof_bytes),
+        (CHECKPOINT, checkpoint_note.encode()),
+        (KEY, key_bytes),
+        (README, readme(value, index, tree_size, path.name).encode()),
+    ]
     tmp = path.with_name(path.name + TMP_SUFFIX)
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # left by a crash
@@ -397,7 +467,7 @@ def write_package(path: Path, *, manifest: bytes, files: list[tuple[str, Path]],
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # footage: the owner's eyes only, from byte 0
         with open(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
             zf.writestr(_zip_info(MANIFEST, created, len(manifest)), manifest)
-            for (name, source), expected in zip(files, value["files"]):
+            for (name, source), expected in zip(files, value["files"], strict=True):
                 _copy_checked(zf, _zip_info(name, created, expected["bytes"]), source, expected)
             for name, data in small:
                 zf.writestr(_zip_info(name, created, len(data)), data)
@@ -413,11 +483,11 @@ def readme(manifest: dict[str, Any], index: int, tree_size: int, package_name: s
     files = manifest["files"]
     total = sum(f["bytes"] for f in files)
     return f"""\
-camhub export {manifest['export_id']}
-{'=' * (14 + len(manifest['export_id']))}
+camhub export {manifest["export_id"]}
+{"=" * (14 + len(manifest["export_id"]))}
 
-This zip holds video from a camhub home camera hub ({manifest['hub_origin']}),
-released under {manifest['basis']['kind']} {manifest['basis']['id']}, with what you need to check it
+This zip holds video from a camhub home camera hub ({manifest["hub_origin"]}),
+released under {manifest["basis"]["kind"]} {manifest["basis"]["id"]}, with what you need to check it
 offline:
 
   manifest.json         on what basis the video was released, the cameras and
@@ -460,8 +530,13 @@ What it does not prove
 
 
 def _member_problem(name: str) -> str | None:
-    if "\\" in name or name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in name.split("/") \
-            or any(ord(c) < 32 for c in name):  # fmt: skip
+    if (
+        "\\" in name
+        or name.startswith("/")
+        or re.match(r"[A-Za-z]:", name)
+        or ".." in name.split("/")
+        or any(ord(c) < 32 for c in name)
+    ):
         return f"{name!r}: unsafe member name (absolute, '..', a backslash or a control character)"
     if name in REQUIRED or name in (README, *DIRECTORIES):
         return None
@@ -501,13 +576,16 @@ def _check_files(zf: zipfile.ZipFile, manifest: dict[str, Any], problems: list[s
         try:
             with zf.open(info) as member:
                 actual, size = _hash_member(member)
-        except Exception as exc:  # noqa: BLE001 - a damaged zip raises many kinds; each is this finding
-            problems.append(f"{f['name']}: cannot be read from the zip ({exc}): changed or damaged; "
-                            f"the manifest expects SHA-256 {f['sha256']}")  # fmt: skip
+        except Exception as exc:
+            problems.append(
+                f"{f['name']}: cannot be read from the zip ({exc}): changed or damaged; "
+                f"the manifest expects SHA-256 {f['sha256']}"
+            )
             continue
         if actual != f["sha256"] or size != f["bytes"]:
-            problems.append(f"{f['name']}: expected SHA-256 {f['sha256']} ({f['bytes']} bytes), "
-                            f"found {actual} ({size} bytes)")  # fmt: skip
+            problems.append(
+                f"{f['name']}: expected SHA-256 {f['sha256']} ({f['bytes']} bytes), found {actual} ({size} bytes)"
+            )
     problems += [f"{name}: in the package but not in the manifest" for name in present]
 
 
@@ -529,8 +607,9 @@ def _verify_zip(zf: zipfile.ZipFile, pinned: VerifierKey | None, problems: list[
         problems += found
         return None
     _check_files(zf, manifest, problems)
-    proven = check_audit(manifest, small[MANIFEST], small[ENTRY], small[PROOF], small[CHECKPOINT], small[KEY], pinned,
-                         problems)  # fmt: skip
+    proven = check_audit(
+        manifest, small[MANIFEST], small[ENTRY], small[PROOF], small[CHECKPOINT], small[KEY], pinned, problems
+    )
     return None if problems else proven
 
 
@@ -545,27 +624,45 @@ def _claims(proven: _Proven, pinned: bool) -> tuple[list[str], list[str]]:
     entry = proven.entry
     fields = entry["fields"]
     proves = [
-        (f"these {len(files)} files ({sum(f['bytes'] for f in files)} bytes) are exactly the files listed in the "
-         "manifest: each one's SHA-256 and size match, and there are no others"),
-        (f"the manifest (SHA-256 {hashlib.sha256(proven.manifest_bytes).hexdigest()}) is the one recorded in entry "
-         f"#{entry['index']} of audit log {proven.checkpoint.origin} (export {manifest['export_id']}, basis "
-         f"{fields.get('basis')}, to {fields.get('recipient')}, logged {_utc(entry['time_ms'] / 1000)}), which is "
-         f"included in the log's tree of size {proven.tree_size} signed by key {key} at {_utc(proven.checkpoint.time)}"),
-    ]  # fmt: skip
+        (
+            f"these {len(files)} files ({sum(f['bytes'] for f in files)} bytes) are exactly the files listed in the "
+            "manifest: each one's SHA-256 and size match, and there are no others"
+        ),
+        (
+            f"the manifest (SHA-256 {hashlib.sha256(proven.manifest_bytes).hexdigest()}) is the one recorded in entry "
+            f"#{entry['index']} of audit log {proven.checkpoint.origin} (export {manifest['export_id']}, basis "
+            f"{fields.get('basis')}, to {fields.get('recipient')}, logged {_utc(entry['time_ms'] / 1000)}), which is "
+            f"included in the log's tree of size {proven.tree_size} signed by key {key} "
+            f"at {_utc(proven.checkpoint.time)}"
+        ),
+    ]
     if pinned:
         proves.append(f"key {key} is the key you gave with --key")
-    not_proven = [] if pinned else [
-        (f"that key {key} belongs to the owner's hub: compare it with the key the owner or a witness publishes, "
-         "and verify again with --key")]  # fmt: skip
+    not_proven = (
+        []
+        if pinned
+        else [
+            (
+                f"that key {key} belongs to the owner's hub: compare it with the key the owner or a witness publishes, "
+                "and verify again with --key"
+            )
+        ]
+    )
     not_proven += [
-        ("that the footage shows what it appears to show, or that the hub's and the cameras' clocks were right "
-         "(every time above is the hub's own)"),
-        ("that the basis was genuine: the log records the request or legal document the hub was given, not whether "
-         "it was real"),
-        ("that nothing else was released: that needs the whole log (camhub audit verify), a witness's checkpoints "
-         "or the transparency report"),
+        (
+            "that the footage shows what it appears to show, or that the hub's and the cameras' clocks were right "
+            "(every time above is the hub's own)"
+        ),
+        (
+            "that the basis was genuine: the log records the request or legal document the hub was given, not whether "
+            "it was real"
+        ),
+        (
+            "that nothing else was released: that needs the whole log (camhub audit verify), a witness's checkpoints "
+            "or the transparency report"
+        ),
         f"anything in {README}: no hash covers it",
-    ]  # fmt: skip
+    ]
     return proves, not_proven
 
 
@@ -578,8 +675,10 @@ def verify_package(path: Path, pinned_key: str | None = None) -> VerifyResult:
     """
     if pinned_key is not None and pinned_key.lstrip().startswith("PRIVATE+"):
         # Checked before parsing, whose error would repeat the key on screen.
-        raise PackageError("the key given is the hub's private signing key: give its verifier key "
-                           "(name+id+key, printed by `camhub audit verify`) and keep the private one secret")  # fmt: skip
+        raise PackageError(
+            "the key given is the hub's private signing key: give its verifier key "
+            "(name+id+key, printed by `camhub audit verify`) and keep the private one secret"
+        )
     pinned = VerifierKey.parse(pinned_key) if pinned_key is not None else None
     path = Path(path)
     if not path.is_file():
@@ -588,7 +687,7 @@ def verify_package(path: Path, pinned_key: str | None = None) -> VerifyResult:
     try:
         with zipfile.ZipFile(path) as zf:
             verified = _verify_zip(zf, pinned, problems)
-    except Exception as exc:  # noqa: BLE001 - a damaged zip raises many kinds; none of them may pass as "ok"
+    except Exception as exc:
         problems.append(f"{path.name}: not a readable zip file ({type(exc).__name__}: {exc})")
         verified = None
     if verified is None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from camhub.audit import SettingChanged
 from camhub.auth import AccountService, Forbidden, Identity
 from camhub.errors import HubError, NotFound
-from camhub.audit import SettingChanged
 from camhub.privacy.context import Context
 from camhub.privacy.scope import Fields
 from camhub.store.db import one, rows
@@ -47,30 +47,48 @@ class Requesters:
         identity, organisation, contact = f.text("identity"), f.text("organisation"), f.text("contact")
         f.done()
         assert username is not None
-        waiting = await self.ctx.db.read(lambda db: db.execute(
-            "SELECT count(*) FROM registrations WHERE state = 'pending'").fetchone()[0])
+        waiting = await self.ctx.db.read(
+            lambda db: db.execute("SELECT count(*) FROM registrations WHERE state = 'pending'").fetchone()[0]
+        )
         if waiting >= MAX_PENDING:
             raise TooManyRegistrations(f"{waiting} registrations are waiting for the owners; try again later")
         account, issued = await self.accounts.register_requester(username)
         now = self.ctx.now()
-        await self.ctx.db.write(lambda db: db.execute(
-            "INSERT INTO registrations (username, display_name, identity, organisation, contact, remote, created_s, "
-            "state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-            [account, username, identity, organisation, contact, remote, now]))  # fmt: skip
-        await self.ctx.notify("requester_registered", account, {
-            "username": account, "display_name": username, "identity": identity, "organisation": organisation,
-            "contact": contact})  # fmt: skip
+        await self.ctx.db.write(
+            lambda db: db.execute(
+                "INSERT INTO registrations (username, display_name, identity, organisation, contact, remote, "
+                "created_s, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [account, username, identity, organisation, contact, remote, now],
+            )
+        )
+        await self.ctx.notify(
+            "requester_registered",
+            account,
+            {
+                "username": account,
+                "display_name": username,
+                "identity": identity,
+                "organisation": organisation,
+                "contact": contact,
+            },
+        )
         log.info("requester %r (calling itself %r) registered from %s; waiting for an owner", account, username, remote)
-        return {"username": account, "display_name": username, "token": issued.token,
-                "expires_at": issued.expires_at, "state": "pending",
-                "note": "the token works once an owner approves the registration"}  # fmt: skip
+        return {
+            "username": account,
+            "display_name": username,
+            "token": issued.token,
+            "expires_at": issued.expires_at,
+            "state": "pending",
+            "note": "the token works once an owner approves the registration",
+        }
 
     async def list(self, owner: Identity, state: str | None = None) -> list[dict[str, Any]]:
         if owner.role != "owner":
             raise Forbidden("only owners see registrations")
         where, args = ("WHERE state = ?", [state]) if state else ("", [])
-        found = await self.ctx.db.read(lambda db: rows(
-            db, f"SELECT * FROM registrations {where} ORDER BY created_s DESC, username", args))
+        found = await self.ctx.db.read(
+            lambda db: rows(db, f"SELECT * FROM registrations {where} ORDER BY created_s DESC, username", args)
+        )
         return [await self._shown(r) for r in found]
 
     async def _shown(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -87,11 +105,17 @@ class Requesters:
         if row is None:
             raise NotFound(f"no registration {username!r}")
         state = "approved" if approve else "refused"
-        await self.ctx.audit.append(SettingChanged(time=self.ctx.clock(), actor=owner.username,
-                                                   key=f"requesters.{username}", old=row["state"], new=state))  # fmt: skip
+        await self.ctx.audit.append(
+            SettingChanged(
+                time=self.ctx.clock(), actor=owner.username, key=f"requesters.{username}", old=row["state"], new=state
+            )
+        )
         await self.accounts.set_requester_enabled(owner, username, approve)
         now = self.ctx.now()
-        await self.ctx.db.write(lambda db: db.execute(
-            "UPDATE registrations SET state = ?, decided_by = ?, decided_s = ? WHERE username = ?",
-            [state, owner.username, now, username]))  # fmt: skip
+        await self.ctx.db.write(
+            lambda db: db.execute(
+                "UPDATE registrations SET state = ?, decided_by = ?, decided_s = ? WHERE username = ?",
+                [state, owner.username, now, username],
+            )
+        )
         return await self._shown({**row, "state": state, "decided_by": owner.username, "decided_s": now})

@@ -93,9 +93,14 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         # Every GET is one whole download, logged before its first byte: no HEAD, Range or
         # conditional requests, which would count a download and send nothing or a part.
         path, export_id = await privacy.egress.open_download(request.match_info["token"], request.remote or "unknown")
-        response = web.StreamResponse(headers={
-            "Content-Type": "application/zip", "Cache-Control": "no-store", "Accept-Ranges": "none",
-            "Content-Disposition": f'attachment; filename="camhub-{export_id}.zip"'})  # fmt: skip
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/zip",
+                "Cache-Control": "no-store",
+                "Accept-Ranges": "none",
+                "Content-Disposition": f'attachment; filename="camhub-{export_id}.zip"',
+            }
+        )
         package = await asyncio.to_thread(open, path, "rb")
         with package:
             response.content_length = os.fstat(package.fileno()).st_size
@@ -113,14 +118,27 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         sees = f.choice("sees", SEES, required=False) or "own_requests"
         f.done()
         service = request.app[SERVICE]
-        issued = await service.issue_requester_token(who, requester or "", name or "", expires,
-                                                     sees_account=sees == "account_requests")  # fmt: skip
+        issued = await service.issue_requester_token(
+            who, requester or "", name or "", expires, sees_account=sees == "account_requests"
+        )
         card = await service.requester_card(issued.id)
         # Registrations that chose this name: most likely the party itself, or someone posing as it.
-        claimed = [a for a in await service.requesters_named(requester or "") if a["account"] != card["account"]["account"]]
-        return web.json_response({"id": issued.id, "requester": requester, "name": issued.name,
-                                  "token": issued.token, "expires_at": issued.expires_at, "sees": sees,
-                                  "account": card["account"], "same_name": claimed}, status=201)  # fmt: skip
+        claimed = [
+            a for a in await service.requesters_named(requester or "") if a["account"] != card["account"]["account"]
+        ]
+        return web.json_response(
+            {
+                "id": issued.id,
+                "requester": requester,
+                "name": issued.name,
+                "token": issued.token,
+                "expires_at": issued.expires_at,
+                "sees": sees,
+                "account": card["account"],
+                "same_name": claimed,
+            },
+            status=201,
+        )
 
     def member_cameras(f: Fields) -> list[str] | None:
         cameras = f.names("cameras", privacy.ctx.cameras, required=False)
@@ -140,8 +158,9 @@ def add_routes(app: web.Application, privacy: Privacy) -> None:
         password = await service.create_account(username, role, actor=who)
         if cameras is not None:
             await service.set_cameras(who, username or "", cameras)
-        return web.json_response({"username": username, "role": role, "cameras": cameras,
-                                  "one_time_password": password}, status=201)  # fmt: skip
+        return web.json_response(
+            {"username": username, "role": role, "cameras": cameras, "one_time_password": password}, status=201
+        )
 
     async def set_member_cameras(request: web.Request) -> web.StreamResponse:
         require_roles(request, "owner")

@@ -14,9 +14,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from camhub.audit.canonical import is_text
 from camhub.errors import HubError
 from camhub.http.bodies import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
-from camhub.audit.canonical import is_text
 from camhub.terminal import first_control
 
 
@@ -58,8 +58,12 @@ class Scope:
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Scope:
         clips = value.get("clip_ids")
-        return cls(tuple(value["cameras"]), int(value["start_s"]), int(value["end_s"]),
-                   tuple(clips) if clips is not None else None)  # fmt: skip
+        return cls(
+            tuple(value["cameras"]),
+            int(value["start_s"]),
+            int(value["end_s"]),
+            tuple(clips) if clips is not None else None,
+        )
 
 
 LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second Python's datetime can show
@@ -151,16 +155,21 @@ class Fields:
             raise InvalidField(f"{name!r} must be a non-empty list of camera names")
         unknown = sorted(set(value) - set(known))
         if unknown:
-            raise InvalidField(f"{name!r}: no camera named {', '.join(map(repr, unknown))}; "
-                               f"known: {', '.join(sorted(known)) or 'none'}")  # fmt: skip
+            raise InvalidField(
+                f"{name!r}: no camera named {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(known)) or 'none'}"
+            )
         return tuple(dict.fromkeys(value))
 
     def ids(self, name: str, required: bool = False) -> tuple[int, ...] | None:
         value = self._get(name, required)
         if value is None:
             return None
-        if not isinstance(value, list) or not value or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):  # fmt: skip
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        ):
             raise InvalidField(f"{name!r} must be a non-empty list of clip ids (positive integers)")
         return tuple(sorted(set(value)))
 
@@ -177,4 +186,6 @@ def check_window(start_s: int, end_s: int, now: float, max_seconds: float) -> No
     if end_s - start_s > max_seconds:
         raise InvalidField(f"the window is {(end_s - start_s) / 3600:g} h long; at most {max_seconds / 3600:g} h")
     if end_s > now:
-        raise InvalidField(f"the window ends in the future ({utc(end_s)}); footage that does not exist yet cannot be asked for")
+        raise InvalidField(
+            f"the window ends in the future ({utc(end_s)}); footage that does not exist yet cannot be asked for"
+        )

@@ -2,8 +2,8 @@
 
 `Privacy.open(...)` opens `<data_dir>/privacy.db`; `run(stop)` is the task
 that expires requests and holds, sends delayed override notices, flags
-missed emergency follow-ups and deletes packages no link can fetch any more, every `poll_s` real seconds, judging time by
-the injected clock (tests call `tick()` after moving a manual clock).
+missed emergency follow-ups and deletes packages no link can fetch any more, every
+`poll_s` real seconds, judging time by the injected clock (tests call `tick()` after moving a manual clock).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from camhub.audit import AuditLog, AuditUnavailable
 from camhub.auth import Forbidden, Identity
 from camhub.bus import Bus
 from camhub.clock import Clock
 from camhub.config import PrivacyConfig
-from camhub.audit import AuditLog, AuditUnavailable
 from camhub.privacy.consent import ConsentQueue
 from camhub.privacy.context import Context
 from camhub.privacy.egress import Egress
@@ -44,9 +44,18 @@ class Privacy:
         self.holds.sealed = self.overrides.sealed
 
     @classmethod
-    async def open(cls, data_dir: Path, index: Database, audit: AuditLog, *, cameras: frozenset[str],
-                   owners: Callable[[], Awaitable[list[str]]], clock: Clock, config: PrivacyConfig | None = None,
-                   bus: Bus | None = None) -> Privacy:  # fmt: skip
+    async def open(
+        cls,
+        data_dir: Path,
+        index: Database,
+        audit: AuditLog,
+        *,
+        cameras: frozenset[str],
+        owners: Callable[[], Awaitable[list[str]]],
+        clock: Clock,
+        config: PrivacyConfig | None = None,
+        bus: Bus | None = None,
+    ) -> Privacy:
         db = await asyncio.to_thread(Database, data_dir / DB_NAME, migrations)
         try:
             egress = await asyncio.to_thread(Egress, data_dir, db, index, audit, clock)
@@ -71,8 +80,9 @@ class Privacy:
             try:
                 await self.tick()
             except AuditUnavailable as exc:  # /api/health already says so; a traceback would add nothing
-                log.warning("privacy: the periodic check waits for the audit log (%s); retrying in %g s",
-                            exc.reason, poll_s)  # fmt: skip
+                log.warning(
+                    "privacy: the periodic check waits for the audit log (%s); retrying in %g s", exc.reason, poll_s
+                )
             except Exception:  # a failed tick must not stop the next one; it is logged and retried
                 log.exception("privacy: the periodic check failed; retrying in %g s", poll_s)
             try:
@@ -83,6 +93,9 @@ class Privacy:
     async def notices(self, owner: Identity, limit: int = 100) -> list[dict[str, Any]]:
         if owner.role != "owner":
             raise Forbidden("only owners read owner notices")
-        found = await self.ctx.db.read(lambda db: rows(
-            db, "SELECT id, kind, subject, body, created_s FROM notices ORDER BY id DESC LIMIT ?", [limit]))
+        found = await self.ctx.db.read(
+            lambda db: rows(
+                db, "SELECT id, kind, subject, body, created_s FROM notices ORDER BY id DESC LIMIT ?", [limit]
+            )
+        )
         return [{**r, "body": json.loads(r["body"])} for r in found]

@@ -26,8 +26,6 @@ from typing import Any
 
 from aiohttp import web
 
-from camhub.clock import Clock
-from camhub.errors import BadRequest
 from camhub.audit.canonical import decode_entry
 from camhub.audit.errors import AuditError
 from camhub.audit.events import (
@@ -47,6 +45,8 @@ from camhub.audit.events import (
 )
 from camhub.audit.log import AUDIT_FOLDER, AuditLog
 from camhub.audit.store import DB_NAME, connect
+from camhub.clock import Clock
+from camhub.errors import BadRequest
 from camhub.terminal import escape
 
 OVERRIDE_KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
@@ -86,48 +86,86 @@ class Counts:
     download_bytes: int = 0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other))))
+        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     def as_json(self) -> dict[str, dict[str, int]]:
         return {group: {key: getattr(self, attr) for key, attr, _ in items} for group, _, items in LAYOUT}
 
 
-_RELEASED = (("exports", "export packages built (export_built)"),
-             ("clips", "clips in those packages (their clip_ids)"),
-             ("bytes", "footage bytes in those packages"))
+_RELEASED = (
+    ("exports", "export packages built (export_built)"),
+    ("clips", "clips in those packages (their clip_ids)"),
+    ("bytes", "footage bytes in those packages"),
+)
 
 # The JSON groups: (group, what it holds, ((key, Counts attribute, what it counts), ...)).
 LAYOUT: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (
-    ("requests", "consent requests from people outside the household", (
-        ("received", "requests_received", "requests that arrived (consent_requested)"),
-        ("approved", "requests_approved", "final decisions that approved the request as asked (consent_decided)"),
-        ("narrowed", "requests_narrowed", "final decisions that granted less than was asked (consent_decided)"),
-        ("denied", "requests_denied", "final decisions that denied the request (consent_decided)"),
-        ("expired", "requests_expired", ("requests nobody decided before they expired, which denies them "
-                                         "(consent_expired)")),
-    )),
-    ("overrides", "legal-process overrides invoked (override_invoked), by kind", (
-        *((kind, f"overrides_{kind}", f"overrides of kind {kind}") for kind in OVERRIDE_KINDS),
-        ("other", "overrides_other", "overrides of a kind camhub does not know; should stay 0"),
-    )),
-    ("emergency_follow_up", ("emergency overrides invoked in the month, by the state of the legal process "
-                             "that must follow each one; the four states add up to overrides.emergency"), (
-        ("filed", "emergency_filed", "follow-up filed (override_follow_up_filed), on time or late"),
-        ("filed_late", "emergency_filed_late", "of those filed, how many after their deadline"),
-        ("missed", "emergency_missed", ("flagged: no follow-up filed and the deadline passed "
-                                        "(override_follow_up_missed, or follow_up_due_s before as_of_s)")),
-        ("pending", "emergency_pending", "no follow-up filed yet and the deadline not passed (or none set)"),
-    )),
-    ("released_by_request", "footage packaged under a consent decision (export_built, basis request:<id>)",
-     tuple((key, f"request_{key}", text) for key, text in _RELEASED)),
-    ("released_by_override", ("footage packaged under a legal-process override (export_built, basis "
-                              "override:<id>)"), tuple((key, f"override_{key}", text) for key, text in _RELEASED)),
-    ("released_other_basis", "footage packaged under any other basis; should stay 0",
-     tuple((key, f"other_{key}", text) for key, text in _RELEASED)),
-    ("share_link_downloads", "downloads through share links (share_link_downloaded)", (
-        ("count", "downloads", "downloads started"),
-        ("bytes", "download_bytes", "bytes those downloads were logged to send"),
-    )),
+    (
+        "requests",
+        "consent requests from people outside the household",
+        (
+            ("received", "requests_received", "requests that arrived (consent_requested)"),
+            ("approved", "requests_approved", "final decisions that approved the request as asked (consent_decided)"),
+            ("narrowed", "requests_narrowed", "final decisions that granted less than was asked (consent_decided)"),
+            ("denied", "requests_denied", "final decisions that denied the request (consent_decided)"),
+            (
+                "expired",
+                "requests_expired",
+                ("requests nobody decided before they expired, which denies them (consent_expired)"),
+            ),
+        ),
+    ),
+    (
+        "overrides",
+        "legal-process overrides invoked (override_invoked), by kind",
+        (
+            *((kind, f"overrides_{kind}", f"overrides of kind {kind}") for kind in OVERRIDE_KINDS),
+            ("other", "overrides_other", "overrides of a kind camhub does not know; should stay 0"),
+        ),
+    ),
+    (
+        "emergency_follow_up",
+        (
+            "emergency overrides invoked in the month, by the state of the legal process "
+            "that must follow each one; the four states add up to overrides.emergency"
+        ),
+        (
+            ("filed", "emergency_filed", "follow-up filed (override_follow_up_filed), on time or late"),
+            ("filed_late", "emergency_filed_late", "of those filed, how many after their deadline"),
+            (
+                "missed",
+                "emergency_missed",
+                (
+                    "flagged: no follow-up filed and the deadline passed "
+                    "(override_follow_up_missed, or follow_up_due_s before as_of_s)"
+                ),
+            ),
+            ("pending", "emergency_pending", "no follow-up filed yet and the deadline not passed (or none set)"),
+        ),
+    ),
+    (
+        "released_by_request",
+        "footage packaged under a consent decision (export_built, basis request:<id>)",
+        tuple((key, f"request_{key}", text) for key, text in _RELEASED),
+    ),
+    (
+        "released_by_override",
+        ("footage packaged under a legal-process override (export_built, basis override:<id>)"),
+        tuple((key, f"override_{key}", text) for key, text in _RELEASED),
+    ),
+    (
+        "released_other_basis",
+        "footage packaged under any other basis; should stay 0",
+        tuple((key, f"other_{key}", text) for key, text in _RELEASED),
+    ),
+    (
+        "share_link_downloads",
+        "downloads through share links (share_link_downloaded)",
+        (
+            ("count", "downloads", "downloads started"),
+            ("bytes", "download_bytes", "bytes those downloads were logged to send"),
+        ),
+    ),
 )
 
 
@@ -161,8 +199,9 @@ class Report:
     def only(self, month: str) -> Report:
         """The same report with one month's row (zeros if nothing happened) and its flagged emergencies."""
         check_month(month)
-        return replace(self, months=((month, self.month(month)),),
-                       flagged=tuple(f for f in self.flagged if f.month == month))
+        return replace(
+            self, months=((month, self.month(month)),), flagged=tuple(f for f in self.flagged if f.month == month)
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -173,8 +212,10 @@ class Report:
             "last_index": self.last_index,
             "months": [{"month": month, **counts.as_json()} for month, counts in self.months],
             "totals": self.totals.as_json(),
-            "flagged_emergencies": [{"override_id": f.override_id, "month": f.month, "due_s": f.due_s,
-                                     "entry": f.entry} for f in self.flagged],
+            "flagged_emergencies": [
+                {"override_id": f.override_id, "month": f.month, "due_s": f.due_s, "entry": f.entry}
+                for f in self.flagged
+            ],
         }
 
     def as_text(self) -> str:
@@ -187,33 +228,70 @@ class Report:
         lines = [f"Transparency report for {origin}, as of {_utc(self.as_of_s)}", read]
         rows = [*self.months, ("total", self.totals)]
         for title, columns in TEXT_TABLES:
-            shown = [(head, attr) for head, attr in columns
-                     if not attr.startswith(("overrides_other", "other_")) or getattr(self.totals, attr)]
+            shown = [
+                (head, attr)
+                for head, attr in columns
+                if not attr.startswith(("overrides_other", "other_")) or getattr(self.totals, attr)
+            ]
             lines += ["", *_table(title, shown, rows)]
         lines.append("")
         if not self.flagged:
             lines.append("Flagged emergency overrides (follow-up not filed by its deadline): none.")
         else:
             lines.append("Flagged emergency overrides (follow-up not filed by its deadline):")
-            lines += [f"  {escape(f.override_id)}  invoked {f.month}, follow-up due {_utc(f.due_s)}  (audit entry {f.entry})"
-                      for f in self.flagged]
+            lines += [
+                f"  {escape(f.override_id)}  invoked {f.month}, follow-up due {_utc(f.due_s)}  (audit entry {f.entry})"
+                for f in self.flagged
+            ]
         return "\n".join(lines) + "\n"
 
 
 # The text tables: (title, ((column header, Counts attribute), ...)); "other" columns show only when not 0.
 TEXT_TABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Consent requests", (("received", "requests_received"), ("approved", "requests_approved"),
-                          ("narrowed", "requests_narrowed"), ("denied", "requests_denied"),
-                          ("expired", "requests_expired"))),
-    ("Legal-process overrides", (("warrant", "overrides_search_warrant"), ("court order", "overrides_court_order"),
-                                 ("subpoena", "overrides_subpoena"), ("emergency", "overrides_emergency"),
-                                 ("preservation", "overrides_preservation"), ("other", "overrides_other"))),
-    ("Emergency overrides: follow-up", (("filed", "emergency_filed"), ("of which late", "emergency_filed_late"),
-                                        ("missed (flagged)", "emergency_missed"), ("pending", "emergency_pending"))),
-    ("Footage released", (("request exports", "request_exports"), ("clips", "request_clips"),
-                          ("bytes", "request_bytes"), ("override exports", "override_exports"),
-                          ("clips", "override_clips"), ("bytes", "override_bytes"),
-                          ("other exports", "other_exports"), ("clips", "other_clips"), ("bytes", "other_bytes"))),
+    (
+        "Consent requests",
+        (
+            ("received", "requests_received"),
+            ("approved", "requests_approved"),
+            ("narrowed", "requests_narrowed"),
+            ("denied", "requests_denied"),
+            ("expired", "requests_expired"),
+        ),
+    ),
+    (
+        "Legal-process overrides",
+        (
+            ("warrant", "overrides_search_warrant"),
+            ("court order", "overrides_court_order"),
+            ("subpoena", "overrides_subpoena"),
+            ("emergency", "overrides_emergency"),
+            ("preservation", "overrides_preservation"),
+            ("other", "overrides_other"),
+        ),
+    ),
+    (
+        "Emergency overrides: follow-up",
+        (
+            ("filed", "emergency_filed"),
+            ("of which late", "emergency_filed_late"),
+            ("missed (flagged)", "emergency_missed"),
+            ("pending", "emergency_pending"),
+        ),
+    ),
+    (
+        "Footage released",
+        (
+            ("request exports", "request_exports"),
+            ("clips", "request_clips"),
+            ("bytes", "request_bytes"),
+            ("override exports", "override_exports"),
+            ("clips", "override_clips"),
+            ("bytes", "override_bytes"),
+            ("other exports", "other_exports"),
+            ("clips", "other_clips"),
+            ("bytes", "other_bytes"),
+        ),
+    ),
     ("Share-link downloads", (("downloads", "downloads"), ("bytes", "download_bytes"))),
 )
 
@@ -226,8 +304,10 @@ def _table(title: str, columns: list[tuple[str, str]], rows: list[tuple[str, Cou
     cells = [["month", *(head for head, _ in columns)]]
     cells += [[month, *(f"{getattr(counts, attr):,}" for _, attr in columns)] for month, counts in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:]))])
-             for row in cells]
+    lines = [
+        "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))])
+        for row in cells
+    ]
     return [title, *lines]
 
 
@@ -342,14 +422,16 @@ class _Tally:
                 counts["emergency_filed_late"] += int(self.filed_late[override_id])
             elif override_id in self.missed_due or (due is not None and due < self.now_s):
                 counts["emergency_missed"] += 1
-                flagged.append(FlaggedEmergency(override_id, month,
-                                                due if due is not None else self.missed_due[override_id], index))
+                flagged.append(
+                    FlaggedEmergency(
+                        override_id, month, due if due is not None else self.missed_due[override_id], index
+                    )
+                )
             else:
                 counts["emergency_pending"] += 1
         names = list(_months_between(min(self.months), max(self.months))) if self.months else []
         months = tuple((m, Counts(**self.months[m]) if m in self.months else Counts()) for m in names)
-        return Report(self.now_s, self.origin, self.entries, self.first_index, self.last_index, months,
-                      tuple(flagged))
+        return Report(self.now_s, self.origin, self.entries, self.first_index, self.last_index, months, tuple(flagged))
 
 
 def build_report(entries: Iterable[tuple[int, bytes]], now_s: int) -> Report:
@@ -361,8 +443,9 @@ def build_report(entries: Iterable[tuple[int, bytes]], now_s: int) -> Report:
 
 
 def _rows(conn: sqlite3.Connection, limit: int | None) -> Iterator[tuple[int, bytes]]:
-    rows = conn.execute("SELECT idx, entry FROM entries WHERE idx < ? ORDER BY idx",
-                        (limit if limit is not None else 2**63 - 1,))
+    rows = conn.execute(
+        "SELECT idx, entry FROM entries WHERE idx < ? ORDER BY idx", (limit if limit is not None else 2**63 - 1,)
+    )
     while batch := rows.fetchmany(4096):
         for index, data in batch:
             yield index, bytes(data)
@@ -401,55 +484,91 @@ def transparency_route(log: AuditLog, clock: Clock) -> Callable[[web.Request], A
 
 
 def _counts_schema(description: str, month: bool = False) -> dict[str, Any]:
-    properties: dict[str, Any] = {"month": {"type": "string", "pattern": MONTH.pattern,
-                                            "description": "calendar month in UTC, YYYY-MM"}} if month else {}
+    properties: dict[str, Any] = (
+        {"month": {"type": "string", "pattern": MONTH.pattern, "description": "calendar month in UTC, YYYY-MM"}}
+        if month
+        else {}
+    )
     for group, text, items in LAYOUT:
-        properties[group] = {"type": "object", "description": text, "required": [key for key, _, _ in items],
-                             "properties": {key: {"type": "integer", "minimum": 0, "description": what}
-                                            for key, _, what in items}}
+        properties[group] = {
+            "type": "object",
+            "description": text,
+            "required": [key for key, _, _ in items],
+            "properties": {key: {"type": "integer", "minimum": 0, "description": what} for key, _, what in items},
+        }
     return {"type": "object", "description": description, "required": list(properties), "properties": properties}
 
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "computed from the audit log alone; see docs/audit.md, Transparency report",
-    "required": ["as_of_s", "origin", "entries", "first_index", "last_index", "months", "totals",
-                 "flagged_emergencies"],
+    "required": [
+        "as_of_s",
+        "origin",
+        "entries",
+        "first_index",
+        "last_index",
+        "months",
+        "totals",
+        "flagged_emergencies",
+    ],
     "properties": {
-        "as_of_s": {"type": "integer", "description": "Unix seconds the report was computed for; follow-up "
-                                                      "deadlines before it have passed"},
+        "as_of_s": {
+            "type": "integer",
+            "description": "Unix seconds the report was computed for; follow-up deadlines before it have passed",
+        },
         "origin": {"type": ["string", "null"], "description": "the log's origin, camhub/<hub id>"},
         "entries": {"type": "integer", "minimum": 0, "description": "audit log entries read"},
         "first_index": {"type": ["integer", "null"], "description": "index of the first entry read; null if none"},
         "last_index": {"type": ["integer", "null"], "description": "index of the last entry read; null if none"},
-        "months": {"type": "array", "description": "every month from the first entry's to the last's, ascending "
-                                                   "(only the asked month with ?month=)",
-                   "items": _counts_schema("one month's counts; each event counts in the month of its own entry, "
-                                           "except emergency_follow_up, which counts in the override's month",
-                                           month=True)},
+        "months": {
+            "type": "array",
+            "description": "every month from the first entry's to the last's, ascending "
+            "(only the asked month with ?month=)",
+            "items": _counts_schema(
+                "one month's counts; each event counts in the month of its own entry, "
+                "except emergency_follow_up, which counts in the override's month",
+                month=True,
+            ),
+        },
         "totals": _counts_schema("the sum of the months listed"),
-        "flagged_emergencies": {"type": "array", "description": "emergency overrides whose follow-up legal "
-                                                                "process was not filed by its deadline",
-                                "items": {"type": "object", "required": ["override_id", "month", "due_s", "entry"],
-                                          "properties": {
-            "override_id": {"type": "string", "description": "the override's id"},
-            "month": {"type": "string", "description": "month the override was invoked, YYYY-MM (UTC)"},
-            "due_s": {"type": "integer", "description": "Unix seconds the follow-up was due by"},
-            "entry": {"type": "integer", "description": "index of its override_invoked entry in the audit log"},
-        }}},
+        "flagged_emergencies": {
+            "type": "array",
+            "description": "emergency overrides whose follow-up legal process was not filed by its deadline",
+            "items": {
+                "type": "object",
+                "required": ["override_id", "month", "due_s", "entry"],
+                "properties": {
+                    "override_id": {"type": "string", "description": "the override's id"},
+                    "month": {"type": "string", "description": "month the override was invoked, YYYY-MM (UTC)"},
+                    "due_s": {"type": "integer", "description": "Unix seconds the follow-up was due by"},
+                    "entry": {"type": "integer", "description": "index of its override_invoked entry in the audit log"},
+                },
+            },
+        },
     },
 }
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/api/transparency": {"get": {
-        "summary": "The transparency report: requests, decisions, overrides and releases per month",
-        "parameters": [{"name": "month", "in": "query", "required": False,
-                        "schema": {"type": "string", "pattern": MONTH.pattern},
-                        "description": "only this month, YYYY-MM (UTC)"}],
-        "responses": {
-            "200": {"description": "the report", "content": {"application/json": {"schema": REPORT_SCHEMA}}},
-            "400": {"description": "month is not YYYY-MM (error key bad_request)",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-        },
-    }},
+    "/api/transparency": {
+        "get": {
+            "summary": "The transparency report: requests, decisions, overrides and releases per month",
+            "parameters": [
+                {
+                    "name": "month",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": MONTH.pattern},
+                    "description": "only this month, YYYY-MM (UTC)",
+                }
+            ],
+            "responses": {
+                "200": {"description": "the report", "content": {"application/json": {"schema": REPORT_SCHEMA}}},
+                "400": {
+                    "description": "month is not YYYY-MM (error key bad_request)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+            },
+        }
+    },
 }

@@ -32,9 +32,9 @@ from typing import Any
 
 import av
 
+from camhub.capture.media import describe_av_error
 from camhub.durable import TMP_SUFFIX, durable_rename
 from camhub.errors import BadRequest, HubError, NotFound
-from camhub.capture.media import describe_av_error
 
 OUTPUT_OPTIONS = {"movflags": "+faststart"}
 

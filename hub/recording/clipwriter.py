@@ -150,7 +150,9 @@ class TranscodeWriter(ClipWriter):
         super().__init__(path, info)
         self._decoder = av.CodecContext.create(info.codec, "r")
         rate = Fraction(round(info.fps or 10)).limit_denominator(1000)
-        self._stream = self._out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "tune": "zerolatency"})
+        self._stream = self._out.add_stream(
+            "libx264", rate=rate, options={"preset": "ultrafast", "tune": "zerolatency"}
+        )
         self._stream.width = info.width - info.width % 2
         self._stream.height = info.height - info.height % 2
         self._stream.pix_fmt = "yuv420p"
@@ -160,7 +162,10 @@ class TranscodeWriter(ClipWriter):
         assert self._first_capture is not None
         for frame in self._decoder.decode(packet.packet):
             image = frame.reformat(width=self._stream.width, height=self._stream.height, format="yuv420p")
-            ts = max(int((packet.capture_time - self._first_capture) / CAPTURE_TIME_BASE), self._last_ts + 1 if self.packets else 0)
+            ts = max(
+                int((packet.capture_time - self._first_capture) / CAPTURE_TIME_BASE),
+                self._last_ts + 1 if self.packets else 0,
+            )
             image.pts, image.time_base = ts, CAPTURE_TIME_BASE
             self._last_ts = ts
             if self._first_ts is None:

@@ -25,10 +25,10 @@ from typing import Any
 import av
 import cv2
 
-from camhub.recording.clipwriter import ClipWriter, WrittenClip, make_writer
 from camhub.capture.media import OpenStream, Packet, StreamInfo
-from camhub.store.db import Database
 from camhub.durable import durable_rename, unlink_durably, write_durably
+from camhub.recording.clipwriter import ClipWriter, WrittenClip, make_writer
+from camhub.store.db import Database
 from camhub.store.files import PARTIAL, clip_path, sha256_of, sidecars
 from camhub.store.index import MAX_CLIP_SECONDS, ClipRecord, insert_clip
 
@@ -210,7 +210,11 @@ class CameraRecorder:
         if writer is None:
             return
         # Split a little before the index's maximum, so a clip never outgrows its range scan.
-        if packet.keyframe and writer.packets and packet.capture_time - (writer._first_capture or 0) > MAX_CLIP_SECONDS - 60:
+        if (
+            packet.keyframe
+            and writer.packets
+            and packet.capture_time - (writer._first_capture or 0) > MAX_CLIP_SECONDS - 60
+        ):
             self._close_clip(None)
             self._open_clip(packet.capture_time)
             return

@@ -44,8 +44,9 @@ class Limits:
         return cls(days, r.days, r.max_bytes, r.min_free_bytes)
 
 
-def plan(clips: list[ClipRecord], now: float, limits: Limits, free_bytes: int,
-         held: Sequence[Scope] = ()) -> list[ClipRecord]:  # fmt: skip
+def plan(
+    clips: list[ClipRecord], now: float, limits: Limits, free_bytes: int, held: Sequence[Scope] = ()
+) -> list[ClipRecord]:
     """The clips to delete, given every clip oldest first. Pure, for testing.
 
     A clip that overlaps a hold's scope is never chosen, whatever the limits
@@ -84,8 +85,9 @@ async def delete_clips(db: Database, data_dir: Path, clips: list[ClipRecord]) ->
     await db.write(lambda d: delete_rows(d, ids))
 
 
-async def enforce(db: Database, data_dir: Path, limits: Limits, clock: Clock,
-                  held: HeldScopes | None = None) -> list[ClipRecord]:  # fmt: skip
+async def enforce(
+    db: Database, data_dir: Path, limits: Limits, clock: Clock, held: HeldScopes | None = None
+) -> list[ClipRecord]:
     clips = await db.read(lambda d: query_clips(d, oldest_first=True))
     free = shutil.disk_usage(data_dir).free
     doomed = plan(clips, clock(), limits, free, await held() if held is not None else ())
@@ -98,8 +100,15 @@ async def enforce(db: Database, data_dir: Path, limits: Limits, clock: Clock,
 class Retention:
     """The periodic task; `wake()` (thread-safe) runs it early, e.g. when the disk fills."""
 
-    def __init__(self, db: Database, data_dir: Path, limits: Limits, interval: float, clock: Clock,
-                 held: HeldScopes | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        limits: Limits,
+        interval: float,
+        clock: Clock,
+        held: HeldScopes | None = None,
+    ) -> None:
         self.db, self.data_dir, self.limits, self.interval, self.clock = db, data_dir, limits, interval, clock
         self.held = held  # the scopes of standing holds (camhub.privacy.holds), asked before every run
         self._wake = asyncio.Event()

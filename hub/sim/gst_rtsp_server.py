@@ -53,11 +53,14 @@ class Stream:
             caps, parse, pay = "video/x-h264", "h264parse", "rtph264pay"
         else:
             caps, parse, pay = "video/x-h265", "h265parse", "rtph265pay"
-        caps += (f",stream-format=byte-stream,alignment=au,width={self.width},"
-                 f"height={self.height},framerate={self.fps}/1")
-        return (f'( appsrc name=src is-live=true format=time do-timestamp=false '
-                f'max-bytes=0 caps="{caps}" ! {parse} ! '
-                f'{pay} name=pay0 pt=96 config-interval=-1 )')
+        caps += (
+            f",stream-format=byte-stream,alignment=au,width={self.width},height={self.height},framerate={self.fps}/1"
+        )
+        return (
+            f"( appsrc name=src is-live=true format=time do-timestamp=false "
+            f'max-bytes=0 caps="{caps}" ! {parse} ! '
+            f"{pay} name=pay0 pt=96 config-interval=-1 )"
+        )
 
     def absolute_frame_now(self) -> int:
         return int((time.time() - self.loop_start) * self.fps)
@@ -93,7 +96,7 @@ class Feeder:
             time.sleep(delay)
         n = self.next % len(s.frames)
         offset, size = s.frames[n][0], s.frames[n][1]
-        buf = Gst.Buffer.new_wrapped(s.data[offset:offset + size])
+        buf = Gst.Buffer.new_wrapped(s.data[offset : offset + size])
         duration = Gst.SECOND // s.fps
         buf.pts = buf.dts = (self.next - self.first) * duration
         buf.duration = duration
@@ -111,8 +114,7 @@ class Factory(GstRtspServer.RTSPMediaFactory):
         self.set_launch(stream.launch())
         self.connect("media-configure", self.on_configure)
 
-    def on_configure(self, _factory: GstRtspServer.RTSPMediaFactory,
-                     media: GstRtspServer.RTSPMedia) -> None:
+    def on_configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
         appsrc = media.get_element().get_by_name_recurse_up("src")
         media.feeder = Feeder(self.stream, appsrc)  # keep alive as long as the media
 
@@ -141,8 +143,11 @@ def main() -> int:
     for mount in config["mounts"]:
         factory = Factory(Stream(mount, float(config["loop_start"])))
         if credentials:
-            factory.add_role_from_structure(Gst.Structure.new_from_string(
-                "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+            factory.add_role_from_structure(
+                Gst.Structure.new_from_string(
+                    "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+                )
+            )
         mounts.add_factory(mount["path"], factory)
     if server.attach(None) == 0:
         print(f"ERROR cannot listen on {config['host']}:{config['port']}", flush=True)

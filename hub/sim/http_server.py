@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -49,16 +49,17 @@ class _Camera:
 
 
 def _load(rendering: Rendering) -> _Camera:
-    return _Camera(rendering=rendering,
-                   streams={"main": AccessUnits(rendering.main), "sub": AccessUnits(rendering.sub)},
-                   jpegs=JpegFrames(rendering.mjpeg, rendering.mjpeg_index))
+    return _Camera(
+        rendering=rendering,
+        streams={"main": AccessUnits(rendering.main), "sub": AccessUnits(rendering.sub)},
+        jpegs=JpegFrames(rendering.mjpeg, rendering.mjpeg_index),
+    )
 
 
 class SimHttpServer:
     """Serves rendered scenes over HTTP; `port=0` picks a free port."""
 
-    def __init__(self, cameras: Mapping[str, Rendering], port: int = 0,
-                 loop_start: float | None = None) -> None:
+    def __init__(self, cameras: Mapping[str, Rendering], port: int = 0, loop_start: float | None = None) -> None:
         self.renderings = dict(cameras)
         self.port = port
         self.loop_start = time.time() if loop_start is None else loop_start
@@ -98,7 +99,7 @@ class SimHttpServer:
             task.cancel()
         await runner.cleanup()
 
-    async def __aenter__(self) -> "SimHttpServer":
+    async def __aenter__(self) -> SimHttpServer:
         await self.start()
         return self
 
@@ -129,31 +130,37 @@ class SimHttpServer:
             n += 1
 
     async def _index(self, request: web.Request) -> web.Response:
-        body = {name: {"mjpeg": f"/{name}/mjpeg", "snapshot": f"/{name}/snapshot.jpg",
-                       "main": f"/{name}/main.{cam.ext}", "sub": f"/{name}/sub.{cam.ext}",
-                       "motion_windows": cam.rendering.scene.motion_windows()}
-                for name, cam in self._cameras.items()}
+        body = {
+            name: {
+                "mjpeg": f"/{name}/mjpeg",
+                "snapshot": f"/{name}/snapshot.jpg",
+                "main": f"/{name}/main.{cam.ext}",
+                "sub": f"/{name}/sub.{cam.ext}",
+                "motion_windows": cam.rendering.scene.motion_windows(),
+            }
+            for name, cam in self._cameras.items()
+        }
         return web.json_response({"loop_start": self.loop_start, "cameras": body})
 
     async def _snapshot(self, request: web.Request) -> web.Response:
         camera = self._camera(request)
         n = self._frame_now(camera.fps) % len(camera.jpegs)
-        return web.Response(body=camera.jpegs.frame(n), content_type="image/jpeg",
-                            headers={"Cache-Control": "no-store"})
+        return web.Response(
+            body=camera.jpegs.frame(n), content_type="image/jpeg", headers={"Cache-Control": "no-store"}
+        )
 
     async def _mjpeg(self, request: web.Request) -> web.StreamResponse:
         camera = self._camera(request)
-        resp = web.StreamResponse(headers={
-            "Content-Type": f"multipart/x-mixed-replace;boundary={BOUNDARY}",
-            "Cache-Control": "no-store"})
+        resp = web.StreamResponse(
+            headers={"Content-Type": f"multipart/x-mixed-replace;boundary={BOUNDARY}", "Cache-Control": "no-store"}
+        )
         await resp.prepare(request)
         frames = len(camera.jpegs)
 
         async def send() -> None:
             async for n in self._paced(camera.fps, self._frame_now(camera.fps)):
                 jpeg = camera.jpegs.frame(n % frames)
-                head = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                        f"Content-Length: {len(jpeg)}\r\n\r\n").encode()
+                head = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n").encode()
                 await resp.write(head + jpeg + b"\r\n")
 
         await self._stream(send)
@@ -163,11 +170,9 @@ class SimHttpServer:
         camera = self._camera(request)
         ext = request.match_info["ext"]
         if ext != camera.ext:
-            raise web.HTTPNotFound(text=f"camera {request.match_info['camera']!r} "
-                                        f"serves .{camera.ext}, not .{ext}")
+            raise web.HTTPNotFound(text=f"camera {request.match_info['camera']!r} serves .{camera.ext}, not .{ext}")
         units = camera.streams[request.match_info["role"]]
-        resp = web.StreamResponse(headers={"Content-Type": _CONTENT_TYPES[ext],
-                                           "Cache-Control": "no-store"})
+        resp = web.StreamResponse(headers={"Content-Type": _CONTENT_TYPES[ext], "Cache-Control": "no-store"})
         await resp.prepare(request)
         now = self._frame_now(camera.fps)
         pos = now % len(units)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Coroutine, TypeVar
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +28,7 @@ class LoopThread:
 
     def close(self) -> None:
         """Cancel what is left, stop the loop, join the thread, close the loop."""
+
         async def _cancel_rest() -> None:
             rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in rest:
@@ -41,7 +43,7 @@ class LoopThread:
         self._thread.join(timeout=10)
         self.loop.close()
 
-    def __enter__(self) -> "LoopThread":
+    def __enter__(self) -> LoopThread:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,11 +23,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
 
 import av
 import cv2
@@ -90,7 +90,7 @@ class AccessUnits:
 
     def unit(self, n: int) -> bytes:
         o = self.offsets[n]
-        return self.data[o:o + self.sizes[n]]
+        return self.data[o : o + self.sizes[n]]
 
     def keyframe_at_or_before(self, n: int) -> int:
         best = self.keyframes[0]
@@ -113,22 +113,33 @@ class JpegFrames:
 
     def frame(self, n: int) -> bytes:
         o, size = self.index[n]
-        return self.data[o:o + size]
+        return self.data[o : o + size]
 
 
 def _files(directory: Path, scene: Scene, role: str, width: int, height: int) -> StreamFiles:
     ext = "h264" if scene.codec == "h264" else "h265"
-    return StreamFiles(codec=scene.codec, width=width, height=height, fps=scene.fps,
-                       gop=scene.gop, annexb=directory / f"{role}.{ext}",
-                       index=directory / f"{role}.json", mp4=directory / f"{role}.mp4")
+    return StreamFiles(
+        codec=scene.codec,
+        width=width,
+        height=height,
+        fps=scene.fps,
+        gop=scene.gop,
+        annexb=directory / f"{role}.{ext}",
+        index=directory / f"{role}.json",
+        mp4=directory / f"{role}.mp4",
+    )
 
 
 def _rendering(directory: Path, scene: Scene, seconds: float) -> Rendering:
-    return Rendering(scene=scene, directory=directory,
-                     main=_files(directory, scene, "main", scene.width, scene.height),
-                     sub=_files(directory, scene, "sub", *SUB_SIZE),
-                     mjpeg=directory / "sub.mjpeg", mjpeg_index=directory / "sub.mjpeg.json",
-                     seconds=seconds)
+    return Rendering(
+        scene=scene,
+        directory=directory,
+        main=_files(directory, scene, "main", scene.width, scene.height),
+        sub=_files(directory, scene, "sub", *SUB_SIZE),
+        mjpeg=directory / "sub.mjpeg",
+        mjpeg_index=directory / "sub.mjpeg.json",
+        seconds=seconds,
+    )
 
 
 def render_scene(scene: Scene, cache_dir: Path | str, progress: Progress | None = None) -> Rendering:
@@ -144,9 +155,10 @@ def render_scene(scene: Scene, cache_dir: Path | str, progress: Progress | None 
         (tmp / "scene.json").write_text(json.dumps(scene.to_dict(), indent=1, sort_keys=True))
         # Main and sub encode in parallel: x264/x265, cv2 and numpy release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            jobs = [pool.submit(_render_stream, scene, tmp, "main", scene.width, scene.height,
-                                False, progress),
-                    pool.submit(_render_stream, scene, tmp, "sub", *SUB_SIZE, True, progress)]
+            jobs = [
+                pool.submit(_render_stream, scene, tmp, "main", scene.width, scene.height, False, progress),
+                pool.submit(_render_stream, scene, tmp, "sub", *SUB_SIZE, True, progress),
+            ]
             for job in jobs:
                 job.result()
         try:
@@ -169,13 +181,18 @@ def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
     # every keyframe, which the Annex-B servers need for clients joining late.
     if scene.codec == "h264":
         cc = av.CodecContext.create("libx264", "w")
-        cc.options = {"preset": "ultrafast", "tune": "zerolatency",
-                      "x264-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:sliced-threads=0"}
+        cc.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "x264-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:sliced-threads=0",
+        }
     else:
         cc = av.CodecContext.create("libx265", "w")
-        cc.options = {"preset": "ultrafast", "tune": "zerolatency",
-                      "x265-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:"
-                                     "bframes=0:open-gop=0:log-level=error"}
+        cc.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "x265-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:open-gop=0:log-level=error",
+        }
     assert isinstance(cc, av.VideoCodecContext)
     cc.width, cc.height = width, height
     cc.pix_fmt = "yuv420p"
@@ -184,16 +201,20 @@ def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
     return cc
 
 
-def _render_stream(scene: Scene, directory: Path, role: str, width: int, height: int,
-                   jpegs: bool, progress: Progress | None) -> None:
+def _render_stream(
+    scene: Scene, directory: Path, role: str, width: int, height: int, jpegs: bool, progress: Progress | None
+) -> None:
     files = _files(directory, scene, role, width, height)
     cc = _encoder(scene, width, height)
     index: list[list[int]] = []
     jpeg_index: list[list[int]] = []
     total = scene.frame_count
     offset = jpeg_offset = 0
-    with open(files.annexb, "wb") as out, \
-            open(directory / "sub.mjpeg", "wb") if jpegs else open(os.devnull, "wb") as jout:
+    with (
+        open(files.annexb, "wb") as out,
+        open(directory / "sub.mjpeg", "wb") if jpegs else open(os.devnull, "wb") as jout,
+    ):
+
         def write(packets: list[av.Packet]) -> None:
             nonlocal offset
             for p in packets:
@@ -207,8 +228,9 @@ def _render_stream(scene: Scene, directory: Path, role: str, width: int, height:
             frame.pts = n
             write(cc.encode(frame))
             if jpegs:
-                ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420),
-                                       [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                ok, jpg = cv2.imencode(
+                    ".jpg", cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+                )
                 if not ok:
                     raise RuntimeError(f"{scene.name}: JPEG encoding failed at frame {n}")
                 jout.write(jpg.tobytes())
@@ -219,8 +241,7 @@ def _render_stream(scene: Scene, directory: Path, role: str, width: int, height:
         write(cc.encode(None))
     if len(index) != total:
         raise RuntimeError(f"{scene.name}: {role} encoded {len(index)} of {total} frames")
-    meta = {"codec": scene.codec, "width": width, "height": height, "fps": scene.fps,
-            "gop": scene.gop, "frames": index}
+    meta = {"codec": scene.codec, "width": width, "height": height, "fps": scene.fps, "gop": scene.gop, "frames": index}
     files.index.write_text(json.dumps(meta))
     if jpegs:
         (directory / "sub.mjpeg.json").write_text(json.dumps({"frames": jpeg_index}))
@@ -230,8 +251,7 @@ def _render_stream(scene: Scene, directory: Path, role: str, width: int, height:
 def _remux_mp4(files: StreamFiles) -> None:
     """Copy the Annex-B packets into MP4 with exact timestamps (no re-encode)."""
     tb = Fraction(1, files.fps)
-    with av.open(str(files.annexb), format=files.codec) as src, \
-            av.open(str(files.mp4), "w", format="mp4") as dst:
+    with av.open(str(files.annexb), format=files.codec) as src, av.open(str(files.mp4), "w", format="mp4") as dst:
         stream = dst.add_stream_from_template(src.streams.video[0])
         stream.time_base = tb
         n = 0
@@ -247,6 +267,7 @@ def _remux_mp4(files: StreamFiles) -> None:
 
 
 # --- pixels -----------------------------------------------------------------
+
 
 def frames(scene: Scene, width: int, height: int) -> Iterator[np.ndarray]:
     """Yield the scene's frames as I420 arrays of shape (height * 3 / 2, width)."""
@@ -264,11 +285,20 @@ def frames(scene: Scene, width: int, height: int) -> Iterator[np.ndarray]:
             cx, cy = centre[0] * width, centre[1] * height
             hw, hh = obj.size[0] * width / 2, obj.size[1] * height / 2
             if obj.shape == "rect":
-                cv2.rectangle(rgb, (round(cx - hw), round(cy - hh)),
-                              (round(cx + hw), round(cy + hh)), obj.color, thickness=-1)
+                cv2.rectangle(
+                    rgb, (round(cx - hw), round(cy - hh)), (round(cx + hw), round(cy + hh)), obj.color, thickness=-1
+                )
             else:
-                cv2.ellipse(rgb, (round(cx), round(cy)), (max(1, round(hw)), max(1, round(hh))),
-                            0, 0, 360, obj.color, thickness=-1)
+                cv2.ellipse(
+                    rgb,
+                    (round(cx), round(cy)),
+                    (max(1, round(hw)), max(1, round(hh))),
+                    0,
+                    0,
+                    360,
+                    obj.color,
+                    thickness=-1,
+                )
         yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
         level = round(scene.brightness_at(t), 3)
         if level != 1.0:
@@ -293,8 +323,9 @@ def _luts(level: float) -> tuple[np.ndarray, np.ndarray]:
     return luma.round().astype(np.uint8), chroma.round().astype(np.uint8)
 
 
-def _noise_bank(rng: np.random.Generator, sigma: float, width: int,
-                height: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _noise_bank(
+    rng: np.random.Generator, sigma: float, width: int, height: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Precomputed noise split into positive and negative parts for saturating adds."""
     if sigma <= 0:
         return None, None
@@ -326,11 +357,12 @@ def background_rgb(background: Background, width: int, height: int) -> np.ndarra
         boxes = []
     for _ in range(int(rng.integers(3, 7)) if background.style != "flat" else 0):
         x, y = rng.uniform(0.0, 0.9), rng.uniform(0.5, 0.9)
-        boxes.append((x, y, rng.uniform(0.03, 0.1), rng.uniform(0.03, 0.08),
-                      tuple(int(c) for c in rng.integers(30, 220, 3))))
+        boxes.append(
+            (x, y, rng.uniform(0.03, 0.1), rng.uniform(0.03, 0.08), tuple(int(c) for c in rng.integers(30, 220, 3)))
+        )
     for x, y, w, h, colour in boxes:
         x0, y0 = int(x * width), int(y * height)
-        img[y0:y0 + max(1, int(h * height)), x0:x0 + max(1, int(w * width))] = colour
+        img[y0 : y0 + max(1, int(h * height)), x0 : x0 + max(1, int(w * width))] = colour
     # Fixed texture so the picture is not flat (flat areas encode unrealistically well).
     small = rng.normal(0.0, 6.0, (max(2, height // 8), max(2, width // 8), 1)).astype(np.float32)
     img += cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)[:, :, None]

@@ -21,8 +21,8 @@ import logging
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from camhub.sim.render import Rendering
 
@@ -40,12 +40,13 @@ class RtspUnavailable(RuntimeError):
 @functools.cache
 def rtsp_available() -> bool:
     """True when /usr/bin/python3 can import gi's GstRtspServer."""
-    probe = ("import gi; gi.require_version('Gst', '1.0'); "
-             "gi.require_version('GstRtspServer', '1.0'); "
-             "from gi.repository import GstRtspServer")
+    probe = (
+        "import gi; gi.require_version('Gst', '1.0'); "
+        "gi.require_version('GstRtspServer', '1.0'); "
+        "from gi.repository import GstRtspServer"
+    )
     try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True,
-                              timeout=30).returncode == 0
+        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -57,9 +58,13 @@ class RtspServer:
     test can stop and start the server to exercise a client's reconnection.
     """
 
-    def __init__(self, cameras: Mapping[str, Rendering], port: int = 0,
-                 credentials: tuple[str, str] | None = None,
-                 loop_start: float | None = None) -> None:
+    def __init__(
+        self,
+        cameras: Mapping[str, Rendering],
+        port: int = 0,
+        credentials: tuple[str, str] | None = None,
+        loop_start: float | None = None,
+    ) -> None:
         self.cameras = dict(cameras)
         self.port = port
         self.credentials = credentials
@@ -85,11 +90,23 @@ class RtspServer:
         mounts = []
         for name, rendering in self.cameras.items():
             for role, files in (("main", rendering.main), ("sub", rendering.sub)):
-                mounts.append({"path": f"/{name}/{role}", "codec": files.codec,
-                               "annexb": str(files.annexb), "index": str(files.index)})
-        return json.dumps({"host": HOST, "port": self.port, "loop_start": self.loop_start,
-                           "credentials": list(self.credentials) if self.credentials else None,
-                           "mounts": mounts})
+                mounts.append(
+                    {
+                        "path": f"/{name}/{role}",
+                        "codec": files.codec,
+                        "annexb": str(files.annexb),
+                        "index": str(files.index),
+                    }
+                )
+        return json.dumps(
+            {
+                "host": HOST,
+                "port": self.port,
+                "loop_start": self.loop_start,
+                "credentials": list(self.credentials) if self.credentials else None,
+                "mounts": mounts,
+            }
+        )
 
     async def start(self, timeout: float = 20.0) -> None:
         """Start the child and return once the port accepts connections."""
@@ -98,7 +115,8 @@ class RtspServer:
         if not await asyncio.to_thread(rtsp_available):
             raise RtspUnavailable(
                 f"{SYSTEM_PYTHON} cannot import gi.repository.GstRtspServer; install "
-                "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-{good,bad,ugly}")
+                "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-{good,bad,ugly}"
+            )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -114,25 +132,29 @@ class RtspServer:
     async def _spawn(self, deadline: float) -> None:
         # Popen on the loop's thread: it is quick, and the child's stdin must
         # belong to this process for its whole life.
-        proc = subprocess.Popen([SYSTEM_PYTHON, str(SCRIPT), self._config()],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(  # noqa: ASYNC220 (see above)
+            [SYSTEM_PYTHON, str(SCRIPT), self._config()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self._proc = proc
         self._stderr.clear()
         self._drain = threading.Thread(target=self._drain_stderr, args=(proc,), daemon=True)
         self._drain.start()
         try:
-            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline),  # type: ignore[union-attr]
-                                          max(0.1, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
+            line = await asyncio.wait_for(
+                asyncio.to_thread(proc.stdout.readline),  # type: ignore[union-attr]
+                max(0.1, deadline - time.monotonic()),
+            )
+        except TimeoutError:
             line = b""
         text = line.decode(errors="replace").strip()
         if not text.startswith("READY "):
             await self.stop()
             detail = text or "no READY line"
             tail = " | ".join(self._stderr)[-800:]
-            raise RtspUnavailable(f"RTSP server on {HOST}:{self.port} did not start: "
-                                  f"{detail}; stderr: {tail}")
+            raise RtspUnavailable(f"RTSP server on {HOST}:{self.port} did not start: {detail}; stderr: {tail}")
         self.port = int(text.split()[1])
         log.info("RTSP server listening on %s:%d (pid %d)", HOST, self.port, proc.pid)
 
@@ -150,7 +172,7 @@ class RtspServer:
             return
         await asyncio.to_thread(_reap, proc, self._drain)
 
-    async def __aenter__(self) -> "RtspServer":
+    async def __aenter__(self) -> RtspServer:
         await self.start()
         return self
 
@@ -190,5 +212,5 @@ async def _wait_port(port: int, deadline: float) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise RtspUnavailable(f"RTSP server never accepted connections on {HOST}:{port}")
+                raise RtspUnavailable(f"RTSP server never accepted connections on {HOST}:{port}") from None
             await asyncio.sleep(0.05)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, TypeVar
+from typing import Any, Literal, TypeVar
 
 Codec = Literal["h264", "hevc"]
 Shape = Literal["rect", "ellipse"]
@@ -64,8 +65,7 @@ class MovingObject:
         if t > self.t1:
             return self.end if self.show_after else None
         a = (t - self.t0) / (self.t1 - self.t0)
-        return (self.start[0] + a * (self.end[0] - self.start[0]),
-                self.start[1] + a * (self.end[1] - self.start[1]))
+        return (self.start[0] + a * (self.end[0] - self.start[0]), self.start[1] + a * (self.end[1] - self.start[1]))
 
 
 @dataclass(frozen=True)
@@ -151,15 +151,14 @@ class Scene:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Scene":
+    def from_dict(cls, data: Mapping[str, Any]) -> Scene:
         """Build a scene from YAML-able data; unknown keys raise `SceneError`."""
         fields = _checked(cls, data, "scene")
         if "background" in fields:
             fields["background"] = _build(Background, fields["background"], "scene.background")
         for key, kind in (("objects", MovingObject), ("lights", LightSwitch), ("dawns", Dawn)):
             if key in fields:
-                fields[key] = tuple(_build(kind, item, f"scene.{key}[{i}]")
-                                    for i, item in enumerate(fields[key]))
+                fields[key] = tuple(_build(kind, item, f"scene.{key}[{i}]") for i, item in enumerate(fields[key]))
         try:
             return cls(**fields)
         except TypeError as exc:
@@ -170,8 +169,7 @@ class Scene:
         if not self.name or "/" in self.name:
             raise SceneError(f"{where}: name must be non-empty without '/'")
         if self.width % 2 or self.height % 2 or self.width < 16 or self.height < 16:
-            raise SceneError(f"{where}: width/height must be even and >= 16, "
-                             f"got {self.width}x{self.height}")
+            raise SceneError(f"{where}: width/height must be even and >= 16, got {self.width}x{self.height}")
         if not 1 <= self.fps <= 60:
             raise SceneError(f"{where}: fps must be 1..60, got {self.fps}")
         if self.duration <= 0 or self.frame_count < 1:
@@ -181,17 +179,14 @@ class Scene:
         if self.gop < 1:
             raise SceneError(f"{where}: gop must be >= 1, got {self.gop}")
         if self.background.style not in ("yard", "room", "flat"):
-            raise SceneError(f"{where}: background.style must be yard, room or flat, "
-                             f"got {self.background.style!r}")
+            raise SceneError(f"{where}: background.style must be yard, room or flat, got {self.background.style!r}")
         if self.noise_sigma < 0:
             raise SceneError(f"{where}: noise_sigma must be >= 0, got {self.noise_sigma}")
         for i, o in enumerate(self.objects):
             if not 0 <= o.t0 < o.t1 <= self.duration:
-                raise SceneError(f"{where}: objects[{i}] needs 0 <= t0 < t1 <= duration, "
-                                 f"got t0={o.t0} t1={o.t1}")
+                raise SceneError(f"{where}: objects[{i}] needs 0 <= t0 < t1 <= duration, got t0={o.t0} t1={o.t1}")
             if o.shape not in ("rect", "ellipse"):
-                raise SceneError(f"{where}: objects[{i}].shape must be rect or ellipse, "
-                                 f"got {o.shape!r}")
+                raise SceneError(f"{where}: objects[{i}].shape must be rect or ellipse, got {o.shape!r}")
         for i, d in enumerate(self.dawns):
             if d.t1 < d.t0:
                 raise SceneError(f"{where}: dawns[{i}] needs t0 <= t1")
@@ -226,30 +221,62 @@ def _build(cls: type[T], data: Any, where: str) -> T:
 
 def _car(t0: float, t1: float, leftward: bool = False, color: RGB = (30, 60, 200)) -> MovingObject:
     a, b = (-0.15, 0.7), (1.15, 0.7)
-    return MovingObject(start=b if leftward else a, end=a if leftward else b, t0=t0, t1=t1,
-                        size=(0.22, 0.14), color=color, shape="rect")
+    return MovingObject(
+        start=b if leftward else a, end=a if leftward else b, t0=t0, t1=t1, size=(0.22, 0.14), color=color, shape="rect"
+    )
 
 
 BUILTIN_SCENES: dict[str, Scene] = {
     # A car crosses left to right, and later back.
-    "driveway": Scene(name="driveway", background=Background("yard", seed=1),
-                      objects=(_car(4.0, 8.0), _car(18.0, 22.0, leftward=True))),
+    "driveway": Scene(
+        name="driveway",
+        background=Background("yard", seed=1),
+        objects=(_car(4.0, 8.0), _car(18.0, 22.0, leftward=True)),
+    ),
     # A person walks in and stays; the porch light comes on later, in a quiet time.
-    "porch": Scene(name="porch", background=Background("room", seed=2), brightness=0.55,
-                   objects=(MovingObject(start=(1.1, 0.6), end=(0.6, 0.6), t0=5.0, t1=10.0,
-                                         size=(0.08, 0.35), color=(180, 120, 90),
-                                         shape="ellipse", show_after=True),),
-                   lights=(LightSwitch(t=18.0, level=1.0),)),
+    "porch": Scene(
+        name="porch",
+        background=Background("room", seed=2),
+        brightness=0.55,
+        objects=(
+            MovingObject(
+                start=(1.1, 0.6),
+                end=(0.6, 0.6),
+                t0=5.0,
+                t1=10.0,
+                size=(0.08, 0.35),
+                color=(180, 120, 90),
+                shape="ellipse",
+                show_after=True,
+            ),
+        ),
+        lights=(LightSwitch(t=18.0, level=1.0),),
+    ),
     # Slow dawn over the whole loop, one cat crossing the lawn.
-    "garden": Scene(name="garden", background=Background("yard", seed=3), brightness=0.3,
-                    dawns=(Dawn(t0=0.0, t1=30.0, start_level=0.3, end_level=1.0),),
-                    objects=(MovingObject(start=(0.2, 0.85), end=(0.8, 0.8), t0=12.0, t1=17.0,
-                                          size=(0.07, 0.05), color=(60, 50, 40),
-                                          shape="ellipse"),)),
+    "garden": Scene(
+        name="garden",
+        background=Background("yard", seed=3),
+        brightness=0.3,
+        dawns=(Dawn(t0=0.0, t1=30.0, start_level=0.3, end_level=1.0),),
+        objects=(
+            MovingObject(
+                start=(0.2, 0.85),
+                end=(0.8, 0.8),
+                t0=12.0,
+                t1=17.0,
+                size=(0.07, 0.05),
+                color=(60, 50, 40),
+                shape="ellipse",
+            ),
+        ),
+    ),
     # Noise only: a motion detector must stay quiet.
     "still": Scene(name="still", background=Background("room", seed=4), noise_sigma=3.0),
     # The driveway encoded as HEVC, for cameras that only offer H.265.
-    "driveway-hevc": Scene(name="driveway-hevc", codec="hevc",
-                           background=Background("yard", seed=1),
-                           objects=(_car(4.0, 8.0), _car(18.0, 22.0, leftward=True))),
+    "driveway-hevc": Scene(
+        name="driveway-hevc",
+        codec="hevc",
+        background=Background("yard", seed=1),
+        objects=(_car(4.0, 8.0), _car(18.0, 22.0, leftward=True)),
+    ),
 }

@@ -14,9 +14,9 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
@@ -60,18 +60,24 @@ class SimCamera:
         last_loop = int((end - self.loop_start) // d)
         for k in range(first_loop, last_loop + 1):
             base = self.loop_start + k * d
-            out += [(base + a, base + b) for a, b in self.motion_windows
-                    if base + b >= start and base + a <= end]
+            out += [(base + a, base + b) for a, b in self.motion_windows if base + b >= start and base + a <= end]
         return out
 
 
 class Simulator:
     """Simulated cameras on 127.0.0.1; use `async with Simulator(...) as sim`."""
 
-    def __init__(self, scenes: Sequence[tuple[str, Scene]], cache_dir: Path | str,
-                 http_port: int = 0, rtsp_port: int = 0, rtsp: bool = True,
-                 announce: bool = True, rtsp_credentials: tuple[str, str] | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        scenes: Sequence[tuple[str, Scene]],
+        cache_dir: Path | str,
+        http_port: int = 0,
+        rtsp_port: int = 0,
+        rtsp: bool = True,
+        announce: bool = True,
+        rtsp_credentials: tuple[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         names = [name for name, _ in scenes]
         if len(set(names)) != len(names):
             raise ValueError(f"camera names must be unique, got {names}")
@@ -103,16 +109,15 @@ class Simulator:
         renderings: dict[str, Rendering] = {}
         for name, scene in self.scenes:
             # Rendering is CPU work (numpy, x264): keep it off the event loop.
-            renderings[name] = await asyncio.to_thread(render_scene, scene, self.cache_dir,
-                                                       self.progress)
+            renderings[name] = await asyncio.to_thread(render_scene, scene, self.cache_dir, self.progress)
         self.loop_start = time.time()
         try:
             self.http = SimHttpServer(renderings, port=self.http_port, loop_start=self.loop_start)
             await self.http.start()
             if self.want_rtsp and await asyncio.to_thread(rtsp_available):
-                self.rtsp = RtspServer(renderings, port=self.rtsp_port,
-                                       credentials=self.rtsp_credentials,
-                                       loop_start=self.loop_start)
+                self.rtsp = RtspServer(
+                    renderings, port=self.rtsp_port, credentials=self.rtsp_credentials, loop_start=self.loop_start
+                )
                 await self.rtsp.start()
             elif self.want_rtsp:
                 log.warning("RTSP disabled: /usr/bin/python3 lacks GstRtspServer")
@@ -127,34 +132,54 @@ class Simulator:
         http, rtsp, ext = self.http, self.rtsp, rendering.main.ext
         assert http is not None
         return SimCamera(
-            name=name, scene=rendering.scene, rendering=rendering,
-            mjpeg=http.url(name, "mjpeg"), snapshot=http.url(name, "snapshot.jpg"),
-            http_main=http.url(name, f"main.{ext}"), http_sub=http.url(name, f"sub.{ext}"),
+            name=name,
+            scene=rendering.scene,
+            rendering=rendering,
+            mjpeg=http.url(name, "mjpeg"),
+            snapshot=http.url(name, "snapshot.jpg"),
+            http_main=http.url(name, f"main.{ext}"),
+            http_sub=http.url(name, f"sub.{ext}"),
             rtsp_main=rtsp.url(name, "main") if rtsp else None,
             rtsp_sub=rtsp.url(name, "sub") if rtsp else None,
-            loop_start=self.loop_start)
+            loop_start=self.loop_start,
+        )
 
     async def _announce(self) -> None:
         assert self.http is not None
         self._zeroconf = AsyncZeroconf(interfaces=[HOST])
         address = socket.inet_aton(HOST)
         for cam in self.cameras:
-            props = {"scene": cam.scene.name, "codec": cam.scene.codec,
-                     "mjpeg": f"/{cam.name}/mjpeg", "snapshot": f"/{cam.name}/snapshot.jpg",
-                     "main": f"/{cam.name}/main.{cam.rendering.main.ext}",
-                     "sub": f"/{cam.name}/sub.{cam.rendering.sub.ext}"}
-            self._services.append(ServiceInfo(
-                SIM_SERVICE, f"{cam.name}.{SIM_SERVICE}", addresses=[address],
-                port=self.http.port, properties=props, server="camhub-sim.local."))
+            props = {
+                "scene": cam.scene.name,
+                "codec": cam.scene.codec,
+                "mjpeg": f"/{cam.name}/mjpeg",
+                "snapshot": f"/{cam.name}/snapshot.jpg",
+                "main": f"/{cam.name}/main.{cam.rendering.main.ext}",
+                "sub": f"/{cam.name}/sub.{cam.rendering.sub.ext}",
+            }
+            self._services.append(
+                ServiceInfo(
+                    SIM_SERVICE,
+                    f"{cam.name}.{SIM_SERVICE}",
+                    addresses=[address],
+                    port=self.http.port,
+                    properties=props,
+                    server="camhub-sim.local.",
+                )
+            )
             if self.rtsp is not None:
-                self._services.append(ServiceInfo(
-                    RTSP_SERVICE, f"{cam.name}.{RTSP_SERVICE}", addresses=[address],
-                    port=self.rtsp.port, server="camhub-sim.local.",
-                    properties={"path": f"/{cam.name}/main", "sub": f"/{cam.name}/sub",
-                                "codec": cam.scene.codec}))
+                self._services.append(
+                    ServiceInfo(
+                        RTSP_SERVICE,
+                        f"{cam.name}.{RTSP_SERVICE}",
+                        addresses=[address],
+                        port=self.rtsp.port,
+                        server="camhub-sim.local.",
+                        properties={"path": f"/{cam.name}/main", "sub": f"/{cam.name}/sub", "codec": cam.scene.codec},
+                    )
+                )
         # Probing takes ~1.5 s per name; do all names at once.
-        pending = [await self._zeroconf.async_register_service(info, allow_name_change=True)
-                   for info in self._services]
+        pending = [await self._zeroconf.async_register_service(info, allow_name_change=True) for info in self._services]
         await asyncio.gather(*pending)
 
     async def stop(self) -> None:
@@ -173,7 +198,7 @@ class Simulator:
         if http is not None:
             await http.stop()
 
-    async def __aenter__(self) -> "Simulator":
+    async def __aenter__(self) -> Simulator:
         await self.start()
         return self
 
@@ -181,18 +206,24 @@ class Simulator:
         await self.stop()
 
 
-async def serve_forever(sim: Simulator, seconds: float | None = None,
-                        out: Callable[[str], None] = print) -> None:
+async def serve_forever(sim: Simulator, seconds: float | None = None, out: Callable[[str], None] = print) -> None:
     """Start `sim` if needed, print each camera's URLs, run until cancelled or timed out."""
     if sim.http is None:
         await sim.start()
     try:
         for cam in sim.cameras:
-            out(f"{cam.name} ({cam.scene.name}, {cam.scene.codec}, "
-                f"{cam.scene.width}x{cam.scene.height}@{cam.scene.fps}):")
-            for label, url in (("rtsp main", cam.rtsp_main), ("rtsp sub", cam.rtsp_sub),
-                               ("mjpeg", cam.mjpeg), ("snapshot", cam.snapshot),
-                               ("http main", cam.http_main), ("http sub", cam.http_sub)):
+            out(
+                f"{cam.name} ({cam.scene.name}, {cam.scene.codec}, "
+                f"{cam.scene.width}x{cam.scene.height}@{cam.scene.fps}):"
+            )
+            for label, url in (
+                ("rtsp main", cam.rtsp_main),
+                ("rtsp sub", cam.rtsp_sub),
+                ("mjpeg", cam.mjpeg),
+                ("snapshot", cam.snapshot),
+                ("http main", cam.http_main),
+                ("http sub", cam.http_sub),
+            ):
                 if url:
                     out(f"  {label:9} {redact_url(url)}")
             windows = ", ".join(f"{a:g}-{b:g}s" for a, b in cam.motion_windows) or "none"
@@ -205,20 +236,32 @@ async def serve_forever(sim: Simulator, seconds: float | None = None,
         await sim.stop()
 
 
-async def run_sim(scene_names: Sequence[str], cache_dir: Path | str,
-                  seconds: float | None = None, http_port: int = 0, rtsp_port: int = 0,
-                  rtsp: bool = True, announce: bool = True,
-                  rtsp_credentials: tuple[str, str] | None = None,
-                  out: Callable[[str], None] = print) -> None:
+async def run_sim(
+    scene_names: Sequence[str],
+    cache_dir: Path | str,
+    seconds: float | None = None,
+    http_port: int = 0,
+    rtsp_port: int = 0,
+    rtsp: bool = True,
+    announce: bool = True,
+    rtsp_credentials: tuple[str, str] | None = None,
+    out: Callable[[str], None] = print,
+) -> None:
     """`camhub sim`: serve built-in scenes (camera named after its scene) until done."""
     from camhub.sim.scene import BUILTIN_SCENES
 
     unknown = [n for n in scene_names if n not in BUILTIN_SCENES]
     if unknown:
-        raise ValueError(f"unknown scene {unknown[0]!r}; built-in scenes: "
-                         f"{', '.join(sorted(BUILTIN_SCENES))}")
+        raise ValueError(f"unknown scene {unknown[0]!r}; built-in scenes: {', '.join(sorted(BUILTIN_SCENES))}")
     names = list(scene_names) or sorted(BUILTIN_SCENES)
-    sim = Simulator([(n, BUILTIN_SCENES[n]) for n in names], cache_dir=cache_dir,
-                    http_port=http_port, rtsp_port=rtsp_port, rtsp=rtsp, announce=announce,
-                    rtsp_credentials=rtsp_credentials, progress=out)
+    sim = Simulator(
+        [(n, BUILTIN_SCENES[n]) for n in names],
+        cache_dir=cache_dir,
+        http_port=http_port,
+        rtsp_port=rtsp_port,
+        rtsp=rtsp,
+        announce=announce,
+        rtsp_credentials=rtsp_credentials,
+        progress=out,
+    )
     await serve_forever(sim, seconds, out=out)

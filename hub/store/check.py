@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from camhub.audit import AuditEvent, AuditLog, ClipDeleted, HeldClipDeleted
 from camhub.clock import Clock
 from camhub.durable import durable_rename, unlink_durably
-from camhub.audit import AuditEvent, AuditLog, ClipDeleted, HeldClipDeleted
 from camhub.privacy.holds import standing_in
 from camhub.privacy.scope import Scope
 from camhub.store.db import Database
@@ -60,8 +60,9 @@ class Finding:
         return f"{self.kind}: {clip}{self.path}: {self.detail}"
 
 
-def check(data_dir: Path, hashes: bool = True, progress: Callable[[int, int], None] | None = None,
-          hub_running: bool = False) -> list[Finding]:  # fmt: skip
+def check(
+    data_dir: Path, hashes: bool = True, progress: Callable[[int, int], None] | None = None, hub_running: bool = False
+) -> list[Finding]:
     """What disagrees; with `hub_running`, files still being written are not findings."""
     with reading_index(data_dir) as db:
         clips = query_clips(db, include_garbage=True, oldest_first=True)
@@ -75,7 +76,9 @@ def check(data_dir: Path, hashes: bool = True, progress: Callable[[int, int], No
         elif (size := path.stat().st_size) != clip.bytes:
             findings.append(Finding("size", clip.path, f"{size} bytes on disk, {clip.bytes} indexed", clip.id))
         elif hashes and (digest := sha256_of(path)) != clip.sha256:
-            findings.append(Finding("hash", clip.path, f"SHA-256 {digest[:16]}… on disk, {clip.sha256[:16]}… indexed", clip.id))
+            findings.append(
+                Finding("hash", clip.path, f"SHA-256 {digest[:16]}… on disk, {clip.sha256[:16]}… indexed", clip.id)
+            )
         if progress is not None:
             progress(n, len(clips))
     indexed = {c.path for c in clips}
@@ -156,20 +159,41 @@ class _WriteAhead:
 
 
 def _deleted(clip: ClipRecord, now: float, reason: str) -> ClipDeleted:
-    return ClipDeleted(time=now, actor=REPAIR, clip_id=clip.id or 0, camera=clip.camera,
-                       start_s=int(clip.start_time), path=clip.path, reason=reason)  # fmt: skip
+    return ClipDeleted(
+        time=now,
+        actor=REPAIR,
+        clip_id=clip.id or 0,
+        camera=clip.camera,
+        start_s=int(clip.start_time),
+        path=clip.path,
+        reason=reason,
+    )
 
 
-async def _remove(db: Database, audit: _WriteAhead, data_dir: Path, clip: ClipRecord, finding: Finding,
-                  held: Sequence[tuple[str, Scope]], clock: Clock) -> str:  # fmt: skip
+async def _remove(
+    db: Database,
+    audit: _WriteAhead,
+    data_dir: Path,
+    clip: ClipRecord,
+    finding: Finding,
+    held: Sequence[tuple[str, Scope]],
+    clock: Clock,
+) -> str:
     """Delete one clip whose file is damaged or gone, audited first; a held clip's file is kept."""
     holds = holds_over(clip, held)
     path = data_dir / clip.path
     if holds and finding.kind != "missing":
         return f"kept clip {clip.id} ({clip.path}): {finding.detail}; hold {holds[0]} covers it, so it is not deleted"
     if holds:
-        await audit.log(HeldClipDeleted(time=clock(), actor=REPAIR, clip_id=str(clip.id), hold_id=holds[0],
-                                        reason=f"{clip.path}: {finding.detail}; its index row was removed"))  # fmt: skip
+        await audit.log(
+            HeldClipDeleted(
+                time=clock(),
+                actor=REPAIR,
+                clip_id=str(clip.id),
+                hold_id=holds[0],
+                reason=f"{clip.path}: {finding.detail}; its index row was removed",
+            )
+        )
     else:
         await audit.log(_deleted(clip, clock(), finding.detail))
     ids = [clip.id or 0]

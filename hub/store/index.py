@@ -188,8 +188,9 @@ def open_index(data_dir: Path) -> Database:
     except sqlite3.DatabaseError as exc:
         raise IndexDamaged(path, exc) from None
     try:
-        keep_legacy_ids(data_dir, db.write_blocking(lambda d: rows(
-            d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE])))  # fmt: skip
+        keep_legacy_ids(
+            data_dir, db.write_blocking(lambda d: rows(d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE]))
+        )
     except BaseException:
         db.close()
         raise

@@ -160,4 +160,3 @@ def recover(data_dir: Path, db: sqlite_utils.Database, held: Sequence[tuple[str,
     for line in report.lines():
         log.info("recovery: %s", line)
     return report
-

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from camhub.capture.media import ContainerStream
 from camhub.config import InputConfig
 from camhub.errors import SourceError
-from camhub.capture.media import ContainerStream
 from camhub.redact import redact_url
 from camhub.registry import SetupContext
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from camhub.config import InputConfig
 from camhub.capture.media import LIVE_PROBE, ContainerStream, with_credentials
+from camhub.config import InputConfig
 from camhub.redact import redact_url
 from camhub.registry import SetupContext
 

@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import av
 
+from camhub.capture.media import Packet, StreamInfo, describe_av_error
 from camhub.config import InputConfig
 from camhub.errors import SourceError
-from camhub.capture.media import Packet, StreamInfo, describe_av_error
 from camhub.redact import redact_url
 from camhub.registry import SetupContext
 
@@ -44,7 +44,9 @@ class SnapshotStream:
             raise SourceError(f"HTTP {exc.code} {exc.reason}{hint} ({source.description})") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SourceError(describe_av_error(reason if isinstance(reason, BaseException) else exc, source.url)) from None
+            raise SourceError(
+                describe_av_error(reason if isinstance(reason, BaseException) else exc, source.url)
+            ) from None
         if len(body) > MAX_SNAPSHOT_BYTES:
             raise SourceError(f"snapshot larger than {MAX_SNAPSHOT_BYTES} bytes ({source.description})")
         if not body:

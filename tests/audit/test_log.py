@@ -29,8 +29,9 @@ from camhub.audit.verify import verify_log
 from ..conftest import FakeClock, MakeLog, sample_event
 
 
-async def test_first_start_creates_a_private_key_outside_the_database_and_entry_0(tmp_path: Path,
-                                                                                   clock: FakeClock) -> None:
+async def test_first_start_creates_a_private_key_outside_the_database_and_entry_0(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
     try:
         key_file = tmp_path / "audit" / "signing.key"
@@ -48,13 +49,27 @@ async def test_first_start_creates_a_private_key_outside_the_database_and_entry_
 
 async def test_append_is_durable_when_it_returns_and_survives_reopening(tmp_path: Path, clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
-    event = ExportBuilt(time=clock(), actor="owner", export_id="x1", basis="request:r1", recipient="officer",
-                        cameras=("yard",), start_s=1_700_000_000, end_s=1_700_000_600, clip_sha256=("aa" * 32,),
-                        clip_ids=(7,), bytes=1000, manifest_sha256="bb" * 32)
+    event = ExportBuilt(
+        time=clock(),
+        actor="owner",
+        export_id="x1",
+        basis="request:r1",
+        recipient="officer",
+        cameras=("yard",),
+        start_s=1_700_000_000,
+        end_s=1_700_000_600,
+        clip_sha256=("aa" * 32,),
+        clip_ids=(7,),
+        bytes=1000,
+        manifest_sha256="bb" * 32,
+    )
     receipt = await log.append(event)
     # Read it back through a separate connection before anything else happens.
-    row = sqlite3.connect(tmp_path / "audit" / "log.db").execute(
-        "SELECT entry FROM entries WHERE idx = ?", (receipt.index,)).fetchone()
+    row = (
+        sqlite3.connect(tmp_path / "audit" / "log.db")
+        .execute("SELECT entry FROM entries WHERE idx = ?", (receipt.index,))
+        .fetchone()
+    )
     assert event_from_entry(decode_entry(row[0], receipt.index)) == event
     proof = await log.inclusion_proof(receipt.index, receipt.checkpoint.size)
     verify_inclusion(receipt.index, receipt.checkpoint.size, receipt.leaf_hash, proof, receipt.checkpoint.root)
@@ -69,7 +84,9 @@ async def test_before_runs_the_block_only_after_the_event_is_durable(tmp_path: P
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
     seen: list[int] = []
     async with log.before(HubStopped(time=clock(), actor="hub")) as receipt:
-        seen.append(sqlite3.connect(tmp_path / "audit" / "log.db").execute("SELECT count(*) FROM entries").fetchone()[0])
+        seen.append(
+            sqlite3.connect(tmp_path / "audit" / "log.db").execute("SELECT count(*) FROM entries").fetchone()[0]
+        )
     assert seen == [2] and receipt.index == 1
     await log.close()
 
@@ -84,8 +101,7 @@ async def test_concurrent_appends_share_commits(tmp_path: Path, clock: FakeClock
     assert verify_log(tmp_path, deep=True).size == 501
 
 
-async def test_floats_and_unknown_values_are_refused_without_harming_others(tmp_path: Path,
-                                                                            clock: FakeClock) -> None:
+async def test_floats_and_unknown_values_are_refused_without_harming_others(tmp_path: Path, clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
     good = log.append(HubStopped(time=clock(), actor="hub"))
     with pytest.raises(AuditError, match=r"event setting_changed\.new: 0\.5 is a float"):
@@ -94,8 +110,7 @@ async def test_floats_and_unknown_values_are_refused_without_harming_others(tmp_
     await log.close()
 
 
-async def test_checkpoints_are_signed_at_least_every_ten_minutes_of_the_clock(tmp_path: Path,
-                                                                              clock: FakeClock) -> None:
+async def test_checkpoints_are_signed_at_least_every_ten_minutes_of_the_clock(tmp_path: Path, clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
     published: list[Checkpoint] = []
     log.on_checkpoint(published.append)
@@ -115,17 +130,35 @@ async def test_checkpoints_are_signed_at_least_every_ten_minutes_of_the_clock(tm
 
 
 async def test_every_listed_event_type_round_trips() -> None:
-    assert {"hub_started", "hub_stopped", "setting_changed", "owner_logged_in", "owner_login_failed",
-            "consent_requested", "consent_decided", "consent_expired", "override_invoked", "export_built",
-            "share_link_downloaded", "held_clip_deleted", "key_rotated"} <= set(EVENT_TYPES)
+    assert {
+        "hub_started",
+        "hub_stopped",
+        "setting_changed",
+        "owner_logged_in",
+        "owner_login_failed",
+        "consent_requested",
+        "consent_decided",
+        "consent_expired",
+        "override_invoked",
+        "export_built",
+        "share_link_downloaded",
+        "held_clip_deleted",
+        "key_rotated",
+    } <= set(EVENT_TYPES)
     event = sample_event(0, 1_700_000_000.5)
-    entry = {"actor": event.actor, "event": event.name, "fields": event.fields(), "index": 3,
-             "time_ms": 1_700_000_000_500}
+    entry = {
+        "actor": event.actor,
+        "event": event.name,
+        "fields": event.fields(),
+        "index": 3,
+        "time_ms": 1_700_000_000_500,
+    }
     assert event_from_entry(json.loads(json.dumps(entry))) == event
 
 
-async def test_a_swapped_key_file_stops_the_hub_from_signing(tmp_path: Path, make_log: MakeLog,
-                                                             clock: FakeClock) -> None:
+async def test_a_swapped_key_file_stops_the_hub_from_signing(
+    tmp_path: Path, make_log: MakeLog, clock: FakeClock
+) -> None:
     other = tmp_path / "other"
     log = await AuditLog.open(other, hub_id="home", clock=clock)
     await log.close()

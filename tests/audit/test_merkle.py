@@ -51,8 +51,13 @@ def test_root_hashes_match_the_reference_tree() -> None:
 
 @pytest.mark.parametrize("case", VECTORS["inclusion"], ids=lambda c: c["source"])
 def test_inclusion_vectors(case: dict[str, Any]) -> None:
-    args = (case["leafIdx"], case["treeSize"], base64.b64decode(case["leafHash"]), b64(case["proof"]),
-            base64.b64decode(case["root"]))
+    args = (
+        case["leafIdx"],
+        case["treeSize"],
+        base64.b64decode(case["leafHash"]),
+        b64(case["proof"]),
+        base64.b64decode(case["root"]),
+    )
     if case["wantErr"]:
         with pytest.raises(VerificationFailed):
             verify_inclusion(*args)
@@ -64,8 +69,13 @@ def test_inclusion_vectors(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: c["source"])
 def test_consistency_vectors(case: dict[str, Any]) -> None:
-    args = (case["size1"], case["size2"], base64.b64decode(case["root1"]), base64.b64decode(case["root2"]),
-            b64(case["proof"]))
+    args = (
+        case["size1"],
+        case["size2"],
+        base64.b64decode(case["root1"]),
+        base64.b64decode(case["root2"]),
+        b64(case["proof"]),
+    )
     if case["wantErr"]:
         with pytest.raises(VerificationFailed):
             verify_consistency(*args)

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camhub.audit import AuditLog, VerificationFailed, VerifierKey
-from camhub.cli.audit import main
 from camhub.audit.merkle import leaf_hash
 from camhub.audit.verify import verify_log
 from camhub.audit.witness import DataDirSource, load_state, save_state, witness
+from camhub.cli.audit import main
 
 from ..conftest import FakeClock, MakeLog
 
@@ -91,15 +91,16 @@ async def test_a_truncated_log_is_named(make_log: MakeLog) -> None:
     assert err.entry == 8 and "truncated" in str(err)
 
 
-async def test_a_truncated_log_with_its_checkpoints_is_caught_by_the_witness(make_log: MakeLog,
-                                                                              tmp_path: Path) -> None:
+async def test_a_truncated_log_with_its_checkpoints_is_caught_by_the_witness(make_log: MakeLog, tmp_path: Path) -> None:
     data = await make_log(10)
     state_file = tmp_path / "witness.json"
     save_state(state_file, witness(None, DataDirSource(data))[0])
     conn = db(data)
     conn.execute("DELETE FROM entries WHERE idx >= 8")
     conn.execute("DELETE FROM checkpoints WHERE size > 8")
-    with pytest.raises(VerificationFailed, match="rollback: the log shows size 8, but this witness already saw size 11"):
+    with pytest.raises(
+        VerificationFailed, match="rollback: the log shows size 8, but this witness already saw size 11"
+    ):
         witness(load_state(state_file), DataDirSource(data))
 
 
@@ -112,7 +113,8 @@ async def test_a_swapped_key_file_is_named(make_log: MakeLog, tmp_path: Path, cl
 
 
 async def test_a_log_rewritten_under_a_new_key_is_caught_by_a_pinned_key_and_the_witness(
-        make_log: MakeLog, tmp_path: Path, clock: FakeClock) -> None:
+    make_log: MakeLog, tmp_path: Path, clock: FakeClock
+) -> None:
     real = await make_log(5, data=tmp_path / "real")
     state_file = tmp_path / "witness.json"
     first, _ = witness(None, DataDirSource(real))
@@ -160,8 +162,9 @@ async def test_a_checkpoint_for_a_different_tree_is_named(make_log: MakeLog, tmp
         witness(state, DataDirSource(rewritten))
 
 
-async def test_a_rollback_to_an_earlier_state_is_caught_by_the_witness(make_log: MakeLog, tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_rollback_to_an_earlier_state_is_caught_by_the_witness(
+    make_log: MakeLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     data = await make_log(4)
@@ -195,8 +198,9 @@ TAMPERINGS = ["flip", "flip_rehash", "delete", "swap", "truncate"]
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(2, 40), batch=st.integers(1, 8), kind=st.sampled_from(TAMPERINGS), data=st.data())
-async def test_random_tampering_of_random_logs_is_named(tmp_path_factory: pytest.TempPathFactory, n: int,
-                                                        batch: int, kind: str, data: st.DataObject) -> None:
+async def test_random_tampering_of_random_logs_is_named(
+    tmp_path_factory: pytest.TempPathFactory, n: int, batch: int, kind: str, data: st.DataObject
+) -> None:
     from ..conftest import sample_event
 
     folder = tmp_path_factory.mktemp("log")

@@ -17,17 +17,17 @@ import pytest
 from aiohttp import web
 from argon2 import PasswordHasher
 
-from camhub.http.app import error_middleware
+from camhub.audit.events import AuditEvent
 from camhub.auth import (
     AccountService,
     add_routes,
     auth_middleware,
     household_only,
     require_fresh,
-    roles_required,  # fmt: skip
+    roles_required,
 )
-from camhub.audit.events import AuditEvent
 from camhub.clock import ManualClock as FakeClock
+from camhub.http.app import error_middleware
 
 PASSWORD = "correct horse battery staple"
 

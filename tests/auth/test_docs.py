@@ -17,7 +17,9 @@ async def test_every_auth_route_is_in_openapi(tmp_path: Path) -> None:
     try:
         app = web.Application()
         add_routes(app, service)
-        served = {(r.resource.canonical, r.method.lower()) for r in app.router.routes() if r.resource and r.method != "HEAD"}
+        served = {
+            (r.resource.canonical, r.method.lower()) for r in app.router.routes() if r.resource and r.method != "HEAD"
+        }
     finally:
         await service.close()
     documented = {(path, method) for path, item in OPENAPI_PATHS.items() for method in item}
@@ -31,6 +33,9 @@ def test_docs_name_every_route_error_and_limit() -> None:
     missing += [f"`{key}`" for key in keys - {"auth_error"} if f"`{key}`" not in text]
     limits = ["ACCOUNT_LIMIT", "ADDRESS_LIMIT", "WINDOW_S", "LOCKOUT_S"]
     missing += [name for name in limits if f"`{name}` | {getattr(throttle, name):g}" not in text.replace(" s |", " |")]
-    missing += [name for name in ["SESSION_IDLE_S", "SESSION_ABSOLUTE_S", "TOUCH_INTERVAL_S", "FRESH_AUTH_S"]
-                if f"`{name}`" not in text or not hasattr(service_module, name)]  # fmt: skip
+    missing += [
+        name
+        for name in ["SESSION_IDLE_S", "SESSION_ABSOLUTE_S", "TOUCH_INTERVAL_S", "FRESH_AUTH_S"]
+        if f"`{name}`" not in text or not hasattr(service_module, name)
+    ]
     assert not missing, f"add to docs/accounts.md: {missing}"

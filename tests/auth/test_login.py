@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from camhub.audit.events import OwnerLoggedIn, OwnerLoginFailed
 from camhub.auth import AccountService, LoginFailed, LoginLocked
 from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S
-from camhub.audit.events import OwnerLoggedIn, OwnerLoginFailed
 
 from .conftest import PASSWORD, AuthHub, cheap_hasher
 
@@ -38,7 +38,9 @@ async def test_one_time_password_opens_only_the_password_change(hub: AuthHub) ->
     assert one_time is not None
     client = hub.client()
     assert await post_login(client, "carol", one_time) == (
-        200, {"user": "carol", "role": "owner", "must_change_password": True})
+        200,
+        {"user": "carol", "role": "owner", "must_change_password": True},
+    )
     async with client.get("/api/footage") as r:
         assert r.status == 403 and (await r.json())["error"] == "password_change_required"
     new = "a brand new passphrase"
@@ -102,7 +104,9 @@ async def test_lockout_after_failures_and_unlock_after_the_window(hub: AuthHub) 
     for _ in range(ACCOUNT_LIMIT):
         await post_login(client, "nobody", "wrong wrong wrong")
     assert (await post_login(client, "nobody", "wrong"))[1] == {
-        "error": "login_locked", "message": "too many failed logins; try again later"}
+        "error": "login_locked",
+        "message": "too many failed logins; try again later",
+    }
 
 
 async def test_address_lockout_spans_user_names(hub: AuthHub) -> None:
@@ -132,4 +136,3 @@ async def test_audit_hook_sees_owner_logins_and_failures(hub: AuthHub) -> None:
     failed = hub.events[1]
     assert isinstance(failed, OwnerLoginFailed) and failed.reason == "bad_credentials"
     assert "wrong password here" not in repr(hub.events)
-

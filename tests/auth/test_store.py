@@ -38,7 +38,9 @@ async def test_secrets_are_stored_only_hashed_and_never_logged(hub: AuthHub, cap
         assert secret not in caplog.text
     assert "alice" in caplog.text, "the log still says who logged in"
     with sqlite3.connect(hub.data / "accounts.db") as db:
-        digests = {row[0] for row in db.execute("SELECT token_sha256 FROM sessions UNION SELECT token_sha256 FROM tokens")}
+        digests = {
+            row[0] for row in db.execute("SELECT token_sha256 FROM sessions UNION SELECT token_sha256 FROM tokens")
+        }
         hashes = [row[0] for row in db.execute("SELECT password_hash FROM accounts")]
     assert {token_digest(session), token_digest(api)} <= digests
     assert all(h.startswith("$argon2id$") for h in hashes)
@@ -65,8 +67,12 @@ async def test_password_is_rehashed_when_parameters_change(tmp_path: Path) -> No
 
 async def test_every_column_says_its_unit(hub: AuthHub) -> None:
     with sqlite3.connect(hub.data / "accounts.db") as db:
-        tables = [row[0] for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN "
-                                               "('accounts', 'sessions', 'tokens')")]  # fmt: skip
+        tables = [
+            row[0]
+            for row in db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('accounts', 'sessions', 'tokens')"
+            )
+        ]
     assert len(tables) == 3
     for sql in tables:
         body = sql[sql.index("(") + 1 : sql.rindex(")")]

@@ -84,7 +84,9 @@ def test_signal_stops_the_hub_with_exit_0(config_file: Path, sig: signal.Signals
 def test_bad_config_exits_2_with_a_clear_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("cameras:\n  yard:\n    inputs: [{url: 'rtsp://u:pw-in-url@h/x'}]\n    motoin: {}\n")
-    result = subprocess.run([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert result.stderr.startswith(f"camhub: {path}: cameras.yard.motoin is not a known key")
     assert "Traceback" not in result.stderr and "pw-in-url" not in result.stderr
@@ -97,8 +99,10 @@ def test_port_in_use_is_named(config_file: Path) -> None:
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config_file), "--port", str(port)],
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
@@ -107,8 +111,9 @@ def test_one_time_password_is_printed_once_and_never_logged(config_file: Path, t
     config = tmp_path / "camhub.yaml"
     config.write_text(config_file.read_text().replace("data_dir: data", f"data_dir: {tmp_path / 'data'}"))
     command = [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--seconds", "1", "--port"]
-    first, second = (subprocess.run([*command, str(free_port())], capture_output=True, text=True, timeout=60)
-                     for _ in range(2))  # fmt: skip
+    first, second = (
+        subprocess.run([*command, str(free_port())], capture_output=True, text=True, timeout=60) for _ in range(2)
+    )
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     [line] = [line for line in first.stdout.splitlines() if "one-time password" in line]
     match = re.fullmatch(r'owner login: user "owner", one-time password (\S+) \(change it at first login\)', line)
@@ -126,17 +131,34 @@ def test_hub_start_and_stop_are_in_a_verifiable_audit_log(config_file: Path, tmp
     config.write_text(config_file.read_text().replace("data_dir: data", f"data_dir: {tmp_path / 'data'}"))
     for _ in range(2):
         run = subprocess.run(
-            [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(free_port()), "--seconds", "1"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "camhub.cli.main",
+                "run",
+                "-c",
+                str(config),
+                "--port",
+                str(free_port()),
+                "--seconds",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert run.returncode == 0, run.stderr
     data = str(tmp_path / "data")
-    verify = subprocess.run([sys.executable, "-m", "camhub.cli.main", "audit", "verify", "--data", data], capture_output=True, text=True)
+    verify = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "audit", "verify", "--data", data], capture_output=True, text=True
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     names = []
     for index in range(1, 5):  # entry 0 creates the log; then start, stop, start, stop
         proof = subprocess.run(
-            [sys.executable, "-m", "camhub.cli.main", "audit", "proof", "--data", data, str(index)], capture_output=True, text=True
+            [sys.executable, "-m", "camhub.cli.main", "audit", "proof", "--data", data, str(index)],
+            capture_output=True,
+            text=True,
         )
         assert proof.returncode == 0, proof.stderr
         names.append(json.loads(json.loads(proof.stdout)["entry"])["event"])

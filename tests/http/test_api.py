@@ -24,11 +24,24 @@ from camhub.config import HubConfig, parse_config
 W, H = 320, 240
 Login = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
 FOOTAGE = [
-    "/api/cameras/yard/snapshot.jpg", "/api/cameras/yard/live.mjpeg", "/api/clips", "/api/clips/1",
-    "/api/clips/1/video", "/api/clips/1/snapshot", "/api/clips/1/thumbnail",
-]  # fmt: skip
-PUBLIC = ["/", "/static/status.js", "/api/health", "/api/cameras", "/api/cameras/yard", "/api/openapi.json",
-          "/api/audit/checkpoint", "/api/audit/key"]  # fmt: skip
+    "/api/cameras/yard/snapshot.jpg",
+    "/api/cameras/yard/live.mjpeg",
+    "/api/clips",
+    "/api/clips/1",
+    "/api/clips/1/video",
+    "/api/clips/1/snapshot",
+    "/api/clips/1/thumbnail",
+]
+PUBLIC = [
+    "/",
+    "/static/status.js",
+    "/api/health",
+    "/api/cameras",
+    "/api/cameras/yard",
+    "/api/openapi.json",
+    "/api/audit/checkpoint",
+    "/api/audit/key",
+]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +105,9 @@ def read_parts(body: bytes, boundary: bytes) -> list[bytes]:
         head, sep, rest = chunk.partition(b"\r\n\r\n")
         if not sep:
             continue
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        length = int(
+            next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        )
         if len(rest) >= length:
             parts.append(rest[:length])
     return parts
@@ -171,8 +186,13 @@ async def test_openapi_documents_every_route(running_hub: Hub) -> None:
     served = {(r.resource.canonical, r.method.lower()) for r in routes if r.resource and r.method != "HEAD"}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert served == documented
-    assert {("/api/clips", "get"), ("/api/clips/{id}/video", "get"), ("/api/audit/checkpoint", "get"),
-            ("/api/auth/login", "post"), ("/api/auth/tokens/{id}", "delete")} <= served  # fmt: skip
+    assert {
+        ("/api/clips", "get"),
+        ("/api/clips/{id}/video", "get"),
+        ("/api/audit/checkpoint", "get"),
+        ("/api/auth/login", "post"),
+        ("/api/auth/tokens/{id}", "delete"),
+    } <= served
     schemes = document["components"]["securitySchemes"]
     assert set(schemes) == {"sessionCookie", "bearerToken"}
     for path, item in document["paths"].items():
@@ -210,9 +230,14 @@ async def test_documented_security_is_what_the_routes_enforce(running_hub: Hub) 
                 assert status != 401, path
     secured = {path for path, item in paths.items() if "get" in item and item["get"].get("security")}
     assert secured >= {
-        "/api/cameras/{name}/snapshot.jpg", "/api/cameras/{name}/live.mjpeg", "/api/clips", "/api/clips/{id}",
-        "/api/clips/{id}/video", "/api/clips/{id}/snapshot", "/api/clips/{id}/thumbnail",
-    }  # fmt: skip
+        "/api/cameras/{name}/snapshot.jpg",
+        "/api/cameras/{name}/live.mjpeg",
+        "/api/clips",
+        "/api/clips/{id}",
+        "/api/clips/{id}/video",
+        "/api/clips/{id}/snapshot",
+        "/api/clips/{id}/thumbnail",
+    }
     assert not secured & {"/", "/static/{file}", "/api/health", "/api/cameras", "/api/cameras/{name}"}
 
 
@@ -302,9 +327,16 @@ async def test_status_page_in_chromium(running_hub: Hub) -> None:
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         try:
             page = await browser.new_page()
             await page.goto(running_hub.url)

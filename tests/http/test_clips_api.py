@@ -27,7 +27,9 @@ async def api(tmp_path: Path, make_clips: Any) -> AsyncIterator[Api]:
     data = tmp_path / "data"
     records = make_clips(data, [(("a", "b")[n % 2], T0 + 60 * n) for n in range(10)])
     # Retention would delete these months-old clips at start-up; keep them for a century.
-    hub = Hub(parse_config({"data_dir": str(data), "web": {"port": 0}, "retention": {"days": 36500, "min_free_bytes": 0}}))
+    hub = Hub(
+        parse_config({"data_dir": str(data), "web": {"port": 0}, "retention": {"days": 36500, "min_free_bytes": 0}})
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(hub.run(stop))
     await asyncio.wait_for(hub.ready.wait(), 20)
@@ -55,8 +57,13 @@ async def test_every_clip_route_needs_a_login(api: Api) -> None:
     base, records, _ = api
     clip = records[0].id
     async with aiohttp.ClientSession() as anonymous:
-        for path in ["/api/clips", f"/api/clips/{clip}", f"/api/clips/{clip}/video", f"/api/clips/{clip}/snapshot",
-                     f"/api/clips/{clip}/thumbnail"]:  # fmt: skip
+        for path in [
+            "/api/clips",
+            f"/api/clips/{clip}",
+            f"/api/clips/{clip}/video",
+            f"/api/clips/{clip}/snapshot",
+            f"/api/clips/{clip}/thumbnail",
+        ]:
             status, body = await get(anonymous, base + path)
             assert (status, body["error"]) == (401, "login_required"), path
         async with anonymous.get(f"{base}/api/clips/{clip}/video", headers={"Range": "bytes=0-99"}) as response:

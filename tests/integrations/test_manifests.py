@@ -79,7 +79,9 @@ def test_third_party_integration_loads_like_a_builtin(plugins: Path) -> None:
         ("def setup(ctx):\n    ctx.register_output(object)\n", {}, "'broken' is a source, not an output"),
     ],
 )
-def test_broken_integration_fails_loudly_naming_it(plugins: Path, code: str, manifest: dict[str, object], expected: str) -> None:
+def test_broken_integration_fails_loudly_naming_it(
+    plugins: Path, code: str, manifest: dict[str, object], expected: str
+) -> None:
     add(plugins, "fine", GOOD)
     add(plugins, "broken", code, **manifest)
     with pytest.raises(IntegrationError, match="broken"):
@@ -90,5 +92,7 @@ def test_broken_integration_fails_loudly_naming_it(plugins: Path, code: str, man
 
 
 def test_unknown_source_kind_names_the_known_ones() -> None:
-    with pytest.raises(IntegrationError, match="no source integration 'onvif'; known: file, mjpeg, rtsp, snapshot, stream"):
+    with pytest.raises(
+        IntegrationError, match="no source integration 'onvif'; known: file, mjpeg, rtsp, snapshot, stream"
+    ):
         Registry().load().source_factory("onvif")

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from camhub.capture.camera import CameraPipeline
-from camhub.config import parse_config
 from camhub.capture.media import Frame, Packet
+from camhub.config import parse_config
 from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
 
@@ -25,7 +25,10 @@ WARM_UP = 2.5  # seconds: one GOP of the test scene, plus a margin
 def pipelines(cameras: dict[str, Any]) -> dict[str, CameraPipeline]:
     config = parse_config({"cameras": cameras, "reconnect": {"initial": 0.2, "cap": CAP}})
     registry = Registry().load()
-    return {n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets()) for n, c in config.cameras.items()}
+    return {
+        n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets())
+        for n, c in config.cameras.items()
+    }
 
 
 async def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -160,7 +163,7 @@ async def test_dead_camera_does_not_affect_live_one(rtsp_server: RtspServer) -> 
     )
     tasks = [asyncio.create_task(c.run()) for c in cams.values()]
     try:
-        packets, frames = await collect(cams["live"], 3.0)
+        packets, _frames = await collect(cams["live"], 3.0)
         status = {n: c.status() for n, c in cams.items()}
     finally:
         for task in tasks:

@@ -84,8 +84,23 @@ def h264_file(make_video: Callable[..., Path]) -> Path:
 async def camera_server(h264_file: Path) -> AsyncIterator[str]:
     annexb = h264_file.with_suffix(".h264")
     if not annexb.exists():
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(h264_file), "-c", "copy", "-bsf:v",
-                        "h264_mp4toannexb", "-f", "h264", str(annexb)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-i",
+                str(h264_file),
+                "-c",
+                "copy",
+                "-bsf:v",
+                "h264_mp4toannexb",
+                "-f",
+                "h264",
+                str(annexb),
+            ],
+            check=True,
+        )
 
     async def h264(request: web.Request) -> web.StreamResponse:
         return web.Response(body=annexb.read_bytes(), content_type="video/h264")
@@ -114,7 +129,10 @@ async def watch(
     """Run the cameras until `until(status by name)` holds or `timeout` passes; return the last status."""
     config = parse_config({"cameras": cameras, "reconnect": {"initial": 0.2, "cap": 1.0}})
     registry = Registry().load()
-    pipelines = {n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets()) for n, c in config.cameras.items()}
+    pipelines = {
+        n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets())
+        for n, c in config.cameras.items()
+    }
     tasks = [asyncio.create_task(p.run()) for p in pipelines.values()]
     deadline = time.monotonic() + timeout
     try:
@@ -172,7 +190,9 @@ async def test_h264_over_http_stream_source(camera_server: str) -> None:
 async def test_file_source_loops_in_real_time(h264_file: Path) -> None:
     # The file holds 3 s; after more than 3 s of play the reader has looped and is still online.
     started = time.monotonic()
-    status = await watch({"cam": {"inputs": [{"url": str(h264_file)}]}}, lambda s: s["cam"]["inputs"][0]["packets_received"] > 50)
+    status = await watch(
+        {"cam": {"inputs": [{"url": str(h264_file)}]}}, lambda s: s["cam"]["inputs"][0]["packets_received"] > 50
+    )
     elapsed = time.monotonic() - started
     cam = status["cam"]["inputs"][0]
     assert cam["packets_received"] > 45 and cam["state"] == "online" and cam["failures"] == 0

@@ -7,14 +7,15 @@ time = pts) and compare the events with `Scene.motion_windows()`.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from camhub.config import MotionConfig
 from camhub.capture.media import luma_plane
+from camhub.config import MotionConfig
 from camhub.motion.detector import (
     MotionDetector,
     MotionEnded,
@@ -47,8 +48,9 @@ def analyse_video(path: Path, config: MotionConfig = CONFIG) -> list[MotionSampl
     return samples
 
 
-def events_of(samples: list[MotionSample], camera: str = "cam",
-              config: MotionConfig = CONFIG) -> list[tuple[MotionStarted, MotionEnded]]:
+def events_of(
+    samples: list[MotionSample], camera: str = "cam", config: MotionConfig = CONFIG
+) -> list[tuple[MotionStarted, MotionEnded]]:
     """Run the state machine and pair each start with its end."""
     machine = MotionStateMachine(camera, config)
     events: list[MotionEvent] = []
@@ -58,10 +60,10 @@ def events_of(samples: list[MotionSample], camera: str = "cam",
     starts = [e for e in events if isinstance(e, MotionStarted)]
     ends = [e for e in events if isinstance(e, MotionEnded)]
     assert len(starts) == len(ends)
-    for started, ended in zip(starts, ends):
+    for started, ended in zip(starts, ends, strict=True):
         assert started.time == ended.start and started.camera == ended.camera == camera
         assert ended.start <= ended.peak_time <= ended.end
-    return list(zip(starts, ends))
+    return list(zip(starts, ends, strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def test_each_ground_truth_window_is_one_event(name: str, scene_samples: dict[st
     windows = BUILTIN_SCENES[name].motion_windows()
     events = events_of(scene_samples[name], name)
     assert len(events) == len(windows), f"events {events} for windows {windows}"
-    for (started, ended), (a, b) in zip(events, windows):
+    for (started, ended), (a, b) in zip(events, windows, strict=True):
         assert started.time < b and ended.end > a, "the event must overlap its window"
         assert abs(started.time - a) <= 1.0
         # The event ends post_roll after the last motion; the last motion is
@@ -106,22 +108,29 @@ def test_garden_dawn_is_not_motion(scene_samples: dict[str, list[MotionSample]])
     assert moving and min(moving) >= 12.0 and max(moving) <= 17.5
     cat = next(s for s in scene_samples["garden"] if s.motion and s.time >= 14.0)
     assert cat.box is not None
-    x, y, w, h = cat.box
+    _x, y, w, h = cat.box
     assert y > 0.6 and w < 0.2 and h < 0.2, "the box should hold the cat, low in the frame"
 
 
 def test_long_motion_is_split_at_max_event_length(sim_cache: Path) -> None:
-    scene = Scene(name="motion-long", width=640, height=360, fps=10, duration=14.0,
-                  background=Background("yard", seed=5),
-                  objects=(MovingObject(start=(0.05, 0.5), end=(0.95, 0.5), t0=1.0, t1=13.0,
-                                        size=(0.12, 0.2), color=(220, 200, 40)),))
+    scene = Scene(
+        name="motion-long",
+        width=640,
+        height=360,
+        fps=10,
+        duration=14.0,
+        background=Background("yard", seed=5),
+        objects=(
+            MovingObject(start=(0.05, 0.5), end=(0.95, 0.5), t0=1.0, t1=13.0, size=(0.12, 0.2), color=(220, 200, 40)),
+        ),
+    )
     config = MotionConfig(max_event_length=4.0, post_roll=1.0)
     events = events_of(analyse_video(render_scene(scene, sim_cache).sub.mp4, config), config=config)
     # 12 s of motion: three full-length events, then the rest (the object
     # vanishing at 13 s is motion too) in a fourth.
     assert len(events) == 4, events
     assert abs(events[0][0].time - 1.0) <= 1.0
-    for (_, ended), (next_start, _) in zip(events, events[1:]):
+    for (_, ended), (next_start, _) in itertools.pairwise(events):
         assert ended.end == next_start.time, "a split event restarts at once"
     for _, ended in events[:3]:
         assert ended.end - ended.start == pytest.approx(config.max_event_length, abs=0.15)
@@ -129,6 +138,7 @@ def test_long_motion_is_split_at_max_event_length(sim_cache: Path) -> None:
 
 
 # --- The detector on synthetic luma planes -------------------------------------------
+
 
 def textured(seed: int = 0, shape: tuple[int, int] = (360, 640)) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -150,7 +160,7 @@ def test_moving_square_is_found_and_boxed() -> None:
     for n in range(10, 20):
         frame = base.copy()
         x = 100 + 20 * (n - 10)
-        frame[150:210, x:x + 60] = 250
+        frame[150:210, x : x + 60] = 250
         samples.append(detector.analyse(noisy(frame, rng), n * 0.2))
     assert all(s.motion for s in samples[1:])
     box = samples[-1].box
@@ -189,7 +199,7 @@ def test_fast_brightness_ramp_is_followed_without_relearning() -> None:
     rng = np.random.default_rng(6)
     base = textured(7).astype(np.float32) * 0.6
     detector = MotionDetector()
-    samples = [detector.analyse(noisy(base * 1.03 ** n, rng), n * 0.2) for n in range(20)]
+    samples = [detector.analyse(noisy(base * 1.03**n, rng), n * 0.2) for n in range(20)]
     assert not any(s.motion for s in samples)
     assert not any(s.recalibrated for s in samples[1:])
 
@@ -203,6 +213,7 @@ def test_detector_rejects_colour_frames_and_adapts_to_a_new_size() -> None:
 
 
 # --- The state machine on hand-made samples ------------------------------------------
+
 
 def sample(time: float, score: float = 0.0) -> MotionSample:
     return MotionSample(time=time, score=score, motion=score > 0)
@@ -238,7 +249,7 @@ def test_motion_ends_after_post_roll_of_quiet() -> None:
 
 def test_max_event_length_splits_and_restarts() -> None:
     machine = MotionStateMachine("cam", MotionConfig(start_frames=1, post_roll=1.0, max_event_length=5.0))
-    events = feed(machine, [sample(t / 2, 0.01 + t / 1000) for t in range(0, 25)])
+    events = feed(machine, [sample(t / 2, 0.01 + t / 1000) for t in range(25)])
     assert events == [
         MotionStarted("cam", 0.0),
         MotionEnded("cam", 0.0, 5.0, 0.02, 5.0),

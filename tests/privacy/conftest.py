@@ -13,7 +13,6 @@ import pytest
 
 from camhub.clock import ManualClock as FakeClock
 
-
 # A whole hub for consent, override and egress tests: real accounts, audit log,
 # clip index and clip files, served over real HTTP on 127.0.0.1. Its cameras are
 # configured but disabled (no camera is needed to hand out recorded clips), and
@@ -47,8 +46,9 @@ class PrivacyHub:
         async with session.post("/api/auth/login", json={"username": user, "password": password}) as r:
             assert r.status == 200, await r.text()
         if new_password is not None:
-            async with session.post("/api/auth/password",
-                                    json={"current_password": password, "new_password": new_password}) as r:
+            async with session.post(
+                "/api/auth/password", json={"current_password": password, "new_password": new_password}
+            ) as r:
                 assert r.status == 200, await r.text()
             password = new_password
         self.passwords[user] = password
@@ -88,8 +88,11 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
     running: list[tuple[Any, asyncio.Event, asyncio.Task[None]]] = []
     made: list[PrivacyHub] = []
 
-    async def start(privacy: dict[str, Any] | None = None, clips: list[tuple[str, float]] | None = None,
-                    cameras: tuple[str, ...] = ("yard", "porch")) -> PrivacyHub:  # fmt: skip
+    async def start(
+        privacy: dict[str, Any] | None = None,
+        clips: list[tuple[str, float]] | None = None,
+        cameras: tuple[str, ...] = ("yard", "porch"),
+    ) -> PrivacyHub:
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
         records = []
@@ -99,19 +102,33 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
                 relative = clip_path(data, camera, start_time)
                 (data / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(keyframe_clip, data / relative)
-                record = ClipRecord(camera, start_time, start_time + CLIP_SECONDS, CLIP_SECONDS,
-                                    keyframe_clip.stat().st_size, "h264", 160, 120, sha256_of(keyframe_clip),
-                                    str(relative))  # fmt: skip
-                records.append(ClipRecord(**{**record.as_json(), "id": db.write_blocking(lambda d, r=record: insert_clip(d, r))}))
+                record = ClipRecord(
+                    camera,
+                    start_time,
+                    start_time + CLIP_SECONDS,
+                    CLIP_SECONDS,
+                    keyframe_clip.stat().st_size,
+                    "h264",
+                    160,
+                    120,
+                    sha256_of(keyframe_clip),
+                    str(relative),
+                )
+                records.append(
+                    ClipRecord(**{**record.as_json(), "id": db.write_blocking(lambda d, r=record: insert_clip(d, r))})
+                )
         finally:
             db.close()
-        config = HubConfig.model_validate({
-            # Every party in a test (owners, members, requesters, strangers) connects from 127.0.0.1, each
-            # client keeping its connections alive: one address stands for many here (tests/security tests the cap).
-            "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0, "max_connections_per_address": 256},
-            "privacy": privacy or {},
-            "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras},
-        })  # fmt: skip
+        config = HubConfig.model_validate(
+            {
+                # Every party in a test (owners, members, requesters, strangers) connects from 127.0.0.1, each
+                # client keeping its connections alive: one address stands for many here (tests/security tests the cap).
+                "data_dir": str(data),
+                "web": {"host": "127.0.0.1", "port": 0, "max_connections_per_address": 256},
+                "privacy": privacy or {},
+                "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras},
+            }
+        )
         clock = FakeClock(T0 + 3 * 3600)
         hub = Hub(config, clock=clock)
         stop = asyncio.Event()

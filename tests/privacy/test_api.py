@@ -8,18 +8,17 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from camhub.http.app import error_middleware
 from camhub.audit import AuditLog
-from camhub.audit.routes import OPENAPI_PATHS, add_routes
 from camhub.audit.merkle import leaf_hash, verify_inclusion
 from camhub.audit.note import verify_checkpoint
+from camhub.audit.routes import OPENAPI_PATHS, add_routes
 from camhub.audit.witness import HttpSource, witness
+from camhub.http.app import error_middleware
 
 from ..conftest import FakeClock, sample_event
 
 
-async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp_path: Path,
-                                                                            clock: FakeClock) -> None:
+async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp_path: Path, clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
     app = web.Application(middlewares=[error_middleware])  # the routes' errors are HubErrors, answered by it
     add_routes(app, log)
@@ -56,5 +55,6 @@ async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp
     finally:
         await runner.cleanup()
         await log.close()
-    assert {p for p in OPENAPI_PATHS} == {r.resource.canonical for r in app.router.routes()
-                                         if r.resource is not None and r.method == "GET"}
+    assert set(OPENAPI_PATHS) == {
+        r.resource.canonical for r in app.router.routes() if r.resource is not None and r.method == "GET"
+    }

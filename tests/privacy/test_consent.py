@@ -21,10 +21,16 @@ pytestmark = pytest.mark.timeout(120)
 
 def ask(cameras: list[str], window_start: int, window_end: int, **extra: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "identity": "Officer Dana Ruiz", "organisation": "Springfield PD", "contact": "ruiz@springfield.example",
-        "purpose": "burglary on the street, 12 May", "case_reference": "SPD-2026-1187",
-        "cameras": cameras, "start": window_start, "end": window_end, "wanted_by": T0 + 10 * 86400,
-    }  # fmt: skip
+        "identity": "Officer Dana Ruiz",
+        "organisation": "Springfield PD",
+        "contact": "ruiz@springfield.example",
+        "purpose": "burglary on the street, 12 May",
+        "case_reference": "SPD-2026-1187",
+        "cameras": cameras,
+        "start": window_start,
+        "end": window_end,
+        "wanted_by": T0 + 10 * 86400,
+    }
     body.update(extra)
     return body
 
@@ -38,8 +44,13 @@ def audit_events(data: Path) -> list[tuple[int, dict]]:
 
 
 def verify(package: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "camhub.cli.main", "export", "verify", str(package)],
-                          check=False, capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "export", "verify", str(package)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def test_narrowed_request_downloads_a_package_that_verifies_offline(privacy_hub, tmp_path: Path) -> None:
@@ -59,8 +70,10 @@ async def test_narrowed_request_downloads_a_package_that_verifies_offline(privac
 
     # The owner narrows it to ten minutes whose ends fall inside clips.
     start, end = T0 + 610, T0 + 1210
-    async with owner.post(f"/api/requests/{request['id']}/decision",
-                          json={"decision": "narrow", "start": start, "end": end, "message": "ten minutes"}) as r:
+    async with owner.post(
+        f"/api/requests/{request['id']}/decision",
+        json={"decision": "narrow", "start": start, "end": end, "message": "ten minutes"},
+    ) as r:
         assert r.status == 200, await r.text()
         decided = await r.json()
     assert decided["state"] == "narrowed"
@@ -150,8 +163,9 @@ async def test_requests_are_refused_with_the_field_named(privacy_hub) -> None:
         assert r.status == 401
     async with owner.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:
         assert r.status == 403  # households do not file outside requests
-    async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 60, start="2026-09-21T10:00:00+00:00",
-                                                      end="2026-09-21T10:05:00Z")) as r:  # fmt: skip
+    async with officer.post(
+        "/api/requests", json=ask(["yard"], T0, T0 + 60, start="2026-09-21T10:00:00+00:00", end="2026-09-21T10:05:00Z")
+    ) as r:
         assert r.status == 201, await r.text()
         assert (await r.json())["end_s"] - (await r.json())["start_s"] == 300
 
@@ -213,8 +227,12 @@ async def test_denied_expired_and_revoked_releases_serve_nothing(privacy_hub) ->
         assert r.status == 410 and "revoked" in (await r.json())["message"]
 
     # Guessed, altered and traversing tokens look like missing links.
-    for bad in (url[:-1] + ("A" if url[-1] != "A" else "B"), "/api/share/AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
-                "/api/share/..%2F..%2Fprivacy.db", "/api/share/%2e%2e"):  # fmt: skip
+    for bad in (
+        url[:-1] + ("A" if url[-1] != "A" else "B"),
+        "/api/share/AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
+        "/api/share/..%2F..%2Fprivacy.db",
+        "/api/share/%2e%2e",
+    ):
         async with public.get(bad) as r:
             assert r.status == 404, bad
 
@@ -273,8 +291,9 @@ async def test_all_owners_policy_needs_every_owner_and_may_narrow_in_turn(privac
     assert first["state"] == "pending" and first["share_link"] is None
     async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
         assert r.status == 409  # one vote each
-    async with sam.post(f"/api/requests/{request_id}/decision",
-                        json={"decision": "narrow", "cameras": ["porch"], "end": T0 + 600}) as r:
+    async with sam.post(
+        f"/api/requests/{request_id}/decision", json={"decision": "narrow", "cameras": ["porch"], "end": T0 + 600}
+    ) as r:
         second = await r.json()
     assert second["state"] == "narrowed", second
     assert second["granted"] == {"cameras": ["porch"], "start_s": T0, "end_s": T0 + 600, "clip_ids": None}
@@ -295,8 +314,18 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     async def camhub(*args: str, password: str | None = None) -> tuple[int, str, str]:
         run_env = {**env, "CAMHUB_PASSWORD": password} if password is not None else env
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "camhub.cli.main", "requests", "--url", ph.url, *args, env=run_env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "camhub.cli.main",
+            "requests",
+            "--url",
+            ph.url,
+            *args,
+            env=run_env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         return proc.returncode or 0, out.decode(), err.decode()
 
@@ -317,8 +346,17 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     code, _, err = await camhub("list", "--json")
     assert code == 0
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "camhub.cli.main", "requests", "--url", "http://127.0.0.1:9", "list", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "camhub.cli.main",
+        "requests",
+        "--url",
+        "http://127.0.0.1:9",
+        "list",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err_bytes = await proc.communicate()
     assert proc.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in err_bytes.decode()
 
@@ -327,8 +365,12 @@ async def test_a_registered_requester_can_ask_only_once_an_owner_approves(privac
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
     public = ph.client()
-    form = {"username": "insurer-acme", "identity": "Jo Claims", "organisation": "Acme Insurance",
-            "contact": "claims@acme.example"}  # fmt: skip
+    form = {
+        "username": "insurer-acme",
+        "identity": "Jo Claims",
+        "organisation": "Acme Insurance",
+        "contact": "claims@acme.example",
+    }
     async with public.post("/api/requesters/register", json={**form, "extra": 1}) as r:
         assert r.status == 400 and "extra" in (await r.json())["message"]
     async with public.post("/api/requesters/register", json=form) as r:
@@ -378,9 +420,9 @@ async def test_owners_hear_of_requests_on_the_bus(privacy_hub) -> None:
 
 
 async def test_a_restart_sweeps_what_an_interrupted_export_left(tmp_path: Path, keyframe_clip: Path) -> None:
+    from camhub.audit import AuditLog
     from camhub.clock import ManualClock
     from camhub.durable import TMP_SUFFIX
-    from camhub.audit import AuditLog
     from camhub.privacy.service import Privacy
     from camhub.store.index import open_index
 
@@ -392,7 +434,9 @@ async def test_a_restart_sweeps_what_an_interrupted_export_left(tmp_path: Path, 
     audit = await AuditLog.open(data, hub_id="home", clock=ManualClock(T0))
     index = open_index(data)
     try:
-        privacy = await Privacy.open(data, index, audit, cameras=frozenset({"yard"}), owners=_no_owners, clock=ManualClock(T0))
+        privacy = await Privacy.open(
+            data, index, audit, cameras=frozenset({"yard"}), owners=_no_owners, clock=ManualClock(T0)
+        )
         await privacy.close()
     finally:
         index.close()

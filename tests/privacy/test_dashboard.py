@@ -21,8 +21,9 @@ async def browser_page(url: str) -> AsyncIterator[Any]:
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
-                                          args=["--no-sandbox", "--disable-gpu", "--no-first-run"])  # fmt: skip
+        browser = await p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         try:
             page = await browser.new_page()
             await page.goto(url)
@@ -42,9 +43,16 @@ async def test_an_owner_approves_a_request_on_the_dashboard_after_typing_the_pas
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()  # one-time password changed to NEW_PASSWORD
     officer = await ph.requester(owner, "officer-ruiz")
-    body = {"identity": "Officer Dana Ruiz", "organisation": "Springfield PD", "contact": "ruiz@springfield.example",
-            "purpose": "a parcel theft on the porch", "cameras": ["porch"], "start": T0, "end": T0 + 600,
-            "wanted_by": T0 + 10 * 86400}  # fmt: skip
+    body = {
+        "identity": "Officer Dana Ruiz",
+        "organisation": "Springfield PD",
+        "contact": "ruiz@springfield.example",
+        "purpose": "a parcel theft on the porch",
+        "cameras": ["porch"],
+        "start": T0,
+        "end": T0 + 600,
+        "wanted_by": T0 + 10 * 86400,
+    }
     async with officer.post("/api/requests", json=body) as r:
         request_id = (await r.json())["id"]
     async with officer.post("/api/requests", json={**body, "purpose": "another one"}) as r:

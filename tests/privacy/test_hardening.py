@@ -50,8 +50,12 @@ async def test_a_sealed_preservation_hold_is_hidden_and_only_its_invoker_may_rel
     cust2 = await ph.login("cust2", "cust2's long password")
     document = await upload(cust)
     until = int(ph.clock()) + 30 * 86400
-    async with cust.post("/api/overrides", json=warrant(document, kind="preservation", notice="delayed",
-                                                        notice_delayed_until=until, delay_ordered_by="Hon. X")) as r:  # fmt: skip
+    async with cust.post(
+        "/api/overrides",
+        json=warrant(
+            document, kind="preservation", notice="delayed", notice_delayed_until=until, delay_ordered_by="Hon. X"
+        ),
+    ) as r:
         hold_id = (await r.json())["hold_id"]
     async with owner.get("/api/holds") as r:
         assert await r.json() == []
@@ -111,8 +115,9 @@ async def test_a_large_document_is_stored_whole_and_odd_input_is_refused_not_a_c
         assert r.status == 400 and "out of range" in (await r.json())["message"]
     async with officer.post("/api/requests", json=ask(["yard"], T0, T0 + 60, wanted_by=253_402_300_799)) as r:
         assert r.status == 400 and "within a year" in (await r.json())["message"]
-    async with officer.post("/api/requests", data=json.dumps(ask(["yard"], T0, T0 + 60)),
-                            headers={"Content-Type": "text/plain"}) as r:  # fmt: skip
+    async with officer.post(
+        "/api/requests", data=json.dumps(ask(["yard"], T0, T0 + 60)), headers={"Content-Type": "text/plain"}
+    ) as r:
         assert r.status == 400 and "application/json" in (await r.json())["message"]
     for path in ("/api/share/%C3%A9", "/api/clips/%C2%B2", "/api/clips/99999999999999999999999"):
         async with owner.get(path) as r:
@@ -206,10 +211,12 @@ async def test_packages_no_link_can_fetch_are_deleted(privacy_hub) -> None:
 async def test_issuing_a_requester_token_checks_its_fields(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    for body, says in (({"name": "x"}, "'requester' is required"),
-                       ({"requester": "pd", "name": "x", "expires_in_s": 0}, "'expires_in_s'"),
-                       ({"requester": "pd", "name": "x", "expires_in_s": True}, "'expires_in_s'"),
-                       ({"requester": "pd", "name": "x", "scope": "all"}, "'scope'")):  # fmt: skip
+    for body, says in (
+        ({"name": "x"}, "'requester' is required"),
+        ({"requester": "pd", "name": "x", "expires_in_s": 0}, "'expires_in_s'"),
+        ({"requester": "pd", "name": "x", "expires_in_s": True}, "'expires_in_s'"),
+        ({"requester": "pd", "name": "x", "scope": "all"}, "'scope'"),
+    ):
         async with owner.post("/api/requesters/tokens", json=body) as r:
             assert r.status == 400 and says in (await r.json())["message"], body
     async with owner.post("/api/requesters/tokens", json={"requester": "pd", "name": "x", "expires_in_s": 3600}) as r:

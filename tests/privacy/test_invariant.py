@@ -125,7 +125,8 @@ class Model:
 async def model(privacy_hub) -> Model:
     ph: PrivacyHub = await privacy_hub(
         privacy={"share_link_downloads": 2, "share_link_days": 2, "request_expiry_days": 3},
-        clips=window_clips(CAMERAS, 30))  # fmt: skip
+        clips=window_clips(CAMERAS, 30),
+    )
     owner = await ph.owner()
     m = Model(ph, owner, logged_in_at=ph.clock(), proven_at=ph.clock())
     async with owner.post("/api/documents", data=PDF, headers={"Content-Type": "application/pdf"}) as r:
@@ -134,7 +135,8 @@ async def model(privacy_hub) -> Model:
 
 
 windows = st.tuples(st.integers(-5, 32), st.integers(1, 35)).map(
-    lambda t: (T0 + 60 * t[0] + 7, T0 + 60 * t[0] + 7 + 60 * t[1]))
+    lambda t: (T0 + 60 * t[0] + 7, T0 + 60 * t[0] + 7 + 60 * t[1])
+)
 camera_sets = st.lists(st.sampled_from(CAMERAS), min_size=1, max_size=2, unique=True)
 NAMES = ("alice", "bob", "carol")
 actions = st.one_of(
@@ -142,8 +144,15 @@ actions = st.one_of(
     st.tuples(st.just("register"), st.sampled_from(NAMES)),
     st.tuples(st.just("registration"), st.integers(0, 50), st.booleans()),
     st.tuples(st.just("issue"), st.sampled_from((*NAMES, "a registration")), st.booleans(), st.integers(0, 50)),
-    st.tuples(st.just("decide"), st.integers(0, 50), st.sampled_from(("approve", "narrow", "deny")),
-              st.floats(0, 0.9), st.floats(0, 0.9), st.booleans(), st.booleans()),
+    st.tuples(
+        st.just("decide"),
+        st.integers(0, 50),
+        st.sampled_from(("approve", "narrow", "deny")),
+        st.floats(0, 0.9),
+        st.floats(0, 0.9),
+        st.booleans(),
+        st.booleans(),
+    ),
     st.tuples(st.just("override"), st.sampled_from(OVERRIDE_KINDS), camera_sets, windows),
     st.tuples(st.just("advance"), st.sampled_from((60, 3600, 86400, 2 * 86400, 3 * 86400))),
     st.tuples(st.just("revoke"), st.integers(0, 50)),
@@ -179,8 +188,12 @@ async def issue(m: Model, name: str, sees_account: bool, k: int) -> None:
         if not registered:
             return
         name = registered[k % len(registered)].account
-    body = {"requester": name, "name": "property test", "expires_in_s": 365 * 86400,
-            "sees": "account_requests" if sees_account else "own_requests"}  # fmt: skip
+    body = {
+        "requester": name,
+        "name": "property test",
+        "expires_in_s": 365 * 86400,
+        "sees": "account_requests" if sees_account else "own_requests",
+    }
     async with m.owner.post("/api/requesters/tokens", json=body) as r:
         issued = await r.json()
         if name.startswith("reg-"):
@@ -192,8 +205,9 @@ async def issue(m: Model, name: str, sees_account: bool, k: int) -> None:
     claimed = {a["account"] for a in issued["same_name"]}
     assert {h.account for h in registered if h.display_name == name} <= claimed, issued
     assert all(a["origin"] == "self_registered" for a in issued["same_name"]), issued
-    m.holders.append(Holder(label(m, name), m.ph.client(issued["token"]), name, name, sees_account,
-                            issued["expires_at"], "enabled"))  # fmt: skip
+    m.holders.append(
+        Holder(label(m, name), m.ph.client(issued["token"]), name, name, sees_account, issued["expires_at"], "enabled")
+    )
 
 
 async def register(m: Model, name: str) -> None:
@@ -204,8 +218,11 @@ async def register(m: Model, name: str) -> None:
         if r.status == 429:
             return
     assert made["display_name"] == name and made["username"] != name, made
-    m.holders.append(Holder(label(m, "reg"), m.ph.client(made["token"]), made["username"], name, False,
-                            made["expires_at"], "pending"))  # fmt: skip
+    m.holders.append(
+        Holder(
+            label(m, "reg"), m.ph.client(made["token"]), made["username"], name, False, made["expires_at"], "pending"
+        )
+    )
 
 
 async def registration(m: Model, k: int, approve: bool) -> None:
@@ -224,8 +241,16 @@ async def submit(m: Model, k: int, cameras: list[str], window: tuple[int, int]) 
     h = holder(m, k)
     if h is None:
         return
-    body = {"identity": h.label, "organisation": "org", "contact": "desk@example.org", "purpose": "an incident",
-            "cameras": cameras, "start": window[0], "end": window[1], "wanted_by": int(m.ph.clock()) + 86400}  # fmt: skip
+    body = {
+        "identity": h.label,
+        "organisation": "org",
+        "contact": "desk@example.org",
+        "purpose": "an incident",
+        "cameras": cameras,
+        "start": window[0],
+        "end": window[1],
+        "wanted_by": int(m.ph.clock()) + 86400,
+    }
     async with h.session.post("/api/requests", json=body) as r:
         if not h.usable(m.ph.clock()):
             assert r.status == 401, (await r.text(), h)
@@ -267,8 +292,13 @@ async def decide(m: Model, k: int, verb: str, cut_start: float, cut_end: float, 
         if pick:
             async with m.owner.get(f"/api/requests/{request_id}/clips") as r:
                 clips = await r.json()
-            inside = [c["id"] for c in clips if c["camera"] in body.get("cameras", before["cameras"])
-                      and c["start_time"] < body["end"] and c["end_time"] > body["start"]]  # fmt: skip
+            inside = [
+                c["id"]
+                for c in clips
+                if c["camera"] in body.get("cameras", before["cameras"])
+                and c["start_time"] < body["end"]
+                and c["end_time"] > body["start"]
+            ]
             if inside:
                 body["clip_ids"] = inside[::2]
     async with m.owner.post(f"/api/requests/{request_id}/decision", json=body) as r:
@@ -284,19 +314,36 @@ async def decide(m: Model, k: int, verb: str, cut_start: float, cut_end: float, 
     assert set(granted["cameras"]) <= set(before["cameras"])
     assert before["start_s"] <= granted["start_s"] < granted["end_s"] <= before["end_s"]
     link = decided["share_link"]
-    release = Release(link["url"], tuple(granted["cameras"]), granted["start_s"], granted["end_s"],
-                      tuple(granted["clip_ids"]) if granted["clip_ids"] else None, link["expires_s"],
-                      link["max_downloads"])  # fmt: skip
+    release = Release(
+        link["url"],
+        tuple(granted["cameras"]),
+        granted["start_s"],
+        granted["end_s"],
+        tuple(granted["clip_ids"]) if granted["clip_ids"] else None,
+        link["expires_s"],
+        link["max_downloads"],
+    )
     m.releases.append(release)
     m.by_request[request_id] = release
 
 
 async def override(m: Model, kind: str, cameras: list[str], window: tuple[int, int]) -> None:
     await m.fresh_owner()
-    body = {"kind": kind, "authority": "County Court", "jurisdiction": "State", "case_number": "C-1",
-            "judge": "Hon. J. Doe", "issued": int(m.ph.clock()) - 3600, "agency": "PD", "officer_contact": "desk",
-            "cameras": cameras, "start": window[0], "end": window[1], "document_sha256": m.document,
-            "notice": "none"}  # fmt: skip
+    body = {
+        "kind": kind,
+        "authority": "County Court",
+        "jurisdiction": "State",
+        "case_number": "C-1",
+        "judge": "Hon. J. Doe",
+        "issued": int(m.ph.clock()) - 3600,
+        "agency": "PD",
+        "officer_contact": "desk",
+        "cameras": cameras,
+        "start": window[0],
+        "end": window[1],
+        "document_sha256": m.document,
+        "notice": "none",
+    }
     async with m.owner.post("/api/overrides", json=body) as r:
         made = await r.json()
         assert r.status == 201, made
@@ -304,8 +351,9 @@ async def override(m: Model, kind: str, cameras: list[str], window: tuple[int, i
         assert made["share_link"] is None
         return
     link = made["share_link"]
-    m.releases.append(Release(link["url"], tuple(cameras), window[0], window[1], None, link["expires_s"],
-                              link["max_downloads"]))  # fmt: skip
+    m.releases.append(
+        Release(link["url"], tuple(cameras), window[0], window[1], None, link["expires_s"], link["max_downloads"])
+    )
 
 
 async def revoke(m: Model, k: int) -> None:
@@ -350,7 +398,9 @@ async def download(m: Model, who: int, k: int) -> None:
         entries = audit_entries(m.ph.data)
         assert len(entries) > before and entries[-1]["event"] == "share_link_downloaded"
         export_id = entries[-1]["fields"]["export_id"]
-        built = [i for i, e in enumerate(entries) if e["event"] == "export_built" and e["fields"]["export_id"] == export_id]
+        built = [
+            i for i, e in enumerate(entries) if e["event"] == "export_built" and e["fields"]["export_id"] == export_id
+        ]
         assert built and built[0] < len(entries) - 1
         body = await r.read()
     release.downloads += 1
@@ -364,7 +414,10 @@ def check_package(m: Model, body: bytes, release: Release) -> None:
         manifest = json.loads(z.read("manifest.json"))
         for f in manifest["files"]:
             target = out / f["sha256"]
-            target.write_bytes(z.read(f["name"])) if out.exists() else (out.mkdir(), target.write_bytes(z.read(f["name"])))
+            target.write_bytes(z.read(f["name"])) if out.exists() else (
+                out.mkdir(),
+                target.write_bytes(z.read(f["name"])),
+            )
             assert sha256_of(target) == f["sha256"]
             assert f["camera"] in release.cameras, (f, release)
             if release.clip_ids is not None:
@@ -412,8 +465,9 @@ async def peek(m: Model, who: int, k: int) -> None:
     assert (request_id in m.by_request) == released
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(steps=st.lists(actions, min_size=4, max_size=24))
 async def test_no_footage_leaves_outside_an_approved_or_overridden_scope(model: Model, steps: list[tuple]) -> None:
     m = model

@@ -22,11 +22,20 @@ PDF = b"%PDF-1.4\n% a search warrant, as scanned\n1 0 obj << >> endobj\ntrailer 
 
 def warrant(document: str, **extra: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "kind": "search_warrant", "authority": "Superior Court of Springfield County", "jurisdiction": "State of X",
-        "case_number": "SW-2026-0042", "judge": "Hon. R. Alvarez", "issued": T0 + 3600,
-        "agency": "Springfield PD", "officer_contact": "Det. Kim, kim@springfield.example",
-        "cameras": ["yard"], "start": T0, "end": T0 + 600, "document_sha256": document, "notice": "none",
-    }  # fmt: skip
+        "kind": "search_warrant",
+        "authority": "Superior Court of Springfield County",
+        "jurisdiction": "State of X",
+        "case_number": "SW-2026-0042",
+        "judge": "Hon. R. Alvarez",
+        "issued": T0 + 3600,
+        "agency": "Springfield PD",
+        "officer_contact": "Det. Kim, kim@springfield.example",
+        "cameras": ["yard"],
+        "start": T0,
+        "end": T0 + 600,
+        "document_sha256": document,
+        "notice": "none",
+    }
     body.update(extra)
     return body
 
@@ -71,10 +80,12 @@ async def test_warrant_releases_only_its_scope_and_owners_are_told_at_once(priva
             manifest = json.loads(z.read("manifest.json"))
     assert manifest["basis"]["kind"] == "override" and manifest["basis"]["case_number"] == "SW-2026-0042"
     assert {f["camera"] for f in manifest["files"]} == {"yard"}
-    assert all(T0 * 1000 <= f["start_ms"] and f["end_ms"] <= (T0 + 600) * 1000 for f in manifest["files"])
+    assert all(f["start_ms"] >= T0 * 1000 and f["end_ms"] <= (T0 + 600) * 1000 for f in manifest["files"])
     told = [n for n in await notices(owner) if n["kind"] == "override"]
     assert len(told) == 1 and told[0]["body"]["notice_delayed"] is False
-    assert told[0]["body"]["judge"] == "Hon. R. Alvarez" and told[0]["body"]["supplied"]["files"] == len(manifest["files"])
+    assert told[0]["body"]["judge"] == "Hon. R. Alvarez" and told[0]["body"]["supplied"]["files"] == len(
+        manifest["files"]
+    )
 
 
 async def test_delayed_notice_is_sealed_until_the_date_then_fires_by_itself(privacy_hub) -> None:
@@ -86,14 +97,23 @@ async def test_delayed_notice_is_sealed_until_the_date_then_fires_by_itself(priv
     document = await upload(custodian)
     until = int(ph.clock()) + 30 * 86400
     too_far = int(ph.clock()) + 91 * 86400
-    async with custodian.post("/api/overrides", json=warrant(document, notice="delayed", notice_delayed_until=too_far,
-                                                             delay_ordered_by="Hon. R. Alvarez")) as r:  # fmt: skip
+    async with custodian.post(
+        "/api/overrides",
+        json=warrant(document, notice="delayed", notice_delayed_until=too_far, delay_ordered_by="Hon. R. Alvarez"),
+    ) as r:
         assert r.status == 400 and "90 days" in (await r.json())["message"]
     async with custodian.post("/api/overrides", json=warrant(document, notice="delayed")) as r:
         assert r.status == 400 and "notice_delayed_until" in (await r.json())["message"]
-    async with custodian.post("/api/overrides", json=warrant(
-            document, notice="delayed", notice_delayed_until=until, delay_ordered_by="Hon. R. Alvarez",
-            delay_provision="18 U.S.C. 2705(a)")) as r:  # fmt: skip
+    async with custodian.post(
+        "/api/overrides",
+        json=warrant(
+            document,
+            notice="delayed",
+            notice_delayed_until=until,
+            delay_ordered_by="Hon. R. Alvarez",
+            delay_provision="18 U.S.C. 2705(a)",
+        ),
+    ) as r:
         assert r.status == 201, await r.text()
         override = await r.json()
     async with ph.client().get(override["share_link"]["url"]) as r:
@@ -108,8 +128,11 @@ async def test_delayed_notice_is_sealed_until_the_date_then_fires_by_itself(priv
     async with custodian.get("/api/overrides") as r:
         assert [o["id"] for o in await r.json()] == [override["id"]]
     # The audit entries about it are sealed too: the override, its export and its download.
-    sealed = [i for i, e in entries(ph) if override["id"] in json.dumps(e) or
-              (override["export_id"] and override["export_id"] in json.dumps(e))]  # fmt: skip
+    sealed = [
+        i
+        for i, e in entries(ph)
+        if override["id"] in json.dumps(e) or (override["export_id"] and override["export_id"] in json.dumps(e))
+    ]
     assert len(sealed) >= 4  # invoked, export built, link created, downloaded
     for index in sealed:
         async with owner.get(f"/api/audit/proof/{index}") as r:
@@ -152,11 +175,15 @@ async def test_emergency_without_follow_up_is_flagged_and_with_one_is_not(privac
         followed = await r.json()
     assert missed["follow_up_due_s"] == int(ph.clock()) + 48 * 3600
     court = await upload(owner, PDF + b"% the court order\n")
-    async with owner.post(f"/api/overrides/{followed['id']}/follow-up",
-                          json={"kind": "court_order", "case_number": "CO-99", "document_sha256": court}) as r:
+    async with owner.post(
+        f"/api/overrides/{followed['id']}/follow-up",
+        json={"kind": "court_order", "case_number": "CO-99", "document_sha256": court},
+    ) as r:
         assert r.status == 200, await r.text()
-    async with owner.post(f"/api/overrides/{followed['id']}/follow-up",
-                          json={"kind": "court_order", "case_number": "CO-99", "document_sha256": court}) as r:
+    async with owner.post(
+        f"/api/overrides/{followed['id']}/follow-up",
+        json={"kind": "court_order", "case_number": "CO-99", "document_sha256": court},
+    ) as r:
         assert r.status == 400
     ph.clock.advance(48 * 3600 + 1)
     await ph.hub.privacy.tick()
@@ -173,8 +200,10 @@ async def test_preservation_holds_clips_from_retention_until_released(privacy_hu
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
     document = await upload(owner)
-    async with owner.post("/api/overrides", json=warrant(document, kind="preservation", judge=None,
-                                                         cameras=["porch"], start=T0, end=T0 + 300)) as r:  # fmt: skip
+    async with owner.post(
+        "/api/overrides",
+        json=warrant(document, kind="preservation", judge=None, cameras=["porch"], start=T0, end=T0 + 300),
+    ) as r:
         override = await r.json()
     assert override["share_link"] is None and override["export_id"] is None and override["hold_id"]
     async with owner.post("/api/holds", json={"cameras": ["yard"], "start": T0 + 600, "end": T0 + 660}) as r:
@@ -212,8 +241,12 @@ async def test_a_further_order_extends_the_delay_at_most_90_days_at_a_time(priva
     owner = await ph.owner()
     document = await upload(owner)
     now = int(ph.clock())
-    async with owner.post("/api/overrides", json=warrant(document, notice="delayed", notice_delayed_until=now + 80 * 86400,
-                                                         delay_ordered_by="Hon. R. Alvarez")) as r:  # fmt: skip
+    async with owner.post(
+        "/api/overrides",
+        json=warrant(
+            document, notice="delayed", notice_delayed_until=now + 80 * 86400, delay_ordered_by="Hon. R. Alvarez"
+        ),
+    ) as r:
         override = await r.json()
     path = f"/api/overrides/{override['id']}/delay"
     ph.clock.advance(75 * 86400)
@@ -223,8 +256,14 @@ async def test_a_further_order_extends_the_delay_at_most_90_days_at_a_time(priva
         assert r.status == 400 and "90 days" in (await r.json())["message"]
     async with owner.post(path, json={"notice_delayed_until": now + 86400, "delay_ordered_by": "Hon. B"}) as r:
         assert r.status == 400 and "after the current date" in (await r.json())["message"]
-    async with owner.post(path, json={"notice_delayed_until": now + 90 * 86400, "delay_ordered_by": "Hon. B",
-                                      "delay_provision": "18 U.S.C. 2705(a)(4)"}) as r:  # fmt: skip
+    async with owner.post(
+        path,
+        json={
+            "notice_delayed_until": now + 90 * 86400,
+            "delay_ordered_by": "Hon. B",
+            "delay_provision": "18 U.S.C. 2705(a)(4)",
+        },
+    ) as r:
         assert r.status == 200, await r.text()
     ph.clock.advance(10 * 86400)  # past the first date: still sealed
     await ph.hub.privacy.tick()
@@ -245,8 +284,10 @@ def test_every_audit_event_is_described_in_the_docs() -> None:
 
     from camhub.audit import EVENT_TYPES
 
-    docs = "".join((Path(__file__).resolve().parents[2] / "docs" / name).read_text()
-                   for name in ("privacy.md", "audit.md", "accounts.md"))  # fmt: skip
+    docs = "".join(
+        (Path(__file__).resolve().parents[2] / "docs" / name).read_text()
+        for name in ("privacy.md", "audit.md", "accounts.md")
+    )
     missing = [name for name in EVENT_TYPES if f"`{name}`" not in docs]
     assert not missing, f"describe these audit events in docs/privacy.md: {missing}"
 

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from camhub.cli.main import main
 from camhub.audit import AuditLog, ExportBuilt
 from camhub.audit.note import SigningKey, sign_checkpoint
+from camhub.cli.main import main
 from camhub.privacy.package import (
     CHECKPOINT,
     ENTRY,
@@ -40,8 +40,15 @@ from camhub.store.files import sha256_of
 from ..conftest import FakeClock, sample_event
 
 CAMHUB = Path(sys.executable).with_name("camhub")
-BASIS = {"kind": "request", "id": "r1", "requester": "officer-7", "organisation": "City PD", "purpose": "burglary",
-         "case_reference": "CR-2023-118", "decision": "narrowed"}  # fmt: skip
+BASIS = {
+    "kind": "request",
+    "id": "r1",
+    "requester": "officer-7",
+    "organisation": "City PD",
+    "purpose": "burglary",
+    "case_reference": "CR-2023-118",
+    "decision": "narrowed",
+}
 SCOPE = {"cameras": ["drive", "front"], "start_s": 1_699_999_000, "end_s": 1_700_000_000, "clip_ids": None}
 
 
@@ -57,8 +64,17 @@ class Built:
 
 def file_entry(name: str, source: Path, camera: str, start_ms: int, clip_id: int) -> dict[str, object]:
     digest = sha256_of(source)
-    return {"name": name, "sha256": digest, "bytes": source.stat().st_size, "camera": camera, "start_ms": start_ms,
-            "end_ms": start_ms + 2000, "source_clip_id": clip_id, "source_sha256": digest, "trimmed": False}  # fmt: skip
+    return {
+        "name": name,
+        "sha256": digest,
+        "bytes": source.stat().st_size,
+        "camera": camera,
+        "start_ms": start_ms,
+        "end_ms": start_ms + 2000,
+        "source_clip_id": clip_id,
+        "source_sha256": digest,
+        "trimmed": False,
+    }
 
 
 @pytest.fixture
@@ -66,9 +82,13 @@ def clips(tmp_path: Path, clip_mp4: Path, make_video: Callable[..., Path]) -> li
     """Two real, different H.264 clips on disk, with their package names."""
     folder = tmp_path / "staging"
     folder.mkdir()
-    pairs = [("clips/front_20231114T220000.000Z_a1b2c3.mp4", clip_mp4),
-             ("clips/drive_20231114T220500.000Z_d4e5f6.mp4", make_video(size="320x240", rate=10, seconds=1,
-                                                                         fragmented=True))]  # fmt: skip
+    pairs = [
+        ("clips/front_20231114T220000.000Z_a1b2c3.mp4", clip_mp4),
+        (
+            "clips/drive_20231114T220500.000Z_d4e5f6.mp4",
+            make_video(size="320x240", rate=10, seconds=1, fragmented=True),
+        ),
+    ]
     out = []
     for name, video in pairs:
         out.append((name, folder / name.removeprefix("clips/")))
@@ -76,23 +96,38 @@ def clips(tmp_path: Path, clip_mp4: Path, make_video: Callable[..., Path]) -> li
     return out
 
 
-async def build(tmp_path: Path, clock: FakeClock, sources: list[tuple[str, Path]],
-                before_write: Callable[[], None] = lambda: None) -> Built:  # fmt: skip
+async def build(
+    tmp_path: Path, clock: FakeClock, sources: list[tuple[str, Path]], before_write: Callable[[], None] = lambda: None
+) -> Built:
     """What egress does: manifest, durable export_built, proof at the receipt's checkpoint, then the zip."""
     log = await AuditLog.open(tmp_path / "data", hub_id="home", clock=clock)
     try:
         for i in range(1, 6):  # some history, so the proof has several hashes
             clock.advance(1)
             await log.append(sample_event(i, clock()))
-        files = [file_entry(name, path, name[6:11], 1_699_999_100_000 + 300_000 * i, 40 + i)
-                 for i, (name, path) in enumerate(sources)]  # fmt: skip
-        manifest = make_manifest(export_id="exp_1", hub_origin=log.origin, created_s=int(clock()), basis=BASIS,
-                                 scope=SCOPE, files=files)  # fmt: skip
-        receipt = await log.append(ExportBuilt(
-            time=clock(), actor="owner", export_id="exp_1", basis="request:r1", recipient="officer-7",
-            cameras=("drive", "front"), start_s=SCOPE["start_s"], end_s=SCOPE["end_s"],
-            clip_sha256=tuple(f["sha256"] for f in files), clip_ids=tuple(f["source_clip_id"] for f in files),
-            bytes=sum(f["bytes"] for f in files), manifest_sha256=hashlib.sha256(manifest).hexdigest()))  # fmt: skip
+        files = [
+            file_entry(name, path, name[6:11], 1_699_999_100_000 + 300_000 * i, 40 + i)
+            for i, (name, path) in enumerate(sources)
+        ]
+        manifest = make_manifest(
+            export_id="exp_1", hub_origin=log.origin, created_s=int(clock()), basis=BASIS, scope=SCOPE, files=files
+        )
+        receipt = await log.append(
+            ExportBuilt(
+                time=clock(),
+                actor="owner",
+                export_id="exp_1",
+                basis="request:r1",
+                recipient="officer-7",
+                cameras=("drive", "front"),
+                start_s=SCOPE["start_s"],
+                end_s=SCOPE["end_s"],
+                clip_sha256=tuple(f["sha256"] for f in files),
+                clip_ids=tuple(f["source_clip_id"] for f in files),
+                bytes=sum(f["bytes"] for f in files),
+                manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+            )
+        )
         await log.append(sample_event(9, clock()))  # the log moves on; the proof stays at the receipt's size
         size = receipt.checkpoint.size
         entry = await log.entry(receipt.index)
@@ -103,8 +138,17 @@ async def build(tmp_path: Path, clock: FakeClock, sources: list[tuple[str, Path]
     before_write()
     path = tmp_path / "exports" / "exp_1.zip"
     path.parent.mkdir(exist_ok=True)
-    written = write_package(path, manifest=manifest, files=sources, entry=entry, index=receipt.index, tree_size=size,
-                            proof=proof, checkpoint_note=receipt.checkpoint.note, verifier_key=key)  # fmt: skip
+    written = write_package(
+        path,
+        manifest=manifest,
+        files=sources,
+        entry=entry,
+        index=receipt.index,
+        tree_size=size,
+        proof=proof,
+        checkpoint_note=receipt.checkpoint.note,
+        verifier_key=key,
+    )
     assert written == path.stat().st_size
     return Built(path, key, receipt.index, manifest, files, sources)
 
@@ -125,8 +169,14 @@ def vouched_for(path: Path) -> dict[str, bytes]:
         return {info.filename: zf.read(info) for info in zf.infolist() if info.filename != README}
 
 
-def rewrite(built: Built, name: str = "tampered.zip", *, replace: dict[str, bytes] | None = None,
-            drop: tuple[str, ...] = (), add: tuple[tuple[str, bytes], ...] = ()) -> Path:  # fmt: skip
+def rewrite(
+    built: Built,
+    name: str = "tampered.zip",
+    *,
+    replace: dict[str, bytes] | None = None,
+    drop: tuple[str, ...] = (),
+    add: tuple[tuple[str, bytes], ...] = (),
+) -> Path:
     """A copy of the package re-zipped (fresh CRCs, as an attacker would) with members changed."""
     out = built.path.with_name(name)
     with zipfile.ZipFile(out, "w") as zf, warnings.catch_warnings():
@@ -157,7 +207,10 @@ def test_a_package_verifies_and_says_in_plain_words_what_it_proves(built: Built,
     assert result.proves[0].startswith(f"these 2 files ({footage} bytes) are exactly the files listed in the manifest")
     key_name = "+".join(built.key.split("+")[:2])
     assert f"is the one recorded in entry #{built.index} of audit log camhub/home" in result.proves[1]
-    assert f"included in the log's tree of size {built.index + 1} signed by key {key_name} at 2023-11-14 " in result.proves[1]
+    assert (
+        f"included in the log's tree of size {built.index + 1} signed by key {key_name} at 2023-11-14 "
+        in result.proves[1]
+    )
     assert any(f"that key {key_name} belongs to the owner's hub" in line for line in result.does_not_prove)
     assert any("shows what it appears to show" in line for line in result.does_not_prove)
     assert any("that nothing else was released" in line for line in result.does_not_prove)
@@ -167,8 +220,15 @@ def test_a_package_verifies_and_says_in_plain_words_what_it_proves(built: Built,
 def test_the_layout_is_stored_uncompressed_and_holds_playable_clips(built: Built, tmp_path: Path) -> None:
     with zipfile.ZipFile(built.path) as zf:
         infos = zf.infolist()
-        assert [i.filename for i in infos] == [MANIFEST, *(n for n, _ in built.sources), ENTRY, PROOF, CHECKPOINT,
-                                               KEY, README]  # fmt: skip
+        assert [i.filename for i in infos] == [
+            MANIFEST,
+            *(n for n, _ in built.sources),
+            ENTRY,
+            PROOF,
+            CHECKPOINT,
+            KEY,
+            README,
+        ]
         assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
         zf.extractall(tmp_path / "out")
     assert (tmp_path / "out" / MANIFEST).read_bytes() == built.manifest
@@ -176,8 +236,12 @@ def test_the_layout_is_stored_uncompressed_and_holds_playable_clips(built: Built
     assert manifest["format"] == FORMAT and manifest["basis"] == BASIS and manifest["scope"] == SCOPE
     for name, source in built.sources:
         assert (tmp_path / "out" / name).read_bytes() == source.read_bytes()
-        probe = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(tmp_path / "out" / name)],
-                               capture_output=True, text=True, check=True)  # fmt: skip
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(tmp_path / "out" / name)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert json.loads(probe.stdout)["streams"][0]["codec_name"] == "h264"
     assert (tmp_path / "out" / KEY).read_text() == built.key + "\n"
     readme = (tmp_path / "out" / README).read_text()
@@ -201,7 +265,8 @@ def test_one_changed_byte_in_a_clip_is_named_with_both_hashes(built: Built) -> N
     expected = hashlib.sha256(data).hexdigest()
     found = hashlib.sha256(changed).hexdigest()
     assert problems(rewrite(built, replace={name: changed})) == [
-        f"{name}: expected SHA-256 {expected} ({len(data)} bytes), found {found} ({len(data)} bytes)"]
+        f"{name}: expected SHA-256 {expected} ({len(data)} bytes), found {found} ({len(data)} bytes)"
+    ]
 
 
 def test_one_changed_byte_in_a_clip_in_place_fails_the_zip_checksum_and_is_named(built: Built) -> None:
@@ -218,8 +283,10 @@ def test_one_changed_byte_in_the_manifest_is_named(built: Built) -> None:
     changed = built.manifest.replace(b'"City PD"', b'"City PE"')
     assert len(changed) == len(built.manifest) and changed != built.manifest
     [problem] = problems(rewrite(built, replace={MANIFEST: changed}))
-    assert problem == (f"{MANIFEST}: SHA-256 is {hashlib.sha256(changed).hexdigest()}, but the audit entry records "
-                       f"{hashlib.sha256(built.manifest).hexdigest()}")  # fmt: skip
+    assert problem == (
+        f"{MANIFEST}: SHA-256 is {hashlib.sha256(changed).hexdigest()}, but the audit entry records "
+        f"{hashlib.sha256(built.manifest).hexdigest()}"
+    )
 
 
 def test_a_manifest_that_is_not_canonical_json_is_named(built: Built) -> None:
@@ -241,8 +308,10 @@ def test_an_altered_entry_is_not_in_the_signed_tree(built: Built) -> None:
     entry = members(built.path)[ENTRY]
     changed = entry.replace(b'"actor":"owner"', b'"actor":"ownes"')
     [problem] = problems(rewrite(built, replace={ENTRY: changed}))
-    assert problem == (f"{PROOF}: inclusion proof for entry {built.index} does not lead to the root of size "
-                       f"{built.index + 1}: the entry is not in the signed tree as given")  # fmt: skip
+    assert problem == (
+        f"{PROOF}: inclusion proof for entry {built.index} does not lead to the root of size "
+        f"{built.index + 1}: the entry is not in the signed tree as given"
+    )
 
 
 def test_an_entry_for_another_export_is_named(built: Built) -> None:
@@ -270,7 +339,8 @@ def test_an_altered_checkpoint_signature_is_named(built: Built) -> None:
     changed = f"{body}\n\n{prefix} {base64.b64encode(flip(raw, len(raw) - 1)).decode()}\n"
     key_id = built.key.split("+")[1]
     assert problems(rewrite(built, replace={CHECKPOINT: changed.encode()})) == [
-        f"{CHECKPOINT}: the signature of key {key_id} does not verify"]
+        f"{CHECKPOINT}: the signature of key {key_id} does not verify"
+    ]
 
 
 def test_a_wrong_pinned_key_is_named(built: Built) -> None:
@@ -331,8 +401,9 @@ def test_any_changed_byte_fails_or_leaves_every_proven_member_unchanged(built: B
 # Building refuses what would not verify, leaving nothing behind
 
 
-async def test_a_file_changed_between_manifest_and_package_leaves_no_package(tmp_path: Path, clock: FakeClock,
-                                                                             clips: list[tuple[str, Path]]) -> None:  # fmt: skip
+async def test_a_file_changed_between_manifest_and_package_leaves_no_package(
+    tmp_path: Path, clock: FakeClock, clips: list[tuple[str, Path]]
+) -> None:
     name, source = clips[1]
 
     def tamper() -> None:
@@ -343,8 +414,9 @@ async def test_a_file_changed_between_manifest_and_package_leaves_no_package(tmp
     assert list((tmp_path / "exports").iterdir()) == []
 
 
-async def test_a_file_grown_since_the_manifest_is_refused_before_copying(tmp_path: Path, clock: FakeClock,
-                                                                         clips: list[tuple[str, Path]]) -> None:  # fmt: skip
+async def test_a_file_grown_since_the_manifest_is_refused_before_copying(
+    tmp_path: Path, clock: FakeClock, clips: list[tuple[str, Path]]
+) -> None:
     name, source = clips[0]
     with pytest.raises(PackageError, match=rf"\({name}\): the manifest says \d+ bytes, found \d+"):
         await build(tmp_path, clock, clips, before_write=lambda: source.write_bytes(source.read_bytes() + b"x"))
@@ -354,39 +426,78 @@ async def test_a_file_grown_since_the_manifest_is_refused_before_copying(tmp_pat
 async def test_an_entry_that_does_not_match_the_manifest_is_refused(built: Built, tmp_path: Path) -> None:
     m = members(built.path)
     proof = json.loads(m[PROOF])
-    with pytest.raises(PackageError, match="the audit records do not prove this manifest: manifest.json: SHA-256 is"):
-        write_package(tmp_path / "other.zip", manifest=built.manifest.replace(b"City PD", b"City PE"),
-                      files=built.sources, entry=m[ENTRY], index=proof["index"], tree_size=proof["tree_size"],
-                      proof=[base64.b64decode(h) for h in proof["hashes"]], checkpoint_note=m[CHECKPOINT].decode(),
-                      verifier_key=built.key)  # fmt: skip
+    with pytest.raises(PackageError, match=r"the audit records do not prove this manifest: manifest\.json: SHA-256 is"):
+        write_package(
+            tmp_path / "other.zip",
+            manifest=built.manifest.replace(b"City PD", b"City PE"),
+            files=built.sources,
+            entry=m[ENTRY],
+            index=proof["index"],
+            tree_size=proof["tree_size"],
+            proof=[base64.b64decode(h) for h in proof["hashes"]],
+            checkpoint_note=m[CHECKPOINT].decode(),
+            verifier_key=built.key,
+        )
     assert not (tmp_path / "other.zip").exists()
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"name": "../x.mp4"}, "'../x.mp4' climbs out of its folder"),
-    ({"name": "/etc/x.mp4"}, "'/etc/x.mp4' is an absolute path"),
-    ({"name": "video.mp4"}, "'video.mp4' is not under clips/"),
-    ({"name": "clips/.hidden.mp4"}, "must be 1-128 of A-Z a-z 0-9 . _ - and not start with a dot"),
-    ({"bytes": 1.5}, "files[0].bytes: 1.5 is a float"),
-    ({"camera": "garage"}, "camera 'garage' is not in the scope's cameras"),
-    ({"start_ms": 1_600_000_000_000, "end_ms": 1_600_000_002_000}, "lies outside the scope's time window"),
-    ({"sha256": "AB" * 32}, "sha256 must be 64 lowercase hex digits"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "../x.mp4"}, "'../x.mp4' climbs out of its folder"),
+        ({"name": "/etc/x.mp4"}, "'/etc/x.mp4' is an absolute path"),
+        ({"name": "video.mp4"}, "'video.mp4' is not under clips/"),
+        ({"name": "clips/.hidden.mp4"}, "must be 1-128 of A-Z a-z 0-9 . _ - and not start with a dot"),
+        ({"bytes": 1.5}, "files[0].bytes: 1.5 is a float"),
+        ({"camera": "garage"}, "camera 'garage' is not in the scope's cameras"),
+        ({"start_ms": 1_600_000_000_000, "end_ms": 1_600_000_002_000}, "lies outside the scope's time window"),
+        ({"sha256": "AB" * 32}, "sha256 must be 64 lowercase hex digits"),
+    ],
+)
 def test_make_manifest_refuses_bad_files_naming_the_field(change: dict[str, object], message: str) -> None:
-    good = {"name": "clips/front_a.mp4", "sha256": "ab" * 32, "bytes": 10, "camera": "front",
-            "start_ms": 1_699_999_100_000, "end_ms": 1_699_999_102_000, "source_clip_id": 1, "source_sha256": "ab" * 32,
-            "trimmed": False}  # fmt: skip
+    good = {
+        "name": "clips/front_a.mp4",
+        "sha256": "ab" * 32,
+        "bytes": 10,
+        "camera": "front",
+        "start_ms": 1_699_999_100_000,
+        "end_ms": 1_699_999_102_000,
+        "source_clip_id": 1,
+        "source_sha256": "ab" * 32,
+        "trimmed": False,
+    }
     with pytest.raises(PackageError, match="export manifest 'exp_1': .*" + re.escape(message)):
-        make_manifest(export_id="exp_1", hub_origin="camhub/home", created_s=1_700_000_000, basis=BASIS, scope=SCOPE,
-                      files=[{**good, **change}])  # fmt: skip
+        make_manifest(
+            export_id="exp_1",
+            hub_origin="camhub/home",
+            created_s=1_700_000_000,
+            basis=BASIS,
+            scope=SCOPE,
+            files=[{**good, **change}],
+        )
 
 
 def test_make_manifest_refuses_duplicate_names_and_a_basis_without_kind() -> None:
-    f = {"name": "clips/a.mp4", "sha256": "ab" * 32, "bytes": 10, "camera": "front", "start_ms": 1_699_999_100_000,
-         "end_ms": 1_699_999_102_000, "source_clip_id": 1, "source_sha256": "ab" * 32, "trimmed": True}  # fmt: skip
-    with pytest.raises(PackageError, match="'clips/a.mp4' is listed more than once"):
-        make_manifest(export_id="e", hub_origin="camhub/home", created_s=1, basis=BASIS, scope=SCOPE,
-                      files=[f, {**f, "name": "clips/A.mp4"}])  # fmt: skip
+    f = {
+        "name": "clips/a.mp4",
+        "sha256": "ab" * 32,
+        "bytes": 10,
+        "camera": "front",
+        "start_ms": 1_699_999_100_000,
+        "end_ms": 1_699_999_102_000,
+        "source_clip_id": 1,
+        "source_sha256": "ab" * 32,
+        "trimmed": True,
+    }
+    with pytest.raises(PackageError, match=r"'clips/a\.mp4' is listed more than once"):
+        make_manifest(
+            export_id="e",
+            hub_origin="camhub/home",
+            created_s=1,
+            basis=BASIS,
+            scope=SCOPE,
+            files=[f, {**f, "name": "clips/A.mp4"}],
+        )
     with pytest.raises(PackageError, match="basis: expected an object with kind request or override"):
         make_manifest(export_id="e", hub_origin="camhub/home", created_s=1, basis={"id": "x"}, scope=SCOPE, files=[f])
 
@@ -395,8 +506,9 @@ def test_make_manifest_refuses_duplicate_names_and_a_basis_without_kind() -> Non
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CAMHUB), "export", "verify", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=60, check=False)  # fmt: skip
+    return subprocess.run(
+        [str(CAMHUB), "export", "verify", *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
+    )
 
 
 def test_cli_exit_codes_and_output(built: Built, tmp_path: Path) -> None:

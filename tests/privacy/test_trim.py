@@ -21,10 +21,10 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
-from camhub.recording.clipwriter import CopyWriter
-from camhub.errors import BadRequest, NotFound
 from camhub.capture.media import Packet, StreamInfo
+from camhub.errors import BadRequest, NotFound
 from camhub.privacy.trim import TrimError, TrimResult, span_of, trim_clip
+from camhub.recording.clipwriter import CopyWriter
 from camhub.store.mp4 import top_level_boxes
 
 C = 1_700_000_123.25  # the clips' first packet, in Unix seconds
@@ -43,17 +43,33 @@ def ffmpeg(*args: str) -> None:
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
 def first_packet_flags(path: Path) -> str:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags", "-of", "csv=p=0",
-         "-read_intervals", "%+#1", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=flags",
+            "-of",
+            "csv=p=0",
+            "-read_intervals",
+            "%+#1",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
@@ -91,8 +107,20 @@ def sources(make_video: Callable[..., Path], tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("trim-sources")
     plain = make_video(size="320x240", rate=FPS, seconds=SECONDS, gop=GOP)
     bframes = folder / "bframes.mp4"
-    ffmpeg(*ENCODE, "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", str(GOP), "-sc_threshold", "0",
-           str(bframes))  # fmt: skip
+    ffmpeg(
+        *ENCODE,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-bf",
+        "3",
+        "-g",
+        str(GOP),
+        "-sc_threshold",
+        "0",
+        str(bframes),
+    )
     fragmented = make_video(size="320x240", rate=FPS, seconds=SECONDS, gop=GOP, fragmented=True)
     made = {
         "h264": (plain, SLACK_NO_B),
@@ -223,8 +251,23 @@ def test_a_trimmed_clip_never_reaches_outside_its_window(
 
 def test_audio_follows_the_same_window(tmp_path: Path) -> None:
     src, dst = tmp_path / "av.mp4", tmp_path / "out.mp4"
-    ffmpeg(*ENCODE[:4], "-f", "lavfi", "-i", "sine=r=48000", *ENCODE[4:], "-c:v", "libx264", "-preset", "ultrafast",
-           "-g", str(GOP), "-c:a", "aac", str(src))  # fmt: skip
+    ffmpeg(
+        *ENCODE[:4],
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=r=48000",
+        *ENCODE[4:],
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        str(GOP),
+        "-c:a",
+        "aac",
+        str(src),
+    )
     result = trim_clip(src, dst, C, C + 1.5, C + 4.2)
     assert result is not None
     assert_inside(result, dst, C + 1.5, C + 4.2)

@@ -35,8 +35,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-
-
 def indexed(data: Path) -> dict[int, tuple[str, str, int]]:
     if not (data / "index.db").exists():
         return {}
@@ -49,10 +47,20 @@ def indexed(data: Path) -> dict[int, tuple[str, str, int]]:
 
 def playable(path: Path) -> bool:
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=codec_name,nb_read_packets",
-         "-of", "json", str(path)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_packets",
+            "-show_entries",
+            "stream=codec_name,nb_read_packets",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0 or result.stderr.strip():
         return False
     stream = json.loads(result.stdout)["streams"][0]
@@ -83,11 +91,14 @@ def wait_for(condition: Callable[[], object], what: str) -> None:
 def hub(config: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def test_sigkill_while_recording_loses_nothing_already_saved(busy_config: Callable[[Path], Path], tmp_path: Path) -> None:
+def test_sigkill_while_recording_loses_nothing_already_saved(
+    busy_config: Callable[[Path], Path], tmp_path: Path
+) -> None:
     config = busy_config(tmp_path)
     data = tmp_path / "data"
     rng = random.Random(20261129)
@@ -108,11 +119,26 @@ def test_sigkill_while_recording_loses_nothing_already_saved(busy_config: Callab
 
         # Restart: recovery runs at start-up; then a clean stop.
         restart = subprocess.run(
-            [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(free_port()), "--seconds", "0.5"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "camhub.cli.main",
+                "run",
+                "-c",
+                str(config),
+                "--port",
+                str(free_port()),
+                "--seconds",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert restart.returncode == 0, restart.stderr
-        check = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True)
+        check = subprocess.run(
+            [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True
+        )
         assert check.returncode == 0, f"kill {kill}: {check.stdout}{check.stderr}"
 
         after = indexed(data)

@@ -7,7 +7,7 @@ end to end in test_recording.py); packets are real av.Packets.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import av
 import pytest
@@ -36,7 +36,7 @@ def test_ring_keeps_whole_gops_covering_the_pre_roll() -> None:
 
 
 class FlakyWriter:
-    made: list[FlakyWriter] = []
+    made: ClassVar[list[FlakyWriter]] = []
     fail_first = True
 
     def __init__(self, path: Path, info: StreamInfo, template: Any) -> None:

@@ -23,8 +23,8 @@ import pytest
 
 from camhub.app import Hub
 from camhub.bus import ClipSaved
-from camhub.config import parse_config
 from camhub.capture.media import Packet
+from camhub.config import parse_config
 from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
 from camhub.sim.scene import LightSwitch, Scene
@@ -36,15 +36,24 @@ PRE, POST, GOP = 2.0, 2.0, 2.0  # seconds: the test's pre-roll, post-roll and th
 CLIPS = 4
 DEADLINE = 180.0  # seconds; generous, since the machine is shared
 Login = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
-LIGHTS = Scene(name="lights", width=1280, height=720, fps=15, duration=10.0, brightness=0.45,
-               lights=(LightSwitch(t=3.0, level=1.0), LightSwitch(t=8.0, level=0.45)))  # fmt: skip
+LIGHTS = Scene(
+    name="lights",
+    width=1280,
+    height=720,
+    fps=15,
+    duration=10.0,
+    brightness=0.45,
+    lights=(LightSwitch(t=3.0, level=1.0), LightSwitch(t=8.0, level=0.45)),
+)
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -70,7 +79,10 @@ def clip_packets(path: Path) -> list[tuple[bytes, ...]]:
 
 @pytest.fixture(scope="module")
 def recorded(
-    require_rtsp: None, sim_cache: Path, sim_rendering: Any, tmp_path_factory: pytest.TempPathFactory,
+    require_rtsp: None,
+    sim_cache: Path,
+    sim_rendering: Any,
+    tmp_path_factory: pytest.TempPathFactory,
     household_login: Login,
 ) -> dict[str, Any]:
     """Run the hub against two RTSP cameras until it saved CLIPS clips; return what it recorded and received."""
@@ -122,7 +134,10 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
 
         collectors = [asyncio.create_task(collect_packets()), asyncio.create_task(collect_saved())]
         started = time.time()
-        cam_clips = lambda: sum(c.camera == "cam" for c in saved)
+
+        def cam_clips() -> int:
+            return sum(c.camera == "cam" for c in saved)
+
         await wait_until(lambda: cam_clips() >= CLIPS, f"{CLIPS} clips of camera cam")
         http, _ = await login(hub.url, hub.initial_password)
         async with http:
@@ -143,7 +158,7 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
         await wait_until(
             lambda: cam_clips() > count and not recorder.status.recording and not motion.status.active,
             "a saved clip and no motion after it",
-        )  # fmt: skip
+        )
         stop.set()
         await asyncio.wait_for(task, 30)
         stopped = time.time()
@@ -157,9 +172,17 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
     clips = query_clips(db, oldest_first=True)
     db.close()
     return {
-        "data": data, "clips": clips, "saved": saved, "received": received, "loop_start": server.loop_start,
-        "started": started, "stopped": stopped, "page": page, "ranged": ranged, "snapshot": snapshot,
-    }  # fmt: skip
+        "data": data,
+        "clips": clips,
+        "saved": saved,
+        "received": received,
+        "loop_start": server.loop_start,
+        "started": started,
+        "stopped": stopped,
+        "page": page,
+        "ranged": ranged,
+        "snapshot": snapshot,
+    }
 
 
 async def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -238,10 +261,15 @@ def test_clip_api_serves_ranges_and_snapshots(recorded: dict[str, Any]) -> None:
 
 def test_check_and_clips_commands_agree(recorded: dict[str, Any]) -> None:
     data = str(recorded["data"])
-    result = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", data], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", data], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     listed = subprocess.run(
-        [sys.executable, "-m", "camhub.cli.main", "clips", "--data", data, "--json"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "camhub.cli.main", "clips", "--data", data, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [r["id"] for r in rows] == [c.id for c in recorded["clips"]]

@@ -26,10 +26,16 @@ from camhub.sim.scene import MovingObject, Scene
 from camhub.store.index import ClipRecord
 
 BUSY = Scene(
-    name="busy", width=640, height=360, fps=15, duration=6.0,
-    objects=(MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
-             MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2))),
-)  # fmt: skip
+    name="busy",
+    width=640,
+    height=360,
+    fps=15,
+    duration=6.0,
+    objects=(
+        MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
+        MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2)),
+    ),
+)
 
 
 async def until(check: Callable[[], Any], timeout: float, what: str) -> None:
@@ -127,7 +133,9 @@ async def test_camera_gone_mid_clip_then_back(busy_server: RtspServer, tmp_path:
         await asyncio.wait_for(hub.task, 30)
     for clip in hub.saved:
         assert playable(data / clip.path), clip
-    check = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
 
 
@@ -171,6 +179,8 @@ async def test_full_disk_pauses_recording_and_recovers(busy_server: RtspServer, 
     finally:
         hub.stop.set()
         await asyncio.wait_for(hub.task, 30)
-    check = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
     assert not list(data.glob("clips/*/*/*.partial"))

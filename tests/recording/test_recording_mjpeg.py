@@ -50,8 +50,10 @@ async def test_mjpeg_camera_records_h264_clips(http_sim: SimHttpServer, tmp_path
     assert clip.codec == "h264"
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(data / clip.path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stream = json.loads(probe.stdout)["streams"][0]
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 640, 360)
     assert int(stream["nb_read_frames"]) >= 15 * 3  # at least the 3 s of motion at 15 fps

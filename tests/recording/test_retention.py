@@ -50,7 +50,9 @@ async def test_enforce_deletes_files_then_rows_and_check_passes(tmp_path: Path, 
     assert [c.id for c in deleted] == [made[0].id, made[1].id]
     assert [c.id for c in left] == [made[2].id, made[3].id]
     assert not (data / made[0].path).exists() and (data / made[2].path).exists()
-    check = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout
 
 
@@ -61,10 +63,14 @@ async def test_interrupted_deletion_is_finished_at_start_up(tmp_path: Path, make
     db = open_index(data)
     await db.write(lambda d: d.execute("UPDATE clips SET state = 'garbage' WHERE id = ?", [made[0].id]))
     db.close()
-    check = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True
+    )
     assert check.returncode == 1 and "garbage: clip" in check.stdout
     repair = subprocess.run(
-        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data), "--repair"], capture_output=True, text=True
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data), "--repair"],
+        capture_output=True,
+        text=True,
     )
     assert repair.returncode == 0, repair.stdout
     assert f"finished deleting {made[0].path}" in repair.stdout
@@ -83,13 +89,17 @@ def test_check_names_each_disagreement_and_repair_mends_them(tmp_path: Path, mak
     stray = data / made[2].path
     unindexed = stray.with_name(stray.name.replace(stray.name[-10:-4], "ffffff"))
     unindexed.write_bytes(stray.read_bytes())  # a clip file with no row
-    result = subprocess.run([sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert f"missing: clip {made[0].id}: {made[0].path}" in result.stdout
     assert f"hash: clip {made[1].id}: {made[1].path}" in result.stdout
     assert "unindexed: " in result.stdout
     repair = subprocess.run(
-        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data), "--repair"], capture_output=True, text=True
+        [sys.executable, "-m", "camhub.cli.main", "check", "--data", str(data), "--repair"],
+        capture_output=True,
+        text=True,
     )
     assert repair.returncode == 0, repair.stdout
     assert f"removed clip {made[1].id}" in repair.stdout and "indexed clip file that had no row" in repair.stdout

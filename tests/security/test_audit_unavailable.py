@@ -39,7 +39,9 @@ def audit_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-async def small_audit_hub(audit_disk: Path, privacy_hub: Callable[..., Awaitable[PrivacyHub]]) -> AsyncIterator[PrivacyHub]:
+async def small_audit_hub(
+    audit_disk: Path, privacy_hub: Callable[..., Awaitable[PrivacyHub]]
+) -> AsyncIterator[PrivacyHub]:
     # Asking for audit_disk first makes pytest unmount it only after privacy_hub stopped the hub.
     yield await privacy_hub()
 
@@ -70,13 +72,21 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 def ask(ph: PrivacyHub) -> dict[str, Any]:
     start = ph.clips[0].start_time
-    return {"identity": "Officer Dana Ruiz", "organisation": "Springfield PD", "contact": "ruiz@springfield.example",
-            "purpose": "burglary on the street", "cameras": ["yard"], "start": start, "end": start + 300,
-            "wanted_by": ph.clock() + 10 * 86400}  # fmt: skip
+    return {
+        "identity": "Officer Dana Ruiz",
+        "organisation": "Springfield PD",
+        "contact": "ruiz@springfield.example",
+        "purpose": "burglary on the street",
+        "cameras": ["yard"],
+        "start": start,
+        "end": start + 300,
+        "wanted_by": ph.clock() + 10 * 86400,
+    }
 
 
-async def test_a_full_audit_disk_refuses_audited_actions_with_503_and_recovers(small_audit_hub: PrivacyHub,
-                                                                               audit_disk: Path) -> None:
+async def test_a_full_audit_disk_refuses_audited_actions_with_503_and_recovers(
+    small_audit_hub: PrivacyHub, audit_disk: Path
+) -> None:
     ph = small_audit_hub
     owner = await ph.owner()
     officer = await ph.requester(owner, "officer-ruiz")
@@ -95,8 +105,7 @@ async def test_a_full_audit_disk_refuses_audited_actions_with_503_and_recovers(s
     fill(filler)
 
     # An audited action: the owner's login (its entry is written before the session is handed out).
-    async with ph.client().post("/api/auth/login",
-                                json={"username": "owner", "password": ph.passwords["owner"]}) as r:
+    async with ph.client().post("/api/auth/login", json={"username": "owner", "password": ph.passwords["owner"]}) as r:
         assert r.status == 503, await r.text()
         body = await r.json()
     assert body["error"] == "audit_unavailable"
@@ -138,27 +147,36 @@ async def test_a_full_audit_disk_refuses_audited_actions_with_503_and_recovers(s
         assert (await r.json())["share_link"]["downloads"] == 1
     await ph.login("owner", ph.passwords["owner"])
 
-    verify = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "camhub.cli.main", "audit", "verify", "--data",
-                                                      str(ph.data)], capture_output=True, text=True, timeout=120,
-                                     check=False)  # fmt: skip
+    verify = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "camhub.cli.main", "audit", "verify", "--data", str(ph.data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.startswith("ok: ")
 
 
 async def test_appends_waiting_on_a_failed_commit_all_fail_and_the_log_stays_whole(audit_disk: Path) -> None:
     """Group commit: every append of a batch that cannot be written gets the error; none hangs or half-lands."""
-    from camhub.clock import ManualClock
     from camhub.audit import AuditLog, AuditUnavailable, HubStarted
     from camhub.audit.verify import verify_log
+    from camhub.clock import ManualClock
 
     data = audit_disk.parent
     log = await AuditLog.open(data, hub_id="home", clock=ManualClock(1_790_000_000))
     try:
         before = log.size
         fill(audit_disk / "filler")
-        results = await asyncio.wait_for(asyncio.gather(
-            *(log.append(HubStarted(time=1_790_000_000, actor="hub", version=str(i))) for i in range(20)),
-            return_exceptions=True), DEADLINE_S)  # fmt: skip
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(log.append(HubStarted(time=1_790_000_000, actor="hub", version=str(i))) for i in range(20)),
+                return_exceptions=True,
+            ),
+            DEADLINE_S,
+        )
         assert all(isinstance(r, AuditUnavailable) for r in results), results
         assert log.size == before and not log.writable and "full" in str(log.unwritable)
         (audit_disk / "filler").unlink()
@@ -175,16 +193,20 @@ async def test_the_hub_starts_on_a_full_audit_disk_and_says_so(audit_disk: Path)
     import aiohttp
 
     from camhub.app import Hub
-    from camhub.config import HubConfig
     from camhub.audit import AuditLog
     from camhub.audit.verify import verify_log
+    from camhub.config import HubConfig
 
     data = audit_disk.parent
     await (await AuditLog.open(data)).close()  # a log from an earlier start
     fill(audit_disk / "filler")
-    config = HubConfig.model_validate({
-        "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0},
-        "cameras": {"yard": {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]}}})  # fmt: skip
+    config = HubConfig.model_validate(
+        {
+            "data_dir": str(data),
+            "web": {"host": "127.0.0.1", "port": 0},
+            "cameras": {"yard": {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]}},
+        }
+    )
     hub = Hub(config)
     stop = asyncio.Event()
     task = asyncio.create_task(hub.run(stop))

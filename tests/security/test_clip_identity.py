@@ -43,8 +43,9 @@ async def start_and_stop_a_hub(data: Path) -> None:
     await task
 
 
-async def test_every_clip_has_its_old_id_after_the_index_is_rebuilt(tmp_path: Path,
-                                                                   make_clips: Callable[..., list[Any]]) -> None:  # fmt: skip
+async def test_every_clip_has_its_old_id_after_the_index_is_rebuilt(
+    tmp_path: Path, make_clips: Callable[..., list[Any]]
+) -> None:
     data = tmp_path / "data"
     # Newest first and cameras interleaved: the order they are indexed in is not the order of their paths.
     made = make_clips(data, [(cam, NOW - 60 * i) for i in range(60) for cam in CAMERAS])
@@ -64,8 +65,19 @@ async def test_ids_an_older_hub_numbered_survive_a_rebuild(tmp_path: Path, clip_
             relative = clip_path(data, cam, start)
             (data / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(clip_mp4, data / relative)
-            record = ClipRecord(cam, start, start + 2, 2.0, clip_mp4.stat().st_size, "h264", 320, 240,
-                                sha256_of(clip_mp4), str(relative), id=n)  # fmt: skip
+            record = ClipRecord(
+                cam,
+                start,
+                start + 2,
+                2.0,
+                clip_mp4.stat().st_size,
+                "h264",
+                320,
+                240,
+                sha256_of(clip_mp4),
+                str(relative),
+                id=n,
+            )
             db.write_blocking(lambda d, r=record: insert_clip(d, r))
     finally:
         db.close()

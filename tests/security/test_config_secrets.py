@@ -70,8 +70,14 @@ def test_load_config_shows_no_secret_value(tmp_path: Path) -> None:
 def test_camhub_run_prints_no_secret_value(tmp_path: Path) -> None:
     path = _write(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)], check=False, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(path)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     output = done.stdout + done.stderr
     for secret in SECRETS:

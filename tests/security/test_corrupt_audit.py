@@ -22,8 +22,13 @@ HUB_TIMEOUT_S = 120
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "camhub.cli.main", *args], capture_output=True, text=True,
-                          timeout=HUB_TIMEOUT_S, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=HUB_TIMEOUT_S,
+        check=False,
+    )
 
 
 def truncate(audit: Path) -> Path:
@@ -81,17 +86,20 @@ def one_clear_line(result: subprocess.CompletedProcess[str], names: Path) -> str
 
 
 @pytest.mark.parametrize("damage", DAMAGED_DB, ids=lambda f: f.__name__)
-def test_cli_commands_name_a_damaged_log_db_and_say_restore_and_verify(log_data: Path, damage: Callable[[Path], Path]) -> None:
+def test_cli_commands_name_a_damaged_log_db_and_say_restore_and_verify(
+    log_data: Path, damage: Callable[[Path], Path]
+) -> None:
     db = damage(log_data / "audit")
     verify = camhub("audit", "verify", "--data", str(log_data))
     assert verify.returncode == 1  # documented: the log does not verify
     line = one_clear_line(verify, db)
     assert "verification FAILED" in line and "backup" in line
 
-    for args, code in ((["audit", "proof", "--data", str(log_data), "3"], 2),
-                       (["transparency", "--data", str(log_data)], 2),
-                       (["audit", "witness", "--state", str(log_data.parent / "witness.json"),
-                         "--data", str(log_data)], 2)):  # fmt: skip
+    for args, code in (
+        (["audit", "proof", "--data", str(log_data), "3"], 2),
+        (["transparency", "--data", str(log_data)], 2),
+        (["audit", "witness", "--state", str(log_data.parent / "witness.json"), "--data", str(log_data)], 2),
+    ):
         result = camhub(*args)
         assert result.returncode == code, (args, result.stderr)
         line = one_clear_line(result, db)
@@ -100,8 +108,9 @@ def test_cli_commands_name_a_damaged_log_db_and_say_restore_and_verify(log_data:
 
 
 @pytest.mark.parametrize("damage", [*DAMAGED_DB, drop_key, garble_key], ids=lambda f: f.__name__)
-def test_the_hub_refuses_to_start_on_a_damaged_log_with_one_line(log_data: Path, tmp_path: Path,
-                                                                  damage: Callable[[Path], Path]) -> None:
+def test_the_hub_refuses_to_start_on_a_damaged_log_with_one_line(
+    log_data: Path, tmp_path: Path, damage: Callable[[Path], Path]
+) -> None:
     before = {p.name: p.read_bytes() for p in (log_data / "audit").iterdir() if p.is_file()}
     broken = damage(log_data / "audit")
     config = tmp_path / "hub.yaml"
@@ -153,11 +162,13 @@ async def test_a_start_that_fails_on_the_log_gives_back_the_folder_and_the_index
     from camhub.store.lock import holder
 
     drop_key(log_data / "audit")
-    config = HubConfig.model_validate({"data_dir": str(log_data), "web": {"host": "127.0.0.1", "port": 0},
-                                       "cameras": {}})  # fmt: skip
+    config = HubConfig.model_validate(
+        {"data_dir": str(log_data), "web": {"host": "127.0.0.1", "port": 0}, "cameras": {}}
+    )
     writers = {t for t in threading.enumerate() if t.name.startswith("sqlite-writer:index.db")}
-    with pytest.raises(HubError, match="signing.key"):
+    with pytest.raises(HubError, match=r"signing\.key"):
         await Hub(config).run(asyncio.Event())
     assert holder(log_data) is None, "the data folder is still locked after the start failed"
-    assert {t for t in threading.enumerate() if t.name.startswith("sqlite-writer:index.db")} == writers, \
+    assert {t for t in threading.enumerate() if t.name.startswith("sqlite-writer:index.db")} == writers, (
         "the index's writer thread outlived the failed start"
+    )

@@ -24,7 +24,9 @@ PAGE = 4096
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def garbage(index: Path) -> None:
@@ -43,7 +45,9 @@ def page_overwritten(index: Path) -> None:
 
 
 @pytest.fixture
-def damaged_data(tmp_path: Path, make_clips: Callable[..., list[Any]]) -> Callable[[Callable[[Path], None]], tuple[Path, list[Any]]]:
+def damaged_data(
+    tmp_path: Path, make_clips: Callable[..., list[Any]]
+) -> Callable[[Callable[[Path], None]], tuple[Path, list[Any]]]:
     def make(damage: Callable[[Path], None]) -> tuple[Path, list[Any]]:
         data = tmp_path / "data"
         made = make_clips(data, [(cam, NOW + 60 * i) for i in range(30) for cam in ("yard", "porch")])
@@ -75,18 +79,22 @@ def test_clips_and_check_name_the_damaged_index_and_the_fix(damaged_data: Any, d
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda d: d.__name__)
-def test_the_hub_will_not_start_on_a_damaged_index_and_says_why(damaged_data: Any, damage: Callable[[Path], None],
-                                                               tmp_path: Path) -> None:  # fmt: skip
+def test_the_hub_will_not_start_on_a_damaged_index_and_says_why(
+    damaged_data: Any, damage: Callable[[Path], None], tmp_path: Path
+) -> None:
     data, _ = damaged_data(damage)
     config = tmp_path / "camhub.yaml"
-    config.write_text(f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n")
+    config.write_text(
+        f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n"
+    )
     result = camhub("run", "-c", str(config), "--port", "0", "--seconds", "30")
     assert_named(result, data)
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda d: d.__name__)
-def test_repair_moves_the_damaged_index_aside_and_rebuilds_it_with_the_same_ids(damaged_data: Any,
-                                                                               damage: Callable[[Path], None]) -> None:  # fmt: skip
+def test_repair_moves_the_damaged_index_aside_and_rebuilds_it_with_the_same_ids(
+    damaged_data: Any, damage: Callable[[Path], None]
+) -> None:
     data, made = damaged_data(damage)
     damaged_bytes = (data / INDEX_FILE).read_bytes()
     repair = camhub("check", "--repair", "--data", str(data))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from camhub.config import InputConfig
 from camhub.capture.media import ContainerStream
+from camhub.config import InputConfig
 from camhub.integrations.file import FileSource
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,8 +30,24 @@ def raw_h264(make_video: Callable[..., Path], tmp_path_factory: pytest.TempPathF
     """A real raw H.264 elementary stream (Annex B, no container), cut from a real MP4 by ffmpeg."""
     mp4 = make_video(size="160x120", rate=FPS, seconds=FRAMES / FPS, gop=5)
     raw = tmp_path_factory.mktemp("raw") / "camera.h264"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(mp4), "-c:v", "copy", "-bsf:v", "h264_mp4toannexb",
-                    "-f", "h264", str(raw)], check=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-i",
+            str(mp4),
+            "-c:v",
+            "copy",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+            str(raw),
+        ],
+        check=True,
+        timeout=60,
+    )
     return raw
 
 

@@ -73,8 +73,11 @@ HOSTILE: list[tuple[str, bytes, str, tuple[int, ...], str]] = [
 
 def no_errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     """Log records at ERROR or above, or with a traceback: each is a failure the hub reports as its own."""
-    return [f"{r.name} {r.levelname}: {r.getMessage()}" for r in caplog.records
-            if r.levelno >= logging.ERROR or r.exc_info or r.exc_text]  # fmt: skip
+    return [
+        f"{r.name} {r.levelname}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.ERROR or r.exc_info or r.exc_text
+    ]
 
 
 async def sessions(ph: PrivacyHub) -> dict[str, aiohttp.ClientSession]:
@@ -83,7 +86,8 @@ async def sessions(ph: PrivacyHub) -> dict[str, aiohttp.ClientSession]:
 
 
 async def test_every_json_route_refuses_hostile_bodies_with_a_json_400_or_413(
-        privacy_hub, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    privacy_hub, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     ph: PrivacyHub = await privacy_hub(clips=[])
     who = await sessions(ph)
@@ -95,8 +99,12 @@ async def test_every_json_route_refuses_hostile_bodies_with_a_json_400_or_413(
                 status, text = r.status, await r.text()
                 answer: Any = await r.json() if r.content_type == JSON else None
             message = answer.get("message", "") if isinstance(answer, dict) else ""
-            if not (status in statuses and isinstance(answer, dict) and set(answer) == {"error", "message"}
-                    and word.lower() in message.lower()):  # fmt: skip
+            if not (
+                status in statuses
+                and isinstance(answer, dict)
+                and set(answer) == {"error", "message"}
+                and word.lower() in message.lower()
+            ):
                 wrong.append(f"{path} with {what}: {status} {text[:200]!r}")
             elif "aaaaaaaaaa" in message or "9999999999" in message or len(message) > 300:
                 wrong.append(f"{path} with {what}: the message repeats the body: {message[:200]!r}")
@@ -111,8 +119,12 @@ async def test_a_cross_site_form_cannot_log_in_or_post_with_text_plain(privacy_h
     await ph.owner()
     form = ph.client()
     credentials = json.dumps({"username": "owner", "password": ph.passwords["owner"]}).encode()
-    for content_type in ("text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
-                         "multipart/form-data; boundary=x"):  # fmt: skip
+    for content_type in (
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ):
         async with form.post("/api/auth/login", data=credentials, headers={"Content-Type": content_type}) as r:
             assert r.status == 400 and "application/json" in (await r.json())["message"], (content_type, r.status)
             assert "camhub_session" not in r.cookies, content_type
@@ -120,8 +132,9 @@ async def test_a_cross_site_form_cannot_log_in_or_post_with_text_plain(privacy_h
         assert r.status == 401
 
 
-async def test_streamed_compressed_and_broken_bodies_are_bounded_too(privacy_hub,
-                                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_streamed_compressed_and_broken_bodies_are_bounded_too(
+    privacy_hub, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     ph: PrivacyHub = await privacy_hub(clips=[])
     anonymous = ph.client()
@@ -133,15 +146,20 @@ async def test_streamed_compressed_and_broken_bodies_are_bounded_too(privacy_hub
     bomb = gzip.compress(b" " * 10_000_000)  # under the limit compressed, 10 MB unpacked
     assert len(bomb) < 16384
     for path in ("/api/auth/login", "/api/requesters/register"):
-        for what, body, encoding, status in (("chunked", streamed(), None, 413), ("a gzip bomb", bomb, "gzip", 413),
-                                             ("broken gzip", b"not gzip at all", "gzip", 400)):  # fmt: skip
+        for what, body, encoding, status in (
+            ("chunked", streamed(), None, 413),
+            ("a gzip bomb", bomb, "gzip", 413),
+            ("broken gzip", b"not gzip at all", "gzip", 400),
+        ):
             headers = {"Content-Type": JSON, **({"Content-Encoding": encoding} if encoding else {})}
             data = io.BytesIO(body) if isinstance(body, bytes) else body
             async with anonymous.post(path, data=data, headers=headers) as r:
                 assert r.status == status and r.content_type == JSON, (path, what, r.status, await r.text())
                 assert (await r.json())["error"] in ("invalid_body", "payload_too_large"), (path, what)
-        broken = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\nzz\r\n").encode()  # fmt: skip
+        broken = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n'
+        ).encode()
         answer = await raw_exchange(ph.url, broken)
         assert answer.split(b" ", 2)[1:2] == [b"400"], answer[:200]
     assert not no_errors_logged(caplog)
@@ -151,7 +169,9 @@ async def test_a_json_body_within_the_bounds_still_works(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
     body = b'{"name": "deep enough", "expires_in_s": 3600.5}'
-    async with owner.post("/api/auth/tokens", data=body, headers={"Content-Type": "application/json; charset=utf-8"}) as r:
+    async with owner.post(
+        "/api/auth/tokens", data=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    ) as r:
         assert r.status == 201, await r.text()
     nested = {"requester": "pd", "name": "x", "expires_in_s": 3600, "note": [[[[["ok"]]]]]}
     async with owner.post("/api/requesters/tokens", json=nested) as r:
@@ -161,12 +181,14 @@ async def test_a_json_body_within_the_bounds_still_works(privacy_hub) -> None:
 async def test_audit_route_errors_keep_their_message(privacy_hub, caplog: pytest.LogCaptureFixture) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    for path, status, says in (("/api/audit/consistency?old=x", 400, "old must be an integer"),
-                               ("/api/audit/consistency?old=1&new=zz", 400, "new must be an integer"),
-                               ("/api/audit/consistency?old=5&new=2", 400, "5"),
-                               ("/api/audit/proof/first", 400, "index must be an integer"),
-                               ("/api/audit/proof/1?size=x", 400, "size must be an integer"),
-                               ("/api/audit/proof/99999", 404, "99999")):  # fmt: skip
+    for path, status, says in (
+        ("/api/audit/consistency?old=x", 400, "old must be an integer"),
+        ("/api/audit/consistency?old=1&new=zz", 400, "new must be an integer"),
+        ("/api/audit/consistency?old=5&new=2", 400, "5"),
+        ("/api/audit/proof/first", 400, "index must be an integer"),
+        ("/api/audit/proof/1?size=x", 400, "size must be an integer"),
+        ("/api/audit/proof/99999", 404, "99999"),
+    ):
         async with owner.get(path) as r:
             assert r.status == status and r.content_type == JSON, (path, r.status, await r.text())
             answer = await r.json()
@@ -178,8 +200,11 @@ async def test_audit_route_errors_keep_their_message(privacy_hub, caplog: pytest
 async def test_a_wrong_method_answers_405_with_allow_and_an_unknown_path_a_json_404(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     client = ph.client()
-    for method, path, allowed in (("POST", "/api/health", {"GET"}), ("DELETE", "/api/requests", {"GET", "POST"}),
-                                  ("PUT", "/api/auth/login", {"POST"})):  # fmt: skip
+    for method, path, allowed in (
+        ("POST", "/api/health", {"GET"}),
+        ("DELETE", "/api/requests", {"GET", "POST"}),
+        ("PUT", "/api/auth/login", {"POST"}),
+    ):
         async with client.request(method, path) as r:
             assert r.status == 405 and r.content_type == JSON, (method, path, r.status)
             assert allowed <= {m.strip() for m in r.headers.get("Allow", "").split(",")}, (path, r.headers)
@@ -203,13 +228,16 @@ async def raw_exchange(url: str, data: bytes, *, close_after_send: bool = False)
         writer.close()
 
 
-async def test_a_malformed_request_gets_a_400_and_no_error_in_the_log(privacy_hub,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_malformed_request_gets_a_400_and_no_error_in_the_log(
+    privacy_hub, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     ph: PrivacyHub = await privacy_hub(clips=[])
-    for raw in (b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Line\r\n\r\n",
-                b"GET /api/health HTTP/1.1 and more\r\nHost: 127.0.0.1\r\n\r\n",
-                b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n"):  # fmt: skip
+    for raw in (
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Line\r\n\r\n",
+        b"GET /api/health HTTP/1.1 and more\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n",
+    ):
         answer = await raw_exchange(ph.url, raw)
         assert answer.split(b" ", 2)[1:2] == [b"400"], answer[:200]
     assert not no_errors_logged(caplog)
@@ -220,8 +248,9 @@ async def test_a_client_that_hangs_up_mid_body_leaves_no_error(privacy_hub, capl
     ph: PrivacyHub = await privacy_hub(clips=[])
     for path in ("/api/auth/login", "/api/requesters/register"):
         caplog.clear()
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                "Content-Length: 1000\r\n\r\n").encode()  # fmt: skip
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        ).encode()
         await raw_exchange(ph.url, head + b'{"username"', close_after_send=True)
         # The hub notices on its own time; wait for its one line about it (or for the error it must not log).
         deadline = asyncio.get_running_loop().time() + 60
@@ -232,7 +261,8 @@ async def test_a_client_that_hangs_up_mid_body_leaves_no_error(privacy_hub, capl
 
 
 async def test_an_unexpected_failure_answers_a_json_500_and_is_logged_once_with_its_traceback(
-        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # No route of the hub fails on purpose, so this app has one that does, behind the hub's error middleware.
     async def broken(request: web.Request) -> web.StreamResponse:
         raise RuntimeError("a bug with a secret detail")

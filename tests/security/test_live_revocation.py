@@ -29,11 +29,14 @@ LIVE = "/api/cameras/porch/live.mjpeg"
 async def live_hub(http_sim: SimHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hub]:
     # raising=False: before the fix the constant did not exist, and the test must fail on the stream, not here.
     monkeypatch.setattr(camhub.http.app, "LIVE_RECHECK_S", 0.2, raising=False)
-    config = parse_config({
-        "data_dir": str(tmp_path / "data"), "web": {"host": "127.0.0.1", "port": 0},
-        "retention": {"min_free_bytes": 0},
-        "cameras": {"porch": {"inputs": [{"url": http_sim.url("cam", "mjpeg"), "roles": ["record", "detect"]}]}},
-    })  # fmt: skip
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "web": {"host": "127.0.0.1", "port": 0},
+            "retention": {"min_free_bytes": 0},
+            "cameras": {"porch": {"inputs": [{"url": http_sim.url("cam", "mjpeg"), "roles": ["record", "detect"]}]}},
+        }
+    )
     running = Hub(config)
     stop = asyncio.Event()
     task = asyncio.create_task(running.run(stop))
@@ -86,7 +89,9 @@ async def test_a_revoked_token_ends_its_live_view(live_hub: Hub, household_login
     async with owner:
         async with owner.post(f"{live_hub.url}/api/auth/tokens", json={"name": "wall screen"}) as r:
             issued = await r.json()
-        async with aiohttp.ClientSession(live_hub.url, headers={"Authorization": f"Bearer {issued['token']}"}) as screen:
+        async with aiohttp.ClientSession(
+            live_hub.url, headers={"Authorization": f"Bearer {issued['token']}"}
+        ) as screen:
             view = await watching(screen)
             async with owner.delete(f"{live_hub.url}/api/auth/tokens/{issued['id']}") as r:
                 assert r.status == 204

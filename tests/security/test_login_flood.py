@@ -15,9 +15,9 @@ from typing import Any
 
 import aiohttp
 
-from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
 from camhub.audit.canonical import encode_entry
 from camhub.audit.events import LoginLockout
+from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
 from camhub.privacy.transparency import Counts, build_report
 
 from .conftest import PrivacyHub
@@ -75,8 +75,11 @@ async def test_a_login_flood_adds_a_few_entries_without_the_names_typed(privacy_
     # The first failure of each quiet spell, and one summary per lockout: 4 entries for 250 attempts.
     entries = [(await entry(owner, i))[1] for i in range(before, after)]
     assert [(e["event"], e["fields"].get("key")) for e in entries] == [  # type: ignore[index]
-        ("owner_login_failed", None), ("login_lockout", "address"),
-        ("owner_login_failed", None), ("login_lockout", "user")]
+        ("owner_login_failed", None),
+        ("login_lockout", "address"),
+        ("owner_login_failed", None),
+        ("login_lockout", "user"),
+    ]
     first, by_address, again, by_name = (e["fields"] for e in entries)  # type: ignore[index]
     assert (by_address["failures"], by_address["user"], by_address["user_hmac"]) == (ADDRESS_LIMIT, None, None)
     assert (by_name["failures"], by_name["user"]) == (ACCOUNT_LIMIT, None)
@@ -99,9 +102,20 @@ async def test_a_login_flood_adds_a_few_entries_without_the_names_typed(privacy_
 
 def test_the_transparency_report_reads_lockouts_and_events_it_does_not_know() -> None:
     now = 1_790_000_000
-    lockout = LoginLockout(time=now, actor="anonymous", key="address", user=None, user_hmac=None,
-                           remote="192.0.2.9", failures=ADDRESS_LIMIT, refused=180, until_s=now + 900)  # fmt: skip
-    entries = [(1, encode_entry(1, now * 1000, lockout.actor, lockout.name, lockout.fields())),
-               (2, encode_entry(2, now * 1000, "hub", "written_by_a_newer_hub", {"anything": [1, 2]}))]
+    lockout = LoginLockout(
+        time=now,
+        actor="anonymous",
+        key="address",
+        user=None,
+        user_hmac=None,
+        remote="192.0.2.9",
+        failures=ADDRESS_LIMIT,
+        refused=180,
+        until_s=now + 900,
+    )
+    entries = [
+        (1, encode_entry(1, now * 1000, lockout.actor, lockout.name, lockout.fields())),
+        (2, encode_entry(2, now * 1000, "hub", "written_by_a_newer_hub", {"anything": [1, 2]})),
+    ]
     report = build_report(entries, now)
     assert (report.entries, report.totals) == (2, Counts())

@@ -69,20 +69,28 @@ def test_every_input_is_bounded() -> None:
 
 def test_the_checker_finds_a_gap() -> None:
     """The walk above reaches nested fields, items and alternatives."""
-    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"oneOf": [
-        {"type": "integer", "maximum": 3}, {"type": ["string", "null"]}]}}}}  # fmt: skip
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {
+                "type": "array",
+                "items": {"oneOf": [{"type": "integer", "maximum": 3}, {"type": ["string", "null"]}]},
+            }
+        },
+    }
     assert list(unbounded(schema, "x")) == ["x.a[]/oneOf/1: a string without maxLength or pattern"]
 
 
 def emitted_notice_kinds() -> set[str]:
     """Every kind passed to `notify(...)` anywhere in hub/; a kind that is not a literal fails the test."""
     kinds: set[str] = set()
-    for file in Path(hub.__file__).parent.rglob("*.py"):
+    for file in Path(camhub.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(file.read_text(), str(file))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "notify":
                 first = node.args[0] if node.args else None
                 assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
-                    f"{file}:{node.lineno}: a notice kind must be a string literal, so this test can see it")
+                    f"{file}:{node.lineno}: a notice kind must be a string literal, so this test can see it"
+                )
                 kinds.add(first.value)
     return kinds
 
@@ -104,8 +112,15 @@ def test_every_error_is_documented_as_json() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-EXAMPLE = {"{name}": "yard", "{id}": "1", "{file}": "style.css", "{index}": "0", "{token}": "x", "{username}": "bob",
-           "{verdict}": "approve"}  # fmt: skip
+EXAMPLE = {
+    "{name}": "yard",
+    "{id}": "1",
+    "{file}": "style.css",
+    "{index}": "0",
+    "{token}": "x",
+    "{username}": "bob",
+    "{verdict}": "approve",
+}
 
 
 async def test_secured_is_exactly_what_refuses_anonymous(privacy_hub: Any) -> None:

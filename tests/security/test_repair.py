@@ -21,15 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from camhub.app import Hub
-from camhub.config import HubConfig
 from camhub.audit import AuditLog
+from camhub.config import HubConfig
 from camhub.store.db import connect
 from camhub.store.files import PARTIAL
 from camhub.store.index import INDEX_FILE, query_clips
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=180
+    )
 
 
 def free_port() -> int:
@@ -73,10 +75,16 @@ def test_repair_refuses_beside_a_running_hub_and_check_skips_its_open_clips(
     now = time.time()
     made = make_clips(data, [("yard", now - 600), ("yard", now - 300)])
     config = tmp_path / "camhub.yaml"
-    config.write_text(f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n")
+    config.write_text(
+        f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n"
+    )
     port = free_port()
-    hub = subprocess.Popen([sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(port)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until_serving(port, hub)
         # A clip the hub is writing. A stand-in (a copy of a clip, named as the recorder names an open
@@ -109,10 +117,13 @@ def test_repair_refuses_beside_a_running_hub_and_check_skips_its_open_clips(
 
 
 async def run_hub(data: Path, cameras: tuple[str, ...]) -> tuple[Hub, asyncio.Event, asyncio.Task[None]]:
-    config = HubConfig.model_validate({
-        "data_dir": str(data), "web": {"host": "127.0.0.1", "port": 0},
-        "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras},
-    })  # fmt: skip
+    config = HubConfig.model_validate(
+        {
+            "data_dir": str(data),
+            "web": {"host": "127.0.0.1", "port": 0},
+            "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras},
+        }
+    )
     hub, stop = Hub(config), asyncio.Event()
     task = asyncio.create_task(hub.run(stop))
     ready = asyncio.create_task(hub.ready.wait())
@@ -138,15 +149,26 @@ async def test_repair_keeps_held_clips_and_audits_every_deletion_first(
     held_start = now - 3600
     # In the hold's window (yard, the hour's first five minutes): a damaged clip, a clip whose file
     # is gone, and a clip whose deletion by retention was interrupted. Outside it: two damaged clips.
-    held_damaged, held_gone, held_garbage, loose_damaged, loose_gone = made = make_clips(data, [
-        ("yard", held_start + 10), ("yard", held_start + 70), ("yard", held_start + 130),
-        ("yard", held_start + 900), ("porch", held_start + 10)])  # fmt: skip
+    held_damaged, held_gone, held_garbage, loose_damaged, loose_gone = made = make_clips(
+        data,
+        [
+            ("yard", held_start + 10),
+            ("yard", held_start + 70),
+            ("yard", held_start + 130),
+            ("yard", held_start + 900),
+            ("porch", held_start + 10),
+        ],
+    )
 
     hub, stop, task = await run_hub(data, ("yard", "porch"))
     try:
         http, _ = await household_login(hub.url, hub.initial_password)
-        async with http, http.post(f"{hub.url}/api/holds", json={"cameras": ["yard"], "start": held_start,
-                                                      "end": held_start + 300}) as r:  # fmt: skip
+        async with (
+            http,
+            http.post(
+                f"{hub.url}/api/holds", json={"cameras": ["yard"], "start": held_start, "end": held_start + 300}
+            ) as r,
+        ):
             assert r.status == 201, await r.text()
             hold_id = (await r.json())["id"]
     finally:
@@ -175,8 +197,14 @@ async def test_repair_keeps_held_clips_and_audits_every_deletion_first(
     verify = camhub("audit", "verify", "--data", str(data))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     logged = [(e["event"], e["fields"]) for e in (await audit_entries(data))[before:]]
-    assert ("held_clip_deleted", {"clip_id": str(held_gone.id), "hold_id": hold_id,
-            "reason": f"{held_gone.path}: indexed but the file is gone; its index row was removed"}) in logged  # fmt: skip
+    assert (
+        "held_clip_deleted",
+        {
+            "clip_id": str(held_gone.id),
+            "hold_id": hold_id,
+            "reason": f"{held_gone.path}: indexed but the file is gone; its index row was removed",
+        },
+    ) in logged
     deleted = {f["clip_id"]: f for name, f in logged if name == "clip_deleted"}
     assert set(deleted) == {loose_damaged.id, loose_gone.id}, logged
     assert deleted[loose_gone.id]["path"] == loose_gone.path and deleted[loose_gone.id]["camera"] == "porch"

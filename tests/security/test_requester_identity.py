@@ -22,9 +22,16 @@ FORM = {"identity": "Desk Sergeant", "organisation": "City Police Department", "
 
 def ask(ph: Any, purpose: str) -> dict[str, Any]:
     t0 = int(ph.clips[0].start_time)
-    return {"identity": "Officer Dana Ruiz", "organisation": "City PD", "contact": "ruiz@city-pd.example",
-            "purpose": purpose, "cameras": ["yard"], "start": t0 + 60, "end": t0 + 300,
-            "wanted_by": int(ph.clock()) + 86400}  # fmt: skip
+    return {
+        "identity": "Officer Dana Ruiz",
+        "organisation": "City PD",
+        "contact": "ruiz@city-pd.example",
+        "purpose": purpose,
+        "cameras": ["yard"],
+        "start": t0 + 60,
+        "end": t0 + 300,
+        "wanted_by": int(ph.clock()) + 86400,
+    }
 
 
 async def register(ph: Any, name: str) -> tuple[int, dict[str, Any]]:
@@ -162,13 +169,19 @@ async def test_an_account_squatted_before_the_upgrade_takes_no_new_token(tmp_pat
     hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     old = sqlite_utils.Database(tmp_path / "accounts.db")
     migrations.apply(old, stop_before="0003_requester_origin")
-    old.execute("INSERT INTO accounts (id, username, role, password_hash, created_at) VALUES "
-                "(1, 'owner', 'owner', ?, 1)", [hasher.hash("an owner password here")])  # fmt: skip
-    old.execute("INSERT INTO accounts (id, username, role, created_at) VALUES (2, 'city-pd', 'requester', 1), "
-                "(3, 'county', 'requester', 1)")  # fmt: skip
-    old.execute("INSERT INTO tokens (account_id, kind, name, token_sha256, created_by, created_at) VALUES "
-                "(2, 'requester', 'registration', 'a', 2, 1), (2, 'requester', 'case work', 'b', 1, 2), "
-                "(3, 'requester', 'case work', 'c', 1, 3)")  # fmt: skip
+    old.execute(
+        "INSERT INTO accounts (id, username, role, password_hash, created_at) VALUES (1, 'owner', 'owner', ?, 1)",
+        [hasher.hash("an owner password here")],
+    )
+    old.execute(
+        "INSERT INTO accounts (id, username, role, created_at) VALUES (2, 'city-pd', 'requester', 1), "
+        "(3, 'county', 'requester', 1)"
+    )
+    old.execute(
+        "INSERT INTO tokens (account_id, kind, name, token_sha256, created_by, created_at) VALUES "
+        "(2, 'requester', 'registration', 'a', 2, 1), (2, 'requester', 'case work', 'b', 1, 2), "
+        "(3, 'requester', 'case work', 'c', 1, 3)"
+    )
     old.conn.commit()
     old.close()
     service = await AccountService.open(tmp_path, clock=lambda: 10.0, hasher=hasher)

@@ -112,10 +112,16 @@ def _call(case: schemathesis.Case, caller: Caller, session: requests.Session) ->
     with session.request(**kwargs) as raw:
         content = raw.content if raw.status_code != 200 else b""  # errors are short JSON; the stream is not read
         return schemathesis.Response(
-            status_code=raw.status_code, headers={k.lower(): [v] for k, v in raw.headers.items()}, content=content,
-            request=raw.request, elapsed=0.0, message=raw.reason, encoding=raw.encoding, http_version="1.1",
+            status_code=raw.status_code,
+            headers={k.lower(): [v] for k, v in raw.headers.items()},
+            content=content,
+            request=raw.request,
+            elapsed=0.0,
+            message=raw.reason,
+            encoding=raw.encoding,
+            http_version="1.1",
             verify=True,
-        )  # fmt: skip
+        )
 
 
 def _footage(response: schemathesis.Response) -> bool:
@@ -133,22 +139,26 @@ def fuzz(schema: Any, caller: Caller, entitled: Entitlement) -> list[str]:
         if label in caller.skip:
             continue
         strategy = st.one_of(
-            *(operation.as_strategy(generation_mode=mode)
-              for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)),
+            *(
+                operation.as_strategy(generation_mode=mode)
+                for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+            ),
             *(operation.as_strategy(path_parameters=real) for real in entitled.real(label)),
-        )  # fmt: skip
+        )
         test = _one_operation(strategy, caller, entitled, session)
         try:
             test()
         # Every failing operation is reported, not just the first; schemathesis groups its check failures
         # in a BaseExceptionGroup.
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001
+        except (Exception, BaseExceptionGroup) as exc:
             failures.append(f"{caller.name} {label}: {exc}")
     session.close()
     return failures
 
 
-def _one_operation(strategy: Any, caller: Caller, entitled: Entitlement, session: requests.Session) -> Callable[[], None]:
+def _one_operation(
+    strategy: Any, caller: Caller, entitled: Entitlement, session: requests.Session
+) -> Callable[[], None]:
     @settings(
         max_examples=EXAMPLES,
         deadline=None,  # a busy machine is slow; slowness is not a failure here
@@ -190,8 +200,10 @@ def give_pictures(data: Path, clips: list[Any]) -> None:
             picture = Path(clip.path).with_suffix(".jpg")
             (data / picture).write_bytes(jpeg.tobytes())
             with db:
-                db.execute("UPDATE clips SET snapshot_path = ?, thumbnail_path = ? WHERE id = ?",
-                           [str(picture), str(picture), clip.id])  # fmt: skip
+                db.execute(
+                    "UPDATE clips SET snapshot_path = ?, thumbnail_path = ? WHERE id = ?",
+                    [str(picture), str(picture), clip.id],
+                )
     finally:
         db.close()
 
@@ -209,8 +221,9 @@ async def test_schemathesis_finds_no_5xx_no_mismatch_and_no_footage_leak(privacy
     owner = await ph.owner()
     cookie = next(c.value for c in owner.cookie_jar if c.key == "camhub_session")
 
-    account = await _json(owner, "POST", "/api/accounts",
-                          {"username": "mia", "role": "member", "cameras": [MEMBER_CAMERA]}, 201)  # fmt: skip
+    account = await _json(
+        owner, "POST", "/api/accounts", {"username": "mia", "role": "member", "cameras": [MEMBER_CAMERA]}, 201
+    )
     member = await ph.login("mia", account["one_time_password"], "a long and new member password")
     member_token = await _json(member, "POST", "/api/auth/tokens", {"name": "fuzz"}, 201)
     requester_token = await _json(owner, "POST", "/api/requesters/tokens", {"requester": "agency", "name": "fuzz"}, 201)
@@ -218,10 +231,22 @@ async def test_schemathesis_finds_no_5xx_no_mismatch_and_no_footage_leak(privacy
     # An approved request, so the share route has a package to serve to whoever holds the link.
     requester = ph.client(requester_token["token"])
     t0 = int(min(clip.start_time for clip in ph.clips))
-    asked = await _json(requester, "POST", "/api/requests", {
-        "identity": "Officer Dana Ruiz", "organisation": "Springfield PD", "contact": "ruiz@springfield.example",
-        "purpose": "burglary on the street", "cameras": [MEMBER_CAMERA], "start": t0 + 60, "end": t0 + 180,
-        "wanted_by": int(ph.clock()) + 10 * 86400}, 201)  # fmt: skip
+    asked = await _json(
+        requester,
+        "POST",
+        "/api/requests",
+        {
+            "identity": "Officer Dana Ruiz",
+            "organisation": "Springfield PD",
+            "contact": "ruiz@springfield.example",
+            "purpose": "burglary on the street",
+            "cameras": [MEMBER_CAMERA],
+            "start": t0 + 60,
+            "end": t0 + 180,
+            "wanted_by": int(ph.clock()) + 10 * 86400,
+        },
+        201,
+    )
     approved = await _json(owner, "POST", f"/api/requests/{asked['id']}/decision", {"decision": "approve"}, 200)
     share_token = approved["share_link"]["url"].removeprefix("/api/share/")
     async with ph.client().get("/api/openapi.json") as response:
@@ -229,18 +254,25 @@ async def test_schemathesis_finds_no_5xx_no_mismatch_and_no_footage_leak(privacy
 
     revoke = "DELETE /api/auth/tokens/{id}"
     callers = [
-        Caller("owner", cookies={"camhub_session": cookie},
-               # Logging out, or changing the password, ends the session every later case uses.
-               skip={"POST /api/auth/logout": "ends this session", "POST /api/auth/password": "ends this session"},
-               # Revoking the member's or requester's token would end theirs; changing the member's cameras, or
-               # refusing the requester's account, would change what they are entitled to mid-run.
-               spare={revoke: ("id", in_use), "POST /api/accounts/{username}/cameras": ("username", {"mia"}),
-                      "POST /api/requesters/registrations/{username}/{verdict}": ("username", {"agency"})}),
+        Caller(
+            "owner",
+            cookies={"camhub_session": cookie},
+            # Logging out, or changing the password, ends the session every later case uses.
+            skip={"POST /api/auth/logout": "ends this session", "POST /api/auth/password": "ends this session"},
+            # Revoking the member's or requester's token would end theirs; changing the member's cameras, or
+            # refusing the requester's account, would change what they are entitled to mid-run.
+            spare={
+                revoke: ("id", in_use),
+                "POST /api/accounts/{username}/cameras": ("username", {"mia"}),
+                "POST /api/requesters/registrations/{username}/{verdict}": ("username", {"agency"}),
+            },
+        ),
         Caller("member", headers={"Authorization": f"Bearer {member_token['token']}"}, spare={revoke: ("id", in_use)}),
-        Caller("requester", headers={"Authorization": f"Bearer {requester_token['token']}"},
-               spare={revoke: ("id", in_use)}),
+        Caller(
+            "requester", headers={"Authorization": f"Bearer {requester_token['token']}"}, spare={revoke: ("id", in_use)}
+        ),
         Caller("anonymous"),
-    ]  # fmt: skip
+    ]
     entitled = Entitlement({clip.id: clip.camera for clip in ph.clips}, share_tokens={share_token})
 
     config = schemathesis.Config()
@@ -253,8 +285,10 @@ async def test_schemathesis_finds_no_5xx_no_mismatch_and_no_footage_leak(privacy
     for caller in callers:
         failures += await asyncio.to_thread(fuzz, schema, caller, entitled)
     counts = Counter({caller.name: caller.cases for caller in callers})
-    print(f"schemathesis cases per caller: {dict(counts)}; "
-          f"footage to the entitled: {[(c.name, c.footage) for c in callers]}")
+    print(
+        f"schemathesis cases per caller: {dict(counts)}; "
+        f"footage to the entitled: {[(c.name, c.footage) for c in callers]}"
+    )
     assert all(counts[c.name] > 100 for c in callers), counts  # the run really ran
     assert all(c.footage for c in callers), "the footage routes served nothing to check"
     assert not failures, "\n\n".join(failures)

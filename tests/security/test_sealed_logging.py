@@ -26,12 +26,22 @@ PRESERVE_CASE = "PO-SEALED-5512"
 
 def _order(document: str, until: int, **extra: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "kind": "search_warrant", "authority": "Superior Court", "jurisdiction": "State of X",
-        "case_number": CASE, "judge": "Hon. R. Alvarez", "issued": T0 + 3600, "agency": "Springfield PD",
-        "officer_contact": "Det. Kim", "cameras": ["yard"], "start": T0, "end": T0 + 600,
-        "document_sha256": document, "notice": "delayed", "notice_delayed_until": until,
+        "kind": "search_warrant",
+        "authority": "Superior Court",
+        "jurisdiction": "State of X",
+        "case_number": CASE,
+        "judge": "Hon. R. Alvarez",
+        "issued": T0 + 3600,
+        "agency": "Springfield PD",
+        "officer_contact": "Det. Kim",
+        "cameras": ["yard"],
+        "start": T0,
+        "end": T0 + 600,
+        "document_sha256": document,
+        "notice": "delayed",
+        "notice_delayed_until": until,
         "delay_ordered_by": "Hon. R. Alvarez",
-    }  # fmt: skip
+    }
     body.update(extra)
     return body
 
@@ -59,15 +69,28 @@ async def test_sealed_overrides_are_not_in_the_log(privacy_hub, caplog: pytest.L
     async with ph.client().get(warrant["share_link"]["url"]) as r:
         assert r.status == 200
         await r.read()
-    preservation = await _invoke(custodian, _order(document, until, kind="preservation", judge=None,
-                                                   case_number=PRESERVE_CASE))  # fmt: skip
-    async with custodian.post(f"/api/overrides/{warrant['id']}/delay",
-                              json={"notice_delayed_until": until + 86400, "delay_ordered_by": "Hon. B"}) as r:  # fmt: skip
+    preservation = await _invoke(
+        custodian, _order(document, until, kind="preservation", judge=None, case_number=PRESERVE_CASE)
+    )
+    async with custodian.post(
+        f"/api/overrides/{warrant['id']}/delay",
+        json={"notice_delayed_until": until + 86400, "delay_ordered_by": "Hon. B"},
+    ) as r:
         assert r.status == 200, await r.text()
     await ph.hub.privacy.tick()
 
-    sealed = (warrant["id"], warrant["export_id"], preservation["id"], preservation["hold_id"], CASE, PRESERVE_CASE,
-              "search_warrant", "preservation", "custodian-zed", "Springfield PD")  # fmt: skip
+    sealed = (
+        warrant["id"],
+        warrant["export_id"],
+        preservation["id"],
+        preservation["hold_id"],
+        CASE,
+        PRESERVE_CASE,
+        "search_warrant",
+        "preservation",
+        "custodian-zed",
+        "Springfield PD",
+    )
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in sealed:
         assert secret not in logged, f"{secret!r} is in the hub's log while sealed:\n{logged}"

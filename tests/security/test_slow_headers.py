@@ -56,7 +56,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE, step: Callable[[], None] | None = None) -> Any:
+def wait_for(
+    condition: Callable[[], Any], what: str, deadline: float = DEADLINE, step: Callable[[], None] | None = None
+) -> Any:
     """Poll `condition` (running `step` between polls) until it is truthy; fail naming `what` after `deadline` s."""
     end = time.monotonic() + deadline
     while True:
@@ -118,8 +120,6 @@ class SlowHeaderFlood:
         self.socks = [None] * len(self.socks)
 
 
-
-
 def clip_count(data: Path) -> int:
     if not (data / "index.db").exists():
         return 0
@@ -143,12 +143,26 @@ def test_slow_header_flood_leaves_recording_its_files(busy_config: Callable[[Pat
     port = free_port()
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
-            ["prlimit", f"--nofile={FILE_LIMIT}:{FILE_LIMIT}",
-             sys.executable, "-m", "camhub.cli.main", "run", "-c", str(config), "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=log_file,
-        )  # fmt: skip
+            [
+                "prlimit",
+                f"--nofile={FILE_LIMIT}:{FILE_LIMIT}",
+                sys.executable,
+                "-m",
+                "camhub.cli.main",
+                "run",
+                "-c",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     flood = SlowHeaderFlood(port, FLOOD)
-    log_text = lambda: log_path.read_text(errors="replace")
+
+    def log_text() -> str:
+        return log_path.read_text(errors="replace")
+
     try:
         wait_for(lambda: health(port) or proc.poll() is not None, "the hub to answer")
         assert proc.poll() is None, log_text()
@@ -159,8 +173,9 @@ def test_slow_header_flood_leaves_recording_its_files(busy_config: Callable[[Pat
         # Recording goes on while the flood lasts: clips are written and finalized.
         wait_for(
             lambda: clip_count(data) >= clips_before + 3 or any(t in log_text() for t in EMFILE_TEXTS),
-            "clips recorded during the flood", step=flood.tick,
-        )  # fmt: skip
+            "clips recorded during the flood",
+            step=flood.tick,
+        )
         flood_lines = log_text().splitlines()[lines_before:]
         attempts, dropped = flood.attempts, flood.dropped
         found = [line for line in flood_lines if any(t in line for t in EMFILE_TEXTS)]
@@ -169,7 +184,9 @@ def test_slow_header_flood_leaves_recording_its_files(busy_config: Callable[[Pat
         # The hub held fewer connections than were tried; its log says so in a bounded number of lines.
         assert dropped > 0 and attempts > FLOOD, (attempts, dropped)
         bound = LINES_PER_MINUTE * (1 + int((time.monotonic() - flood_start) // 60))
-        assert len(flood_lines) <= bound, f"{attempts} connections wrote {len(flood_lines)} log lines:\n" + "\n".join(flood_lines[:80])
+        assert len(flood_lines) <= bound, f"{attempts} connections wrote {len(flood_lines)} log lines:\n" + "\n".join(
+            flood_lines[:80]
+        )
         flood.close()
         wait_for(lambda: health(port), "the dashboard to answer after the flood")
     finally:
@@ -234,7 +251,9 @@ async def health_from(port: int, source: str) -> bytes:
 
 async def test_one_address_holds_at_most_its_share_and_slow_heads_are_closed(tmp_path: Path) -> None:
     # keepalive_timeout beyond DEADLINE: only the head timer can close the slow heads in time.
-    async with small_hub(tmp_path, max_connections_per_address=PER_ADDRESS, header_timeout=1, keepalive_timeout=3600) as port:
+    async with small_hub(
+        tmp_path, max_connections_per_address=PER_ADDRESS, header_timeout=1, keepalive_timeout=3600
+    ) as port:
         await _share_and_slow_heads(port)
 
 
@@ -275,7 +294,9 @@ async def _idle_keepalive(port: int) -> None:
     writer.write(b"GET /api/health HTTP/1.1\r\nHost: hub\r\n\r\n")
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE)
     assert head.startswith(b"HTTP/1.1 200")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
     await reader.readexactly(length)
     # Kept alive, then idle: the hub closes it (web.keepalive_timeout), with nothing more sent.
     assert await closed_by_hub((reader, writer)) == b""

@@ -27,28 +27,44 @@ from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub
 pytestmark = pytest.mark.timeout(180)
 
 CLEAR = "\x1b[2J\x1b[H"
-FORGED_PURPOSE = (f"{CLEAR}insurance claim\r\n  vote:     owner approved at 2026-11-29 10:00:00Z\n"
-                  "granted:  yard, porch 1970-01-01 00:00:00Z to 9999-12-31 23:59:59Z\u202e\x9b2J\x7f")  # fmt: skip
+FORGED_PURPOSE = (
+    f"{CLEAR}insurance claim\r\n  vote:     owner approved at 2026-11-29 10:00:00Z\n"
+    "granted:  yard, porch 1970-01-01 00:00:00Z to 9999-12-31 23:59:59Z\u202e\x9b2J\x7f"
+)
 RAW = ("\x1b", "\r", "\u202e", "\x9b", "\x7f", "\u2028")
 
 
 def ask(**extra: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "identity": "Dana Ruiz", "organisation": "Springfield PD", "contact": "ruiz@springfield.example",
-        "purpose": "burglary on the street", "case_reference": "SPD-1187", "cameras": ["yard"],
-        "start": T0 + 300, "end": T0 + 900, "wanted_by": T0 + 10 * 86400,
-    }  # fmt: skip
+        "identity": "Dana Ruiz",
+        "organisation": "Springfield PD",
+        "contact": "ruiz@springfield.example",
+        "purpose": "burglary on the street",
+        "case_reference": "SPD-1187",
+        "cameras": ["yard"],
+        "start": T0 + 300,
+        "end": T0 + 900,
+        "wanted_by": T0 + 10 * 86400,
+    }
     body.update(extra)
     return body
 
 
 async def camhub(ph: PrivacyHub, *args: str) -> tuple[int, str, str]:
     """Run the real `camhub` command in a subprocess; the hub answers it from this event loop."""
-    env = {**os.environ, "CAMHUB_PASSWORD": NEW_PASSWORD,
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "camhub.cli.main", "requests", "--url", ph.url, *args,
-                                                env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)  # fmt: skip
+    env = {**os.environ, "CAMHUB_PASSWORD": NEW_PASSWORD, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "camhub.cli.main",
+        "requests",
+        "--url",
+        ph.url,
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -71,9 +87,11 @@ async def test_requests_show_and_list_print_hostile_fields_escaped(privacy_hub) 
     # As an older hub stored it, before fields were checked.
     conn = sqlite3.connect(ph.data / "privacy.db")
     with conn:
-        conn.execute("UPDATE requests SET purpose = ?, identity = ?, organisation = ?, contact = ?, "
-                     "case_reference = ? WHERE id = ?",
-                     [FORGED_PURPOSE, f"Dana{CLEAR}", "PD\r  vote:     x", "a\u2028granted: y", "C\u202eX", request_id])  # fmt: skip
+        conn.execute(
+            "UPDATE requests SET purpose = ?, identity = ?, organisation = ?, contact = ?, "
+            "case_reference = ? WHERE id = ?",
+            [FORGED_PURPOSE, f"Dana{CLEAR}", "PD\r  vote:     x", "a\u2028granted: y", "C\u202eX", request_id],
+        )
     conn.close()
 
     code, out, err = await camhub(ph, "show", request_id)
@@ -117,12 +135,15 @@ async def test_newline_only_in_multiline_fields_and_other_texts_refuse_controls(
     async with officer.post("/api/requests", json=ask(purpose="line one\nline two")) as r:
         assert r.status == 201, await r.text()
         request_id = (await r.json())["id"]
-    async with owner.post(f"/api/requests/{request_id}/decision",
-                          json={"decision": "deny", "message": "no\x1b[2J"}) as r:  # fmt: skip
+    async with owner.post(
+        f"/api/requests/{request_id}/decision", json={"decision": "deny", "message": "no\x1b[2J"}
+    ) as r:
         assert r.status == 400 and "'message'" in (await r.json())["message"]
     # Registration: the names a self-registered requester gives are stored and shown to owners.
-    async with ph.client().post("/api/requesters/register", json={
-            "username": "mallory", "identity": "Mallory\x1b[31m", "organisation": "X", "contact": "m@x"}) as r:  # fmt: skip
+    async with ph.client().post(
+        "/api/requesters/register",
+        json={"username": "mallory", "identity": "Mallory\x1b[31m", "organisation": "X", "contact": "m@x"},
+    ) as r:
         assert r.status == 400 and "'identity'" in (await r.json())["message"]
     # Override fields.
     async with owner.post("/api/overrides", json={"kind": "subpoena", "authority": "Court\u202e"}) as r:
@@ -164,8 +185,14 @@ def test_clips_prints_file_names_escaped(make_clips, tmp_path: Path) -> None:
         conn.execute("UPDATE clips SET path = ?", [f"clips/yard/{CLEAR}\u202e\rvote: x.mp4"])
     conn.close()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, "-m", "camhub.cli.main", "clips", "--data", str(data)], env=env, check=False,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "camhub.cli.main", "clips", "--data", str(data)],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     _no_forgery(done.stdout)
     assert "\\x1b[2J" in done.stdout

@@ -45,20 +45,23 @@ def test_snapshot_is_a_jpeg_of_the_sub_size(http_sim: SimHttpServer) -> None:
     assert img is not None and img.shape == (360, 640, 3)
 
 
-@pytest.mark.parametrize("camera, path, fmt, codec, size", [
-    ("cam", "main.h264", "h264", "h264", (1280, 720)),
-    ("cam", "sub.h264", "h264", "h264", (640, 360)),
-    ("hevc", "main.h265", "hevc", "hevc", (1280, 720)),
-])
-def test_elementary_streams_decode(http_sim: SimHttpServer, camera: str, path: str,
-                                   fmt: str, codec: str, size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "camera, path, fmt, codec, size",
+    [
+        ("cam", "main.h264", "h264", "h264", (1280, 720)),
+        ("cam", "sub.h264", "h264", "h264", (640, 360)),
+        ("hevc", "main.h265", "hevc", "hevc", (1280, 720)),
+    ],
+)
+def test_elementary_streams_decode(
+    http_sim: SimHttpServer, camera: str, path: str, fmt: str, codec: str, size: tuple[int, int]
+) -> None:
     frames = read_frames(http_sim.url(camera, path), fmt, 1.5, RAW_OPTIONS)
     # The stream begins at a keyframe, so the very first frame decodes.
     assert frames[0].key_frame
     assert (frames[0].width, frames[0].height) == size
     assert len(frames) >= 10
-    with av.open(http_sim.url(camera, path), format=fmt, options=RAW_OPTIONS,
-                 timeout=(5, 5)) as container:
+    with av.open(http_sim.url(camera, path), format=fmt, options=RAW_OPTIONS, timeout=(5, 5)) as container:
         assert container.streams.video[0].codec_context.name == codec
 
 

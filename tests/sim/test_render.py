@@ -17,22 +17,26 @@ FFPROBE = "/usr/bin/ffprobe"
 
 
 def probe(path: Path) -> dict:
-    out = subprocess.run([FFPROBE, "-v", "error", "-show_streams", "-of", "json", str(path)],
-                         capture_output=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_streams", "-of", "json", str(path)], capture_output=True, check=True, timeout=60
+    ).stdout
     (stream,) = json.loads(out)["streams"]
     return stream
 
 
 def keyframe_packets(path: Path) -> list[int]:
-    out = subprocess.run([FFPROBE, "-v", "error", "-select_streams", "v",
-                          "-show_entries", "packet=flags", "-of", "csv=p=0", str(path)],
-                         capture_output=True, check=True, timeout=60, text=True).stdout
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+        text=True,
+    ).stdout
     return [i for i, flags in enumerate(out.split()) if flags.startswith("K")]
 
 
 @pytest.mark.parametrize("fixture, codec", [("sim_rendering", "h264"), ("hevc_rendering", "hevc")])
-def test_streams_have_codec_size_fps_and_gop(request: pytest.FixtureRequest,
-                                             fixture: str, codec: str) -> None:
+def test_streams_have_codec_size_fps_and_gop(request: pytest.FixtureRequest, fixture: str, codec: str) -> None:
     rendering: Rendering = request.getfixturevalue(fixture)
     scene = rendering.scene
     for files, size in ((rendering.main, (1280, 720)), (rendering.sub, (640, 360))):
@@ -50,13 +54,12 @@ def test_streams_have_codec_size_fps_and_gop(request: pytest.FixtureRequest,
         assert units.keyframe_at_or_before(scene.gop + 3) == scene.gop
 
 
-def test_annexb_units_start_with_start_codes_and_keyframes_carry_parameter_sets(
-        sim_rendering: Rendering) -> None:
+def test_annexb_units_start_with_start_codes_and_keyframes_carry_parameter_sets(sim_rendering: Rendering) -> None:
     units = AccessUnits(sim_rendering.sub)
     for n in range(len(units)):
         assert units.unit(n).startswith(b"\x00\x00\x00\x01") or units.unit(n).startswith(b"\x00\x00\x01")
     key = units.unit(units.keyframes[1])
-    nal_types = {key[i + 3] & 0x1F for i in range(len(key) - 3) if key[i:i + 3] == b"\x00\x00\x01"}
+    nal_types = {key[i + 3] & 0x1F for i in range(len(key) - 3) if key[i : i + 3] == b"\x00\x00\x01"}
     assert {7, 8, 5} <= nal_types  # SPS, PPS, IDR: a decoder can start here
 
 
@@ -82,8 +85,7 @@ def test_failed_render_leaves_nothing_that_looks_complete(tmp_path: Path) -> Non
         raise KeyboardInterrupt("killed mid-render")
 
     with pytest.raises(KeyboardInterrupt):
-        render_scene(Scene(name="boom", width=320, height=180, duration=20.0), tmp_path,
-                     progress=explode)
+        render_scene(Scene(name="boom", width=320, height=180, duration=20.0), tmp_path, progress=explode)
     assert list(tmp_path.iterdir()) == []
     done = render_scene(scene, tmp_path)
     assert done.seconds > 0 and [p.name for p in tmp_path.iterdir()] == [done.directory.name]

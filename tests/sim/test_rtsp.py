@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import av
 import pytest
@@ -37,15 +37,18 @@ def read_rtsp(url: str, seconds: float) -> tuple[str, tuple[int, int], int, floa
         return codec, size, frames, time.monotonic() - start, first_key
 
 
-@pytest.mark.parametrize("camera, role, codec, size", [
-    ("cam", "main", "h264", (1280, 720)),
-    ("cam", "sub", "h264", (640, 360)),
-    ("hevc", "main", "hevc", (1280, 720)),
-    ("hevc", "sub", "hevc", (640, 360)),
-])
-def test_rtsp_streams_decode_with_codec_size_and_rate(rtsp_server: RtspServer, camera: str,
-                                                      role: str, codec: str,
-                                                      size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "camera, role, codec, size",
+    [
+        ("cam", "main", "h264", (1280, 720)),
+        ("cam", "sub", "h264", (640, 360)),
+        ("hevc", "main", "hevc", (1280, 720)),
+        ("hevc", "sub", "hevc", (640, 360)),
+    ],
+)
+def test_rtsp_streams_decode_with_codec_size_and_rate(
+    rtsp_server: RtspServer, camera: str, role: str, codec: str, size: tuple[int, int]
+) -> None:
     got_codec, got_size, frames, elapsed, first_key = read_rtsp(rtsp_server.url(camera, role), 2.5)
     assert got_codec == codec
     assert got_size == size

@@ -24,8 +24,7 @@ async def browse(service_type: str, want: set[str], timeout: float = 10.0) -> di
     found: dict[str, AsyncServiceInfo] = {}
     names: asyncio.Queue[str] = asyncio.Queue()
 
-    def on_change(zeroconf: Zeroconf, service_type: str, name: str,
-                  state_change: ServiceStateChange) -> None:
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if state_change is ServiceStateChange.Added:
             names.put_nowait(name)
 
@@ -44,8 +43,9 @@ async def browse(service_type: str, want: set[str], timeout: float = 10.0) -> di
     return found
 
 
-async def test_simulator_serves_and_announces_on_loopback(sim_cache: Path, test_scene: Scene,
-                                                          sim_rendering: Rendering) -> None:
+async def test_simulator_serves_and_announces_on_loopback(
+    sim_cache: Path, test_scene: Scene, sim_rendering: Rendering
+) -> None:
     async with Simulator([("front", test_scene)], cache_dir=sim_cache) as sim:
         (cam,) = sim.cameras
         assert cam.name == "front" and cam.motion_windows == [(2.0, 5.0)]
@@ -69,30 +69,30 @@ async def test_simulator_serves_and_announces_on_loopback(sim_cache: Path, test_
             rtsp = (await browse(RTSP_SERVICE, {f"front.{RTSP_SERVICE}"}))[f"front.{RTSP_SERVICE}"]
             assert rtsp.port == sim.rtsp.port
             assert rtsp.properties[b"path"] == b"/front/main"
-            with av.open(f"rtsp://127.0.0.1:{rtsp.port}/front/main",
-                         options={"rtsp_transport": "tcp"}, timeout=(5, 5)) as c:
+            with av.open(
+                f"rtsp://127.0.0.1:{rtsp.port}/front/main", options={"rtsp_transport": "tcp"}, timeout=(5, 5)
+            ) as c:
                 assert c.streams.video[0].codec_context.width == 1280
     assert sim.http is None and sim.rtsp is None
 
 
-async def test_ground_truth_in_wall_clock(sim_cache: Path, test_scene: Scene,
-                                          sim_rendering: Rendering) -> None:
-    async with Simulator([("a", test_scene)], cache_dir=sim_cache, rtsp=False,
-                         announce=False) as sim:
+async def test_ground_truth_in_wall_clock(sim_cache: Path, test_scene: Scene, sim_rendering: Rendering) -> None:
+    async with Simulator([("a", test_scene)], cache_dir=sim_cache, rtsp=False, announce=False) as sim:
         cam = sim.cameras[0]
         start = cam.loop_start
         assert cam.rtsp_main is None and cam.rtsp_sub is None
         # Loop is 10 s with motion at 2-5 s: two loops give two windows.
-        assert cam.motion_windows_between(start, start + 20) == [
-            (start + 2, start + 5), (start + 12, start + 15)]
+        assert cam.motion_windows_between(start, start + 20) == [(start + 2, start + 5), (start + 12, start + 15)]
         assert cam.motion_windows_between(start + 5.5, start + 11.5) == []
 
 
-async def test_serve_forever_prints_urls_and_stops(sim_cache: Path, test_scene: Scene,
-                                                   sim_rendering: Rendering) -> None:
+async def test_serve_forever_prints_urls_and_stops(
+    sim_cache: Path, test_scene: Scene, sim_rendering: Rendering
+) -> None:
     lines: list[str] = []
-    sim = Simulator([("yard", test_scene)], cache_dir=sim_cache, announce=False,
-                    rtsp_credentials=("admin", "hunter2-pw"))
+    sim = Simulator(
+        [("yard", test_scene)], cache_dir=sim_cache, announce=False, rtsp_credentials=("admin", "hunter2-pw")
+    )
     await serve_forever(sim, seconds=0.2, out=lines.append)
     text = "\n".join(lines)
     assert "/yard/mjpeg" in text and "/yard/snapshot.jpg" in text and "/yard/main.h264" in text

@@ -26,7 +26,7 @@ def test_every_column_has_a_comment(tmp_path: Path) -> None:
     for table in ("cameras", "clips"):
         sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
         for column in db[table].columns:
-            line = next(l for l in sql.splitlines() if re.match(rf"\s*{column.name}\s", l))
+            line = next(s for s in sql.splitlines() if re.match(rf"\s*{column.name}\s", s))
             if column.name == "camera_id":
                 continue  # a reference, its meaning is the referenced row
             assert "--" in line, f"{table}.{column.name} has no comment with its unit or meaning"
@@ -45,5 +45,7 @@ def test_clips_of_a_camera_between_two_times_is_a_range_scan(tmp_path: Path) -> 
         ["a", 2.0, -3600.0, 1.0],
     ).fetchall()
     details = " | ".join(row[-1] for row in plan)
-    assert "SEARCH clips USING INDEX clips_camera_start (camera_id=? AND start_time>? AND start_time<?)" in details, details
+    assert "SEARCH clips USING INDEX clips_camera_start (camera_id=? AND start_time>? AND start_time<?)" in details, (
+        details
+    )
     db.close()
