@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from camhub.auth import credentials as cred
 from camhub.auth.errors import (
@@ -153,7 +154,7 @@ def _cross_site(request: web.Request) -> bool:
     return origin != f"{request.scheme}://{request.host}"
 
 
-def auth_middleware(service: AccountService) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(service: AccountService) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         token, why = _credential(request)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from camhub import __version__
+from camhub.clock import utc_text
 from camhub.errors import HubError
 from camhub.logs import setup_logging
 from camhub.terminal import escape
@@ -67,7 +68,6 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _clips(args: argparse.Namespace) -> int:
     import json
-    from datetime import UTC, datetime
 
     from camhub.store.index import query_clips, reading_index
 
@@ -77,9 +77,9 @@ def _clips(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(clip.as_json(), sort_keys=True))
         else:
-            start = datetime.fromtimestamp(clip.start_time, UTC).strftime("%Y-%m-%d %H:%M:%S")
             print(
-                f"{clip.id:>6}  {escape(clip.camera):<16} {start}Z  {clip.duration:6.1f} s  {clip.bytes:>10} B  "
+                f"{clip.id:>6}  {escape(clip.camera):<16} {utc_text(clip.start_time)}  {clip.duration:6.1f} s  "
+                f"{clip.bytes:>10} B  "
                 f"{escape(clip.path)}"
             )
     return 0

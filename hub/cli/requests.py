@@ -24,8 +24,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from camhub.clock import utc_text
 from camhub.errors import HubError
-from camhub.privacy.scope import utc
 from camhub.terminal import escape, quote
 
 DEFAULT_URL = "http://127.0.0.1:8971"
@@ -77,8 +77,8 @@ CONTINUED = " " * 12 + "| "  # a line of a multi-line field, indented deeper tha
 def _summary(r: dict[str, Any]) -> str:
     return (
         f"{escape(r['id'])}  {escape(r['state']):<8}  {quote(r['requester'])} ({quote(r['organisation'])})  "
-        f"{escape(', '.join(r['cameras']))}  {utc(r['start_s'])} to {utc(r['end_s'])}  "
-        f"expires {utc(r['expires_s'])}"
+        f"{escape(', '.join(r['cameras']))}  {utc_text(r['start_s'])} to {utc_text(r['end_s'])}  "
+        f"expires {utc_text(r['expires_s'])}"
     )
 
 
@@ -104,23 +104,25 @@ def _details(r: dict[str, Any]) -> str:
         f"  who:      {quote(r['identity'])}, {quote(r['organisation'])}, {quote(r['contact'])}",
         f"  purpose:  {quote(r['purpose'], CONTINUED)}",
         f"  case:     {case}",
-        f"  wanted by {utc(r['wanted_by_s'])}",
+        f"  wanted by {utc_text(r['wanted_by_s'])}",
     ]
     if r.get("submitted_by"):
         lines.append(f"  from:     {_origin(r['submitted_by'])}")
     if r.get("granted"):
         g = r["granted"]
         clips = f", clips {escape(g['clip_ids'])}" if g["clip_ids"] else ""
-        lines.append(f"  granted:  {escape(', '.join(g['cameras']))} {utc(g['start_s'])} to {utc(g['end_s'])}{clips}")
+        lines.append(
+            f"  granted:  {escape(', '.join(g['cameras']))} {utc_text(g['start_s'])} to {utc_text(g['end_s'])}{clips}"
+        )
     for vote in r.get("votes", []):
-        lines.append(f"  vote:     {quote(vote['owner'])} {escape(vote['decision'])} at {utc(vote['at_s'])}")
+        lines.append(f"  vote:     {quote(vote['owner'])} {escape(vote['decision'])} at {utc_text(vote['at_s'])}")
     if r.get("message"):
         lines.append(f"  message:  {quote(r['message'], CONTINUED)}")
     if r.get("share_link"):
         link = r["share_link"]
         lines.append(
             f"  link:     {escape(link['url'])} ({link['downloads']} of {link['max_downloads']} downloads, "
-            f"until {utc(link['expires_s'])}{', revoked' if link['revoked_s'] else ''})"
+            f"until {utc_text(link['expires_s'])}{', revoked' if link['revoked_s'] else ''})"
         )
     return "\n".join(lines)
 

@@ -1,11 +1,12 @@
-"""The hub's HTTP interface: the status page, /api/cameras and live views.
+"""The hub's web app: its middleware, and the route tables of the services it has.
 
 Errors become JSON `{"error": key, "message": ...}` in one middleware, with
 the status code each `HubError` subclass names. With an `AccountService`,
 the auth middleware runs inside it and the /api/auth routes are served;
 footage routes (snapshots, live views, clips) are `household_only`, camera
-status and health stay public. The OpenAPI document at /api/openapi.json
-lists every route.
+status and health stay public. Each area declares its routes
+(camhub.http.routes); the OpenAPI document at /api/openapi.json is
+assembled from the same tables (camhub.http.openapi).
 """
 
 from __future__ import annotations
@@ -13,25 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from camhub.audit import AuditLog
-from camhub.audit.routes import AUDIT_LOG
-from camhub.audit.routes import add_routes as add_audit_routes
-from camhub.auth import AccountService, auth_middleware, household_only, require_camera
+from camhub.audit.routes import AUDIT_GUARD, AUDIT_LOG
+from camhub.audit.routes import ROUTES as AUDIT_ROUTES
+from camhub.auth import AccountService, auth_middleware
 from camhub.auth import add_routes as add_auth_routes
-from camhub.auth.routes import recheck
-from camhub.auth.service import HOUSEHOLD
 from camhub.capture.camera import CameraPipeline
-from camhub.errors import HubError, NotFound
-from camhub.http.clips import add_routes as add_clip_routes
+from camhub.errors import HubError
+from camhub.http.cameras import CAMERAS, LIVE, STARTED
+from camhub.http.cameras import ROUTES as CAMERA_ROUTES
+from camhub.http.clips import DATA_DIR, DB
+from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.live import LiveView
-from camhub.http.openapi import openapi_document
+from camhub.http.openapi import ROUTES as OPENAPI_ROUTES
+from camhub.http.pages import ROUTES as PAGE_ROUTES
+from camhub.http.routes import Handler
 from camhub.logs import quiet_client_faults
 from camhub.privacy.routes import add_routes as add_privacy_routes
 from camhub.privacy.routes import audit_entry_guard
@@ -39,20 +41,6 @@ from camhub.privacy.service import Privacy
 from camhub.store.db import Database
 
 log = logging.getLogger(__name__)
-
-CAMERAS = web.AppKey("cameras", dict[str, CameraPipeline])
-LIVE = web.AppKey("live", dict[str, LiveView])
-STARTED = web.AppKey("started", float)
-# Seconds a live stream waits for a new frame before it sends the last one again,
-# so proxies and browsers see the connection is alive.
-LIVE_KEEPALIVE = 5.0
-# Seconds between checks that a live view's session or token still holds (not logged out,
-# revoked, ended by a password change, a member's camera not taken away); it ends otherwise.
-LIVE_RECHECK_S = 2.0
-BOUNDARY = "camhubframe"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 # Error keys for the HTTP errors aiohttp raises itself (no such route, a wrong method, ...).
 HTTP_ERROR_KEYS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
@@ -109,123 +97,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return answer
 
 
-def _camera(request: web.Request) -> CameraPipeline:
-    name = request.match_info["name"]
-    camera = request.app[CAMERAS].get(name)
-    if camera is None:
-        raise NotFound(f"no camera named {name!r}; known: {', '.join(sorted(request.app[CAMERAS])) or 'none'}")
-    return camera
-
-
-async def index(request: web.Request) -> web.StreamResponse:
-    page = resources.files("camhub.web").joinpath("index.html").read_bytes()
-    return web.Response(body=page, content_type="text/html", charset="utf-8")
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["file"]
-    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
-    suffix = name[name.rfind(".") :] if "." in name else ""
-    if "/" in name or name.startswith(".") or suffix not in types:
-        raise NotFound(f"no static file {name!r}")
-    resource = resources.files("camhub.web").joinpath(name)
-    if not resource.is_file():
-        raise NotFound(f"no static file {name!r}")
-    return web.Response(body=resource.read_bytes(), content_type=types[suffix], charset="utf-8")
-
-
-async def health(request: web.Request) -> web.StreamResponse:
-    """Always 200 while the hub answers; `status` is "degraded" while the audit log cannot be written
-    (recording goes on, audited actions answer 503)."""
-    cameras = request.app[CAMERAS]
-    online = sum(c.status()["online"] for c in cameras.values())
-    body: dict[str, Any] = {
-        "status": "ok",
-        "uptime": round(time.time() - request.app[STARTED], 1),
-        "cameras": len(cameras),
-        "online": online,
-    }
-    audit = request.app.get(AUDIT_LOG)
-    if audit is not None:
-        body["audit"] = {"writable": audit.writable, "reason": audit.unwritable}
-        if not audit.writable:
-            body["status"] = "degraded"
-    return web.json_response(body)
-
-
-async def list_cameras(request: web.Request) -> web.StreamResponse:
-    now = time.time()
-    return web.json_response([c.status(now) for _, c in sorted(request.app[CAMERAS].items())])
-
-
-async def get_camera(request: web.Request) -> web.StreamResponse:
-    return web.json_response(_camera(request).status())
-
-
-@household_only
-async def snapshot(request: web.Request) -> web.StreamResponse:
-    camera = _camera(request)
-    require_camera(request, camera.name)
-    latest = await request.app[LIVE][camera.name].jpeg()
-    if latest is None:
-        raise NotFound(f"camera {camera.name!r} has no picture yet; its status says why")
-    return web.Response(body=latest[1], content_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
-@household_only
-async def live_mjpeg(request: web.Request) -> web.StreamResponse:
-    camera = _camera(request)
-    require_camera(request, camera.name)
-    view = request.app[LIVE][camera.name]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
-    seq = 0
-    last: bytes | None = None
-    loop = asyncio.get_running_loop()
-    recheck_at, keepalive_at = loop.time() + LIVE_RECHECK_S, loop.time()
-    try:
-        while True:
-            if loop.time() >= recheck_at:
-                if not await _still_allowed(request, camera.name):
-                    break
-                recheck_at = loop.time() + LIVE_RECHECK_S
-            # Wait no longer than the next check, so a stalled camera cannot put it off.
-            got = await view.next_jpeg(seq, max(0.0, min(keepalive_at, recheck_at) - loop.time()))
-            if got is not None:
-                seq, last = got
-            elif loop.time() < keepalive_at:
-                continue  # woken to check the credential, not to keep the connection alive
-            keepalive_at = loop.time() + LIVE_KEEPALIVE
-            if last is None:
-                continue
-            head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(last)}\r\n\r\n"
-            await response.write(head.encode() + last + b"\r\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    return response
-
-
-async def _still_allowed(request: web.Request, camera: str) -> bool:
-    """Whether the viewer's credential still grants this camera; if not, say why in one log line."""
-    try:
-        await recheck(request, *HOUSEHOLD)
-        require_camera(request, camera)
-    except HubError as exc:
-        log.info("live view of %r ended: %s", camera, exc)
-        return False
-    return True
-
-
-async def openapi(request: web.Request) -> web.StreamResponse:
-    return web.json_response(openapi_document())
-
-
 def make_app(
     cameras: dict[str, CameraPipeline],
     db: Database | None = None,
@@ -239,7 +110,9 @@ def make_app(
     accounts (unit tests that build the app directly) no route asks for a login.
     With privacy, audit entries are shown only to those who may read them."""
     # The auth middleware runs inside the error middleware, so its HubErrors become JSON.
-    middlewares = [error_middleware] if accounts is None else [error_middleware, auth_middleware(accounts)]
+    middlewares: list[Middleware] = [error_middleware]
+    if accounts is not None:
+        middlewares.append(auth_middleware(accounts))
     quiet_client_faults()
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[CAMERAS] = cameras
@@ -251,18 +124,17 @@ def make_app(
         app[LIVE].update({name: LiveView(camera, loop) for name, camera in cameras.items()})
 
     app.on_startup.append(on_startup)
-    app.router.add_get("/", index)
-    app.router.add_get("/static/{file}", static_file)
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/cameras", list_cameras)
-    app.router.add_get("/api/cameras/{name}", get_camera)
-    app.router.add_get("/api/cameras/{name}/snapshot.jpg", snapshot)
-    app.router.add_get("/api/cameras/{name}/live.mjpeg", live_mjpeg)
-    app.router.add_get("/api/openapi.json", openapi)
+    for table in (PAGE_ROUTES, CAMERA_ROUTES, OPENAPI_ROUTES):
+        table.add_to(app)
     if db is not None and data_dir is not None:
-        add_clip_routes(app, db, data_dir)
+        app[DB] = db
+        app[DATA_DIR] = data_dir
+        CLIP_ROUTES.add_to(app)
     if audit is not None:
-        add_audit_routes(app, audit, guard=audit_entry_guard if privacy is not None else None)
+        app[AUDIT_LOG] = audit
+        if privacy is not None:  # entries are shown only to those who may read them
+            app[AUDIT_GUARD] = audit_entry_guard
+        AUDIT_ROUTES.add_to(app)
     if accounts is not None:
         add_auth_routes(app, accounts)
     if privacy is not None:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from camhub.auth import IDENTITY, household_only, require_camera
+from camhub.clock import parse_time
+from camhub.config import CAMERA_NAME
 from camhub.errors import BadRequest, NotFound
+from camhub.http.apidoc import TIME_TEXT, error_answer, json_answer
+from camhub.http.routes import Routes
 from camhub.store.db import Database
 from camhub.store.index import ClipRecord, get_clip, query_clips
 
@@ -25,24 +29,113 @@ CLIP_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also ta
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 DEFAULT_LIMIT = 100
 
+CLIP: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "camera": {"type": "string"},
+        "start_time": {"type": "number", "description": "Unix seconds, UTC: capture time of the first packet"},
+        "end_time": {"type": "number", "description": "Unix seconds, UTC"},
+        "duration": {"type": "number", "description": "seconds"},
+        "bytes": {"type": "integer", "description": "size of the MP4 file"},
+        "codec": {"type": "string", "description": "h264 or hevc (stream copy); MJPEG sources are recorded as h264"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "sha256": {"type": "string", "description": "hex SHA-256 of the MP4 file"},
+        "peak_motion": {"type": ["number", "null"], "description": "fraction of the frame changed at the peak"},
+        "state": {"enum": ["ok"]},
+        "video_url": {"type": "string"},
+        "snapshot_url": {"type": ["string", "null"]},
+        "thumbnail_url": {"type": ["string", "null"]},
+    },
+}
+CLIP_ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "ASCII digits"},
+}
+TIME = {"oneOf": [{"type": "number"}, TIME_TEXT]}
+# `next` is "<start time>_<clip id>", as cursor_of writes it.
+CURSOR = rf"^[-+.eE0-9]{{1,32}}_{CLIP_ID.pattern}$"
+NO_CLIP = {"404": error_answer("no such clip, or the clip has no such file")}
+LIST_OP = {
+    "summary": "Clips, newest first, filtered by camera and time; paginated",
+    "parameters": [
+        {"name": "camera", "in": "query", "schema": {"type": "string", "pattern": CAMERA_NAME}},
+        {
+            "name": "start",
+            "in": "query",
+            "schema": TIME,
+            "description": "clips ending after this time (Unix seconds or ISO 8601 with zone)",
+        },
+        {"name": "end", "in": "query", "schema": TIME, "description": "clips starting before this time"},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "schema": {"type": "string", "pattern": CURSOR},
+            "description": "the `next` of the previous page",
+        },
+    ],
+    "responses": {
+        "200": json_answer(
+            {
+                "type": "object",
+                "properties": {
+                    "clips": {"type": "array", "items": {"$ref": "#/components/schemas/Clip"}},
+                    "next": {
+                        "type": ["string", "null"],
+                        "pattern": CURSOR,
+                        "description": "cursor of the next page; null on the last",
+                    },
+                },
+            },
+            "a page of clips",
+        ),
+        "400": error_answer("a bad time, limit or cursor (error key bad_request)"),
+        "404": error_answer("camera: no camera of that name (to a member, also one outside their cameras)"),
+    },
+}
+ONE_OP = {
+    "summary": "One clip",
+    "parameters": [CLIP_ID_PARAM],
+    "responses": {"200": json_answer({"$ref": "#/components/schemas/Clip"}, "the clip"), **NO_CLIP},
+}
+VIDEO_OP = {
+    "summary": "The clip's fragmented MP4; supports HTTP Range requests",
+    "parameters": [CLIP_ID_PARAM],
+    "responses": {
+        "200": {"description": "MP4", "content": {"video/mp4": {}}},
+        "206": {"description": "the requested byte range", "content": {"video/mp4": {}}},
+        **NO_CLIP,
+    },
+}
+SNAPSHOT_OP = {
+    "summary": "JPEG of the frame with the most motion",
+    "parameters": [CLIP_ID_PARAM],
+    "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP},
+}
+THUMBNAIL_OP = {
+    "summary": "Small JPEG of the same frame",
+    "parameters": [CLIP_ID_PARAM],
+    "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLIP},
+}
+ROUTES = Routes("clips", schemas={"Clip": CLIP})
 
-def parse_time(name: str, value: str | None) -> float | None:
-    """Unix seconds or ISO 8601 with a zone, e.g. 2026-11-29T10:00:00Z."""
+
+def query_time(name: str, value: str | None) -> float | None:
+    """A time in the query (camhub.clock.parse_time's rules), or None when absent."""
     if value is None or value == "":
         return None
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"{name}={value!r} is not a time; use Unix seconds or ISO 8601 like 2026-11-29T10:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise BadRequest(f"{name}={value!r} has no time zone; add Z or +HH:MM")
-    return parsed.timestamp()
+        return parse_time(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
 
 
 def parse_cursor(value: str | None) -> tuple[float, int] | None:
@@ -73,10 +166,11 @@ def clip_json(clip: ClipRecord) -> dict[str, object]:
     return body
 
 
+@ROUTES.get("/api/clips", LIST_OP, household=True)
 @household_only
 async def list_clips(request: web.Request) -> web.StreamResponse:
     q = request.query
-    start, end = parse_time("start", q.get("start")), parse_time("end", q.get("end"))
+    start, end = query_time("start", q.get("start")), query_time("end", q.get("end"))
     if start is not None and end is not None and end <= start:
         raise BadRequest(f"end ({q.get('end')}) must be after start ({q.get('start')})")
     try:
@@ -114,6 +208,7 @@ async def _clip(request: web.Request) -> ClipRecord:
     return clip
 
 
+@ROUTES.get("/api/clips/{id}", ONE_OP, household=True)
 @household_only
 async def one_clip(request: web.Request) -> web.StreamResponse:
     return web.json_response(clip_json(await _clip(request)))
@@ -128,29 +223,22 @@ def _file(request: web.Request, relative: str | None, what: str, content_type: s
     return web.FileResponse(path, headers={"Content-Type": content_type, "Cache-Control": "private, max-age=3600"})
 
 
+@ROUTES.get("/api/clips/{id}/video", VIDEO_OP, household=True)
 @household_only
 async def clip_video(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     return _file(request, clip.path, "video", "video/mp4")
 
 
+@ROUTES.get("/api/clips/{id}/snapshot", SNAPSHOT_OP, household=True)
 @household_only
 async def clip_snapshot(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     return _file(request, clip.snapshot_path, "snapshot", "image/jpeg")
 
 
+@ROUTES.get("/api/clips/{id}/thumbnail", THUMBNAIL_OP, household=True)
 @household_only
 async def clip_thumbnail(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     return _file(request, clip.thumbnail_path, "thumbnail", "image/jpeg")
-
-
-def add_routes(app: web.Application, db: Database, data_dir: Path) -> None:
-    app[DB] = db
-    app[DATA_DIR] = data_dir
-    app.router.add_get("/api/clips", list_clips)
-    app.router.add_get("/api/clips/{id}", one_clip)
-    app.router.add_get("/api/clips/{id}/video", clip_video)
-    app.router.add_get("/api/clips/{id}/snapshot", clip_snapshot)
-    app.router.add_get("/api/clips/{id}/thumbnail", clip_thumbnail)

@@ -22,9 +22,10 @@ import sqlite_utils
 
 from camhub.audit import ConsentDecided, ConsentExpired, ConsentRequested
 from camhub.auth import Forbidden, Identity
+from camhub.clock import utc_text
 from camhub.errors import HubError, NotFound
 from camhub.privacy.context import Context, dumps
-from camhub.privacy.scope import Fields, InvalidField, Scope, check_window, utc
+from camhub.privacy.scope import Fields, InvalidField, Scope, check_window
 from camhub.store.db import one, rows
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class ConsentQueue:
         assert cameras is not None and start is not None and end is not None and wanted_by is not None
         check_window(start, end, now, ctx.config.max_window_hours * 3600)
         if not now < wanted_by <= now + MAX_WANTED_BY_S:
-            raise InvalidField(f"'wanted_by' ({utc(wanted_by)}) must be in the future and within a year")
+            raise InvalidField(f"'wanted_by' ({utc_text(wanted_by)}) must be in the future and within a year")
         pending = await ctx.db.read(
             lambda db: db.execute(
                 "SELECT count(*) FROM requests WHERE requester_id = ? AND state = 'pending'", [requester.account_id]
@@ -263,7 +264,7 @@ class ConsentQueue:
             )
             if scope.end_s <= scope.start_s:
                 raise InvalidField(
-                    f"the narrowed window ends ({utc(scope.end_s)}) before it starts ({utc(scope.start_s)})"
+                    f"the narrowed window ends ({utc_text(scope.end_s)}) before it starts ({utc_text(scope.start_s)})"
                 )
             if not scope.within(agreed):
                 raise InvalidField(
@@ -424,4 +425,4 @@ def _submitted_by(who: Identity, row: dict[str, Any]) -> bool:
 
 def _describe(scope: Scope) -> str:
     clips = f", clips {list(scope.clip_ids)}" if scope.clip_ids else ""
-    return f"{', '.join(scope.cameras)} {utc(scope.start_s)} to {utc(scope.end_s)}{clips}"
+    return f"{', '.join(scope.cameras)} {utc_text(scope.start_s)} to {utc_text(scope.end_s)}{clips}"

@@ -11,26 +11,20 @@ import inspect
 from typing import Any
 
 from camhub.auth.service import USERNAME
+from camhub.clock import LAST_SECOND
 from camhub.config import CAMERA_NAME, PrivacyConfig
+from camhub.http.apidoc import TIME_TEXT
 from camhub.http.bodies import BODY_RULES
 from camhub.http.clips import MAX_ID
 from camhub.privacy.consent import MAX_PENDING_PER_REQUESTER
 from camhub.privacy.egress import TOKEN as SHARE_TOKEN
 from camhub.privacy.overrides import FOLLOW_UP_KINDS, KINDS, NEEDS_JUDGE, SHA256
 from camhub.privacy.requesters import MAX_PENDING as MAX_REGISTRATIONS
-from camhub.privacy.scope import LAST_SECOND, Fields
+from camhub.privacy.scope import Fields
 
 _D = PrivacyConfig()
 _TEXT_MAX: int = inspect.signature(Fields.text).parameters["max_len"].default
 SECURITY = [{"sessionCookie": []}, {"bearerToken": []}]
-# Longer than any ISO 8601 time Python reads (2026-11-29T10:00:00.123456+05:30:00.123456 is 42), so the
-# bound refuses nothing valid; the code refuses longer text as "not an ISO 8601 time".
-TIME_TEXT = {
-    "type": "string",
-    "format": "date-time",
-    "maxLength": 64,
-    "description": "ISO 8601 with a zone, e.g. 2026-11-29T10:00:00Z",
-}
 TIME = {
     "oneOf": [{"type": "integer", "minimum": 0, "maximum": LAST_SECOND, "description": "Unix seconds, UTC"}, TIME_TEXT]
 }

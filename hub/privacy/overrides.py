@@ -38,6 +38,7 @@ from camhub.audit import (
     OverrideNoticeSent,
 )
 from camhub.auth import Forbidden, Identity
+from camhub.clock import utc_text
 from camhub.durable import write_durably
 from camhub.errors import NotFound
 from camhub.privacy.context import Context, dumps
@@ -48,7 +49,6 @@ from camhub.privacy.scope import (
     PayloadTooLarge,
     Scope,
     check_window,
-    utc,
 )
 from camhub.store.db import one, rows
 
@@ -135,14 +135,14 @@ class Overrides:
         assert cameras is not None and start is not None and end is not None
         check_window(start, end, now, ctx.config.max_window_hours * 3600)
         if record["issued_s"] > now:
-            raise InvalidField(f"'issued' ({utc(record['issued_s'])}) is in the future")
+            raise InvalidField(f"'issued' ({utc_text(record['issued_s'])}) is in the future")
         if notice == "none" and (delayed_until is not None or ordered_by is not None):
             raise InvalidField('notice_delayed_until and delay_ordered_by go with "notice": "delayed"')
         if delayed_until is not None:
             longest = int(ctx.config.max_notice_delay_days * 86400)
             if not now < delayed_until <= now + longest:
                 raise InvalidField(
-                    f"'notice_delayed_until' ({utc(delayed_until)}) must be in the future and at most "
+                    f"'notice_delayed_until' ({utc_text(delayed_until)}) must be in the future and at most "
                     f"{ctx.config.max_notice_delay_days:g} days away"
                 )
         scope = Scope(cameras, start, end)
@@ -289,8 +289,8 @@ class Overrides:
         longest = int(ctx.config.max_notice_delay_days * 86400)
         if not max(now, row["notice_due_s"]) < until <= now + longest:
             raise InvalidField(
-                f"'notice_delayed_until' ({utc(until)}) must be after the current date "
-                f"({utc(row['notice_due_s'])}) and at most {ctx.config.max_notice_delay_days:g} "
+                f"'notice_delayed_until' ({utc_text(until)}) must be after the current date "
+                f"({utc_text(row['notice_due_s'])}) and at most {ctx.config.max_notice_delay_days:g} "
                 "days from now"
             )
         await ctx.audit.append(
@@ -356,7 +356,7 @@ class Overrides:
                 log.warning(
                     "emergency override %s has no follow-up legal process (due %s)",
                     row["id"],
-                    utc(row["follow_up_due_s"]),
+                    utc_text(row["follow_up_due_s"]),
                 )
                 await ctx.notify(
                     "follow_up_missed", row["id"], {"override_id": row["id"], "due_s": row["follow_up_due_s"]}

@@ -43,6 +43,7 @@ from camhub.audit.note import (
     parse_checkpoint,
     verify_checkpoint,
 )
+from camhub.clock import utc_text
 from camhub.durable import TMP_SUFFIX, durable_rename
 from camhub.errors import HubError
 
@@ -613,10 +614,6 @@ def _verify_zip(zf: zipfile.ZipFile, pinned: VerifierKey | None, problems: list[
     return None if problems else proven
 
 
-def _utc(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _claims(proven: _Proven, pinned: bool) -> tuple[list[str], list[str]]:
     manifest = proven.manifest
     files = manifest["files"]
@@ -631,9 +628,10 @@ def _claims(proven: _Proven, pinned: bool) -> tuple[list[str], list[str]]:
         (
             f"the manifest (SHA-256 {hashlib.sha256(proven.manifest_bytes).hexdigest()}) is the one recorded in entry "
             f"#{entry['index']} of audit log {proven.checkpoint.origin} (export {manifest['export_id']}, basis "
-            f"{fields.get('basis')}, to {fields.get('recipient')}, logged {_utc(entry['time_ms'] / 1000)}), which is "
+            f"{fields.get('basis')}, to {fields.get('recipient')}, "
+            f"logged {utc_text(entry['time_ms'] / 1000)}), which is "
             f"included in the log's tree of size {proven.tree_size} signed by key {key} "
-            f"at {_utc(proven.checkpoint.time)}"
+            f"at {utc_text(proven.checkpoint.time)}"
         ),
     ]
     if pinned:

@@ -9,12 +9,12 @@ would reach the owners' terminals and logs.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from camhub.audit.canonical import is_text
+from camhub.clock import parse_time, utc_text
 from camhub.errors import HubError
 from camhub.http.bodies import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
 from camhub.terminal import first_control
@@ -64,13 +64,6 @@ class Scope:
             int(value["end_s"]),
             tuple(clips) if clips is not None else None,
         )
-
-
-LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second Python's datetime can show
-
-
-def utc(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 class Fields:
@@ -131,21 +124,12 @@ class Fields:
         value = self._get(name, required)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            seconds = value
-        elif isinstance(value, str):
-            try:
-                parsed = dt.datetime.fromisoformat(value)
-            except ValueError:
-                raise InvalidField(f"{name!r}: {value!r} is not an ISO 8601 time") from None
-            if parsed.tzinfo is None:
-                raise InvalidField(f"{name!r}: {value!r} has no time zone; add Z or +hh:mm")
-            seconds = int(parsed.timestamp())
-        else:
+        if isinstance(value, bool) or not isinstance(value, int | str):
             raise InvalidField(f"{name!r} must be Unix seconds (an integer) or an ISO 8601 time, got {value!r}")
-        if not 0 <= seconds <= LAST_SECOND:
-            raise InvalidField(f"{name!r}: {value!r} is out of range (1970 to 9999)")
-        return seconds
+        try:
+            return int(parse_time(value))
+        except ValueError as exc:
+            raise InvalidField(f"{name!r}: {exc}") from None
 
     def names(self, name: str, known: Collection[str], required: bool = True) -> tuple[str, ...] | None:
         value = self._get(name, required)
@@ -182,10 +166,10 @@ class Fields:
 def check_window(start_s: int, end_s: int, now: float, max_seconds: float) -> None:
     """A window must be bounded, in order, in the past and at most `max_seconds` long."""
     if end_s <= start_s:
-        raise InvalidField(f"the window ends ({utc(end_s)}) before it starts ({utc(start_s)})")
+        raise InvalidField(f"the window ends ({utc_text(end_s)}) before it starts ({utc_text(start_s)})")
     if end_s - start_s > max_seconds:
         raise InvalidField(f"the window is {(end_s - start_s) / 3600:g} h long; at most {max_seconds / 3600:g} h")
     if end_s > now:
         raise InvalidField(
-            f"the window ends in the future ({utc(end_s)}); footage that does not exist yet cannot be asked for"
+            f"the window ends in the future ({utc_text(end_s)}); footage that does not exist yet cannot be asked for"
         )

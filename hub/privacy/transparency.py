@@ -45,7 +45,7 @@ from camhub.audit.events import (
 )
 from camhub.audit.log import AUDIT_FOLDER, AuditLog
 from camhub.audit.store import DB_NAME, connect
-from camhub.clock import Clock
+from camhub.clock import Clock, utc_text
 from camhub.errors import BadRequest
 from camhub.terminal import escape
 
@@ -225,7 +225,7 @@ class Report:
         else:
             read = f"Computed from audit log entries {self.first_index}..{self.last_index} ({self.entries} entries)."
         origin = escape(self.origin) if self.origin else "this hub"  # read from the log, which may be forged
-        lines = [f"Transparency report for {origin}, as of {_utc(self.as_of_s)}", read]
+        lines = [f"Transparency report for {origin}, as of {utc_text(self.as_of_s, 'minute')}", read]
         rows = [*self.months, ("total", self.totals)]
         for title, columns in TEXT_TABLES:
             shown = [
@@ -240,7 +240,8 @@ class Report:
         else:
             lines.append("Flagged emergency overrides (follow-up not filed by its deadline):")
             lines += [
-                f"  {escape(f.override_id)}  invoked {f.month}, follow-up due {_utc(f.due_s)}  (audit entry {f.entry})"
+                f"  {escape(f.override_id)}  invoked {f.month}, "
+                f"follow-up due {utc_text(f.due_s, 'minute')}  (audit entry {f.entry})"
                 for f in self.flagged
             ]
         return "\n".join(lines) + "\n"
@@ -294,10 +295,6 @@ TEXT_TABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ),
     ("Share-link downloads", (("downloads", "downloads"), ("bytes", "download_bytes"))),
 )
-
-
-def _utc(seconds: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
 def _table(title: str, columns: list[tuple[str, str]], rows: list[tuple[str, Counts]]) -> list[str]:

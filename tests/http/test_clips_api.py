@@ -95,8 +95,12 @@ async def test_filter_by_camera_and_time_and_paginate(api: Api, http: aiohttp.Cl
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("start=yesterday", "start='yesterday' is not a time"),
+        ("start=yesterday", "start: 'yesterday' is not a time"),
         ("start=2026-09-21T10:00:00", "has no time zone"),
+        # one parser for every route (camhub.clock.parse_time): no NaN, infinity or year 10000
+        ("start=nan", "start: 'nan' is out of range"),
+        ("end=inf", "end: 'inf' is out of range"),
+        ("start=-1", "out of range (1970 to 9999)"),
         ("start=100&end=50", "must be after start"),
         ("limit=0", "between 1 and 500"),
         ("limit=ten", "not a whole number"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-import camhub.http.app
+import camhub.http.cameras
 from camhub.app import Hub
 from camhub.config import parse_config
 from camhub.sim.http_server import SimHttpServer
@@ -28,7 +28,7 @@ LIVE = "/api/cameras/porch/live.mjpeg"
 @pytest.fixture
 async def live_hub(http_sim: SimHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hub]:
     # raising=False: before the fix the constant did not exist, and the test must fail on the stream, not here.
-    monkeypatch.setattr(camhub.http.app, "LIVE_RECHECK_S", 0.2, raising=False)
+    monkeypatch.setattr(camhub.http.cameras, "LIVE_RECHECK_S", 0.2, raising=False)
     config = parse_config(
         {
             "data_dir": str(tmp_path / "data"),

@@ -11,7 +11,7 @@ from aiohttp import ClientSession, web
 from camhub.audit import AuditLog
 from camhub.audit.merkle import leaf_hash, verify_inclusion
 from camhub.audit.note import verify_checkpoint
-from camhub.audit.routes import OPENAPI_PATHS, add_routes
+from camhub.audit.routes import AUDIT_LOG, ROUTES
 from camhub.audit.witness import HttpSource, witness
 from camhub.http.app import error_middleware
 
@@ -21,7 +21,8 @@ from ..conftest import FakeClock, sample_event
 async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp_path: Path, clock: FakeClock) -> None:
     log = await AuditLog.open(tmp_path, hub_id="home", clock=clock)
     app = web.Application(middlewares=[error_middleware])  # the routes' errors are HubErrors, answered by it
-    add_routes(app, log)
+    app[AUDIT_LOG] = log
+    ROUTES.add_to(app)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -55,6 +56,6 @@ async def test_routes_serve_checkpoint_key_and_proofs_that_a_witness_accepts(tmp
     finally:
         await runner.cleanup()
         await log.close()
-    assert set(OPENAPI_PATHS) == {
+    assert {r.path for r in ROUTES} == {
         r.resource.canonical for r in app.router.routes() if r.resource is not None and r.method == "GET"
     }

@@ -1,0 +1,42 @@
+"""The dashboard's page and its static files (web/, installed as camhub.web), served as they are."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+
+from camhub.errors import NotFound
+from camhub.http.apidoc import error_answer
+from camhub.http.routes import Routes
+
+# static_file serves only these: no folders, no dot files.
+STATIC_FILE = r"^[^./][^/]*\.(js|css|svg)$"
+INDEX_OP = {"summary": "Status page", "responses": {"200": {"description": "HTML"}}}
+STATIC_OP = {
+    "summary": "Script and style of the status page",
+    "parameters": [
+        {"name": "file", "in": "path", "required": True, "schema": {"type": "string", "pattern": STATIC_FILE}}
+    ],
+    "responses": {"200": {"description": "the file"}, "404": error_answer("no such file")},
+}
+ROUTES = Routes("pages")
+
+
+@ROUTES.get("/", INDEX_OP)
+async def index(request: web.Request) -> web.StreamResponse:
+    page = resources.files("camhub.web").joinpath("index.html").read_bytes()
+    return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+
+@ROUTES.get("/static/{file}", STATIC_OP)
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["file"]
+    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    if "/" in name or name.startswith(".") or suffix not in types:
+        raise NotFound(f"no static file {name!r}")
+    resource = resources.files("camhub.web").joinpath(name)
+    if not resource.is_file():
+        raise NotFound(f"no static file {name!r}")
+    return web.Response(body=resource.read_bytes(), content_type=types[suffix], charset="utf-8")
