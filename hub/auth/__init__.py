@@ -1,10 +1,29 @@
 """Accounts: owners, members, custodians and requesters; passwords, sessions and tokens.
 
-`AccountService` is the library; `camhub.auth.routes` mounts it on aiohttp
-(`auth_middleware`, `add_routes`, `household_only`, `require_household`,
-`require_fresh`); `camhub.auth.openapi` documents the routes. See docs/accounts.md.
+`AccountService` (camhub.auth.service) opens `accounts.db` and the three
+services that share it: `Accounts` (who exists, roles, passwords, cameras),
+`Sessions` (logging in and out, expiry, a fresh password) and `Tokens` (API
+and requester tokens). `camhub.auth.access` is what every area's handlers use
+(`auth_middleware`, `household_only`, `roles_required`, `require_household`,
+`require_fresh`, `require_camera`, `recheck`); `camhub.auth.routes` declares
+the /api/auth routes with their OpenAPI operations. See docs/accounts.md.
 """
 
+from camhub.auth.access import (
+    IDENTITY,
+    OPENAPI_SECURITY_SCHEMES,
+    SERVICE,
+    auth_middleware,
+    current_identity,
+    household_only,
+    recheck,
+    require_camera,
+    require_fresh,
+    require_household,
+    require_roles,
+    roles_required,
+)
+from camhub.auth.accounts import USERNAME, Accounts
 from camhub.auth.errors import (
     AuthError,
     Forbidden,
@@ -14,28 +33,22 @@ from camhub.auth.errors import (
     PasswordChangeRequired,
     ReauthRequired,
 )
-from camhub.auth.openapi import OPENAPI_PATHS, OPENAPI_SECURITY_SCHEMES
-from camhub.auth.routes import (
-    IDENTITY,
-    SERVICE,
-    add_routes,
-    auth_middleware,
-    current_identity,
-    household_only,
-    require_camera,
-    require_fresh,
-    require_household,
-    require_roles,
-    roles_required,
-)
-from camhub.auth.service import AccountService, Identity, IssuedToken, Login
+from camhub.auth.identity import HOUSEHOLD, ROLES, Identity, IssuedToken, Login
+from camhub.auth.routes import ROUTES
+from camhub.auth.service import AccountService
+from camhub.auth.sessions import Sessions
+from camhub.auth.tokens import Tokens
 
 __all__ = [
+    "HOUSEHOLD",
     "IDENTITY",
-    "OPENAPI_PATHS",
     "OPENAPI_SECURITY_SCHEMES",
+    "ROLES",
+    "ROUTES",
     "SERVICE",
+    "USERNAME",
     "AccountService",
+    "Accounts",
     "AuthError",
     "Forbidden",
     "Identity",
@@ -46,10 +59,12 @@ __all__ = [
     "LoginRequired",
     "PasswordChangeRequired",
     "ReauthRequired",
-    "add_routes",
+    "Sessions",
+    "Tokens",
     "auth_middleware",
     "current_identity",
     "household_only",
+    "recheck",
     "require_camera",
     "require_fresh",
     "require_household",

@@ -1,186 +1,82 @@
-"""aiohttp integration: the auth middleware, access markers and the /api/auth routes.
+"""The /api/auth routes, each declared with its OpenAPI operation: log in and out, who am I, the password,
+re-authentication, and one's API tokens.
 
-`auth_middleware(service)` resolves the caller from the session cookie or an
-`Authorization: Bearer` token and stores it on the request; it never refuses a
-request by itself unless the route's handler carries a marker
-(`household_only`, `roles_required(...)`). Handlers may also call
-`require_household(request)` and friends directly. Errors are `HubError`s: put
-this middleware inside the API's error middleware so they become JSON.
+`ROUTES` is served by `camhub.http.app.make_app`, which sets `SERVICE` to the
+hub's `AccountService` and runs `auth_middleware` with it. The handlers use
+the sessions and tokens services through it. Each operation names its own
+security (the login and logout answer anyone; a password proof or a new token
+needs a login session, not a token) and its own 401 and 403, so none is
+declared `household`; every POST but logout may write an audit entry first
+(a login, or a failed password), so those are `audited`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
-from camhub.auth import credentials as cred
-from camhub.auth.errors import (
-    Forbidden,
-    InvalidRequest,
-    LoginRequired,
-    PasswordChangeRequired,
-)
-from camhub.auth.service import (
-    FRESH_AUTH_S,
-    HOUSEHOLD,
-    SESSION_ABSOLUTE_S,
-    AccountService,
-    Identity,
-    IssuedToken,
-)
-from camhub.errors import NotFound
-from camhub.http.bodies import read_json
+from camhub.auth.access import COOKIE, IDENTITY, SERVICE, require_roles, signed_in
+from camhub.auth.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from camhub.auth.errors import InvalidRequest
+from camhub.auth.identity import ROLES, Identity
+from camhub.auth.sessions import MAX_USERNAME_INPUT, SESSION_ABSOLUTE_S
+from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
+from camhub.http.apidoc import HOUSEHOLD_SECURITY, SESSION_ONLY, Schema, error_answer, json_answer
+from camhub.http.bodies import BODY_RULES, DEFAULT_LIMIT, read_json
+from camhub.http.routes import Routes
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-H = TypeVar("H", bound=Handler)
-
-SERVICE = web.AppKey("auth_service", AccountService)
-IDENTITY = web.RequestKey("auth_identity", Identity)
-# The credential the identity came from, so long-lived responses can check it again (`recheck`).
-CREDENTIAL = web.RequestKey("auth_credential", str)
-# Why a request that carried something has no identity: the 401 says it instead of a generic line.
-_WHY_ANONYMOUS = web.RequestKey("auth_why_anonymous", str)
-BEARER_PREFIXES = (cred.API_PREFIX, cred.REQUESTER_PREFIX)
-COOKIE = "camhub_session"
-# The attribute a marker sets on a handler: the roles that may call it.
-_ACCESS = "__camhub_roles__"
-
-
-def roles_required(*roles: str) -> Callable[[H], H]:
-    """Mark a handler so the middleware lets only these roles through (401/403 otherwise)."""
-
-    def mark(handler: H) -> H:
-        setattr(handler, _ACCESS, frozenset(roles))
-        return handler
-
-    return mark
-
-
-def household_only(handler: H) -> H:
-    """Mark a footage route: owners and members only."""
-    return roles_required(*HOUSEHOLD)(handler)
-
-
-def current_identity(request: web.Request) -> Identity | None:
-    return request.get(IDENTITY)
-
-
-def require_roles(request: web.Request, *roles: str) -> Identity:
-    identity = _signed_in(request)
-    if identity.must_change_password:
-        raise PasswordChangeRequired("change your one-time password first (POST /api/auth/password)")
-    if identity.role not in roles:
-        raise Forbidden(f"a {identity.role} account may not do this")
-    return identity
-
-
-async def recheck(request: web.Request, *roles: str) -> Identity | None:
-    """Check the request's credential again, for a response that outlives a moment (a live view).
-
-    Raises as `require_roles` would if the session ended (logout, password change
-    elsewhere, expiry), the token was revoked, the account disabled or its role
-    changed; returns the fresh identity, also stored on the request so that
-    `require_camera` sees a member's current cameras. None for a request that had
-    no identity to begin with (an app without the auth middleware).
-    """
-    token = request.get(CREDENTIAL)
-    if token is None:
-        return None
-    request[IDENTITY] = await request.config_dict[SERVICE].authenticate(token)
-    return require_roles(request, *roles)
-
-
-def require_camera(request: web.Request, camera: str) -> None:
-    """Refuse a member the footage of a camera they are not allowed; to them it does not exist.
-
-    Without an identity (an app built without the auth middleware) nothing is refused here.
-    """
-    identity = request.get(IDENTITY)
-    if identity is not None and not identity.may_view(camera):
-        raise NotFound(f"no camera named {camera!r}")
-
-
-def require_household(request: web.Request) -> Identity:
-    """The caller, if an owner or member; else `LoginRequired` (401) or `Forbidden` (403)."""
-    return require_roles(request, *HOUSEHOLD)
-
-
-def require_fresh(request: web.Request, max_age_s: float = FRESH_AUTH_S) -> Identity:
-    """For deciding requests and overrides: the password must have been typed within `max_age_s`."""
-    identity = require_roles(request, "owner", "custodian")
-    request.config_dict[SERVICE].require_fresh(identity, max_age_s)
-    return identity
-
-
-def _credential(request: web.Request) -> tuple[str | None, str | None]:
-    """The request's credential, or None and why it was set aside.
-
-    Each carrier holds one kind: the cookie only a login session (the hub sets
-    it, HttpOnly, at login), the Bearer header only an API or requester token.
-    A credential in the wrong carrier is ignored, as if absent, whatever it is.
-    A Bearer header, when present, is the credential; the cookie is then unused.
-    """
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        token = header[7:].strip()
-        if token.startswith(BEARER_PREFIXES):
-            return token, None
-        return (
-            None,
-            "send an API or requester token (cht_..., chr_...) as Authorization: Bearer; sessions use the cookie",
-        )
-    cookie = request.cookies.get(COOKIE)
-    if cookie is None or cookie.startswith(cred.SESSION_PREFIX):
-        return cookie, None
-    return None, f"the {COOKIE} cookie carries only a login session; send tokens as Authorization: Bearer"
-
+ROUTES = Routes("auth")
 
 TOKEN_ID = re.compile(r"[0-9]{1,19}")
-MAX_TOKEN_ID = 2**63 - 1  # SQLite's largest integer
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_TOKEN_ID = 2**63 - 1  # token ids are SQLite rowids: SQLite's largest integer
+
+PASSWORD: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_PASSWORD_LENGTH}
+NEW_PASSWORD: Schema = {
+    "type": "string",
+    "minLength": MIN_PASSWORD_LENGTH,
+    "maxLength": MAX_PASSWORD_LENGTH,
+    "description": "must differ from the current password and the user name",
+}
+ROLE: Schema = {"enum": list(ROLES)}
+ME: Schema = {
+    "type": "object",
+    "required": ["user", "role", "must_change_password", "via", "password_proven_at"],
+    "properties": {
+        "user": {"type": "string"},
+        "role": ROLE,
+        "must_change_password": {"type": "boolean", "description": "true until a one-time password is changed"},
+        "via": {"enum": ["session", "api", "requester"], "description": "the credential of this request"},
+        "password_proven_at": {
+            "type": ["number", "null"],
+            "description": "Unix seconds the password was last typed in this session",
+        },
+        "cameras": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "description": "a member's cameras; null: every camera",
+        },
+    },
+}
+NOT_SIGNED_IN = {"401": error_answer("login_required: no valid session or token")}
+NOT_ALLOWED = {"403": error_answer("forbidden (role), or password_change_required")}
+BAD_BODY = {
+    "400": error_answer(f"invalid_request: a missing or malformed field; invalid_body: {BODY_RULES}"),
+    "413": error_answer(f"payload_too_large: a body over {DEFAULT_LIMIT} bytes"),
+}
 
 
-def _cross_site(request: web.Request) -> bool:
-    """An unsafe request carrying the session cookie whose Origin is not this hub."""
-    origin = request.headers.get("Origin")
-    if request.method in SAFE_METHODS or origin is None or COOKIE not in request.cookies:
-        return False
-    if request.headers.get("Authorization", "")[:7].lower() == "bearer ":
-        return False
-    return origin != f"{request.scheme}://{request.host}"
+def body_of(properties: Schema, required: list[str]) -> Schema:
+    """An operation's required JSON object body."""
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object", "required": required, "properties": properties}}},
+    }
 
 
-def auth_middleware(service: AccountService) -> Middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        token, why = _credential(request)
-        if token is not None and _cross_site(request):
-            # A page on another origin making the browser send the owner's cookie with a
-            # state-changing request (CSRF). Scripts with tokens send no cookie and no Origin.
-            raise Forbidden(f"a request from {request.headers['Origin']} may not act with this hub's login cookie")
-        if token is not None:
-            try:
-                request[IDENTITY] = await service.authenticate(token)
-                request[CREDENTIAL] = token
-            except LoginRequired as exc:
-                # A stale cookie must not break public pages; marked routes refuse below.
-                why = str(exc)
-        if why is not None:
-            request[_WHY_ANONYMOUS] = why
-        route_handler = getattr(request.match_info, "handler", None)
-        roles = getattr(route_handler, _ACCESS, None)
-        if roles is not None:
-            require_roles(request, *roles)
-        return await handler(request)
-
-    return middleware
-
-
-async def _body(request: web.Request, *fields: str) -> dict[str, Any]:
+async def read_fields(request: web.Request, *fields: str) -> dict[str, Any]:
+    """The JSON body, with each of `fields` present as a string."""
     body = await read_json(request)
     for name in fields:
         if not isinstance(body.get(name), str):
@@ -188,14 +84,7 @@ async def _body(request: web.Request, *fields: str) -> dict[str, Any]:
     return body
 
 
-def _signed_in(request: web.Request) -> Identity:
-    identity = request.get(IDENTITY)
-    if identity is None:
-        raise LoginRequired(request.get(_WHY_ANONYMOUS, "log in, or send a valid token, to use this"))
-    return identity
-
-
-def _me(identity: Identity) -> dict[str, Any]:
+def me_json(identity: Identity) -> dict[str, Any]:
     return {
         "user": identity.username,
         "role": identity.role,
@@ -206,87 +95,235 @@ def _me(identity: Identity) -> dict[str, Any]:
     }
 
 
-def _token_json(issued: IssuedToken) -> dict[str, Any]:
-    return {"id": issued.id, "name": issued.name, "token": issued.token, "expires_at": issued.expires_at}
+LOGIN_OP = {
+    "summary": "Log in with a password; sets the camhub_session cookie (HttpOnly, SameSite=Strict)",
+    "description": (
+        f"{ACCOUNT_LIMIT} failures per user name, or {ADDRESS_LIMIT} per client address, within "
+        f"{int(WINDOW_S)} s lock logins for {int(LOCKOUT_S)} s. Unknown users and wrong passwords "
+        "get the same answer."
+    ),
+    "security": [],
+    "requestBody": body_of(
+        {"username": {"type": "string", "maxLength": MAX_USERNAME_INPUT}, "password": PASSWORD},
+        ["username", "password"],
+    ),
+    "responses": {
+        "200": json_answer(
+            {
+                "type": "object",
+                "required": ["user", "role", "must_change_password"],
+                "properties": {"user": {"type": "string"}, "role": ROLE, "must_change_password": {"type": "boolean"}},
+            },
+            "logged in; the session cookie is set",
+        ),
+        **BAD_BODY,
+        "401": error_answer("login_failed: wrong user name or password"),
+        "429": error_answer("login_locked: too many failed logins; try again later"),
+    },
+}
 
 
-def add_routes(app: web.Application, service: AccountService) -> None:
-    """Serve /api/auth/*; the app must also run `auth_middleware(service)`."""
-    app[SERVICE] = service
+@ROUTES.post("/api/auth/login", LOGIN_OP, audited=True)
+async def login(request: web.Request) -> web.StreamResponse:
+    body = await read_fields(request, "username", "password")
+    sessions = request.config_dict[SERVICE].sessions
+    result = await sessions.login(body["username"], body["password"], request.remote or "unknown")
+    identity = result.identity
+    response = web.json_response(
+        {"user": identity.username, "role": identity.role, "must_change_password": identity.must_change_password}
+    )
+    response.set_cookie(
+        COOKIE,
+        result.session_token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+        max_age=int(SESSION_ABSOLUTE_S),
+    )
+    return response
 
-    async def login(request: web.Request) -> web.StreamResponse:
-        body = await _body(request, "username", "password")
-        result = await service.login(body["username"], body["password"], request.remote or "unknown")
-        identity = result.identity
-        response = web.json_response(
-            {"user": identity.username, "role": identity.role, "must_change_password": identity.must_change_password}
-        )
-        response.set_cookie(
-            COOKIE,
-            result.session_token,
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-            path="/",
-            max_age=int(SESSION_ABSOLUTE_S),
-        )
-        return response
 
-    async def logout(request: web.Request) -> web.StreamResponse:
-        identity = request.get(IDENTITY)
-        if identity is not None:
-            await service.logout(identity)
-        response = web.Response(status=204)
-        response.del_cookie(COOKIE, path="/")
-        return response
+LOGOUT_OP = {
+    "summary": "End this session (revoked in the store) and clear the cookie",
+    # Not secured: it answers 204 to anyone, so a stale or missing cookie still ends in a logged-out browser.
+    "security": [],
+    "responses": {"204": {"description": "logged out (also when no session came)"}},
+}
 
-    # A person with a one-time password may still use me, password and logout;
-    # every other route refuses them (require_roles) until they change it.
-    async def me(request: web.Request) -> web.StreamResponse:
-        return web.json_response(_me(_signed_in(request)))
 
-    async def change_password(request: web.Request) -> web.StreamResponse:
-        identity = _signed_in(request)
-        body = await _body(request, "current_password", "new_password")
-        changed = await service.change_password(
-            identity, body["current_password"], body["new_password"], request.remote or "unknown"
-        )
-        return web.json_response(_me(changed))
+@ROUTES.post("/api/auth/logout", LOGOUT_OP)
+async def logout(request: web.Request) -> web.StreamResponse:
+    identity = request.get(IDENTITY)
+    if identity is not None:
+        await request.config_dict[SERVICE].sessions.logout(identity)
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/")
+    return response
 
-    async def reauth(request: web.Request) -> web.StreamResponse:
-        identity = require_roles(request, "owner", "member", "custodian")
-        body = await _body(request, "password")
-        fresh = await service.reauthenticate(identity, body["password"], request.remote or "unknown")
-        return web.json_response(_me(fresh))
 
-    async def create_token(request: web.Request) -> web.StreamResponse:
-        identity = require_roles(request, "owner", "member", "custodian")
-        body = await _body(request, "name")
-        expires = body.get("expires_in_s")
-        if expires is not None and (isinstance(expires, bool) or not isinstance(expires, (int, float))):
-            raise InvalidRequest("'expires_in_s' must be a number of seconds")
-        issued = await service.create_api_token(identity, body["name"], expires)
-        return web.json_response(_token_json(issued), status=201)
+# A person with a one-time password may still use me, password and logout;
+# every other route refuses them (require_roles) until they change it.
+ME_OP = {
+    "summary": "Who this request speaks for",
+    "security": HOUSEHOLD_SECURITY,
+    "responses": {"200": json_answer(ME, "the caller"), **NOT_SIGNED_IN},
+}
 
-    async def list_tokens(request: web.Request) -> web.StreamResponse:
-        identity = require_roles(request, "owner", "member", "custodian")
-        return web.json_response(await service.list_tokens(identity))
 
-    async def revoke_token(request: web.Request) -> web.StreamResponse:
-        identity = require_roles(request, "owner", "member", "custodian")
-        raw = request.match_info["id"]
-        # ASCII digits within SQLite's integer range: int() also takes "²", "1_0" and numbers SQLite cannot hold.
-        if not TOKEN_ID.fullmatch(raw) or not 0 < int(raw) <= MAX_TOKEN_ID:
-            raise InvalidRequest(f"a token id is a whole number from 1 to {MAX_TOKEN_ID}")
-        token_id = int(raw)
-        await service.revoke_token(identity, token_id)
-        return web.Response(status=204)
+@ROUTES.get("/api/auth/me", ME_OP)
+async def me(request: web.Request) -> web.StreamResponse:
+    return web.json_response(me_json(signed_in(request)))
 
-    app.router.add_post("/api/auth/login", login)
-    app.router.add_post("/api/auth/logout", logout)
-    app.router.add_get("/api/auth/me", me)
-    app.router.add_post("/api/auth/password", change_password)
-    app.router.add_post("/api/auth/reauth", reauth)
-    app.router.add_post("/api/auth/tokens", create_token)
-    app.router.add_get("/api/auth/tokens", list_tokens)
-    app.router.add_delete("/api/auth/tokens/{id}", revoke_token)
+
+PASSWORD_OP = {
+    "summary": "Change one's password (needs the current one); ends the account's other sessions",
+    "security": SESSION_ONLY,
+    "requestBody": body_of(
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, ["current_password", "new_password"]
+    ),
+    "responses": {
+        "200": json_answer(ME, "changed; this session counts as freshly authenticated"),
+        **BAD_BODY,
+        "401": error_answer("login_required, or login_failed: wrong current password"),
+        "403": error_answer("forbidden: tokens cannot change passwords"),
+        "429": error_answer("login_locked"),
+    },
+}
+
+
+@ROUTES.post("/api/auth/password", PASSWORD_OP, audited=True)
+async def change_password(request: web.Request) -> web.StreamResponse:
+    identity = signed_in(request)
+    body = await read_fields(request, "current_password", "new_password")
+    changed = await request.config_dict[SERVICE].sessions.change_password(
+        identity, body["current_password"], body["new_password"], request.remote or "unknown"
+    )
+    return web.json_response(me_json(changed))
+
+
+REAUTH_OP = {
+    "summary": "Type the password again, so deciding requests and overrides work for the next 300 s",
+    "security": SESSION_ONLY,
+    "requestBody": body_of({"password": PASSWORD}, ["password"]),
+    "responses": {
+        "200": json_answer(ME, "password_proven_at is now"),
+        **BAD_BODY,
+        "401": error_answer("login_required, or login_failed"),
+        **NOT_ALLOWED,
+        "429": error_answer("login_locked"),
+    },
+}
+
+
+@ROUTES.post("/api/auth/reauth", REAUTH_OP, audited=True)
+async def reauth(request: web.Request) -> web.StreamResponse:
+    identity = require_roles(request, "owner", "member", "custodian")
+    body = await read_fields(request, "password")
+    fresh = await request.config_dict[SERVICE].sessions.reauthenticate(
+        identity, body["password"], request.remote or "unknown"
+    )
+    return web.json_response(me_json(fresh))
+
+
+TOKEN: Schema = {
+    "type": "object",
+    "required": ["id", "name", "token", "expires_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "token": {"type": "string", "description": "the secret; shown only in this response"},
+        "expires_at": {"type": ["number", "null"], "description": "Unix seconds; null: until revoked"},
+    },
+}
+CREATE_TOKEN_OP = {
+    "summary": "Create an API token for one's scripts; the token is returned only here",
+    "security": SESSION_ONLY,
+    "requestBody": body_of(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "expires_in_s": {
+                "type": ["number", "null"],
+                "exclusiveMinimum": 0,
+                "description": "seconds; absent or null: until revoked",
+            },
+        },
+        ["name"],
+    ),
+    "responses": {"201": json_answer(TOKEN, "the new token"), **BAD_BODY, **NOT_SIGNED_IN, **NOT_ALLOWED},
+}
+
+
+@ROUTES.post("/api/auth/tokens", CREATE_TOKEN_OP, audited=True)
+async def create_token(request: web.Request) -> web.StreamResponse:
+    identity = require_roles(request, "owner", "member", "custodian")
+    body = await read_fields(request, "name")
+    expires = body.get("expires_in_s")
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, (int, float))):
+        raise InvalidRequest("'expires_in_s' must be a number of seconds")
+    issued = await request.config_dict[SERVICE].tokens.create_api_token(identity, body["name"], expires)
+    return web.json_response(
+        {"id": issued.id, "name": issued.name, "token": issued.token, "expires_at": issued.expires_at}, status=201
+    )
+
+
+TOKEN_ROW: Schema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": {"enum": ["api", "requester"]},
+        "name": {"type": "string"},
+        "user": {"type": "string"},
+        "created_at": {"type": "number", "description": "Unix seconds"},
+        "expires_at": {"type": ["number", "null"], "description": "Unix seconds"},
+        "last_used_at": {"type": ["number", "null"], "description": "Unix seconds, to the minute"},
+        "revoked_at": {"type": ["number", "null"], "description": "Unix seconds"},
+    },
+}
+LIST_TOKENS_OP = {
+    "summary": "One's tokens (owners: all API and requester tokens), without secrets",
+    "security": HOUSEHOLD_SECURITY,
+    "responses": {
+        "200": json_answer({"type": "array", "items": TOKEN_ROW}, "tokens by id"),
+        **NOT_SIGNED_IN,
+        **NOT_ALLOWED,
+    },
+}
+
+
+@ROUTES.get("/api/auth/tokens", LIST_TOKENS_OP)
+async def list_tokens(request: web.Request) -> web.StreamResponse:
+    identity = require_roles(request, "owner", "member", "custodian")
+    return web.json_response(await request.config_dict[SERVICE].tokens.list_tokens(identity))
+
+
+REVOKE_TOKEN_OP = {
+    "summary": "Revoke a token (one's own; owners: any)",
+    "security": HOUSEHOLD_SECURITY,
+    "parameters": [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOKEN_ID},
+        }
+    ],
+    "responses": {
+        "204": {"description": "revoked"},
+        "400": BAD_BODY["400"],
+        **NOT_SIGNED_IN,
+        **NOT_ALLOWED,
+        "404": error_answer("no such token of yours"),
+    },
+}
+
+
+@ROUTES.delete("/api/auth/tokens/{id}", REVOKE_TOKEN_OP)
+async def revoke_token(request: web.Request) -> web.StreamResponse:
+    identity = require_roles(request, "owner", "member", "custodian")
+    raw = request.match_info["id"]
+    # ASCII digits within SQLite's integer range: int() also takes "²", "1_0" and numbers SQLite cannot hold.
+    if not TOKEN_ID.fullmatch(raw) or not 0 < int(raw) <= MAX_TOKEN_ID:
+        raise InvalidRequest(f"a token id is a whole number from 1 to {MAX_TOKEN_ID}")
+    await request.config_dict[SERVICE].tokens.revoke_token(identity, int(raw))
+    return web.Response(status=204)

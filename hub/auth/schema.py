@@ -13,6 +13,10 @@ from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("camhub.accounts")
 
+# sessions.last_seen_at and tokens.last_used_at are rewritten at most this often (seconds),
+# so reads do not each become a write.
+TOUCH_INTERVAL_S = 60.0
+
 ACCOUNTS = """
 CREATE TABLE accounts (
   id INTEGER PRIMARY KEY,                 -- account number, never reused

@@ -22,8 +22,8 @@ from aiohttp.typedefs import Middleware
 from camhub.audit import AuditLog
 from camhub.audit.routes import AUDIT_GUARD, AUDIT_LOG
 from camhub.audit.routes import ROUTES as AUDIT_ROUTES
-from camhub.auth import AccountService, auth_middleware
-from camhub.auth import add_routes as add_auth_routes
+from camhub.auth import ROUTES as AUTH_ROUTES
+from camhub.auth import SERVICE, AccountService, auth_middleware
 from camhub.capture.camera import CameraPipeline
 from camhub.errors import HubError
 from camhub.http.cameras import CAMERAS, LIVE, STARTED
@@ -136,7 +136,8 @@ def make_app(
             app[AUDIT_GUARD] = audit_entry_guard
         AUDIT_ROUTES.add_to(app)
     if accounts is not None:
-        add_auth_routes(app, accounts)
+        app[SERVICE] = accounts
+        AUTH_ROUTES.add_to(app)
     if privacy is not None:
         add_privacy_routes(app, privacy)
     return app

@@ -17,9 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from camhub.audit.routes import AUDIT_LOG
-from camhub.auth import household_only, require_camera
-from camhub.auth.routes import recheck
-from camhub.auth.service import HOUSEHOLD
+from camhub.auth import HOUSEHOLD, household_only, recheck, require_camera
 from camhub.capture.camera import CameraPipeline
 from camhub.config import CAMERA_NAME
 from camhub.errors import HubError, NotFound

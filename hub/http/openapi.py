@@ -18,8 +18,8 @@ from aiohttp import web
 
 from camhub import __version__
 from camhub.audit.routes import ROUTES as AUDIT_ROUTES
-from camhub.auth import OPENAPI_PATHS as AUTH_PATHS
 from camhub.auth import OPENAPI_SECURITY_SCHEMES
+from camhub.auth import ROUTES as AUTH_ROUTES
 from camhub.http.apidoc import ERROR_SCHEMA, HOUSEHOLD_SECURITY, error_answer, json_answer
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
@@ -49,7 +49,7 @@ async def openapi(request: web.Request) -> web.StreamResponse:
 
 
 # Every table the hub can serve, in the order the document lists them.
-TABLES: tuple[Routes, ...] = (PAGE_ROUTES, CAMERA_ROUTES, ROUTES, CLIP_ROUTES, AUDIT_ROUTES)
+TABLES: tuple[Routes, ...] = (PAGE_ROUTES, CAMERA_ROUTES, ROUTES, CLIP_ROUTES, AUDIT_ROUTES, AUTH_ROUTES)
 
 
 def operation(route: Route) -> dict[str, Any]:
@@ -99,7 +99,6 @@ def openapi_document(tables: Iterable[Routes] = TABLES) -> dict[str, Any]:
         "info": {"title": "camhub", "version": __version__},
         "paths": {
             **paths_of(tables),
-            **_may_refuse_unaudited(AUTH_PATHS),
             **_may_refuse_unaudited(PRIVACY_PATHS),
         },
         "components": {"schemas": schemas, "securitySchemes": OPENAPI_SECURITY_SCHEMES},

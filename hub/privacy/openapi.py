@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from camhub.auth.service import USERNAME
+from camhub.auth import USERNAME
 from camhub.clock import LAST_SECOND
 from camhub.config import CAMERA_NAME, PrivacyConfig
 from camhub.http.apidoc import TIME_TEXT

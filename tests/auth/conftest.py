@@ -19,8 +19,9 @@ from argon2 import PasswordHasher
 
 from camhub.audit.events import AuditEvent
 from camhub.auth import (
+    ROUTES,
+    SERVICE,
     AccountService,
-    add_routes,
     auth_middleware,
     household_only,
     require_fresh,
@@ -85,7 +86,8 @@ async def hub(tmp_path: Path, clock: FakeClock) -> AsyncIterator[AuthHub]:
     await service.create_account("alice", "owner", password=PASSWORD)
     await service.create_account("bob", "member", password=PASSWORD + " bob")
     app = web.Application(middlewares=[error_middleware, auth_middleware(service)])
-    add_routes(app, service)
+    app[SERVICE] = service
+    ROUTES.add_to(app)
     app.router.add_get("/api/footage", footage)
     app.router.add_post("/api/decide", decide)
     runner = web.AppRunner(app)

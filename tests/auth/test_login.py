@@ -27,7 +27,7 @@ async def test_first_owner_gets_a_one_time_password_that_must_be_changed(hub: Au
         one_time = await fresh.bootstrap_owner("root")
         assert one_time is not None and len(one_time) >= 20
         assert await fresh.bootstrap_owner("root") is None, "only the first start creates an owner"
-        login = await fresh.login("root", one_time, "127.0.0.1")
+        login = await fresh.sessions.login("root", one_time, "127.0.0.1")
         assert login.identity.role == "owner" and login.identity.must_change_password
     finally:
         await fresh.close()
@@ -113,10 +113,10 @@ async def test_address_lockout_spans_user_names(hub: AuthHub) -> None:
     service = hub.service
     for i in range(ADDRESS_LIMIT):
         with pytest.raises(LoginFailed):
-            await service.login(f"guess{i}", "wrong wrong", "10.0.0.9")
+            await service.sessions.login(f"guess{i}", "wrong wrong", "10.0.0.9")
     with pytest.raises(LoginLocked):
-        await service.login("alice", PASSWORD, "10.0.0.9")
-    assert (await service.login("alice", PASSWORD, "10.0.0.10")).identity.username == "alice"
+        await service.sessions.login("alice", PASSWORD, "10.0.0.9")
+    assert (await service.sessions.login("alice", PASSWORD, "10.0.0.10")).identity.username == "alice"
 
 
 async def test_concurrent_guesses_cannot_pass_the_limit(hub: AuthHub) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from camhub.auth.service import SESSION_ABSOLUTE_S, SESSION_IDLE_S
+from camhub.auth.sessions import SESSION_ABSOLUTE_S, SESSION_IDLE_S
 
 from .conftest import PASSWORD, AuthHub
 

@@ -52,7 +52,7 @@ async def test_password_is_rehashed_when_parameters_change(tmp_path: Path) -> No
     await old.close()
     new = await AccountService.open(tmp_path, hasher=cheap_hasher(time_cost=2))
     try:
-        await new.login("alice", PASSWORD, "127.0.0.1")
+        await new.sessions.login("alice", PASSWORD, "127.0.0.1")
     finally:
         await new.close()
     with sqlite3.connect(tmp_path / "accounts.db") as db:
@@ -60,7 +60,7 @@ async def test_password_is_rehashed_when_parameters_change(tmp_path: Path) -> No
     assert phc.startswith("$argon2id$") and ",t=2," in phc
     again = await AccountService.open(tmp_path, hasher=cheap_hasher(time_cost=2))
     try:
-        assert (await again.login("alice", PASSWORD, "127.0.0.1")).identity.username == "alice"
+        assert (await again.sessions.login("alice", PASSWORD, "127.0.0.1")).identity.username == "alice"
     finally:
         await again.close()
 
@@ -89,9 +89,9 @@ async def test_logins_reach_the_real_audit_log(tmp_path: Path) -> None:
     service = await AccountService.open(tmp_path, hasher=cheap_hasher(), on_event=audit.append)
     try:
         await service.create_account("alice", "owner", password=PASSWORD)
-        await service.login("alice", PASSWORD, "192.0.2.7")
+        await service.sessions.login("alice", PASSWORD, "192.0.2.7")
         with pytest.raises(LoginFailed):
-            await service.login("alice", "not it, sorry", "192.0.2.7")
+            await service.sessions.login("alice", "not it, sorry", "192.0.2.7")
         entries = [(await audit.entry(i)).decode() for i in range(1, audit.size)]
     finally:
         await service.close()

@@ -55,7 +55,7 @@ async def test_members_cannot_revoke_others_tokens(hub: AuthHub) -> None:
 
 
 async def test_requester_token_is_bound_to_a_requester_who_sees_no_footage(hub: AuthHub) -> None:
-    owner = (await hub.service.login("alice", PASSWORD, "127.0.0.1")).identity
+    owner = (await hub.service.sessions.login("alice", PASSWORD, "127.0.0.1")).identity
     issued = await hub.service.issue_requester_token(owner, "county-police", "case 2026-114")
     assert issued.token.startswith("chr_") and issued.expires_at is not None
     requester = hub.client()

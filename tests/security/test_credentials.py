@@ -22,7 +22,7 @@ async def tokens(hub: AuthHub) -> tuple[str, str, str]:
         session = r.cookies["camhub_session"].value
     async with client.post("/api/auth/tokens", json={"name": "script"}) as r:
         api = (await r.json())["token"]
-    login = await hub.service.login("alice", PASSWORD, "127.0.0.1")
+    login = await hub.service.sessions.login("alice", PASSWORD, "127.0.0.1")
     requester = (await hub.service.issue_requester_token(login.identity, "insurer", "claims")).token
     return session, api, requester
 

@@ -186,7 +186,7 @@ async def test_an_account_squatted_before_the_upgrade_takes_no_new_token(tmp_pat
     old.close()
     service = await AccountService.open(tmp_path, clock=lambda: 10.0, hasher=hasher)
     try:
-        owner = (await service.login("owner", "an owner password here", "127.0.0.1")).identity
+        owner = (await service.sessions.login("owner", "an owner password here", "127.0.0.1")).identity
         with pytest.raises(AccountExists, match="self-registered"):
             await service.issue_requester_token(owner, "city-pd", "case work")
         issued = await service.issue_requester_token(owner, "county", "case work")
