@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TextIO
 
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import RequestPayloadError
@@ -121,13 +122,16 @@ def _append(record: logging.LogRecord, note: str) -> None:
     record.msg, record.args = f"{record.getMessage()} {note}", None
 
 
+class _HubHandler(logging.StreamHandler[TextIO]):
+    """The handler `setup_logging` puts on the root logger; a second call finds it and does not add another."""
+
+
 def setup_logging(verbosity: int = 0, secrets: tuple[str, ...] = ()) -> None:
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity < 2 else logging.DEBUG
     root = logging.getLogger()
-    handler = next((h for h in root.handlers if getattr(h, "_camhub", False)), None)
+    handler = next((h for h in root.handlers if isinstance(h, _HubHandler)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
-        handler._camhub = True  # type: ignore[attr-defined]
+        handler = _HubHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     handler.filters = [RepeatFilter(), RedactingFilter(secrets)]

@@ -63,7 +63,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def proof_document(data_dir: Path, index: int, size: int | None = None) -> dict[str, Any]:
     """Entry, leaf hash, inclusion proof and the checkpoint it proves against, as JSON values."""
-    reader = LogReader(Path(data_dir) / "audit" / DB_NAME)
+    reader = LogReader(Path(data_dir) / AUDIT_FOLDER / DB_NAME)
     try:
         note = reader.latest_note()
         checkpoint, _ = parse_checkpoint(note, f"{reader.path}: latest checkpoint")
@@ -109,7 +109,7 @@ def _witness(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `audit` with its subcommands to the `camhub` subparsers."""
     audit = subparsers.add_parser("audit", help="verify the audit log, print proofs, witness checkpoints")
     sub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
@@ -132,21 +132,3 @@ def add_parser(subparsers: Any) -> None:
     wit.add_argument("--url", help="read the log from a hub, e.g. http://hub.local:8971")
     wit.add_argument("--key", help="trust this verifier key (default: the one in the state file, or on first use)")
     wit.set_defaults(func=_witness)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `audit ...` on its own (tests and `python -m`); the hub's CLI wires `add_parser` instead."""
-    from camhub.errors import HubError
-
-    parser = argparse.ArgumentParser(prog="camhub")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except HubError as exc:
-        print("camhub: " + escape(exc, keep="\n"), file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

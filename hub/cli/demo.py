@@ -1,29 +1,29 @@
-"""`camhub demo` and `camhub sim`: simulated cameras on loopback, with or without the hub.
+"""`camhub demo`: simulated cameras on loopback plus the hub, until a signal or --seconds.
 
 The demo starts the simulator (RTSP through Debian's GStreamer where it is
 installed, HTTP otherwise), builds a hub config pointing at its cameras, and
 runs the hub until a signal or the time limit. Everything binds 127.0.0.1.
 On the first start with a data folder it prints the owner's one-time
 password as `camhub demo: owner login: user "owner", one-time password <pw>
-(change it at first login)`, for people and scripts.
+(change it at first login)`, for people and scripts. Exit codes: 0 stopped
+cleanly, 2 a --cameras count the demo does not have (the caller prints
+`camhub: <message>`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from camhub.app import Hub, announce_first_login, serve
-from camhub.config import parse_config
 from camhub.errors import ConfigError
-from camhub.sim.scene import BUILTIN_SCENES
-from camhub.sim.simulator import SimCamera, Simulator, run_sim  # noqa: F401  (run_sim is `camhub sim`)
 from camhub.terminal import escape
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from camhub.app import Hub
+    from camhub.sim.simulator import SimCamera, Simulator
 
 # Cameras the demo shows, in order; --cameras N takes the first N.
 DEMO_SCENES = ("driveway", "porch", "garden", "still", "driveway-hevc")
@@ -49,6 +49,13 @@ def demo_config(sim: Simulator, data_dir: Path, port: int) -> dict[str, Any]:
 async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: int = 3) -> None:
     if not 1 <= cameras <= len(DEMO_SCENES):
         raise ConfigError(f"--cameras {cameras}: the demo has 1 to {len(DEMO_SCENES)} cameras")
+    # Imported here, not at the top: the parser is built for every command, and only this one runs the
+    # hub and renders scenes.
+    from camhub.app import Hub, announce_first_login, serve
+    from camhub.config import parse_config
+    from camhub.sim.scene import BUILTIN_SCENES
+    from camhub.sim.simulator import Simulator
+
     data_dir = data_dir.resolve()  # noqa: ASYNC240 (once, before the loop has anything else to do)
     scenes = [(name, BUILTIN_SCENES[name]) for name in DEMO_SCENES[:cameras]]
     print(f"camhub demo: rendering {cameras} simulated camera(s) (cached in {data_dir / 'sim-cache'})", flush=True)
@@ -89,3 +96,18 @@ async def report_when_online(hub: Hub, patience: float = 30.0) -> None:
 
 def _progress(message: str) -> None:
     print(f"  {message}", flush=True)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    asyncio.run(run_demo(seconds=args.seconds, data_dir=Path(args.data), port=args.port, cameras=args.cameras))
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `demo` to the `camhub` subparsers."""
+    demo = subparsers.add_parser("demo", help="simulated cameras on loopback plus the hub")
+    demo.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")
+    demo.add_argument("--data", default="demo-data", help="data folder (default: ./demo-data)")
+    demo.add_argument("--port", type=int, default=8971, help="dashboard port (default: 8971)")
+    demo.add_argument("--cameras", type=int, default=3, help="how many simulated cameras (default: 3)")
+    demo.set_defaults(func=_demo)

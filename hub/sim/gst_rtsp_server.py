@@ -35,7 +35,7 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 class Stream:
     """One Annex-B file and its access-unit index, shared by all its clients."""
 
-    def __init__(self, mount: dict, loop_start: float) -> None:
+    def __init__(self, mount: dict[str, str], loop_start: float) -> None:
         with open(mount["index"]) as fh:
             meta = json.load(fh)
         with open(mount["annexb"], "rb") as fh:
@@ -106,7 +106,7 @@ class Feeder:
         src.emit("push-buffer", buf)
 
 
-class Factory(GstRtspServer.RTSPMediaFactory):
+class Factory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]  # gi has no stubs: the base is Any
     def __init__(self, stream: Stream) -> None:
         super().__init__()
         self.stream = stream

@@ -86,8 +86,7 @@ class SimHttpServer:
         site = web.TCPSite(runner, HOST, self.port, reuse_address=True)
         await site.start()
         self._runner = runner
-        sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1]
+        self.port = int(runner.addresses[0][1])  # the bound port, when 0 asked for a free one
         log.info("simulator HTTP on %s:%d", HOST, self.port)
 
     async def stop(self) -> None:

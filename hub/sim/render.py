@@ -1,6 +1,6 @@
 """Render a `Scene` once into the files the simulated cameras serve.
 
-Per scene, in `cache_dir/<name>-<digest>/`:
+Per scene, in `cache_dir/<name>-<digest>-v<RENDER_VERSION>/`:
 
 - `main.<h264|h265>` / `sub.<h264|h265>`: Annex-B elementary streams with the
   parameter sets repeated before every keyframe (so any keyframe is a valid
@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -215,7 +216,7 @@ def _render_stream(
         open(directory / "sub.mjpeg", "wb") if jpegs else open(os.devnull, "wb") as jout,
     ):
 
-        def write(packets: list[av.Packet]) -> None:
+        def write(packets: list[av.Packet[Any]]) -> None:
             nonlocal offset
             for p in packets:
                 data = bytes(p)
@@ -340,6 +341,7 @@ def background_rgb(background: Background, width: int, height: int) -> np.ndarra
     rng = np.random.default_rng(background.seed)
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     img = np.empty((height, width, 3), np.float32)
+    boxes: list[tuple[float, float, float, float, tuple[int, ...]]]  # x, y, width, height (fractions), RGB
     if background.style == "yard":
         horizon = int(height * rng.uniform(0.35, 0.5))
         sky = np.array([110, 160, 230], np.float32) * (1.0 - 0.3 * ys[:horizon]) + 20

@@ -142,9 +142,10 @@ class RtspServer:
         self._stderr.clear()
         self._drain = threading.Thread(target=self._drain_stderr, args=(proc,), daemon=True)
         self._drain.start()
+        assert proc.stdout is not None  # stdout=PIPE
         try:
             line = await asyncio.wait_for(
-                asyncio.to_thread(proc.stdout.readline),  # type: ignore[union-attr]
+                asyncio.to_thread(proc.stdout.readline),
                 max(0.1, deadline - time.monotonic()),
             )
         except TimeoutError:

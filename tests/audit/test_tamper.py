@@ -13,7 +13,7 @@ from camhub.audit import AuditLog, VerificationFailed, VerifierKey
 from camhub.audit.merkle import leaf_hash
 from camhub.audit.verify import verify_log
 from camhub.audit.witness import DataDirSource, load_state, save_state, witness
-from camhub.cli.audit import main
+from camhub.cli.main import main
 
 from ..conftest import FakeClock, MakeLog
 
