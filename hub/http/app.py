@@ -154,8 +154,7 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 
 async def list_cameras(request: web.Request) -> web.StreamResponse:
-    now = time.time()
-    return web.json_response([c.status(now) for _, c in sorted(request.app[CAMERAS].items())])
+    return web.json_response([c.status() for _, c in sorted(request.app[CAMERAS].items())])
 
 
 async def get_camera(request: web.Request) -> web.StreamResponse:
@@ -228,6 +227,7 @@ async def openapi(request: web.Request) -> web.StreamResponse:
 
 def make_app(
     cameras: dict[str, CameraPipeline],
+    live_views: dict[str, LiveView],
     db: Database | None = None,
     data_dir: Path | None = None,
     audit: AuditLog | None = None,
@@ -235,22 +235,16 @@ def make_app(
     accounts: AccountService | None = None,
     privacy: Privacy | None = None,
 ) -> web.Application:
-    """The hub's web app. The hub always passes `accounts` and `privacy`; without
-    accounts (unit tests that build the app directly) no route asks for a login.
-    With privacy, audit entries are shown only to those who may read them."""
+    """The hub's web app, serving `cameras` and their `live_views` (by camera name). The hub always
+    passes `accounts` and `privacy`; without accounts (unit tests that build the app directly) no route
+    asks for a login. With privacy, audit entries are shown only to those who may read them."""
     # The auth middleware runs inside the error middleware, so its HubErrors become JSON.
     middlewares = [error_middleware] if accounts is None else [error_middleware, auth_middleware(accounts)]
     quiet_client_faults()
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[CAMERAS] = cameras
     app[STARTED] = time.time()
-    app[LIVE] = {}
-
-    async def on_startup(app: web.Application) -> None:
-        loop = asyncio.get_running_loop()
-        app[LIVE].update({name: LiveView(camera, loop) for name, camera in cameras.items()})
-
-    app.on_startup.append(on_startup)
+    app[LIVE] = live_views  # each one a frame consumer its camera was built with
     app.router.add_get("/", index)
     app.router.add_get("/static/{file}", static_file)
     app.router.add_get("/api/health", health)
