@@ -76,7 +76,6 @@ class CameraPipeline:
         if (recorder is not None or packets) and config.input_for("record") is None:
             raise ValueError(f"camera {name!r}: packets are given to consumers, but no input has the role 'record'")
         self.name = name
-        self.config = config
         self._recorder = recorder
         self._motion = motion
         self._bus = bus

@@ -307,6 +307,3 @@ class InputReader:
             method(*args, **kwargs)
         except Exception:
             log.exception("camera %s: %s failed", self.camera, getattr(method, "__qualname__", method))
-
-    def stop(self) -> None:
-        self._stop.set()
