@@ -4,9 +4,13 @@ Start: the hub locks the data folder (camhub.store.lock) and opens the clip
 index (a damaged one stops the start, named); the audit log and the
 accounts open (on the very first start the first owner is created with a
 one-time password, kept in `initial_password` for the command to print);
-start-up recovery mends what a crash left, keeping clips under a hold; the
-web server starts, so the status page can explain a camera that will not
-connect; then one TaskGroup owns every camera and the retention task.
+start-up recovery mends what a crash left, keeping clips under a hold; each
+camera is built with the consumers it feeds, passed in at construction (its
+recorder, which needs the clip finisher and retention, its motion watcher and
+its live view); the web server starts, so the status page can explain a
+camera that will not connect; then one TaskGroup owns every camera and the
+retention task. Discrete events (motion, clips saved, camera states, owner
+notices, audit checkpoints) go on the bus.
 Stop (SIGINT, SIGTERM or a time limit): cameras first (open clips are
 closed), then the clip finisher drains, then the web server, then the index,
 the accounts and the audit log, and last the data folder's lock.
@@ -32,17 +36,19 @@ from camhub.audit import (
 )
 from camhub.auth import AccountService
 from camhub.auth.credentials import MIN_PASSWORD_LENGTH
-from camhub.bus import AuditCheckpointSigned, Bus, ClipSaved
+from camhub.bus import AuditCheckpointSigned, Bus
 from camhub.capture.camera import CameraPipeline
 from camhub.clock import Clock
 from camhub.config import HubConfig
 from camhub.errors import HubError
 from camhub.http.app import make_app
 from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
+from camhub.http.live import LiveView
 from camhub.motion.watcher import CameraMotion
 from camhub.privacy.holds import standing_in
 from camhub.privacy.service import Privacy
-from camhub.recording.recorder import CameraRecorder, ClipFinisher
+from camhub.recording.finisher import ClipFinisher
+from camhub.recording.recorder import CameraRecorder
 from camhub.recording.retention import Limits, Retention
 from camhub.registry import Registry
 from camhub.store.db import Database
@@ -62,12 +68,15 @@ class Hub:
         self.config = config
         self.clock = clock
         self.registry = registry if registry is not None else Registry().load()
-        secrets = config.secrets()
-        self.cameras = {
-            name: CameraPipeline(name, cam, self.registry.source_for, config.reconnect, secrets)
+        # Sources are made now, so that an input no integration can read stops the hub before anything opens.
+        self._sources = {
+            name: [self.registry.source_for(i) for i in cam.inputs]
             for name, cam in config.cameras.items()
             if cam.enabled
         }
+        # Built in run(), with the consumers each camera feeds, once the index they record into is open.
+        self.cameras: dict[str, CameraPipeline] = {}
+        self.live_views: dict[str, LiveView] = {}
         self.web_port: int | None = None
         self.ready = asyncio.Event()
         self.bus: Bus | None = None
@@ -85,7 +94,13 @@ class Hub:
 
     async def _start_web(self) -> web.AppRunner:
         self.app = make_app(
-            self.cameras, self.db, self.config.data_dir, self.audit, accounts=self.accounts, privacy=self.privacy
+            self.cameras,
+            self.live_views,
+            self.db,
+            self.config.data_dir,
+            self.audit,
+            accounts=self.accounts,
+            privacy=self.privacy,
         )
         runner = web.AppRunner(
             self.app,
@@ -110,23 +125,31 @@ class Hub:
         self.web_port = runner.addresses[0][1]
         return runner
 
-    def _attach(self, bus: Bus, finisher: ClipFinisher, retention: Retention) -> None:
-        """Give each camera its recorder and motion detector, on its reader threads."""
-        data_dir = self.config.data_dir
-        for name, camera in self.cameras.items():
-            cfg = camera.config
+    def _build_cameras(self, bus: Bus, finisher: ClipFinisher, retention: Retention) -> None:
+        """Each enabled camera with what it feeds: its recorder, its motion watcher and its live view."""
+        loop = asyncio.get_running_loop()
+        data_dir, secrets = self.config.data_dir, self.config.secrets()
+        for name, sources in self._sources.items():
+            cfg = self.config.cameras[name]
             recorder = None
-            if cfg.record.enabled and camera.record_reader is not None:
+            if cfg.record.enabled and cfg.input_for("record") is not None:
                 recorder = CameraRecorder(
                     name, data_dir, finisher, cfg.record.pre_roll, self.config.retention.min_free_bytes, retention.wake
                 )
-                camera.record_reader.sink = recorder
-                camera.recording = recorder
-            if cfg.motion.enabled:
-                motion = CameraMotion(name, cfg.motion, bus, recorder)
-                camera.detect_reader.frame_listeners.append(motion.on_frame)
-                camera.detect_reader.lost_listeners.append(motion.on_lost)
-                camera.motion = motion
+            motion = CameraMotion(name, cfg.motion, bus, recorder) if cfg.motion.enabled else None
+            self.live_views[name] = live = LiveView(loop)
+            self.cameras[name] = CameraPipeline(
+                name,
+                cfg,
+                sources,
+                self.config.reconnect,
+                secrets,
+                recorder=recorder,
+                motion=motion,
+                frames=(live,),
+                bus=bus,
+                clock=self.clock,
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; then stop everything in order."""
@@ -152,7 +175,7 @@ class Hub:
                 log.info("start-up recovery: %s", "; ".join(report.lines()))
             audit.on_checkpoint(lambda cp: bus.publish(AuditCheckpointSigned(cp.size, cp.note)))
             await _log_lifecycle(audit, HubStarted(time=self.clock(), actor="hub", version=__version__))
-            finisher = ClipFinisher(data_dir, db, lambda clip: bus.publish_threadsafe(ClipSaved(clip)))
+            finisher = ClipFinisher(data_dir, db, bus)
             self.privacy = privacy = await Privacy.open(
                 data_dir,
                 db,
@@ -172,7 +195,7 @@ class Hub:
                 self.clock,
                 held=privacy.holds.active,
             )
-            self._attach(bus, finisher, retention)
+            self._build_cameras(bus, finisher, retention)
             runner = await self._start_web()
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
             try:

@@ -11,7 +11,6 @@ assembled from the same tables (camhub.http.openapi).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from pathlib import Path
@@ -99,6 +98,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def make_app(
     cameras: dict[str, CameraPipeline],
+    live_views: dict[str, LiveView],
     db: Database | None = None,
     data_dir: Path | None = None,
     audit: AuditLog | None = None,
@@ -106,9 +106,9 @@ def make_app(
     accounts: AccountService | None = None,
     privacy: Privacy | None = None,
 ) -> web.Application:
-    """The hub's web app. The hub always passes `accounts` and `privacy`; without
-    accounts (unit tests that build the app directly) no route asks for a login.
-    With privacy, audit entries are shown only to those who may read them."""
+    """The hub's web app, serving `cameras` and their `live_views` (by camera name). The hub always
+    passes `accounts` and `privacy`; without accounts (unit tests that build the app directly) no route
+    asks for a login. With privacy, audit entries are shown only to those who may read them."""
     # The auth middleware runs inside the error middleware, so its HubErrors become JSON.
     middlewares: list[Middleware] = [error_middleware]
     if accounts is not None:
@@ -117,13 +117,7 @@ def make_app(
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[CAMERAS] = cameras
     app[STARTED] = time.time()
-    app[LIVE] = {}
-
-    async def on_startup(app: web.Application) -> None:
-        loop = asyncio.get_running_loop()
-        app[LIVE].update({name: LiveView(camera, loop) for name, camera in cameras.items()})
-
-    app.on_startup.append(on_startup)
+    app[LIVE] = live_views  # each one a frame consumer its camera was built with
     for table in (PAGE_ROUTES, CAMERA_ROUTES, OPENAPI_ROUTES):
         table.add_to(app)
     if db is not None and data_dir is not None:

@@ -199,8 +199,7 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 @ROUTES.get("/api/cameras", LIST_OP)
 async def list_cameras(request: web.Request) -> web.StreamResponse:
-    now = time.time()
-    return web.json_response([c.status(now) for _, c in sorted(request.app[CAMERAS].items())])
+    return web.json_response([c.status() for _, c in sorted(request.app[CAMERAS].items())])
 
 
 @ROUTES.get("/api/cameras/{name}", GET_OP)

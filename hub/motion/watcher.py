@@ -1,20 +1,23 @@
-"""Motion per camera, run on the detect reader's thread, driving the recorder.
+"""Motion per camera: a frame consumer of the detect input, driving the recorder.
 
-For each analysed frame: the detector gives a sample, the state machine turns
-samples into events, the recorder gets start/end commands (thread-safe, no
-loop hop), and the events go to the bus for MQTT, the dashboard and the log.
-The frame with the most motion is kept for the clip's snapshot.
+`CameraMotion` is given to its camera at construction and runs on the detect
+input's reader thread. For each analysed frame: the detector gives a sample,
+the state machine turns samples into events, the recorder gets start/end
+commands (thread-safe, no loop hop), and the events go on the bus for MQTT,
+the dashboard and the log. The frame with the most motion is kept for the
+clip's snapshot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
 from camhub.bus import Bus
 from camhub.capture.media import Frame
 from camhub.config import MotionConfig
 from camhub.motion.detector import MotionDetector, MotionEnded, MotionSample, MotionStarted, MotionStateMachine
-from camhub.recording.recorder import CameraRecorder, Peak
+from camhub.recording.finisher import Peak
+from camhub.recording.recorder import CameraRecorder
 
 
 @dataclass
@@ -26,19 +29,21 @@ class MotionStatus:
     last_end: float | None = None
 
 
-@dataclass
 class CameraMotion:
-    camera: str
-    config: MotionConfig
-    bus: Bus
-    recorder: CameraRecorder | None = None
-    status: MotionStatus = field(default_factory=MotionStatus)
+    """A camera's motion watcher; every method runs on the detect input's reader thread."""
 
-    def __post_init__(self) -> None:
-        self.detector = MotionDetector(self.config)
-        self.machine = MotionStateMachine(self.camera, self.config)
+    def __init__(self, camera: str, config: MotionConfig, bus: Bus, recorder: CameraRecorder | None = None) -> None:
+        self.camera = camera
+        self.bus = bus
+        self.recorder = recorder
+        self.status = MotionStatus()
+        self.detector = MotionDetector(config)
+        self.machine = MotionStateMachine(camera, config)
         self._best: Peak | None = None
         self._last_time = 0.0
+
+    def report(self) -> dict[str, object]:
+        return asdict(self.status)
 
     def on_frame(self, frame: Frame) -> None:
         sample = self.detector.analyse(frame.luma, frame.capture_time)

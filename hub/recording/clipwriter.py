@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.video.codeccontext import VideoCodecContext
+from av.video.stream import VideoStream
 
 from camhub.capture.media import Packet, StreamInfo
 
@@ -148,7 +150,10 @@ class TranscodeWriter(ClipWriter):
 
     def __init__(self, path: Path, info: StreamInfo) -> None:
         super().__init__(path, info)
-        self._decoder = av.CodecContext.create(info.codec, "r")
+        decoder = av.CodecContext.create(info.codec, "r")
+        if not isinstance(decoder, VideoCodecContext):
+            raise ValueError(f"codec {info.codec!r} of the record input is not a video codec")
+        self._decoder = decoder
         rate = Fraction(round(info.fps or 10)).limit_denominator(1000)
         self._stream = self._out.add_stream(
             "libx264", rate=rate, options={"preset": "ultrafast", "tune": "zerolatency"}
@@ -174,7 +179,7 @@ class TranscodeWriter(ClipWriter):
         self._time_base = CAPTURE_TIME_BASE
         self._last_duration = int(1 / ((self.info.fps or 10) * CAPTURE_TIME_BASE))
 
-    def _mux(self, packets: list[av.Packet]) -> None:
+    def _mux(self, packets: list[av.Packet[VideoStream]]) -> None:
         for out in packets:
             self._out.mux(out)
 

@@ -1,12 +1,14 @@
-"""Recording a camera's record input into motion clips.
+"""A camera's recorder: the record input's packets into motion clips.
 
 `CameraRecorder` lives on the record input's reader thread: each packet goes
-into a pre-roll ring of whole GOPs and, while a clip is open, straight into
-its `ClipWriter`, with no hop through the event loop. The loop only sends
-commands (start a clip at time t, end it), which the thread applies at the
-next packet. A closed clip goes to `ClipFinisher`, which makes it durable and
-indexes it in Moonfire NVR's order: fsync, rename, fsync the directory,
-snapshot files, then the row.
+into the pre-roll ring of whole GOPs and, while a clip is open, straight into
+its `ClipWriter`, with no hop through the event loop. The motion watcher,
+on the detect input's reader thread, only queues commands (start a clip at
+time t, end it), which this thread applies at its next packet; the deque
+they pass through is safe between the two threads. A closed clip goes to the
+`ClipFinisher` (camhub.recording.finisher), which makes it durable and
+indexes it. A failed write drops that clip's file and, when the disk is
+full, pauses recording and wakes retention, so the hub keeps running.
 """
 
 from __future__ import annotations
@@ -17,66 +19,21 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import av
-import cv2
 
 from camhub.capture.media import OpenStream, Packet, StreamInfo
-from camhub.durable import durable_rename, unlink_durably, write_durably
-from camhub.recording.clipwriter import ClipWriter, WrittenClip, make_writer
-from camhub.store.db import Database
-from camhub.store.files import PARTIAL, clip_path, sha256_of, sidecars
-from camhub.store.index import MAX_CLIP_SECONDS, ClipRecord, insert_clip
+from camhub.durable import unlink_durably
+from camhub.recording.clipwriter import ClipWriter, make_writer
+from camhub.recording.finisher import ClipFinisher, Peak
+from camhub.recording.ring import PacketRing
+from camhub.store.files import PARTIAL, clip_path
+from camhub.store.index import MAX_CLIP_SECONDS
 
 log = logging.getLogger(__name__)
-THUMB_WIDTH = 320
-
-
-class PacketRing:
-    """The newest packets, kept as whole GOPs covering at least `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._packets: deque[Packet] = deque()
-
-    def add(self, packet: Packet) -> None:
-        self._packets.append(packet)
-        horizon = packet.capture_time - self.seconds
-        # Drop a GOP only when the next one already starts before the horizon.
-        while True:
-            second_key = next((i for i, p in enumerate(self._packets) if p.keyframe and i > 0), None)
-            if second_key is None or self._packets[second_key].capture_time > horizon:
-                break
-            for _ in range(second_key):
-                self._packets.popleft()
-
-    def since(self, t: float) -> list[Packet]:
-        """Packets from the last keyframe at or before `t` (or the oldest keyframe)."""
-        start = None
-        for i, p in enumerate(self._packets):
-            if p.keyframe and (start is None or p.capture_time <= t):
-                start = i
-            if p.capture_time > t and start is not None:
-                break
-        return list(self._packets)[start:] if start is not None else []
-
-    def newest_time(self) -> float | None:
-        return self._packets[-1].capture_time if self._packets else None
-
-    def clear(self) -> None:
-        self._packets.clear()
-
-
-@dataclass(frozen=True)
-class Peak:
-    """The analysed frame with the most motion in an event."""
-
-    frame: av.VideoFrame
-    score: float
 
 
 @dataclass
@@ -88,74 +45,8 @@ class RecorderStatus:
     paused: bool = False
 
 
-class ClipFinisher:
-    """Makes closed clips durable and indexes them, on its own threads."""
-
-    def __init__(self, data_dir: Path, db: Database, on_saved: Callable[[ClipRecord], None]) -> None:
-        self.data_dir = data_dir
-        self.db = db
-        self.on_saved = on_saved
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clip-finisher")
-
-    def submit(self, camera: str, written: WrittenClip, peak: Peak | None) -> None:
-        self._pool.submit(self._finish_logged, camera, written, peak)
-
-    def _finish_logged(self, camera: str, written: WrittenClip, peak: Peak | None) -> None:
-        try:
-            record = self.finish(camera, written, peak)
-        except Exception:
-            log.exception("camera %s: could not finish clip %s; start-up recovery will", camera, written.path.name)
-            return
-        if record is not None:
-            self.on_saved(record)
-
-    def finish(self, camera: str, written: WrittenClip, peak: Peak | None) -> ClipRecord | None:
-        partial = written.path
-        if written.packets == 0:
-            unlink_durably([partial])
-            return None
-        final = partial.with_name(partial.name.removesuffix(PARTIAL))
-        durable_rename(partial, final)
-        snapshot, thumbnail = sidecars(final)
-        if peak is not None:
-            full, small = encode_snapshot(peak.frame)
-            write_durably(snapshot, full)
-            write_durably(thumbnail, small)
-        record = ClipRecord(
-            camera=camera,
-            start_time=written.first_capture,
-            end_time=written.first_capture + written.duration,
-            duration=written.duration,
-            bytes=final.stat().st_size,
-            codec=written.codec,
-            width=written.width,
-            height=written.height,
-            sha256=sha256_of(final),
-            path=str(final.relative_to(self.data_dir)),
-            snapshot_path=str(snapshot.relative_to(self.data_dir)) if peak else None,
-            thumbnail_path=str(thumbnail.relative_to(self.data_dir)) if peak else None,
-            peak_motion=peak.score if peak else None,
-        )
-        clip_id = self.db.write_blocking(lambda db: insert_clip(db, record))
-        return ClipRecord(**{**record.as_json(), "id": clip_id})
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
-def encode_snapshot(frame: av.VideoFrame) -> tuple[bytes, bytes]:
-    image = frame.to_ndarray(format="bgr24")
-    ok, full = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    height = max(2, round(image.shape[0] * THUMB_WIDTH / image.shape[1]))
-    small_image = cv2.resize(image, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA)
-    ok2, small = cv2.imencode(".jpg", small_image, [cv2.IMWRITE_JPEG_QUALITY, 75])
-    if not (ok and ok2):
-        raise RuntimeError("JPEG encoding of the snapshot failed")
-    return full.tobytes(), small.tobytes()
-
-
 class CameraRecorder:
-    """Per camera; `on_*` run on the record reader thread, `start`/`end` on the loop."""
+    """Per camera; `on_*` run on the record input's reader thread, `start`/`end` on the detect input's."""
 
     def __init__(
         self,
@@ -183,14 +74,17 @@ class CameraRecorder:
         self._checked_space_at = 0.0
         self._not_before: float | None = None  # after a failed write: open the next clip only at a later keyframe
 
-    # -- the event loop's side: commands only, never blocking
+    # -- the motion watcher's side: commands only, never blocking
     def start(self, at: float) -> None:
         self._commands.append(("start", at, None))
 
     def end(self, at: float, peak: Peak | None = None) -> None:
         self._commands.append(("end", at, peak))
 
-    # -- the reader thread's side
+    def report(self) -> dict[str, object]:
+        return asdict(self.status)
+
+    # -- the record input's reader thread
     def on_connect(self, stream: OpenStream) -> None:
         self._info = stream.info
         self._template = getattr(stream, "stream", None)
@@ -241,22 +135,24 @@ class CameraRecorder:
         path = path.with_name(path.name + PARTIAL)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = make_writer(path, self._info, self._template)
+            writer = self._writer = make_writer(path, self._info, self._template)
         except (OSError, av.FFmpegError) as exc:
             self._failed(exc, path)
             return
         self.status.recording = True
         self._not_before = None
         for p in packets:
-            if self._writer is None:
-                break
-            self._guarded(self._writer.write, p)
+            if not self._guarded(writer.write, p):
+                break  # the clip failed and was dropped
 
-    def _guarded(self, write: Callable[[Packet], None], packet: Packet) -> None:
+    def _guarded(self, write: Callable[[Packet], None], packet: Packet) -> bool:
+        """Whether `packet` was written; a failure drops the clip (`_failed`)."""
         try:
             write(packet)
         except (OSError, av.FFmpegError) as exc:
             self._failed(exc, self._writer.path if self._writer else None)
+            return False
+        return True
 
     def _failed(self, exc: BaseException, path: Path | None) -> None:
         """A write failed: drop this clip's file, pause when the disk is full, keep the hub running."""

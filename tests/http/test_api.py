@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import av
 import cv2
 import numpy as np
 import pytest
@@ -143,10 +144,10 @@ async def test_snapshot_and_live_view_share_one_encoding(
     encoded = 0
     real = camhub.http.live.encode_jpeg
 
-    def counting(frame: camhub.http.live.Frame) -> bytes:
+    def counting(frame: av.VideoFrame, quality: int) -> bytes:
         nonlocal encoded
         encoded += 1
-        return real(frame)
+        return real(frame, quality)
 
     monkeypatch.setattr(camhub.http.live, "encode_jpeg", counting)
     http, _ = await household_login(running_hub.url, running_hub.initial_password)

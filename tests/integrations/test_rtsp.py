@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from camhub.capture.camera import CameraPipeline
-from camhub.capture.media import Frame, Packet
+from camhub.capture.media import Frame, OpenStream, Packet
 from camhub.config import parse_config
 from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
@@ -22,13 +22,50 @@ CAP = 2.0  # the reconnect cap these tests configure, in seconds
 WARM_UP = 2.5  # seconds: one GOP of the test scene, plus a margin
 
 
-def pipelines(cameras: dict[str, Any]) -> dict[str, CameraPipeline]:
+class Collector:
+    """A packet and frame consumer that keeps what it is given, on the reader threads."""
+
+    def __init__(self) -> None:
+        self.packets: list[Packet] = []
+        self.frames: list[Frame] = []
+
+    def on_connect(self, stream: OpenStream) -> None:
+        pass
+
+    def on_packet(self, packet: Packet) -> None:
+        self.packets.append(packet)
+
+    def on_disconnect(self) -> None:
+        pass
+
+    def on_frame(self, frame: Frame) -> None:
+        self.frames.append(frame)
+
+    def on_lost(self) -> None:
+        pass
+
+    def restart(self) -> None:
+        self.packets, self.frames = [], []
+
+
+def pipelines(cameras: dict[str, Any]) -> tuple[dict[str, CameraPipeline], dict[str, Collector]]:
+    """A pipeline per camera, each built with a collector of its packets and frames."""
     config = parse_config({"cameras": cameras, "reconnect": {"initial": 0.2, "cap": CAP}})
     registry = Registry().load()
-    return {
-        n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets())
+    collectors = {n: Collector() for n in config.cameras}
+    cams = {
+        n: CameraPipeline(
+            n,
+            c,
+            [registry.source_for(i) for i in c.inputs],
+            config.reconnect,
+            config.secrets(),
+            packets=(collectors[n],),
+            frames=(collectors[n],),
+        )
         for n, c in config.cameras.items()
     }
+    return cams, collectors
 
 
 async def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -40,32 +77,19 @@ async def wait_until(check: Callable[[], bool], timeout: float) -> bool:
     return check()
 
 
-async def collect(camera: CameraPipeline, seconds: float) -> tuple[list[Packet], list[Frame]]:
+async def collect(camera: CameraPipeline, seen: Collector, seconds: float) -> tuple[list[Packet], list[Frame]]:
     """Packets of the record input and frames of the detect input over `seconds` after both flow."""
-    packets: list[Packet] = []
-    frames: list[Frame] = []
-
-    async def gather(sub: Any, into: list[Any]) -> None:
-        async for item in sub:
-            into.append(item)
-
-    with camera.packets.subscribe(maxsize=1000) as psub, camera.frames.subscribe(maxsize=1000) as fsub:
-        tasks = [asyncio.create_task(gather(psub, packets)), asyncio.create_task(gather(fsub, frames))]
-        assert await wait_until(lambda: bool(packets) and bool(frames), 20), camera.status()
-        # A new client starts at the last keyframe, so the server catches up in a burst of
-        # up to one GOP (2 s); the rate is measured after it.
-        await asyncio.sleep(WARM_UP)
-        packets.clear()
-        frames.clear()
-        await asyncio.sleep(seconds)
-        for task in tasks:
-            task.cancel()
-        assert psub.dropped == 0 and fsub.dropped == 0
-    return packets, frames
+    assert await wait_until(lambda: bool(seen.packets) and bool(seen.frames), 20), camera.status()
+    # A new client starts at the last keyframe, so the server catches up in a burst of
+    # up to one GOP (2 s); the rate is measured after it.
+    await asyncio.sleep(WARM_UP)
+    seen.restart()
+    await asyncio.sleep(seconds)
+    return list(seen.packets), list(seen.frames)
 
 
 async def test_h264_main_and_sub_stream_arrive_with_codec_size_and_rate(rtsp_server: RtspServer) -> None:
-    cams = pipelines(
+    cams, seen = pipelines(
         {
             "cam": {
                 "inputs": [
@@ -78,7 +102,7 @@ async def test_h264_main_and_sub_stream_arrive_with_codec_size_and_rate(rtsp_ser
     )
     task = asyncio.create_task(cams["cam"].run())
     try:
-        packets, frames = await collect(cams["cam"], 4.0)
+        packets, frames = await collect(cams["cam"], seen["cam"], 4.0)
         status = cams["cam"].status()
     finally:
         task.cancel()
@@ -98,10 +122,10 @@ async def test_h264_main_and_sub_stream_arrive_with_codec_size_and_rate(rtsp_ser
 
 
 async def test_h265_stream(rtsp_server: RtspServer) -> None:
-    cams = pipelines({"cam": {"inputs": [{"url": rtsp_server.url("hevc", "main")}]}})
+    cams, seen = pipelines({"cam": {"inputs": [{"url": rtsp_server.url("hevc", "main")}]}})
     task = asyncio.create_task(cams["cam"].run())
     try:
-        packets, frames = await collect(cams["cam"], 2.0)
+        packets, frames = await collect(cams["cam"], seen["cam"], 2.0)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -122,7 +146,7 @@ async def test_reconnects_within_cap_after_server_restart(rtsp_server_factory: C
     await server.start()
     alive = rtsp_server_factory()  # a second camera on its own server, which stays up
     await alive.start()
-    cams = pipelines(
+    cams, _ = pipelines(
         {
             "flaky": {"inputs": [{"url": server.url("cam", "sub"), "timeout": 3}]},
             "steady": {"inputs": [{"url": alive.url("cam", "sub")}]},
@@ -155,7 +179,7 @@ async def test_reconnects_within_cap_after_server_restart(rtsp_server_factory: C
 
 
 async def test_dead_camera_does_not_affect_live_one(rtsp_server: RtspServer) -> None:
-    cams = pipelines(
+    cams, seen = pipelines(
         {
             "live": {"inputs": [{"url": rtsp_server.url("cam", "sub")}]},
             "dead": {"inputs": [{"url": f"rtsp://127.0.0.1:{free_port()}/nothing"}]},
@@ -163,7 +187,7 @@ async def test_dead_camera_does_not_affect_live_one(rtsp_server: RtspServer) -> 
     )
     tasks = [asyncio.create_task(c.run()) for c in cams.values()]
     try:
-        packets, _frames = await collect(cams["live"], 3.0)
+        packets, _frames = await collect(cams["live"], seen["live"], 3.0)
         status = {n: c.status() for n, c in cams.items()}
     finally:
         for task in tasks:
@@ -178,7 +202,7 @@ async def test_wrong_credentials_give_a_clear_status(rtsp_server_factory: Callab
     server = rtsp_server_factory(credentials=("viewer", "right-horse-battery"))
     await server.start()
     base = server.url("cam", "sub", with_credentials=False)
-    cams = pipelines(
+    cams, _ = pipelines(
         {
             "wrong": {"inputs": [{"url": base, "username": "viewer", "password": "wrong-staple-77"}]},
             "right": {"inputs": [{"url": base, "username": "viewer", "password": "right-horse-battery"}]},

@@ -130,7 +130,7 @@ async def watch(
     config = parse_config({"cameras": cameras, "reconnect": {"initial": 0.2, "cap": 1.0}})
     registry = Registry().load()
     pipelines = {
-        n: CameraPipeline(n, c, registry.source_for, config.reconnect, config.secrets())
+        n: CameraPipeline(n, c, [registry.source_for(i) for i in c.inputs], config.reconnect, config.secrets())
         for n, c in config.cameras.items()
     }
     tasks = [asyncio.create_task(p.run()) for p in pipelines.values()]

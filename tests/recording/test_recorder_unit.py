@@ -14,7 +14,8 @@ import pytest
 
 import camhub.recording.recorder
 from camhub.capture.media import Packet, StreamInfo
-from camhub.recording.recorder import CameraRecorder, PacketRing
+from camhub.recording.recorder import CameraRecorder
+from camhub.recording.ring import PacketRing
 
 FPS, GOP = 10, 10  # one keyframe a second
 

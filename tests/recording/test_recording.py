@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,10 @@ import av
 import pytest
 
 from camhub.app import Hub
-from camhub.bus import ClipSaved
-from camhub.capture.media import Packet
-from camhub.config import parse_config
+from camhub.capture.media import OpenStream, Packet, Source
+from camhub.config import InputConfig, parse_config
+from camhub.recording.finisher import ClipSaved
+from camhub.registry import Registry
 from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
 from camhub.sim.scene import LightSwitch, Scene
@@ -77,6 +78,44 @@ def clip_packets(path: Path) -> list[tuple[bytes, ...]]:
         return [nal_units(bytes(p)) for p in container.demux(container.streams.video[0]) if p.size]
 
 
+class TappedStream:
+    """An opened stream that keeps every packet it hands the hub; all else is the real stream's."""
+
+    def __init__(self, stream: OpenStream, into: list[Packet]) -> None:
+        self._stream, self._into = stream, into
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def packets(self) -> Iterator[Packet]:
+        for packet in self._stream.packets():
+            self._into.append(packet)
+            yield packet
+
+
+class TappedSource:
+    def __init__(self, source: Source, into: list[Packet]) -> None:
+        self._source, self._into = source, into
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def open(self) -> OpenStream:
+        return TappedStream(self._source.open(), self._into)
+
+
+class TappedRegistry(Registry):
+    """The built-in integrations, with one input tapped: what the hub received from it, packet by packet."""
+
+    def __init__(self, url: str, into: list[Packet]) -> None:
+        super().__init__()
+        self._url, self._into = url, into
+
+    def source_for(self, config: InputConfig) -> Source:
+        source = super().source_for(config)
+        return TappedSource(source, self._into) if config.url == self._url else source
+
+
 @pytest.fixture(scope="module")
 def recorded(
     require_rtsp: None,
@@ -110,7 +149,8 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
                 },
             }
         )
-        hub = Hub(config)
+        received: list[Packet] = []
+        hub = Hub(config, registry=TappedRegistry(server.url("cam", "main"), received).load())
         stop = asyncio.Event()
         task = asyncio.create_task(hub.run(stop))
         ready = asyncio.create_task(hub.ready.wait())
@@ -119,20 +159,14 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
             task.result()  # the hub failed to start: show why
         assert hub.ready.is_set(), "the hub did not start in 30 s"
         assert hub.bus is not None
-        received: list[Packet] = []
         saved: list[ClipRecord] = []
-
-        async def collect_packets() -> None:
-            with hub.cameras["cam"].packets.subscribe(maxsize=10000) as sub:
-                async for packet in sub:
-                    received.append(packet)
 
         async def collect_saved() -> None:
             with hub.bus.subscribe(ClipSaved) as sub:  # type: ignore[union-attr]
                 async for event in sub:
                     saved.append(event.clip)
 
-        collectors = [asyncio.create_task(collect_packets()), asyncio.create_task(collect_saved())]
+        collector = asyncio.create_task(collect_saved())
         started = time.time()
 
         def cam_clips() -> int:
@@ -153,17 +187,17 @@ async def _record(data: Path, scene: Any, lights: Any, login: Login) -> dict[str
                     snapshot = (response.status, response.content_type, await response.read())
         # Stop just after a clip was saved, before the next motion: a clip cut by the stop has no
         # peak frame, so no snapshot, and whether the stop cut one depended on the machine's speed.
-        recorder, motion = hub.cameras["cam"].recording, hub.cameras["cam"].motion
         count = cam_clips()
-        await wait_until(
-            lambda: cam_clips() > count and not recorder.status.recording and not motion.status.active,
-            "a saved clip and no motion after it",
-        )
+
+        def quiet() -> bool:
+            status = hub.cameras["cam"].status()
+            return not status["recording"]["recording"] and not status["motion"]["active"]
+
+        await wait_until(lambda: cam_clips() > count and quiet(), "a saved clip and no motion after it")
         stop.set()
         await asyncio.wait_for(task, 30)
         stopped = time.time()
-        for c in collectors:
-            c.cancel()
+        collector.cancel()
     finally:
         await server.stop()
     from camhub.store.db import connect

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from camhub.app import Hub
-from camhub.bus import ClipSaved
 from camhub.config import parse_config
+from camhub.recording.finisher import ClipSaved
 from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
 from camhub.sim.scene import MovingObject, Scene

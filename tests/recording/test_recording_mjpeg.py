@@ -6,11 +6,15 @@ import asyncio
 import json
 import subprocess
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from camhub.app import Hub
-from camhub.bus import ClipSaved
+from camhub.bus import AuditCheckpointSigned
+from camhub.capture.camera import CameraStateChanged
 from camhub.config import parse_config
+from camhub.motion.detector import MotionEnded, MotionStarted
+from camhub.recording.finisher import ClipSaved
 from camhub.sim.http_server import SimHttpServer
 
 
@@ -33,18 +37,25 @@ async def test_mjpeg_camera_records_h264_clips(http_sim: SimHttpServer, tmp_path
     hub = Hub(config)
     stop = asyncio.Event()
     task = asyncio.create_task(hub.run(stop))
-    await asyncio.wait_for(hub.ready.wait(), 20)
-    assert hub.bus is not None
-    saved = []
-    with hub.bus.subscribe(ClipSaved) as sub:
-        deadline = time.monotonic() + 30  # the 10 s scene moves from 2 to 5 s of each loop
-        while not saved and time.monotonic() < deadline:
+    # Subscribe as soon as the bus exists: long before the camera is built (the first start
+    # hashes the first owner's password on the way), so no event of the camera is missed.
+    deadline = time.monotonic() + 20
+    while hub.bus is None and not task.done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert hub.bus is not None, task
+    events: list[object] = []
+    with hub.bus.subscribe() as sub:
+        deadline = time.monotonic() + 40  # the 10 s scene moves from 2 to 5 s of each loop
+        while not any(isinstance(e, ClipSaved) for e in events) and time.monotonic() < deadline:
             try:
-                saved.append((await asyncio.wait_for(sub.get(), 1)).clip)
+                events.append(await asyncio.wait_for(sub.get(), 1))
             except TimeoutError:
                 pass
-    stop.set()
-    await asyncio.wait_for(task, 20)
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        while not sub.queue.empty():  # what the stop published
+            events.append(sub.queue.get_nowait())
+    saved = [e.clip for e in events if isinstance(e, ClipSaved)]
     assert saved, hub.cameras["porch"].status()
     clip = saved[0]
     assert clip.codec == "h264"
@@ -58,3 +69,23 @@ async def test_mjpeg_camera_records_h264_clips(http_sim: SimHttpServer, tmp_path
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 640, 360)
     assert int(stream["nb_read_frames"]) >= 15 * 3  # at least the 3 s of motion at 15 fps
     assert not probe.stderr.strip()
+
+    # The bus carried every kind of event the recording made, in order: the camera came online
+    # (and went offline at the stop, each change once), motion started and ended, the clip was saved.
+    states = [e for e in events if isinstance(e, CameraStateChanged)]
+    assert {e.camera for e in states} == {"porch"}, states
+    assert states[0].state == "online" and states[-1].state == "offline", states
+    assert all(a.state != b.state for a, b in pairwise(states)), states
+    started = next(e for e in events if isinstance(e, MotionStarted))
+    ended = next(e for e in events if isinstance(e, MotionEnded))
+    first_saved = next(e for e in events if isinstance(e, ClipSaved))
+    assert started.camera == ended.camera == "porch"
+    assert [events.index(e) for e in (states[0], started, ended, first_saved)] == sorted(
+        events.index(e) for e in (states[0], started, ended, first_saved)
+    )
+    assert clip.start_time <= started.time <= ended.end <= clip.end_time + 1.0, (clip, started, ended)
+    assert states[0].time <= started.time + 1.0
+    # Every audit entry's commit signs a checkpoint, announced on the bus: the hub's start, and its stop.
+    checkpoints = [e for e in events if isinstance(e, AuditCheckpointSigned)]
+    assert len(checkpoints) >= 2 and checkpoints[-1].size > checkpoints[0].size, checkpoints
+    assert events.index(checkpoints[-1]) > events.index(states[-1])

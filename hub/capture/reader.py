@@ -1,0 +1,309 @@
+"""One camera input, read forever in its own thread, reconnected with backoff.
+
+A reader thread hands its data straight to the consumers it was given at
+construction, on that thread, with no hop through the event loop: every
+packet to the `PacketConsumer`s (the recorder, on the record input), and for
+the detect input every frame picked at the analysis rate to the
+`FrameConsumer`s (the motion watcher, the live view). A consumer that raises
+is logged and the input keeps reading. Status is kept per input; errors in it
+are redacted. An error's time comes from the injected clock; rates and the
+backoff use the monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, ParamSpec, Protocol
+
+from camhub.capture.backoff import Backoff
+from camhub.capture.media import Frame, OpenStream, Packet, Source, StreamInfo
+from camhub.clock import Clock
+from camhub.config import InputConfig, ReconnectConfig
+from camhub.errors import SourceError
+from camhub.redact import redact
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+InputState = Literal["starting", "connecting", "online", "retrying", "stopped"]
+
+# Consecutive undecodable packets after which the input is treated as broken.
+MAX_DECODE_ERRORS = 50
+# Seconds a connection must deliver before its backoff is forgotten.
+STABLE_AFTER = 5.0
+# Seconds a stopping reader thread is given to close its connection.
+STOP_GRACE = 2.0
+
+
+class PacketConsumer(Protocol):
+    """Takes every packet of the record input, on its reader thread (the recorder)."""
+
+    def on_connect(self, stream: OpenStream) -> None: ...
+
+    def on_packet(self, packet: Packet) -> None: ...
+
+    def on_disconnect(self) -> None: ...
+
+
+class FrameConsumer(Protocol):
+    """Takes every analysed frame of the detect input, on its reader thread (motion, live views)."""
+
+    def on_frame(self, frame: Frame) -> None: ...
+
+    def on_lost(self) -> None:
+        """The connection ended or could not be made; the next frame, if any, comes from a new one."""
+        ...
+
+
+class RateMeter:
+    """Events per second over the last few seconds, safe to read from any thread."""
+
+    def __init__(self, window: float = 5.0, clock: Clock = time.monotonic) -> None:
+        self._window = window
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+        self.count = 0
+
+    def tick(self) -> None:
+        now = self._clock()
+        self.count += 1
+        if not self._samples or now - self._samples[-1][0] >= 0.5:
+            self._samples.append((now, self.count))
+            while self._samples and now - self._samples[0][0] > self._window:
+                self._samples.popleft()
+
+    def rate(self) -> float:
+        now = self._clock()
+        samples = list(self._samples)
+        if not samples or now - samples[-1][0] > self._window:
+            return 0.0
+        t0, c0 = samples[0]
+        span = now - t0
+        return (self.count - c0) / span if span > 0.5 else 0.0
+
+
+@dataclass
+class InputStatus:
+    roles: tuple[str, ...]
+    source: str
+    state: InputState = "starting"
+    info: StreamInfo | None = None
+    last_packet_time: float | None = None
+    last_frame_time: float | None = None
+    last_error: str | None = None
+    last_error_time: float | None = None
+    connects: int = 0
+    failures: int = 0
+    packets: RateMeter = field(default_factory=RateMeter)
+    frames: RateMeter = field(default_factory=RateMeter)
+    decode_errors: int = 0
+    retry_in: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "roles": list(self.roles),
+            "source": self.source,
+            "state": self.state,
+            "codec": info.codec if info else None,
+            "width": info.width if info else None,
+            "height": info.height if info else None,
+            "stream_fps": round(info.fps, 3) if info and info.fps else None,
+            "packets_per_second": round(self.packets.rate(), 2),
+            "frames_analysed_per_second": round(self.frames.rate(), 2),
+            "packets_received": self.packets.count,
+            "frames_analysed": self.frames.count,
+            "last_packet_time": self.last_packet_time,
+            "last_frame_time": self.last_frame_time,
+            "last_error": self.last_error,
+            "last_error_time": self.last_error_time,
+            "connects": self.connects,
+            "failures": self.failures,
+            "decode_errors": self.decode_errors,
+            "retry_in": self.retry_in,
+        }
+
+
+class InputReader:
+    """Reads one input forever in its own thread until stopped.
+
+    `on_state` is called after each change of `status.state`: on the reader
+    thread, and once on the event loop when the reader stops.
+    """
+
+    def __init__(
+        self,
+        camera: str,
+        config: InputConfig,
+        source: Source,
+        reconnect: ReconnectConfig,
+        analysis_fps: float,
+        *,
+        packets: Sequence[PacketConsumer] = (),
+        frames: Sequence[FrameConsumer] = (),
+        secrets: tuple[str, ...] = (),
+        clock: Clock = time.time,
+        on_state: Callable[[], None] | None = None,
+    ) -> None:
+        self.camera = camera
+        self.config = config
+        self.source = source
+        self.status = InputStatus(roles=config.roles, source=source.description)
+        self._backoff = Backoff(reconnect.initial, reconnect.cap)
+        self._interval = 1.0 / analysis_fps
+        self._detect = "detect" in config.roles  # decode and pick frames; otherwise packets only
+        self._packets = tuple(packets)
+        self._frames = tuple(frames)
+        self._secrets = secrets
+        self._clock = clock
+        self._on_state = on_state
+        self._stop = threading.Event()
+        self._frame_seq = 0
+        self.latest_frame: Frame | None = None
+
+    async def run(self) -> None:
+        """Run the reader thread until cancelled; cancellation stops the thread."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def finished() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def target() -> None:
+            try:
+                self._read_forever()
+            finally:
+                try:
+                    loop.call_soon_threadsafe(finished)
+                except RuntimeError:
+                    pass  # the loop closed while this thread finished a slow read; nobody waits
+
+        thread = threading.Thread(
+            target=target, name=f"camera:{self.camera}:{'+'.join(self.config.roles)}", daemon=True
+        )
+        thread.start()
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            self._stop.set()
+            # Give the thread a moment to close its connection; a read stuck in
+            # FFmpeg ends at its own timeout and the daemon thread then exits.
+            try:
+                await asyncio.wait_for(asyncio.shield(done), STOP_GRACE)
+            except TimeoutError:
+                log.debug("camera %s: reader still busy after %.0f s", self.camera, STOP_GRACE)
+            raise
+        finally:
+            self._stop.set()
+            self._set_state("stopped")
+
+    def _set_state(self, state: InputState) -> None:
+        if self.status.state == state:
+            return
+        self.status.state = state
+        if self._on_state is not None:
+            self._call(self._on_state)
+
+    def _fail(self, message: str) -> None:
+        status = self.status
+        error = redact(message, self._secrets)
+        # Say it once per distinct error, not on every retry of a camera that stays down.
+        level = logging.WARNING if error != status.last_error or status.state == "online" else logging.DEBUG
+        log.log(level, "camera %s (%s): %s", self.camera, "+".join(status.roles), error)
+        status.last_error = error
+        status.last_error_time = self._clock()
+        status.failures += 1
+
+    def _read_forever(self) -> None:
+        while not self._stop.is_set():
+            self._set_state("connecting")
+            stream: OpenStream | None = None
+            connected_at = time.monotonic()
+            try:
+                stream = self.source.open()
+                self.status.info = stream.info
+                self.status.connects += 1
+                self.status.retry_in = None
+                for packets in self._packets:
+                    self._call(packets.on_connect, stream)
+                self._pump(stream)
+            except SourceError as exc:
+                self._fail(str(exc))
+            except Exception as exc:  # a broken integration must not take the hub down
+                self._fail(f"{type(exc).__name__}: {exc}")
+                log.debug("camera %s input failed", self.camera, exc_info=True)
+            finally:
+                if stream is not None:
+                    for packets in self._packets:
+                        self._call(packets.on_disconnect)
+                for frames in self._frames:
+                    self._call(frames.on_lost)
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except Exception:  # closing a dead connection may fail; nothing to save
+                        pass
+            if self._stop.is_set():
+                break
+            if time.monotonic() - connected_at >= STABLE_AFTER:
+                self._backoff.reset()
+            delay = self._backoff.next_delay()
+            self.status.retry_in = round(delay, 3)
+            self._set_state("retrying")
+            self._stop.wait(delay)
+
+    def _pump(self, stream: OpenStream) -> None:
+        status = self.status
+        next_due = 0.0
+        bad_run = 0
+        for packet in stream.packets():
+            if self._stop.is_set():
+                return
+            now = packet.capture_time
+            if not self._detect:
+                self._set_state("online")
+            status.last_packet_time = now
+            status.packets.tick()
+            for packets in self._packets:
+                self._call(packets.on_packet, packet)
+            if not self._detect:
+                continue
+            try:
+                decoded = stream.decode(packet)
+                bad_run = 0
+            except SourceError as exc:
+                status.decode_errors += 1
+                bad_run += 1
+                if bad_run >= MAX_DECODE_ERRORS:
+                    raise SourceError(f"{bad_run} packets in a row could not be decoded: {exc}") from None
+                continue
+            for image in decoded:
+                if now < next_due:
+                    continue
+                next_due += self._interval
+                if next_due <= now:
+                    # Behind after a gap, or frames decoded in a burst: restart the cadence
+                    # from now rather than catch up with several frames at once.
+                    next_due = now + self._interval
+                self._frame_seq += 1
+                frame = Frame(image, now, self._frame_seq)
+                self.latest_frame = frame
+                status.last_frame_time = now
+                status.frames.tick()
+                self._set_state("online")
+                for frames in self._frames:
+                    self._call(frames.on_frame, frame)
+
+    def _call(self, method: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """A bug in a recorder or detector must not stop the camera: log it and keep reading."""
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            log.exception("camera %s: %s failed", self.camera, getattr(method, "__qualname__", method))
