@@ -25,7 +25,7 @@ from machine import describe  # bench/machine.py: run as python bench/<name>.py
 from camhub.audit import AuditLog
 from camhub.clock import ManualClock
 from camhub.privacy.egress import Egress
-from camhub.privacy.package import verify_package
+from camhub.privacy.package.verifier import verify_package
 from camhub.privacy.schema import migrations
 from camhub.privacy.scope import Scope
 from camhub.store.db import Database

@@ -49,7 +49,7 @@ from camhub.audit import (
 from camhub.clock import Clock
 from camhub.durable import TMP_SUFFIX, secret_key, unlink_durably
 from camhub.errors import HubError, NotFound
-from camhub.privacy.package import make_manifest, write_package
+from camhub.privacy.package.writer import make_manifest, write_package
 from camhub.privacy.scope import Scope
 from camhub.privacy.trim import trim_clip
 from camhub.store.db import Database, one, rows

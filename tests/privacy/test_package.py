@@ -22,19 +22,9 @@ from hypothesis import strategies as st
 from camhub.audit import AuditLog, ExportBuilt
 from camhub.audit.note import SigningKey, sign_checkpoint
 from camhub.cli.main import main
-from camhub.privacy.package import (
-    CHECKPOINT,
-    ENTRY,
-    FORMAT,
-    KEY,
-    MANIFEST,
-    PROOF,
-    README,
-    PackageError,
-    make_manifest,
-    verify_package,
-    write_package,
-)
+from camhub.privacy.package.format import CHECKPOINT, ENTRY, FORMAT, KEY, MANIFEST, PROOF, README, PackageError
+from camhub.privacy.package.verifier import verify_package
+from camhub.privacy.package.writer import make_manifest, write_package
 from camhub.store.files import sha256_of
 
 from ..conftest import FakeClock, sample_event
