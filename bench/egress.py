@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +26,7 @@ from machine import describe  # bench/machine.py: run as python bench/<name>.py
 from camhub.audit import AuditLog
 from camhub.clock import ManualClock
 from camhub.privacy.egress import Egress
-from camhub.privacy.package import verify_package
+from camhub.privacy.package.verifier import verify_package
 from camhub.privacy.schema import migrations
 from camhub.privacy.scope import Scope
 from camhub.store.db import Database
@@ -82,7 +83,7 @@ async def run(clips: int, tmp: Path) -> list[tuple[str, str]]:
         record = ClipRecord(
             "yard", start, start + CLIP_S, CLIP_S, source.stat().st_size, "h264", 1280, 720, digest, str(relative)
         )
-        index.write_blocking(lambda d, r=record: insert_clip(d, r))
+        index.write_blocking(functools.partial(insert_clip, clip=record))
     clock = ManualClock(T0 + clips * CLIP_S + 3600)
     audit = await AuditLog.open(data, hub_id="bench", clock=clock)
     db = Database(data / "privacy.db", migrations)

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from camhub.privacy.package import PackageError, verify_package
+from camhub.privacy.package.format import PackageError
+from camhub.privacy.package.verifier import verify_package
 from camhub.terminal import escape
 
 

@@ -10,12 +10,11 @@ that was already checked and logged. In this order, it:
 3. hashes every file and writes the manifest;
 4. appends `export_built` to the audit log and waits until it is durable;
 5. writes the package: clips, manifest, the audit entry, its inclusion
-   proof and the signed checkpoint (hub/privacy/package.py).
+   proof and the signed checkpoint (hub/privacy/package/).
 
-Delivery is a share link: `<link id>.<tag>`, the id 128 random bits and the
-tag an HMAC of the id under `<data_dir>/privacy/links.key`, so the database
-alone cannot rebuild a link, yet a requester can see their own link again.
-Each download reserves one of the link's downloads, then appends
+Delivery is a share link: a random id and an HMAC tag, made and revoked by
+`ShareLinks` (hub/privacy/share_links.py), downloaded through here. Each
+download reserves one of the link's downloads, then appends
 `share_link_downloaded` (durable), and only then is the first byte sent.
 The reservation comes first so concurrent downloads cannot pass the limit;
 if the entry cannot be made durable (the audit log is unavailable), the
@@ -25,11 +24,8 @@ reservation is given back: nothing was sent, so nothing is used up.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
 import logging
-import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -38,19 +34,14 @@ from typing import Any
 
 import sqlite_utils
 
-from camhub.audit import (
-    AuditError,
-    AuditLog,
-    ExportBuilt,
-    ShareLinkCreated,
-    ShareLinkDownloaded,
-    ShareLinkRevoked,
-)
+from camhub.audit import AuditError, AuditLog, ExportBuilt, ShareLinkDownloaded
 from camhub.clock import Clock
-from camhub.durable import TMP_SUFFIX, secret_key, unlink_durably
-from camhub.errors import HubError, NotFound
-from camhub.privacy.package import make_manifest, write_package
+from camhub.durable import TMP_SUFFIX, unlink_durably
+from camhub.errors import NotFound
+from camhub.privacy.package.writer import make_manifest, write_package
 from camhub.privacy.scope import Scope
+from camhub.privacy.share_links import TOKEN as TOKEN  # for camhub.privacy.openapi, until it imports share_links
+from camhub.privacy.share_links import Link, LinkGone, ShareLinks
 from camhub.privacy.trim import trim_clip
 from camhub.store.db import Database, one, rows
 from camhub.store.files import sha256_of
@@ -59,23 +50,12 @@ from camhub.store.index import ClipRecord, query_clips
 log = logging.getLogger(__name__)
 
 EXPORTS_FOLDER = "exports"
-LINK_KEY = "privacy/links.key"
-LINK_ID_BYTES = 16  # 128 random bits
-TAG_BYTES = 16
 OVERRIDE = "override:"  # the basis of an export made for a legal-process override
 # A column: 1 while the export's override is sealed (its owners' notice not sent), when the
 # hub's log must not mention it, since the owners read that log.
 SEALED = (
     f"coalesce((SELECT o.notice_sent_s IS NULL FROM overrides o WHERE '{OVERRIDE}' || o.id = e.basis), 0) AS sealed"
 )
-TOKEN = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}")  # base64url of 16 bytes, a dot, base64url of 16 bytes
-
-
-class LinkGone(HubError):
-    """A share link that expired, was revoked or has no downloads left."""
-
-    key = "link_gone"
-    status = 410
 
 
 @dataclass(frozen=True)
@@ -90,28 +70,6 @@ class Export:
     clip_ids: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Link:
-    id: str
-    token: str  # the secret part of the URL: /api/share/<token>
-    export_id: str
-    expires_s: int
-    max_downloads: int
-
-    @property
-    def path(self) -> str:
-        return f"/api/share/{self.token}"
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def load_link_key(data_dir: Path) -> bytes:
-    """The HMAC key for share links, created (mode 0600) on first use."""
-    return secret_key(data_dir / LINK_KEY, "a share-link key", "restore it from a backup")
-
-
 class Egress:
     def __init__(self, data_dir: Path, db: Database, index: Database, audit: AuditLog, clock: Clock) -> None:
         self.data_dir = data_dir
@@ -119,7 +77,7 @@ class Egress:
         self._index = index  # the clip index
         self._audit = audit
         self._clock = clock
-        self._key = load_link_key(data_dir)
+        self.links = ShareLinks(data_dir, db, audit, clock)
         (data_dir / EXPORTS_FOLDER).mkdir(exist_ok=True)
         self._sweep()
 
@@ -271,96 +229,17 @@ class Egress:
             sources.append((name, path))
         return files, sources
 
-    # Share links
-
-    def token_for(self, link_id: str) -> str:
-        tag = hmac.new(self._key, link_id.encode(), hashlib.sha256).digest()[:TAG_BYTES]
-        return f"{link_id}.{_b64(tag)}"
-
-    def _link_id_of(self, token: str) -> str:
-        if not TOKEN.fullmatch(token):
-            raise NotFound("no such share link")
-        link_id = token.partition(".")[0]
-        if not hmac.compare_digest(self.token_for(link_id).encode(), token.encode()):
-            raise NotFound("no such share link")
-        return link_id
+    # Share links: kept by ShareLinks, reached through here, since a link is how a package leaves
 
     async def create_link(self, export_id: str, actor: str, days: float, downloads: int) -> Link:
-        link_id = _b64(secrets.token_bytes(LINK_ID_BYTES))
-        now = int(self._clock())
-        expires = now + int(days * 86400)
-        await self._audit.append(
-            ShareLinkCreated(
-                time=self._clock(),
-                actor=actor,
-                link_id=link_id,
-                export_id=export_id,
-                expires_s=expires,
-                max_downloads=downloads,
-            )
-        )
-        await self._db.write(
-            lambda db: db.execute(
-                "INSERT INTO links (id, export_id, created_s, expires_s, max_downloads) VALUES (?, ?, ?, ?, ?)",
-                [link_id, export_id, now, expires, downloads],
-            )
-        )
-        return Link(link_id, self.token_for(link_id), export_id, expires, downloads)
+        return await self.links.create(export_id, actor, days, downloads)
 
     async def link_for_export(self, export_id: str) -> dict[str, Any] | None:
         """The newest link of an export with its URL and what it still allows, or None."""
-        row = await self._db.read(
-            lambda db: one(
-                db, "SELECT * FROM links WHERE export_id = ? ORDER BY created_s DESC, rowid DESC LIMIT 1", [export_id]
-            )
-        )
-        if row is None:
-            return None
-        return {
-            "id": row["id"],
-            "url": f"/api/share/{self.token_for(row['id'])}",
-            "expires_s": row["expires_s"],
-            "downloads": row["downloads"],
-            "max_downloads": row["max_downloads"],
-            "revoked_s": row["revoked_s"],
-            "usable": self._usable(row) is None,
-        }
-
-    def _usable(self, row: dict[str, Any]) -> str | None:
-        if row["revoked_s"] is not None:
-            return "this share link was revoked"
-        if self._clock() >= row["expires_s"]:
-            return "this share link expired"
-        if row["downloads"] >= row["max_downloads"]:
-            return f"this share link allowed {row['max_downloads']} download(s); none are left"
-        return None
-
-    async def revoke_link(self, link_id: str, actor: str) -> None:
-        now = int(self._clock())
-        row = await self._db.read(lambda db: one(db, "SELECT * FROM links WHERE id = ?", [link_id]))
-        if row is None:
-            raise NotFound(f"no share link {link_id!r}")
-        if row["revoked_s"] is not None:
-            return
-        # Revoked in the store first: from here no download can start, logged or not.
-        await self._db.write(
-            lambda db: db.execute("UPDATE links SET revoked_s = ? WHERE id = ? AND revoked_s IS NULL", [now, link_id])
-        )
-        await self._audit.append(
-            ShareLinkRevoked(time=self._clock(), actor=actor, link_id=link_id, export_id=row["export_id"])
-        )
+        return await self.links.newest_of(export_id)
 
     async def revoke_export_links(self, export_id: str, actor: str) -> None:
-        ids = await self._db.read(
-            lambda db: [
-                r[0]
-                for r in db.execute(
-                    "SELECT id FROM links WHERE export_id = ? AND revoked_s IS NULL", [export_id]
-                ).fetchall()
-            ]
-        )
-        for link_id in ids:
-            await self.revoke_link(link_id, actor)
+        await self.links.revoke_all_of(export_id, actor)
 
     async def delete_spent(self) -> int:
         """Delete packages no link can fetch any more (every link expired, revoked or used up).
@@ -376,16 +255,18 @@ class Egress:
             )
         )
         # The same rule that refuses a download decides that no download can come.
-        fetchable = {link["export_id"] for link in links if self._usable(link) is None}
+        fetchable = {link["export_id"] for link in links if self.links.refusal(link) is None}
         spent = sorted(
             {(link["export_id"], link["path"], link["sealed"]) for link in links if link["export_id"] not in fetchable}
         )
         now = int(self._clock())
         for export_id, relative, sealed in spent:
             await asyncio.to_thread(unlink_durably, [self.data_dir / relative])
-            await self._db.write(
-                lambda db, e=export_id: db.execute("UPDATE exports SET deleted_s = ? WHERE id = ?", [now, e])
-            )
+
+            def mark_deleted(db: sqlite_utils.Database, export_id: str = export_id) -> None:
+                db.execute("UPDATE exports SET deleted_s = ? WHERE id = ?", [now, export_id])
+
+            await self._db.write(mark_deleted)
             if not sealed:
                 log.info("export %s deleted: no link can fetch it any more", export_id)
         return len(spent)
@@ -403,7 +284,7 @@ class Egress:
 
     async def open_download(self, token: str, remote: str) -> tuple[Path, str]:
         """Reserve a download, log it durably, and return the package to send and the export id."""
-        link_id = self._link_id_of(token)
+        link_id = self.links.link_id_of(token)
         now = self._clock()
 
         def reserve(db: sqlite_utils.Database) -> tuple[dict[str, Any] | None, str | None]:
@@ -415,7 +296,7 @@ class Egress:
             )
             if row is None:
                 return None, None
-            refused = self._usable(row)
+            refused = self.links.refusal(row)
             if refused is None and not (self.data_dir / row["path"]).is_file():
                 refused = "the package of this link is missing from the hub; ask the owner to release it again"
             if refused is None:

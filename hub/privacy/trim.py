@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.stream import Stream
 
 from camhub.capture.media import describe_av_error
 from camhub.durable import TMP_SUFFIX, durable_rename
@@ -68,12 +69,12 @@ class _Gate:
         self.output: Any = None
         self.offset = 0  # ticks subtracted when writing, so the output starts at 0
 
-    def span(self, packet: av.Packet) -> tuple[Fraction, Fraction]:
+    def span(self, pts: int, duration: int | None) -> tuple[Fraction, Fraction]:
         """(start, end) of a packet in seconds of media time; end uses a stand-in duration if it has none."""
-        if packet.duration:
-            self.last_duration = packet.duration
-        duration = packet.duration or self.last_duration or self.nominal
-        return packet.pts * self.time_base, (packet.pts + duration) * self.time_base
+        if duration:
+            self.last_duration = duration
+        duration = duration or self.last_duration or self.nominal
+        return pts * self.time_base, (pts + duration) * self.time_base
 
 
 def _open(src: Path) -> Any:
@@ -93,14 +94,16 @@ def _footage_streams(container: Any, src: Path) -> list[Any]:
     return video + audio
 
 
-def _packets(container: Any, streams: list[Any], src: Path) -> Iterator[av.Packet]:
+def _packets(container: Any, streams: list[Any], src: Path) -> Iterator[tuple[av.Packet[Stream], int]]:
+    """Each timed packet of `streams` in file order, with its presentation time (never None here)."""
     try:
         for packet in container.demux(streams):
-            if packet.size == 0 or packet.pts is None:
+            pts = packet.pts
+            if packet.size == 0 or pts is None:
                 continue  # flush packets at end of stream; an untimed packet has no place in a window
             if packet.is_corrupt:
                 raise TrimError(f"cannot trim clip {src}: a packet of stream {packet.stream.index} is corrupt")
-            yield packet
+            yield packet, pts
     except (av.FFmpegError, OSError) as exc:
         raise TrimError(f"cannot read clip {src}: {describe_av_error(exc)}") from None
 
@@ -121,9 +124,9 @@ def span_of(path: Path, clip_start: float) -> tuple[float, float]:
         first: Fraction | None = None
         last: Fraction | None = None
         shown: dict[int, list[tuple[Fraction, Fraction]]] = {}
-        for packet in _packets(container, streams, path):
+        for packet, pts in _packets(container, streams, path):
             gate = gates[packet.stream.index]
-            begin, end = gate.span(packet)
+            begin, end = gate.span(pts, packet.duration)
             if origin is None and packet.stream.index == primary:
                 origin = begin
             first = begin if first is None else min(first, begin)
@@ -191,7 +194,7 @@ class _Cut:
         self.gates = {s.index: _Gate(s) for s in self.streams}
         self.primary = self.gates[self.streams[0].index]
         self.output: Any = None
-        self.held: list[tuple[av.Packet, Fraction, Fraction]] = []
+        self.held: list[tuple[av.Packet[Stream], int, Fraction, Fraction]] = []
         self.origin = Fraction(0)  # media time of the first video packet, which is at clip_start
         self.lo = self.hi = Fraction(0)  # the window in media time
         self.first = self.last = Fraction(0)  # media time of the cut's keyframe, and where the last kept packet ends
@@ -201,16 +204,16 @@ class _Cut:
         """Copy the window [start, end), given in seconds after the first packet, into `tmp`."""
         placed = False
         try:
-            for packet in _packets(self.container, self.streams, self.src):
+            for packet, pts in _packets(self.container, self.streams, self.src):
                 gate = self.gates[packet.stream.index]
-                begin, finish = gate.span(packet)
+                begin, finish = gate.span(pts, packet.duration)
                 if not placed and gate is self.primary:
                     self.origin, placed = begin, True
                     self.lo, self.hi = begin + start, begin + end
                 if self.output is None:
                     if gate is not self.primary:
                         if not placed or (begin >= self.lo and finish <= self.hi):
-                            self.held.append((packet, begin, finish))
+                            self.held.append((packet, pts, begin, finish))
                         continue
                     if not packet.is_keyframe or begin < self.lo:
                         continue
@@ -220,7 +223,7 @@ class _Cut:
                     held, self.held = self.held, []
                     for earlier in held:
                         self._pass(*earlier)
-                self._pass(packet, begin, finish)
+                self._pass(packet, pts, begin, finish)
                 if all(g.stopped for g in self.gates.values()):
                     break
             if self.output is not None:
@@ -246,7 +249,7 @@ class _Cut:
             # past the window's end) and at or after the keyframe (nothing goes negative).
             gate.offset = math.ceil(begin / gate.time_base)
 
-    def _pass(self, packet: av.Packet, begin: Fraction, finish: Fraction) -> None:
+    def _pass(self, packet: av.Packet[Stream], pts: int, begin: Fraction, finish: Fraction) -> None:
         """Write `packet` if it belongs in the cut. Each stream's packets come in decode order."""
         gate = self.gates[packet.stream.index]
         if gate.stopped or begin < self.first:
@@ -260,9 +263,9 @@ class _Cut:
             if not packet.is_keyframe:
                 return
             gate.started = True
-        dts = packet.dts if packet.dts is not None else packet.pts
+        dts = packet.dts if packet.dts is not None else pts
         packet.duration = int((finish - begin) / gate.time_base)
-        packet.pts, packet.dts = packet.pts - gate.offset, dts - gate.offset
+        packet.pts, packet.dts = pts - gate.offset, dts - gate.offset
         packet.stream = gate.output
         self.output.mux(packet)
         self.written += 1

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,25 +23,15 @@ from hypothesis import strategies as st
 from camhub.audit import AuditLog, ExportBuilt
 from camhub.audit.note import SigningKey, sign_checkpoint
 from camhub.cli.main import main
-from camhub.privacy.package import (
-    CHECKPOINT,
-    ENTRY,
-    FORMAT,
-    KEY,
-    MANIFEST,
-    PROOF,
-    README,
-    PackageError,
-    make_manifest,
-    verify_package,
-    write_package,
-)
+from camhub.privacy.package.format import CHECKPOINT, ENTRY, FORMAT, KEY, MANIFEST, PROOF, README, PackageError
+from camhub.privacy.package.verifier import verify_package
+from camhub.privacy.package.writer import make_manifest, write_package
 from camhub.store.files import sha256_of
 
 from ..conftest import FakeClock, sample_event
 
 CAMHUB = Path(sys.executable).with_name("camhub")
-BASIS = {
+BASIS: dict[str, Any] = {
     "kind": "request",
     "id": "r1",
     "requester": "officer-7",
@@ -49,7 +40,12 @@ BASIS = {
     "case_reference": "CR-2023-118",
     "decision": "narrowed",
 }
-SCOPE = {"cameras": ["drive", "front"], "start_s": 1_699_999_000, "end_s": 1_700_000_000, "clip_ids": None}
+SCOPE: dict[str, Any] = {
+    "cameras": ["drive", "front"],
+    "start_s": 1_699_999_000,
+    "end_s": 1_700_000_000,
+    "clip_ids": None,
+}
 
 
 @dataclass
@@ -58,11 +54,11 @@ class Built:
     key: str  # the log's verifier key
     index: int  # the export_built entry
     manifest: bytes
-    files: list[dict[str, object]]
+    files: list[dict[str, Any]]
     sources: list[tuple[str, Path]]
 
 
-def file_entry(name: str, source: Path, camera: str, start_ms: int, clip_id: int) -> dict[str, object]:
+def file_entry(name: str, source: Path, camera: str, start_ms: int, clip_id: int) -> dict[str, Any]:
     digest = sha256_of(source)
     return {
         "name": name,
@@ -97,7 +93,7 @@ def clips(tmp_path: Path, clip_mp4: Path, make_video: Callable[..., Path]) -> li
 
 
 async def build(
-    tmp_path: Path, clock: FakeClock, sources: list[tuple[str, Path]], before_write: Callable[[], None] = lambda: None
+    tmp_path: Path, clock: FakeClock, sources: list[tuple[str, Path]], before_write: Callable[[], object] = lambda: None
 ) -> Built:
     """What egress does: manifest, durable export_built, proof at the receipt's checkpoint, then the zip."""
     log = await AuditLog.open(tmp_path / "data", hub_id="home", clock=clock)
@@ -203,7 +199,7 @@ def flip(data: bytes, at: int) -> bytes:
 def test_a_package_verifies_and_says_in_plain_words_what_it_proves(built: Built, tmp_path: Path) -> None:
     result = verify_package(built.path)
     assert result.ok and result.problems == []
-    footage = sum(int(f["bytes"]) for f in built.files)  # type: ignore[call-overload]
+    footage = sum(int(f["bytes"]) for f in built.files)
     assert result.proves[0].startswith(f"these 2 files ({footage} bytes) are exactly the files listed in the manifest")
     key_name = "+".join(built.key.split("+")[:2])
     assert f"is the one recorded in entry #{built.index} of audit log camhub/home" in result.proves[1]

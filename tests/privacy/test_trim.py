@@ -95,7 +95,7 @@ def copywriter_clip(src: Path, dst: Path) -> Path:
         ctx = stream.codec_context
         writer = CopyWriter(dst, StreamInfo(ctx.name, ctx.width, ctx.height, float(FPS)), stream)
         for packet in container.demux(stream):
-            if packet.size:
+            if packet.size and packet.pts is not None:  # the flush packet at the end has neither
                 writer.write(Packet(packet, C + float(packet.pts * packet.time_base), packet.is_keyframe))
         writer.close()
     return dst
