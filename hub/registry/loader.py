@@ -88,7 +88,10 @@ class Registry:
         return self
 
     def load_one(self, found: FoundIntegration) -> None:
-        manifest = Manifest.read(found.manifest_path)
+        try:
+            manifest = Manifest.read(found.manifest_path)
+        except IntegrationError as exc:
+            raise IntegrationError(f"{found.origin}: {exc}") from None
         domain = manifest.domain
         if domain != found.domain:
             raise IntegrationError(
