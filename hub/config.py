@@ -52,17 +52,14 @@ class InputConfig(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _options_once_top_level(cls, data: Any) -> Any:
+    def _move_legacy_options(cls, data: Any) -> Any:
         """Configs written before integrations had options put these at the input's top level: move them."""
         if not isinstance(data, dict) or not any(key in data for key in LEGACY_OPTIONS):
             return data
-        data = dict(data)
         options = data.get("options")
-        if options is None:
-            options = {}
-        if not isinstance(options, dict):
+        if options is not None and not isinstance(options, dict):
             return data  # the options type error is reported as such
-        options = dict(options)
+        data, options = dict(data), dict(options or {})
         for key in LEGACY_OPTIONS:
             if key in data:
                 if key in options:

@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 
 import av
 from av.video.stream import VideoStream
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from camhub.capture.media import OpenStream, Packet, Source, StreamInfo
 from camhub.errors import ConfigError, IntegrationError
+from camhub.redact import redact_url
 from camhub.registry.manifest import Manifest
 
 if TYPE_CHECKING:
@@ -68,8 +69,16 @@ class SourceIntegration:
         return self.manifest.domain
 
     def build(self, config: InputConfig) -> Source:
-        """The input's Source; `config.options` must already be valid (parse_config checks them)."""
-        return DeclaredSource(self.factory(config, self.options.model_validate(config.options)), self.manifest)
+        """The input's Source. parse_config has checked its options; a config built otherwise is checked here."""
+        try:
+            options = self.options.model_validate(config.options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(part) for part in first["loc"])
+            raise ConfigError(
+                f"options.{key} of the {self.domain} input {redact_url(config.url)}: {first['msg']}"
+            ) from None
+        return DeclaredSource(self.factory(config, options), self.manifest)
 
 
 def url_scheme(url: str) -> str:

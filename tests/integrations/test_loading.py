@@ -192,3 +192,13 @@ def test_a_package_without_manifest_is_named(install: Install) -> None:
 
 def test_builtins_alone_need_no_distribution() -> None:
     assert Registry().load(builtin_integrations()).source_kinds == ("file", "mjpeg", "rtsp", "snapshot", "stream")
+
+
+def test_options_of_a_config_built_without_parse_config_are_checked_when_the_source_is_made() -> None:
+    registry = Registry().load(builtin_integrations())
+    config = InputConfig(url="http://u:pw-777@h/a.jpg", options={"poll_interval": -1})
+    with pytest.raises(ConfigError) as info:
+        registry.source_for(config)
+    assert str(info.value) == (
+        "options.poll_interval of the snapshot input http://u:***@h/a.jpg: Input should be greater than 0"
+    )
