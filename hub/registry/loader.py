@@ -47,9 +47,7 @@ class SetupContext:
 
     def register_source(self, factory: Callable[..., Source], options: type[Options] | None = None) -> None:
         """Register the Source factory; with `options`, the input's `options:` are validated by it and passed in."""
-        domain = self.manifest.domain
-        if self.manifest.kind != "source":
-            raise IntegrationError(f"integration {domain!r} is a {self.manifest.kind}, not a source")
+        domain = self.manifest.domain  # its kind is a source: the manifest allows no other yet
         if "source" in self.registered:
             raise IntegrationError(f"integration {domain!r} registers a source twice")
         if not callable(factory):
