@@ -5,6 +5,10 @@ one `ConfigError` whose message names the file, the key path, the bad value
 and what was expected. Camera URLs are redacted in every message; the value
 is never shown for a key named like a secret (`password`, `token`, ...) nor
 for an unknown key, which is named by its path with the keys valid there.
+
+A camera input's `options:` belong to the integration that reads it, so they
+are checked in a second step, against that integration's own schema from the
+registry, and reported the same way (`cameras.front.inputs[0].options.x`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from camhub.errors import ConfigError
 from camhub.redact import is_secret_key, redact, redact_url
+from camhub.registry import InputNotClaimed, Registry, SourceIntegration, default_registry
 
 Role = Literal["record", "detect"]
+# Options of the built-in integrations that configs before 2026-11-29 gave at an input's top
+# level; they are read there still and moved under `options:` (docs/config.md).
+LEGACY_OPTIONS = ("format", "poll_interval")
 CAMERA_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
@@ -28,19 +36,37 @@ class Model(BaseModel):
 
 
 class InputConfig(Model):
-    """One stream of a camera: its URL, what it is used for, how to read it."""
+    """One stream of a camera: its URL, what it is used for, which integration reads it and how."""
 
-    url: str = Field(description="rtsp://, http(s):// or file path; credentials may be in the URL")
+    url: str = Field(description="a URL of a scheme some source integration claims, or a file path")
     roles: tuple[Role, ...] = Field(default=("record", "detect"), min_length=1)
     kind: str | None = Field(
-        default=None,
-        description="source integration (rtsp, mjpeg, snapshot, file, stream); guessed from the URL when absent",
+        default=None, description="the source integration; when absent, the one whose manifest claims the URL"
     )
-    format: str | None = Field(default=None, description="FFmpeg demuxer to force, e.g. h264, mpjpeg")
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
-    poll_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds, snapshot sources only")
     timeout: float = Field(default=10.0, gt=0, le=120, description="seconds to open or wait for data")
+    options: dict[str, Any] = Field(
+        default_factory=dict, repr=False, description="the integration's own options, checked by its schema"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_legacy_options(cls, data: Any) -> Any:
+        """Configs written before integrations had options put these at the input's top level: move them."""
+        if not isinstance(data, dict) or not any(key in data for key in LEGACY_OPTIONS):
+            return data
+        options = data.get("options")
+        if options is not None and not isinstance(options, dict):
+            return data  # the options type error is reported as such
+        data, options = dict(data), dict(options or {})
+        for key in LEGACY_OPTIONS:
+            if key in data:
+                if key in options:
+                    raise ValueError(f"{key} is given twice, at the input's top level and under options; keep one")
+                options[key] = data.pop(key)
+        data["options"] = options
+        return data
 
     @field_validator("url")
     @classmethod
@@ -55,21 +81,6 @@ class InputConfig(Model):
         if len(set(value)) != len(value):
             raise ValueError("each role may be listed once")
         return value
-
-    def guessed_kind(self) -> str:
-        if self.kind:
-            return self.kind
-        scheme = urlsplit(self.url).scheme.lower()
-        if scheme in ("rtsp", "rtsps"):
-            return "rtsp"
-        if scheme in ("http", "https"):
-            path = urlsplit(self.url).path.lower()
-            if path.endswith((".jpg", ".jpeg", ".png")) or "snapshot" in path:
-                return "snapshot"
-            if path.endswith((".h264", ".h265", ".hevc", ".mp4", ".ts")):
-                return "stream"
-            return "mjpeg"
-        return "file"
 
 
 class MotionConfig(Model):
@@ -215,9 +226,16 @@ class HubConfig(Model):
         """Every password in the config, so free text can be scrubbed of them."""
         found = [i.password for c in self.cameras.values() for i in c.inputs if i.password]
         found += [p for c in self.cameras.values() for i in c.inputs if (p := urlsplit(i.url).password)]
+        found += [
+            v for c in self.cameras.values() for i in c.inputs for k, v in i.options.items() if _secret_text(k, v)
+        ]
         if self.mqtt.password:
             found.append(self.mqtt.password)
         return tuple(found)
+
+
+def _secret_text(key: str, value: Any) -> bool:
+    return is_secret_key(key) and isinstance(value, str) and bool(value)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -270,20 +288,68 @@ def _shown_value(error: Any) -> str:
     return f" (got {shown[:120]})"
 
 
-def parse_config(raw: Any, source: str = "<config>") -> HubConfig:
-    """Validate an already-parsed YAML document; `source` names it in errors."""
+def parse_config(raw: Any, source: str = "<config>", integrations: Registry | None = None) -> HubConfig:
+    """Validate an already-parsed YAML document; `source` names it in errors.
+
+    Each camera input is checked against the source integrations of
+    `integrations` (by default the built-in and installed ones): one must read
+    it, and its `options:` must fit that integration's schema.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
     try:
-        return HubConfig.model_validate(raw)
+        config = HubConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [f"{source}: {_key_path(tuple(e['loc']))} {_describe(e)}{_shown_value(e)}" for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
+    if lines := _input_errors(config, integrations, source):
+        raise ConfigError("\n".join(lines))
+    return config
 
 
-def load_config(path: Path) -> HubConfig:
+def _input_errors(config: HubConfig, integrations: Registry | None, source: str) -> list[str]:
+    """One line per input that no single integration reads or whose options its integration refuses."""
+    inputs = [
+        (("cameras", name, "inputs", n), given)
+        for name, camera in config.cameras.items()
+        for n, given in enumerate(camera.inputs)
+    ]
+    if not inputs:
+        return []
+    registry = integrations if integrations is not None else default_registry()
+    lines = []
+    for where, given in inputs:
+        try:
+            integration = registry.source_integration(given)
+        except InputNotClaimed as exc:
+            lines.append(f"{source}: {_key_path((*where, exc.key))} {exc.reason}")
+            continue
+        try:
+            integration.options.model_validate(given.options)
+        except ValidationError as exc:
+            for e in exc.errors():
+                loc = (*where, "options", *e["loc"])
+                lines.append(
+                    f"{source}: {_key_path(loc)} {_describe_option(e, integration, registry)}{_shown_value(e)}"
+                )
+    return lines
+
+
+def _describe_option(error: Any, integration: SourceIntegration, registry: Registry) -> str:
+    key = error["loc"][0] if error["loc"] else ""
+    if error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
+        return _describe(error)
+    own = ", ".join(integration.options.model_fields) or "none"
+    text = f"is not an option of the {integration.domain} integration; its options: {own}"
+    elsewhere = [d for d, s in sorted(registry.sources.items()) if key in s.options.model_fields]
+    if elsewhere:
+        text += f"; {key} is an option of {', '.join(elsewhere)} (choose one with kind:)"
+    return text
+
+
+def load_config(path: Path, integrations: Registry | None = None) -> HubConfig:
     """Read and validate a YAML config file. Relative data_dir is taken from the file's folder."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -297,7 +363,7 @@ def load_config(path: Path) -> HubConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    config = parse_config(raw, str(path))
+    config = parse_config(raw, str(path), integrations)
     if not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
     return config

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from camhub.config import load_config, parse_config
+from camhub.config import HubConfig, load_config, parse_config
 from camhub.errors import ConfigError
+from camhub.registry import default_registry
 
 GOOD = """
 data_dir: data
@@ -98,7 +100,7 @@ def test_bad_camera_name_and_bad_yaml_and_missing_file(tmp_path: Path) -> None:
         parse_config(["a"], "x.yaml")
 
 
-def test_kind_is_guessed_from_url() -> None:
+def test_the_integration_is_found_from_the_url_unless_kind_names_it() -> None:
     config = parse_config(
         {
             "cameras": {
@@ -108,8 +110,94 @@ def test_kind_is_guessed_from_url() -> None:
                 "d": {"inputs": [{"url": "/videos/loop.mp4"}]},
                 "e": {"inputs": [{"url": "http://h/cam/main.h264"}]},
                 "f": {"inputs": [{"url": "http://h/x", "kind": "snapshot"}]},
+                "g": {"inputs": [{"url": "HTTPS://h/Snapshot.JPG?size=2"}]},
+                "h": {"inputs": [{"url": "file:///videos/loop.mp4"}]},
             }
         }
     )
-    kinds = {name: cam.inputs[0].guessed_kind() for name, cam in config.cameras.items()}
-    assert kinds == {"a": "rtsp", "b": "mjpeg", "c": "snapshot", "d": "file", "e": "stream", "f": "snapshot"}
+    registry = default_registry()
+    kinds = {name: registry.source_integration(cam.inputs[0]).domain for name, cam in config.cameras.items()}
+    assert kinds == {
+        "a": "rtsp",
+        "b": "mjpeg",
+        "c": "snapshot",
+        "d": "file",
+        "e": "stream",
+        "f": "snapshot",
+        "g": "snapshot",
+        "h": "file",
+    }
+
+
+def inputs(*given: dict[str, Any]) -> str:
+    """The config error for one camera with these inputs."""
+    with pytest.raises(ConfigError) as info:
+        parse_config({"cameras": {"yard": {"inputs": list(given)}}}, "camhub.yaml")
+    return str(info.value)
+
+
+def test_an_unknown_scheme_or_kind_names_the_known_ones() -> None:
+    message = inputs({"url": "onvif://10.0.0.5/profile1"})
+    assert message == (
+        "camhub.yaml: cameras.yard.inputs[0].url has the scheme 'onvif', which no source integration reads; "
+        "known schemes: file, http, https, rtsp, rtsps"
+    )
+    message = inputs({"url": "rtsp://h/x", "kind": "onvif"})
+    assert message == (
+        "camhub.yaml: cameras.yard.inputs[0].kind is not a loaded source integration: 'onvif'; "
+        "known: file, mjpeg, rtsp, snapshot, stream"
+    )
+
+
+def test_a_url_two_integrations_claim_asks_for_kind() -> None:
+    message = inputs({"url": "http://h/snapshot.ts"})
+    assert "cameras.yard.inputs[0].url is claimed by several source integrations (snapshot, stream)" in message
+    assert "kind:" in message
+    assert parse_config({"cameras": {"y": {"inputs": [{"url": "http://h/snapshot.ts", "kind": "stream"}]}}})
+
+
+def test_options_are_checked_by_the_integration_with_their_key_path() -> None:
+    message = inputs({"url": "http://h/a.jpg", "options": {"poll_interval": -1}})
+    assert "camhub.yaml: cameras.yard.inputs[0].options.poll_interval Input should be greater than 0 (got -1)" in (
+        message
+    )
+    message = inputs({"url": "rtsp://h/x", "options": {"poll_interval": 2}})
+    assert message == (
+        "camhub.yaml: cameras.yard.inputs[0].options.poll_interval is not an option of the rtsp integration; "
+        "its options: none; poll_interval is an option of snapshot (choose one with kind:)"
+    )
+    assert "its options: poll_interval" in inputs({"url": "http://h/a.jpg", "options": {"pol_interval": 2}})
+    message = inputs({"url": "http://h/a.jpg", "options": {"poll_interval": 2, "api_key": "k-123456"}})
+    assert "options.api_key is not an option" in message and "k-123456" not in message
+    config = parse_config({"cameras": {"y": {"inputs": [{"url": "http://h/a.jpg", "options": {"poll_interval": 2}}]}}})
+    assert config.cameras["y"].inputs[0].options == {"poll_interval": 2}
+
+
+def test_options_once_at_the_top_level_of_an_input_are_still_read() -> None:
+    config = parse_config(
+        {
+            "cameras": {
+                "y": {
+                    "inputs": [
+                        {"url": "http://h/a.jpg", "poll_interval": 0.5, "roles": ["detect"]},
+                        {"url": "b.h264", "format": "h264", "roles": ["record"]},
+                    ]
+                }
+            }
+        }
+    )
+    snapshot, file = config.cameras["y"].inputs
+    assert snapshot.options == {"poll_interval": 0.5} and file.options == {"format": "h264"}
+    message = inputs({"url": "http://h/a.jpg", "poll_interval": 0.5, "options": {"poll_interval": 2}})
+    assert "poll_interval is given twice" in message
+
+
+def test_secret_options_are_scrubbed_like_passwords() -> None:
+    registry = default_registry()
+    found = registry.sources["snapshot"]
+    assert "password" not in found.options.model_fields  # the test below needs an option named like a secret
+    config = HubConfig.model_validate(
+        {"cameras": {"y": {"inputs": [{"url": "x.mp4", "options": {"token": "t-9876"}}]}}}
+    )
+    assert "t-9876" in config.secrets()
+    assert "t-9876" not in repr(config)

@@ -9,6 +9,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel
 
 from camhub.config import HubConfig
+from camhub.registry import Registry, builtin_integrations
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 
@@ -40,9 +41,15 @@ def key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     return paths
 
 
+def option_paths() -> list[str]:
+    """The options of the built-in integrations, an input's `options:` keys."""
+    sources = Registry().load(builtin_integrations()).sources.values()
+    return [path for s in sources for path in key_paths(s.options, "cameras.<name>.inputs[].options.")]
+
+
 def test_every_config_key_is_documented() -> None:
     documented = set(re.findall(r"^\| `([^`]+)` \|", DOC.read_text(), re.MULTILINE))
-    keys = set(key_paths(HubConfig))
+    keys = set(key_paths(HubConfig)) | set(option_paths())
     # Container keys (mqtt, web, ...) are documented through their children.
     leaves = {k for k in keys if not any(other.startswith(k + ".") for other in keys)} | {
         "cameras",

@@ -1,8 +1,10 @@
 """What a source hands the hub: compressed packets and decoded frames.
 
-Integrations implement `Source` (blocking, run in a thread the hub owns) and
-may build on `ContainerStream`, which reads anything FFmpeg can demux through
-PyAV. Nothing here touches the event loop.
+Integrations implement `Source` and `OpenStream` (blocking, run in a thread
+the hub owns) and may build on `ContainerStream`, which reads anything FFmpeg
+can demux through PyAV. Nothing here touches the event loop. How an
+integration declares what its streams can do (stream copy) is in
+docs/integrations.md; the registry holds a stream to its declaration.
 
 A file read in real time is paced by its packets' media time: their
 timestamps, or for a raw elementary stream (.h264, which has none) each
@@ -16,11 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast, runtime_checkable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 import numpy as np
+from av.container import InputContainer
+from av.video.codeccontext import VideoCodecContext
+from av.video.stream import VideoStream
 
 from camhub.errors import SourceError
 from camhub.redact import redact, redact_url
@@ -38,7 +43,7 @@ class StreamInfo:
 class Packet:
     """One compressed packet, as received; `packet` is kept for stream copy."""
 
-    packet: av.Packet
+    packet: av.Packet[Any]
     capture_time: float  # Unix seconds when the hub received it
     keyframe: bool
 
@@ -57,18 +62,28 @@ class Frame:
         return luma_plane(self.frame)
 
 
-def luma_plane(frame: av.VideoFrame) -> np.ndarray:
+def luma_plane(frame: av.VideoFrame) -> np.ndarray[Any, np.dtype[np.uint8]]:
     if not frame.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
         frame = frame.reformat(format="gray")
     plane = frame.planes[0]
-    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
     return rows[:, : frame.width]
 
 
+@runtime_checkable
 class OpenStream(Protocol):
-    """A connected input. All methods block; the hub calls them from one thread."""
+    """A connected input. All methods block; the hub calls them from one thread.
+
+    `copy_template` is the demuxed stream whose packets a clip can mux
+    unchanged, or None. Only an integration whose manifest declares the
+    `stream_copy` capability must give one; the registry shows the hub None
+    for every other, so its clips are re-encoded (an MJPEG camera's).
+    """
 
     info: StreamInfo
+
+    @property
+    def copy_template(self) -> VideoStream | None: ...
 
     def packets(self) -> Iterator[Packet]: ...
 
@@ -77,6 +92,7 @@ class OpenStream(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class Source(Protocol):
     """One camera input, as an integration provides it."""
 
@@ -152,7 +168,9 @@ class ContainerStream:
         self._realtime = realtime
         self._clock = clock
         self._sleep = sleep
-        self._open_args = {"format": format, "options": options or {}, "timeout": (timeout, timeout)}
+        self._format = format
+        self._options = options or {}
+        self._timeout = timeout
         self._container = self._open()
         self._stream = self._container.streams.video[0]
         ctx = self._stream.codec_context
@@ -169,7 +187,8 @@ class ContainerStream:
             fps=float(rate) if rate else None,
         )
         # Decoding uses its own context so the demuxer's stays untouched for copying.
-        self._decoder = av.CodecContext.create(ctx.name, "r")
+        # The stream is video, so its decoder is a video codec context.
+        self._decoder = cast(VideoCodecContext, av.CodecContext.create(ctx.name, "r"))
         if ctx.extradata:
             self._decoder.extradata = ctx.extradata
         # One thread per decoder: frame threads cost more CPU than they save on
@@ -177,9 +196,11 @@ class ContainerStream:
         # and add three threads per camera.
         self._decoder.thread_count = 1
 
-    def _open(self) -> Any:
+    def _open(self) -> InputContainer:
         try:
-            container = av.open(self._url, **self._open_args)
+            container = av.open(
+                self._url, "r", format=self._format, options=self._options, timeout=(self._timeout, self._timeout)
+            )
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(describe_av_error(exc, self._url)) from None
         if not container.streams.video:
@@ -188,10 +209,11 @@ class ContainerStream:
         return container
 
     @property
-    def stream(self) -> Any:
+    def copy_template(self) -> VideoStream:
+        """The demuxer's stream: what a clip copies packets into MP4 from."""
         return self._stream
 
-    def _media_time(self, packet: av.Packet, untimed_next: float) -> tuple[float, float]:
+    def _media_time(self, packet: av.Packet[Any], untimed_next: float) -> tuple[float, float]:
         """(this packet's media time in seconds, the next untimed packet's) within one pass of the file."""
         ts = float(packet.pts * packet.time_base) if packet.pts is not None else untimed_next
         if packet.duration and packet.time_base:

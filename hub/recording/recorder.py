@@ -87,7 +87,7 @@ class CameraRecorder:
     # -- the record input's reader thread
     def on_connect(self, stream: OpenStream) -> None:
         self._info = stream.info
-        self._template = getattr(stream, "stream", None)
+        self._template = stream.copy_template  # None unless the source declares stream_copy: clips re-encode
         self.ring.clear()  # timestamps of a new connection do not continue the old ones
 
     def on_disconnect(self) -> None:

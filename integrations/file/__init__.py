@@ -2,25 +2,31 @@
 
 A raw elementary stream (.h264, .h265) has no timestamps and cannot seek:
 `ContainerStream` paces it by its packets' durations or the stream's rate
-and reopens it to loop (hub/media.py).
+and reopens it to loop (hub/capture/media.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from camhub.capture.media import ContainerStream
 from camhub.config import InputConfig
 from camhub.errors import SourceError
 from camhub.redact import redact_url
-from camhub.registry import SetupContext
+from camhub.registry import Options, SetupContext
+
+
+class FileOptions(Options):
+    format: str | None = Field(default=None, description="FFmpeg demuxer to force, e.g. h264; else from the file")
 
 
 class FileSource:
-    def __init__(self, config: InputConfig) -> None:
+    def __init__(self, config: InputConfig, options: FileOptions | None = None) -> None:
         url = config.url.removeprefix("file://")
         self._path = Path(url)
-        self._format = config.format
+        self._format = (options or FileOptions()).format
         self._timeout = config.timeout
         self.description = redact_url(url)
 
@@ -31,4 +37,4 @@ class FileSource:
 
 
 def setup(ctx: SetupContext) -> None:
-    ctx.register_source(FileSource)
+    ctx.register_source(FileSource, options=FileOptions)

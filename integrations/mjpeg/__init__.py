@@ -1,4 +1,8 @@
-"""HTTP MJPEG cameras (multipart/x-mixed-replace), read by FFmpeg's mpjpeg demuxer."""
+"""HTTP MJPEG cameras (multipart/x-mixed-replace), read by FFmpeg's mpjpeg demuxer.
+
+The manifest declares no stream_copy: browsers cannot play MJPEG in MP4, so
+clips of these cameras are re-encoded as H.264.
+"""
 
 from __future__ import annotations
 

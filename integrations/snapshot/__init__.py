@@ -1,4 +1,8 @@
-"""Cameras that only serve a still JPEG over HTTP, polled at a fixed interval."""
+"""Cameras that only serve a still JPEG over HTTP, polled at a fixed interval.
+
+Each poll is one MJPEG packet with no demuxer stream behind it, so the
+manifest declares no stream_copy and clips are re-encoded as H.264.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,31 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import av
+from av.video.codeccontext import VideoCodecContext
+from av.video.stream import VideoStream
+from pydantic import Field
 
 from camhub.capture.media import Packet, StreamInfo, describe_av_error
 from camhub.config import InputConfig
 from camhub.errors import SourceError
 from camhub.redact import redact_url
-from camhub.registry import SetupContext
+from camhub.registry import Options, SetupContext
 
 MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
+
+
+class SnapshotOptions(Options):
+    poll_interval: float = Field(default=1.0, gt=0, le=3600, description="seconds between polls")
 
 
 class SnapshotStream:
     """Each poll gives one MJPEG packet; the decoder is PyAV's mjpeg codec."""
 
+    copy_template: VideoStream | None = None  # a still has no demuxer stream to copy from
+
     def __init__(self, source: SnapshotSource) -> None:
         self._source = source
-        self._decoder = av.CodecContext.create("mjpeg", "r")
+        self._decoder: VideoCodecContext = av.CodecContext.create("mjpeg", "r")
         first = self._fetch()
         frames = self.decode(first)
         if not frames:
@@ -79,7 +92,7 @@ class SnapshotStream:
 
 
 class SnapshotSource:
-    def __init__(self, config: InputConfig) -> None:
+    def __init__(self, config: InputConfig, options: SnapshotOptions | None = None) -> None:
         parts = urlsplit(config.url)
         username = config.username if config.username is not None else (unquote(parts.username or "") or None)
         password = config.password if config.password is not None else (unquote(parts.password or "") or None)
@@ -88,7 +101,7 @@ class SnapshotSource:
         if username is not None:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
-        self.interval = config.poll_interval
+        self.interval = (options or SnapshotOptions()).poll_interval
         self.timeout = config.timeout
         self.description = redact_url(config.url)
 
@@ -97,4 +110,4 @@ class SnapshotSource:
 
 
 def setup(ctx: SetupContext) -> None:
-    ctx.register_source(SnapshotSource)
+    ctx.register_source(SnapshotSource, options=SnapshotOptions)
