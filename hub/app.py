@@ -50,7 +50,7 @@ from camhub.privacy.service import Privacy
 from camhub.recording.finisher import ClipFinisher
 from camhub.recording.recorder import CameraRecorder
 from camhub.recording.retention import Limits, Retention
-from camhub.registry import Registry
+from camhub.registry import Registry, default_registry
 from camhub.store.db import Database
 from camhub.store.index import open_index
 from camhub.store.lock import DataFolderLock
@@ -67,7 +67,7 @@ class Hub:
     def __init__(self, config: HubConfig, registry: Registry | None = None, clock: Clock = time.time) -> None:
         self.config = config
         self.clock = clock
-        self.registry = registry if registry is not None else Registry().load()
+        self.registry = registry if registry is not None else default_registry()  # the one the config was checked with
         # Sources are made now, so that an input no integration can read stops the hub before anything opens.
         self._sources = {
             name: [self.registry.source_for(i) for i in cam.inputs]
