@@ -91,7 +91,7 @@ ERROR: Schema = {
         },
     },
 }
-ERRORS: Schema = {
+ERRORS: dict[str, str] = {
     "400": "invalid_field: a field is missing, mistyped, too long or unknown (named in the message); invalid_body: "
     f"{BODY_RULES}; bad_request",
     "401": "login_required: no valid session or token; reauth_required: the action needs a password typed within 300 s "
