@@ -170,7 +170,7 @@ def _act(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("requests", help="list, show and decide outside requests for footage (as an owner)")
     p.add_argument("--url", default=DEFAULT_URL, help=f"the hub (default {DEFAULT_URL})")
     p.add_argument("--user", default="owner", help="owner user name (default owner)")

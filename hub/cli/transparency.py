@@ -13,11 +13,12 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from camhub.audit.log import AUDIT_FOLDER
 from camhub.audit.store import DB_NAME, storage
-from camhub.privacy.transparency import check_month, report_for_dir
+from camhub.privacy.transparency import check_month
+from camhub.privacy.transparency_source import report_for_dir
+from camhub.privacy.transparency_text import report_text
 
 
 def _transparency(args: argparse.Namespace) -> int:
@@ -28,11 +29,11 @@ def _transparency(args: argparse.Namespace) -> int:
         report = report_for_dir(Path(args.data), int(time.time()))
     if args.month is not None:
         report = report.only(args.month)
-    print(json.dumps(report.as_json(), indent=1) if args.json else report.as_text(), end="\n" if args.json else "")
+    print(json.dumps(report.as_json(), indent=1) if args.json else report_text(report), end="\n" if args.json else "")
     return 0
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `transparency` to the `camhub` subparsers."""
     cmd = subparsers.add_parser(
         "transparency", help="requests, decisions, overrides and releases per month, computed from the audit log"

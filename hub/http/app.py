@@ -34,9 +34,12 @@ from camhub.http.openapi import ROUTES as OPENAPI_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Handler
 from camhub.logs import quiet_client_faults
-from camhub.privacy.routes import add_routes as add_privacy_routes
-from camhub.privacy.routes import audit_entry_guard
+from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
+from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
+from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
+from camhub.privacy.routes import PRIVACY, audit_entry_guard
 from camhub.privacy.service import Privacy
+from camhub.privacy.transparency_routes import ROUTES as TRANSPARENCY_ROUTES
 from camhub.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -133,5 +136,7 @@ def make_app(
         app[SERVICE] = accounts
         AUTH_ROUTES.add_to(app)
     if privacy is not None:
-        add_privacy_routes(app, privacy)
+        app[PRIVACY] = privacy
+        for table in (REQUEST_ROUTES, ACCOUNT_ROUTES, OVERRIDE_ROUTES, TRANSPARENCY_ROUTES):
+            table.add_to(app)
     return app

@@ -25,7 +25,10 @@ from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Route, Routes
-from camhub.privacy.openapi import OPENAPI_PATHS as PRIVACY_PATHS
+from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
+from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
+from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
+from camhub.privacy.transparency_routes import ROUTES as TRANSPARENCY_ROUTES
 
 AUDIT_UNAVAILABLE = error_answer(
     "audit_unavailable: the audit log cannot be written (disk full, I/O error, read-only, "
@@ -49,7 +52,18 @@ async def openapi(request: web.Request) -> web.StreamResponse:
 
 
 # Every table the hub can serve, in the order the document lists them.
-TABLES: tuple[Routes, ...] = (PAGE_ROUTES, CAMERA_ROUTES, ROUTES, CLIP_ROUTES, AUDIT_ROUTES, AUTH_ROUTES)
+TABLES: tuple[Routes, ...] = (
+    PAGE_ROUTES,
+    CAMERA_ROUTES,
+    ROUTES,
+    CLIP_ROUTES,
+    AUDIT_ROUTES,
+    AUTH_ROUTES,
+    REQUEST_ROUTES,
+    ACCOUNT_ROUTES,
+    OVERRIDE_ROUTES,
+    TRANSPARENCY_ROUTES,
+)
 
 
 def operation(route: Route) -> dict[str, Any]:
@@ -63,22 +77,6 @@ def operation(route: Route) -> dict[str, Any]:
         responses["503"] = AUDIT_UNAVAILABLE
     op["responses"] = responses
     return op
-
-
-def _may_refuse_unaudited(paths: dict[str, Any]) -> dict[str, Any]:
-    """For areas still documented by path (auth, privacy): a 503 on every operation that writes an audit entry
-    first: every POST but logout, and downloads."""
-
-    def audited(path: str, method: str) -> bool:
-        return (method == "post" and path != "/api/auth/logout") or path == "/api/share/{token}"
-
-    return {
-        path: {
-            method: {**op, "responses": {**op["responses"], "503": AUDIT_UNAVAILABLE}} if audited(path, method) else op
-            for method, op in item.items()
-        }
-        for path, item in paths.items()
-    }
 
 
 def paths_of(tables: Iterable[Routes]) -> dict[str, dict[str, Any]]:
@@ -97,9 +95,6 @@ def openapi_document(tables: Iterable[Routes] = TABLES) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "camhub", "version": __version__},
-        "paths": {
-            **paths_of(tables),
-            **_may_refuse_unaudited(PRIVACY_PATHS),
-        },
+        "paths": paths_of(tables),
         "components": {"schemas": schemas, "securitySchemes": OPENAPI_SECURITY_SCHEMES},
     }

@@ -30,6 +30,7 @@ from camhub.store.db import one, rows
 
 log = logging.getLogger(__name__)
 
+STATES = ("pending", "approved", "narrowed", "denied", "expired")  # a request's, in the order it may pass them
 DECISIONS = {"approve": "approved", "narrow": "narrowed", "deny": "denied"}
 MAX_PENDING_PER_REQUESTER = 20
 MAX_WANTED_BY_S = 365 * 86400
@@ -70,7 +71,6 @@ class ConsentQueue:
         cameras = f.names("cameras", ctx.cameras)
         start, end, wanted_by = f.time("start"), f.time("end"), f.time("wanted_by")
         f.done()
-        assert cameras is not None and start is not None and end is not None and wanted_by is not None
         check_window(start, end, now, ctx.config.max_window_hours * 3600)
         if not now < wanted_by <= now + MAX_WANTED_BY_S:
             raise InvalidField(f"'wanted_by' ({utc_text(wanted_by)}) must be in the future and within a year")
@@ -88,10 +88,10 @@ class ConsentQueue:
                 time=ctx.clock(),
                 actor=requester.username,
                 request_id=request_id,
-                identity=identity or "",
-                organisation=organisation or "",
-                contact=contact or "",
-                purpose=purpose or "",
+                identity=identity,
+                organisation=organisation,
+                contact=contact,
+                purpose=purpose,
                 case_reference=case_reference,
                 cameras=cameras,
                 start_s=start,
@@ -159,10 +159,12 @@ class ConsentQueue:
         row = await self._visible(who, request_id)
         return await self._json(row, owner=who.role == "owner")
 
-    async def list(self, who: Identity, state: str | None = None) -> list[dict[str, Any]]:
+    async def list_for(self, who: Identity, state: str | None = None) -> list[dict[str, Any]]:
+        """Owners: every request; a requester: those its token may see. Newest first."""
         if who.role not in ("owner", "requester"):
             raise Forbidden("only owners and requesters list requests")
-        where, args = ["1"], []
+        where: list[str] = ["1"]
+        args: list[object] = []
         if who.role == "requester":
             where.append("(token_id = ? OR (? AND requester_id = ?))")
             args.extend([who.credential_id, who.sees_account, who.account_id])
@@ -238,7 +240,6 @@ class ConsentQueue:
         clip_ids = f.ids("clip_ids")
         message = f.text("message", max_len=2000, required=False, multiline=True)
         f.done()
-        assert verb is not None
         if verb != "narrow" and (cameras or start is not None or end is not None or clip_ids):
             raise InvalidField('cameras, start, end and clip_ids narrow a request; use "decision": "narrow"')
         await self._expire_due()
@@ -256,20 +257,7 @@ class ConsentQueue:
             return await self._finish(owner, row, "denied", None, message)
         scope = agreed
         if verb == "narrow":
-            scope = Scope(
-                cameras or agreed.cameras,
-                agreed.start_s if start is None else start,
-                agreed.end_s if end is None else end,
-                clip_ids or agreed.clip_ids,
-            )
-            if scope.end_s <= scope.start_s:
-                raise InvalidField(
-                    f"the narrowed window ends ({utc_text(scope.end_s)}) before it starts ({utc_text(scope.start_s)})"
-                )
-            if not scope.within(agreed):
-                raise InvalidField(
-                    f"narrowing may only shrink the request: asked {_describe(agreed)}, got {_describe(scope)}"
-                )
+            scope = agreed.narrowed(cameras, start, end, clip_ids)
             if clip_ids is not None:
                 reachable = {c.id for c in await ctx.egress.resolve(Scope(scope.cameras, scope.start_s, scope.end_s))}
                 outside = sorted(set(clip_ids) - reachable)
@@ -396,14 +384,17 @@ class ConsentQueue:
             lambda db: rows(db, "SELECT id FROM requests WHERE state = 'pending' AND expires_s <= ?", [now])
         )
         for row in due:
-            await ctx.audit.append(ConsentExpired(time=ctx.clock(), actor="hub", request_id=row["id"]))
-            await ctx.db.write(
-                lambda db, rid=row["id"]: db.execute(
+            request_id = row["id"]
+            await ctx.audit.append(ConsentExpired(time=ctx.clock(), actor="hub", request_id=request_id))
+
+            def expire(db: sqlite_utils.Database, request_id: str = request_id) -> None:
+                db.execute(
                     "UPDATE requests SET state = 'expired', decided_s = ? WHERE id = ? AND state = 'pending'",
-                    [now, rid],
+                    [now, request_id],
                 )
-            )
-            await ctx.notify("request_expired", row["id"], {"request_id": row["id"]})
+
+            await ctx.db.write(expire)
+            await ctx.notify("request_expired", request_id, {"request_id": request_id})
         return len(due)
 
     async def revoke(self, owner: Identity, request_id: str) -> dict[str, Any]:
@@ -421,8 +412,3 @@ def _submitted_by(who: Identity, row: dict[str, Any]) -> bool:
     """Whether a requester's token sent this request, or an owner let the token see its account's.
     Never by name: two parties may have been given the same one."""
     return row["token_id"] == who.credential_id or (who.sees_account and row["requester_id"] == who.account_id)
-
-
-def _describe(scope: Scope) -> str:
-    clips = f", clips {list(scope.clip_ids)}" if scope.clip_ids else ""
-    return f"{', '.join(scope.cameras)} {utc_text(scope.start_s)} to {utc_text(scope.end_s)}{clips}"

@@ -40,7 +40,6 @@ from camhub.durable import TMP_SUFFIX, unlink_durably
 from camhub.errors import NotFound
 from camhub.privacy.package.writer import make_manifest, write_package
 from camhub.privacy.scope import Scope
-from camhub.privacy.share_links import TOKEN as TOKEN  # for camhub.privacy.openapi, until it imports share_links
 from camhub.privacy.share_links import Link, LinkGone, ShareLinks
 from camhub.privacy.trim import trim_clip
 from camhub.store.db import Database, one, rows

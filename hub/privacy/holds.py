@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from camhub.auth import Forbidden, Identity
 from camhub.errors import NotFound
 from camhub.privacy.context import Context, dumps
 from camhub.privacy.egress import OVERRIDE
+from camhub.privacy.override_notices import sealed
 from camhub.privacy.scope import Fields, Scope, check_window
 from camhub.store.db import StoreError, connect, one, rows
 
@@ -54,21 +54,14 @@ def standing_in(data_dir: Path, now: float) -> list[tuple[str, Scope]]:
         raise StoreError(f"{path}: cannot read the holds ({exc}); no clip is deleted without knowing them") from None
 
 
-SealedIds = Callable[[], Awaitable[dict[str, tuple[str, set[str]]]]]
-
-
 class Holds:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        # Set by Privacy: the sealed overrides, so a preservation hold under a delayed
-        # notice is hidden from everyone but its invoker.
-        self.sealed: SealedIds | None = None
         self._busy = asyncio.Lock()  # renewals, releases and expiry one at a time
 
     async def _hidden(self, who: Identity) -> set[str]:
-        if self.sealed is None:
-            return set()
-        return {i for invoker, ids in (await self.sealed()).values() if invoker != who.username for i in ids}
+        """The holds of sealed overrides (a preservation order under delayed notice) but `who`'s own."""
+        return {i for invoker, ids in (await sealed(self.ctx)).values() if invoker != who.username for i in ids}
 
     async def place(self, actor: str, basis: str, scope: Scope) -> dict[str, Any]:
         ctx = self.ctx
@@ -105,7 +98,6 @@ class Holds:
         cameras = f.names("cameras", self.ctx.cameras)
         start, end = f.time("start"), f.time("end")
         f.done()
-        assert cameras is not None and start is not None and end is not None
         check_window(start, end, self.ctx.now(), MAX_HOLD_WINDOW_S)
         return await self.place(owner.username, "owner", Scope(cameras, start, end))
 
@@ -123,7 +115,7 @@ class Holds:
             raise Forbidden("only owners and custodians renew or release holds")
         if row["released_s"] is not None:
             raise NotFound(f"hold {hold_id} was released already")
-        if row["basis"].startswith("override:") and row["created_by"] != who.username:
+        if row["basis"].startswith(OVERRIDE) and row["created_by"] != who.username:
             raise Forbidden(
                 f"hold {hold_id} keeps footage for a preservation order; only {row['created_by']}, who "
                 "invoked it, may renew or release it"
@@ -181,7 +173,7 @@ class Holds:
             raise NotFound(f"no hold {hold_id!r}")
         return {**row, "cameras": json.loads(row["cameras"])}
 
-    async def list(self, who: Identity) -> list[dict[str, Any]]:
+    async def list_for(self, who: Identity) -> list[dict[str, Any]]:
         """Owners: every hold but sealed ones; custodians: the holds of their own orders."""
         if who.role not in ("owner", "custodian"):
             raise Forbidden("only owners and custodians list holds")

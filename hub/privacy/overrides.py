@@ -2,16 +2,16 @@
 
 An owner, or a custodian the owners created, invokes it with a fresh
 password and every mandatory field (see `invoke`); the legal document is
-uploaded first (`store_document`, a PDF) and named by its SHA-256. The
-scope is enforced by the egress choke point, and `override_invoked` is
+uploaded first (`camhub.privacy.documents`, a PDF) and named by its SHA-256.
+The scope is enforced by the egress choke point, and `override_invoked` is
 durable before anything is built. A preservation order places a hold and
-releases nothing.
+releases nothing. The kinds are listed once, in `camhub.privacy.legal_process`.
 
 Owners are told at once, or when a non-disclosure delay ends (at most
 `privacy.max_notice_delay_days` at a time): what was requested, what was
 supplied and when, that notice was delayed and on whose order. `tick()`
 sends due notices and flags emergencies with no follow-up legal process by
-their deadline; its time is the injected clock.
+their deadline (`camhub.privacy.override_notices`); its time is the injected clock.
 
 While notice is delayed, the override is sealed: owners do not see it in
 the hub's lists, notices or transparency report until the delay ends.
@@ -20,86 +20,34 @@ the hub's lists, notices or transparency report until the delay ends.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import logging
-import re
 import secrets
-from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
-from camhub.audit import (
-    OverrideFollowUpFiled,
-    OverrideFollowUpMissed,
-    OverrideInvoked,
-    OverrideNoticeDelayExtended,
-    OverrideNoticeSent,
-)
+from camhub.audit import OverrideFollowUpFiled, OverrideInvoked, OverrideNoticeDelayExtended
 from camhub.auth import Forbidden, Identity
 from camhub.clock import utc_text
-from camhub.durable import write_durably
 from camhub.errors import NotFound
 from camhub.privacy.context import Context, dumps
+from camhub.privacy.documents import LegalDocuments
+from camhub.privacy.egress import OVERRIDE
 from camhub.privacy.holds import Holds
-from camhub.privacy.scope import (
-    Fields,
-    InvalidField,
-    PayloadTooLarge,
-    Scope,
-    check_window,
-)
+from camhub.privacy.legal_process import EMERGENCY, FOLLOW_UP_KINDS, INVOKERS, KINDS, NEEDS_JUDGE, PRESERVATION
+from camhub.privacy.override_notices import due_notices, flag_missed_follow_ups, send_notice
+from camhub.privacy.scope import Fields, InvalidField, Scope, check_window
 from camhub.store.db import one, rows
 
-log = logging.getLogger(__name__)
-
-KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
-NEEDS_JUDGE = ("search_warrant", "court_order")
-FOLLOW_UP_KINDS = ("search_warrant", "court_order", "subpoena")
-INVOKERS = ("owner", "custodian")
-DOCUMENTS = "privacy/documents"
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+NOTICES = ("none", "delayed")  # owners told at once, or when a court's non-disclosure order ends
 
 
 class Overrides:
-    def __init__(self, ctx: Context, holds: Holds) -> None:
+    def __init__(self, ctx: Context, holds: Holds, documents: LegalDocuments) -> None:
         self.ctx = ctx
         self.holds = holds
+        self.documents = documents
         # Invoking, following up, extending a delay and the clock's tick run one at a time,
         # so a notice is sent once, after what was supplied is known.
         self._busy = asyncio.Lock()
-
-    # The legal document
-
-    async def store_document(self, who: Identity, data: bytes) -> dict[str, Any]:
-        """Keep an uploaded PDF under its SHA-256; an override then names it."""
-        if who.role not in INVOKERS:
-            raise Forbidden("only owners and custodians upload legal documents")
-        limit = self.ctx.config.max_document_bytes
-        if len(data) > limit:
-            raise PayloadTooLarge(f"the document is {len(data)} bytes; at most {limit} (privacy.max_document_bytes)")
-        if not data.startswith(b"%PDF-"):
-            raise InvalidField("the document must be a PDF (it starts with %PDF-)")
-        digest = hashlib.sha256(data).hexdigest()
-        path = self._document(digest)
-        if not path.exists():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            await asyncio.to_thread(write_durably, path, data, 0o600)
-        log.info("legal document %s… stored (%d bytes) by %r", digest[:12], len(data), who.username)
-        return {"sha256": digest, "bytes": len(data)}
-
-    def _document(self, digest: str) -> Path:
-        return self.ctx.data_dir / DOCUMENTS / f"{digest}.pdf"
-
-    def _known_document(self, f: Fields, name: str) -> str:
-        digest = f.text(name, max_len=64)
-        assert digest is not None
-        if not SHA256.match(digest):
-            raise InvalidField(f"{name!r} must be the lower-case hex SHA-256 of an uploaded document")
-        if not self._document(digest).exists():
-            raise InvalidField(f"{name!r}: no document {digest[:12]}… was uploaded; POST it to /api/documents first")
-        return digest
 
     # Invoking
 
@@ -126,13 +74,12 @@ class Overrides:
         }
         cameras = f.names("cameras", ctx.cameras)
         start, end = f.time("start"), f.time("end")
-        record["document_sha256"] = self._known_document(f, "document_sha256")
-        notice = f.choice("notice", ("none", "delayed"))
+        record["document_sha256"] = self.documents.known(f, "document_sha256")
+        notice = f.choice("notice", NOTICES)
         delayed_until = f.time("notice_delayed_until", required=notice == "delayed")
         ordered_by = f.text("delay_ordered_by", required=notice == "delayed")
         provision = f.text("delay_provision", required=False)
         f.done()
-        assert cameras is not None and start is not None and end is not None
         check_window(start, end, now, ctx.config.max_window_hours * 3600)
         if record["issued_s"] > now:
             raise InvalidField(f"'issued' ({utc_text(record['issued_s'])}) is in the future")
@@ -147,7 +94,7 @@ class Overrides:
                 )
         scope = Scope(cameras, start, end)
         override_id = "ovr_" + secrets.token_hex(16)
-        follow_up_due = now + int(ctx.config.emergency_follow_up_hours * 3600) if kind == "emergency" else None
+        follow_up_due = now + int(ctx.config.emergency_follow_up_hours * 3600) if kind == EMERGENCY else None
         record.update(
             cameras=list(cameras),
             start_s=start,
@@ -172,7 +119,7 @@ class Overrides:
                     time=ctx.clock(),
                     actor=who.username,
                     override_id=override_id,
-                    kind=kind or "",
+                    kind=kind,
                     authority=record["authority"],
                     jurisdiction=record["jurisdiction"],
                     case_number=record["case_number"],
@@ -194,8 +141,8 @@ class Overrides:
             await ctx.db.write(lambda db: db.execute("DELETE FROM overrides WHERE id = ?", [override_id]))
             raise
         link = None
-        if kind == "preservation":
-            hold = await self.holds.place(who.username, f"override:{override_id}", scope)
+        if kind == PRESERVATION:
+            hold = await self.holds.place(who.username, OVERRIDE + override_id, scope)
             await ctx.db.write(
                 lambda db: db.execute("UPDATE overrides SET hold_id = ? WHERE id = ?", [hold["id"], override_id])
             )
@@ -213,7 +160,7 @@ class Overrides:
                 "document_sha256": record["document_sha256"],
                 "invoked_by": who.username,
             }
-            export = await ctx.egress.release(f"override:{override_id}", basis, record["agency"], scope, who.username)
+            export = await ctx.egress.release(OVERRIDE + override_id, basis, record["agency"], scope, who.username)
             made = await ctx.egress.create_link(
                 export.id, who.username, ctx.config.share_link_days, ctx.config.share_link_downloads
             )
@@ -222,7 +169,7 @@ class Overrides:
             )
             link = {"url": made.path, "expires_s": made.expires_s, "max_downloads": made.max_downloads}
         if delayed_until is None:
-            await self._send_notice(override_id)
+            await send_notice(ctx, await self._view_row(override_id))
         # While sealed, the hub's log says nothing of it (egress and holds stay quiet about
         # overrides too): the owners read that log. It is logged when the notice goes out.
         view = await self._view_row(override_id)
@@ -239,14 +186,14 @@ class Overrides:
             raise Forbidden("only owners and custodians file a follow-up")
         ctx = self.ctx
         row = await self._visible_row(who, override_id)
-        if row["kind"] != "emergency":
+        if row["kind"] != EMERGENCY:
             raise InvalidField(f"override {override_id} is a {row['kind']}; only emergencies take a follow-up")
         if row["follow_up"] is not None:
             raise InvalidField(f"override {override_id} has its follow-up already")
         f = Fields(body, "follow-up")
         kind = f.choice("kind", FOLLOW_UP_KINDS)
         case_number = f.text("case_number")
-        document = self._known_document(f, "document_sha256")
+        document = self.documents.known(f, "document_sha256")
         f.done()
         now = ctx.now()
         late = now > row["follow_up_due_s"]
@@ -255,8 +202,8 @@ class Overrides:
                 time=ctx.clock(),
                 actor=who.username,
                 override_id=override_id,
-                kind=kind or "",
-                case_number=case_number or "",
+                kind=kind,
+                case_number=case_number,
                 document_sha256=document,
                 late=late,
             )
@@ -284,7 +231,6 @@ class Overrides:
         ordered_by = f.text("delay_ordered_by")
         provision = f.text("delay_provision", required=False)
         f.done()
-        assert until is not None and ordered_by is not None
         now = ctx.now()
         longest = int(ctx.config.max_notice_delay_days * 86400)
         if not max(now, row["notice_due_s"]) < until <= now + longest:
@@ -326,93 +272,10 @@ class Overrides:
 
     async def _tick(self) -> None:
         """Send notices whose delay ended; flag emergencies past their follow-up deadline."""
-        ctx = self.ctx
-        now = ctx.now()
-        due = await ctx.db.read(
-            lambda db: rows(db, "SELECT id FROM overrides WHERE notice_sent_s IS NULL AND notice_due_s <= ?", [now])
-        )
-        for row in due:
-            await self._send_notice(row["id"])
-        missed = await ctx.db.read(
-            lambda db: rows(
-                db,
-                "SELECT id, follow_up_due_s, notice_sent_s FROM overrides WHERE kind = 'emergency' "
-                "AND follow_up IS NULL AND follow_up_missed_s IS NULL AND follow_up_due_s <= ?",
-                [now],
-            )
-        )
-        for row in missed:
-            await ctx.audit.append(
-                OverrideFollowUpMissed(
-                    time=ctx.clock(), actor="hub", override_id=row["id"], due_s=row["follow_up_due_s"]
-                )
-            )
-            await ctx.db.write(
-                lambda db, oid=row["id"]: db.execute(
-                    "UPDATE overrides SET follow_up_missed_s = ? WHERE id = ?", [now, oid]
-                )
-            )
-            if row["notice_sent_s"] is not None:  # while sealed, the notice itself will say so
-                log.warning(
-                    "emergency override %s has no follow-up legal process (due %s)",
-                    row["id"],
-                    utc_text(row["follow_up_due_s"]),
-                )
-                await ctx.notify(
-                    "follow_up_missed", row["id"], {"override_id": row["id"], "due_s": row["follow_up_due_s"]}
-                )
-
-    async def _send_notice(self, override_id: str) -> None:
-        ctx = self.ctx
-        view = await self._view_row(override_id)
-        owners = tuple(sorted(await ctx.owners()))
-        delayed = view["notice_delayed_until_s"] is not None
-        await ctx.audit.append(
-            OverrideNoticeSent(time=ctx.clock(), actor="hub", override_id=override_id, delayed=delayed, owners=owners)
-        )
-        now = ctx.now()
-        await ctx.db.write(
-            lambda db: db.execute("UPDATE overrides SET notice_sent_s = ? WHERE id = ?", [now, override_id])
-        )
-        body = {
-            k: view[k]
-            for k in (
-                "kind",
-                "authority",
-                "jurisdiction",
-                "case_number",
-                "judge",
-                "issued_s",
-                "agency",
-                "officer_contact",
-                "cameras",
-                "start_s",
-                "end_s",
-                "document_sha256",
-                "invoked_by",
-                "invoked_s",
-                "notice_delayed_until_s",
-                "delay_ordered_by",
-                "delay_provision",
-                "follow_up_due_s",
-                "follow_up",
-                "supplied",
-            )
-        }
-        body["delay_extensions"] = view.get("delay_extensions", [])
-        body["notice_delayed"] = delayed
-        body["follow_up_missed"] = view["follow_up_missed_s"] is not None
-        await ctx.notify("override", override_id, body)
-        released = view.get("export_id") or view.get("hold_id") or "nothing"
-        log.info(
-            "override %s (%s, case %s) invoked by %r: %s; owners told%s",
-            override_id,
-            view["kind"],
-            view["case_number"],
-            view["invoked_by"],
-            released,
-            f" after a delay ordered by {view['delay_ordered_by']}" if delayed else "",
-        )
+        now = self.ctx.now()
+        for override_id in await due_notices(self.ctx, now):
+            await send_notice(self.ctx, await self._view_row(override_id))
+        await flag_missed_follow_ups(self.ctx, now)
 
     # Reading
 
@@ -466,7 +329,8 @@ class Overrides:
         await self._visible_row(who, override_id)
         return await self._view_row(override_id, who.username)
 
-    async def list(self, who: Identity) -> list[dict[str, Any]]:
+    async def list_for(self, who: Identity) -> list[dict[str, Any]]:
+        """Overrides whose owners' notice was sent, and those `who` invoked; newest first."""
         if who.role not in INVOKERS:
             raise Forbidden("only owners and custodians see overrides")
         ids = await self.ctx.db.read(
@@ -478,23 +342,3 @@ class Overrides:
             )
         )
         return [await self._view_row(r["id"], who.username) for r in ids]
-
-    async def sealed(self) -> dict[str, tuple[str, set[str]]]:
-        """Overrides whose owners' notice is still delayed, each with who invoked it and every id it
-        gave rise to (its export, share links and hold), so views can keep them out."""
-
-        def read(db: sqlite_utils.Database) -> dict[str, tuple[str, set[str]]]:
-            out = {}
-            for row in rows(db, "SELECT id, invoked_by FROM overrides WHERE notice_sent_s IS NULL"):
-                # Exports and links are looked up by their basis, not by the override's columns,
-                # which are filled in only after they exist.
-                exports = {
-                    r["id"] for r in rows(db, "SELECT id FROM exports WHERE basis = ?", [f"override:{row['id']}"])
-                }
-                holds = {r["id"] for r in rows(db, "SELECT id FROM holds WHERE basis = ?", [f"override:{row['id']}"])}
-                links = {r["id"] for e in exports for r in rows(db, "SELECT id FROM links WHERE export_id = ?", [e])}
-                ids = {row["id"]} | exports | holds | links
-                out[row["id"]] = (row["invoked_by"], ids)
-            return out
-
-        return await self.ctx.db.read(read)

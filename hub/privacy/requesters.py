@@ -29,6 +29,7 @@ from camhub.store.db import one, rows
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 50
+STATES = ("pending", "approved", "refused")  # a registration's
 
 
 class TooManyRegistrations(HubError):
@@ -46,7 +47,6 @@ class Requesters:
         username = f.text("username", max_len=64)
         identity, organisation, contact = f.text("identity"), f.text("organisation"), f.text("contact")
         f.done()
-        assert username is not None
         waiting = await self.ctx.db.read(
             lambda db: db.execute("SELECT count(*) FROM registrations WHERE state = 'pending'").fetchone()[0]
         )
@@ -82,7 +82,7 @@ class Requesters:
             "note": "the token works once an owner approves the registration",
         }
 
-    async def list(self, owner: Identity, state: str | None = None) -> list[dict[str, Any]]:
+    async def list_for(self, owner: Identity, state: str | None = None) -> list[dict[str, Any]]:
         if owner.role != "owner":
             raise Forbidden("only owners see registrations")
         where, args = ("WHERE state = ?", [state]) if state else ("", [])

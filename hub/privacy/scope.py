@@ -4,20 +4,23 @@ Every outside request, decision and override names a `Scope`. `Fields`
 reads a JSON object field by field and refuses, with the field's name and
 what would be right, anything missing, mistyped, too long or unknown, and
 text with control characters (only a multi-line field keeps newlines), which
-would reach the owners' terminals and logs.
+would reach the owners' terminals and logs. A required field's reader
+returns its value's type, an optional one's may return None (the overloads
+say which), so callers need no checks of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from camhub.audit.canonical import is_text
 from camhub.clock import parse_time, utc_text
 from camhub.errors import HubError
-from camhub.http.bodies import PayloadTooLarge  # noqa: F401  (re-exported: the one 413, raised by services too)
 from camhub.terminal import first_control
+
+TEXT_MAX = 200  # characters of a text field, unless the field says otherwise
 
 
 class InvalidField(HubError):
@@ -51,6 +54,33 @@ class Scope:
             return False
         return outer.clip_ids is None or (self.clip_ids is not None and set(self.clip_ids) <= set(outer.clip_ids))
 
+    def narrowed(
+        self,
+        cameras: tuple[str, ...] | None,
+        start_s: int | None,
+        end_s: int | None,
+        clip_ids: tuple[int, ...] | None,
+    ) -> Scope:
+        """This scope as an owner narrows it: what is None stays as it was. InvalidField if the
+        narrowed window is empty or the result asks for anything outside this scope."""
+        scope = Scope(
+            cameras or self.cameras,
+            self.start_s if start_s is None else start_s,
+            self.end_s if end_s is None else end_s,
+            clip_ids or self.clip_ids,
+        )
+        if scope.end_s <= scope.start_s:
+            raise InvalidField(
+                f"the narrowed window ends ({utc_text(scope.end_s)}) before it starts ({utc_text(scope.start_s)})"
+            )
+        if not scope.within(self):
+            raise InvalidField(f"narrowing may only shrink the request: asked {self}, got {scope}")
+        return scope
+
+    def __str__(self) -> str:
+        clips = f", clips {list(self.clip_ids)}" if self.clip_ids else ""
+        return f"{', '.join(self.cameras)} {utc_text(self.start_s)} to {utc_text(self.end_s)}{clips}"
+
     def as_json(self) -> dict[str, Any]:
         clips = list(self.clip_ids) if self.clip_ids is not None else None
         return {"cameras": list(self.cameras), "start_s": self.start_s, "end_s": self.end_s, "clip_ids": clips}
@@ -83,7 +113,13 @@ class Fields:
             raise InvalidField(f"{name!r} is required")
         return value
 
-    def text(self, name: str, max_len: int = 200, required: bool = True, multiline: bool = False) -> str | None:
+    @overload
+    def text(
+        self, name: str, max_len: int = TEXT_MAX, required: Literal[True] = True, multiline: bool = False
+    ) -> str: ...
+    @overload
+    def text(self, name: str, max_len: int = TEXT_MAX, *, required: bool, multiline: bool = False) -> str | None: ...
+    def text(self, name: str, max_len: int = TEXT_MAX, required: bool = True, multiline: bool = False) -> str | None:
         """A non-empty string of at most `max_len` characters, without control characters;
         newlines only when `multiline`."""
         value = self._get(name, required)
@@ -110,6 +146,10 @@ class Fields:
             raise InvalidField(f"{name!r} must be a whole number from {lowest} to {highest}, got {value!r}")
         return value
 
+    @overload
+    def choice(self, name: str, options: Collection[str], required: Literal[True] = True) -> str: ...
+    @overload
+    def choice(self, name: str, options: Collection[str], *, required: bool) -> str | None: ...
     def choice(self, name: str, options: Collection[str], required: bool = True) -> str | None:
         value = self._get(name, required)
         if value is None:
@@ -119,6 +159,10 @@ class Fields:
             raise InvalidField(f"{name!r} must be one of {', '.join(sorted(options))}, got {shown}")
         return str(value)
 
+    @overload
+    def time(self, name: str, required: Literal[True] = True) -> int: ...
+    @overload
+    def time(self, name: str, *, required: bool) -> int | None: ...
     def time(self, name: str, required: bool = True) -> int | None:
         """Unix seconds (an integer) or an ISO 8601 time with a zone, e.g. 2026-11-29T10:00:00Z."""
         value = self._get(name, required)
@@ -131,6 +175,10 @@ class Fields:
         except ValueError as exc:
             raise InvalidField(f"{name!r}: {exc}") from None
 
+    @overload
+    def names(self, name: str, known: Collection[str], required: Literal[True] = True) -> tuple[str, ...]: ...
+    @overload
+    def names(self, name: str, known: Collection[str], *, required: bool) -> tuple[str, ...] | None: ...
     def names(self, name: str, known: Collection[str], required: bool = True) -> tuple[str, ...] | None:
         value = self._get(name, required)
         if value is None:
@@ -145,8 +193,9 @@ class Fields:
             )
         return tuple(dict.fromkeys(value))
 
-    def ids(self, name: str, required: bool = False) -> tuple[int, ...] | None:
-        value = self._get(name, required)
+    def ids(self, name: str) -> tuple[int, ...] | None:
+        """Clip ids, always optional: left out means every clip."""
+        value = self._get(name, required=False)
         if value is None:
             return None
         if (

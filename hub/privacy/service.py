@@ -22,6 +22,7 @@ from camhub.clock import Clock
 from camhub.config import PrivacyConfig
 from camhub.privacy.consent import ConsentQueue
 from camhub.privacy.context import Context
+from camhub.privacy.documents import LegalDocuments
 from camhub.privacy.egress import Egress
 from camhub.privacy.holds import Holds
 from camhub.privacy.overrides import Overrides
@@ -40,8 +41,8 @@ class Privacy:
         self.egress = ctx.egress
         self.holds = Holds(ctx)
         self.consent = ConsentQueue(ctx)
-        self.overrides = Overrides(ctx, self.holds)
-        self.holds.sealed = self.overrides.sealed
+        self.documents = LegalDocuments(ctx)
+        self.overrides = Overrides(ctx, self.holds, self.documents)
 
     @classmethod
     async def open(

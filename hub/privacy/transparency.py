@@ -1,11 +1,12 @@
-"""The transparency report: per month, what was asked for, what was decided and what left the house.
+"""The transparency report's tally: per month, what was asked for, what was decided and what left the house.
 
 `build_report` folds the audit log's entries, in index order, into a
 `Report`; nothing else feeds it, so the report cannot say anything the log
-does not. `report_for_log` reads an open `AuditLog` off the event loop,
-`report_for_dir` reads a data folder (read-only, also while the hub runs),
-`transparency_route` serves the report as JSON and `OPENAPI_PATHS` describes
-it. What each count means is in docs/audit.md, "Transparency report".
+does not. It is pure (entries and the time in, a value out): reading a log
+is `camhub.privacy.transparency_source`, the text tables
+`camhub.privacy.transparency_text`, the route and its schema
+`camhub.privacy.transparency_routes`. What each count means is in
+docs/audit.md, "Transparency report".
 
 An override whose owners' notice is delayed is sealed: it, its exports and
 their downloads join the report only with its `override_notice_sent` entry,
@@ -14,17 +15,12 @@ so the report never tells owners what a court told the hub not to yet.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sqlite3
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field, replace
-from pathlib import Path
 from typing import Any
-
-from aiohttp import web
 
 from camhub.audit.canonical import decode_entry
 from camhub.audit.errors import AuditError
@@ -43,20 +39,19 @@ from camhub.audit.events import (
     ShareLinkDownloaded,
     event_from_entry,
 )
-from camhub.audit.log import AUDIT_FOLDER, AuditLog
-from camhub.audit.store import DB_NAME, connect
-from camhub.clock import Clock, utc_text
 from camhub.errors import BadRequest
-from camhub.terminal import escape
+from camhub.privacy.legal_process import EMERGENCY, KINDS
 
-OVERRIDE_KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
 DECISIONS = ("approved", "narrowed", "denied")
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
 class Counts:
-    """One month's counts (or the totals); every field is a whole number."""
+    """One month's counts (or the totals); every field is a whole number.
+
+    One `overrides_<kind>` field per kind in `legal_process.KINDS`: `LAYOUT` is built from that list
+    and names each field, so a kind added there without its field here fails the tests."""
 
     requests_received: int = 0
     requests_approved: int = 0
@@ -119,7 +114,7 @@ LAYOUT: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (
         "overrides",
         "legal-process overrides invoked (override_invoked), by kind",
         (
-            *((kind, f"overrides_{kind}", f"overrides of kind {kind}") for kind in OVERRIDE_KINDS),
+            *((kind, f"overrides_{kind}", f"overrides of kind {kind}") for kind in KINDS),
             ("other", "overrides_other", "overrides of a kind camhub does not know; should stay 0"),
         ),
     ),
@@ -218,95 +213,6 @@ class Report:
             ],
         }
 
-    def as_text(self) -> str:
-        """Tables with one row per month and a total row, then the flagged emergencies by name."""
-        if self.first_index is None:
-            read = "The audit log holds no entries."
-        else:
-            read = f"Computed from audit log entries {self.first_index}..{self.last_index} ({self.entries} entries)."
-        origin = escape(self.origin) if self.origin else "this hub"  # read from the log, which may be forged
-        lines = [f"Transparency report for {origin}, as of {utc_text(self.as_of_s, 'minute')}", read]
-        rows = [*self.months, ("total", self.totals)]
-        for title, columns in TEXT_TABLES:
-            shown = [
-                (head, attr)
-                for head, attr in columns
-                if not attr.startswith(("overrides_other", "other_")) or getattr(self.totals, attr)
-            ]
-            lines += ["", *_table(title, shown, rows)]
-        lines.append("")
-        if not self.flagged:
-            lines.append("Flagged emergency overrides (follow-up not filed by its deadline): none.")
-        else:
-            lines.append("Flagged emergency overrides (follow-up not filed by its deadline):")
-            lines += [
-                f"  {escape(f.override_id)}  invoked {f.month}, "
-                f"follow-up due {utc_text(f.due_s, 'minute')}  (audit entry {f.entry})"
-                for f in self.flagged
-            ]
-        return "\n".join(lines) + "\n"
-
-
-# The text tables: (title, ((column header, Counts attribute), ...)); "other" columns show only when not 0.
-TEXT_TABLES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    (
-        "Consent requests",
-        (
-            ("received", "requests_received"),
-            ("approved", "requests_approved"),
-            ("narrowed", "requests_narrowed"),
-            ("denied", "requests_denied"),
-            ("expired", "requests_expired"),
-        ),
-    ),
-    (
-        "Legal-process overrides",
-        (
-            ("warrant", "overrides_search_warrant"),
-            ("court order", "overrides_court_order"),
-            ("subpoena", "overrides_subpoena"),
-            ("emergency", "overrides_emergency"),
-            ("preservation", "overrides_preservation"),
-            ("other", "overrides_other"),
-        ),
-    ),
-    (
-        "Emergency overrides: follow-up",
-        (
-            ("filed", "emergency_filed"),
-            ("of which late", "emergency_filed_late"),
-            ("missed (flagged)", "emergency_missed"),
-            ("pending", "emergency_pending"),
-        ),
-    ),
-    (
-        "Footage released",
-        (
-            ("request exports", "request_exports"),
-            ("clips", "request_clips"),
-            ("bytes", "request_bytes"),
-            ("override exports", "override_exports"),
-            ("clips", "override_clips"),
-            ("bytes", "override_bytes"),
-            ("other exports", "other_exports"),
-            ("clips", "other_clips"),
-            ("bytes", "other_bytes"),
-        ),
-    ),
-    ("Share-link downloads", (("downloads", "downloads"), ("bytes", "download_bytes"))),
-)
-
-
-def _table(title: str, columns: list[tuple[str, str]], rows: list[tuple[str, Counts]]) -> list[str]:
-    cells = [["month", *(head for head, _ in columns)]]
-    cells += [[month, *(f"{getattr(counts, attr):,}" for _, attr in columns)] for month, counts in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = [
-        "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))])
-        for row in cells
-    ]
-    return [title, *lines]
-
 
 def check_month(value: str) -> str:
     if not MONTH.fullmatch(value):
@@ -386,8 +292,8 @@ class _Tally:
         elif isinstance(event, ConsentExpired):
             counts["requests_expired"] += 1
         elif isinstance(event, OverrideInvoked):
-            counts[f"overrides_{event.kind if event.kind in OVERRIDE_KINDS else 'other'}"] += 1
-            if event.kind == "emergency":
+            counts[f"overrides_{event.kind if event.kind in KINDS else 'other'}"] += 1
+            if event.kind == EMERGENCY:
                 found = (event.override_id, month, event.follow_up_due_s, index)
                 if sealed is not None:
                     self.sealed_emergencies[event.override_id] = found
@@ -437,135 +343,3 @@ def build_report(entries: Iterable[tuple[int, bytes]], now_s: int) -> Report:
     for index, data in entries:
         tally.add(index, data)
     return tally.finish()
-
-
-def _rows(conn: sqlite3.Connection, limit: int | None) -> Iterator[tuple[int, bytes]]:
-    rows = conn.execute(
-        "SELECT idx, entry FROM entries WHERE idx < ? ORDER BY idx", (limit if limit is not None else 2**63 - 1,)
-    )
-    while batch := rows.fetchmany(4096):
-        for index, data in batch:
-            yield index, bytes(data)
-
-
-def _report_from_db(db: Path, now_s: int, limit: int | None = None) -> Report:
-    # Read-only and in one SELECT: under WAL it sees one consistent snapshot while the hub writes.
-    conn = connect(db, readonly=True)
-    try:
-        return build_report(_rows(conn, limit), now_s)
-    finally:
-        conn.close()
-
-
-def report_for_dir(data_dir: Path, now_s: int) -> Report:
-    """The report of `<data_dir>/audit/log.db`; AuditError naming the path if there is no log."""
-    return _report_from_db(Path(data_dir) / AUDIT_FOLDER / DB_NAME, now_s)
-
-
-async def report_for_log(log: AuditLog, now_s: int) -> Report:
-    """The report of an open log, up to its latest checkpoint, read on a worker thread."""
-    return await asyncio.to_thread(_report_from_db, log.folder / DB_NAME, now_s, log.size)
-
-
-def transparency_route(log: AuditLog, clock: Clock) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """GET handler for /api/transparency[?month=YYYY-MM]; the caller registers it."""
-
-    async def transparency(request: web.Request) -> web.Response:
-        month = request.query.get("month")
-        if month is not None:
-            check_month(month)
-        report = await report_for_log(log, int(clock()))
-        return web.json_response((report.only(month) if month is not None else report).as_json())
-
-    return transparency
-
-
-def _counts_schema(description: str, month: bool = False) -> dict[str, Any]:
-    properties: dict[str, Any] = (
-        {"month": {"type": "string", "pattern": MONTH.pattern, "description": "calendar month in UTC, YYYY-MM"}}
-        if month
-        else {}
-    )
-    for group, text, items in LAYOUT:
-        properties[group] = {
-            "type": "object",
-            "description": text,
-            "required": [key for key, _, _ in items],
-            "properties": {key: {"type": "integer", "minimum": 0, "description": what} for key, _, what in items},
-        }
-    return {"type": "object", "description": description, "required": list(properties), "properties": properties}
-
-
-REPORT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "computed from the audit log alone; see docs/audit.md, Transparency report",
-    "required": [
-        "as_of_s",
-        "origin",
-        "entries",
-        "first_index",
-        "last_index",
-        "months",
-        "totals",
-        "flagged_emergencies",
-    ],
-    "properties": {
-        "as_of_s": {
-            "type": "integer",
-            "description": "Unix seconds the report was computed for; follow-up deadlines before it have passed",
-        },
-        "origin": {"type": ["string", "null"], "description": "the log's origin, camhub/<hub id>"},
-        "entries": {"type": "integer", "minimum": 0, "description": "audit log entries read"},
-        "first_index": {"type": ["integer", "null"], "description": "index of the first entry read; null if none"},
-        "last_index": {"type": ["integer", "null"], "description": "index of the last entry read; null if none"},
-        "months": {
-            "type": "array",
-            "description": "every month from the first entry's to the last's, ascending "
-            "(only the asked month with ?month=)",
-            "items": _counts_schema(
-                "one month's counts; each event counts in the month of its own entry, "
-                "except emergency_follow_up, which counts in the override's month",
-                month=True,
-            ),
-        },
-        "totals": _counts_schema("the sum of the months listed"),
-        "flagged_emergencies": {
-            "type": "array",
-            "description": "emergency overrides whose follow-up legal process was not filed by its deadline",
-            "items": {
-                "type": "object",
-                "required": ["override_id", "month", "due_s", "entry"],
-                "properties": {
-                    "override_id": {"type": "string", "description": "the override's id"},
-                    "month": {"type": "string", "description": "month the override was invoked, YYYY-MM (UTC)"},
-                    "due_s": {"type": "integer", "description": "Unix seconds the follow-up was due by"},
-                    "entry": {"type": "integer", "description": "index of its override_invoked entry in the audit log"},
-                },
-            },
-        },
-    },
-}
-
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/transparency": {
-        "get": {
-            "summary": "The transparency report: requests, decisions, overrides and releases per month",
-            "parameters": [
-                {
-                    "name": "month",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string", "pattern": MONTH.pattern},
-                    "description": "only this month, YYYY-MM (UTC)",
-                }
-            ],
-            "responses": {
-                "200": {"description": "the report", "content": {"application/json": {"schema": REPORT_SCHEMA}}},
-                "400": {
-                    "description": "month is not YYYY-MM (error key bad_request)",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-            },
-        }
-    },
-}

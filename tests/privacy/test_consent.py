@@ -393,6 +393,8 @@ async def test_a_registered_requester_can_ask_only_once_an_owner_approves(privac
     assert pending[account]["organisation"] == "Acme Insurance" and pending[account]["display_name"] == "insurer-acme"
     async with insurer.post(f"/api/requesters/registrations/{account}/approve") as r:
         assert r.status == 401
+    async with owner.post(f"/api/requesters/registrations/{account}/maybe") as r:
+        assert r.status == 404 and (await r.json())["error"] == "not_found"  # approve or refuse, nothing else
     async with owner.post(f"/api/requesters/registrations/{account}/approve") as r:
         assert r.status == 200 and (await r.json())["state"] == "approved"
     async with insurer.post("/api/requests", json=ask(["yard"], T0, T0 + 60)) as r:

@@ -40,6 +40,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from camhub.privacy.legal_process import KINDS as OVERRIDE_KINDS
 from camhub.privacy.trim import span_of
 from camhub.store.files import sha256_of
 
@@ -49,7 +50,6 @@ pytestmark = pytest.mark.timeout(600)
 
 CAMERAS = ("yard", "porch")
 PDF = b"%PDF-1.4\n% order\n%%EOF\n"
-OVERRIDE_KINDS = ("search_warrant", "court_order", "subpoena", "emergency", "preservation")
 
 
 @dataclass
