@@ -37,6 +37,9 @@ class StreamInfo:
     width: int
     height: int
     fps: float | None  # nominal frames per second, when the stream says
+    # The codec's out-of-band setup (H.264's SPS/PPS from an MP4), which a decoder of these
+    # packets needs when they do not repeat it in-band as RTSP and raw streams do.
+    extradata: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,7 @@ class ContainerStream:
             width=ctx.width,
             height=ctx.height,
             fps=float(rate) if rate else None,
+            extradata=ctx.extradata or None,
         )
         # Decoding uses its own context so the demuxer's stays untouched for copying.
         # The stream is video, so its decoder is a video codec context.

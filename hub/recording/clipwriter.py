@@ -146,13 +146,15 @@ class CopyWriter(ClipWriter):
 
 
 class TranscodeWriter(ClipWriter):
-    """Decodes the source's packets and encodes H.264, for MJPEG and snapshot cameras."""
+    """Decodes the source's packets and encodes H.264: MJPEG, snapshots, any source without stream_copy."""
 
     def __init__(self, path: Path, info: StreamInfo) -> None:
         super().__init__(path, info)
         decoder = av.CodecContext.create(info.codec, "r")
         if not isinstance(decoder, VideoCodecContext):
             raise ValueError(f"codec {info.codec!r} of the record input is not a video codec")
+        if info.extradata:
+            decoder.extradata = info.extradata
         self._decoder = decoder
         rate = Fraction(round(info.fps or 10)).limit_denominator(1000)
         self._stream = self._out.add_stream(
