@@ -56,7 +56,7 @@ def connect(
     """A connection with the hub's settings (WAL, synchronous=FULL, foreign keys); closed again if they fail."""
     if readonly:
         if not path.exists():
-            raise StoreError(f"{path}: no index here; is --data the hub's data folder?")
+            raise StoreError(f"{path}: no such file; is --data the hub's data folder?")
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=busy_timeout_s)
     else:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_s, isolation_level=None)

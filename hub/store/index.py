@@ -175,10 +175,21 @@ def _check_intact(db: sqlite_utils.Database, path: Path) -> None:
         raise IndexDamaged(path, "; ".join(str(f) for f in found[:3]))
 
 
+@contextlib.contextmanager
+def _naming_the_index(path: Path, doing: str) -> Iterator[None]:
+    """SQLite's errors on the index as a StoreError (it cannot be `doing` now) or IndexDamaged, naming the file."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"{path}: cannot {doing} the clip index: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamaged(path, exc) from None
+
+
 def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
     """Open (or create) the index for writing, after checking it is intact; rows are stamped by `clock`."""
     path = data_dir / INDEX_FILE
-    try:
+    with _naming_the_index(path, "open"):
         if path.exists() and path.stat().st_size:
             probe = connect(path, readonly=True)
             try:
@@ -186,10 +197,6 @@ def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
             finally:
                 probe.close()
         db = Database(path, migrations, clock)
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot open the clip index: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise IndexDamaged(path, exc) from None
     try:
         keep_legacy_ids(
             data_dir, db.write_blocking(lambda d: rows(d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE]))
@@ -204,17 +211,12 @@ def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
 def reading_index(data_dir: Path) -> Iterator[Connection]:
     """A read-only connection to an intact index; a damage found while reading is named too."""
     path = data_dir / INDEX_FILE
-    db = None
-    try:
+    with _naming_the_index(path, "read"):
         db = connect(path, readonly=True)
-        _check_intact(db, path)
-        yield db
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot read the clip index: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise IndexDamaged(path, exc) from None
-    finally:
-        if db is not None:
+        try:
+            _check_intact(db, path)
+            yield db
+        finally:
             db.close()
 
 
