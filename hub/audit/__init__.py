@@ -1,9 +1,11 @@
 """The tamper-evident audit log: RFC 6962 Merkle tree over canonical JSON
 entries in SQLite, Ed25519-signed C2SP checkpoints, verification, witnessing.
 
-Modules: `events` (typed events), `log` (AuditLog, run_checkpoints), `store`
-(SQLite), `merkle` (hashing and proofs), `note` (keys, signed checkpoints),
-`canonical` (RFC 8785 entries), `verify`, `witness`, `cli`, `api`.
+Modules: `events` (typed events), `log` (AuditLog, run_checkpoints), `writer`
+(the one writer, its batches and checkpoints), `store` (the log's files and
+proof reads), `schema` (its migrations), `merkle` (hashing and proofs),
+`note` (keys, signed checkpoints), `canonical` (RFC 8785 entries), `verify`,
+`witness`, `routes`; the command line is `camhub.cli.audit`.
 See docs/audit.md.
 """
 
@@ -44,7 +46,7 @@ from camhub.audit.events import (
 )
 from camhub.audit.log import AuditLog, run_checkpoints
 from camhub.audit.note import Checkpoint, VerifierKey
-from camhub.audit.store import Receipt
+from camhub.audit.writer import Receipt
 
 __all__ = [
     "EVENT_TYPES",

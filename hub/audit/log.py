@@ -4,15 +4,15 @@ Use:
 
     log = await AuditLog.open(data_dir, hub_id="home", clock=time.time)
     receipt = await log.append(ExportBuilt(...))   # durable when it returns
-    async with log.before(ShareLinkDownloaded(...)):  # the same, as a block
-        await send_the_bytes()
+    await send_the_bytes()                           # only then, the action
     await log.close()
 
 Appends that arrive while a commit is running wait and then go together in
 the next transaction (group commit), so many concurrent appends cost one
-fsync. All SQLite work runs on one writer thread and one reader thread.
-`run_checkpoints` is the task that signs a fresh checkpoint of an idle log
-at least every `interval_s` of the injected clock.
+fsync. The log is one database of the shared SQLite layer
+(`camhub.store.db`): commits run on its writer thread (`LogWriter`), proofs
+on its reader thread. `run_checkpoints` is the task that signs a fresh
+checkpoint of an idle log at least every `interval_s` of the injected clock.
 
 When a commit fails (disk full, I/O error, read-only, locked), every append
 of that batch raises `AuditUnavailable` (503) and the log remembers why in
@@ -24,10 +24,9 @@ down. Nothing else stops: the hub keeps recording; only audited actions wait.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,35 +35,25 @@ from camhub.audit.errors import AuditDamaged, AuditError, AuditUnavailable
 from camhub.audit.events import AuditEvent
 from camhub.audit.merkle import consistency_proof, inclusion_proof
 from camhub.audit.note import Checkpoint, VerifierKey
-from camhub.audit.store import DB_NAME, LogReader, LogWriter, Receipt
+from camhub.audit.store import DB_NAME, LogReader
+from camhub.audit.writer import LogWriter, Receipt
 from camhub.clock import Clock
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CheckpointListener = Callable[[Checkpoint], None]
-AUDIT_FOLDER = "audit"
+AUDIT_FOLDER = "audit"  # the log's folder under the data folder
 CHECKPOINT_INTERVAL_S = 600
 
 
 class AuditLog:
     """An open audit log under `<data_dir>/audit/`. Create with `await AuditLog.open(...)`."""
 
-    def __init__(
-        self,
-        folder: Path,
-        clock: Clock,
-        writer: LogWriter,
-        reader: LogReader,
-        writer_pool: concurrent.futures.ThreadPoolExecutor,
-        reader_pool: concurrent.futures.ThreadPoolExecutor,
-    ) -> None:
+    def __init__(self, folder: Path, clock: Clock, writer: LogWriter) -> None:
         self.folder = folder
         self.clock = clock
         self._writer = writer
-        self._reader = reader
-        self._writer_pool = writer_pool
-        self._reader_pool = reader_pool
         self._pending: list[tuple[AuditEvent, asyncio.Future[Receipt]]] = []
         self._commit_lock = asyncio.Lock()
         self._listeners: list[CheckpointListener] = []
@@ -75,21 +64,10 @@ class AuditLog:
     @classmethod
     async def open(cls, data_dir: Path, hub_id: str | None = None, clock: Clock | None = None) -> AuditLog:
         """Open or create the log. A new log gets a key, `signing.key`, and entry 0 (log_created)."""
-        import time
-
         clock = clock or time.time
         folder = Path(data_dir) / AUDIT_FOLDER
-        loop = asyncio.get_running_loop()
-        writer_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
-        reader_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audit-reader")
-        try:
-            writer = await loop.run_in_executor(writer_pool, LogWriter.open, folder, hub_id, int(clock()))
-            reader = await loop.run_in_executor(reader_pool, LogReader, folder / DB_NAME)
-        except BaseException:
-            writer_pool.shutdown(wait=False)
-            reader_pool.shutdown(wait=False)
-            raise
-        return cls(folder, clock, writer, reader, writer_pool, reader_pool)
+        writer = await asyncio.to_thread(LogWriter.open, folder, hub_id, int(clock()))
+        return cls(folder, clock, writer)
 
     @property
     def origin(self) -> str:
@@ -150,9 +128,7 @@ class AuditLog:
 
     async def _run_batch(self, batch: list[tuple[AuditEvent, asyncio.Future[Receipt]]]) -> None:
         events = [event for event, _ in batch]
-        job = asyncio.get_running_loop().run_in_executor(
-            self._writer_pool, self._writer.commit, events, int(self.clock())
-        )
+        job = asyncio.ensure_future(self._writer.commit(events, int(self.clock())))
 
         def settle(done: asyncio.Future[list[Receipt]]) -> None:
             # Runs even if the committing caller was cancelled: the others still get answers.
@@ -178,21 +154,12 @@ class AuditLog:
         except Exception:
             pass
 
-    async def append_many(self, events: list[AuditEvent]) -> list[Receipt]:
-        """Append several events from one caller; they share commits with everyone else's."""
-        return list(await asyncio.gather(*(self.append(e) for e in events)))
-
-    @asynccontextmanager
-    async def before(self, event: AuditEvent) -> AsyncIterator[Receipt]:
-        """`async with log.before(event): act()`: the block runs only once the event is durable."""
-        receipt = await self.append(event)
-        yield receipt
-
     async def checkpoint(self) -> Checkpoint:
         """Sign a fresh checkpoint of the current tree now (what the periodic task calls)."""
         async with self._commit_lock:
+            self._check_open()
             try:
-                checkpoint = await self._write(self._writer.sign_now, int(self.clock()))
+                checkpoint = await self._writer.sign_now(int(self.clock()))
             except AuditError as exc:
                 self._wrote(exc)
                 raise
@@ -200,38 +167,26 @@ class AuditLog:
         self._announce(checkpoint)
         return checkpoint
 
-    async def rotate_key(self, actor: str, reason: str = "") -> Receipt:
-        """Replace the signing key; logged as key_rotated and signed by both keys."""
-        async with self._commit_lock:
-            try:
-                receipt = await self._write(self._writer.rotate, actor, reason, int(self.clock()))
-            except AuditError as exc:
-                self._wrote(exc)
-                raise
-            self._wrote(None)
-        self._announce(receipt.checkpoint)
-        return receipt
-
     def checkpoint_due(self, interval_s: float = CHECKPOINT_INTERVAL_S) -> bool:
         return self.clock() - self.latest.time >= interval_s
 
     async def entry(self, index: int) -> bytes:
         """The stored canonical JSON of entry `index`."""
-        return await self._read(self._reader.entry, index)
+        return await self._read(lambda reader: reader.entry(index))
 
     async def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         size = self.size if size is None else size
         self._check_size(size)
         if not 0 <= index < size:
             raise AuditError(f"entry {index} is not in the log of size {size}")
-        return await self._read(inclusion_proof, index, size, self._reader.range_hash)
+        return await self._read(lambda reader: inclusion_proof(index, size, reader.range_hash))
 
     async def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         new_size = self.size if new_size is None else new_size
         self._check_size(new_size)
         if not 0 <= old_size <= new_size:
             raise AuditError(f"no consistency proof from size {old_size} to size {new_size}")
-        return await self._read(consistency_proof, old_size, new_size, self._reader.range_hash)
+        return await self._read(lambda reader: consistency_proof(old_size, new_size, reader.range_hash))
 
     def _check_size(self, size: int) -> None:
         if not 0 < size <= self.size:
@@ -241,18 +196,18 @@ class AuditLog:
         for listener in self._listeners:
             listener(checkpoint)
 
-    async def _write(self, fn: Callable[..., T], *args: object) -> T:
+    def _check_open(self) -> None:
         if self._closed:
             raise AuditError(f"{self.folder}: the audit log is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, fn, *args)
 
-    async def _read(self, fn: Callable[..., T], *args: object) -> T:
-        if self._closed:
-            raise AuditError(f"{self.folder}: the audit log is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._reader_pool, fn, *args)
+    async def _read(self, read: Callable[[LogReader], T]) -> T:
+        """Run `read` on the log database's reader thread."""
+        self._check_open()
+        path = self.folder / DB_NAME
+        return await self._writer.db.read(lambda db: read(LogReader(path, db.conn)))
 
     async def close(self) -> None:
-        """Finish queued appends, then close both connections and threads."""
+        """Finish queued appends, then close the database (its connections and threads)."""
         if self._closed:
             return
         async with self._commit_lock:
@@ -260,11 +215,7 @@ class AuditLog:
                 batch, self._pending = self._pending, []
                 await self._run_batch(batch)
             self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer_pool, self._writer.close)
-        await loop.run_in_executor(self._reader_pool, self._reader.close)
-        self._writer_pool.shutdown(wait=False)
-        self._reader_pool.shutdown(wait=False)
+        await asyncio.to_thread(self._writer.close)
 
 
 async def run_checkpoints(

@@ -19,11 +19,10 @@ from typing import Any
 
 from camhub.audit.canonical import decode_entry, index_of
 from camhub.audit.errors import AuditDamaged, AuditError, VerificationFailed
+from camhub.audit.log import AUDIT_FOLDER
 from camhub.audit.merkle import CompactRange
 from camhub.audit.note import VerifierKey, load_signing_key, verify_checkpoint
 from camhub.audit.store import DB_NAME, KEY_NAME, connect, storage
-
-AUDIT_FOLDER = "audit"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from camhub.audit.errors import AuditError, VerificationFailed
+from camhub.audit.log import AUDIT_FOLDER
 from camhub.audit.merkle import consistency_proof, verify_consistency
 from camhub.audit.note import VerifierKey, verify_checkpoint
 from camhub.audit.store import DB_NAME, LogReader
@@ -36,7 +37,7 @@ class DataDirSource:
     """Read the latest checkpoint and proofs straight from `<data_dir>/audit/log.db`."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.reader = LogReader(Path(data_dir) / "audit" / DB_NAME)
+        self.reader = LogReader(Path(data_dir) / AUDIT_FOLDER / DB_NAME)
 
     def checkpoint(self) -> str:
         return self.reader.latest_note()

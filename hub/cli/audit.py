@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from camhub.audit.errors import AuditError, VerificationFailed
+from camhub.audit.log import AUDIT_FOLDER
 from camhub.audit.merkle import inclusion_proof
 from camhub.audit.note import VerifierKey, parse_checkpoint
 from camhub.audit.store import DB_NAME, KEY_NAME, LogReader
-from camhub.audit.verify import AUDIT_FOLDER, verify_log
+from camhub.audit.verify import verify_log
 from camhub.audit.witness import (
     DataDirSource,
     HttpSource,

@@ -117,7 +117,7 @@ async def repair(data_dir: Path, clock: Clock = time.time) -> list[str]:
     try:
         actions = set_aside_if_damaged(data_dir, clock())
         held = standing_in(data_dir, clock())
-        db = open_index(data_dir)
+        db = open_index(data_dir, clock)
         audit = _WriteAhead(data_dir, clock)
         try:
             clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}

@@ -12,6 +12,7 @@ into `clip-ids.json` beside the index, and re-indexing reads them from there.
 
 A damaged index (not a database, a malformed page) is named with its path
 and the fix, never a traceback: `open_index` and `reading_index` check it.
+`created_at` is read from the clock `open_index` was given (the hub's).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Any
 
 import sqlite_utils
 
+from camhub.clock import Clock
 from camhub.durable import write_durably
-from camhub.store.db import Database, StoreError, connect, rows
+from camhub.store.db import Connection, Database, StoreError, connect, rows
 from camhub.store.files import DERIVED_ID_BASE, clip_id_of
 from camhub.store.schema import migrations
 
@@ -71,20 +73,20 @@ def _record(row: dict[str, Any]) -> ClipRecord:
     return ClipRecord(**row)
 
 
-def camera_id(db: sqlite_utils.Database, name: str) -> int:
+def camera_id(db: Connection, name: str) -> int:
     row = db.execute("SELECT id FROM cameras WHERE name = ?", [name]).fetchone()
     if row:
         return int(row[0])
-    return int(db.execute("INSERT INTO cameras (name, created_at) VALUES (?, ?)", [name, time.time()]).lastrowid or 0)
+    return int(db.execute("INSERT INTO cameras (name, created_at) VALUES (?, ?)", [name, db.clock()]).lastrowid or 0)
 
 
-def insert_clip(db: sqlite_utils.Database, clip: ClipRecord) -> int:
+def insert_clip(db: Connection, clip: ClipRecord) -> int:
     """Insert a row; its id is `clip.id` when given (a kept legacy id), else derived from the file name."""
     values = asdict(clip)
     values.pop("camera")
     values["id"] = clip.id if clip.id is not None else clip_id_of(Path(clip.path).name)
     values["camera_id"] = camera_id(db, clip.camera)
-    values["created_at"] = time.time()
+    values["created_at"] = db.clock()
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     return int(db.execute(f"INSERT INTO clips ({names}) VALUES ({marks})", list(values.values())).lastrowid or 0)
@@ -106,7 +108,8 @@ def query_clips(
     `after` is a keyset cursor: the (start_time, id) of the last clip of the
     previous page; the page continues after it in the chosen order.
     """
-    where, params = [], []
+    where: list[str] = []
+    params: list[str | float] = []
     if not include_garbage:
         where.append("state = 'ok'")
     if camera is not None:
@@ -172,21 +175,28 @@ def _check_intact(db: sqlite_utils.Database, path: Path) -> None:
         raise IndexDamaged(path, "; ".join(str(f) for f in found[:3]))
 
 
-def open_index(data_dir: Path) -> Database:
-    """Open (or create) the index for writing, after checking it is intact."""
-    path = data_dir / INDEX_FILE
+@contextlib.contextmanager
+def _naming_the_index(path: Path, doing: str) -> Iterator[None]:
+    """SQLite's errors on the index as a StoreError (it cannot be `doing` now) or IndexDamaged, naming the file."""
     try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"{path}: cannot {doing} the clip index: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamaged(path, exc) from None
+
+
+def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
+    """Open (or create) the index for writing, after checking it is intact; rows are stamped by `clock`."""
+    path = data_dir / INDEX_FILE
+    with _naming_the_index(path, "open"):
         if path.exists() and path.stat().st_size:
             probe = connect(path, readonly=True)
             try:
                 _check_intact(probe, path)
             finally:
                 probe.close()
-        db = Database(path, migrations)
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot open the clip index: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise IndexDamaged(path, exc) from None
+        db = Database(path, migrations, clock)
     try:
         keep_legacy_ids(
             data_dir, db.write_blocking(lambda d: rows(d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE]))
@@ -198,20 +208,15 @@ def open_index(data_dir: Path) -> Database:
 
 
 @contextlib.contextmanager
-def reading_index(data_dir: Path) -> Iterator[sqlite_utils.Database]:
+def reading_index(data_dir: Path) -> Iterator[Connection]:
     """A read-only connection to an intact index; a damage found while reading is named too."""
     path = data_dir / INDEX_FILE
-    db = None
-    try:
+    with _naming_the_index(path, "read"):
         db = connect(path, readonly=True)
-        _check_intact(db, path)
-        yield db
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot read the clip index: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise IndexDamaged(path, exc) from None
-    finally:
-        if db is not None:
+        try:
+            _check_intact(db, path)
+            yield db
+        finally:
             db.close()
 
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
-import sqlite_utils
 
 from camhub.durable import durable_rename, fsync_file, unlink_durably
 from camhub.privacy.scope import Scope
+from camhub.store.db import Connection
 from camhub.store.files import CLIPS_DIR, PARTIAL, ClipName, sha256_of, sidecars
 from camhub.store.index import (
     ClipRecord,
@@ -69,9 +69,10 @@ def probe_clip(path: Path) -> tuple[float, str, int, int] | None:
                 last = packet.pts if last is None else max(last, packet.pts)
                 duration = packet.duration or duration
                 keyframes += packet.is_keyframe
-            if first is None or last is None or not keyframes:
+            time_base = stream.time_base
+            if first is None or last is None or not keyframes or time_base is None:
                 return None
-            seconds = float((last - first + duration) * stream.time_base)
+            seconds = float((last - first + duration) * time_base)
             ctx = stream.codec_context
             return seconds, ctx.name, ctx.width, ctx.height
     except (av.FFmpegError, OSError, IndexError):
@@ -106,7 +107,7 @@ def record_from_file(data_dir: Path, path: Path) -> ClipRecord | None:
     )
 
 
-def recover(data_dir: Path, db: sqlite_utils.Database, held: Sequence[tuple[str, Scope]] = ()) -> RecoveryReport:
+def recover(data_dir: Path, db: Connection, held: Sequence[tuple[str, Scope]] = ()) -> RecoveryReport:
     """Bring index and disk into agreement; `db` is a writable connection. `held`: the holds in force."""
     report = RecoveryReport()
     garbage = [c for c in query_clips(db, include_garbage=True) if c.state == "garbage"]

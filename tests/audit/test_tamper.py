@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -10,12 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camhub.audit import AuditLog, VerificationFailed, VerifierKey
-from camhub.audit.merkle import leaf_hash
+from camhub.audit.canonical import encode_entry
+from camhub.audit.events import KeyRotated
+from camhub.audit.merkle import CompactRange, leaf_hash
+from camhub.audit.note import SigningKey, load_signing_key, sign_checkpoint, write_private
 from camhub.audit.verify import verify_log
 from camhub.audit.witness import DataDirSource, load_state, save_state, witness
 from camhub.cli.main import main
 
-from ..conftest import FakeClock, MakeLog
+from ..conftest import FakeClock, MakeLog, sample_event
 
 
 def db(data: Path) -> sqlite3.Connection:
@@ -84,6 +88,50 @@ async def test_two_entries_swapped_are_named(make_log: MakeLog) -> None:
     assert err.entry == 3 and "holds the entry written as index 6" in str(err)
 
 
+def rotate_by_hand(data: Path, now: int, old_key_signs: bool = True) -> tuple[VerifierKey, VerifierKey]:
+    """Append a `key_rotated` entry as the log format defines one; no hub command writes it (yet).
+
+    Its checkpoint is signed by the new key and, unless told otherwise, the old one. Returns (old, new).
+    """
+    folder = data / "audit"
+    conn = db(data)
+    origin, size, compact = conn.execute("SELECT origin, size, compact FROM state").fetchone()
+    old, new = load_signing_key(folder / "signing.key"), SigningKey.generate(origin)
+    event = KeyRotated(time=now, actor="owner", old_key=str(old.verifier), new_key=str(new.verifier), reason="yearly")
+    entry = encode_entry(size, now * 1000, event.actor, event.name, event.fields())
+    tree = CompactRange.from_bytes(size, compact)
+    assert all(level < 8 for level, _, _ in tree.append(leaf_hash(entry)))  # no stored subtree to add
+    checkpoint = sign_checkpoint(origin, tree.size, tree.root(), now, [old, new] if old_key_signs else [new])
+    conn.execute("INSERT INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)", (size, entry, leaf_hash(entry)))
+    conn.execute("INSERT INTO checkpoints (size, time_s, note) VALUES (?, ?, ?)", (tree.size, now, checkpoint.note))
+    conn.execute("UPDATE state SET size = ?, compact = ?, vkey = ?", (tree.size, tree.to_bytes(), str(new.verifier)))
+    (folder / "signing.key").unlink()
+    write_private(folder / "signing.key", new.to_text())
+    return old.verifier, new.verifier
+
+
+async def test_a_key_rotation_verifies_against_either_key_and_the_hub_extends_the_log(
+    make_log: MakeLog, clock: FakeClock
+) -> None:
+    data = await make_log(3)
+    old, new = rotate_by_hand(data, int(clock()))
+    assert verify_log(data).key == str(new)
+    assert verify_log(data, pinned=old).size == 5  # the old key vouches for the new one
+    log = await AuditLog.open(data, clock=clock)
+    try:
+        assert log.verifier_key == new
+        await log.append(sample_event(9, clock()))
+    finally:
+        await log.close()
+    assert verify_log(data, pinned=old, deep=True).size == 6
+
+
+async def test_a_key_rotation_the_old_key_did_not_sign_is_named(make_log: MakeLog, clock: FakeClock) -> None:
+    data = await make_log(3)
+    rotate_by_hand(data, int(clock()), old_key_signs=False)
+    assert "checkpoint #5 (size 5), the key rotation's old key" in str(failure(data))
+
+
 async def test_a_truncated_log_is_named(make_log: MakeLog) -> None:
     data = await make_log(10)
     db(data).execute("DELETE FROM entries WHERE idx >= 8")
@@ -140,8 +188,6 @@ async def test_a_checkpoint_for_a_different_tree_is_named(make_log: MakeLog, tmp
     note = db(real).execute("SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()[0]
     fork_log = await AuditLog.open(fork)
     for i in range(3):
-        from ..conftest import sample_event
-
         await fork_log.append(sample_event(100 + i, 1_800_000_000.0))
     fork_note = fork_log.latest.note
     await fork_log.close()
@@ -201,14 +247,13 @@ TAMPERINGS = ["flip", "flip_rehash", "delete", "swap", "truncate"]
 async def test_random_tampering_of_random_logs_is_named(
     tmp_path_factory: pytest.TempPathFactory, n: int, batch: int, kind: str, data: st.DataObject
 ) -> None:
-    from ..conftest import sample_event
-
     folder = tmp_path_factory.mktemp("log")
     log = await AuditLog.open(folder, hub_id="home", clock=FakeClock(1_700_000_000.0))
 
     for start in range(0, n, batch):
-        for i in range(start, min(n, start + batch)):
-            await log.append_many([sample_event(i, 1_700_000_000.0)])
+        await asyncio.gather(
+            *(log.append(sample_event(i, 1_700_000_000.0)) for i in range(start, min(n, start + batch)))
+        )
     await log.close()
     assert verify_log(folder).size == n + 1
     size = n + 1
