@@ -161,7 +161,7 @@ class Hub:
             lock = DataFolderLock.acquire(data_dir, "the hub")
             opened.callback(self._say_stopped)
             opened.callback(lock.release)
-            self.db = db = await asyncio.to_thread(open_index, data_dir)
+            self.db = db = await asyncio.to_thread(open_index, data_dir, self.clock)
             opened.push_async_callback(asyncio.to_thread, db.close)
             self.bus = bus = Bus()
             self.audit = audit = await AuditLog.open(data_dir, clock=self.clock)
