@@ -198,6 +198,7 @@ class Hub:
             self._build_cameras(bus, finisher, retention)
             runner = await self._start_web()
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
+            _say_what_is_not_built(self.config)
             try:
                 async with asyncio.TaskGroup() as tg:
                     tasks = [tg.create_task(cam.run(), name=f"camera:{name}") for name, cam in self.cameras.items()]
@@ -217,6 +218,14 @@ class Hub:
     def _say_stopped(self) -> None:
         if self.ready.is_set():  # a start that was refused says why instead
             log.info("hub stopped")
+
+
+def _say_what_is_not_built(config: HubConfig) -> None:
+    """Keys the config accepts for what is not built yet: say once that they do nothing, rather than seem to work."""
+    if config.discovery.enabled:
+        log.warning("discovery.enabled: finding cameras over zeroconf is not built yet; cameras come from the config")
+    if config.mqtt.host is not None:
+        log.warning("mqtt.host: MQTT is not built yet; nothing is published to %s", config.mqtt.host)
 
 
 async def _log_lifecycle(audit: AuditLog, event: HubStarted | HubStopped) -> None:

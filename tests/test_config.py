@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,19 @@ def test_secret_options_are_scrubbed_like_passwords() -> None:
     )
     assert "t-9876" in config.secrets()
     assert "t-9876" not in repr(config)
+
+
+def test_keys_for_what_is_not_built_yet_say_so_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    from camhub.app import _say_what_is_not_built
+
+    quiet = parse_config({"cameras": {}})
+    with caplog.at_level(logging.WARNING, logger="camhub.app"):
+        _say_what_is_not_built(quiet)
+    assert caplog.messages == []
+    promised = parse_config(
+        {"cameras": {}, "discovery": {"enabled": True}, "mqtt": {"host": "broker.lan", "password": "s3cret-pw"}}
+    )
+    with caplog.at_level(logging.WARNING, logger="camhub.app"):
+        _say_what_is_not_built(promised)
+    assert [m.split(":")[0] for m in caplog.messages] == ["discovery.enabled", "mqtt.host"]
+    assert "not built yet" in caplog.text and "s3cret-pw" not in caplog.text

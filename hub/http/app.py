@@ -119,7 +119,7 @@ def make_app(
     quiet_client_faults()
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[CAMERAS] = cameras
-    app[STARTED] = time.time()
+    app[STARTED] = time.monotonic()  # uptime is a duration: immune to the wall clock being set
     app[LIVE] = live_views  # each one a frame consumer its camera was built with
     for table in (PAGE_ROUTES, CAMERA_ROUTES, OPENAPI_ROUTES):
         table.add_to(app)

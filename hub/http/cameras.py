@@ -185,7 +185,7 @@ async def health(request: web.Request) -> web.StreamResponse:
     online = sum(c.status()["online"] for c in cameras.values())
     body: dict[str, Any] = {
         "status": "ok",
-        "uptime": round(time.time() - request.app[STARTED], 1),
+        "uptime": round(time.monotonic() - request.app[STARTED], 1),
         "cameras": len(cameras),
         "online": online,
     }
