@@ -19,7 +19,7 @@ from camhub.audit.events import AuditEvent
 from camhub.audit.merkle import CompactRange, leaf_hash
 from camhub.audit.note import SigningKey, sign_checkpoint, write_private
 from camhub.audit.verify import verify_log
-from camhub.cli.audit import main
+from camhub.cli.main import main
 
 from ..conftest import FakeClock, sample_event
 
