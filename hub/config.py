@@ -136,7 +136,7 @@ class CameraConfig(Model):
 
 
 class WebConfig(Model):
-    """Where the dashboard and API listen, and what a connection may hold (hub/connlimit.py)."""
+    """Where the dashboard and API listen, and what a connection may hold (camhub.http.connlimit)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8971, ge=0, le=65535)
