@@ -6,7 +6,8 @@
   `legal_process`, its documents in `documents`, notices and missed
   follow-ups in `override_notices`), `holds` (kept from retention).
 - `egress`: the only code that gives footage to anyone outside the
-  household; `trim` cuts clips to a window; `package` writes and verifies
+  household; `share_links` the links that deliver what it releases; `trim`
+  cuts clips to a window; `package` writes and verifies
   export packages.
 - `transparency`: the report's tally, computed from the audit log alone
   (`transparency_source` reads the log, `transparency_text` prints it).
