@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -363,3 +364,10 @@ def make_log(tmp_path: Path, clock: FakeClock) -> MakeLog:
         return folder
 
     return make
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now, for a server a test starts in another process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

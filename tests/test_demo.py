@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,12 +20,7 @@ from pathlib import Path
 from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from .conftest import free_port
 
 OWNER_LOGIN = re.compile(
     r'^camhub demo: owner login: user "owner", one-time password (\S+) \(change it at first login\)$'

@@ -7,7 +7,6 @@ and serves the simulator's pre-encoded H.264 and H.265 streams.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,8 @@ from camhub.capture.media import Frame, OpenStream, Packet
 from camhub.config import parse_config
 from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
+
+from ..conftest import free_port
 
 CAP = 2.0  # the reconnect cap these tests configure, in seconds
 WARM_UP = 2.5  # seconds: one GOP of the test scene, plus a margin
@@ -132,12 +133,6 @@ async def test_h265_stream(rtsp_server: RtspServer) -> None:
     status = cams["cam"].status()["inputs"][0]
     assert (status["codec"], status["width"], status["height"]) == ("hevc", 1280, 720)
     assert packets and frames and frames[-1].frame.width == 1280
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_reconnects_within_cap_after_server_restart(rtsp_server_factory: Callable[..., RtspServer]) -> None:

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -30,6 +29,8 @@ import pytest
 
 from camhub.registry import ENTRY_POINT_GROUP
 from camhub.sim.render import Rendering
+
+from ..conftest import free_port
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -125,12 +126,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert (target / PACKAGE / "manifest.json").is_file()
     assert (target / f"{PACKAGE}-{VERSION}.dist-info" / "entry_points.txt").is_file()
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def camhub(site: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:

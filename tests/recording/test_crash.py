@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,10 @@ import pytest
 from camhub.store.db import connect
 from camhub.store.index import query_clips
 
+from ..conftest import free_port
+
 KILLS = 20
 DEADLINE = 90.0  # seconds a started hub gets to record; generous, since the machine is shared
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def indexed(data: Path) -> dict[int, tuple[str, str, int]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,17 +26,13 @@ from camhub.store.db import connect
 from camhub.store.files import PARTIAL
 from camhub.store.index import INDEX_FILE, query_clips
 
+from ..conftest import free_port
+
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "camhub.cli.main", *args], check=False, capture_output=True, text=True, timeout=180
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def indexed(data: Path) -> dict[str, Any]:

@@ -39,6 +39,8 @@ from camhub.config import parse_config
 from camhub.store.db import connect
 from camhub.store.index import query_clips
 
+from ..conftest import free_port
+
 # The child hub's file limit, soft and hard: today's hub would hand all of it to the flood.
 FILE_LIMIT = 256
 FLOOD = 320  # connections the attacker keeps open, more than FILE_LIMIT
@@ -48,12 +50,6 @@ DEADLINE = 120.0  # seconds; generous, the machine is shared
 # camhub.logs lets 11 lines of one message through a minute; the flood makes two (refused, and head too slow).
 LINES_PER_MINUTE = 30
 EMFILE_TEXTS = ("Too many open files", "EMFILE", "out of system resource")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(
