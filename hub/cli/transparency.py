@@ -16,9 +16,9 @@ from pathlib import Path
 
 from camhub.audit.log import AUDIT_FOLDER
 from camhub.audit.store import DB_NAME, storage
-from camhub.privacy.transparency import check_month
-from camhub.privacy.transparency_source import report_for_dir
-from camhub.privacy.transparency_text import report_text
+from camhub.privacy.transparency.source import report_for_dir
+from camhub.privacy.transparency.tally import check_month
+from camhub.privacy.transparency.text import report_text
 
 
 def _transparency(args: argparse.Namespace) -> int:

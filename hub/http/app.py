@@ -39,7 +39,7 @@ from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
 from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
 from camhub.privacy.routes import PRIVACY, audit_entry_guard
 from camhub.privacy.service import Privacy
-from camhub.privacy.transparency_routes import ROUTES as TRANSPARENCY_ROUTES
+from camhub.privacy.transparency.routes import ROUTES as TRANSPARENCY_ROUTES
 from camhub.store.db import Database
 
 log = logging.getLogger(__name__)

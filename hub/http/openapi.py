@@ -28,7 +28,7 @@ from camhub.http.routes import Route, Routes
 from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
 from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
 from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
-from camhub.privacy.transparency_routes import ROUTES as TRANSPARENCY_ROUTES
+from camhub.privacy.transparency.routes import ROUTES as TRANSPARENCY_ROUTES
 
 AUDIT_UNAVAILABLE = error_answer(
     "audit_unavailable: the audit log cannot be written (disk full, I/O error, read-only, "

@@ -9,9 +9,9 @@
   household; `share_links` the links that deliver what it releases; `trim`
   cuts clips to a window; `package` writes and verifies
   export packages.
-- `transparency`: the report's tally, computed from the audit log alone
-  (`transparency_source` reads the log, `transparency_text` prints it).
-- `request_routes`, `account_routes`, `override_routes`,
-  `transparency_routes` (with `routes` and `openapi`, what they share): how
+- `transparency/`: the report, computed from the audit log alone (its tally,
+  source, text and route).
+- `request_routes`, `account_routes`, `override_routes` and
+  `transparency.routes` (with `routes` and `openapi`, what they share): how
   people reach them over HTTP; `camhub.cli` has the commands. See docs/privacy.md.
 """

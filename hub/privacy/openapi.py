@@ -1,7 +1,7 @@
 """The OpenAPI vocabulary the privacy routes share: their error answers, field schemas and the objects they return.
 
 Each privacy route module (`request_routes`, `account_routes`,
-`override_routes`, `transparency_routes`) documents its operations beside
+`override_routes`, `transparency.routes`) documents its operations beside
 its handlers with `operation(...)` and these schemas; what only one route
 reads (a request body) stays with that route. Privacy operations state
 their own security and their own error answers (`ERRORS`: which role, which

@@ -6,7 +6,7 @@ each with its handlers and their OpenAPI operations:
 - `request_routes`: outside requests, the owners' decisions, share-link downloads;
 - `account_routes`: accounts owners create, requester tokens, self-registration;
 - `override_routes`: legal documents, legal-process overrides, holds;
-- `transparency_routes`: the owners' notices and the transparency report.
+- `transparency.routes`: the owners' notices and the transparency report.
 
 `camhub.http.app.make_app` sets `PRIVACY` and adds the tables;
 `camhub.http.openapi` documents them. Who may call what is checked by each

@@ -38,10 +38,10 @@ from camhub.audit.canonical import encode_entry
 from camhub.clock import ManualClock
 from camhub.http.app import error_middleware
 from camhub.privacy.legal_process import KINDS as OVERRIDE_KINDS
-from camhub.privacy.transparency import LAYOUT, Counts, FlaggedEmergency, build_report
-from camhub.privacy.transparency_routes import REPORT_OP, REPORT_SCHEMA, report_answer
-from camhub.privacy.transparency_source import report_for_dir, report_for_log
-from camhub.privacy.transparency_text import report_text
+from camhub.privacy.transparency.routes import REPORT_OP, REPORT_SCHEMA, report_answer
+from camhub.privacy.transparency.source import report_for_dir, report_for_log
+from camhub.privacy.transparency.tally import LAYOUT, Counts, FlaggedEmergency, build_report
+from camhub.privacy.transparency.text import report_text
 
 DAY = 86_400
 

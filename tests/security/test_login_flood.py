@@ -18,7 +18,7 @@ import aiohttp
 from camhub.audit.canonical import encode_entry
 from camhub.audit.events import LoginLockout
 from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
-from camhub.privacy.transparency import Counts, build_report
+from camhub.privacy.transparency.tally import Counts, build_report
 
 from .conftest import PrivacyHub
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from camhub.clock import utc_text
 from camhub.privacy.legal_process import KINDS
-from camhub.privacy.transparency import Counts, Report
+from camhub.privacy.transparency.tally import Counts, Report
 from camhub.terminal import escape
 
 # The text tables: (title, ((column header, Counts attribute), ...)); "other" columns show only when not 0.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from camhub.audit.log import AUDIT_FOLDER, AuditLog
 from camhub.audit.store import DB_NAME, connect
-from camhub.privacy.transparency import Report, build_report
+from camhub.privacy.transparency.tally import Report, build_report
 
 
 def report_for_dir(data_dir: Path, now_s: int) -> Report:

@@ -3,7 +3,7 @@
 `GET /api/notices` lists what owners were told (requests waiting or
 expired, registrations, overrides, missed follow-ups; never footage).
 `GET /api/transparency[?month=YYYY-MM]` serves the report computed from the
-audit log (`camhub.privacy.transparency`) to household members, as JSON of
+audit log (`camhub.privacy.transparency.tally`) to household members, as JSON of
 `REPORT_SCHEMA`, read up to the log's latest checkpoint.
 """
 
@@ -19,8 +19,8 @@ from camhub.http.apidoc import ERROR, Schema
 from camhub.http.routes import Routes
 from camhub.privacy.openapi import SECONDS, SECURITY, error_answers, list_of, operation
 from camhub.privacy.routes import PRIVACY
-from camhub.privacy.transparency import LAYOUT, MONTH, check_month
-from camhub.privacy.transparency_source import report_for_log
+from camhub.privacy.transparency.source import report_for_log
+from camhub.privacy.transparency.tally import LAYOUT, MONTH, check_month
 
 ROUTES = Routes("transparency")
 

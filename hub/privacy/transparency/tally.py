@@ -3,9 +3,9 @@
 `build_report` folds the audit log's entries, in index order, into a
 `Report`; nothing else feeds it, so the report cannot say anything the log
 does not. It is pure (entries and the time in, a value out): reading a log
-is `camhub.privacy.transparency_source`, the text tables
-`camhub.privacy.transparency_text`, the route and its schema
-`camhub.privacy.transparency_routes`. What each count means is in
+is `camhub.privacy.transparency.source`, the text tables
+`camhub.privacy.transparency.text`, the route and its schema
+`camhub.privacy.transparency.routes`. What each count means is in
 docs/audit.md, "Transparency report".
 
 An override whose owners' notice is delayed is sealed: it, its exports and
