@@ -19,6 +19,7 @@ from aiohttp import web
 from camhub.audit.errors import AuditError
 from camhub.audit.log import AuditLog
 from camhub.errors import BadRequest, NotFound
+from camhub.http.apidoc import SESSION_OR_TOKEN, error_answer, text_answer
 from camhub.http.routes import Routes
 
 
@@ -35,8 +36,6 @@ AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 AUDIT_GUARD: web.AppKey[EntryGuard] = web.AppKey("audit_guard")
 
 
-_TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _HASHES = {"type": "array", "items": {"type": "string", "description": "base64 SHA-256"}}
 # Sizes and indexes count the log's SQLite rows, so none exceeds SQLite's largest integer.
 _MAX_SIZE = 2**63 - 1
@@ -44,11 +43,11 @@ _SIZE = {"type": "integer", "minimum": 1, "maximum": _MAX_SIZE}
 
 CHECKPOINT_OP: dict[str, Any] = {
     "summary": "The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
-    "responses": {"200": {"description": "signed note: origin, size, base64 root, time line, signatures", **_TEXT}},
+    "responses": {"200": text_answer("signed note: origin, size, base64 root, time line, signatures")},
 }
 KEY_OP: dict[str, Any] = {
     "summary": "The log's verifier key (<name>+<key id>+<base64 key>)",
-    "responses": {"200": {"description": "verifier key", **_TEXT}},
+    "responses": {"200": text_answer("verifier key")},
 }
 PROOF_OP: dict[str, Any] = {
     "summary": (
@@ -57,7 +56,7 @@ PROOF_OP: dict[str, Any] = {
         "answers 404 to members and custodians unless it is about their own account, and an entry "
         "about an override whose notice is delayed answers 404 to all but its invoker"
     ),
-    "security": [{"sessionCookie": []}, {"bearerToken": []}],
+    "security": SESSION_OR_TOKEN,
     "parameters": [
         {
             "name": "index",
@@ -92,10 +91,10 @@ PROOF_OP: dict[str, Any] = {
                 }
             },
         },
-        "400": {"description": "bad_request: index or size is not an integer", **_ERROR},
-        "401": {"description": "login_required: no valid session or token ", **_ERROR},
-        "403": {"description": "forbidden: requesters may not read entries ", **_ERROR},
-        "404": {"description": "not_found: no such entry at that size, or a sealed one", **_ERROR},
+        "400": error_answer("bad_request: index or size is not an integer"),
+        "401": error_answer("login_required: no valid session or token "),
+        "403": error_answer("forbidden: requesters may not read entries "),
+        "404": error_answer("not_found: no such entry at that size, or a sealed one"),
     },
 }
 CONSISTENCY_OP: dict[str, Any] = {
@@ -126,10 +125,7 @@ CONSISTENCY_OP: dict[str, Any] = {
                 }
             },
         },
-        "400": {
-            "description": "bad_request: old or new is not an integer, or the sizes are out of range",
-            **_ERROR,
-        },
+        "400": error_answer("bad_request: old or new is not an integer, or the sizes are out of range"),
     },
 }
 

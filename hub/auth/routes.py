@@ -23,7 +23,7 @@ from camhub.auth.errors import InvalidRequest
 from camhub.auth.identity import ROLES, Identity
 from camhub.auth.sessions import MAX_USERNAME_INPUT, SESSION_ABSOLUTE_S
 from camhub.auth.throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOCKOUT_S, WINDOW_S
-from camhub.http.apidoc import HOUSEHOLD_SECURITY, SESSION_ONLY, Schema, error_answer, json_answer
+from camhub.http.apidoc import SESSION_ONLY, SESSION_OR_TOKEN, Schema, error_answer, json_answer
 from camhub.http.bodies import BODY_RULES, DEFAULT_LIMIT, read_json
 from camhub.http.routes import Routes
 
@@ -166,7 +166,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 # every other route refuses them (require_roles) until they change it.
 ME_OP = {
     "summary": "Who this request speaks for",
-    "security": HOUSEHOLD_SECURITY,
+    "security": SESSION_OR_TOKEN,
     "responses": {"200": json_answer(ME, "the caller"), **NOT_SIGNED_IN},
 }
 
@@ -282,7 +282,7 @@ TOKEN_ROW: Schema = {
 }
 LIST_TOKENS_OP = {
     "summary": "One's tokens (owners: all API and requester tokens), without secrets",
-    "security": HOUSEHOLD_SECURITY,
+    "security": SESSION_OR_TOKEN,
     "responses": {
         "200": json_answer({"type": "array", "items": TOKEN_ROW}, "tokens by id"),
         **NOT_SIGNED_IN,
@@ -299,7 +299,7 @@ async def list_tokens(request: web.Request) -> web.StreamResponse:
 
 REVOKE_TOKEN_OP = {
     "summary": "Revoke a token (one's own; owners: any)",
-    "security": HOUSEHOLD_SECURITY,
+    "security": SESSION_OR_TOKEN,
     "parameters": [
         {
             "name": "id",

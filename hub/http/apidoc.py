@@ -20,8 +20,8 @@ ERROR_SCHEMA: Schema = {
         "message": {"type": "string"},
     },
 }
-# Household routes accept a session cookie or an API token; a few (password change) only a session.
-HOUSEHOLD_SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerToken": []}]
+# Most signed-in routes accept a session cookie or a token (API or requester); a few (password change) only a session.
+SESSION_OR_TOKEN: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerToken": []}]
 SESSION_ONLY: list[dict[str, list[str]]] = [{"sessionCookie": []}]
 # Longer than any ISO 8601 time Python reads (2026-11-29T10:00:00.123456+05:30:00.123456 is 42), so the
 # bound refuses nothing valid; the code refuses longer text as "not an ISO 8601 time".

@@ -20,7 +20,7 @@ from camhub import __version__
 from camhub.audit.routes import ROUTES as AUDIT_ROUTES
 from camhub.auth import OPENAPI_SECURITY_SCHEMES
 from camhub.auth import ROUTES as AUTH_ROUTES
-from camhub.http.apidoc import ERROR_SCHEMA, HOUSEHOLD_SECURITY, error_answer, json_answer
+from camhub.http.apidoc import ERROR_SCHEMA, SESSION_OR_TOKEN, error_answer, json_answer
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
@@ -71,7 +71,7 @@ def operation(route: Route) -> dict[str, Any]:
     op = dict(route.operation)
     responses = dict(op["responses"])
     if route.household:
-        op["security"] = HOUSEHOLD_SECURITY
+        op["security"] = SESSION_OR_TOKEN
         responses.update(HOUSEHOLD_REFUSALS)
     if route.audited:
         responses["503"] = AUDIT_UNAVAILABLE

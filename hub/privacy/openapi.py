@@ -19,14 +19,13 @@ from typing import Any
 from camhub.auth import USERNAME
 from camhub.clock import LAST_SECOND
 from camhub.config import CAMERA_NAME, PrivacyConfig
-from camhub.http.apidoc import TIME_TEXT, Schema
+from camhub.http.apidoc import SESSION_OR_TOKEN, TIME_TEXT, Schema, json_answer
 from camhub.http.bodies import BODY_RULES
 from camhub.privacy.consent import MAX_PENDING_PER_REQUESTER, STATES
 from camhub.privacy.requesters import MAX_PENDING as MAX_REGISTRATIONS
 from camhub.privacy.scope import TEXT_MAX
 
 DEFAULTS = PrivacyConfig()
-SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerToken": []}]
 
 TIME: Schema = {
     "oneOf": [{"type": "integer", "minimum": 0, "maximum": LAST_SECOND, "description": "Unix seconds, UTC"}, TIME_TEXT]
@@ -109,10 +108,7 @@ ERRORS: dict[str, str] = {
 
 def error_answers(codes: str) -> dict[str, Schema]:
     """The privacy error answers for status codes like "401 403 404"."""
-    return {
-        code: {"description": ERRORS[code], "content": {"application/json": {"schema": ERROR}}}
-        for code in codes.split()
-    }
+    return {code: json_answer(ERROR, ERRORS[code]) for code in codes.split()}
 
 
 def operation(
@@ -131,14 +127,14 @@ def operation(
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
-            status: {"description": ok, **({"content": {"application/json": {"schema": schema}}} if schema else {})},
+            status: json_answer(schema, ok) if schema else {"description": ok},
             **error_answers(errors),
         },
     }
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if secure:
-        op["security"] = SECURITY
+        op["security"] = SESSION_OR_TOKEN
     if params:
         op["parameters"] = list(params)
     return op

@@ -15,9 +15,9 @@ from aiohttp import web
 
 from camhub.audit.log import AuditLog
 from camhub.auth import require_household, require_roles
-from camhub.http.apidoc import ERROR, Schema
+from camhub.http.apidoc import ERROR, SESSION_OR_TOKEN, Schema, json_answer
 from camhub.http.routes import Routes
-from camhub.privacy.openapi import SECONDS, SECURITY, error_answers, list_of, operation
+from camhub.privacy.openapi import SECONDS, error_answers, list_of, operation
 from camhub.privacy.routes import PRIVACY
 from camhub.privacy.transparency.source import report_for_log
 from camhub.privacy.transparency.tally import LAYOUT, MONTH, check_month
@@ -129,14 +129,11 @@ REPORT_OP: dict[str, Any] = {
         }
     ],
     "responses": {
-        "200": {"description": "the report", "content": {"application/json": {"schema": REPORT_SCHEMA}}},
-        "400": {
-            "description": "month is not YYYY-MM (error key bad_request)",
-            "content": {"application/json": {"schema": ERROR}},
-        },
+        "200": json_answer(REPORT_SCHEMA, "the report"),
+        "400": json_answer(ERROR, "month is not YYYY-MM (error key bad_request)"),
         **error_answers("401 403"),
     },
-    "security": SECURITY,
+    "security": SESSION_OR_TOKEN,
 }
 
 
