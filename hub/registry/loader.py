@@ -12,7 +12,8 @@ source would be worse than one that does not start.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from pydantic import BaseModel
 
 from camhub.capture.media import Source
+from camhub.discovery.model import Finding, ServiceRecord, Stream
 from camhub.errors import IntegrationError
 from camhub.registry.found import FoundIntegration, builtin_integrations, installed_integrations
 from camhub.registry.manifest import Manifest
@@ -29,6 +31,23 @@ if TYPE_CHECKING:
     from camhub.config import InputConfig
 
 OptionsT = TypeVar("OptionsT", bound=Options)
+log = logging.getLogger(__name__)
+
+# What a zeroconf announcement matched by an integration's manifest is, in its words; None: not a device of its.
+Describe = Callable[[ServiceRecord], Finding | None]
+# One probe of the network (ONVIF WS-Discovery): the interfaces' addresses (None: all), seconds to listen.
+Probe = Callable[[tuple[str, ...] | None, float], Awaitable[list[Finding]]]
+# The streams of a found device, asked for with the owner's credentials: finding, user, password, timeout.
+AskStreams = Callable[[Finding, str, str, float], Awaitable[tuple[Stream, ...]]]
+
+
+class Prober:
+    """A discovery integration's probe and, when it can, its way to ask a device for its streams."""
+
+    def __init__(self, domain: str, probe: Probe, ask_streams: AskStreams | None) -> None:
+        self.domain = domain
+        self.probe = probe
+        self.ask_streams = ask_streams
 
 
 class SetupContext:
@@ -70,6 +89,26 @@ class SetupContext:
         self._registry._add_source(SourceIntegration(self.manifest, build, schema))
         self.registered.append("source")
 
+    def register_zeroconf(self, describe: Describe) -> None:
+        """Register what the announcements matched by the manifest's `zeroconf` entries describe."""
+        domain = self.manifest.domain
+        if not self.manifest.zeroconf:
+            raise IntegrationError(f"integration {domain!r} registers a zeroconf describer but lists no 'zeroconf'")
+        if "zeroconf" in self.registered or not callable(describe):
+            raise IntegrationError(f"integration {domain!r} registers a zeroconf describer twice or not callable")
+        self._registry._describers[domain] = describe
+        self.registered += ["zeroconf", "discovery"]
+
+    def register_prober(self, probe: Probe, ask_streams: AskStreams | None = None) -> None:
+        """Register a network probe (a discovery kind of its own, like ONVIF WS-Discovery)."""
+        domain = self.manifest.domain
+        if self.manifest.kind != "discovery":
+            raise IntegrationError(f"integration {domain!r}: only a discovery integration registers a prober")
+        if "prober" in self.registered or not callable(probe):
+            raise IntegrationError(f"integration {domain!r} registers a prober twice or not callable")
+        self._registry._probers[domain] = Prober(domain, probe, ask_streams)
+        self.registered += ["prober", "discovery"]
+
 
 class Registry:
     """The loaded integrations, by domain."""
@@ -78,6 +117,8 @@ class Registry:
         self.manifests: dict[str, Manifest] = {}
         self.origins: dict[str, str] = {}  # domain -> where it was found, for errors
         self._sources: dict[str, SourceIntegration] = {}
+        self._describers: dict[str, Describe] = {}
+        self._probers: dict[str, Prober] = {}
 
     def load(self, found: Iterable[FoundIntegration] | None = None) -> Registry:
         """Load `found`, by default the built-in folder and then every installed entry point."""
@@ -117,6 +158,10 @@ class Registry:
             raise IntegrationError(f"{named} failed in setup: {type(exc).__name__}: {exc}") from exc
         if manifest.kind not in ctx.registered:
             raise IntegrationError(f"{named} registered no {manifest.kind} in setup()")
+        if manifest.zeroconf and "zeroconf" not in ctx.registered:
+            from camhub.discovery.describe import generic_describer
+
+            self._describers[domain] = generic_describer(manifest)
         self.manifests[domain] = manifest
         self.origins[domain] = found.origin
 
@@ -143,6 +188,36 @@ class Registry:
         if config.kind is not None:
             return self.source(config.kind)
         return claimant(self._sources.values(), config.url)
+
+    @property
+    def probers(self) -> tuple[Prober, ...]:
+        return tuple(self._probers[d] for d in sorted(self._probers))
+
+    def zeroconf_types(self) -> tuple[str, ...]:
+        """Every service type some integration describes: what the browser listens for."""
+        return tuple(sorted({m.type for manifest in self.manifests.values() for m in manifest.zeroconf}))
+
+    def describe(self, record: ServiceRecord) -> Finding | None:
+        """What `record` is, said by the integrations whose matchers it meets, narrow matchers first.
+
+        A describer that fails on hostile input is skipped with a log line; the record may still be
+        described by another.
+        """
+        candidates = [
+            (not matcher.narrow, domain)
+            for domain, manifest in self.manifests.items()
+            for matcher in manifest.zeroconf
+            if domain in self._describers and matcher.matches(record.type, record.instance, record.properties)
+        ]
+        for _, domain in sorted(set(candidates)):
+            try:
+                finding = self._describers[domain](record)
+            except (ValueError, TypeError, KeyError) as exc:
+                log.info("discovery: integration %r could not read %r: %s", domain, record.name, exc)
+                continue
+            if finding is not None:
+                return finding
+        return None
 
     def source_for(self, config: InputConfig) -> Source:
         """The Source of an input whose config parse_config has checked against this registry."""

@@ -83,7 +83,7 @@ def test_an_installed_distribution_is_found_by_its_entry_point_and_loaded_like_a
     assert found.domain == "onvif_like" and "distribution camhub-onvif-like 1.0" in found.origin
     registry = Registry().load()
     assert registry.source_kinds == ("file", "mjpeg", "onvif_like", "rtsp", "snapshot", "stream")
-    assert registry.manifests["onvif_like"].zeroconf == ("_onvif._tcp.local.",)
+    assert registry.zeroconf_types() == ("_onvif._tcp.local.", "_rtsp._tcp.local.")
     config = parse_config(
         {"cameras": {"door": {"inputs": [{"url": "onvif://10.0.0.9/1", "options": {"level": 3}}]}}},
         integrations=registry,
@@ -136,7 +136,7 @@ def test_integrations_claiming_one_url_alike_make_inputs_choose(install: Install
         (GOOD, {"colour": "red"}, "unknown manifest key 'colour'"),
         (GOOD, {"requirements": ["onvif-zeep"]}, "unknown manifest key 'requirements'"),
         (GOOD, {"domain": "other"}, "domain 'other' must be the name it is found by, 'broken'"),
-        (GOOD, {"zeroconf": "_x._tcp"}, "'zeroconf' must be a list of non-empty strings"),
+        (GOOD, {"zeroconf": "_x._tcp"}, "'zeroconf' must be a list of service types or matchers"),
         (GOOD, {"zeroconf": ["onvif"]}, "zeroconf type 'onvif' must look like '_rtsp._tcp.local.'"),
         (GOOD, {"url_schemes": []}, "a source declares the URL schemes it reads in 'url_schemes'"),
         (GOOD, {"url_schemes": ["RTSP"]}, "URL scheme 'RTSP' must be lower-case"),
