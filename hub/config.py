@@ -13,6 +13,7 @@ registry, and reported the same way (`cameras.front.inputs[0].options.x`).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
@@ -151,8 +152,27 @@ class WebConfig(Model):
 
 
 class DiscoveryConfig(Model):
-    enabled: bool = False
-    interfaces: tuple[str, ...] = ("127.0.0.1",)
+    enabled: bool = Field(default=True, description="find cameras over zeroconf and ONVIF, and announce the hub")
+    interfaces: Literal["all"] | tuple[str, ...] = Field(
+        default="all", description="'all', or the addresses of the only interfaces discovery may use"
+    )
+    onvif: bool = Field(default=True, description="also probe for ONVIF cameras with WS-Discovery")
+    probe_interval: float = Field(default=300.0, ge=10, le=86400, description="seconds between ONVIF probes")
+    max_devices: int = Field(default=256, ge=1, le=4096, description="devices the discovered table holds at most")
+
+    @field_validator("interfaces")
+    @classmethod
+    def _addresses(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        if isinstance(value, str):
+            return value
+        if not value:
+            raise ValueError("give 'all' or at least one interface address, like [127.0.0.1]")
+        for text in value:
+            try:
+                ipaddress.ip_address(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an IP address; give an interface's address, like 192.168.1.10")
+        return value
 
 
 class MqttConfig(Model):
