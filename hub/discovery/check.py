@@ -59,6 +59,13 @@ CODES: tuple[CheckCode, ...] = (
 # Ports of the schemes whose host is tried before FFmpeg opens the stream; other schemes go straight to step 3.
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 MAX_INPUT_TIMEOUT = 120.0  # the most InputConfig.timeout allows
+# What a decoder raises for a stream in its codec that it does not support (a profile, a feature, hardware only).
+_BEYOND_DECODER = (
+    av.error.PatchWelcomeError,
+    av.error.NotImplementedError,
+    av.error.ExperimentalError,
+    av.error.DecoderNotFoundError,
+)
 _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ECONNRESET}
 
 
@@ -94,7 +101,8 @@ class _Attempt:
         self.with_credentials = with_credentials
         self.opened: tuple[str, int, int] | None = None  # codec, width, height
         self.packets = 0
-        self.undecodable = 0
+        self.undecodable = 0  # packets the decoder refused
+        self.beyond_decoder = False  # and one of them for a feature it does not support
 
     def failed(self, code: CheckCode, reason: str) -> StreamCheckFailed:
         return StreamCheckFailed(code, redact(f"{self.shown}: {reason}", self.secrets))
@@ -111,19 +119,32 @@ class _Attempt:
         if self.packets == 0:
             return self.failed("no_video", f"the stream opened ({self._what}) but sent no video within {seconds}")
         if self.undecodable:
-            return self.undecodable_video()
+            return self.undecoded()
         return self.failed(
             "no_video",
             f"{self.packets} packets of {self._what} arrived but no complete picture within {seconds}; a camera "
             "whose keyframes are further apart than that needs a shorter keyframe interval or a longer timeout",
         )
 
-    def undecodable_video(self) -> StreamCheckFailed:
-        if self.undecodable:
-            reason = f"{self.packets} packets of {self._what} arrived and none could be decoded"
-        else:
-            reason = "the video is in a codec this hub cannot decode"
-        return self.failed("unsupported_codec", f"{reason}; set the camera to H.264 or H.265")
+    def no_decoder(self) -> StreamCheckFailed:
+        return self.failed(
+            "unsupported_codec", "the video is in a codec this hub cannot decode; set the camera to H.264 or H.265"
+        )
+
+    def undecoded(self) -> StreamCheckFailed:
+        """Packets arrived and none decoded: a codec feature this FFmpeg lacks, or damaged data."""
+        what = f"{self.packets} packets of {self._what} arrived and none could be decoded"
+        if self.beyond_decoder:
+            return self.failed(
+                "unsupported_codec",
+                f"{what}: this hub's decoder does not support this kind of {self._codec}; set the camera to "
+                "H.264 or H.265 at its main profile",
+            )
+        return self.failed("no_video", f"{what}: the stream is damaged, or not the {self._codec} it says it is")
+
+    @property
+    def _codec(self) -> str:
+        return self.opened[0] if self.opened else "video"
 
     @property
     def _what(self) -> str:
@@ -132,6 +153,8 @@ class _Attempt:
 
     def named(self, exc: BaseException) -> StreamCheckFailed:
         """The code and the message for what the source raised, by its cause where the source kept one."""
+        if isinstance(exc, StreamCheckFailed):
+            return exc  # named by the reading thread
         for cause in _chain(exc):
             if isinstance(cause, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)) or (
                 isinstance(cause, urllib.error.HTTPError) and cause.code in (401, 403)
@@ -148,13 +171,13 @@ class _Attempt:
             ):
                 return self.failed("no_video", "the camera has no stream at that path (404); check the path in the URL")
             if isinstance(cause, (UndecodableVideo, UnknownCodecError, av.error.DecoderNotFoundError)):
-                return self.undecodable_video()
+                return self.no_decoder()
             if isinstance(cause, NoVideoStream):
                 return self.failed(
                     "no_video", "the stream holds no video (audio or data only); choose the camera's video stream"
                 )
             if isinstance(cause, (av.ExitError, TimeoutError)):
-                return self.failed("timeout", "the camera stopped answering; try again, or with a longer timeout")
+                return self.late()  # FFmpeg's own timeout, the check's: named by how far the reading got
             if isinstance(cause, av.error.MemoryError):
                 return self.failed(
                     "no_video", "the stream sent a packet larger than the hub reads; it is not a camera stream"
@@ -284,11 +307,12 @@ def _first_frame(domain: str, source: Source, attempt: _Attempt, stop: threading
             attempt.packets += 1
             try:
                 frames = stream.decode(packet)
-            except SourceError:
+            except SourceError as exc:
                 attempt.undecodable += 1
+                attempt.beyond_decoder |= any(isinstance(cause, _BEYOND_DECODER) for cause in _chain(exc))
                 bad_run += 1
                 if bad_run >= MAX_DECODE_ERRORS:
-                    raise UndecodableVideo(f"{bad_run} packets in a row could not be decoded") from None
+                    raise attempt.undecoded() from None
                 continue
             bad_run = 0
             if frames:

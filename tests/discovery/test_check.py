@@ -174,6 +174,13 @@ async def test_wrong_password_is_auth_failed(camera: Simulator, registry: Regist
     error = await failure(registry, rtsp_url(camera), password="wrong-staple-99")
     assert error.code == "auth_failed", error
     assert "username and password" in str(error)
+    # Characters that URLs escape: neither the password nor its escaped form is shown.
+    error = await failure(registry, rtsp_url(camera), password="wr@ng:p/ss%42")
+    assert error.code == "auth_failed" and "p%2Fss" not in str(error), error
+    # Credentials inside the URL are masked too.
+    inline = rtsp_url(camera).replace("rtsp://", f"rtsp://{USER}:inline-wrong-55@")
+    error = await failure(registry, inline)
+    assert error.code == "auth_failed" and "inline-wrong-55" not in str(error), error
     error = await failure(registry, rtsp_url(camera))
     assert error.code == "auth_failed" and "asks for a username and password" in str(error), error
 
@@ -182,6 +189,12 @@ async def test_a_port_nobody_listens_on_is_unreachable(registry: Registry) -> No
     error = await failure(registry, f"rtsp://127.0.0.1:{free_port()}/stream", password="not-shown-42")
     assert error.code == "unreachable", error
     assert "nothing listens" in str(error)
+
+
+async def test_a_name_that_does_not_resolve_is_unreachable(registry: Registry) -> None:
+    """RFC 6761 reserves .invalid: the lookup fails (or, without DNS, takes too long); either is unreachable."""
+    error = await failure(registry, "rtsp://camhub-check.invalid/stream", timeout=3.0)
+    assert error.code == "unreachable", error
 
 
 async def test_audio_only_is_no_video(files: str, registry: Registry) -> None:
