@@ -149,7 +149,10 @@ class Simulator:
         self._zeroconf = AsyncZeroconf(interfaces=[HOST])
         address = socket.inet_aton(HOST)
         for cam in self.cameras:
+            # One serial in both announcements: discovery merges them into one device, as with a real camera.
+            maker = {"serial": f"SIM-{cam.name}", "manufacturer": "camhub", "model": "simulated camera"}
             props = {
+                **maker,
                 "scene": cam.scene.name,
                 "codec": cam.scene.codec,
                 "mjpeg": f"/{cam.name}/mjpeg",
@@ -175,7 +178,12 @@ class Simulator:
                         addresses=[address],
                         port=self.rtsp.port,
                         server="camhub-sim.local.",
-                        properties={"path": f"/{cam.name}/main", "sub": f"/{cam.name}/sub", "codec": cam.scene.codec},
+                        properties={
+                            **maker,
+                            "path": f"/{cam.name}/main",
+                            "sub": f"/{cam.name}/sub",
+                            "codec": cam.scene.codec,
+                        },
                     )
                 )
         # Probing takes ~1.5 s per name; do all names at once.
