@@ -8,7 +8,8 @@ process there may use "all" interfaces safely. `Namespace.start(argv)` runs
 any command inside it (an announcer script, or `camhub run -c config`),
 collecting its output; `wait_for` blocks until a line says it is ready, and
 `memberships()` reads the kernel's multicast tables (/proc/net/igmp and
-igmp6, which are per namespace) as {device: {group, ...}}.
+igmp6, which are per namespace) as {device: {group, ...}};
+`memberships_while(argv, ready)` does all three and stops the process.
 
 The namespace and every process left in it are removed when the context
 ends, however the test ended.
@@ -132,6 +133,24 @@ class Namespace:
         process = NetnsProcess(["ip", "netns", "exec", self.name, *argv], env, cwd)
         self.processes.append(process)
         return process
+
+    def memberships_while(
+        self,
+        argv: Sequence[str],
+        ready: str | Callable[[list[str]], bool],
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> tuple[dict[str, set[str]], NetnsProcess]:
+        """Start `argv`, wait until `ready`, read `memberships()`, stop it (SIGTERM).
+
+        The tables as they were while it ran, and the process, stopped: its exit code and output.
+        """
+        process = self.start(argv, env, cwd)
+        process.wait_for(ready, timeout)
+        groups = self.memberships()
+        process.stop()
+        return groups, process
 
     def memberships(self) -> dict[str, set[str]]:
         """Multicast groups joined on each device in the namespace, as text: {"lo": {"224.0.0.251", ...}}."""

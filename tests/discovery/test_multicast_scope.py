@@ -23,12 +23,10 @@ ANNOUNCER = Path(__file__).with_name("run_announcer.py")
 def announced_memberships(netns: Namespace, interfaces: list[str]) -> dict[str, set[str]]:
     """{group: devices} while the announcer runs with `interfaces`; it must then withdraw and exit 0."""
     assert netns.members(MDNS_V4) == set() and netns.members(MDNS_V6) == set(), "mDNS joined before the start"
-    announcer = netns.start([sys.executable, str(ANNOUNCER), *interfaces])
-    announcer.wait_for("announced camhub 5ca1ab1e")
-    joined = {MDNS_V4: netns.members(MDNS_V4), MDNS_V6: netns.members(MDNS_V6)}
-    assert announcer.stop() == 0, announcer.output
+    groups, announcer = netns.memberships_while([sys.executable, str(ANNOUNCER), *interfaces], "announced camhub")
+    assert announcer.proc.returncode == 0, announcer.output
     assert "withdrawn" in announcer.output
-    return joined
+    return {group: {device for device, joined in groups.items() if group in joined} for group in (MDNS_V4, MDNS_V6)}
 
 
 @pytest.mark.parametrize(
