@@ -93,9 +93,9 @@ def announced_addresses(interfaces: Interfaces, web_host: str) -> tuple[str, ...
     """The addresses the hub's announcement gives: where discovery runs and the web server listens.
 
     Loopback and IPv6 link-local addresses are left out (an announcement on the home network that
-    says 127.0.0.1 sends its reader to itself) unless nothing else is left, as with the demo's and
-    the tests' 127.0.0.1. Empty when the web server listens on no address discovery uses, for
-    example web.host 127.0.0.1 with discovery on another interface: then the hub is not announced.
+    says 127.0.0.1 sends its reader to itself) unless discovery runs on loopback alone, as in the
+    demo and the tests. Empty when the web server listens on no address discovery may announce,
+    as with the defaults (web.host 127.0.0.1, discovery on "all"): then the hub is not announced.
     """
     listening = listening_addresses(interfaces)
     if web_host in _WILDCARDS:
@@ -109,8 +109,9 @@ def announced_addresses(interfaces: Interfaces, web_host: str) -> tuple[str, ...
         except ValueError:
             return ()  # a host name: which of our addresses it names is the resolver's business, not ours
         usable = tuple(a for a in listening if ipaddress.ip_address(a) == wanted)
-    outward = tuple(a for a in usable if not _inward(a))
-    return outward or usable
+    if all(_inward(a) for a in listening):
+        return usable  # discovery on loopback alone: loopback is true to whoever hears it
+    return tuple(a for a in usable if not _inward(a))
 
 
 def _inward(address: str) -> bool:

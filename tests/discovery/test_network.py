@@ -49,6 +49,8 @@ def test_the_home_network_hears_of_outward_addresses_only(monkeypatch: pytest.Mo
     assert announced_addresses(("127.0.0.1", "192.168.1.10"), "0.0.0.0") == ("192.168.1.10",)
     # The web server on loopback only: discovery on the home network may not promise it there.
     assert announced_addresses(("192.168.1.10",), "127.0.0.1") == ()
+    assert announced_addresses("all", "127.0.0.1") == ()  # the defaults: not announced
+    assert announced_addresses(("127.0.0.1", "192.168.1.10"), "localhost") == ()
     assert announced_addresses("all", "192.168.1.10") == ("192.168.1.10",)
 
 
