@@ -11,10 +11,18 @@ timestamps, or for a raw elementary stream (.h264, which has none) each
 packet's duration as FFmpeg's parser gives it, else one frame at the
 stream's guessed rate. A file that cannot seek back to its start (raw
 streams answer EPERM) is reopened to loop.
+
+FFmpeg buffers a whole packet before anyone sees it, so a hostile stream
+(a 2 GB Content-Length, an H.264 unit that never ends) could make it
+allocate gigabytes: on import this module caps every single FFmpeg
+allocation of the process at `MAX_FFMPEG_ALLOCATION`
+(`bound_ffmpeg_allocations`), and such a packet fails with ENOMEM instead.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +37,38 @@ from av.video.stream import VideoStream
 
 from camhub.errors import SourceError
 from camhub.redact import redact, redact_url
+
+log = logging.getLogger(__name__)
+
+# The largest block FFmpeg may allocate at once (its own default is INT_MAX, 2 GiB). A 4K frame
+# as RGB is 25 MB; a camera's packets are a few MB at most.
+MAX_FFMPEG_ALLOCATION = 64 << 20
+
+
+def bound_ffmpeg_allocations(limit: int = MAX_FFMPEG_ALLOCATION) -> None:
+    """Cap FFmpeg's single allocations in this process with av_max_alloc, which PyAV does not wrap."""
+    try:
+        # dlsym on a PyAV extension's handle also searches its dependencies: the libavutil it uses.
+        av_max_alloc = ctypes.CDLL(av.error.__file__).av_max_alloc
+    except (OSError, AttributeError) as exc:
+        log.warning(
+            "cannot cap FFmpeg's allocations (av_max_alloc not found: %s); a hostile stream may use much memory", exc
+        )
+        return
+    av_max_alloc.argtypes = [ctypes.c_size_t]
+    av_max_alloc.restype = None
+    av_max_alloc(limit)
+
+
+bound_ffmpeg_allocations()
+
+
+class NoVideoStream(SourceError):
+    """The input opened, and holds no video stream (audio only, data only)."""
+
+
+class UndecodableVideo(SourceError):
+    """The input's video is in a codec this hub's FFmpeg has no decoder for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +249,11 @@ class ContainerStream:
             raise SourceError(describe_av_error(exc, self._url)) from None
         if not container.streams.video:
             container.close()
-            raise SourceError(f"no video stream in {redact_url(self._url)}")
+            raise NoVideoStream(f"no video stream in {redact_url(self._url)}")
+        # PyAV gives a stream no codec context when FFmpeg has no decoder for it, whatever its stubs say.
+        if cast(VideoCodecContext | None, container.streams.video[0].codec_context) is None:
+            container.close()
+            raise UndecodableVideo(f"the video of {redact_url(self._url)} is in a codec this hub cannot decode")
         return container
 
     @property
