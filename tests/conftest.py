@@ -70,7 +70,6 @@ camhub_config.HubConfig.model_rebuild(force=True)
 LOOPBACK_DISCOVERY = "discovery: {interfaces: [127.0.0.1]}\n"
 
 
-
 def skip_or_fail_without_rtsp() -> None:
     """CI sets CAMHUB_REQUIRE_RTSP=1: there a missing RTSP server is a failure, not a skip."""
     if rtsp_available():
@@ -311,9 +310,7 @@ def busy_config(busy_camera: RtspServer) -> Callable[[Path], Path]:
     def write(folder: Path) -> Path:
         path = folder / "camhub.yaml"
         path.write_text(
-            f"data_dir: {folder / 'data'}\n"
-            + LOOPBACK_DISCOVERY
-            + "retention: {min_free_bytes: 0}\n"
+            f"data_dir: {folder / 'data'}\n" + LOOPBACK_DISCOVERY + "retention: {min_free_bytes: 0}\n"
             "reconnect: {initial: 0.2, cap: 1}\n"
             "cameras:\n"
             "  busy:\n"

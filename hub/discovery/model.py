@@ -69,7 +69,7 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def clean_properties(raw: Mapping[bytes | str, bytes | str | None]) -> dict[str, str]:
+def clean_properties(raw: Mapping[bytes, bytes | None] | Mapping[str, str | None]) -> dict[str, str]:
     """TXT properties as lower-case keys to cleaned text, at most MAX_PROPERTIES of them."""
     out: dict[str, str] = {}
     for key, value in raw.items():
