@@ -41,7 +41,7 @@ from wsdiscovery.scope import Scope
 
 from camhub.sim.onvif_device import DEVICE_WSDL, HOST, OnvifCamera, OnvifDeviceService, OnvifStream
 
-__all__ = ["GROUP", "OnvifCamera", "OnvifResponder", "OnvifStream"]
+__all__ = ["GROUP", "OnvifCamera", "OnvifResponder", "OnvifStream", "group_socket"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class OnvifResponder:
                 self.services.append(service)
                 await service.start()
             loop = asyncio.get_running_loop()
-            self._transport, _ = await loop.create_datagram_endpoint(lambda: _ProbeListener(self), sock=_group_socket())
+            self._transport, _ = await loop.create_datagram_endpoint(lambda: _ProbeListener(self), sock=group_socket())
         except BaseException:
             await self.stop()
             raise
@@ -161,7 +161,7 @@ def _without_credentials(cam: OnvifCamera) -> OnvifCamera:
     return OnvifCamera(cam.name, tuple(streams), cam.model, cam.maker, cam.mac, cam.serial, cam.firmware, cam.endpoint)
 
 
-def _group_socket() -> socket.socket:
+def group_socket() -> socket.socket:
     """A socket on 239.255.255.250:3702 that joined the group on 127.0.0.1 alone."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:

@@ -162,7 +162,7 @@ def _stream_url(uri: object, finding: Finding) -> str | None:
     try:
         parts = urlsplit(uri.strip())
         scheme = parts.scheme.lower()
-        port = parts.port or STREAM_SCHEMES.get(scheme, 0)
+        port = STREAM_SCHEMES.get(scheme, 0) if parts.port is None else parts.port
     except ValueError:
         return None
     path = url_path((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))

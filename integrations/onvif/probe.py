@@ -270,7 +270,7 @@ def finding_from_match(endpoint: str, xaddrs: Sequence[str], scopes: Sequence[st
         key=key,
         integration=DOMAIN,
         host=host,
-        port=parts.port or _DEFAULT_PORTS[parts.scheme],
+        port=parts.port or 0,  # device_service() wrote the port into the URL
         name=facts.get("name") or facts.get("model") or f"ONVIF camera at {host}",
         maker=facts.get("maker", ""),
         model=facts.get("model", ""),
@@ -287,7 +287,7 @@ def device_service(xaddrs: Sequence[str], sender: str) -> tuple[str, SplitResult
     for xaddr in xaddrs[:MAX_XADDRS]:
         try:
             parts = urlsplit(xaddr.strip())
-            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+            port = _DEFAULT_PORTS.get(parts.scheme.lower(), 0) if parts.port is None else parts.port
         except ValueError:
             continue
         host = clean_host(parts.hostname or "")
