@@ -25,6 +25,7 @@ import pytest
 
 from camhub.app import Hub
 from camhub.config import parse_config
+from camhub.discovery.model import without_credentials
 from camhub.sim.simulator import Simulator
 
 from ..conftest import HOUSEHOLD_PASSWORD as PASSWORD
@@ -46,13 +47,13 @@ async def until(condition: Callable[[], Awaitable[Any]], seconds: float = 60.0) 
 
 
 @asynccontextmanager
-async def running_hub(data: Path, cameras: dict[str, Any] | None = None) -> AsyncIterator[Hub]:
+async def running_hub(data: Path, cameras: dict[str, Any] | None = None, onvif: bool = False) -> AsyncIterator[Hub]:
     config = {
         "data_dir": str(data),
         "web": {"port": 0},
         "retention": {"min_free_bytes": 0},
         "reconnect": {"initial": 0.2, "cap": 1},
-        "discovery": {"interfaces": ["127.0.0.1"], "onvif": False},
+        "discovery": {"interfaces": ["127.0.0.1"], "onvif": onvif},
         "cameras": cameras or {},
     }
     hub = Hub(parse_config(config, "<test>"))
@@ -204,3 +205,43 @@ async def test_a_found_camera_is_adopted_records_a_clip_survives_a_restart_and_i
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert CAMERA_PASSWORD not in text
     assert not any(CAMERA_PASSWORD.encode() in f.read_bytes() for f in data.rglob("*.db*") if f.is_file())
+
+
+async def test_a_camera_found_only_by_onvif_is_adopted_with_the_streams_its_profiles_give(
+    require_rtsp: None, sim_cache: Path, tmp_path: Path, household_login: Any
+) -> None:
+    async with Simulator(
+        [("shed", TEST_SCENE)],
+        cache_dir=sim_cache,
+        announce=False,  # no mDNS: only the ONVIF answer finds it, as with most home cameras
+        rtsp_credentials=(CAMERA_USER, CAMERA_PASSWORD),
+    ) as sim:
+        assert sim.onvif is not None
+        data = tmp_path / "data"
+        async with running_hub(data, onvif=True) as hub:
+            http, _ = await household_login(hub.url, hub.initial_password)
+            async with http:
+                device = await found(http, hub, "shed")
+                assert device["kinds"] == ["onvif"] and device["onvif"] is True
+                assert device["streams"] == [] and device["serial"] == "SIM-shed"
+                # Without credentials the device cannot say its streams.
+                status, answer = await adopt(http, hub, device["id"], {"name": "shed"})
+                assert (status, answer["error"]) == (400, "bad_request") and "ONVIF" in answer["message"]
+                status, answer = await adopt(
+                    http, hub, device["id"], {"name": "shed", "username": CAMERA_USER, "password": "not-it"}
+                )
+                assert (status, answer["error"]) == (422, "auth_failed"), answer
+                nothing_kept(hub, data, "shed")
+                status, answer = await adopt(
+                    http, hub, device["id"], {"name": "shed", "username": CAMERA_USER, "password": CAMERA_PASSWORD}
+                )
+                assert status == 201, answer
+                main, sub = sim.camera("shed").rtsp_main, sim.camera("shed").rtsp_sub
+                assert main is not None and sub is not None
+                record = answer["streams"]["record"]
+                assert (record["width"], record["height"]) == (TEST_SCENE.width, TEST_SCENE.height)
+                assert answer["streams"]["detect"]["width"] < TEST_SCENE.width
+                assert hub.discovery is not None
+                kept = hub.discovery.adopted["shed"]
+                assert (kept.record_url, kept.detect_url) == (without_credentials(main), without_credentials(sub))
+                assert "shed" in hub.cameras
