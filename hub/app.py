@@ -23,6 +23,7 @@ import contextlib
 import logging
 import signal
 import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -37,18 +38,19 @@ from camhub.audit import (
 from camhub.auth import AccountService
 from camhub.auth.credentials import MIN_PASSWORD_LENGTH
 from camhub.bus import AuditCheckpointSigned, Bus
-from camhub.capture.camera import CameraPipeline
 from camhub.clock import Clock
 from camhub.config import HubConfig
+from camhub.discovery.adopted import AdoptedCamera, AdoptedStore
+from camhub.discovery.model import without_credentials
+from camhub.discovery.service import Discovery
+from camhub.discovery.table import ADOPTED, IGNORED, Decision, DeviceTable
 from camhub.errors import HubError
+from camhub.fleet import CameraFleet
 from camhub.http.app import make_app
 from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
-from camhub.http.live import LiveView
-from camhub.motion.watcher import CameraMotion
 from camhub.privacy.holds import standing_in
 from camhub.privacy.service import Privacy
 from camhub.recording.finisher import ClipFinisher
-from camhub.recording.recorder import CameraRecorder
 from camhub.recording.retention import Limits, Retention
 from camhub.registry import Registry, default_registry
 from camhub.store.db import Database
@@ -74,9 +76,11 @@ class Hub:
             for name, cam in config.cameras.items()
             if cam.enabled
         }
-        # Built in run(), with the consumers each camera feeds, once the index they record into is open.
-        self.cameras: dict[str, CameraPipeline] = {}
-        self.live_views: dict[str, LiveView] = {}
+        # The running cameras, built in run() with the consumers each feeds, once the index they record into is open.
+        self.fleet = CameraFleet(config, self.registry, clock)
+        self.cameras = self.fleet.cameras
+        self.live_views = self.fleet.live_views
+        self.discovery: Discovery | None = None
         self.web_port: int | None = None
         self.ready = asyncio.Event()
         self.bus: Bus | None = None
@@ -101,6 +105,7 @@ class Hub:
             self.audit,
             accounts=self.accounts,
             privacy=self.privacy,
+            discovery=self.discovery,
         )
         runner = web.AppRunner(
             self.app,
@@ -125,31 +130,53 @@ class Hub:
         self.web_port = runner.addresses[0][1]
         return runner
 
-    def _build_cameras(self, bus: Bus, finisher: ClipFinisher, retention: Retention) -> None:
-        """Each enabled camera with what it feeds: its recorder, its motion watcher and its live view."""
-        loop = asyncio.get_running_loop()
-        data_dir, secrets = self.config.data_dir, self.config.secrets()
-        for name, sources in self._sources.items():
-            cfg = self.config.cameras[name]
-            recorder = None
-            if cfg.record.enabled and cfg.input_for("record") is not None:
-                recorder = CameraRecorder(
-                    name, data_dir, finisher, cfg.record.pre_roll, self.config.retention.min_free_bytes, retention.wake
+    async def _adopted_cameras(self, store: AdoptedStore, privacy: Privacy) -> list[AdoptedCamera]:
+        """The adopted cameras to run: a name the config file also gives is the config's, and owners are told."""
+        adopted = []
+        for camera in await store.cameras():
+            if camera.name in self.config.cameras:
+                log.warning("adopted camera %s is also in the config file; the config's camera runs", camera.name)
+                await privacy.ctx.notify(
+                    "camera_name_clash",
+                    camera.name,
+                    {
+                        "camera": camera.name,
+                        "text": "an adopted camera has the name of one in the config file; the "
+                        "config file's camera runs. Remove the adopted one or rename the other.",
+                    },
                 )
-            motion = CameraMotion(name, cfg.motion, bus, recorder) if cfg.motion.enabled else None
-            self.live_views[name] = live = LiveView(loop)
-            self.cameras[name] = CameraPipeline(
-                name,
-                cfg,
-                sources,
-                self.config.reconnect,
-                secrets,
-                recorder=recorder,
-                motion=motion,
-                frames=(live,),
-                bus=bus,
-                clock=self.clock,
-            )
+                continue
+            adopted.append(camera)
+        return adopted
+
+    async def _open_discovery(self, data_dir: Path, privacy: Privacy, bus: Bus, audit: AuditLog) -> AdoptedStore:
+        """Adopted cameras into the fleet, and the device table that knows what owners decided."""
+        store = await AdoptedStore.open(data_dir, self.clock)
+        adopted = await self._adopted_cameras(store, privacy)
+        for camera in adopted:
+            self.fleet.build(camera.name, camera.config())
+        decisions = {c.identity: Decision(ADOPTED, c.name) for c in adopted}
+        decisions.update({identity: Decision(IGNORED) for identity in await store.ignored()})
+        configured = {
+            name: [without_credentials(i.url) for i in cam.inputs] for name, cam in self.config.cameras.items()
+        }
+        table = DeviceTable(
+            self.clock, self.config.discovery.max_devices, bus.publish, decisions=decisions, configured=configured
+        )
+        self.discovery = Discovery(
+            self.config.discovery,
+            self.registry,
+            table,
+            store,
+            self.fleet,
+            audit,
+            self.clock,
+            data_dir,
+            lambda: self.web_port,
+            self.config.web.host,
+        )
+        self.discovery.adopted = {c.name: c for c in adopted}
+        return store
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; then stop everything in order."""
@@ -180,7 +207,7 @@ class Hub:
                 data_dir,
                 db,
                 audit,
-                cameras=frozenset(self.config.cameras),
+                cameras=self.fleet.names,
                 owners=lambda: accounts.usernames("owner"),
                 clock=self.clock,
                 config=self.config.privacy,
@@ -195,19 +222,26 @@ class Hub:
                 self.clock,
                 held=privacy.holds.active,
             )
-            self._build_cameras(bus, finisher, retention)
+            self.fleet.wire(bus, finisher, retention)
+            for name, sources in self._sources.items():
+                self.fleet.build(name, self.config.cameras[name], sources)
+            store = await self._open_discovery(data_dir, privacy, bus, audit)
+            opened.push_async_callback(store.close)
             runner = await self._start_web()
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
             _say_what_is_not_built(self.config)
             try:
                 async with asyncio.TaskGroup() as tg:
-                    tasks = [tg.create_task(cam.run(), name=f"camera:{name}") for name, cam in self.cameras.items()]
-                    tasks.append(tg.create_task(retention.run(), name="retention"))
+                    self.fleet.start(tg)
+                    tasks = [tg.create_task(retention.run(), name="retention")]
+                    if self.config.discovery.enabled and self.discovery is not None:
+                        tasks.append(tg.create_task(self.discovery.run(), name="discovery"))
                     tg.create_task(run_checkpoints(audit, stop), name="audit-checkpoints")
                     tg.create_task(privacy.run(stop), name="privacy")
                     self.ready.set()
                     await stop.wait()
                     log.info("stopping: cameras first, then clips, the web server and the index")
+                    self.fleet.stop_all()
                     for task in tasks:
                         task.cancel()
                 await asyncio.to_thread(finisher.close)
@@ -222,8 +256,6 @@ class Hub:
 
 def _say_what_is_not_built(config: HubConfig) -> None:
     """Keys the config accepts for what is not built yet: say once that they do nothing, rather than seem to work."""
-    if config.discovery.enabled:
-        log.warning("discovery.enabled: finding cameras over zeroconf is not built yet; cameras come from the config")
     if config.mqtt.host is not None:
         log.warning("mqtt.host: MQTT is not built yet; nothing is published to %s", config.mqtt.host)
 

@@ -171,7 +171,9 @@ class DiscoveryConfig(Model):
             try:
                 ipaddress.ip_address(text)
             except ValueError:
-                raise ValueError(f"{text!r} is not an IP address; give an interface's address, like 192.168.1.10")
+                raise ValueError(
+                    f"{text!r} is not an IP address; give an interface's address, like 192.168.1.10"
+                ) from None
         return value
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+import camhub.config as camhub_config
 from camhub.audit import AuditLog, ConsentRequested, HubStarted
 from camhub.clock import ManualClock as FakeClock
 from camhub.sim.http_server import SimHttpServer
@@ -57,6 +58,16 @@ HEVC_TEST_SCENE = Scene(
         ),
     ),
 )
+
+# Discovery defaults to every interface (discovery.interfaces: all), as a home wants. This machine has
+# other interfaces, and mDNS or WS-Discovery from a test must never leave loopback: every hub a test
+# builds in this process defaults to 127.0.0.1 instead. Tests that start `camhub run` in a subprocess
+# write `discovery: {interfaces: [127.0.0.1]}` (LOOPBACK_DISCOVERY) into their config themselves.
+camhub_config.DiscoveryConfig.model_fields["interfaces"].default = ("127.0.0.1",)
+camhub_config.DiscoveryConfig.model_rebuild(force=True)
+camhub_config.HubConfig.model_fields["discovery"].default = camhub_config.DiscoveryConfig()
+camhub_config.HubConfig.model_rebuild(force=True)
+LOOPBACK_DISCOVERY = "discovery: {interfaces: [127.0.0.1]}\n"
 
 
 def skip_or_fail_without_rtsp() -> None:
@@ -299,8 +310,7 @@ def busy_config(busy_camera: RtspServer) -> Callable[[Path], Path]:
     def write(folder: Path) -> Path:
         path = folder / "camhub.yaml"
         path.write_text(
-            f"data_dir: {folder / 'data'}\n"
-            "retention: {min_free_bytes: 0}\n"
+            f"data_dir: {folder / 'data'}\n" + LOOPBACK_DISCOVERY + "retention: {min_free_bytes: 0}\n"
             "reconnect: {initial: 0.2, cap: 1}\n"
             "cameras:\n"
             "  busy:\n"

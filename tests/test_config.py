@@ -216,5 +216,5 @@ def test_keys_for_what_is_not_built_yet_say_so_at_start(caplog: pytest.LogCaptur
     )
     with caplog.at_level(logging.WARNING, logger="camhub.app"):
         _say_what_is_not_built(promised)
-    assert [m.split(":")[0] for m in caplog.messages] == ["discovery.enabled", "mqtt.host"]
+    assert [m.split(":")[0] for m in caplog.messages] == ["mqtt.host"]
     assert "not built yet" in caplog.text and "s3cret-pw" not in caplog.text

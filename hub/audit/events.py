@@ -304,6 +304,39 @@ class ClipDeleted(AuditEvent):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class CameraAdopted(AuditEvent):
+    """An owner adopted a discovered device as a camera. URLs without credentials; no secret at all."""
+
+    name: ClassVar[str] = "camera_adopted"
+    camera: str
+    device: str  # the discovered device's id (/api/discovered)
+    integration: str  # the integration reading its record stream
+    record_url: str
+    detect_url: str
+    with_credentials: bool  # whether a user name and password were given (never what they are)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraChanged(AuditEvent):
+    """An adopted camera's streams changed: the owner changed them, or the hub followed a new address."""
+
+    name: ClassVar[str] = "camera_changed"
+    camera: str
+    change: str  # moved | streams | credentials
+    record_url: str
+    detect_url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraRemoved(AuditEvent):
+    """An owner removed an adopted camera; its clips stay under retention."""
+
+    name: ClassVar[str] = "camera_removed"
+    camera: str
+    device: str
+
+
 EVENT_TYPES: dict[str, type[AuditEvent]] = {
     cls.name: cls
     for cls in (
@@ -332,6 +365,9 @@ EVENT_TYPES: dict[str, type[AuditEvent]] = {
         HeldClipDeleted,
         ClipDeleted,
         LoginLockout,
+        CameraAdopted,
+        CameraChanged,
+        CameraRemoved,
     )
 }
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 # Cameras the demo shows, in order; --cameras N takes the first N.
 DEMO_SCENES = ("driveway", "porch", "garden", "still", "driveway-hevc")
+# One more simulated camera than the config names, announced like the rest: discovery finds it and it
+# waits for adoption, so a newcomer sees discovery work. Its scene is rendered already (the first one).
+UNCONFIGURED = "side-gate"
 
 
 def camera_inputs(cam: SimCamera) -> list[dict[str, Any]]:
@@ -40,9 +43,9 @@ def demo_config(sim: Simulator, data_dir: Path, port: int) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),
         "web": {"host": "127.0.0.1", "port": port},
-        "discovery": {"interfaces": ["127.0.0.1"]},
+        "discovery": {"enabled": True, "interfaces": ["127.0.0.1"]},
         "reconnect": {"initial": 0.5, "cap": 5.0},
-        "cameras": {cam.name: {"inputs": camera_inputs(cam)} for cam in sim.cameras},
+        "cameras": {cam.name: {"inputs": camera_inputs(cam)} for cam in sim.cameras if cam.name != UNCONFIGURED},
     }
 
 
@@ -58,11 +61,17 @@ async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: in
 
     data_dir = data_dir.resolve()  # noqa: ASYNC240 (once, before the loop has anything else to do)
     scenes = [(name, BUILTIN_SCENES[name]) for name in DEMO_SCENES[:cameras]]
+    scenes.append((UNCONFIGURED, BUILTIN_SCENES[DEMO_SCENES[0]]))
     print(f"camhub demo: rendering {cameras} simulated camera(s) (cached in {data_dir / 'sim-cache'})", flush=True)
     async with Simulator(scenes, cache_dir=data_dir / "sim-cache", progress=_progress) as sim:
         kind = "RTSP (GStreamer)" if sim.rtsp is not None else "HTTP (GStreamer RTSP server not installed)"
         hub = Hub(parse_config(demo_config(sim, data_dir, port), "<demo>"))
         print(f"camhub demo: cameras served over {kind}; dashboard on http://127.0.0.1:{port}", flush=True)
+        print(
+            f"camhub demo: {UNCONFIGURED} is announced but not configured: discovery finds it, and it waits for "
+            f"adoption in the dashboard and in `camhub discover --interface 127.0.0.1`",
+            flush=True,
+        )
         if seconds is not None:
             print(f"camhub demo: stopping by itself after {seconds:g} s (Ctrl-C stops it sooner)", flush=True)
         announce = asyncio.create_task(announce_first_login(hub, prefix="camhub demo: "))

@@ -1,6 +1,6 @@
 """The `camhub` command: the parser, built from each command group's module, and the dispatch.
 
-Each group (`camhub.cli.run`, `demo`, `sim`, `store`, `audit`, `export`,
+Each group (`camhub.cli.run`, `demo`, `discover`, `sim`, `store`, `audit`, `export`,
 `requests`, `transparency`) adds its commands with `add_parser(subparsers)`
 and sets `func`, which returns the exit code. Errors the user can fix (a
 `HubError`) come out as one clear line on stderr and exit code 2, never as a
@@ -16,13 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from camhub import __version__
-from camhub.cli import audit, demo, export, requests, run, sim, store, transparency
+from camhub.cli import audit, demo, discover, export, requests, run, sim, store, transparency
 from camhub.errors import HubError
 from camhub.logs import setup_logging
 from camhub.terminal import escape
 
 # In the order `camhub --help` lists them.
-GROUPS = (run, demo, store, audit, export, requests, transparency, sim)
+GROUPS = (run, demo, discover, store, audit, export, requests, transparency, sim)
 
 
 def build_parser() -> argparse.ArgumentParser:

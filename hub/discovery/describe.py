@@ -80,7 +80,7 @@ def finding_from(
 
 def generic_describer(
     manifest: Manifest, path_keys: Sequence[str] = PATH_KEYS, sub_keys: Sequence[str] = SUB_KEYS
-) -> "Describer":
+) -> Describer:
     """Describe with the integration's first URL scheme and the TXT record's paths."""
     return Describer(manifest, tuple(path_keys), tuple(sub_keys))
 

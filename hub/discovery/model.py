@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 # Longest name, model, maker or TXT value kept; longer ones are cut (RFC 6763 allows 255 per string).
 MAX_TEXT = 128
@@ -57,7 +58,18 @@ def clean_host(value: str) -> str | None:
         return None
 
 
-def clean_properties(raw: Mapping[bytes | str, bytes | str | None]) -> dict[str, str]:
+def without_credentials(url: str) -> str:
+    """`url` without its user info, as discovered streams and adopted cameras keep URLs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def clean_properties(raw: Mapping[bytes, bytes | None] | Mapping[str, str | None]) -> dict[str, str]:
     """TXT properties as lower-case keys to cleaned text, at most MAX_PROPERTIES of them."""
     out: dict[str, str] = {}
     for key, value in raw.items():

@@ -24,6 +24,9 @@ from camhub.audit.routes import ROUTES as AUDIT_ROUTES
 from camhub.auth import ROUTES as AUTH_ROUTES
 from camhub.auth import SERVICE, AccountService, auth_middleware
 from camhub.capture.camera import CameraPipeline
+from camhub.discovery.routes import DISCOVERY
+from camhub.discovery.routes import ROUTES as DISCOVERY_ROUTES
+from camhub.discovery.service import Discovery
 from camhub.errors import HubError
 from camhub.http.cameras import CAMERAS, LIVE, STARTED
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
@@ -108,6 +111,7 @@ def make_app(
     *,
     accounts: AccountService | None = None,
     privacy: Privacy | None = None,
+    discovery: Discovery | None = None,
 ) -> web.Application:
     """The hub's web app, serving `cameras` and their `live_views` (by camera name). The hub always
     passes `accounts` and `privacy`; without accounts (unit tests that build the app directly) no route
@@ -135,6 +139,9 @@ def make_app(
     if accounts is not None:
         app[SERVICE] = accounts
         AUTH_ROUTES.add_to(app)
+    if discovery is not None:
+        app[DISCOVERY] = discovery
+        DISCOVERY_ROUTES.add_to(app)
     if privacy is not None:
         app[PRIVACY] = privacy
         for table in (REQUEST_ROUTES, ACCOUNT_ROUTES, OVERRIDE_ROUTES, TRANSPARENCY_ROUTES):

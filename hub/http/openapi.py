@@ -20,6 +20,7 @@ from camhub import __version__
 from camhub.audit.routes import ROUTES as AUDIT_ROUTES
 from camhub.auth import OPENAPI_SECURITY_SCHEMES
 from camhub.auth import ROUTES as AUTH_ROUTES
+from camhub.discovery.routes import ROUTES as DISCOVERY_ROUTES
 from camhub.http.apidoc import ERROR_SCHEMA, SESSION_OR_TOKEN, error_answer, json_answer
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
@@ -63,6 +64,7 @@ TABLES: tuple[Routes, ...] = (
     ACCOUNT_ROUTES,
     OVERRIDE_ROUTES,
     TRANSPARENCY_ROUTES,
+    DISCOVERY_ROUTES,
 )
 
 

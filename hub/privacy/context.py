@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ class Context:
     bus: Bus | None
     clock: Clock
     config: PrivacyConfig
-    cameras: frozenset[str]
+    cameras: Collection[str]  # every camera's name, a live view: adopted cameras join it
     owners: Callable[[], Awaitable[list[str]]]  # user names of every enabled owner
 
     def now(self) -> int:

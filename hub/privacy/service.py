@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class Privacy:
         index: Database,
         audit: AuditLog,
         *,
-        cameras: frozenset[str],
+        cameras: Collection[str],
         owners: Callable[[], Awaitable[list[str]]],
         clock: Clock,
         config: PrivacyConfig | None = None,

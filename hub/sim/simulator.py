@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from camhub.redact import redact_url
 from camhub.sim.http_server import SimHttpServer
+from camhub.sim.onvif import OnvifResponder
+from camhub.sim.onvif_device import OnvifCamera, OnvifStream
 from camhub.sim.render import Progress, Rendering, render_scene
 from camhub.sim.rtsp import RtspServer, rtsp_available
 from camhub.sim.scene import Scene
@@ -64,6 +67,12 @@ class SimCamera:
         return out
 
 
+def sim_mac(index: int) -> str:
+    """A locally administered MAC address for simulated camera `index`."""
+    number = index + 1
+    return f"02:00:00:00:{number >> 8 & 0xFF:02x}:{number & 0xFF:02x}"
+
+
 class Simulator:
     """Simulated cameras on 127.0.0.1; use `async with Simulator(...) as sim`."""
 
@@ -77,6 +86,7 @@ class Simulator:
         announce: bool = True,
         rtsp_credentials: tuple[str, str] | None = None,
         progress: Progress | None = None,
+        onvif: bool = True,
     ) -> None:
         names = [name for name, _ in scenes]
         if len(set(names)) != len(names):
@@ -90,6 +100,7 @@ class Simulator:
         self.rtsp_port = rtsp_port
         self.want_rtsp = rtsp
         self.announce = announce
+        self.want_onvif = onvif  # answer ONVIF WS-Discovery probes on loopback (with RTSP only)
         self.rtsp_credentials = rtsp_credentials
         self.progress = progress
         self.loop_start = 0.0
@@ -97,6 +108,7 @@ class Simulator:
         self.http: SimHttpServer | None = None
         self.rtsp: RtspServer | None = None
         self._zeroconf: AsyncZeroconf | None = None
+        self.onvif: OnvifResponder | None = None
         self._services: list[ServiceInfo] = []
 
     def camera(self, name: str) -> SimCamera:
@@ -124,6 +136,9 @@ class Simulator:
             self.cameras = [self._camera(name, renderings[name]) for name, _ in self.scenes]
             if self.announce:
                 await self._announce()
+            if self.want_onvif and self.rtsp is not None:
+                self.onvif = OnvifResponder(self._onvif_cameras(self.rtsp), credentials=self.rtsp_credentials)
+                await self.onvif.start()
         except BaseException:
             await self.stop()
             raise
@@ -144,12 +159,38 @@ class Simulator:
             loop_start=self.loop_start,
         )
 
+    def _onvif_cameras(self, rtsp: RtspServer) -> list[OnvifCamera]:
+        def stream(cam: SimCamera, role: str) -> OnvifStream:
+            size = cam.rendering.main if role == "main" else cam.rendering.sub
+            return OnvifStream(rtsp.url(cam.name, role, with_credentials=False), size.width, size.height, role)
+
+        return [
+            OnvifCamera(
+                cam.name,
+                (stream(cam, "main"), stream(cam, "sub")),
+                mac=sim_mac(i),
+                serial=f"SIM-{cam.name}",
+                # Stable across restarts, as a real device's endpoint reference is.
+                endpoint=uuid.uuid5(uuid.NAMESPACE_URL, f"camhub-sim/{cam.name}").urn,
+            )
+            for i, cam in enumerate(self.cameras)
+        ]
+
     async def _announce(self) -> None:
         assert self.http is not None
         self._zeroconf = AsyncZeroconf(interfaces=[HOST])
         address = socket.inet_aton(HOST)
-        for cam in self.cameras:
+        for i, cam in enumerate(self.cameras):
+            # One MAC and serial in every announcement (and the ONVIF answer): discovery merges them into one
+            # device, as with a real camera.
+            maker = {
+                "mac": sim_mac(i),
+                "serial": f"SIM-{cam.name}",
+                "manufacturer": "camhub",
+                "model": "simulated camera",
+            }
             props = {
+                **maker,
                 "scene": cam.scene.name,
                 "codec": cam.scene.codec,
                 "mjpeg": f"/{cam.name}/mjpeg",
@@ -175,7 +216,12 @@ class Simulator:
                         addresses=[address],
                         port=self.rtsp.port,
                         server="camhub-sim.local.",
-                        properties={"path": f"/{cam.name}/main", "sub": f"/{cam.name}/sub", "codec": cam.scene.codec},
+                        properties={
+                            **maker,
+                            "path": f"/{cam.name}/main",
+                            "sub": f"/{cam.name}/sub",
+                            "codec": cam.scene.codec,
+                        },
                     )
                 )
         # Probing takes ~1.5 s per name; do all names at once.
@@ -184,6 +230,9 @@ class Simulator:
 
     async def stop(self) -> None:
         """Withdraw announcements, then stop the servers; safe to call twice."""
+        onvif, self.onvif = self.onvif, None
+        if onvif is not None:
+            await onvif.stop()
         zc, self._zeroconf = self._zeroconf, None
         if zc is not None:
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from camhub.capture.media import LIVE_PROBE, ContainerStream, with_credentials
 from camhub.config import InputConfig
+from camhub.discovery.describe import generic_describer
 from camhub.redact import redact_url
 from camhub.registry import SetupContext
 
@@ -24,3 +25,5 @@ class MjpegSource:
 
 def setup(ctx: SetupContext) -> None:
     ctx.register_source(MjpegSource)
+    # Web servers announce _http._tcp; one whose TXT names an MJPEG path ("mjpeg=/video") is a camera.
+    ctx.register_zeroconf(generic_describer(ctx.manifest, path_keys=("mjpeg",), sub_keys=()))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import free_port
+from ..conftest import LOOPBACK_DISCOVERY, free_port
 
 W, H = 320, 240
 
@@ -26,8 +26,7 @@ def config_file(tmp_path_factory: pytest.TempPathFactory, make_video: Callable[.
     clip = make_video(size=f"{W}x{H}", rate=10, seconds=2)
     path = folder / "camhub.yaml"
     path.write_text(
-        f"data_dir: data\n"
-        f"reconnect: {{initial: 0.2, cap: 1}}\n"
+        "data_dir: data\n" + LOOPBACK_DISCOVERY + f"reconnect: {{initial: 0.2, cap: 1}}\n"
         f"cameras:\n"
         f"  yard:\n    inputs: [{{url: {clip}}}]\n"
         f"  gate:\n    inputs: [{{url: 'rtsp://admin:gate-secret-9@127.0.0.1:9/live'}}]\n"

@@ -140,6 +140,7 @@ def write_config(folder: Path, video: Path, options: str) -> Path:
     config.write_text(
         textwrap.dedent(f"""\
             data_dir: data
+            discovery: {{interfaces: [127.0.0.1]}}
             retention: {{min_free_bytes: 0}}
             cameras:
               porch:

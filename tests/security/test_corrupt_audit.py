@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import LOOPBACK_DISCOVERY
+
 HUB_TIMEOUT_S = 120
 
 
@@ -114,7 +116,7 @@ def test_the_hub_refuses_to_start_on_a_damaged_log_with_one_line(
     before = {p.name: p.read_bytes() for p in (log_data / "audit").iterdir() if p.is_file()}
     broken = damage(log_data / "audit")
     config = tmp_path / "hub.yaml"
-    config.write_text(f"data_dir: {log_data}\nweb:\n  host: 127.0.0.1\n  port: 0\ncameras: {{}}\n")
+    config.write_text(f"data_dir: {log_data}\n{LOOPBACK_DISCOVERY}web:\n  host: 127.0.0.1\n  port: 0\ncameras: {{}}\n")
     result = camhub("run", "-c", str(config), "--seconds", "30")
     assert result.returncode == 2, result.stderr
     line = one_clear_line(result, broken)
@@ -147,7 +149,7 @@ def test_a_copy_of_the_log_restored_from_a_backup_starts_again(log_data: Path, t
     shutil.copytree(backup, log_data / "audit")
     assert camhub("audit", "verify", "--data", str(log_data)).returncode == 0
     config = tmp_path / "hub.yaml"
-    config.write_text(f"data_dir: {log_data}\nweb:\n  host: 127.0.0.1\n  port: 0\ncameras: {{}}\n")
+    config.write_text(f"data_dir: {log_data}\n{LOOPBACK_DISCOVERY}web:\n  host: 127.0.0.1\n  port: 0\ncameras: {{}}\n")
     result = camhub("run", "-c", str(config), "--seconds", "1")
     assert result.returncode == 0, result.stderr
 

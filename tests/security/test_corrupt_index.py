@@ -19,6 +19,8 @@ import pytest
 
 from camhub.store.index import INDEX_FILE, open_index
 
+from ..conftest import LOOPBACK_DISCOVERY
+
 NOW = 1_790_000_000.0
 PAGE = 4096
 
@@ -85,7 +87,7 @@ def test_the_hub_will_not_start_on_a_damaged_index_and_says_why(
     data, _ = damaged_data(damage)
     config = tmp_path / "camhub.yaml"
     config.write_text(
-        f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n"
+        f"data_dir: {data}\n{LOOPBACK_DISCOVERY}cameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n"
     )
     result = camhub("run", "-c", str(config), "--port", "0", "--seconds", "30")
     assert_named(result, data)

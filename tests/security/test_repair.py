@@ -26,7 +26,7 @@ from camhub.store.db import connect
 from camhub.store.files import PARTIAL
 from camhub.store.index import INDEX_FILE, query_clips
 
-from ..conftest import free_port
+from ..conftest import LOOPBACK_DISCOVERY, free_port
 
 
 def camhub(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +71,7 @@ def test_repair_refuses_beside_a_running_hub_and_check_skips_its_open_clips(
     made = make_clips(data, [("yard", now - 600), ("yard", now - 300)])
     config = tmp_path / "camhub.yaml"
     config.write_text(
-        f"data_dir: {data}\ncameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n"
+        f"data_dir: {data}\n{LOOPBACK_DISCOVERY}cameras:\n  yard:\n    enabled: false\n    inputs: [{{url: 'rtsp://127.0.0.1:9/x'}}]\n"
     )
     port = free_port()
     hub = subprocess.Popen(

@@ -1,0 +1,126 @@
+"""The running cameras: each built with what it feeds, started, stopped and replaced while the hub runs.
+
+A camera is built with its consumers passed in at construction (its
+recorder, which needs the clip finisher and retention, its motion watcher
+and its live view). Cameras from the config are built at start; adopted
+ones are added, changed (a new address) and removed while the hub runs,
+each as a task of the hub's TaskGroup, so stopping the hub stops them all.
+`cameras`, `live_views` and `names` are the very objects the web app and
+the consent queue read, so a camera added here is served at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from camhub.bus import Bus
+from camhub.capture.camera import CameraPipeline
+from camhub.capture.media import Source
+from camhub.clock import Clock
+from camhub.config import CameraConfig, HubConfig
+from camhub.http.live import LiveView
+from camhub.motion.watcher import CameraMotion
+from camhub.recording.finisher import ClipFinisher
+from camhub.recording.recorder import CameraRecorder
+from camhub.recording.retention import Retention
+from camhub.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class CameraFleet:
+    def __init__(self, config: HubConfig, registry: Registry, clock: Clock) -> None:
+        self.config = config
+        self.registry = registry
+        self.clock = clock
+        self.cameras: dict[str, CameraPipeline] = {}
+        self.live_views: dict[str, LiveView] = {}
+        self.names: set[str] = set(config.cameras)  # every camera's name, for the consent queue
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        self._bus: Bus | None = None
+        self._finisher: ClipFinisher | None = None
+        self._retention: Retention | None = None
+
+    def wire(self, bus: Bus, finisher: ClipFinisher, retention: Retention) -> None:
+        """What every camera feeds: the bus, the clip finisher and retention (once they are open)."""
+        self._bus, self._finisher, self._retention = bus, finisher, retention
+
+    def build(self, name: str, cfg: CameraConfig, sources: list[Source] | None = None) -> None:
+        """Build one camera with what it feeds; it starts with `start` (or at once when added later)."""
+        bus, finisher, retention = self._bus, self._finisher, self._retention
+        if bus is None or finisher is None or retention is None:
+            raise RuntimeError("cameras are built once the fleet is wired")
+        self.names.add(name)
+        if not cfg.enabled:
+            return
+        if sources is None:
+            sources = [self.registry.source_for(i) for i in cfg.inputs]
+        recorder = None
+        if cfg.record.enabled and cfg.input_for("record") is not None:
+            recorder = CameraRecorder(
+                name,
+                self.config.data_dir,
+                finisher,
+                cfg.record.pre_roll,
+                self.config.retention.min_free_bytes,
+                retention.wake,
+            )
+        motion = CameraMotion(name, cfg.motion, bus, recorder) if cfg.motion.enabled else None
+        self.live_views[name] = live = LiveView(asyncio.get_running_loop())
+        secrets = self.config.secrets() + tuple(i.password for i in cfg.inputs if i.password)
+        self.cameras[name] = CameraPipeline(
+            name,
+            cfg,
+            sources,
+            self.config.reconnect,
+            secrets,
+            recorder=recorder,
+            motion=motion,
+            frames=(live,),
+            bus=bus,
+            clock=self.clock,
+        )
+
+    def start(self, tg: asyncio.TaskGroup) -> None:
+        """Start every built camera as a task of `tg`; cameras added later join it."""
+        self._tg = tg
+        for name in self.cameras:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        assert self._tg is not None
+        self._tasks[name] = self._tg.create_task(self.cameras[name].run(), name=f"camera:{name}")
+
+    async def add(self, name: str, cfg: CameraConfig) -> None:
+        """Build and start a camera while the hub runs (an adopted one)."""
+        if self._tg is None:
+            raise RuntimeError("cameras are added only while the hub runs")
+        if name in self.cameras:
+            raise ValueError(f"camera {name!r} exists")
+        self.build(name, cfg)
+        if name in self.cameras:
+            self._start(name)
+        log.info("camera %s added", name)
+
+    async def remove(self, name: str, forget: bool = True) -> None:
+        """Stop a camera (its open clip is closed) and drop it; its clips stay under retention."""
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        self.cameras.pop(name, None)
+        self.live_views.pop(name, None)
+        if forget:
+            self.names.discard(name)
+
+    async def replace(self, name: str, cfg: CameraConfig) -> None:
+        """Restart a camera with a new config (a new address or new credentials)."""
+        await self.remove(name, forget=False)
+        await self.add(name, cfg)
+
+    def stop_all(self) -> None:
+        """Cancel every camera's task (the hub stops); the TaskGroup awaits them."""
+        for task in self._tasks.values():
+            task.cancel()
