@@ -33,7 +33,7 @@ import threading
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import quote, urlsplit
 
 import av
@@ -48,14 +48,7 @@ from camhub.redact import redact, redact_url
 from camhub.registry import Registry
 
 CheckCode = Literal["unreachable", "auth_failed", "no_video", "unsupported_codec", "timeout", "unsupported_url"]
-CODES: tuple[CheckCode, ...] = (
-    "unreachable",
-    "auth_failed",
-    "no_video",
-    "unsupported_codec",
-    "timeout",
-    "unsupported_url",
-)
+CODES: tuple[CheckCode, ...] = get_args(CheckCode)
 # Ports of the schemes whose host is tried before FFmpeg opens the stream; other schemes go straight to step 3.
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 MAX_INPUT_TIMEOUT = 120.0  # the most InputConfig.timeout allows

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from camhub.discovery.check import CODES, StreamCheckFailed, StreamFacts, check_stream
 from camhub.registry import Registry, default_registry
+from camhub.sim.loop_thread import LoopThread
 from camhub.sim.scene import Scene
 from camhub.sim.simulator import Simulator
 
@@ -33,12 +34,18 @@ TINY = Scene(name="check-tiny", width=320, height=240, fps=10, duration=2.0)
 
 @pytest.fixture(scope="module")
 def camera(sim_cache: Path) -> Iterator[Simulator]:
-    """The simulator's RTSP camera "yard", asking for USER and PASSWORD; nothing announced."""
+    """The simulator's RTSP camera "yard", asking for USER and PASSWORD; nothing announced.
+
+    It runs on its own loop thread, which owns its servers from start to stop.
+    """
     skip_or_fail_without_rtsp()
-    sim = Simulator([("yard", TINY)], cache_dir=sim_cache, announce=False, rtsp_credentials=(USER, PASSWORD))
-    asyncio.run(sim.start())
-    yield sim
-    asyncio.run(sim.stop())
+    sim = Simulator(
+        [("yard", TINY)], cache_dir=sim_cache, announce=False, onvif=False, rtsp_credentials=(USER, PASSWORD)
+    )
+    with LoopThread("check-camera") as loop:
+        loop.run(sim.start())
+        yield sim
+        loop.run(sim.stop())
 
 
 def rtsp_url(sim: Simulator, role: str = "main") -> str:
