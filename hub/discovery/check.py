@@ -181,8 +181,6 @@ class _Attempt:
                 return self.failed(
                     "unreachable", f"{cause.strerror or cause}; check the address and that the camera is on"
                 )
-            if isinstance(cause, FileNotFoundError):
-                return self.failed("unreachable", "no such file")
         said = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
         return self.failed("no_video", f"the stream could not be read: {said}")
 
