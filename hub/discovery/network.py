@@ -117,3 +117,14 @@ def announced_addresses(interfaces: Interfaces, web_host: str) -> tuple[str, ...
 def _inward(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     return ip.is_loopback or (ip.version == 6 and ip.is_link_local)
+
+
+async def started(zc: AsyncZeroconf) -> None:
+    """Wait until `zc`'s sockets are set up, shielded from cancellation.
+
+    python-zeroconf waits for its start on one shared future with `asyncio.wait_for`, and a
+    cancelled waiter cancels that future: its own `async_close` then raises CancelledError and
+    leaves the sockets open. Waiting here once, shielded, settles the future for every later
+    wait, so a hub stopped while discovery starts still closes every socket.
+    """
+    await asyncio.shield(zc.zeroconf.async_wait_for_start())

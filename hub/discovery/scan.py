@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from camhub.discovery.browse import ZeroconfBrowser
-from camhub.discovery.network import open_zeroconf
+from camhub.discovery.network import open_zeroconf, started
 from camhub.discovery.table import ADOPTED, IGNORED, Decision, DeviceTable
 from camhub.registry import Registry
 
@@ -53,6 +53,7 @@ async def scan(
     table = DeviceTable(time.time, decisions=decisions, configured=configured)
     zc = open_zeroconf(interfaces)
     try:
+        await started(zc)
         browser = ZeroconfBrowser(zc, registry, table)
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(browser.run(), name="zeroconf-browser")]
@@ -60,8 +61,8 @@ async def scan(
                 probe_on = None if interfaces == "all" else interfaces
                 for prober in registry.probers:
                     tasks.append(tg.create_task(_probe_once(prober.probe, probe_on, table, seconds)))
-            started = time.monotonic()
-            while (elapsed := time.monotonic() - started) < seconds:
+            began = time.monotonic()
+            while (elapsed := time.monotonic() - began) < seconds:
                 progress(elapsed, len(table))
                 await asyncio.sleep(min(1.0, seconds - elapsed))
             progress(seconds, len(table))

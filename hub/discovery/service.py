@@ -36,7 +36,7 @@ from camhub.discovery.browse import ZeroconfBrowser
 from camhub.discovery.check import StreamCheckFailed, StreamFacts, check_stream
 from camhub.discovery.describe import url_host
 from camhub.discovery.model import Finding, Stream
-from camhub.discovery.network import announced_addresses, open_zeroconf
+from camhub.discovery.network import announced_addresses, open_zeroconf, started
 from camhub.discovery.table import ADOPTED, IGNORED, Decision, Device, DeviceTable, smallest
 from camhub.errors import BadRequest, HubError, NotFound
 from camhub.fleet import CameraFleet
@@ -118,6 +118,7 @@ class Discovery:
         zc = open_zeroconf(self.config.interfaces)
         announcer = None
         try:
+            await started(zc)
             port = self.web_port()
             addresses = announced_addresses(self.config.interfaces, self.web_host)
             if port is not None and addresses:
