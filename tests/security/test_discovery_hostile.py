@@ -33,28 +33,19 @@ from camhub.discovery.browse import MAX_PENDING, MAX_REMEMBERED
 from camhub.discovery.model import MAX_TEXT, clean_text
 from camhub.registry import default_registry
 
-from .hostile_mdns import (
-    FLOOD_TYPE,
-    MAX_PACKET,
+from .hostile_browsing import (
     Browsing,
-    HostilePeer,
     MemoryWatch,
-    address,
-    announcement,
     browsing,
     flood,
     flood_registry,
-    goodbye,
     normal_camera,
     normal_camera_found,
-    ptr,
-    response,
-    srv,
     traced_memory,
-    txt,
     until,
     withdraw_flood,
 )
+from .hostile_mdns import FLOOD_TYPE, MAX_PACKET, HostilePeer, address, announcement, goodbye, ptr, response, srv, txt
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -193,9 +184,8 @@ async def test_a_missing_port_or_address_is_left_out_and_logged_once(
             names = [f"{n}.{RTSP}" for n in [*no_port, *no_address, no_txt]]
             for name in names:
                 b.browser.watch(name)
-            # Each is resolved (and given up on) at least once.
-            await until(lambda: all(b.browser.watched[n] for n in names), what="every service tried")
-            await until(lambda: not any(n in b.browser._queued for n in names), what="every service given up")
+            # Each is resolved, and given up on, at least once.
+            await until(lambda: all(b.browser.finished[n] for n in names), what="every service given up")
             listed = {v["name"] for v in b.table.views()}
             assert not listed & {*no_port, *no_address, no_txt}
             kinds = troubles(logged)
@@ -237,7 +227,7 @@ async def test_hostile_instance_names_are_shown_as_clean_text(
                 # A name is text to show, never a path or part of a URL.
                 assert device["record"] is not None and text not in str(device["record"])
                 assert all(c in "0123456789abcdef" for c in str(device["id"]))
-            await until(lambda: all(b.browser.watched.values()), what="every hostile name tried")
+            await until(lambda: all(b.browser.finished.values()), what="every hostile name tried")
             listed = {str(v["name"]) for v in b.table.views()}
             assert not any(clean_text(name) in listed for name in REFUSED_NAMES)
             assert troubles(logged)["cannot read"] == 1
@@ -262,10 +252,10 @@ async def test_a_flood_of_updates_for_one_name_is_resolved_at_the_rate_limit(
             peer.send(update(0))
             await until(lambda: b.named(name), what="'Chatty' listed")
             memory.start()
-            resolves = b.browser.watched[full]
+            resolves = b.browser.tried[full]
             # 400 new TXT records a second for 3 s, each one an update of the same service.
             seconds = await asyncio.to_thread(peer.send_paced, updates, 400)
-            flood_resolves = b.browser.watched[full] - resolves
+            flood_resolves = b.browser.tried[full] - resolves
             heard = b.browser.heard[full]
             # The last update is read once the rate limit allows: updates coalesce, none is lost for good.
             await until(lambda: (b.named(name) or {}).get("model") == "v1200", what="the last update read")
