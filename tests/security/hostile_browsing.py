@@ -300,7 +300,7 @@ async def flood(
     At `rate` packets a second, or (None) as fast as the browser notes them (HostilePeer.send_heard).
     """
     names = [f"{prefix}-{i:05d}" for i in range(services)]
-    packets = flood_packets(names, per_packet)
+    packets = await asyncio.to_thread(flood_packets, names, per_packet)  # off the loop, as in withdraw_flood
     resolves, dropped = b.browser.resolves, b.browser.dropped
     notes = b.browser.notes
     with HostilePeer() as peer:
@@ -333,6 +333,8 @@ async def flood(
 async def withdraw_flood(b: Browsing, services: int, prefix: str = "flood") -> None:
     """Say goodbye for every flooded service, and wait until the table holds none of them."""
     names = [f"{prefix}-{i:05d}" for i in range(services)] + [f"{prefix}-marker"]
+    # Written in the thread too: thousands of packets built on the loop would show as the hub's lag.
+    packets = await asyncio.to_thread(lambda: list(goodbye(names, FLOOD_TYPE)))
     with HostilePeer() as peer:
-        await asyncio.to_thread(peer.send_paced, list(goodbye(names, FLOOD_TYPE)), 500)
+        await asyncio.to_thread(peer.send_paced, packets, 500)
     await until(lambda: present(b.table, prefix) == 0, 30, "the flood withdrawn")
