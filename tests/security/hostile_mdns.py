@@ -146,7 +146,11 @@ def flood_packets(names: Sequence[str], per_packet: int = 8, host: str = "flood.
 
 
 class HostilePeer:
-    """A UDP socket that multicasts mDNS responses through the loopback interface, and nowhere else."""
+    """A UDP socket that multicasts mDNS responses through the loopback interface, and nowhere else.
+
+    `leaving(instances, type)` has it say goodbye for them when it closes, however the test ended,
+    so that no other zeroconf on the machine keeps them.
+    """
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -158,6 +162,10 @@ class HostilePeer:
             self.sock.close()
             raise RuntimeError("the hostile peer's multicast interface is not 127.0.0.1; refusing to send")
         self.sent = 0
+        self._leaving: list[tuple[list[str | bytes], str]] = []
+
+    def leaving(self, instances: Iterable[str | bytes], service_type: str) -> None:
+        self._leaving.append((list(instances), service_type))
 
     def send(self, packet: bytes) -> None:
         self.sock.sendto(packet, (MDNS_GROUP, MDNS_PORT))
@@ -194,7 +202,12 @@ class HostilePeer:
         return time.monotonic() - started
 
     def close(self) -> None:
-        self.sock.close()
+        try:
+            for instances, service_type in self._leaving:
+                for packet in goodbye(instances, service_type):
+                    self.send(packet)
+        finally:
+            self.sock.close()
 
     def __enter__(self) -> HostilePeer:
         return self

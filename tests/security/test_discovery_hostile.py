@@ -45,7 +45,20 @@ from .hostile_browsing import (
     until,
     withdraw_flood,
 )
-from .hostile_mdns import FLOOD_TYPE, MAX_PACKET, HostilePeer, address, announcement, goodbye, ptr, response, srv, txt
+from .hostile_mdns import (
+    FLOOD_TYPE,
+    MAX_PACKET,
+    TYPE_TXT,
+    HostilePeer,
+    address,
+    announcement,
+    ptr,
+    record,
+    response,
+    service_name,
+    srv,
+    txt,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -101,9 +114,10 @@ async def assert_unharmed(b: Browsing, memory: MemoryWatch, caplog: pytest.LogCa
 
 
 def printable(view: dict[str, object]) -> bool:
-    """Every text in a device's view is printable, without bidi controls (Cf), of a bounded length."""
+    """Every text in a device's view is printable, without bidi controls (Cf), and at most 512 characters
+    (a stream URL with a path of 255 is the longest)."""
     texts = [v for v in view.values() if isinstance(v, str)]
-    return all(t.isprintable() and not any(unicodedata.category(c) == "Cf" for c in t) for t in texts)
+    return all(t.isprintable() and not any(unicodedata.category(c) == "Cf" for c in t) and len(t) <= 512 for t in texts)
 
 
 async def test_an_oversized_txt_record_is_cut_down(memory: MemoryWatch, logged: pytest.LogCaptureFixture) -> None:
@@ -120,12 +134,13 @@ async def test_an_oversized_txt_record_is_cut_down(memory: MemoryWatch, logged: 
     lying = response(
         ptr("Lying TXT", RTSP),
         srv("Lying TXT", RTSP, 554, "lying.local."),
-        txt("Lying TXT", RTSP, [b"model=Liar"])[:-11] + b"\xffmodel=Liar",
+        record(service_name("Lying TXT", RTSP), TYPE_TXT, b"\xffmodel=Liar", ttl=4500),
         address("lying.local.", "127.0.0.23"),
     )
     async with browsing(default_registry()) as b:
         memory.start()
         with HostilePeer() as peer:
+            peer.leaving(["Big TXT", "Huge TXT", "Lying TXT"], RTSP)
             for packet in (big, huge, lying):
                 peer.send(packet)
             await until(lambda: b.named("Big TXT"), what="'Big TXT' listed")
@@ -133,10 +148,11 @@ async def test_an_oversized_txt_record_is_cut_down(memory: MemoryWatch, logged: 
             assert device is not None and printable(device)
             assert device["model"] == "M" * MAX_TEXT and device["maker"] == "V" * MAX_TEXT
             assert device["record"] == "rtsp://127.0.0.21:554/" + "p" * 249  # a path of 255 bytes is allowed
+            # The lying string is read as far as it goes.
+            await until(lambda: b.named("Lying TXT"), what="'Lying TXT' listed")
+            assert (b.named("Lying TXT") or {}).get("model") == "Liar"
             await assert_unharmed(b, memory, logged)
             assert b.named("Huge TXT") is None
-            for packet in goodbye(["Big TXT", "Lying TXT"], RTSP):
-                peer.send(packet)
 
 
 async def test_txt_values_that_are_not_utf8_are_replaced(memory: MemoryWatch, logged: pytest.LogCaptureFixture) -> None:
@@ -150,6 +166,7 @@ async def test_txt_values_that_are_not_utf8_are_replaced(memory: MemoryWatch, lo
     async with browsing(default_registry()) as b:
         memory.start()
         with HostilePeer() as peer:
+            peer.leaving(["Not UTF-8"], RTSP)
             peer.send(announcement("Not UTF-8", RTSP, ip="127.0.0.24", properties=strings))
             await until(lambda: b.named("Not UTF-8"), what="'Not UTF-8' listed")
             device = b.named("Not UTF-8")
@@ -159,8 +176,6 @@ async def test_txt_values_that_are_not_utf8_are_replaced(memory: MemoryWatch, lo
             assert device["serial"] == "\ufffd\ufffdSN-1"
             assert device["record"] == "rtsp://127.0.0.24:554/live"
             await assert_unharmed(b, memory, logged)
-            for packet in goodbye(["Not UTF-8"], RTSP):
-                peer.send(packet)
 
 
 async def test_a_missing_port_or_address_is_left_out_and_logged_once(
@@ -172,6 +187,7 @@ async def test_a_missing_port_or_address_is_left_out_and_logged_once(
     async with browsing(default_registry(), resolve_timeout=0.5) as b:
         memory.start()
         with HostilePeer() as peer:
+            peer.leaving([*no_port, *no_address, no_txt], RTSP)
             for i, name in enumerate(no_port):
                 peer.send(announcement(name, RTSP, port=0, ip=f"127.0.0.{30 + i}"))
             for name in no_address:
@@ -191,8 +207,6 @@ async def test_a_missing_port_or_address_is_left_out_and_logged_once(
             kinds = troubles(logged)
             assert kinds["no address or no port"] == 1 and kinds["did not answer"] == 1, kinds
             await assert_unharmed(b, memory, logged)
-            for packet in goodbye([*no_port, *no_address, no_txt], RTSP):
-                peer.send(packet)
 
 
 # Shown, cleaned: HTML and path characters are kept as characters (the dashboard escapes them),
@@ -217,6 +231,7 @@ async def test_hostile_instance_names_are_shown_as_clean_text(
     async with browsing(default_registry()) as b:
         memory.start()
         with HostilePeer() as peer:
+            peer.leaving(names, RTSP)
             for i, name in enumerate(names):
                 b.browser.watch(f"{name.decode('utf-8', 'replace') if isinstance(name, bytes) else name}.{RTSP}")
                 peer.send(announcement(name, RTSP, ip=f"127.0.1.{i + 1}", host=f"hostile-{i}.local."))
@@ -232,8 +247,6 @@ async def test_hostile_instance_names_are_shown_as_clean_text(
             assert not any(clean_text(name) in listed for name in REFUSED_NAMES)
             assert troubles(logged)["cannot read"] == 1
             await assert_unharmed(b, memory, logged)
-            for packet in goodbye(names, RTSP):
-                peer.send(packet)
 
 
 async def test_a_flood_of_updates_for_one_name_is_resolved_at_the_rate_limit(
@@ -249,6 +262,7 @@ async def test_a_flood_of_updates_for_one_name_is_resolved_at_the_rate_limit(
     async with browsing(flood_registry(tmp_path), min_interval=0.5) as b:
         b.browser.watch(full)
         with HostilePeer() as peer:
+            peer.leaving([name], FLOOD_TYPE)
             peer.send(update(0))
             await until(lambda: b.named(name), what="'Chatty' listed")
             memory.start()
@@ -263,8 +277,6 @@ async def test_a_flood_of_updates_for_one_name_is_resolved_at_the_rate_limit(
             assert flood_resolves <= seconds / 0.5 + 2, f"{flood_resolves} resolves in {seconds:.1f} s"
             assert len([v for v in b.table.views() if v["name"] == name]) == 1
             await assert_unharmed(b, memory, logged)
-            for packet in goodbye([name], FLOOD_TYPE):
-                peer.send(packet)
 
 
 async def test_5000_services_fill_the_table_to_its_cap_and_no_further(
@@ -305,6 +317,7 @@ async def test_a_camera_announced_while_the_queue_is_full_is_found_once_it_drain
         memory.start()
         b.browser.watch(f"{camera}.{RTSP}")
         with HostilePeer() as peer:
+            peer.leaving(stalls, FLOOD_TYPE)
             for packet in packets:
                 peer.send(packet)
             await until(lambda: b.browser.dropped > 0, what="the queue full")
@@ -314,8 +327,6 @@ async def test_a_camera_announced_while_the_queue_is_full_is_found_once_it_drain
                 await until(lambda: b.named(camera), what="the camera found")
             assert troubles(logged)["too many announcements"] == 1
             await assert_unharmed(b, memory, logged)
-            for packet in goodbye(stalls, FLOOD_TYPE):
-                peer.send(packet)
 
 
 async def test_a_service_zeroconf_holds_no_pointer_for_is_withdrawn(
