@@ -199,6 +199,9 @@ async def browsing(
     loop = LoopWatch()
     ticker = asyncio.create_task(loop.run(), name="loop watch")
     try:
+        # Listening, and the browser task started (it creates zeroconf's browser in its first step).
+        await zc.zeroconf.async_wait_for_start()
+        await asyncio.sleep(0)
         yield Browsing(table, browser, task, loop)
     finally:
         ticker.cancel()

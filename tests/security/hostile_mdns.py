@@ -185,7 +185,7 @@ class HostilePeer:
         """Send `packets` as fast as the hub takes them in (blocking: run it in a thread); the seconds it took.
 
         Each packet should make the hub note `notes` announcements; after each burst the peer waits
-        until `heard()` (the hub's count) says it has, or has not grown for 0.2 s (a datagram lost in
+        until `heard()` (the hub's count) says it has, or has not grown for 0.5 s (a datagram lost in
         the kernel). A flood sent faster than the hub reads its socket is mostly lost before the hub
         sees it, which would test nothing.
         """
@@ -195,7 +195,7 @@ class HostilePeer:
                 self.send(packet)
             expected = first + (at + burst) * notes
             quiet_since, last = time.monotonic(), heard()
-            while last < expected and time.monotonic() - quiet_since < 0.2:
+            while last < expected and time.monotonic() - quiet_since < 0.5:
                 time.sleep(0.001)
                 if (now := heard()) != last:
                     quiet_since, last = time.monotonic(), now
