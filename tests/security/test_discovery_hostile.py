@@ -73,6 +73,7 @@ TROUBLES = (
     "table of discovered devices is full",
     "cannot read",
     "could not read",
+    "moved from",
 )
 
 
@@ -276,6 +277,38 @@ async def test_a_flood_of_updates_for_one_name_is_resolved_at_the_rate_limit(
             assert heard >= 300, f"only {heard} updates reached the browser"
             assert flood_resolves <= seconds / 0.5 + 2, f"{flood_resolves} resolves in {seconds:.1f} s"
             assert len([v for v in b.table.views() if v["name"] == name]) == 1
+            await assert_unharmed(b, memory, logged)
+
+
+async def test_addresses_changing_many_times_a_second_are_followed_without_flooding_the_log(
+    memory: MemoryWatch, logged: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # 16 devices (a MAC each, so each stays one device) whose address records change 20 times a
+    # second for 3 s: each is followed at the rate limit, and the log does not say so every time.
+    names = [f"Roamer {i:02d}" for i in range(16)]
+
+    def where(i: int, round: int) -> str:
+        return f"127.0.{10 + round % 200}.{i + 1}"
+
+    def announce(i: int) -> bytes:
+        properties = [b"path=/live", b"mac=02:00:00:00:00:%02x" % i]
+        return announcement(names[i], FLOOD_TYPE, host=f"roamer-{i}.local.", ip=where(i, 0), properties=properties)
+
+    rounds = [response(*(address(f"roamer-{i}.local.", where(i, r)) for i in range(16))) for r in range(1, 61)]
+    async with browsing(flood_registry(tmp_path), min_interval=0.5) as b:
+        with HostilePeer() as peer:
+            peer.leaving(names, FLOOD_TYPE)
+            for i in range(16):
+                peer.send(announce(i))
+            await until(lambda: all(b.named(n) for n in names), what="the roamers listed")
+            memory.start()
+            await asyncio.to_thread(peer.send_paced, rounds, 20)
+            # Each ends where it was last announced.
+            await until(
+                lambda: all((b.named(n) or {}).get("address") == f"{where(i, 60)}:554" for i, n in enumerate(names)),
+                what="the last addresses followed",
+            )
+            assert sum(1 for v in b.table.views() if str(v["name"]).startswith("Roamer")) == 16
             await assert_unharmed(b, memory, logged)
 
 
