@@ -56,8 +56,8 @@ def flood_registry(folder: Path) -> Registry:
         ctx.register_zeroconf(generic_describer(ctx.manifest))
 
     module.setup = setup  # type: ignore[attr-defined]
-    sys.modules[module.__name__] = module
-    flood = FoundIntegration(module.__name__, manifest, "flood", "the hostile flood (tests/security/hostile_mdns.py)")
+    sys.modules[module.__name__] = module  # where the registry's import_module finds it
+    flood = FoundIntegration(module.__name__, manifest, "flood", "the hostile flood (hostile_browsing.py)")
     return Registry().load([*builtin_integrations(), *installed_integrations(), flood])
 
 
