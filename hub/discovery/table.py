@@ -203,7 +203,10 @@ class DeviceTable:
         if old is None and not was_present:
             self._say(device, "found" if device.first_seen == now else "returned")
         elif old is not None and (old.host, old.port) != (finding.host, finding.port):
-            log.info(
+            # Said for the cameras the hub follows; any other device could be made to move (and fill
+            # the log) many times a minute. The bus still tells of every move.
+            log.log(
+                logging.INFO if device.state == ADOPTED else logging.DEBUG,
                 "discovery: %s moved from %s:%d to %s:%d",
                 device.view()["name"],
                 old.host,
