@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ PROBE_SECONDS = 3.0
 EXPIRE_PROBES = 2.5
 # Seconds a stream has to open and give a frame when it is tested before adoption.
 CHECK_TIMEOUT = 15.0
+# Seconds an adopted camera announced at a new address may keep answering at its old one before the
+# announcement is taken for a spoof and not followed.
+FOLLOW_PATIENCE = 120.0
 
 
 class AdoptionRefused(HubError):
@@ -139,6 +143,9 @@ class Discovery:
                     await announcer.stop()
             finally:
                 await zc.async_close()
+                for task in list(self._follows):
+                    task.cancel()
+                await asyncio.gather(*self._follows, return_exceptions=True)
 
     async def _probe_forever(self, domain: str) -> None:
         prober = next(p for p in self.registry.probers if p.domain == domain)
@@ -267,17 +274,45 @@ class Discovery:
 
     # Following an adopted camera to a new address.
 
+    def _online(self, name: str) -> bool:
+        pipeline = self.fleet.cameras.get(name)
+        return bool(pipeline is not None and pipeline.status()["online"])
+
     def _moved(self, device: Device, old: Finding, new: Finding) -> None:
         if device.decision is None or device.decision.state != ADOPTED or device.decision.configured:
             return
         camera = self.adopted.get(device.decision.camera or "")
         if camera is None:
             return
-        task = asyncio.get_running_loop().create_task(self._follow(camera, old, new), name=f"follow:{camera.name}")
+        if any(t.get_name() == f"follow:{camera.name}" for t in self._follows):
+            return  # one follow at a time; it reads the latest announcement when the camera stops answering
+        task = asyncio.get_running_loop().create_task(
+            self._follow(camera.name, device, old), name=f"follow:{camera.name}"
+        )
         self._follows.add(task)
         task.add_done_callback(self._follows.discard)
 
-    async def _follow(self, camera: AdoptedCamera, old: Finding, new: Finding) -> None:
+    async def _follow(self, name: str, device: Device, old: Finding) -> None:
+        """Follow a camera to its newly announced address, once it stops answering at the old one.
+
+        Anyone on the network can announce a camera's name with another address; following at once
+        would hand the camera's credentials to that host. A camera that really moved (a new DHCP
+        lease) no longer answers at the old address, so the hub waits for its camera to be offline,
+        up to FOLLOW_PATIENCE seconds, and otherwise keeps the old address and says so.
+        """
+        deadline = time.monotonic() + FOLLOW_PATIENCE
+        while self._online(name):
+            if time.monotonic() > deadline:
+                log.warning(
+                    "camera %s was announced at a new address but still answers at its old one; not followed "
+                    "(another device may be announcing its name)",
+                    name,
+                )
+                return
+            await asyncio.sleep(1.0)
+        camera, new = self.adopted.get(name), device.latest  # the latest announcement, after every move since
+        if camera is None or new is None:
+            return
         record, detect = (_moved_url(u, old, new) for u in (camera.record_url, camera.detect_url))
         if (record, detect) == (camera.record_url, camera.detect_url):
             return

@@ -87,3 +87,38 @@ async def test_an_adopted_camera_that_moves_is_followed_and_reconnected(
     finally:
         await announcer.async_unregister_all_services()
         await announcer.async_close()
+
+
+async def test_a_new_address_announced_while_the_camera_still_answers_is_not_followed(
+    rtsp_server_factory: Callable[..., Any],
+    tmp_path: Path,
+    household_login: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spoofer announcing the camera's name elsewhere must not get its credentials."""
+    monkeypatch.setattr("camhub.discovery.service.FOLLOW_PATIENCE", 3.0)
+    camera, spoof = rtsp_server_factory(), rtsp_server_factory()
+    await camera.start()
+    await spoof.start()
+    announcer = AsyncZeroconf(interfaces=["127.0.0.1"])
+    try:
+        await (await announcer.async_register_service(carport(camera.port)))
+        async with running_hub(tmp_path / "data") as hub:
+            http, _ = await household_login(hub.url, hub.initial_password)
+            async with http:
+                device = await found(http, hub, "Carport")
+                status, answer = await adopt(http, hub, device["id"], {"name": "carport"})
+                assert status == 201, answer
+                await until(lambda: hub.cameras["carport"].status()["online"])
+                with caplog.at_level(logging.WARNING):
+                    await (await announcer.async_update_service(carport(spoof.port)))
+                    await until(lambda: "not followed" in caplog.text, 60)
+                assert hub.discovery is not None
+                assert hub.discovery.adopted["carport"].record_url == f"rtsp://127.0.0.1:{camera.port}/cam/main"
+                assert hub.audit is not None
+                entries = [await hub.audit.entry(i) for i in range(hub.audit.size)]
+                assert not [e for e in entries if b'"camera_changed"' in e]
+    finally:
+        await announcer.async_unregister_all_services()
+        await announcer.async_close()
