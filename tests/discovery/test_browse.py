@@ -127,7 +127,8 @@ async def test_an_address_change_is_followed_as_the_same_device() -> None:
         assert second is not None and second["id"] == first["id"]
         assert moves == [("127.0.0.3", "127.0.0.4")]
         assert second["record"] == "rtsp://127.0.0.4:554/h264"
-        assert len(table) == 1
+        # Other announcers on this loopback (other tests' cameras) may be in the table too; not another Garage.
+        assert [v["id"] for v in table.views() if v["name"] == "Garage"] == [first["id"]]
 
 
 async def test_two_announcements_with_one_serial_are_one_device() -> None:
@@ -140,7 +141,7 @@ async def test_two_announcements_with_one_serial_are_one_device() -> None:
             ),
         )
         await until(lambda: any(len(d.findings) == 2 for d in table.devices.values()))
-        [device] = table.views()
+        [device] = [v for v in table.views() if v["serial"] == "SN-77"]
         assert device["serial"] == "SN-77"
         assert device["kinds"] == ["zeroconf"] and device["integrations"] == ["rtsp", "stream"]
         urls = [s["url"] for s in device["streams"]]  # type: ignore[union-attr]

@@ -25,7 +25,7 @@ from camhub.registry.manifest import CAPABILITIES, KEYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
 BUILTIN_SOURCES = ("file", "mjpeg", "rtsp", "snapshot", "stream")
-BUILTIN_DISCOVERY = ("onvif",)
+BUILTIN_DISCOVERY = ("homekit", "onvif")
 
 
 @pytest.fixture(scope="module")
