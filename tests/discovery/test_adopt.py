@@ -11,7 +11,9 @@ keeps its clips.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import stat
 import subprocess
 import time
@@ -101,9 +103,8 @@ def nothing_kept(hub: Hub, data: Path, name: str) -> None:
     assert not (data / "camera-credentials.json").exists() or name not in json.loads(
         (data / "camera-credentials.json").read_text()
     )
-    rows = subprocess.run(
-        ["sqlite3", str(data / "cameras.db"), "SELECT name FROM adopted"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    with contextlib.closing(sqlite3.connect(f"file:{data / 'cameras.db'}?mode=ro", uri=True)) as db:
+        rows = [row[0] for row in db.execute("SELECT name FROM adopted")]
     assert name not in rows
 
 
