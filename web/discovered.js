@@ -1,6 +1,7 @@
 // Devices discovery found on the network, for the household; owners adopt or ignore them here.
 // Names, makers and models come from the network: they are untrusted and only ever set as textContent.
 // Adopting needs the owner's password typed now: the form confirms it with /api/auth/reauth first.
+// `post` is status.js's (loaded first).
 "use strict";
 
 const DISCOVERED_REFRESH_MS = 5000;
@@ -22,17 +23,6 @@ function why(device) {
   if (device.camera) return `Camera ${device.camera}${device.configured ? " (from the config file)" : ""}`;
   if (device.adoptable) return "Waiting for adoption";
   return device.why_not || "";
-}
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const answer = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((answer && answer.message) || `HTTP ${response.status}`);
-  return answer;
 }
 
 async function adopt(device, form) {
