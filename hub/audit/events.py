@@ -323,7 +323,7 @@ class CameraChanged(AuditEvent):
 
     name: ClassVar[str] = "camera_changed"
     camera: str
-    change: str  # moved | streams | credentials
+    change: str  # moved: the hub followed a new address (owners cannot edit streams yet)
     record_url: str
     detect_url: str
 
