@@ -3,7 +3,8 @@
 A hostile announcer (its own AsyncZeroconf on 127.0.0.1, as a device on the
 network would be) names itself with HTML; the page shows the name as
 literal text and runs none of it. An owner adopts the simulator's camera
-with the form on the page; a member sees the list without any form.
+with the form on the page (the form keeps its focus and text while the list
+refreshes); a member sees the list without any form.
 """
 
 from __future__ import annotations
@@ -131,9 +132,15 @@ async def test_an_owner_adopts_a_found_camera_on_the_page(
                 assert (await form.locator("input[name=record]").input_value()).endswith("/yard/main")
                 await form.locator("input[name=name]").fill("yard")
                 await form.locator("input[name=username]").fill(CAMERA_USER)
+                # The list refreshes every few seconds: the form being filled in keeps its focus and text.
+                for _ in range(2):  # after the second fetch, the first refresh has surely redrawn the list
+                    async with page.expect_response(lambda r: r.url.endswith("/api/discovered"), timeout=20000):
+                        pass
+                assert await form.locator("input[name=username]").evaluate("e => e === document.activeElement")
+                assert (await form.locator("input[name=name]").input_value()) == "yard"
                 await form.locator("input[name=password]").fill(CAMERA_PASSWORD)
                 await form.locator("input[name=owner_password]").fill(HOUSEHOLD_PASSWORD)
-                await form.locator("button[type=submit]").click()
+                await form.locator("input[name=owner_password]").press("Enter")
                 # The page says so: the device's state turns to adopted, and it names the camera.
                 adopted = page.locator("#devices li.device").filter(
                     has=page.locator(".device-state").get_by_text("adopted", exact=True)
