@@ -16,11 +16,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
 
 from .conftest import free_port
+
+CONFIGURED = ("driveway", "porch", "garden")
 
 OWNER_LOGIN = re.compile(
     r'^camhub demo: owner login: user "owner", one-time password (\S+) \(change it at first login\)$'
@@ -102,13 +105,40 @@ def start_demo(port: int, data: Path, seconds: float) -> tuple[subprocess.Popen[
     return proc, lines, reader
 
 
+def get_json(url: str, cookie: str) -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=10) as response:
+        return json.loads(response.read())
+
+
+def discovered_as_expected(base: str, cookie: str, deadline: float) -> dict[str, dict[str, Any]]:
+    """/api/discovered by name, once it lists side-gate waiting and the configured cameras as adopted."""
+    by_name: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        by_name = {d["name"]: d for d in get_json(f"{base}/api/discovered", cookie)}
+        if {"side-gate", *CONFIGURED} <= by_name.keys() and all(by_name[n]["camera"] == n for n in CONFIGURED):
+            break
+        time.sleep(0.3)
+    return by_name
+
+
+def start_discover(config: Path) -> subprocess.Popen[str]:
+    """`camhub discover` as a person runs it beside the demo, with a config naming the demo's cameras."""
+    scan = ["discover", "-c", str(config), "--interface", "127.0.0.1", "--seconds", "8", "--json"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "camhub.cli.main", *scan],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def owner_passwords(lines: list[str]) -> list[str]:
     return [m.group(1) for line in list(lines) if (m := OWNER_LOGIN.match(line.rstrip("\n")))]
 
 
 def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
     port = free_port()
-    proc, lines, reader = start_demo(port, tmp_path, 20)
+    proc, lines, reader = start_demo(port, tmp_path, 30)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120  # the first run renders the scenes
@@ -136,10 +166,39 @@ def test_demo_serves_page_and_live_view_then_exits_0(tmp_path: Path) -> None:
         [initial] = owner_passwords(lines)
         _, cookie = post(f"{base}/api/auth/login", {"username": "owner", "password": initial})
         post(f"{base}/api/auth/password", {"current_password": initial, "new_password": "a demo passphrase"}, cookie)
+
+        # Discovery: the announced but unconfigured side-gate waits for adoption; the configured ones are known.
+        devices = discovered_as_expected(base, cookie, time.monotonic() + 30)
+        gate = devices.get("side-gate")
+        assert gate and gate["state"] == "new" and gate["adoptable"] and gate["camera"] is None, gate
+        for name in CONFIGURED:
+            known = devices.get(name)
+            assert known and known["state"] == "adopted" and known["configured"] and known["camera"] == name, known
+        # The same cameras in a config file of the same data folder: `camhub discover -c` knows them too.
+        config = tmp_path / "demo.yaml"
+        inputs = {n: [devices[n]["record"], devices[n]["detect"]] for n in CONFIGURED}
+        config.write_text(
+            f"data_dir: {tmp_path}\n"
+            "discovery: {interfaces: [127.0.0.1]}\n"
+            "cameras:\n"
+            + "".join(
+                f"  {n}:\n    inputs:\n      - {{url: '{record}', roles: [record]}}\n"
+                f"      - {{url: '{detect}', roles: [detect]}}\n"
+                for n, (record, detect) in inputs.items()
+            )
+        )
+        discover = start_discover(config)
+
         jpeg = first_live_jpeg(live, cookie)
         assert jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9")
         names = asyncio.run(browse("_camhub-sim._tcp.local.", 3.0))
         assert {"driveway._camhub-sim._tcp.local.", "porch._camhub-sim._tcp.local."} <= names
+        scanned_out, scan_errors = discover.communicate(timeout=60)
+        assert discover.returncode == 0, scan_errors
+        scanned = {d["name"]: d for d in map(json.loads, scanned_out.splitlines())}
+        assert scanned["side-gate"]["adoptable"] and scanned["side-gate"]["state"] == "new", scanned["side-gate"]
+        for name in CONFIGURED:
+            assert (scanned[name]["camera"], scanned[name]["configured"]) == (name, True), scanned[name]
         proc.wait(timeout=60)
         reader.join(10)
     finally:

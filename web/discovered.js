@@ -38,6 +38,8 @@ async function adopt(device, form) {
     form.owner_password.value = "";
     const answer = await post(`/api/discovered/${encodeURIComponent(device.id)}/adopt`, body);
     message.textContent = `Adopted as ${answer.camera}; it is recording.`;
+    // Done with the form: let the refresh replace the item, which then shows the device as adopted.
+    if (form.contains(document.activeElement)) document.activeElement.blur();
     await refreshDiscovered();
   } catch (err) {
     message.textContent = err.message;
@@ -81,7 +83,11 @@ async function refreshDiscovered() {
     const editing = [...list.children].filter((li) => li.contains(document.activeElement));
     const keep = new Set(editing.map((li) => li.dataset.id));
     const items = devices.map((d) => (keep.has(d.id) ? editing.find((li) => li.dataset.id === d.id) : deviceItem(d)));
-    list.replaceChildren(...items);
+    // Not replaceChildren: taking the kept item out of the page, even to put it back, loses its focus.
+    for (const li of [...list.children]) if (!items.includes(li)) li.remove();
+    items.forEach((item, i) => {
+      if (list.children[i] !== item) list.insertBefore(item, list.children[i] || null);
+    });
     if (!devices.length) list.innerHTML = "<li class=\"empty\">Nothing found yet.</li>";
   } catch {
     // the hub is unreachable, has discovery off, or the session ended; status.js shows that
