@@ -6,7 +6,9 @@ announcer); the hub is a real one, logged in as its owner.
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,10 @@ import aiohttp
 import pytest
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
+
+from camhub.app import Hub
+from camhub.clock import ManualClock
+from camhub.config import parse_config
 
 from ..discovery.test_adopt import PASSWORD, found, running_hub
 
@@ -96,3 +102,26 @@ async def test_adopting_needs_an_owner_with_a_fresh_password(tmp_path: Path, hou
                 assert (r.status, (await r.json())["error"]) == (404, "not_found")
             async with http.delete(f"{hub.url}/api/cameras/not-adopted") as r:
                 assert (r.status, (await r.json())["error"]) == (404, "not_found")
+
+
+async def test_adopting_and_removing_need_the_password_typed_within_5_minutes(
+    tmp_path: Path, household_login: Any
+) -> None:
+    """On the hub's own clock: a session whose password is older than 300 s must type it again."""
+    clock = ManualClock(time.time())
+    config = parse_config(
+        {"data_dir": str(tmp_path / "data"), "web": {"port": 0}, "discovery": {"interfaces": ["127.0.0.1"]}}
+    )
+    hub, stop = Hub(config, clock=clock), asyncio.Event()
+    task = asyncio.create_task(hub.run(stop))
+    await asyncio.wait_for(hub.ready.wait(), 60)
+    try:
+        http, _ = await household_login(hub.url, hub.initial_password)
+        async with http:
+            clock.advance(301)
+            for method, path in (("POST", "/api/discovered/0123456789ab/adopt"), ("DELETE", "/api/cameras/porch")):
+                async with http.request(method, f"{hub.url}{path}", json={"name": "porch"}) as r:
+                    assert (r.status, (await r.json())["error"]) == (401, "reauth_required"), (method, path)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
