@@ -27,6 +27,7 @@ import pytest
 
 from camhub.app import Hub
 from camhub.config import parse_config
+from camhub.discovery.adopted import AdoptedCamera, AdoptedStore
 from camhub.discovery.model import without_credentials
 from camhub.sim.simulator import Simulator
 
@@ -246,3 +247,32 @@ async def test_a_camera_found_only_by_onvif_is_adopted_with_the_streams_its_prof
                 kept = hub.discovery.adopted["shed"]
                 assert (kept.record_url, kept.detect_url) == (without_credentials(main), without_credentials(sub))
                 assert "shed" in hub.cameras
+
+
+async def test_a_config_camera_wins_a_name_clash_with_an_adopted_one_and_owners_are_told(
+    tmp_path: Path, household_login: Any, make_video: Callable[..., Path]
+) -> None:
+    data = tmp_path / "data"
+    store = await AdoptedStore.open(data, time.time)
+    await store.add(
+        AdoptedCamera(
+            "porch",
+            "mac:02:00:00:00:00:09",
+            "abc",
+            "rtsp://127.0.0.1:9/adopted",
+            "rtsp://127.0.0.1:9/adopted",
+            "u",
+            "adopted-secret-1",
+        )
+    )
+    await store.close()
+    video = make_video(size="320x240", rate=10, seconds=2)
+    async with running_hub(data, cameras={"porch": {"inputs": [{"url": str(video)}]}}) as hub:
+        assert hub.discovery is not None and "porch" not in hub.discovery.adopted
+        sources = [i["source"] for i in hub.cameras["porch"].status()["inputs"]]
+        assert sources and all("adopted" not in s for s in sources), sources
+        http, _ = await household_login(hub.url, hub.initial_password)
+        async with http:
+            notices = await get(http, f"{hub.url}/api/notices")
+        assert [n["subject"] for n in notices if n["kind"] == "camera_name_clash"] == ["porch"]
+        assert "adopted-secret-1" not in json.dumps(notices)
