@@ -11,6 +11,7 @@ lists each camera's URLs and ground truth mapped to wall-clock time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import socket
 import time
@@ -67,10 +68,11 @@ class SimCamera:
         return out
 
 
-def sim_mac(index: int) -> str:
-    """A locally administered MAC address for simulated camera `index`."""
-    number = index + 1
-    return f"02:00:00:00:{number >> 8 & 0xFF:02x}:{number & 0xFF:02x}"
+def sim_mac(name: str, port: int) -> str:
+    """A locally administered MAC address for the simulated camera `name` served on `port`: two
+    simulators on one machine (the demo and `camhub sim`) never give two cameras one address."""
+    digest = hashlib.sha256(f"{name}:{port}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 class Simulator:
@@ -168,23 +170,23 @@ class Simulator:
             OnvifCamera(
                 cam.name,
                 (stream(cam, "main"), stream(cam, "sub")),
-                mac=sim_mac(i),
+                mac=sim_mac(cam.name, self.http.port if self.http else 0),
                 serial=f"SIM-{cam.name}",
                 # Stable across restarts, as a real device's endpoint reference is.
                 endpoint=uuid.uuid5(uuid.NAMESPACE_URL, f"camhub-sim/{cam.name}").urn,
             )
-            for i, cam in enumerate(self.cameras)
+            for cam in self.cameras
         ]
 
     async def _announce(self) -> None:
         assert self.http is not None
         self._zeroconf = AsyncZeroconf(interfaces=[HOST])
         address = socket.inet_aton(HOST)
-        for i, cam in enumerate(self.cameras):
+        for cam in self.cameras:
             # One MAC and serial in every announcement (and the ONVIF answer): discovery merges them into one
             # device, as with a real camera.
             maker = {
-                "mac": sim_mac(i),
+                "mac": sim_mac(cam.name, self.http.port),
                 "serial": f"SIM-{cam.name}",
                 "manufacturer": "camhub",
                 "model": "simulated camera",

@@ -107,8 +107,10 @@ async def test_a_camera_appears_within_5_seconds_and_is_gone_when_it_withdraws()
             await until(lambda: (named(table, "Porch cam") or {}).get("state") == "gone")
         changes = []
         while not events.queue.empty():
-            changes.append(events.queue.get_nowait().change)
-    assert changes[0] == "found" and changes[-1] == "gone"
+            event = events.queue.get_nowait()
+            if event.name == "Porch cam":  # other announcers on this loopback have their own events
+                changes.append(event.change)
+    assert changes[0] == "found" and changes[-1] == "gone", changes
 
 
 async def test_an_address_change_is_followed_as_the_same_device() -> None:

@@ -29,7 +29,14 @@ NOTICE: Schema = {
     "properties": {
         "id": {"type": "integer"},
         "kind": {
-            "enum": ["request_received", "request_expired", "requester_registered", "override", "follow_up_missed"]
+            "enum": [
+                "request_received",
+                "request_expired",
+                "requester_registered",
+                "override",
+                "follow_up_missed",
+                "camera_name_clash",
+            ]
         },
         "subject": {"type": "string", "description": "the request or override id"},
         "body": {"type": "object", "description": "what owners are told; never footage"},
