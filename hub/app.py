@@ -174,8 +174,8 @@ class Hub:
             data_dir,
             lambda: self.web_port,
             self.config.web.host,
+            adopted=adopted,
         )
-        self.discovery.adopted = {c.name: c for c in adopted}
         return store
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from camhub.errors import BadRequest, HubError, NotFound
 from camhub.fleet import CameraFleet
 from camhub.redact import redact_url
 from camhub.registry import Registry
+from camhub.registry.loader import Prober
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Discovery:
         data_dir: Path,
         web_port: Callable[[], int | None],
         web_host: str,
+        adopted: Iterable[AdoptedCamera] = (),
         checker: Callable[..., Awaitable[Any]] = check_stream,
     ) -> None:
         self.config = config
@@ -110,7 +112,7 @@ class Discovery:
         self.web_port = web_port
         self.web_host = web_host
         self.check = checker
-        self.adopted: dict[str, AdoptedCamera] = {}  # by camera name
+        self.adopted = {c.name: c for c in adopted}  # by camera name
         self._adopting = asyncio.Lock()
         self._follows: set[asyncio.Task[None]] = set()
         table.on_moved.append(self._moved)
@@ -136,7 +138,7 @@ class Discovery:
                 tg.create_task(self.browser.run(), name="zeroconf-browser")
                 if self.config.onvif:
                     for prober in self.registry.probers:
-                        tg.create_task(self._probe_forever(prober.domain), name=f"probe:{prober.domain}")
+                        tg.create_task(self._probe_forever(prober), name=f"probe:{prober.domain}")
         finally:
             try:
                 if announcer is not None:
@@ -147,8 +149,8 @@ class Discovery:
                     task.cancel()
                 await asyncio.gather(*self._follows, return_exceptions=True)
 
-    async def _probe_forever(self, domain: str) -> None:
-        prober = next(p for p in self.registry.probers if p.domain == domain)
+    async def _probe_forever(self, prober: Prober) -> None:
+        domain = prober.domain
         interfaces = None if self.config.interfaces == "all" else tuple(self.config.interfaces)
         interval = self.config.probe_interval
         while True:
