@@ -116,11 +116,16 @@ class RecordConfig(Model):
     )
 
 
+class CameraMqttConfig(Model):
+    snapshots: bool | None = Field(default=None, description="none: as mqtt.snapshots")
+
+
 class CameraConfig(Model):
     inputs: tuple[InputConfig, ...] = Field(min_length=1)
     enabled: bool = True
     motion: MotionConfig = MotionConfig()
     record: RecordConfig = RecordConfig()
+    mqtt: CameraMqttConfig = CameraMqttConfig()
 
     @model_validator(mode="after")
     def _roles_covered(self) -> CameraConfig:
@@ -177,12 +182,58 @@ class DiscoveryConfig(Model):
         return value
 
 
+# A topic level path: levels of printable characters without MQTT's wildcards, no empty level.
+TOPIC_PREFIX = r"^[^/#+\s\x00-\x1f]{1,64}(/[^/#+\s\x00-\x1f]{1,64}){0,3}$"
+
+
+class MqttTlsConfig(Model):
+    """TLS to the broker: given, the connection is encrypted and the broker's certificate checked."""
+
+    ca_file: Path | None = Field(default=None, description="CA certificates (PEM) the broker's is checked against")
+    cert_file: Path | None = Field(default=None, description="client certificate (PEM), with key_file")
+    key_file: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
+
+    @model_validator(mode="after")
+    def _pair(self) -> MqttTlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give cert_file and key_file together (a client certificate needs its key)")
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, key)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{key}: {path} is not a readable file; give the path of a PEM file")
+        return self
+
+
 class MqttConfig(Model):
+    """The MQTT client (integrations/mqtt, docs/mqtt.md): on when `host` is given, unless `enabled` is false."""
+
+    enabled: bool | None = Field(default=None, description="none: on when host is given")
     host: str | None = None
     port: int = Field(default=1883, ge=1, le=65535)
-    topic_prefix: str = "camhub"
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
+    tls: MqttTlsConfig | None = None
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="default camhub-<hub id>"
+    )
+    topic_prefix: str = Field(default="camhub", pattern=TOPIC_PREFIX)
+    discovery: bool = Field(default=True, description="publish Home Assistant MQTT discovery")
+    discovery_prefix: str = Field(default="homeassistant", pattern=TOPIC_PREFIX)
+    snapshots: bool = Field(default=True, description="publish each clip's peak frame as a JPEG, retained")
+    keepalive: int = Field(default=30, ge=5, le=3600, description="seconds between pings to the broker")
+    queue: int = Field(default=1000, ge=10, le=100000, description="messages waiting to be sent, at most")
+
+    @model_validator(mode="after")
+    def _complete(self) -> MqttConfig:
+        if self.enabled and self.host is None:
+            raise ValueError("enabled is true but host is not given; give the broker's host name")
+        if self.password is not None and self.username is None:
+            raise ValueError("a password is given without a username; give the username too")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.host is not None and self.enabled is not False
 
 
 class RetentionConfig(Model):
@@ -293,6 +344,8 @@ def _describe(error: Any) -> str:
         return "is required but missing"
     if kind == "string_pattern_mismatch" and error["loc"][:1] == ("cameras",):
         return "is not a valid camera name; expected lower-case letters, digits, '_' or '-'"
+    if kind == "string_pattern_mismatch" and error["loc"][-1:] in (("topic_prefix",), ("discovery_prefix",)):
+        return "is not a topic prefix; expected 1 to 4 levels joined by '/', without '+', '#', spaces or empty levels"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
