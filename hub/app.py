@@ -24,6 +24,7 @@ import logging
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -41,6 +42,7 @@ from camhub.bus import AuditCheckpointSigned, Bus
 from camhub.clock import Clock
 from camhub.config import HubConfig
 from camhub.discovery.adopted import AdoptedCamera, AdoptedStore
+from camhub.discovery.announce import hub_id
 from camhub.discovery.model import without_credentials
 from camhub.discovery.service import Discovery
 from camhub.discovery.table import ADOPTED, IGNORED, Decision, DeviceTable
@@ -48,11 +50,13 @@ from camhub.errors import HubError
 from camhub.fleet import CameraFleet
 from camhub.http.app import make_app
 from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
+from camhub.outputs import Output, OutputContext
 from camhub.privacy.holds import standing_in
 from camhub.privacy.service import Privacy
 from camhub.recording.finisher import ClipFinisher
 from camhub.recording.retention import Limits, Retention
 from camhub.registry import Registry, default_registry
+from camhub.settings import CameraSettings
 from camhub.store.db import Database
 from camhub.store.index import open_index
 from camhub.store.lock import DataFolderLock
@@ -91,6 +95,8 @@ class Hub:
         self.initial_password: str | None = None
         self.app: web.Application | None = None
         self.privacy: Privacy | None = None
+        self.settings: CameraSettings | None = None
+        self.outputs: dict[str, Output] = {}  # the running outputs (MQTT) by domain, shown in /api/health
 
     @property
     def url(self) -> str:
@@ -106,6 +112,7 @@ class Hub:
             accounts=self.accounts,
             privacy=self.privacy,
             discovery=self.discovery,
+            outputs=self.outputs,
         )
         runner = web.AppRunner(
             self.app,
@@ -222,18 +229,35 @@ class Hub:
                 self.clock,
                 held=privacy.holds.active,
             )
-            self.fleet.wire(bus, finisher, retention)
+            self.settings = settings = CameraSettings(
+                data_dir, audit, self.clock, bus, self.fleet.config_of, self.fleet.apply
+            )
+            self.fleet.wire(bus, finisher, retention, settings)
             for name, sources in self._sources.items():
                 self.fleet.build(name, self.config.cameras[name], sources)
             store = await self._open_discovery(data_dir, privacy, bus, audit)
             opened.push_async_callback(store.close)
             runner = await self._start_web()
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
-            _say_what_is_not_built(self.config)
+            await self._make_outputs(
+                OutputContext(
+                    config=self.config,
+                    bus=bus,
+                    hub_id=await asyncio.to_thread(hub_id, data_dir),
+                    version=__version__,
+                    data_dir=data_dir,
+                    cameras=RunningCameras(self.fleet),
+                    settings=settings,
+                    privacy_counts=privacy.counts,
+                    latest_checkpoint=lambda: audit.latest.note,
+                    clock=self.clock,
+                )
+            )
             try:
                 async with asyncio.TaskGroup() as tg:
                     self.fleet.start(tg)
                     tasks = [tg.create_task(retention.run(), name="retention")]
+                    tasks += [tg.create_task(o.run(), name=f"output:{d}") for d, o in self.outputs.items()]
                     if self.config.discovery.enabled and self.discovery is not None:
                         tasks.append(tg.create_task(self.discovery.run(), name="discovery"))
                     tg.create_task(run_checkpoints(audit, stop), name="audit-checkpoints")
@@ -249,15 +273,30 @@ class Hub:
                 await runner.cleanup()
             await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
 
+    async def _make_outputs(self, ctx: OutputContext) -> None:
+        """Each output integration that has something to do with this config (a factory answers None when not)."""
+        for domain, factory in sorted(self.registry.outputs.items()):
+            output = factory(ctx)
+            if output is not None:
+                self.outputs[domain] = output
+
     def _say_stopped(self) -> None:
         if self.ready.is_set():  # a start that was refused says why instead
             log.info("hub stopped")
 
 
-def _say_what_is_not_built(config: HubConfig) -> None:
-    """Keys the config accepts for what is not built yet: say once that they do nothing, rather than seem to work."""
-    if config.mqtt.host is not None:
-        log.warning("mqtt.host: MQTT is not built yet; nothing is published to %s", config.mqtt.host)
+class RunningCameras:
+    """The fleet's running cameras, as an output sees them."""
+
+    def __init__(self, fleet: CameraFleet) -> None:
+        self._fleet = fleet
+
+    def names(self) -> list[str]:
+        return sorted(self._fleet.cameras)
+
+    def status(self, camera: str) -> dict[str, Any] | None:
+        running = self._fleet.cameras.get(camera)
+        return None if running is None else running.status()
 
 
 async def _log_lifecycle(audit: AuditLog, event: HubStarted | HubStopped) -> None:

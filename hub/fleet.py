@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from typing import Literal
 
 from camhub.bus import Bus
 from camhub.capture.camera import CameraPipeline
@@ -25,8 +27,17 @@ from camhub.recording.finisher import ClipFinisher
 from camhub.recording.recorder import CameraRecorder
 from camhub.recording.retention import Retention
 from camhub.registry import Registry
+from camhub.settings import DETECT, MOTION_THRESHOLD, RECORD, CameraSettings, Value
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FleetChanged:
+    """A camera joined or left the running cameras while the hub runs (MQTT clears a removed one's entities)."""
+
+    camera: str
+    change: Literal["added", "removed"]
 
 
 class CameraFleet:
@@ -37,37 +48,68 @@ class CameraFleet:
         self.cameras: dict[str, CameraPipeline] = {}
         self.live_views: dict[str, LiveView] = {}
         self.names: set[str] = set(config.cameras)  # every camera's name, for the consent queue
+        self.configs: dict[str, CameraConfig] = {}  # every running camera's config (file or adoption)
+        self._motions: dict[str, CameraMotion] = {}
+        self._recorders: dict[str, CameraRecorder] = {}
+        self._settings: CameraSettings | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._bus: Bus | None = None
         self._finisher: ClipFinisher | None = None
         self._retention: Retention | None = None
 
-    def wire(self, bus: Bus, finisher: ClipFinisher, retention: Retention) -> None:
-        """What every camera feeds: the bus, the clip finisher and retention (once they are open)."""
+    def wire(self, bus: Bus, finisher: ClipFinisher, retention: Retention, settings: CameraSettings) -> None:
+        """What every camera feeds: the bus, the clip finisher and retention (once they are open), and the
+        settings changed while the hub runs, which a camera starts with."""
         self._bus, self._finisher, self._retention = bus, finisher, retention
+        self._settings = settings
+
+    def config_of(self, name: str) -> CameraConfig | None:
+        """A running camera's config; None when no camera of that name runs."""
+        return self.configs.get(name) if name in self.cameras else None
+
+    def apply(self, name: str, key: str, value: Value) -> None:
+        """Set a setting on a running camera, from the next frame or packet on."""
+        motion, recorder = self._motions.get(name), self._recorders.get(name)
+        if key == DETECT and motion is not None:
+            motion.set_detecting(bool(value))
+        elif key == RECORD and recorder is not None:
+            recorder.set_enabled(bool(value))
+        elif key == MOTION_THRESHOLD and motion is not None:
+            motion.set_threshold(float(value))
 
     def build(self, name: str, cfg: CameraConfig, sources: list[Source] | None = None) -> None:
         """Build one camera with what it feeds; it starts with `start` (or at once when added later)."""
-        bus, finisher, retention = self._bus, self._finisher, self._retention
-        if bus is None or finisher is None or retention is None:
+        bus, finisher, retention, settings = self._bus, self._finisher, self._retention, self._settings
+        if bus is None or finisher is None or retention is None or settings is None:
             raise RuntimeError("cameras are built once the fleet is wired")
         self.names.add(name)
         if not cfg.enabled:
             return
         if sources is None:
             sources = [self.registry.source_for(i) for i in cfg.inputs]
+        # Recorder and motion watcher are built even when switched off, so they can be switched on while the
+        # hub runs; switched off, the watcher analyses nothing and the recorder keeps only its pre-roll.
+        values = settings.values(name, cfg)
         recorder = None
-        if cfg.record.enabled and cfg.input_for("record") is not None:
-            recorder = CameraRecorder(
+        if cfg.input_for("record") is not None:
+            recorder = self._recorders[name] = CameraRecorder(
                 name,
                 self.config.data_dir,
                 finisher,
                 cfg.record.pre_roll,
                 self.config.retention.min_free_bytes,
                 retention.wake,
+                enabled=values.record,
             )
-        motion = CameraMotion(name, cfg.motion, bus, recorder) if cfg.motion.enabled else None
+        motion = self._motions[name] = CameraMotion(
+            name,
+            cfg.motion.model_copy(update={"threshold": values.motion_threshold}),
+            bus,
+            recorder,
+            detecting=values.detect,
+        )
+        self.configs[name] = cfg
         self.live_views[name] = live = LiveView(asyncio.get_running_loop())
         secrets = self.config.secrets() + tuple(i.password for i in cfg.inputs if i.password)
         self.cameras[name] = CameraPipeline(
@@ -103,6 +145,8 @@ class CameraFleet:
         if name in self.cameras:
             self._start(name)
         log.info("camera %s added", name)
+        if self._bus is not None:
+            self._bus.publish(FleetChanged(name, "added"))
 
     async def remove(self, name: str, forget: bool = True) -> None:
         """Stop a camera (its open clip is closed) and drop it; its clips stay under retention."""
@@ -112,8 +156,13 @@ class CameraFleet:
             await asyncio.wait([task])
         self.cameras.pop(name, None)
         self.live_views.pop(name, None)
+        self._motions.pop(name, None)
+        self._recorders.pop(name, None)
+        self.configs.pop(name, None)
         if forget:
             self.names.discard(name)
+            if self._bus is not None:
+                self._bus.publish(FleetChanged(name, "removed"))
 
     async def replace(self, name: str, cfg: CameraConfig) -> None:
         """Restart a camera with a new config (a new address or new credentials)."""

@@ -56,4 +56,5 @@ class Output(Protocol):
         ...
 
 
-OutputFactory = Callable[[OutputContext], Output]
+# Called once per run; None when the config gives the output nothing to do (MQTT without a broker).
+OutputFactory = Callable[[OutputContext], Output | None]

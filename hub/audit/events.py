@@ -70,6 +70,7 @@ class SettingChanged(AuditEvent):
     key: str
     old: Any
     new: Any
+    source: str = "api"  # where the change came from: api (the dashboard and REST) or mqtt
 
 
 @dataclass(frozen=True, kw_only=True)

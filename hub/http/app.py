@@ -28,7 +28,7 @@ from camhub.discovery.routes import DISCOVERY
 from camhub.discovery.routes import ROUTES as DISCOVERY_ROUTES
 from camhub.discovery.service import Discovery
 from camhub.errors import HubError
-from camhub.http.cameras import CAMERAS, LIVE, STARTED
+from camhub.http.cameras import CAMERAS, LIVE, OUTPUTS, STARTED
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import DATA_DIR, DB
 from camhub.http.clips import ROUTES as CLIP_ROUTES
@@ -37,6 +37,7 @@ from camhub.http.openapi import ROUTES as OPENAPI_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Handler
 from camhub.logs import quiet_client_faults
+from camhub.outputs import Output
 from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
 from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
 from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
@@ -112,6 +113,7 @@ def make_app(
     accounts: AccountService | None = None,
     privacy: Privacy | None = None,
     discovery: Discovery | None = None,
+    outputs: dict[str, Output] | None = None,
 ) -> web.Application:
     """The hub's web app, serving `cameras` and their `live_views` (by camera name). The hub always
     passes `accounts` and `privacy`; without accounts (unit tests that build the app directly) no route
@@ -125,6 +127,7 @@ def make_app(
     app[CAMERAS] = cameras
     app[STARTED] = time.monotonic()  # uptime is a duration: immune to the wall clock being set
     app[LIVE] = live_views  # each one a frame consumer its camera was built with
+    app[OUTPUTS] = outputs if outputs is not None else {}  # filled as the hub starts them
     for table in (PAGE_ROUTES, CAMERA_ROUTES, OPENAPI_ROUTES):
         table.add_to(app)
     if db is not None and data_dir is not None:

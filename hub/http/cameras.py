@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -25,11 +25,16 @@ from camhub.http.apidoc import error_answer, json_answer
 from camhub.http.live import LiveView
 from camhub.http.routes import Routes
 
+if TYPE_CHECKING:
+    from camhub.outputs import Output
+
 log = logging.getLogger(__name__)
 
 CAMERAS: web.AppKey[dict[str, CameraPipeline]] = web.AppKey("cameras")
 LIVE: web.AppKey[dict[str, LiveView]] = web.AppKey("live")
 STARTED = web.AppKey("started", float)
+# The running outputs (MQTT) by domain; each shows its own health.
+OUTPUTS: web.AppKey[dict[str, Output]] = web.AppKey("outputs")
 # Seconds a live stream waits for a new frame before it sends the last one again,
 # so proxies and browsers see the connection is alive.
 LIVE_KEEPALIVE = 5.0
@@ -115,6 +120,12 @@ HEALTH: dict[str, Any] = {
         "uptime": {"type": "number", "description": "seconds since the web server started"},
         "cameras": {"type": "integer"},
         "online": {"type": "integer", "description": "cameras whose every input is connected"},
+        "outputs": {
+            "type": "object",
+            "description": "each running output (mqtt) by name: whether it is connected, what it queued, sent and "
+            "dropped, and the inbound messages it ignored by kind (docs/mqtt.md)",
+            "additionalProperties": {"type": "object"},
+        },
         "audit": {
             "type": "object",
             "required": ["writable", "reason"],
@@ -189,6 +200,9 @@ async def health(request: web.Request) -> web.StreamResponse:
         "cameras": len(cameras),
         "online": online,
     }
+    outputs = request.app.get(OUTPUTS)
+    if outputs:
+        body["outputs"] = {domain: output.health() for domain, output in sorted(outputs.items())}
     audit = request.app.get(AUDIT_LOG)
     if audit is not None:
         body["audit"] = {"writable": audit.writable, "reason": audit.unwritable}

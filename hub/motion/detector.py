@@ -65,6 +65,9 @@ class MotionSample:
 class MotionStarted:
     camera: str
     time: float  # capture time of the first frame of the motion run, Unix seconds
+    raised_at: float = 0.0  # capture time of the frame that completed the run and started the event
+    score: float = 0.0  # that frame's changed fraction, 0..1
+    box: Box | None = None  # that frame's changed region, fractions of the frame: x, y, width, height
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ class MotionStateMachine:
             if sample.motion:
                 self._begin(sample)
                 self._active = True
-                events.append(MotionStarted(self.camera, sample.time))
+                events.append(MotionStarted(self.camera, sample.time, sample.time, sample.score, sample.box))
         elif not sample.motion and sample.time - self._last_motion >= self.config.post_roll:
             events.append(self._end(sample.time))
         return events
@@ -259,7 +262,7 @@ class MotionStateMachine:
             return []
         self._active = True
         assert self._start is not None
-        return [MotionStarted(self.camera, self._start)]
+        return [MotionStarted(self.camera, self._start, sample.time, sample.score, sample.box)]
 
     def _begin(self, sample: MotionSample) -> None:
         self._start = sample.time

@@ -15,13 +15,37 @@ from dataclasses import asdict, dataclass
 from camhub.bus import Bus
 from camhub.capture.media import Frame
 from camhub.config import MotionConfig
-from camhub.motion.detector import MotionDetector, MotionEnded, MotionSample, MotionStarted, MotionStateMachine
+from camhub.motion.detector import (
+    Box,
+    MotionDetector,
+    MotionEnded,
+    MotionSample,
+    MotionStarted,
+    MotionStateMachine,
+)
 from camhub.recording.finisher import Peak
 from camhub.recording.recorder import CameraRecorder
+
+# An open event's peak is announced (`MotionUpdated`) when it grows by this factor, at most this often.
+UPDATE_GROWTH = 1.25
+UPDATE_INTERVAL = 1.0  # seconds of capture time
+
+
+@dataclass(frozen=True)
+class MotionUpdated:
+    """An open motion event reached a new peak (for MQTT's events and the dashboard)."""
+
+    camera: str
+    start: float  # as in its MotionStarted
+    time: float  # capture time of the frame with the new peak
+    score: float  # its changed fraction, 0..1
+    box: Box | None  # its changed region, fractions of the frame: x, y, width, height
 
 
 @dataclass
 class MotionStatus:
+    detecting: bool = True  # off: frames are not analysed (switched off while the hub runs)
+    threshold: float = 0.0  # luma levels in force
     active: bool = False
     score: float = 0.0  # changed fraction of the last analysed frame
     events: int = 0
@@ -32,26 +56,71 @@ class MotionStatus:
 class CameraMotion:
     """A camera's motion watcher; every method runs on the detect input's reader thread."""
 
-    def __init__(self, camera: str, config: MotionConfig, bus: Bus, recorder: CameraRecorder | None = None) -> None:
+    def __init__(
+        self,
+        camera: str,
+        config: MotionConfig,
+        bus: Bus,
+        recorder: CameraRecorder | None = None,
+        *,
+        detecting: bool = True,
+    ) -> None:
         self.camera = camera
         self.bus = bus
         self.recorder = recorder
-        self.status = MotionStatus()
+        self.status = MotionStatus(detecting=detecting, threshold=config.threshold)
         self.detector = MotionDetector(config)
         self.machine = MotionStateMachine(camera, config)
         self._best: Peak | None = None
         self._last_time = 0.0
+        self._announced = (0.0, 0.0)  # (score, capture time) of the last MotionStarted or MotionUpdated
+        # Set from the event loop, read on the reader thread at its next frame (a plain assignment each).
+        self._detecting = detecting
+        self._threshold = config.threshold
 
     def report(self) -> dict[str, object]:
         return asdict(self.status)
 
+    # -- from the event loop: take effect at the next frame
+    def set_detecting(self, on: bool) -> None:
+        self._detecting = on
+
+    def set_threshold(self, threshold: float) -> None:
+        self._threshold = threshold
+
+    # -- the detect input's reader thread
     def on_frame(self, frame: Frame) -> None:
+        if not self._follow_settings(frame.capture_time):
+            return
         sample = self.detector.analyse(frame.luma, frame.capture_time)
         self._last_time = frame.capture_time
         self.status.score = sample.score
         if sample.motion and (self._best is None or sample.score > self._best.score):
             self._best = Peak(frame.frame, sample.score)
         self._handle(self.machine.update(sample), sample)
+        if self.machine.active and sample.motion:
+            self._maybe_update(sample)
+
+    def _follow_settings(self, now: float) -> bool:
+        """Apply what the loop set; whether this frame is analysed."""
+        if self._threshold != self.detector.config.threshold:
+            self.detector.config = self.detector.config.model_copy(update={"threshold": self._threshold})
+            self.status.threshold = self._threshold
+        if self._detecting == self.status.detecting:
+            return self._detecting
+        self.status.detecting = self._detecting
+        if not self._detecting:  # an open event ends now; the background is learnt again when it is back on
+            self._handle(self.machine.close(self._last_time or now), None)
+            self.detector.reset()
+            self.status.score = 0.0
+        return self._detecting
+
+    def _maybe_update(self, sample: MotionSample) -> None:
+        score, at = self._announced
+        if sample.score >= score * UPDATE_GROWTH and sample.time - at >= UPDATE_INTERVAL:
+            start = self.status.last_start if self.status.last_start is not None else sample.time
+            self._announced = (sample.score, sample.time)
+            self.bus.publish_threadsafe(MotionUpdated(self.camera, start, sample.time, sample.score, sample.box))
 
     def on_lost(self) -> None:
         """The detect stream went away: an open event ends at its last frame."""
@@ -63,6 +132,7 @@ class CameraMotion:
             if isinstance(event, MotionStarted):
                 self.status.active, self.status.last_start = True, event.time
                 self.status.events += 1
+                self._announced = (event.score, event.raised_at)
                 if self.recorder is not None:
                     self.recorder.start(event.time)
             else:

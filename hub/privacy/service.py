@@ -91,6 +91,25 @@ class Privacy:
             except TimeoutError:
                 pass
 
+    async def counts(self) -> dict[str, int]:
+        """For the household's automations (MQTT): requests waiting for an owner, and overrides in force that
+        owners were told of (a preservation's hold standing, or an emergency waiting for its legal process).
+        A sealed override is not counted while its notice is delayed."""
+        now = self.ctx.now()
+
+        def count(db: Any) -> dict[str, int]:
+            pending = db.execute("SELECT count(*) FROM requests WHERE state = 'pending'").fetchone()[0]
+            active = db.execute(
+                "SELECT count(*) FROM overrides o LEFT JOIN holds h ON h.id = o.hold_id "
+                "WHERE o.notice_sent_s IS NOT NULL AND ("
+                "(o.hold_id IS NOT NULL AND h.released_s IS NULL AND h.expires_s > ?) OR "
+                "(o.follow_up_due_s IS NOT NULL AND o.follow_up IS NULL AND o.follow_up_missed_s IS NULL))",
+                [now],
+            ).fetchone()[0]
+            return {"pending_requests": int(pending), "active_overrides": int(active)}
+
+        return await self.ctx.db.read(count)
+
     async def notices(self, owner: Identity, limit: int = 100) -> list[dict[str, Any]]:
         if owner.role != "owner":
             raise Forbidden("only owners read owner notices")

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RecorderStatus:
+    enabled: bool = True  # off: motion opens no clip (switched off while the hub runs)
     recording: bool = False
     clips: int = 0
     last_clip_end: float | None = None
@@ -56,6 +57,8 @@ class CameraRecorder:
         pre_roll: float,
         min_free_bytes: int = 0,
         on_disk_full: Callable[[], None] | None = None,
+        *,
+        enabled: bool = True,
     ) -> None:
         self.camera = camera
         self.data_dir = data_dir
@@ -64,7 +67,8 @@ class CameraRecorder:
         self.pre_roll = pre_roll
         self.min_free_bytes = min_free_bytes
         self.on_disk_full = on_disk_full
-        self.status = RecorderStatus()
+        self.status = RecorderStatus(enabled=enabled)
+        self._enabled = enabled  # set from the event loop, followed at the next packet
         self._commands: deque[tuple[str, float, Peak | None]] = deque()
         self._info: StreamInfo | None = None
         self._template: Any = None
@@ -83,6 +87,11 @@ class CameraRecorder:
 
     def report(self) -> dict[str, object]:
         return asdict(self.status)
+
+    # -- the event loop's side
+    def set_enabled(self, on: bool) -> None:
+        """Record motion clips or not, from the next packet on; switching off closes an open clip."""
+        self._enabled = on
 
     # -- the record input's reader thread
     def on_connect(self, stream: OpenStream) -> None:
@@ -115,10 +124,16 @@ class CameraRecorder:
         self._guarded(writer.write, packet)
 
     def _apply_commands(self) -> None:
+        if self._enabled != self.status.enabled:
+            self.status.enabled = self._enabled
+            if not self._enabled:
+                self._wanted = False
+                self._close_clip(None)
         while self._commands:
             kind, at, peak = self._commands.popleft()
             if kind == "start":
-                self._wanted, self._wanted_from = True, at - self.pre_roll
+                # Switched off, motion opens no clip; an event that began before stays unrecorded.
+                self._wanted, self._wanted_from = self._enabled, at - self.pre_roll
             else:
                 self._wanted = False
                 self._close_clip(peak)

@@ -29,6 +29,7 @@ from camhub.registry.sources import InputNotClaimed, NoOptions, Options, SourceI
 
 if TYPE_CHECKING:
     from camhub.config import InputConfig
+    from camhub.outputs import OutputFactory
 
 OptionsT = TypeVar("OptionsT", bound=Options)
 log = logging.getLogger(__name__)
@@ -109,6 +110,16 @@ class SetupContext:
         self._registry._probers[domain] = Prober(domain, probe, ask_streams)
         self.registered += ["prober", "discovery"]
 
+    def register_output(self, factory: OutputFactory) -> None:
+        """Register an output (like MQTT): the hub calls `factory` once per run and runs what it returns."""
+        domain = self.manifest.domain
+        if self.manifest.kind != "output":
+            raise IntegrationError(f"integration {domain!r}: only an output integration registers an output")
+        if "output" in self.registered or not callable(factory):
+            raise IntegrationError(f"integration {domain!r} registers an output twice or not callable")
+        self._registry._outputs[domain] = factory
+        self.registered.append("output")
+
 
 class Registry:
     """The loaded integrations, by domain."""
@@ -119,6 +130,7 @@ class Registry:
         self._sources: dict[str, SourceIntegration] = {}
         self._describers: dict[str, Describe] = {}
         self._probers: dict[str, Prober] = {}
+        self._outputs: dict[str, OutputFactory] = {}
 
     def load(self, found: Iterable[FoundIntegration] | None = None) -> Registry:
         """Load `found`, by default the built-in folder and then every installed entry point."""
@@ -192,6 +204,10 @@ class Registry:
     @property
     def probers(self) -> tuple[Prober, ...]:
         return tuple(self._probers[d] for d in sorted(self._probers))
+
+    @property
+    def outputs(self) -> Mapping[str, OutputFactory]:
+        return MappingProxyType(self._outputs)
 
     def zeroconf_types(self) -> tuple[str, ...]:
         """Every service type some integration describes: what the browser listens for."""

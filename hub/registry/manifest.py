@@ -21,14 +21,14 @@ from camhub.errors import IntegrationError
 # What an integration can be. A kind exists when the hub has a consumer for it; output
 # arrives with the feature that uses it (docs/decisions.md, 2026-11-29). A source may also
 # describe what discovery hears; a discovery integration only finds devices (docs/discovery.md).
-KINDS = ("source", "discovery")
+KINDS = ("source", "discovery", "output")
 # What a source integration's streams may declare they can do (docs/integrations.md).
 CAPABILITIES = {
     # Its open streams give a `copy_template`: clips mux their packets unchanged where MP4 holds
     # the codec (H.264, H.265). Without it, clips are decoded and re-encoded as H.264.
     "stream_copy": "packets can be muxed into clips unchanged",
 }
-KEYS = ("domain", "name", "kind", "version", "url_schemes", "url_paths", "capabilities", "zeroconf")
+KEYS = ("domain", "name", "kind", "version", "url_schemes", "url_paths", "capabilities", "zeroconf", "requirements")
 _DOMAIN = re.compile(r"^[a-z][a-z0-9_]*$")
 # RFC 3986 scheme, lower-case as the registry compares them.
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
@@ -73,6 +73,7 @@ class Manifest:
     url_paths: tuple[str, ...] = ()  # globs on the URL's path; empty: any path of its schemes
     capabilities: frozenset[str] = frozenset()  # names from CAPABILITIES
     zeroconf: tuple[ZeroconfMatcher, ...] = ()  # announcements of devices this integration describes
+    requirements: tuple[str, ...] = ()  # the Python packages it needs, as pip reads them (installed with camhub)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -97,7 +98,7 @@ class Manifest:
             raise IntegrationError(f"{where}: domain {domain!r} must be lower-case letters, digits and '_'")
         if kind not in KINDS:
             raise IntegrationError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
-        lists = {key: _strings(raw, key, where) for key in ("url_schemes", "url_paths", "capabilities")}
+        lists = {key: _strings(raw, key, where) for key in ("url_schemes", "url_paths", "capabilities", "requirements")}
         matchers = _matchers(raw.get("zeroconf", []), where)
         for scheme in lists["url_schemes"]:
             if not _SCHEME.match(scheme):
@@ -122,6 +123,7 @@ class Manifest:
             url_paths=lists["url_paths"],
             capabilities=frozenset(lists["capabilities"]),
             zeroconf=matchers,
+            requirements=lists["requirements"],
         )
 
     def can(self, capability: str) -> bool:

@@ -14,6 +14,12 @@ ONLINE, OFFLINE = "online", "offline"
 SWITCHES = ("detect", "record")
 NUMBERS = ("motion_threshold",)
 SETTINGS = SWITCHES + NUMBERS
+# `event_type` of the JSON on a camera's events topic (Home Assistant's event entity requires one).
+CLIP_EVENT_TYPES = ("motion_start", "motion_update", "motion_end", "clip_saved")
+# `event_type` of the JSON on the requests topic.
+NOTICE_EVENT_TYPES = ("request_received", "override")
+# State payloads: ON/OFF for motion and the switches; the threshold and the frame rate as decimal text
+# ("12.5"); last_clip as ISO 8601 with its UTC offset ("2026-11-30T05:12:00+00:00"); the counts as integers.
 
 
 @dataclass(frozen=True)

@@ -232,13 +232,13 @@ def test_motion_starts_after_start_frames_at_the_first_of_them() -> None:
     assert feed(machine, [sample(0.0, 0.1), sample(0.2, 0.1), sample(0.4)]) == []
     assert feed(machine, [sample(0.6, 0.1), sample(0.8, 0.2)]) == []
     assert not machine.active
-    assert feed(machine, [sample(1.0, 0.1)]) == [MotionStarted("cam", 0.6)]
+    assert feed(machine, [sample(1.0, 0.1)]) == [MotionStarted("cam", 0.6, raised_at=1.0, score=0.1)]
     assert machine.active
 
 
 def test_motion_ends_after_post_roll_of_quiet() -> None:
     machine = MotionStateMachine("cam", MotionConfig(start_frames=1, post_roll=2.0))
-    assert feed(machine, [sample(10.0, 0.05)]) == [MotionStarted("cam", 10.0)]
+    assert feed(machine, [sample(10.0, 0.05)]) == [MotionStarted("cam", 10.0, raised_at=10.0, score=0.05)]
     # Motion within the post-roll keeps the event open and moves its end.
     assert feed(machine, [sample(11.0), sample(11.5, 0.3), sample(12.0)]) == []
     assert feed(machine, [sample(13.0), sample(13.4)]) == []
@@ -251,11 +251,11 @@ def test_max_event_length_splits_and_restarts() -> None:
     machine = MotionStateMachine("cam", MotionConfig(start_frames=1, post_roll=1.0, max_event_length=5.0))
     events = feed(machine, [sample(t / 2, 0.01 + t / 1000) for t in range(25)])
     assert events == [
-        MotionStarted("cam", 0.0),
+        MotionStarted("cam", 0.0, raised_at=0.0, score=0.01),
         MotionEnded("cam", 0.0, 5.0, 0.02, 5.0),
-        MotionStarted("cam", 5.0),
+        MotionStarted("cam", 5.0, raised_at=5.0, score=0.02),
         MotionEnded("cam", 5.0, 10.0, 0.03, 10.0),
-        MotionStarted("cam", 10.0),
+        MotionStarted("cam", 10.0, raised_at=10.0, score=0.03),
     ]
     assert machine.close(12.5) == [MotionEnded("cam", 10.0, 12.5, 0.034, 12.0)]
     assert machine.close(13.0) == []
@@ -264,4 +264,4 @@ def test_max_event_length_splits_and_restarts() -> None:
 def test_quiet_event_reaching_max_length_ends_without_restarting() -> None:
     machine = MotionStateMachine("cam", MotionConfig(start_frames=1, post_roll=10.0, max_event_length=5.0))
     events = feed(machine, [sample(0.0, 0.1), sample(4.0), sample(5.0), sample(6.0)])
-    assert events == [MotionStarted("cam", 0.0), MotionEnded("cam", 0.0, 5.0, 0.1, 0.0)]
+    assert events == [MotionStarted("cam", 0.0, raised_at=0.0, score=0.1), MotionEnded("cam", 0.0, 5.0, 0.1, 0.0)]
