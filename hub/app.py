@@ -257,7 +257,7 @@ class Hub:
                 async with asyncio.TaskGroup() as tg:
                     self.fleet.start(tg)
                     tasks = [tg.create_task(retention.run(), name="retention")]
-                    tasks += [tg.create_task(o.run(), name=f"output:{d}") for d, o in self.outputs.items()]
+                    tasks += [tg.create_task(_run_output(d, o), name=f"output:{d}") for d, o in self.outputs.items()]
                     if self.config.discovery.enabled and self.discovery is not None:
                         tasks.append(tg.create_task(self.discovery.run(), name="discovery"))
                     tg.create_task(run_checkpoints(audit, stop), name="audit-checkpoints")
@@ -283,6 +283,14 @@ class Hub:
     def _say_stopped(self) -> None:
         if self.ready.is_set():  # a start that was refused says why instead
             log.info("hub stopped")
+
+
+async def _run_output(domain: str, output: Output) -> None:
+    """An output that fails is logged and stays stopped; the hub goes on recording without it."""
+    try:
+        await output.run()
+    except Exception:
+        log.exception("output %s failed and is stopped; recording goes on (restart the hub to start it again)", domain)
 
 
 class RunningCameras:

@@ -182,7 +182,12 @@ class CameraSettings:
                 return old
             await self.audit.append(
                 SettingChanged(
-                    time=self.clock(), actor=actor, key=f"cameras.{camera}.{key}", old=old, new=new, source=source
+                    time=self.clock(),
+                    actor=actor,
+                    key=f"cameras.{camera}.{key}",
+                    old=_logged(old),
+                    new=_logged(new),
+                    source=source,
                 )
             )
             entry = {"value": new, "config": config_value(cfg, key), "changed_s": int(self.clock()), "source": source}
@@ -198,6 +203,11 @@ class CameraSettings:
     def _write(self, kept: dict[str, dict[str, dict[str, Any]]]) -> None:
         document = {"format": FORMAT, "cameras": kept}
         write_durably(self.path, json.dumps(document, indent=2, sort_keys=True).encode(), mode=0o600)
+
+
+def _logged(value: Value) -> bool | str:
+    """As the audit log takes it: a switch as true/false, a number as its decimal text (the log holds no floats)."""
+    return value if isinstance(value, bool) else f"{value:g}"
 
 
 def _shown(value: Value) -> str:

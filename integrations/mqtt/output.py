@@ -1,0 +1,304 @@
+"""The MQTT client: one connection to the broker, kept up for as long as the hub runs.
+
+`MqttOutput.run` is a task of the hub's TaskGroup. It follows the bus
+(camhub.integrations.mqtt.publisher) and the broker at once: what is to be
+published goes into a bounded outbox, never awaited by whoever emits it (a
+camera's thread or the event loop), and the oldest message is dropped and
+counted when the outbox is full. Retained state is also kept in a table,
+so that on every connect it is all sent again (the broker may have lost it),
+and again when Home Assistant's birth message arrives.
+
+The connection: client id `camhub-<hub id>` unless configured, the last will
+`<prefix>/status` = `offline` (retained), `online` published first on each
+connect, and reconnection with the cameras' capped, jittered backoff
+(`reconnect.initial`, `reconnect.cap`). Recording never waits on any of it.
+A clean stop publishes `offline` itself (a will is sent only when the
+connection breaks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from camhub.bus import OwnerNotice
+from camhub.capture.backoff import Backoff
+from camhub.integrations.mqtt.inbound import Inbound
+from camhub.integrations.mqtt.publisher import EVENTS, Publisher, read_snapshot, text
+from camhub.integrations.mqtt.topics import OFFLINE, ONLINE, Topics
+from camhub.outputs import OutputContext
+from camhub.recording.finisher import ClipSaved
+
+log = logging.getLogger(__name__)
+
+# Seconds a publish or a connect may take before the connection counts as broken.
+TIMEOUT = 10.0
+# Seconds between frame-rate and count updates.
+REFRESH_INTERVAL = 10.0
+# An event (not retained) that waited longer than this for the broker is dropped on reconnecting:
+# an automation acting on minutes-old motion would do the wrong thing.
+STALE_EVENT_S = 30.0
+# Inbound messages the client holds before it drops more (a burst); each is at most the broker's size limit.
+INCOMING_QUEUE = 256
+# Bus events the output may fall behind by before the oldest are dropped (and counted).
+BUS_QUEUE = 10000
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    payload: bytes
+    retain: bool
+    queued: float  # time.monotonic()
+
+
+class _QueueFullCounter(logging.Filter):
+    """aiomqtt logs every message it drops from a full incoming queue; count them instead (one line, then health)."""
+
+    def __init__(self, inbound: Inbound) -> None:
+        super().__init__()
+        self.inbound = inbound
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "queue is full" in record.getMessage():
+            self.inbound.ignored["queue_full"] += 1
+            if self.inbound.ignored["queue_full"] == 1:
+                log.warning(
+                    "mqtt: incoming messages arrive faster than they are read; the excess is dropped and counted"
+                )
+            return False
+        return True
+
+
+class MqttOutput:
+    def __init__(self, ctx: OutputContext) -> None:
+        self.ctx = ctx
+        self.cfg = cfg = ctx.config.mqtt
+        assert cfg.host is not None  # make_output runs it only with a host
+        self.host = cfg.host
+        self.topics = Topics(cfg.topic_prefix, cfg.discovery_prefix)
+        self.client_id = cfg.client_id or f"camhub-{ctx.hub_id}"
+        self.retained: dict[str, bytes] = {}  # topic -> latest retained payload (b"": cleared), sent on each connect
+        self._outbox: deque[Outgoing] = deque()
+        self._wake = asyncio.Event()
+        self._republish = False
+        self.connected = False
+        self.connects = 0
+        self.sent = 0
+        self.dropped = 0
+        self.last_error: str | None = None
+        self._backoff = Backoff(ctx.config.reconnect.initial, ctx.config.reconnect.cap)
+        self.publisher = Publisher(ctx, self.topics, self.emit)
+        self.inbound = Inbound(self.topics, ctx.settings, ctx.cameras.names, self._birth, self._refused)
+        self._client_log = logging.getLogger(f"{__name__}.client")
+        self._client_log.addFilter(_QueueFullCounter(self.inbound))
+        # Subscribed now, so nothing between the hub's start and this task's is missed.
+        self._events = ctx.bus.subscribe(*EVENTS, maxsize=BUS_QUEUE)
+
+    # -- publishing: never blocks, never raises
+    def emit(self, topic: str, payload: bytes, retain: bool) -> None:
+        if retain:
+            self.retained[topic] = payload
+        if len(self._outbox) >= self.cfg.queue:
+            self._outbox.popleft()
+            self.dropped += 1
+        self._outbox.append(Outgoing(topic, payload, retain, time.monotonic()))
+        self._wake.set()
+
+    def _birth(self) -> None:
+        self._republish = True
+        self._wake.set()
+
+    def _refused(self, camera: str, key: str) -> None:
+        values = self.ctx.settings.current(camera)
+        if values is not None:
+            self.emit(self.topics.state(camera, key), text(values.get(key)), True)
+
+    def health(self) -> dict[str, object]:
+        return {
+            "connected": self.connected,
+            "broker": f"{self.host}:{self.cfg.port}",
+            "client_id": self.client_id,
+            "connects": self.connects,
+            "last_error": self.last_error,
+            "queued": len(self._outbox),
+            "sent": self.sent,
+            "dropped": self.dropped + self._events.dropped,
+            "received": self.inbound.received,
+            "applied": self.inbound.applied,
+            "ignored": dict(sorted(self.inbound.ignored.items())),
+        }
+
+    # -- the task
+    async def run(self) -> None:
+        self.publisher.hub_state()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._follow_bus(), name="mqtt:bus")
+                tg.create_task(self.inbound.run(), name="mqtt:settings")
+                tg.create_task(self._refresh(), name="mqtt:refresh")
+                tg.create_task(self._stay_connected(), name="mqtt:connection")
+        finally:
+            self._events.close()
+
+    async def _follow_bus(self) -> None:
+        async for event in self._events:
+            try:
+                snapshot = self.publisher.on_event(event)
+            except Exception:  # one bad event must not stop the others from being published
+                log.exception("mqtt: could not publish %s", type(event).__name__)
+                continue
+            if snapshot is not None and isinstance(event, ClipSaved):
+                jpeg = await asyncio.to_thread(read_snapshot, snapshot)
+                if jpeg is not None:
+                    self.publisher.snapshot(event.clip.camera, jpeg)
+            if isinstance(event, OwnerNotice):
+                await self._publish_counts()
+
+    async def _refresh(self) -> None:
+        while True:
+            for camera in self.ctx.cameras.names():
+                self.publisher.fps(camera)
+            await self._publish_counts()
+            await asyncio.sleep(REFRESH_INTERVAL)
+
+    async def _publish_counts(self) -> None:
+        try:
+            counts = await self.ctx.privacy_counts()
+        except Exception as exc:  # the privacy database closing as the hub stops, say
+            log.debug("mqtt: no counts this time: %s", exc)
+            return
+        self.publisher.counts(dict(counts))
+
+    async def _stay_connected(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self._lost(exc)
+            delay = self._backoff.next_delay()
+            log.debug("mqtt: next connection attempt in %.1f s", delay)
+            await asyncio.sleep(delay)
+
+    def _lost(self, exc: aiomqtt.MqttError) -> None:
+        was = self.connected
+        self.connected = False
+        error = _described(exc, self.cfg.username)
+        if was:
+            log.warning(
+                "mqtt: lost the broker at %s:%d (%s); reconnecting with backoff", self.host, self.cfg.port, error
+            )
+        elif error != self.last_error:
+            log.error("mqtt: cannot connect to the broker at %s:%d: %s; retrying", self.host, self.cfg.port, error)
+        self.last_error = error
+
+    def _client(self) -> aiomqtt.Client:
+        tls = self.cfg.tls
+        return aiomqtt.Client(
+            self.host,
+            self.cfg.port,
+            username=self.cfg.username,
+            password=self.cfg.password,
+            identifier=self.client_id,
+            will=aiomqtt.Will(self.topics.status, OFFLINE, qos=1, retain=True),
+            keepalive=self.cfg.keepalive,
+            timeout=TIMEOUT,
+            clean_session=True,
+            max_queued_incoming_messages=INCOMING_QUEUE,
+            logger=self._client_log,
+            tls_params=None
+            if tls is None
+            else aiomqtt.TLSParameters(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+            ),
+        )
+
+    async def _session(self) -> None:
+        async with self._client() as client:
+            await client.subscribe([(self.topics.set_filter, 0), (self.topics.birth, 0)])
+            await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+            self.connected, self.last_error = True, None
+            self.connects += 1
+            self._backoff.reset()
+            log.info("mqtt: connected to %s:%d as %s", self.host, self.cfg.port, self.client_id)
+            self._requeue()
+            try:
+                await _first_failure(self._send(client), self._receive(client))
+            except asyncio.CancelledError:  # the hub stops: say so before leaving (the will is for a broken link)
+                with contextlib.suppress(Exception):
+                    await client.publish(self.topics.status, OFFLINE, qos=1, retain=True, timeout=2)
+                self.connected = False
+                raise
+
+    def _requeue(self) -> None:
+        """On connecting: every retained state first, then the events that are still fresh."""
+        now = time.monotonic()
+        fresh = [o for o in self._outbox if not o.retain and now - o.queued < STALE_EVENT_S]
+        self.dropped += sum(1 for o in self._outbox if not o.retain) - len(fresh)
+        self._outbox.clear()
+        self._outbox.extend(fresh)
+        self._republish = True
+        self._wake.set()
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            if self._republish:
+                self._republish = False
+                for topic, payload in list(self.retained.items()):
+                    await client.publish(topic, payload, qos=1, retain=True, timeout=TIMEOUT)
+                    self.sent += 1
+            while self._outbox and not self._republish:
+                item = self._outbox.popleft()
+                try:
+                    await client.publish(
+                        item.topic, item.payload, qos=1 if item.retain else 0, retain=item.retain, timeout=TIMEOUT
+                    )
+                except BaseException:
+                    self._outbox.appendleft(item)  # sent again once connected
+                    raise
+                self.sent += 1
+            if not self._republish:
+                self._wake.clear()
+                await self._wake.wait()
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            raw = bytes(payload) if isinstance(payload, (bytes, bytearray)) else str(payload or "").encode()
+            try:
+                self.inbound.handle(message.topic.value, raw, bool(message.retain))
+            except Exception:  # handle() is written not to raise; if it does, the client must go on
+                log.exception("mqtt: a message on %r could not be handled", message.topic.value[:120])
+
+
+async def _first_failure(*work: Coroutine[Any, Any, None]) -> None:
+    """Run coroutines until the first one ends or fails; cancel the rest, and raise what it raised."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
+def _described(exc: aiomqtt.MqttError, username: str | None) -> str:
+    """What went wrong, for the log and /api/health: a refused login says which setting to check."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "not authori" in lowered or "bad user name or password" in lowered:
+        who = f"user {username!r}" if username else "an anonymous client"
+        return f"the broker refused the login of {who} ({text}); check mqtt.username and mqtt.password"
+    return text
