@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -204,17 +203,24 @@ def test_secret_options_are_scrubbed_like_passwords() -> None:
     assert "t-9876" not in repr(config)
 
 
-def test_keys_for_what_is_not_built_yet_say_so_at_start(caplog: pytest.LogCaptureFixture) -> None:
-    from camhub.app import _say_what_is_not_built
-
-    quiet = parse_config({"cameras": {}})
-    with caplog.at_level(logging.WARNING, logger="camhub.app"):
-        _say_what_is_not_built(quiet)
-    assert caplog.messages == []
-    promised = parse_config(
-        {"cameras": {}, "discovery": {"enabled": True}, "mqtt": {"host": "broker.lan", "password": "s3cret-pw"}}
-    )
-    with caplog.at_level(logging.WARNING, logger="camhub.app"):
-        _say_what_is_not_built(promised)
-    assert [m.split(":")[0] for m in caplog.messages] == ["mqtt.host"]
-    assert "not built yet" in caplog.text and "s3cret-pw" not in caplog.text
+def test_mqtt_keys_are_checked_and_named_and_the_password_never_shown(tmp_path: Path) -> None:
+    assert not parse_config({}).mqtt.active  # no broker: MQTT is off
+    assert parse_config({"mqtt": {"host": "broker.lan"}}).mqtt.active
+    assert not parse_config({"mqtt": {"host": "broker.lan", "enabled": False}}).mqtt.active
+    cases = [
+        ({"enabled": True}, "mqtt enabled is true but host is not given"),
+        ({"host": "b", "password": "s3cret-pw"}, "a password is given without a username"),
+        ({"host": "b", "topic_prefix": "home/#"}, "mqtt.topic_prefix is not a topic prefix"),
+        ({"host": "b", "discovery_prefix": "a//b"}, "mqtt.discovery_prefix is not a topic prefix"),
+        ({"host": "b", "tls": {"cert_file": str(tmp_path)}}, "give cert_file and key_file together"),
+        ({"host": "b", "tls": {"ca_file": str(tmp_path / "no.pem")}}, "ca_file: "),
+        ({"host": "b", "client_id": "has space"}, "mqtt.client_id"),
+        ({"host": "b", "username": "u", "password": 12345678}, "mqtt.password"),
+    ]
+    for mqtt, expected in cases:
+        with pytest.raises(ConfigError) as info:
+            parse_config({"mqtt": mqtt})
+        assert expected in str(info.value), (mqtt, str(info.value))
+        assert "s3cret-pw" not in str(info.value) and "12345678" not in str(info.value)
+    camera = {"inputs": [{"url": "rtsp://127.0.0.1/x"}], "mqtt": {"snapshots": False}}
+    assert parse_config({"cameras": {"a": camera}}).cameras["a"].mqtt.snapshots is False

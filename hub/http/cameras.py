@@ -83,8 +83,13 @@ CAMERA_STATUS: dict[str, Any] = {
         "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InputStatus"}},
         "motion": {
             "type": ["object", "null"],
-            "description": "null when motion detection is off for the camera",
+            "description": "null when the camera is disabled",
             "properties": {
+                "detecting": {
+                    "type": "boolean",
+                    "description": "frames are analysed; switched with cameras.<name>.motion.enabled or over MQTT",
+                },
+                "threshold": {"type": "number", "description": "luma levels a pixel must change by, in force now"},
                 "active": {"type": "boolean", "description": "a motion event is open"},
                 "score": {"type": "number", "description": "changed fraction of the last analysed frame, 0..1"},
                 "events": {"type": "integer"},
@@ -94,8 +99,12 @@ CAMERA_STATUS: dict[str, Any] = {
         },
         "recording": {
             "type": ["object", "null"],
-            "description": "null when the camera does not record",
+            "description": "null when no input has the record role",
             "properties": {
+                "enabled": {
+                    "type": "boolean",
+                    "description": "motion opens clips; switched with cameras.<name>.record.enabled or over MQTT",
+                },
                 "recording": {"type": "boolean", "description": "a clip is being written"},
                 "clips": {"type": "integer", "description": "clips closed since the hub started"},
                 "last_clip_end": {"type": ["number", "null"], "description": "Unix seconds"},

@@ -26,6 +26,7 @@ from camhub.registry.manifest import CAPABILITIES, KEYS
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
 BUILTIN_SOURCES = ("file", "mjpeg", "rtsp", "snapshot", "stream")
 BUILTIN_DISCOVERY = ("homekit", "onvif")
+BUILTIN_OUTPUTS = ("mqtt",)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,9 @@ def doc_rows() -> dict[str, str]:
 
 def test_every_builtin_folder_is_a_valid_loaded_integration(registry: Registry) -> None:
     folders = sorted(p.parent.name for p in BUILTIN_DIR.glob("*/manifest.json"))
-    assert folders == sorted(registry.manifests) == sorted(BUILTIN_SOURCES + BUILTIN_DISCOVERY)
+    assert folders == sorted(registry.manifests) == sorted(BUILTIN_SOURCES + BUILTIN_DISCOVERY + BUILTIN_OUTPUTS)
     assert registry.source_kinds == BUILTIN_SOURCES
+    assert tuple(registry.outputs) == BUILTIN_OUTPUTS
     for domain, manifest in registry.manifests.items():
         assert manifest == Manifest.read(BUILTIN_DIR / domain / "manifest.json")
         assert manifest.version and manifest.name
