@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Collection
 
 from camhub.audit import AuditUnavailable
+from camhub.integrations.mqtt.homeassistant import CAMERA_ENTITIES
 from camhub.integrations.mqtt.topics import NUMBERS, OFF, ON, ONLINE, SWITCHES, Topics
 from camhub.settings import CameraSettings, SettingRefused
 
@@ -47,10 +48,15 @@ class Inbound:
         cameras: Callable[[], Collection[str]],
         on_birth: Callable[[], None],
         on_refused: Callable[[str, str], None],
+        node_id: str,
+        on_stale: Callable[[str], None],
     ) -> None:
         """`cameras` names the running cameras; `on_birth` runs when Home Assistant says it is online;
-        `on_refused(camera, key)` when a wanted value was not applied (to publish the state in force again)."""
+        `on_refused(camera, key)` when a wanted value was not applied (to publish the state in force again);
+        `on_stale(topic)` for a retained discovery config of this hub's `node_id` whose camera is gone."""
         self.topics = topics
+        self.node_id = node_id
+        self._on_stale = on_stale
         self.settings = settings
         self._cameras = cameras
         self._on_birth = on_birth
@@ -61,8 +67,15 @@ class Inbound:
         self._wanted: dict[tuple[str, str], bool | float] = {}  # at most cameras x settings entries
         self._wake = asyncio.Event()
 
+    @property
+    def config_filter(self) -> str:
+        """This hub's own discovery configs: retained ones of a camera that no longer runs are cleared."""
+        return f"{self.topics.discovery_prefix}/+/{self.node_id}/+/config"
+
     def handle(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self.received += 1
+        if self._config_topic(topic, payload):
+            return
         if len(payload) > MAX_PAYLOAD:
             self._ignore("oversized", topic, f"{len(payload)} bytes; a command is at most {MAX_PAYLOAD}")
             return
@@ -98,6 +111,24 @@ class Inbound:
             return
         self._wanted[(camera, key)] = value
         self._wake.set()
+
+    def _config_topic(self, topic: str, payload: bytes) -> bool:
+        """Whether `topic` is one of this hub's discovery configs (read no further); a stale one is cleared."""
+        levels = topic.split("/")
+        prefix = self.topics.discovery_prefix.split("/")
+        if len(levels) != len(prefix) + 4 or levels[: len(prefix)] != prefix or levels[-1] != "config":
+            return False
+        component, node, object_id = levels[len(prefix) : len(prefix) + 3]
+        if node != self.node_id:
+            return False
+        if payload:  # an empty one is a config already cleared (or this hub's own clearing, heard back)
+            for kind, entity in CAMERA_ENTITIES:
+                camera = object_id.removesuffix(f"_{entity}")
+                if kind == component and camera != object_id and camera not in self._cameras():
+                    log.info("mqtt: clearing Home Assistant's %s of camera %s, which no longer runs", entity, camera)
+                    self._on_stale(topic)
+                    break
+        return True
 
     def _ignore(self, kind: str, topic: str, why: str) -> None:
         self.ignored[kind] += 1

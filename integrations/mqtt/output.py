@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -31,6 +32,7 @@ import aiomqtt
 
 from camhub.bus import OwnerNotice
 from camhub.capture.backoff import Backoff
+from camhub.integrations.mqtt.homeassistant import node_id
 from camhub.integrations.mqtt.inbound import Inbound
 from camhub.integrations.mqtt.publisher import EVENTS, Publisher, read_snapshot, text
 from camhub.integrations.mqtt.topics import OFFLINE, ONLINE, Topics
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 
 # Seconds a publish or a connect may take before the connection counts as broken.
 TIMEOUT = 10.0
+# Every message goes at QoS 0: waiting for each PUBACK in turn costs a broker round trip per message (about
+# 40 ms where Nagle's algorithm meets a delayed ACK) and queues motion behind it, and what QoS 1 would
+# guard is already covered: all retained state is sent again on every connect.
+QOS = 0
 # Seconds between frame-rate and count updates.
 REFRESH_INTERVAL = 10.0
 # An event (not retained) that waited longer than this for the broker is dropped on reconnecting:
@@ -97,7 +103,15 @@ class MqttOutput:
         self.last_error: str | None = None
         self._backoff = Backoff(ctx.config.reconnect.initial, ctx.config.reconnect.cap)
         self.publisher = Publisher(ctx, self.topics, self.emit)
-        self.inbound = Inbound(self.topics, ctx.settings, ctx.cameras.names, self._birth, self._refused)
+        self.inbound = Inbound(
+            self.topics,
+            ctx.settings,
+            ctx.cameras.names,
+            self._birth,
+            self._refused,
+            node_id(self.publisher.hub),
+            self._clear,
+        )
         self._client_log = logging.getLogger(f"{__name__}.client")
         self._client_log.addFilter(_QueueFullCounter(self.inbound))
         # Subscribed now, so nothing between the hub's start and this task's is missed.
@@ -116,6 +130,9 @@ class MqttOutput:
     def _birth(self) -> None:
         self._republish = True
         self._wake.set()
+
+    def _clear(self, topic: str) -> None:
+        self.emit(topic, b"", True)
 
     def _refused(self, camera: str, key: str) -> None:
         values = self.ctx.settings.current(camera)
@@ -214,6 +231,8 @@ class MqttOutput:
             clean_session=True,
             max_queued_incoming_messages=INCOMING_QUEUE,
             logger=self._client_log,
+            # Small messages go out at once rather than waiting on the previous one's ACK (Nagle's algorithm).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             tls_params=None
             if tls is None
             else aiomqtt.TLSParameters(
@@ -225,8 +244,11 @@ class MqttOutput:
 
     async def _session(self) -> None:
         async with self._client() as client:
-            await client.subscribe([(self.topics.set_filter, 0), (self.topics.birth, 0)])
-            await client.publish(self.topics.status, ONLINE, qos=1, retain=True)
+            subscriptions = [(self.topics.set_filter, 0), (self.topics.birth, 0)]
+            if self.cfg.discovery:
+                subscriptions.append((self.inbound.config_filter, 0))
+            await client.subscribe(subscriptions)
+            await client.publish(self.topics.status, ONLINE, qos=QOS, retain=True)
             self.connected, self.last_error = True, None
             self.connects += 1
             self._backoff.reset()
@@ -255,14 +277,12 @@ class MqttOutput:
             if self._republish:
                 self._republish = False
                 for topic, payload in list(self.retained.items()):
-                    await client.publish(topic, payload, qos=1, retain=True, timeout=TIMEOUT)
+                    await client.publish(topic, payload, qos=QOS, retain=True, timeout=TIMEOUT)
                     self.sent += 1
             while self._outbox and not self._republish:
                 item = self._outbox.popleft()
                 try:
-                    await client.publish(
-                        item.topic, item.payload, qos=1 if item.retain else 0, retain=item.retain, timeout=TIMEOUT
-                    )
+                    await client.publish(item.topic, item.payload, qos=QOS, retain=item.retain, timeout=TIMEOUT)
                 except BaseException:
                     self._outbox.appendleft(item)  # sent again once connected
                     raise
