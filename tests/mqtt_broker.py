@@ -10,9 +10,13 @@
 - `Subscriber`: `async with Subscriber(broker, "camhub/#") as sub:` connects
   with the broker's credentials, subscribes (the SUBACK has arrived when the
   block starts), and collects `Received(topic, payload, retain)` into
-  `sub.messages`. `await sub.wait_for(predicate, what=...)` returns the first
-  message (from index `after`) that satisfies the predicate, or raises
-  listing what arrived. `await sub.barrier()` returns once everything the
+  `sub.messages`. It speaks MQTT 5 and subscribes with "retain as
+  published", so `retain` says whether the publisher set the flag, also on
+  messages that arrive live (MQTT 3.1.1 clears it on those and sets it only
+  on what the broker replays from its store when a client subscribes).
+  `await sub.wait_for(predicate, what=...)` returns the first message (from
+  index `after`) that satisfies the predicate, or raises listing what
+  arrived. `await sub.barrier()` returns once everything the
   broker had queued for this subscriber has arrived, so a test can assert
   that something was NOT delivered without sleeping.
 
@@ -34,6 +38,7 @@ from types import TracebackType
 
 import aiomqtt
 import pytest
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from camhub.cli.mosquitto import INSTALL_HINT, LocalMosquitto, find_program
 
@@ -59,7 +64,13 @@ class Broker(LocalMosquitto):
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def client(self, *, password: str | None = None, identifier: str | None = None) -> aiomqtt.Client:
+    def client(
+        self,
+        *,
+        password: str | None = None,
+        identifier: str | None = None,
+        protocol: aiomqtt.ProtocolVersion | None = None,
+    ) -> aiomqtt.Client:
         """An aiomqtt client for this broker with its user (and the right password unless one is given)."""
         return aiomqtt.Client(
             self.host,
@@ -67,6 +78,7 @@ class Broker(LocalMosquitto):
             username=self.username,
             password=self.password if password is None else password,
             identifier=identifier,
+            protocol=protocol,
             timeout=WAIT,
         )
 
@@ -98,11 +110,14 @@ class Subscriber:
         self._client: aiomqtt.Client | None = None
 
     async def __aenter__(self) -> Subscriber:
-        client = self.broker.client(identifier=f"camhub-test-{uuid.uuid4().hex[:12]}")
+        client = self.broker.client(
+            identifier=f"camhub-test-{uuid.uuid4().hex[:12]}", protocol=aiomqtt.ProtocolVersion.V5
+        )
         await self._stack.enter_async_context(client)
         try:
+            options = SubscribeOptions(qos=self.qos, retainAsPublished=True)
             for topic in (*self.filters, self._barrier_topic):
-                await client.subscribe(topic, qos=self.qos)
+                await client.subscribe(topic, options=options)
             reader = asyncio.create_task(self._read(client), name="mqtt-test-subscriber")
         except BaseException:
             await self._stack.aclose()

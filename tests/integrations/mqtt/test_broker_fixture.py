@@ -61,8 +61,11 @@ async def test_wait_for_names_what_arrived_when_it_times_out(mosquitto: Broker) 
 
 
 async def test_retained_messages_reach_late_subscribers_but_not_a_restarted_broker(mosquitto: Broker) -> None:
-    async with mosquitto.client() as publisher:
-        await publisher.publish("camhub/status", b"online", qos=1, retain=True)
+    async with Subscriber(mosquitto, "camhub/#") as live:
+        async with mosquitto.client() as publisher:
+            await publisher.publish("camhub/status", b"online", qos=1, retain=True)
+        # Retain as published: a live message shows the publisher's flag too.
+        assert (await live.wait_for(lambda m: m.topic == "camhub/status")).retain
     async with Subscriber(mosquitto, "camhub/#") as late:
         status = await late.wait_for(lambda m: m.topic == "camhub/status", what="the retained status")
     assert (status.payload, status.retain) == (b"online", True)
