@@ -61,6 +61,17 @@ async def broker_line(proc: subprocess.Popen[str], lines: list[str], patience: f
     raise AssertionError("the demo printed no broker line:\n" + "".join(lines))
 
 
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM first, so that a demo a failed test leaves running stops its broker too; then SIGKILL."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 async def exited(proc: subprocess.Popen[str]) -> None:
     while proc.poll() is None:
         await asyncio.sleep(0.2)  # the next look at the process
@@ -100,8 +111,7 @@ async def test_the_demo_runs_a_broker_the_hub_is_online_on_and_stops_it(tmp_path
         await asyncio.to_thread(proc.wait, 120)
         reader.join(10)
     finally:
-        proc.kill()
-        proc.wait()
+        stop(proc)
     output = "".join(lines)
     assert proc.returncode == 0, output
     assert "camhub demo: stopped" in output and "Traceback" not in output
