@@ -102,10 +102,6 @@ class LocalMosquitto:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self.running and self._process else None
-
     def start(self, patience: float = 30.0) -> None:
         """Start the broker and return once it accepts connections on `port`; a no-op when it runs."""
         if self.running:
