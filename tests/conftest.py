@@ -14,7 +14,9 @@
 - `clock` (a `FakeClock`), `sample_event` and `make_log`: real audit logs in
   tmp_path for the audit, privacy and security tests;
 - `household_login`: logs in to a running hub as its first owner and changes
-  the one-time password, returning a cookie-carrying `aiohttp.ClientSession`.
+  the one-time password, returning a cookie-carrying `aiohttp.ClientSession`;
+- `mosquitto`: a running Mosquitto of the test's own on a free loopback port,
+  with a password file (tests/mqtt_broker.py: `Broker`, `Subscriber`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from camhub.sim.loop_thread import LoopThread
 from camhub.sim.render import Rendering, render_scene
 from camhub.sim.rtsp import RtspServer, rtsp_available
 from camhub.sim.scene import MovingObject, Scene
+
+from .mqtt_broker import Broker, broker_in
 
 TEST_SCENE = Scene(
     name="test",
@@ -374,6 +378,15 @@ def make_log(tmp_path: Path, clock: FakeClock) -> MakeLog:
         return folder
 
     return make
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    """A started `Broker` (tests/mqtt_broker.py); skipped without mosquitto, failed so in CI; stopped after."""
+    broker = broker_in(tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.cleanup()
 
 
 def free_port() -> int:

@@ -3,6 +3,12 @@
 The demo starts the simulator (RTSP through Debian's GStreamer where it is
 installed, HTTP otherwise), builds a hub config pointing at its cameras, and
 runs the hub until a signal or the time limit. Everything binds 127.0.0.1.
+Where Debian's mosquitto is installed the demo starts its own broker on a
+free loopback port (user camhub, a new random password each start, files in
+`<data>/mosquitto`), points the hub's MQTT client at it, prints one line
+with the command to watch it, and stops it with the demo; without mosquitto
+it prints how to add one and runs without MQTT. The broker's password goes
+to stdout only, never to the log.
 On the first start with a data folder it prints the owner's one-time
 password as `camhub demo: owner login: user "owner", one-time password <pw>
 (change it at first login)`, for people and scripts. Exit codes: 0 stopped
@@ -14,10 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import shlex
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from camhub.cli.mosquitto import INSTALL_HINT, BrokerError, LocalMosquitto, find_program
 from camhub.errors import ConfigError
 from camhub.terminal import escape
 
@@ -39,14 +49,56 @@ def camera_inputs(cam: SimCamera) -> list[dict[str, Any]]:
     return [{"url": cam.http_main, "roles": ["record"]}, {"url": cam.mjpeg, "roles": ["detect"]}]
 
 
-def demo_config(sim: Simulator, data_dir: Path, port: int) -> dict[str, Any]:
-    return {
+def demo_config(sim: Simulator, data_dir: Path, port: int, broker: LocalMosquitto | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {
         "data_dir": str(data_dir),
         "web": {"host": "127.0.0.1", "port": port},
         "discovery": {"enabled": True, "interfaces": ["127.0.0.1"]},
         "reconnect": {"initial": 0.5, "cap": 5.0},
         "cameras": {cam.name: {"inputs": camera_inputs(cam)} for cam in sim.cameras if cam.name != UNCONFIGURED},
     }
+    if broker is not None:
+        config["mqtt"] = {
+            "host": broker.host,
+            "port": broker.port,
+            "username": broker.username,
+            "password": broker.password,
+        }
+    return config
+
+
+@contextlib.asynccontextmanager
+async def demo_broker(data_dir: Path, binary: Path | None) -> AsyncIterator[LocalMosquitto | None]:
+    """The demo's own Mosquitto, or None (having said why) when there is none; stopped on the way out."""
+    if binary is None:
+        print(
+            f"camhub demo: no MQTT broker: Mosquitto is not installed ({INSTALL_HINT}, then start the demo "
+            "again to see camhub's topics and Home Assistant discovery); running without MQTT",
+            flush=True,
+        )
+        yield None
+        return
+    try:
+        broker = LocalMosquitto(data_dir / "mosquitto", binary=binary)
+        await asyncio.to_thread(broker.start)
+    except BrokerError as exc:
+        reason = str(exc).splitlines()[0]  # the log's tail that follows is for tests, not for this one line
+        print(f"camhub demo: no MQTT broker: {escape(reason)}; running without MQTT", flush=True)
+        yield None
+        return
+    try:
+        print(f"camhub demo: {watch_line(broker)}", flush=True)
+        yield broker
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+def watch_line(broker: LocalMosquitto) -> str:
+    """Where the demo's broker is and the command that shows what camhub publishes on it."""
+    login = ["-h", broker.host, "-p", str(broker.port), "-u", broker.username, "-P", broker.password]
+    watch = shlex.join(["mosquitto_sub", *login, "-t", "camhub/#", "-v"])
+    tools = "" if find_program("mosquitto_sub") else " (mosquitto_sub is in Debian's mosquitto-clients)"
+    return f"MQTT broker (Mosquitto) on {broker.host}:{broker.port}, user {broker.username}; watch it: {watch}{tools}"
 
 
 async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: int = 3) -> None:
@@ -63,9 +115,12 @@ async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: in
     scenes = [(name, BUILTIN_SCENES[name]) for name in DEMO_SCENES[:cameras]]
     scenes.append((UNCONFIGURED, BUILTIN_SCENES[DEMO_SCENES[0]]))
     print(f"camhub demo: rendering {cameras} simulated camera(s) (cached in {data_dir / 'sim-cache'})", flush=True)
-    async with Simulator(scenes, cache_dir=data_dir / "sim-cache", progress=_progress) as sim:
+    async with (
+        demo_broker(data_dir, find_program("mosquitto")) as broker,
+        Simulator(scenes, cache_dir=data_dir / "sim-cache", progress=_progress) as sim,
+    ):
         kind = "RTSP (GStreamer)" if sim.rtsp is not None else "HTTP (GStreamer RTSP server not installed)"
-        hub = Hub(parse_config(demo_config(sim, data_dir, port), "<demo>"))
+        hub = Hub(parse_config(demo_config(sim, data_dir, port, broker), "<demo>"))
         print(f"camhub demo: cameras served over {kind}; dashboard on http://127.0.0.1:{port}", flush=True)
         print(
             f"camhub demo: {UNCONFIGURED} is announced but not configured: discovery finds it, and it waits for "
