@@ -24,9 +24,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 import aiomqtt
 
@@ -43,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Seconds a publish or a connect may take before the connection counts as broken.
 TIMEOUT = 10.0
+# Seconds a disconnect may take; then the connection is dropped without the broker's goodbye.
+DISCONNECT_TIMEOUT = 3.0
 # Every message goes at QoS 0: waiting for each PUBACK in turn costs a broker round trip per message (about
 # 40 ms where Nagle's algorithm meets a delayed ACK) and queues motion behind it, and what QoS 1 would
 # guard is already covered: all retained state is sent again on every connect.
@@ -96,7 +96,9 @@ class MqttOutput:
         self._outbox: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._republish = False
+        self._stopping = False  # the hub stops: every loop ends at its next step
         self.connected = False
+        self._was_connected = False  # the session that just ended had connected (for the log line)
         self.connects = 0
         self.sent = 0
         self.dropped = 0
@@ -157,13 +159,17 @@ class MqttOutput:
     # -- the task
     async def run(self) -> None:
         self.publisher.hub_state()
+        tasks = [
+            asyncio.create_task(self._follow_bus(), name="mqtt:bus"),
+            asyncio.create_task(self.inbound.run(), name="mqtt:settings"),
+            asyncio.create_task(self._refresh(), name="mqtt:refresh"),
+            asyncio.create_task(self._stay_connected(), name="mqtt:connection"),
+        ]
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._follow_bus(), name="mqtt:bus")
-                tg.create_task(self.inbound.run(), name="mqtt:settings")
-                tg.create_task(self._refresh(), name="mqtt:refresh")
-                tg.create_task(self._stay_connected(), name="mqtt:connection")
+            await _first_failure(tasks)
         finally:
+            self._stopping = True
+            await _cancel_all(tasks)
             self._events.close()
 
     async def _follow_bus(self) -> None:
@@ -201,13 +207,18 @@ class MqttOutput:
                 await self._session()
             except aiomqtt.MqttError as exc:
                 self._lost(exc)
+            self._stop_if_stopping()
             delay = self._backoff.next_delay()
             log.debug("mqtt: next connection attempt in %.1f s", delay)
             await asyncio.sleep(delay)
 
+    def _stop_if_stopping(self) -> None:
+        """End this loop if the hub stops, even when a swallowed cancellation (see _cancel_all) did not."""
+        if self._stopping:
+            raise asyncio.CancelledError
+
     def _lost(self, exc: aiomqtt.MqttError) -> None:
-        was = self.connected
-        self.connected = False
+        was, self._was_connected = self._was_connected, False
         error = _described(exc, self.cfg.username)
         if was:
             log.warning(
@@ -243,24 +254,37 @@ class MqttOutput:
         )
 
     async def _session(self) -> None:
-        async with self._client() as client:
+        client = self._client()
+        await client.__aenter__()  # a failed connect raises MqttError and leaves nothing to close
+        try:
             subscriptions = [(self.topics.set_filter, 0), (self.topics.birth, 0)]
             if self.cfg.discovery:
                 subscriptions.append((self.inbound.config_filter, 0))
             await client.subscribe(subscriptions)
             await client.publish(self.topics.status, ONLINE, qos=QOS, retain=True)
+            self._stop_if_stopping()
             self.connected, self.last_error = True, None
             self.connects += 1
             self._backoff.reset()
             log.info("mqtt: connected to %s:%d as %s", self.host, self.cfg.port, self.client_id)
             self._requeue()
+            work = [
+                asyncio.create_task(self._send(client), name="mqtt:send"),
+                asyncio.create_task(self._receive(client), name="mqtt:receive"),
+            ]
             try:
-                await _first_failure(self._send(client), self._receive(client))
-            except asyncio.CancelledError:  # the hub stops: say so before leaving (the will is for a broken link)
-                with contextlib.suppress(Exception):
-                    await client.publish(self.topics.status, OFFLINE, qos=1, retain=True, timeout=2)
-                self.connected = False
-                raise
+                await _first_failure(work)  # the connection broke: its MqttError says how
+            finally:
+                await _cancel_all(work)
+        except asyncio.CancelledError:  # the hub stops: say so before leaving (the will is for a broken link)
+            with contextlib.suppress(Exception):
+                await client.publish(self.topics.status, OFFLINE, qos=1, retain=True, timeout=2)
+            raise
+        finally:
+            self._was_connected, self.connected = self.connected, False
+            # aiomqtt waits for the broker's goodbye without a limit; a broker that is gone never sends it.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.__aexit__(None, None, None), DISCONNECT_TIMEOUT)
 
     def _requeue(self) -> None:
         """On connecting: every retained state first, then the events that are still fresh."""
@@ -278,6 +302,7 @@ class MqttOutput:
                 self._republish = False
                 for topic, payload in list(self.retained.items()):
                     await client.publish(topic, payload, qos=QOS, retain=True, timeout=TIMEOUT)
+                    self._stop_if_stopping()
                     self.sent += 1
             while self._outbox and not self._republish:
                 item = self._outbox.popleft()
@@ -286,6 +311,7 @@ class MqttOutput:
                 except BaseException:
                     self._outbox.appendleft(item)  # sent again once connected
                     raise
+                self._stop_if_stopping()
                 self.sent += 1
             if not self._republish:
                 self._wake.clear()
@@ -301,17 +327,24 @@ class MqttOutput:
                 log.exception("mqtt: a message on %r could not be handled", message.topic.value[:120])
 
 
-async def _first_failure(*work: Coroutine[Any, Any, None]) -> None:
-    """Run coroutines until the first one ends or fails; cancel the rest, and raise what it raised."""
-    tasks = [asyncio.ensure_future(w) for w in work]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+async def _first_failure(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait until one of `tasks` ends, and raise what it raised (none of them is meant to end)."""
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         task.result()
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait until they end, cancelling again what is still running after a second:
+    Python 3.11's asyncio.wait_for (inside aiomqtt's publish) can swallow a cancellation that arrives as
+    the publish completes (CPython gh-86296, fixed in 3.12), and the task would wait on for ever."""
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("mqtt: %s ended with %r", task.get_name(), task.exception())
 
 
 def _described(exc: aiomqtt.MqttError, username: str | None) -> str:
