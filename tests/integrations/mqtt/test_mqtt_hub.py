@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from camhub.app import Hub
+from camhub.audit.note import verify_checkpoint
 from camhub.config import parse_config
 from camhub.integrations.mqtt.homeassistant import HubInfo, camera_configs, camera_removal, hub_configs
 from camhub.integrations.mqtt.output import MqttOutput
@@ -26,6 +28,8 @@ from camhub.integrations.mqtt.topics import Topics
 from camhub.motion.detector import MotionEnded
 from camhub.recording.finisher import ClipSaved
 from camhub.sim.http_server import SimHttpServer
+from camhub.sim.loop_thread import LoopThread
+from camhub.sim.render import Rendering
 
 from ...mqtt_broker import Broker, Received, Subscriber
 
@@ -101,12 +105,24 @@ def payload_on(topic: str, payload: bytes) -> Callable[[Received], bool]:
 async def test_motion_clip_events_snapshot_and_discovery(
     mosquitto: Broker, http_sim: SimHttpServer, tmp_path: Path
 ) -> None:
+    config = hub_config(tmp_path / "data", mosquitto, http_sim)
+    dead = {"inputs": [{"url": "http://127.0.0.1:9/dead.mjpeg", "timeout": 2}]}
+    config = config.model_copy(
+        update={"cameras": {**config.cameras, "dead": parse_config({"cameras": {"dead": dead}}).cameras["dead"]}}
+    )
     async with (
         Subscriber(mosquitto, "camhub/#", "homeassistant/#") as sub,
-        running(hub_config(tmp_path / "data", mosquitto, http_sim)) as hub,
+        running(config) as hub,
     ):
         online = await sub.wait_for(payload_on("camhub/status", b"online"), what="status online")
         assert online.retain
+        await sub.wait_for(payload_on("camhub/porch/availability", b"online"), what="porch online")
+        await sub.wait_for(payload_on("camhub/dead/availability", b"offline"), what="the dead camera offline")
+        # The audit log's checkpoint, retained, verifies with the log's key (a witness needs nothing else).
+        assert hub.audit is not None
+        note = await sub.wait_for(lambda m: m.topic == "camhub/audit/checkpoint", what="a checkpoint")
+        assert note.retain
+        assert verify_checkpoint(note.payload.decode(), hub.audit.verifier_key).size >= 1
         on = await sub.wait_for(payload_on("camhub/porch/motion", b"ON"), what="motion ON")
         start = sub.messages.index(on)
         attributes = json.loads((await sub.wait_for(lambda m: m.topic.endswith("motion/attributes"))).payload)
@@ -135,7 +151,11 @@ async def test_motion_clip_events_snapshot_and_discovery(
 
         # Every discovery config on the broker is the one the builder gives, and nothing else of this hub's.
         info = HubInfo(output(hub).ctx.hub_id, output(hub).ctx.version)
-        expected = dict(hub_configs(TOPICS, info) + camera_configs(TOPICS, info, "porch", snapshots=True))
+        expected = dict(
+            hub_configs(TOPICS, info)
+            + camera_configs(TOPICS, info, "porch", snapshots=True)
+            + camera_configs(TOPICS, info, "dead", snapshots=True)
+        )
         await sub.barrier()
         published = {m.topic: m.payload.decode() for m in sub.messages if m.topic.startswith("homeassistant/")}
         assert published == expected
@@ -146,6 +166,9 @@ async def test_motion_clip_events_snapshot_and_discovery(
             if state is None or state in ("camhub/events", "camhub/requests") or state.endswith("/events"):
                 continue
             shown = [m.payload.decode() for m in sub.on(state)]
+            if state == "camhub/dead/last_clip":  # a camera that never recorded has no last clip (unknown)
+                assert not shown
+                continue
             assert shown, f"nothing on {state} ({topic})"
             for value in shown:
                 if "payload_on" in config:
@@ -204,14 +227,22 @@ async def test_switches_and_threshold_apply_are_audited_and_survive_a_restart(
             # Switched back on, detection finds the scene's motion again.
             async with mosquitto.client() as client:
                 await client.publish("camhub/porch/detect/set", "ON")
-            await sub.wait_for(payload_on("camhub/porch/detect/state", b"ON"), after=again, what="detect ON")
-            await sub.wait_for(payload_on("camhub/porch/motion", b"ON"), after=again, what="motion after detect ON")
+            assert hub.bus is not None
+            with hub.bus.subscribe(MotionEnded, ClipSaved) as events:
+                await sub.wait_for(payload_on("camhub/porch/detect/state", b"ON"), after=again, what="detect ON")
+                await sub.wait_for(payload_on("camhub/porch/motion", b"ON"), after=again, what="motion, detect ON")
+                # Recording is still off: two motion events end (a clip would be saved between them), no clip.
+                seen: list[object] = []
+                while sum(isinstance(e, MotionEnded) for e in seen) < 2:
+                    seen.append(await asyncio.wait_for(events.get(), WAIT))
+                assert not [e for e in seen if isinstance(e, ClipSaved)], seen
 
 
 async def test_the_broker_goes_away_the_hub_records_on_reconnects_and_republishes(
     mosquitto: Broker, http_sim: SimHttpServer, tmp_path: Path
 ) -> None:
-    async with running(hub_config(tmp_path / "data", mosquitto, http_sim)) as hub:
+    # A small outbox, so that what waits while the broker is away overflows it and is counted.
+    async with running(hub_config(tmp_path / "data", mosquitto, http_sim, queue=10)) as hub:
         mqtt = output(hub)
         await until(lambda: mqtt.connected, "the first connection")
         assert hub.bus is not None
@@ -232,8 +263,10 @@ async def test_the_broker_goes_away_the_hub_records_on_reconnects_and_republishe
                 await sub.wait_for(lambda m: m.topic.endswith("/porch_motion/config"), what="discovery again")
                 await sub.wait_for(lambda m: m.topic == "camhub/porch/detect/state", what="state again")
                 await sub.wait_for(lambda m: m.topic == "camhub/porch/last_clip", what="the last clip again")
-        health = mqtt.health()
+            async with aiohttp.ClientSession() as http, http.get(f"{hub.url}/api/health") as r:
+                health = (await r.json())["outputs"]["mqtt"]
         assert health["connected"] and health["connects"] == 2, health
+        assert health["dropped"] > 0 and health["queued"] <= 10, health
 
 
 async def test_home_assistants_birth_message_brings_everything_again(
@@ -291,3 +324,21 @@ async def test_a_wrong_password_is_a_clear_error_and_is_retried(
     errors = [r for r in caplog.records if r.name.startswith("camhub.integrations.mqtt") and r.levelname == "ERROR"]
     assert len(errors) == 1, [r.getMessage() for r in errors]  # said once, not at every retry
     assert wrong not in caplog.text
+
+
+async def test_availability_follows_the_camera(mosquitto: Broker, sim_rendering: Rendering, tmp_path: Path) -> None:
+    with LoopThread("mqtt-availability-sim") as loop:
+        server = SimHttpServer({"cam": sim_rendering})
+        loop.run(server.start())
+        try:
+            async with (
+                Subscriber(mosquitto, "camhub/porch/availability") as sub,
+                running(hub_config(tmp_path / "data", mosquitto, server)),
+            ):
+                await sub.wait_for(payload_on("camhub/porch/availability", b"online"), what="online")
+                mark = len(sub.messages)
+                loop.run(server.stop())  # the camera goes away
+                gone = await sub.wait_for(payload_on("camhub/porch/availability", b"offline"), after=mark)
+                assert gone.retain
+        finally:
+            loop.run(server.stop())
