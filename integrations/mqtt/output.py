@@ -114,7 +114,10 @@ class MqttOutput:
             node_id(self.publisher.hub),
             self._clear,
         )
-        self._client_log = logging.getLogger(f"{__name__}.client")
+        # aiomqtt's own logger: one per client, outside logging's registry (so it is not kept for ever, nor its
+        # filter, when a hub is made again in the same process), passing what it keeps on to this module's.
+        self._client_log = logging.Logger(f"{__name__}.client")  # noqa: LOG001
+        self._client_log.parent = log
         self._client_log.addFilter(_QueueFullCounter(self.inbound))
         # Subscribed now, so nothing between the hub's start and this task's is missed.
         self._events = ctx.bus.subscribe(*EVENTS, maxsize=BUS_QUEUE)
