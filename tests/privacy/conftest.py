@@ -92,6 +92,7 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
         privacy: dict[str, Any] | None = None,
         clips: list[tuple[str, float]] | None = None,
         cameras: tuple[str, ...] = ("yard", "porch"),
+        mqtt: dict[str, Any] | None = None,
     ) -> PrivacyHub:
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
@@ -126,6 +127,7 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
                 "data_dir": str(data),
                 "web": {"host": "127.0.0.1", "port": 0, "max_connections_per_address": 256},
                 "privacy": privacy or {},
+                "mqtt": mqtt or {},
                 # No mDNS here: python-zeroconf draws from the `random` module on the hub's loop, and the
                 # schemathesis test's Hypothesis (same process) refuses strategies while `random` moves.
                 # The discovery routes are still served (and fuzzed); discovery has its own tests.
