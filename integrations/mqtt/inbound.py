@@ -15,24 +15,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Collection
 
 from camhub.audit import AuditUnavailable
 from camhub.integrations.mqtt.homeassistant import CAMERA_ENTITIES
-from camhub.integrations.mqtt.topics import NUMBERS, OFF, ON, ONLINE, SWITCHES, Topics
+from camhub.integrations.mqtt.topics import NUMBERS, OFF, OFFLINE, ON, ONLINE, SWITCHES, Topics
 from camhub.settings import CameraSettings, SettingRefused
 
 log = logging.getLogger(__name__)
 
 # The longest payload a `set` or the birth message can need ("254.5", "offline"); longer is ignored unread.
 MAX_PAYLOAD = 32
+# Home Assistant says it is online once per restart, but anyone on the broker can say it a thousand times a
+# second: each still brings a republish (coalesced by the client), the log says so once in this many seconds.
+BIRTH_LOG_INTERVAL_S = 60.0
 ACTOR = "mqtt"
 # Why a message is ignored: the keys of `Inbound.ignored` and of /api/health's mqtt.ignored.
 IGNORED_KINDS = (
     "oversized",  # longer than MAX_PAYLOAD
     "not_utf8",  # the payload is not UTF-8 text
-    "malformed",  # not ON/OFF for a switch, not a number for a number, or out of its range
+    "malformed",  # not ON/OFF for a switch, not a number in range for a number, not online/offline for the birth
     "unknown_camera",  # no running camera of that name
     "unknown_topic",  # not a setting camhub has, or a topic it does not listen on
     "retained",  # a retained command: it would be applied again at every reconnect
@@ -66,6 +70,7 @@ class Inbound:
         self.applied = 0
         self._wanted: dict[tuple[str, str], bool | float] = {}  # at most cameras x settings entries
         self._wake = asyncio.Event()
+        self._birth_logged = -math.inf  # time.monotonic() of the last birth logged
 
     @property
     def config_filter(self) -> str:
@@ -85,8 +90,12 @@ class Inbound:
             self._ignore("not_utf8", topic, "the payload is not UTF-8 text")
             return
         if topic == self.topics.birth:
-            if text == ONLINE and not retain:
-                log.info("mqtt: Home Assistant is online; discovery and state are sent again")
+            if text not in (ONLINE, OFFLINE):
+                self._ignore("malformed", topic, f"Home Assistant's status is {ONLINE} or {OFFLINE}")
+            elif text == ONLINE and not retain:  # a retained one comes at each connect, which republishes anyway
+                if time.monotonic() - self._birth_logged >= BIRTH_LOG_INTERVAL_S:
+                    self._birth_logged = time.monotonic()
+                    log.info("mqtt: Home Assistant is online; discovery and state are sent again")
                 self._on_birth()
             return
         levels = topic.split("/")
