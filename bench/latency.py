@@ -87,6 +87,7 @@ LOOP = 10.0
 CROSSING = 1.3
 STAGGER = 1.2
 BURST_GAP = 0.3  # seconds: events raised closer together than this count as one burst
+BUSY = 80.0  # % of all cores: above this the machine counts as busy when an event is set against the load
 
 
 def scene(i: int) -> Scene:
@@ -133,6 +134,23 @@ class Run:
     mqtt: dict[str, Any]  # the hub's /api/health view of its MQTT client at the end
     ignored: dict[str, int] = field(default_factory=dict)  # what the subscriber did not count, by reason
     warnings: list[str] = field(default_factory=list)
+    load: list[tuple[float, int, int]] = field(default_factory=list)  # (time, busy, total ticks) every half second
+
+    def busy_before(self, at: float, span: float = 1.0) -> float | None:
+        """% of all cores busy over about `span` seconds up to `at` (the samples around that span)."""
+        before = [x for x in self.load if x[0] <= at - span]
+        after = [x for x in self.load if x[0] >= at]
+        if not before or not after:
+            return None
+        (_, b0, t0), (_, b1, t1) = before[-1], after[0]
+        return (b1 - b0) / max(1, t1 - t0) * 100
+
+
+async def sample_load(into: list[tuple[float, int, int]]) -> None:
+    """The machine's busy and total ticks every half second, to set each slow event against the load then."""
+    while True:
+        into.append((time.time(), *machine_ticks()))
+        await asyncio.sleep(0.5)
 
 
 class Broker(LocalMosquitto):
@@ -266,6 +284,8 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
     await asyncio.to_thread(broker.start)
     subscriber = Subscriber(broker)
     listening = asyncio.create_task(subscriber.run())
+    load: list[tuple[float, int, int]] = []
+    sampling = asyncio.create_task(sample_load(load))
     server = RtspServer(await asyncio.to_thread(renderings, phases, Path(args.cache)))
     hub: HubProcess | None = None
     spy: subprocess.Popen[bytes] | None = None
@@ -331,6 +351,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
             mqtt=health.get("outputs", {}).get("mqtt", {}),
             ignored=dict(subscriber.ignored),
             warnings=[line for line in hub.lines if " WARNING " in line or " ERROR " in line][:12],
+            load=load,
         )
     finally:
         if spy is not None:
@@ -339,7 +360,8 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
         if hub is not None:
             await asyncio.to_thread(hub.stop, 60.0)
         listening.cancel()
-        await asyncio.gather(listening, return_exceptions=True)
+        sampling.cancel()
+        await asyncio.gather(listening, sampling, return_exceptions=True)
         await server.stop()
         await asyncio.to_thread(broker.stop)
 
@@ -410,7 +432,10 @@ def context(run: Run) -> str:
         f"- {run.phases}, broker {run.broker}: ON to attributes on receipt: median {ms(statistics.median(gap))} ms, "
         f"max {ms(max(gap))} ms; first motion frame to the raising frame (start_frames = 2 at "
         f"{ANALYSIS_FPS:g} fps, by design, not counted): median {ms(statistics.median(run_len))} ms. "
-        f"Slowest five: " + ", ".join(f"{e.camera} {ms(e.latency)} ms" for e in slowest) + ". "
+        "Slowest five, with the machine's busy share in the second before each: "
+        + ", ".join(f"{e.camera} {ms(e.latency)} ms ({fmt_busy(run.busy_before(e.on_received))})" for e in slowest)
+        + ". "
+        + by_load(run)
     )
     if not groups:
         text += f"No two events were raised less than {BURST_GAP:g} s apart. "
@@ -422,6 +447,25 @@ def context(run: Run) -> str:
         )
     text += f"Not counted by the subscriber: {run.ignored}."
     return text + "\n"
+
+
+def fmt_busy(busy: float | None) -> str:
+    return "n/a" if busy is None else f"{busy:.0f}% busy"
+
+
+def by_load(run: Run, threshold: float = BUSY) -> str:
+    """Latency of the events raised while the machine was busy against the others."""
+    busy, calm = [], []
+    for e in run.events:
+        share = run.busy_before(e.on_received)
+        if share is not None:
+            (busy if share >= threshold else calm).append(e.latency)
+    parts = [
+        f"{len(values)} events {label}: median {ms(statistics.median(values))} ms, max {ms(max(values))} ms"
+        for label, values in ((f"after a second at least {threshold:.0f}% busy", busy), ("the others", calm))
+        if values
+    ]
+    return "; ".join(parts) + ". " if parts else ""
 
 
 def bursts(events: list[Event]) -> list[list[Event]]:
