@@ -25,11 +25,12 @@ an ON is paired with the next attributes message of its camera, and an event see
 raised before the measured window (cameras online plus a warm-up) are left out; the run
 ends at `--events` events or `--time-limit` seconds.
 
-What is not measured: anything before the hub took the packet (the camera's sensor,
-encoder and network; here the RTSP server on loopback). The delay is the hub's own
-(decode, picking frames at the analysis rate, detection, the state machine, the hop
-from the reader thread to the event loop, the MQTT outbox and publish) plus the broker
-and this subscriber.
+What is measured is the hub's own delay after capture (decode, picking frames at the
+analysis rate, detection, the state machine, the hop from the reader thread to the event
+loop, the MQTT outbox and publish) plus the broker and this subscriber. Not measured:
+the camera's sensor, encoder and network (here the RTSP server on loopback), and the
+wait inside FFmpeg's RTSP demuxer before the reader gets the packet, which
+bench/rtsp_handout.py measures apart after the runs (`--handout-seconds`) for the report.
 
 Phases: the scene loops every 10 s with one object crossing, one motion event per loop.
 `staggered` gives each camera its own rendering, its object setting off 1.2 s after the
@@ -51,17 +52,17 @@ import datetime
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from latency_report import Event, Run, Setup, load, ms, quantiles, report, save
 from pipeline import HZ, HubProcess, all_online, by_role, cpu_ticks, free_port, machine, machine_ticks
 from rtsp_handout import Handout, measure_handout
 
@@ -75,7 +76,6 @@ PREFIX = "camhub"
 CAMERAS = 8
 ANALYSIS_FPS = 5.0
 RECORD_FPS = 15
-GOAL_P99 = 0.250  # seconds
 WARMUP = 12.0  # seconds after all cameras are online: more than a loop, so every background is learnt
 
 # A 10 s loop with one object crossing in 1.3 s, one motion event per loop: with the default
@@ -86,8 +86,6 @@ WARMUP = 12.0  # seconds after all cameras are online: more than a loop, so ever
 LOOP = 10.0
 CROSSING = 1.3
 STAGGER = 1.2
-BURST_GAP = 0.3  # seconds: events raised closer together than this count as one burst
-BUSY = 80.0  # % of all cores: above this the machine counts as busy when an event is set against the load
 
 
 def scene(i: int) -> Scene:
@@ -107,46 +105,20 @@ def scene(i: int) -> Scene:
     )
 
 
-@dataclass(frozen=True)
-class Event:
-    camera: str
-    start: float  # start_s: capture time of the first motion frame of the run
-    raised_at: float  # raised_at_s: capture time of the frame that started the event
-    on_received: float  # time.time() when the ON was read here
-    attributes_received: float
-
-    @property
-    def latency(self) -> float:
-        return self.on_received - self.raised_at
+Load = list[tuple[float, int, int]]  # (time.time(), busy, total ticks of all CPUs), every half second
 
 
-@dataclass
-class Run:
-    phases: str
-    broker: str
-    events: list[Event]
-    window: float  # seconds measured
-    hub_cpu: float  # % of one core
-    server_cpu: float  # % of one core, the RTSP server
-    machine_busy: float  # % of all cores
-    other_cpu: float  # % of one core: busy time not spent by the hub, the server, the broker or this bench
-    detect_behind: float  # worst camera's detect-input shortfall in the window, seconds of stream
-    mqtt: dict[str, Any]  # the hub's /api/health view of its MQTT client at the end
-    ignored: dict[str, int] = field(default_factory=dict)  # what the subscriber did not count, by reason
-    warnings: list[str] = field(default_factory=list)
-    load: list[tuple[float, int, int]] = field(default_factory=list)  # (time, busy, total ticks) every half second
-
-    def busy_before(self, at: float, span: float = 1.0) -> float | None:
-        """% of all cores busy over about `span` seconds up to `at` (the samples around that span)."""
-        before = [x for x in self.load if x[0] <= at - span]
-        after = [x for x in self.load if x[0] >= at]
-        if not before or not after:
-            return None
-        (_, b0, t0), (_, b1, t1) = before[-1], after[0]
-        return (b1 - b0) / max(1, t1 - t0) * 100
+def busy_before(load: Load, at: float, span: float = 1.0) -> float | None:
+    """% of all cores busy over about `span` seconds up to `at` (the samples around that span)."""
+    before = [x for x in load if x[0] <= at - span]
+    after = [x for x in load if x[0] >= at]
+    if not before or not after:
+        return None
+    (_, b0, t0), (_, b1, t1) = before[-1], after[0]
+    return (b1 - b0) / max(1, t1 - t0) * 100
 
 
-async def sample_load(into: list[tuple[float, int, int]]) -> None:
+async def sample_load(into: Load) -> None:
     """The machine's busy and total ticks every half second, to set each slow event against the load then."""
     while True:
         into.append((time.time(), *machine_ticks()))
@@ -284,7 +256,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
     await asyncio.to_thread(broker.start)
     subscriber = Subscriber(broker)
     listening = asyncio.create_task(subscriber.run())
-    load: list[tuple[float, int, int]] = []
+    load: Load = []
     sampling = asyncio.create_task(sample_load(load))
     server = RtspServer(await asyncio.to_thread(renderings, phases, Path(args.cache)))
     hub: HubProcess | None = None
@@ -323,6 +295,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
                 raise RuntimeError("the hub or the subscriber stopped: " + " | ".join(list(hub.lines)[-10:]))
             await asyncio.sleep(0.5)
         t1 = time.time()
+        load.append((t1, *machine_ticks()))  # so the last events have a sample after them
         after = await asyncio.to_thread(get_json, port, "/api/cameras")
         health = await asyncio.to_thread(get_json, port, "/api/health")
         hub1, machine1 = cpu_ticks(hub.pid), machine_ticks()
@@ -341,7 +314,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
         return Run(
             phases=phases,
             broker="set_tcp_nodelay true" if nodelay else "default",
-            events=subscriber.counted(t0),
+            events=[replace(e, busy=busy_before(load, e.on_received)) for e in subscriber.counted(t0)],
             window=window,
             hub_cpu=(hub1 - hub0) / HZ / window * 100,
             server_cpu=(server1 - server0) / HZ / window * 100,
@@ -351,7 +324,6 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
             mqtt=health.get("outputs", {}).get("mqtt", {}),
             ignored=dict(subscriber.ignored),
             warnings=[line for line in hub.lines if " WARNING " in line or " ERROR " in line][:12],
-            load=load,
         )
     finally:
         if spy is not None:
@@ -371,213 +343,6 @@ def start_py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]
     command = [str(Path(sys.executable).with_name("py-spy")), "record", "--threads", "--format", "raw"]
     command += ["--duration", str(int(seconds)), "--output", str(out), "--pid", str(pid)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-# -- report
-
-
-def quantiles(values: list[float]) -> dict[str, float]:
-    """Median, p90, p99 (linear interpolation between order statistics, statistics' 'inclusive'), max."""
-    if len(values) < 2:
-        return dict.fromkeys(("median", "p90", "p99", "max"), values[0] if values else float("nan"))
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {"median": statistics.median(values), "p90": cuts[89], "p99": cuts[98], "max": max(values)}
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f}"
-
-
-def table(runs: list[Run]) -> str:
-    lines = [
-        "| phases | broker | events | median ms | p90 ms | p99 ms (goal < 250) | max ms | window s "
-        "| hub CPU, % of one core | RTSP server CPU | machine busy | other load | detect input behind "
-        "| MQTT sent / dropped |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        q = quantiles([e.latency for e in r.events])
-        verdict = "met" if q["p99"] < GOAL_P99 else "MISSED"
-        lines.append(
-            f"| {r.phases} | {r.broker} | {len(r.events)} | {ms(q['median'])} | {ms(q['p90'])} "
-            f"| {ms(q['p99'])} {verdict} | {ms(q['max'])} | {r.window:.0f} | {r.hub_cpu:.0f} | {r.server_cpu:.0f}% "
-            f"| {r.machine_busy:.0f}% | {r.other_cpu:.0f}% | {r.detect_behind:.2f} s "
-            f"| {r.mqtt.get('sent')} / {r.mqtt.get('dropped')} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def per_camera(run: Run) -> str:
-    lines = [
-        f"Per camera, {run.phases}, broker {run.broker}: median / p99 / max ms (events)  ",
-    ]
-    cells = []
-    for name in camera_names():
-        values = [e.latency for e in run.events if e.camera == name]
-        if values:
-            q = quantiles(values)
-            cells.append(f"{name} {ms(q['median'])} / {ms(q['p99'])} / {ms(q['max'])} ({len(values)})")
-    return lines[0] + "\n" + "; ".join(cells) + ".\n"
-
-
-def context(run: Run) -> str:
-    """Figures around the measured delay, for the reading of the result."""
-    gap = [e.attributes_received - e.on_received for e in run.events]
-    run_len = [e.raised_at - e.start for e in run.events]
-    slowest = sorted(run.events, key=lambda e: e.latency)[-5:]
-    groups = [group for group in bursts(run.events) if len(group) > 1]
-    spread = [max(e.raised_at for e in group) - min(e.raised_at for e in group) for group in groups]
-    sizes = [len(group) for group in groups]
-    text = (
-        f"- {run.phases}, broker {run.broker}: ON to attributes on receipt: median {ms(statistics.median(gap))} ms, "
-        f"max {ms(max(gap))} ms; first motion frame to the raising frame (start_frames = 2 at "
-        f"{ANALYSIS_FPS:g} fps, by design, not counted): median {ms(statistics.median(run_len))} ms. "
-        "Slowest five, with the machine's busy share in the second before each: "
-        + ", ".join(f"{e.camera} {ms(e.latency)} ms ({fmt_busy(run.busy_before(e.on_received))})" for e in slowest)
-        + ". "
-        + by_load(run)
-    )
-    if not groups:
-        text += f"No two events were raised less than {BURST_GAP:g} s apart. "
-    else:
-        text += (
-            f"Events raised less than {BURST_GAP:g} s apart form {len(spread)} bursts of "
-            f"{statistics.mean(sizes):.1f} events on average (largest {max(sizes)}), each raised over a median "
-            f"{ms(statistics.median(spread))} ms. "
-        )
-    text += f"Not counted by the subscriber: {run.ignored}."
-    return text + "\n"
-
-
-def fmt_busy(busy: float | None) -> str:
-    return "n/a" if busy is None else f"{busy:.0f}% busy"
-
-
-def by_load(run: Run, threshold: float = BUSY) -> str:
-    """Latency of the events raised while the machine was busy against the others."""
-    busy, calm = [], []
-    for e in run.events:
-        share = run.busy_before(e.on_received)
-        if share is not None:
-            (busy if share >= threshold else calm).append(e.latency)
-    parts = [
-        f"{len(values)} events {label}: median {ms(statistics.median(values))} ms, max {ms(max(values))} ms"
-        for label, values in ((f"after a second at least {threshold:.0f}% busy", busy), ("the others", calm))
-        if values
-    ]
-    return "; ".join(parts) + ". " if parts else ""
-
-
-def bursts(events: list[Event]) -> list[list[Event]]:
-    groups: list[list[Event]] = []
-    for e in sorted(events, key=lambda e: e.raised_at):
-        if groups and e.raised_at - groups[-1][-1].raised_at < BURST_GAP:
-            groups[-1].append(e)
-        else:
-            groups.append([e])
-    return groups
-
-
-def handout_text(handouts: dict[str, Handout]) -> list[str]:
-    lines = [
-        "## Before capture time: FFmpeg's RTSP demuxer",
-        "",
-        "Measured apart (bench/rtsp_handout.py, no hub): a TCP relay between the RTSP server and the hub's own "
-        "RTSP source notes when each RTP packet arrives; for each packet the source hands out, the wait is its "
-        "capture time minus the arrival of the last RTP packet of the same frame (paired by order, checked by "
-        "the sizes' correlation, which must peak at no shift).",
-        "",
-        "| stream | frames | after the frame's last RTP packet: median (min-max) ms | after the next frame's first "
-        "RTP packet: median ms | size correlation at shift -1 / 0 / +1 |",
-        "|---|---|---|---|---|",
-    ]
-    for role, h in handouts.items():
-        median, low, high = h.after_last_ms
-        c = h.size_correlation
-        lines.append(
-            f"| {role} | {h.frames} | {median:.1f} ({low:.1f}-{high:.1f}) | {h.after_next_ms:.1f} "
-            f"| {c[-1]} / {c[0]} / {c[1]} |"
-        )
-    return lines
-
-
-def reading(runs: list[Run], handouts: dict[str, Handout]) -> str:
-    worst = max(runs, key=lambda r: quantiles([e.latency for e in r.events])["p99"])
-    p99 = quantiles([e.latency for e in worst.events])["p99"]
-    text = (
-        f"**Reading.** The worst p99 is {ms(p99)} ms ({worst.phases}, broker {worst.broker}) against the goal of "
-        f"{ms(GOAL_P99)} ms: {'met' if p99 < GOAL_P99 else 'MISSED'}."
-    )
-    if "sub" in handouts:
-        wait = handouts["sub"].after_last_ms[0] / 1000
-        text += (
-            f" Counting the demuxer's wait on the detect stream as well ({ms(wait)} ms, one frame interval at "
-            f"{RECORD_FPS} fps), the hub's whole part is about {ms(p99 + wait)} ms at p99: "
-            f"{'still under' if p99 + wait < GOAL_P99 else 'over'} the goal. That wait is one frame interval of "
-            "the detect stream whatever its rate: a camera sending its sub-stream at 5 fps adds 200 ms."
-        )
-    return text
-
-
-def report(runs: list[Run], handouts: dict[str, Handout], args: argparse.Namespace) -> str:
-    lines = [
-        "# Motion-to-MQTT latency: capture of the raising frame to the ON at a subscriber",
-        "",
-        f"Date: {datetime.date.today()}  ",
-        f"Machine: {machine()}  ",
-        f"Command: `.venv/bin/python bench/latency.py --events {args.events} --phases {args.phases} "
-        f"--broker {args.broker}`",
-        "",
-        f"Set-up: {CAMERAS} simulated cameras served by Debian's GStreamer RTSP server on 127.0.0.1 (main 1920x1080 "
-        f"H.264 at {RECORD_FPS} fps recorded by stream copy, sub-stream 640x360 H.264 at {RECORD_FPS} fps analysed "
-        f"at {ANALYSIS_FPS:g} fps, default motion settings). The scene loops every {LOOP:g} s with one object "
-        f"crossing for {CROSSING:g} s: one event per camera per loop. The hub runs as its own process and "
-        "publishes to Debian's mosquitto on a free loopback port (password file, no persistence, otherwise its "
-        "defaults; **broker nodelay** adds `set_tcp_nodelay true`); the subscriber is an aiomqtt client "
-        "(MQTT 3.1.1, QoS 0) in the bench process. Counted: events raised after every camera was online plus "
-        f"{WARMUP:g} s, until {args.events} events.",
-        "",
-        f"**staggered**: each camera has its own rendering, its object setting off {STAGGER:g} s after the "
-        "previous camera's, so the events of a loop are raised apart. **lockstep**: every camera serves the "
-        "same rendering, so the events of a loop are raised within one analysis interval (each reader keeps its "
-        f"own {1000 / ANALYSIS_FPS:.0f} ms cadence): the burst case. The simulated server starts a client at the "
-        "last keyframe (every 2 s) before the loop position, so readers that connect on either side of a "
-        'keyframe run 2 s apart: "Around the delay" below counts the bursts that actually formed.',
-        "",
-        table(runs),
-        reading(runs, handouts),
-        "",
-        "**Latency** = time.time() in the subscriber when it reads the `ON` on `camhub/<camera>/motion`, minus "
-        "`raised_at_s` from the `camhub/<camera>/motion/attributes` message that follows it: the capture time of "
-        "the frame that started the event. Both are this machine's wall clock (one clock, no sync error). "
-        "Quantiles interpolate between order statistics (Python's statistics.quantiles, 'inclusive'); with 200 "
-        "events p99 lies between the 2nd and 3rd largest. **other load** is the machine's busy time not spent by "
-        "the hub, the RTSP server, the broker or the bench, in % of one core (loopback softirqs, and other work "
-        "on this shared machine). **detect input behind**: the worst camera's shortfall of sub-stream packets "
-        f"against {RECORD_FPS}/s over the window, in seconds of stream; a reader that fell behind its stream would "
-        "stamp packets late and hide that wait.",
-        "",
-        "**What the delay covers.** Capture time is the hub's wall clock when its reader thread takes the packet "
-        "from FFmpeg's demuxer. Measured is what follows inside the hub (decoding the sub-stream, picking the "
-        "frame at the analysis rate, detection and the state machine on the reader thread, the hop to the event "
-        "loop through the bus, the MQTT outbox and publish), then the broker and the subscriber. Not measured: "
-        "the camera's exposure, encoder and network, and the wait inside FFmpeg's RTSP demuxer before the hub "
-        "sees the packet (next section).",
-        "",
-        *handout_text(handouts),
-        "",
-        "## Per camera",
-        "",
-    ]
-    for r in runs:
-        lines += [per_camera(r)]
-    lines += ["## Around the delay", ""]
-    lines += [context(r) for r in runs]
-    notes = [(r, w) for r in runs for w in r.warnings]
-    if notes:
-        lines += ["", "Hub warnings during the runs (first few):", ""]
-        lines += [f"- {r.phases}/{r.broker}: `{w[:200]}`" for r, w in notes[:12]]
-    return "\n".join(lines) + "\n"
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, Handout]]:
@@ -611,6 +376,23 @@ async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, Handout]]:
     return runs, handouts
 
 
+def setup_of(args: argparse.Namespace) -> Setup:
+    return Setup(
+        command=f".venv/bin/python bench/latency.py --events {args.events} --phases {args.phases} "
+        f"--broker {args.broker}",
+        date=str(datetime.date.today()),
+        machine=machine(),
+        cameras=CAMERAS,
+        record_fps=RECORD_FPS,
+        analysis_fps=ANALYSIS_FPS,
+        loop=LOOP,
+        crossing=CROSSING,
+        stagger=STAGGER,
+        warmup=WARMUP,
+        events=args.events,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=200, help="events to count per run")
@@ -625,21 +407,22 @@ def main() -> None:
     )
     parser.add_argument("--dir", help="where the hub's data folders go (default: a temp folder)")
     parser.add_argument("--py-spy", help="folder for py-spy profiles of the hub (perturbs the numbers)")
-    parser.add_argument("--json", help="also write every event here")
     parser.add_argument(
         "--handout-seconds", type=float, default=15.0, help="seconds per stream of the demuxer check (0: skip)"
     )
+    parser.add_argument("--json", help="also save what was measured here (every event), for --report-from")
+    parser.add_argument("--report-from", help="measure nothing: write the report from a file --json saved")
     args = parser.parse_args()
-    runs, handouts = asyncio.run(run(args))
-    text = report(runs, handouts, args)
+    if args.report_from:
+        setup, runs, handouts = load(Path(args.report_from))
+    else:
+        setup = setup_of(args)
+        runs, handouts = asyncio.run(run(args))
+        if args.json:
+            save(Path(args.json), setup, runs, handouts)
+    text = report(setup, runs, handouts)
     print(text)
     Path(args.out).write_text(text)
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                [{"phases": r.phases, "broker": r.broker, "events": [asdict(e) for e in r.events]} for r in runs]
-            )
-        )
 
 
 if __name__ == "__main__":
