@@ -140,14 +140,16 @@ class Attacker:
         )
 
 
-# topic, payload: each kind, several times, aimed at detection and the threshold (recording is the fence)
-# Mosquitto itself disconnects a client whose topic holds a control character (\n, \x1b, \x7f, \x85);
-# a line separator and a right-to-left override get through, and must not reach the log raw.
-ODD_CAMERAS = ["nosuch", "PORCH", "porch ", "ポーチ", "..", "x" * 60000, "evil\u2028forged\u202eline"]
+# topic, payload: each kind, several times, aimed at detection and the threshold (recording is the fence).
+# The first of each kind is the one logged: a 60,000-character camera name must be cut in the log, and a
+# line separator and right-to-left override in a setting's name escaped. (Mosquitto itself disconnects a
+# client whose topic holds a control character: \n, \x1b, \x7f, \x85.)
+ODD_CAMERAS = ["x" * 60000, "nosuch", "PORCH", "porch ", "ポーチ", ".."]
+ODD_KEYS = ["evil\u2028forged\u202eline", "delete_all", "approve", "__class__", "", "DETECT", "detect "]
 HOSTILE: dict[str, list[tuple[str, bytes]]] = {
     "oversized": [
+        (SET.format("detect"), MARKER * (1 << 16)),  # the first of its kind: the one logged
         (SET.format("detect"), b"OFF" + b" " * (1 << 20)),  # what a size check alone keeps from being obeyed
-        (SET.format("detect"), MARKER * (1 << 16)),
         (SET.format("motion_threshold"), b"1" + b" " * 40),
         (BIRTH, b"online" + b" " * 100),
     ],
@@ -167,9 +169,7 @@ HOSTILE: dict[str, list[tuple[str, bytes]]] = {
         (BIRTH, b"ONLINE please"),
     ],
     "unknown_camera": [(f"camhub/{name}/detect/set", b"OFF") for name in ODD_CAMERAS],
-    "unknown_topic": [
-        (SET.format(key), b"ON") for key in ("delete_all", "approve", "__class__", "", "DETECT", "detect ")
-    ],
+    "unknown_topic": [(SET.format(key), b"ON") for key in ODD_KEYS],
 }
 # Sent retained before the hub connects: the broker hands them over at every (re)subscription.
 RETAINED = [(SET.format("detect"), b"OFF"), (SET.format("motion_threshold"), b"1")]
