@@ -6,7 +6,8 @@ cannot use (docs/mqtt.md, "What camhub ignores") is sent several times: the sett
 as it was, the kind is counted in health and logged once, and afterwards the same connection still
 obeys a valid command. A burst of 10,000 mixed messages and a burst of Home Assistant birth messages
 leave the client connected (no reconnect), the web server answering, the memory bounded and the audit
-log with a few entries rather than thousands.
+log with a few entries rather than thousands. A strict xfail holds a known gap: a command published
+retained while the hub listens reaches it unflagged (MQTT 3.1.1) and is obeyed.
 """
 
 from __future__ import annotations
@@ -140,14 +141,16 @@ class Attacker:
         )
 
 
-# topic, payload: each kind, several times, aimed at detection and the threshold (recording is the fence)
-# Mosquitto itself disconnects a client whose topic holds a control character (\n, \x1b, \x7f, \x85);
-# a line separator and a right-to-left override get through, and must not reach the log raw.
-ODD_CAMERAS = ["nosuch", "PORCH", "porch ", "ポーチ", "..", "x" * 60000, "evil\u2028forged\u202eline"]
+# topic, payload: each kind, several times, aimed at detection and the threshold (recording is the fence).
+# The first of each kind is the one logged: a 60,000-character camera name must be cut in the log, and a
+# line separator and right-to-left override in a setting's name escaped. (Mosquitto itself disconnects a
+# client whose topic holds a control character: \n, \x1b, \x7f, \x85.)
+ODD_CAMERAS = ["x" * 60000, "nosuch", "PORCH", "porch ", "ポーチ", ".."]
+ODD_KEYS = ["evil\u2028forged\u202eline", "delete_all", "approve", "__class__", "", "DETECT", "detect "]
 HOSTILE: dict[str, list[tuple[str, bytes]]] = {
     "oversized": [
+        (SET.format("detect"), MARKER * (1 << 16)),  # the first of its kind: the one logged
         (SET.format("detect"), b"OFF" + b" " * (1 << 20)),  # what a size check alone keeps from being obeyed
-        (SET.format("detect"), MARKER * (1 << 16)),
         (SET.format("motion_threshold"), b"1" + b" " * 40),
         (BIRTH, b"online" + b" " * 100),
     ],
@@ -167,9 +170,7 @@ HOSTILE: dict[str, list[tuple[str, bytes]]] = {
         (BIRTH, b"ONLINE please"),
     ],
     "unknown_camera": [(f"camhub/{name}/detect/set", b"OFF") for name in ODD_CAMERAS],
-    "unknown_topic": [
-        (SET.format(key), b"ON") for key in ("delete_all", "approve", "__class__", "", "DETECT", "detect ")
-    ],
+    "unknown_topic": [(SET.format(key), b"ON") for key in ODD_KEYS],
 }
 # Sent retained before the hub connects: the broker hands them over at every (re)subscription.
 RETAINED = [(SET.format("detect"), b"OFF"), (SET.format("motion_threshold"), b"1")]
