@@ -211,13 +211,7 @@ def hub_config(server: RtspServer, broker: LocalMosquitto, data_dir: Path, port:
         "web": {"host": "127.0.0.1", "port": port},
         "discovery": {"enabled": False, "interfaces": ["127.0.0.1"]},  # no mDNS or WS-Discovery in a bench
         "retention": {"min_free_bytes": 0},
-        "mqtt": {
-            "host": broker.host,
-            "port": broker.port,
-            "username": broker.username,
-            "password": broker.password,
-            "topic_prefix": PREFIX,
-        },
+        "mqtt": {**broker.hub_mqtt(), "topic_prefix": PREFIX},
         "cameras": {
             name: {
                 "inputs": [

@@ -58,12 +58,7 @@ def demo_config(sim: Simulator, data_dir: Path, port: int, broker: LocalMosquitt
         "cameras": {cam.name: {"inputs": camera_inputs(cam)} for cam in sim.cameras if cam.name != UNCONFIGURED},
     }
     if broker is not None:
-        config["mqtt"] = {
-            "host": broker.host,
-            "port": broker.port,
-            "username": broker.username,
-            "password": broker.password,
-        }
+        config["mqtt"] = broker.hub_mqtt()
     return config
 
 

@@ -98,6 +98,10 @@ class LocalMosquitto:
         self._stderr: IO[bytes] | None = None
         self._started_once = False
 
+    def hub_mqtt(self) -> dict[str, object]:
+        """The `mqtt:` keys of a hub config that connects to this broker with its user."""
+        return {"host": self.host, "port": self.port, "username": self.username, "password": self.password}
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None

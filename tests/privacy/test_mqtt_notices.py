@@ -31,10 +31,6 @@ PENDING = "camhub/requests/pending"
 ACTIVE = "camhub/overrides/active"
 
 
-def mqtt_of(broker: Broker) -> dict[str, Any]:
-    return {"host": broker.host, "port": broker.port, "username": broker.username, "password": broker.password}
-
-
 def payload_on(topic: str, payload: bytes) -> Any:
     return lambda m: m.topic == topic and m.payload == payload
 
@@ -57,7 +53,7 @@ async def requester_token(owner: aiohttp.ClientSession, name: str) -> str:
 async def test_a_request_is_told_without_its_purpose_and_counted_until_decided(mosquitto: Broker, privacy_hub) -> None:
     purpose = "PURPOSE-q7Zx: the hedge quarrel at number 12, not for the broker"
     async with Subscriber(mosquitto, "camhub/#") as sub:
-        ph: PrivacyHub = await privacy_hub(mqtt=mqtt_of(mosquitto))
+        ph: PrivacyHub = await privacy_hub(mqtt=mosquitto.hub_mqtt())
         await sub.wait_for(payload_on(PENDING, b"0"), what="pending 0 once the hub is connected", timeout=WAIT)
         owner = await ph.owner()
         token = await requester_token(owner, "acme-insurance")
@@ -103,7 +99,7 @@ async def test_a_request_is_told_without_its_purpose_and_counted_until_decided(m
 async def test_a_sealed_override_stays_off_the_broker_until_its_owners_are_told(mosquitto: Broker, privacy_hub) -> None:
     agency = "Shelbyville County Sheriff (sealed)"
     async with Subscriber(mosquitto, "camhub/#") as sub:
-        ph: PrivacyHub = await privacy_hub(mqtt=mqtt_of(mosquitto))
+        ph: PrivacyHub = await privacy_hub(mqtt=mosquitto.hub_mqtt())
         await sub.wait_for(payload_on(ACTIVE, b"0"), what="active 0 once the hub is connected", timeout=WAIT)
         owner = await ph.owner()
         async with owner.post("/api/accounts", json={"username": "custodian", "role": "custodian"}) as r:

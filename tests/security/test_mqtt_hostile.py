@@ -55,13 +55,7 @@ async def running_hub(
         "web": {"port": 0},
         "discovery": {"enabled": False},
         "retention": {"min_free_bytes": 0},
-        "mqtt": {
-            "host": broker.host,
-            "port": broker.port,
-            "username": broker.username,
-            "password": broker.password,
-            **mqtt,
-        },
+        "mqtt": {**broker.hub_mqtt(), **mqtt},
         "cameras": {"porch": {"inputs": [{"url": http_sim.url("cam", "mjpeg"), "roles": ["record", "detect"]}]}},
     }
     hub = Hub(parse_config(config))

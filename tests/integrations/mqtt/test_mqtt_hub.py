@@ -47,13 +47,7 @@ def hub_config(
             "discovery": {"enabled": False},
             "retention": {"min_free_bytes": 0},
             "reconnect": {"initial": 0.2, "cap": 2.0},
-            "mqtt": {
-                "host": broker.host,
-                "port": broker.port,
-                "username": broker.username,
-                "password": broker.password,
-                **mqtt,
-            },
+            "mqtt": {**broker.hub_mqtt(), **mqtt},
             "cameras": {
                 name: {
                     "inputs": [{"url": sim.url("cam", "mjpeg")}],
