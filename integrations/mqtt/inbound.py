@@ -71,6 +71,8 @@ class Inbound:
         self._wanted: dict[tuple[str, str], bool | float] = {}  # at most cameras x settings entries
         self._wake = asyncio.Event()
         self._birth_logged = -math.inf  # time.monotonic() of the last birth logged
+        self._cleared_logged = -math.inf  # and of the last stale config cleared
+        self.cleared = 0  # stale discovery configs cleared
 
     @property
     def config_filter(self) -> str:
@@ -134,7 +136,13 @@ class Inbound:
             for kind, entity in CAMERA_ENTITIES:
                 camera = object_id.removesuffix(f"_{entity}")
                 if kind == component and camera != object_id and camera not in self._cameras():
-                    log.info("mqtt: clearing Home Assistant's %s of camera %s, which no longer runs", entity, camera)
+                    self.cleared += 1
+                    # Anyone on the broker can send these (the hub id is in its configs): one line a minute.
+                    if time.monotonic() - self._cleared_logged >= BIRTH_LOG_INTERVAL_S:
+                        self._cleared_logged = time.monotonic()
+                        log.info(
+                            "mqtt: clearing Home Assistant's %s of camera %s, which no longer runs", entity, camera
+                        )
                     self._on_stale(topic)
                     break
         return True

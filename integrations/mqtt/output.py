@@ -123,8 +123,9 @@ class MqttOutput:
         self._events = ctx.bus.subscribe(*EVENTS, maxsize=BUS_QUEUE)
 
     # -- publishing: never blocks, never raises
-    def emit(self, topic: str, payload: bytes, retain: bool) -> None:
-        if retain:
+    def emit(self, topic: str, payload: bytes, retain: bool, keep: bool = True) -> None:
+        """Queue a message; a retained one is also kept to be sent again on each connect, unless not `keep`."""
+        if retain and keep:
             self.retained[topic] = payload
         if len(self._outbox) >= self.cfg.queue:
             self._outbox.popleft()
@@ -137,7 +138,8 @@ class MqttOutput:
         self._wake.set()
 
     def _clear(self, topic: str) -> None:
-        self.emit(topic, b"", True)
+        # Not kept: the topic comes from the broker, and anyone there could name a new one each time.
+        self.emit(topic, b"", True, keep=False)
 
     def _refused(self, camera: str, key: str) -> None:
         values = self.ctx.settings.current(camera)
@@ -156,6 +158,7 @@ class MqttOutput:
             "dropped": self.dropped + self._events.dropped,
             "received": self.inbound.received,
             "applied": self.inbound.applied,
+            "stale_configs_cleared": self.inbound.cleared,
             "ignored": dict(sorted(self.inbound.ignored.items())),
         }
 
