@@ -345,7 +345,7 @@ def start_py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, Handout]]:
+async def run(args: argparse.Namespace, setup: Setup) -> tuple[list[Run], dict[str, Handout]]:
     print(f"rendering the scenes (cached in {args.cache}) ...", flush=True)
     await asyncio.to_thread(renderings, "staggered", Path(args.cache))
     runs = []
@@ -363,6 +363,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, Handout]]:
                     flush=True,
                 )
                 runs.append(result)
+                if args.json:  # after each run, so a run that is cut short keeps what it had
+                    save(Path(args.json), setup, runs, {})
     handouts = {}
     if args.handout_seconds > 0:
         server = RtspServer({"cam0": render_scene(scene(0), Path(args.cache))})
@@ -417,7 +419,7 @@ def main() -> None:
         setup, runs, handouts = load(Path(args.report_from))
     else:
         setup = setup_of(args)
-        runs, handouts = asyncio.run(run(args))
+        runs, handouts = asyncio.run(run(args, setup))
         if args.json:
             save(Path(args.json), setup, runs, handouts)
     text = report(setup, runs, handouts)
