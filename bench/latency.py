@@ -37,10 +37,11 @@ Phases: the scene loops every 10 s with one object crossing, one motion event pe
 previous camera's; `lockstep` gives all of them camera 0's, so every camera's event is
 raised within the same 200 ms (one analysis interval: each reader picks frames on its
 own cadence), the worst case for bursts. The simulator starts each RTSP client at the
-last keyframe (every 2 s) before the loop position, so cameras whose readers connect on
-either side of a keyframe run 2 s apart; the 1.2 s stagger keeps any two events at least
-0.4 s apart even then (shifting loops would not help: the offsets collapse to the GOP),
-and the report counts the bursts that actually formed.
+last keyframe (every 2 s) before the loop position and plays on from there, so a
+camera's phase also shifts with the moment its reader connected, modulo the GOP:
+offsetting the loops of several servers instead would collapse to the GOP, and even the
+content stagger can leave a pair of cameras close together. The report counts the
+bursts that actually formed.
 `--py-spy DIR` records the hub during each window (do not publish such numbers).
 """
 
@@ -80,9 +81,8 @@ WARMUP = 12.0  # seconds after all cameras are online: more than a loop, so ever
 
 # A 10 s loop with one object crossing in 1.3 s, one motion event per loop: with the default
 # post-roll (5 s) the event ends 3.7 s before the next crossing. Camera i's object sets off
-# 1.2 i s later than camera 0's (`staggered`): the last crossing still ends inside the loop, and no
-# two cameras' offsets differ by 0 or 2 s (mod 10) less 0.4 s, so a GOP's shift (see above) cannot
-# make two events coincide.
+# 1.2 i s later than camera 0's (`staggered`), so the 8 crossings spread over the loop and the
+# last one still ends inside it.
 LOOP = 10.0
 CROSSING = 1.3
 STAGGER = 1.2
@@ -339,7 +339,7 @@ def start_py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, Handout]]:
+async def run(args: argparse.Namespace, setup: Setup) -> tuple[list[Run], dict[str, Handout]]:
     print(f"rendering the scenes (cached in {args.cache}) ...", flush=True)
     await asyncio.to_thread(renderings, "staggered", Path(args.cache))
     runs = []
@@ -357,6 +357,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Run], dict[str, Handout]]:
                     flush=True,
                 )
                 runs.append(result)
+                if args.json:  # after each run, so a run that is cut short keeps what it had
+                    save(Path(args.json), setup, runs, {})
     handouts = {}
     if args.handout_seconds > 0:
         server = RtspServer({"cam0": render_scene(scene(0), Path(args.cache))})
@@ -411,7 +413,7 @@ def main() -> None:
         setup, runs, handouts = load(Path(args.report_from))
     else:
         setup = setup_of(args)
-        runs, handouts = asyncio.run(run(args))
+        runs, handouts = asyncio.run(run(args, setup))
         if args.json:
             save(Path(args.json), setup, runs, handouts)
     text = report(setup, runs, handouts)
