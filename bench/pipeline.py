@@ -256,6 +256,7 @@ def hub_config(n: int, server: RtspServer, data_dir: Path, port: int) -> dict[st
     return {
         "data_dir": str(data_dir),
         "web": {"host": "127.0.0.1", "port": port},
+        "discovery": {"enabled": False, "interfaces": ["127.0.0.1"]},  # no mDNS or WS-Discovery off loopback
         "retention": {"min_free_bytes": 0},
         "reconnect": {"initial": 0.5, "cap": 5.0},
         "cameras": {
