@@ -25,6 +25,7 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiomqtt
 
@@ -96,6 +97,7 @@ class MqttOutput:
         self._outbox: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._republish = False
+        self._reading: set[asyncio.Task[None]] = set()  # snapshot files being read
         self._stopping = False  # the hub stops: every loop ends at its next step
         self.connected = False
         self._was_connected = False  # the session that just ended had connected (for the log line)
@@ -175,7 +177,7 @@ class MqttOutput:
             await _first_failure(tasks)
         finally:
             self._stopping = True
-            await _cancel_all(tasks)
+            await _cancel_all(tasks + list(self._reading))
             self._events.close()
 
     async def _follow_bus(self) -> None:
@@ -186,11 +188,17 @@ class MqttOutput:
                 log.exception("mqtt: could not publish %s", type(event).__name__)
                 continue
             if snapshot is not None and isinstance(event, ClipSaved):
-                jpeg = await asyncio.to_thread(read_snapshot, snapshot)
-                if jpeg is not None:
-                    self.publisher.snapshot(event.clip.camera, jpeg)
+                # Read aside, so that a motion event behind it does not wait for the file.
+                reading = asyncio.create_task(self._snapshot(event.clip.camera, snapshot), name="mqtt:snapshot")
+                self._reading.add(reading)
+                reading.add_done_callback(self._reading.discard)
             if isinstance(event, OwnerNotice):
                 await self._publish_counts()
+
+    async def _snapshot(self, camera: str, path: Path) -> None:
+        jpeg = await asyncio.to_thread(read_snapshot, path)
+        if jpeg is not None:
+            self.publisher.snapshot(camera, jpeg)
 
     async def _refresh(self) -> None:
         while True:
