@@ -84,10 +84,15 @@ class StreamInfo:
 
 @dataclass(frozen=True, slots=True)
 class Packet:
-    """One compressed packet, as received; `packet` is kept for stream copy."""
+    """One compressed packet, as received; `packet` is kept for stream copy.
+
+    `capture_time` is when FFmpeg's demuxer handed the packet to the hub. Over RTSP that is one frame
+    interval after the frame's last RTP packet arrived (its parser waits for the next frame's first
+    one): 67 ms at 15 fps, measured by bench/rtsp_handout.py (bench/results/latency.md).
+    """
 
     packet: av.Packet[Any]
-    capture_time: float  # Unix seconds when the hub received it
+    capture_time: float  # Unix seconds when the demuxer handed it to the hub (see above)
     keyframe: bool
 
 
