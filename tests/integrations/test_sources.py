@@ -214,7 +214,10 @@ async def test_garbage_bytes_give_an_error_not_a_crash(camera_server: str) -> No
     status = await watch(cameras, settled, timeout=25)
     assert status["good"]["online"] and status["good"]["last_error"] is None
     assert status["bad"]["inputs"][0]["frames_analysed"] == 0
-    assert "invalid data" in status["bad"]["last_error"]
+    # FFmpeg either rejects the bytes while probing or reads them all and finds no frame in them,
+    # depending on how fast the server hands them out; both are named errors, not a crash.
+    last_error = status["bad"]["last_error"]
+    assert "invalid data" in last_error or "end of stream" in last_error, last_error
     assert status["bad"]["inputs"][0]["state"] != "online"
     assert status["badjpeg"]["inputs"][0]["frames_analysed"] == 0
     assert "could not be decoded" in status["badjpeg"]["last_error"]

@@ -67,8 +67,9 @@ async def test_mjpeg_camera_records_h264_clips(http_sim: SimHttpServer, tmp_path
     )
     stream = json.loads(probe.stdout)["streams"][0]
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 640, 360)
-    # The clip holds the motion (the event times are checked against it below), as real frames: on a loaded machine the MJPEG
-    # reader may miss some of the source's 15 fps, so the count is held to a third of that rate.
+    # The clip holds the motion (the event times are checked against it below), as real frames:
+    # on a loaded machine the MJPEG reader may miss some of the source's 15 fps, so the count is
+    # held to a third of that rate.
     duration = float(stream["duration"])
     assert duration >= 2, stream  # the motion lasts 3 s of the scene; a loaded reader may start the clip late
     assert int(stream["nb_read_frames"]) >= duration * 15 / 3, stream
