@@ -90,7 +90,15 @@ class MotionConfig(Model):
     enabled: bool = True
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="decoded frames per second analysed")
     frame_height: int = Field(default=90, ge=16, le=720, description="rows; frames are downscaled to this height")
-    threshold: float = Field(default=10.0, gt=0, lt=255, description="luma levels (0-255) a pixel must change by")
+    threshold: float = Field(
+        default=10.0,
+        gt=0,
+        lt=255,
+        description="luma levels (0-255) a pixel must change by; with auto_threshold, the least the learnt one may be",
+    )
+    auto_threshold: bool = Field(
+        default=True, description="learn the camera's noise (night grain, compression) and set the threshold from it"
+    )
     min_area: float = Field(default=0.0008, gt=0, le=1, description="fraction of the frame that must change for motion")
     global_change: float = Field(
         default=0.7,
