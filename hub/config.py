@@ -19,9 +19,10 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from camhub.errors import ConfigError
+from camhub.motion.zones import Masks, ZoneConfig, at_most_polygons
 from camhub.redact import is_secret_key, redact, redact_url
 from camhub.registry import InputNotClaimed, Registry, SourceIntegration, default_registry
 
@@ -114,6 +115,11 @@ class MotionConfig(Model):
         le=86400,
         description="seconds; a longer event is ended and a new one started",
     )
+    # Zone names go into the clip index and a URL query, so they follow the camera names' rule.
+    zones: Annotated[
+        dict[Annotated[str, Field(pattern=CAMERA_NAME)], ZoneConfig], BeforeValidator(at_most_polygons)
+    ] = Field(default_factory=dict, description="named areas; when given, motion counts only inside them")
+    masks: Masks = Field(default=(), description="polygons where change never counts")
 
 
 class RecordConfig(Model):
@@ -350,6 +356,8 @@ def _describe(error: Any) -> str:
         return f"is not a known key; check its spelling (see docs/config.md){valid}"
     if kind == "missing":
         return "is required but missing"
+    if kind == "string_pattern_mismatch" and error["loc"][-3:-2] == ("zones",):
+        return "is not a valid zone name; expected lower-case letters, digits, '_' or '-', as for camera names"
     if kind == "string_pattern_mismatch" and error["loc"][:1] == ("cameras",):
         return "is not a valid camera name; expected lower-case letters, digits, '_' or '-'"
     if kind == "string_pattern_mismatch" and error["loc"][-1:] in (("topic_prefix",), ("discovery_prefix",)):
@@ -362,7 +370,8 @@ def _shown_value(error: Any) -> str:
     # An unknown key may be a misspelt secret; a secret's value is never echoed, whatever its type.
     if error["type"] in ("missing", "extra_forbidden"):
         return ""
-    if any(isinstance(part, str) and is_secret_key(part) for part in error["loc"]):
+    # "[key]" is pydantic's mark for a mapping key (a camera or zone name), not a key named "key".
+    if any(isinstance(part, str) and part != "[key]" and is_secret_key(part) for part in error["loc"]):
         return " (value not shown: the key holds a secret; put it in quotes if it is all digits)"
     value = error.get("input")
     if isinstance(value, (dict, list)):
