@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from camhub.config import MotionConfig
 
 Box = tuple[float, float, float, float]
+# Capture times are decimal fractions in binary floats (9.2 - 5.2 < 4.0): comparisons allow this much.
+TIME_EPSILON = 1e-6
 # Scores kept per event for choosing its snapshot: a 5-minute event at 5 fps.
 HISTORY = 1500
 
@@ -104,7 +106,7 @@ class MotionStateMachine:
         if sample.motion:
             self._last_motion = sample.time
             self._note_peak(sample)
-        if sample.time - self._start >= self.config.max_event_length:
+        if sample.time - self._start >= self.config.max_event_length - TIME_EPSILON:
             events.append(self._end(sample.time))
             if sample.motion:
                 self._begin(sample)

@@ -23,16 +23,22 @@ nearly the same at 360p and at 4K:
 4. a threshold, the masks, and a count. Only a frame with enough changed
    pixels pays for the regions (contours) and the zones.
 
-Slow movers are seen because a pixel counts when it differs from the
-background alone: the background absorbs a still object over about
-`1 / BACKGROUND_WEIGHT` analysed frames (20 s at 5 fps), and something
-crossing a few pixels a second keeps uncovering and covering pixels well
-inside that time.
+Slow movers are seen because a pixel counts when it differs from a slow
+background (it absorbs a still object over about `1 / BACKGROUND_WEIGHT`
+analysed frames, 20 s at 5 fps) and from the frame of `MOVING_LAG` seconds
+ago. Something crossing a few pixels a second has moved a whole analysis
+pixel or more in that time, where the previous frame would have shown it a
+tenth of one; and something that stopped (a person who sat down, a parked
+car) stops counting `MOVING_LAG` seconds later, not when the slow background
+has absorbed it. The second comparison is made only in frames that already
+changed enough against the background, so a quiet frame never pays for it.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -49,6 +55,8 @@ cv2.setNumThreads(1)
 # a few pixels a second stands out against it; short enough to absorb a parked
 # car or moved chair within a minute.
 BACKGROUND_WEIGHT = 0.01
+# A pixel must also differ from the frame this many seconds back to count as moving now.
+MOVING_LAG = 2.0
 # After a global change the background restarts from the new frame and follows
 # fast for a few frames (codec and exposure settling), reporting no motion.
 CALIBRATION_WEIGHT = 0.2
@@ -81,6 +89,7 @@ MAX_SIDE = 16384
 MIN_REGION = 12
 
 PixelBox = tuple[int, int, int, int]  # x, y, width, height in source pixels
+_JOIN = np.ones((3, 3), np.uint8)  # the dilation that joins an object's fragments
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,8 @@ class MotionEngine:
         self._calibrating = 0
         self._noise: float | None = None  # learnt mean absolute difference under the threshold
         self._frames = 0
+        # Analysis images with their mean and standard deviation, newest last.
+        self._recent: deque[tuple[np.ndarray, float, float]] = deque(maxlen=_lag_frames(self.config))
         self._background_stats = (0.0, 0.0)  # mean and standard deviation of the background, refreshed now and then
         self._keep: np.ndarray | None = None  # 255 where change counts (outside every mask); None: everywhere
         self._counted = 1  # pixels where change counts
@@ -125,6 +136,8 @@ class MotionEngine:
     def configure(self, config: MotionConfig) -> None:
         """New settings from the next frame on; the learnt background and noise level are kept."""
         old, self.config = self.config, config
+        if _lag_frames(config) != self._recent.maxlen:
+            self._recent = deque(self._recent, maxlen=_lag_frames(config))
         if self._source is None:
             return
         if config.frame_height != old.frame_height:
@@ -186,11 +199,23 @@ class MotionEngine:
             cv2.accumulateWeighted(small, background, CALIBRATION_WEIGHT)
             return MotionResult(score=0.0, motion=False, threshold=threshold)
         cv2.accumulateWeighted(small, background, BACKGROUND_WEIGHT)
+        lagged = self._recent[0] if len(self._recent) == self._recent.maxlen else None
+        self._recent.append((small, mean, std))
         self._frames += 1
         if self.config.auto_threshold and self._frames % NOISE_EVERY == 0:
             self._learn_noise(difference, changed_mask)
         if changed < self._min_pixels:
             return MotionResult(score=fraction, motion=False, threshold=threshold)
+        if lagged is not None:  # what differs from the background and changed in the last MOVING_LAG seconds
+            before, before_mean, before_std = lagged
+            gain = std / before_std if before_std > 1.0 and std > 1.0 else 1.0
+            before = cv2.convertScaleAbs(before, alpha=gain, beta=mean - gain * before_mean)
+            moved = cv2.threshold(cv2.absdiff(small, before), threshold, 255, cv2.THRESH_BINARY)[1]
+            changed_mask = cv2.bitwise_and(changed_mask, moved)
+            changed = cv2.countNonZero(changed_mask)
+            fraction = changed / self._counted
+            if changed < self._min_pixels:
+                return MotionResult(score=fraction, motion=False, threshold=threshold)
         return self._regions(changed_mask, fraction, threshold)
 
     # -- internals
@@ -203,8 +228,8 @@ class MotionEngine:
         if self._zones and not touched:
             return MotionResult(score=fraction, motion=False, threshold=threshold)
         # One dilation joins the fragments of one object (differencing sees its edges) into one region.
-        contours = cv2.findContours(cv2.dilate(changed_mask, None), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
-        rects = sorted((cv2.boundingRect(c) for c in contours), key=lambda r: r[2] * r[3], reverse=True)
+        contours = cv2.findContours(cv2.dilate(changed_mask, _JOIN), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
+        rects = sorted((_rect(cv2.boundingRect(c)) for c in contours), key=lambda r: r[2] * r[3], reverse=True)
         height, width = self._source or (0, 0)
         boxes = tuple(_source_box(r, self._step, width, height) for r in rects if r[2] * r[3] >= MIN_REGION)
         return MotionResult(score=fraction, motion=bool(boxes), boxes=boxes, zones=touched, threshold=threshold)
@@ -228,7 +253,7 @@ class MotionEngine:
         self._min_pixels = _pixels(self.config.min_area, width * height)
         zones = []
         for name, zone in sorted(self.config.zones.items()):
-            raster = np.where(rasterise((zone.points,), width, height) > 0, 255, 0).astype(np.uint8)
+            raster: np.ndarray = np.where(rasterise((zone.points,), width, height) > 0, 255, 0).astype(np.uint8)
             if self._keep is not None:
                 raster = cv2.bitwise_and(raster, self._keep)
             area = zone.min_area if zone.min_area is not None else self.config.min_area
@@ -239,6 +264,7 @@ class MotionEngine:
 
     def _relearn(self, small: np.ndarray, mean: float, std: float, *, global_change: bool = False) -> MotionResult:
         self._background = small.astype(np.float32)
+        self._recent.clear()
         self._stats = self._background_stats = (mean, std)
         self._calibrating = CALIBRATION_FRAMES
         return MotionResult(score=0.0, motion=False, global_change=global_change, threshold=self.threshold)
@@ -273,12 +299,21 @@ def _sampling(width: int, height: int, frame_height: int) -> tuple[int, tuple[in
     return step, (len(range(first, width, step)), len(range(first, height, step)))
 
 
+def _lag_frames(config: MotionConfig) -> int:
+    return max(1, round(MOVING_LAG * config.analysis_fps))
+
+
 def _pixels(fraction: float, total: int) -> int:
     return max(1, math.ceil(fraction * total))
 
 
 def _ratio(value: float, previous: float) -> float:
     return abs(value - previous) / (previous + 1.0)
+
+
+def _rect(rect: Sequence[int]) -> tuple[int, int, int, int]:
+    x, y, w, h = rect
+    return (x, y, w, h)
 
 
 def _source_box(rect: tuple[int, int, int, int], step: int, width: int, height: int) -> PixelBox:

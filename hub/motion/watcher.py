@@ -106,7 +106,7 @@ class CameraMotion:
         if not self._follow_settings(frame.capture_time):
             return
         result = self.engine.analyse(frame.luma)
-        sample = _sample(result, frame.capture_time, frame.frame.width, frame.frame.height)
+        sample = sample_of(result, frame.capture_time, frame.frame.width, frame.frame.height)
         self._last_time = frame.capture_time
         self.status.score = sample.score
         self.status.zones = sample.zones
@@ -165,7 +165,7 @@ class CameraMotion:
             self._best = None
 
 
-def _sample(result: MotionResult, time: float, width: int, height: int) -> MotionSample:
+def sample_of(result: MotionResult, time: float, width: int, height: int) -> MotionSample:
     """The engine's result at a capture time, its largest region as fractions of the frame."""
     box: Box | None = None
     if result.boxes:
