@@ -78,6 +78,7 @@ STEP_CHANGED = 0.05
 NOISE_WEIGHT = 0.1
 NOISE_FACTOR = 5.0
 NOISE_EVERY = 5
+CALIBRATION_NOISE_WEIGHT = 0.5
 STATS_EVERY = 5
 AUTO_THRESHOLD_MAX = 60.0
 # Frames are refused beyond these sides (pixels): no camera sends more, and an
@@ -126,7 +127,9 @@ class MotionEngine:
         self._frames = 0
         # Analysis images with their mean and standard deviation, newest last.
         self._recent: deque[tuple[np.ndarray, float, float]] = deque(maxlen=_lag_frames(self.config))
-        self._background_stats = (0.0, 0.0)  # mean and standard deviation of the background, refreshed now and then
+        self._background8: np.ndarray = np.zeros((1, 1), np.uint8)  # the background as uint8, refreshed now and then
+        self._quiet: np.ndarray | None = None  # where brightness is measured: unmasked, unchanged last frame
+        self._difference: np.ndarray = np.zeros((1, 1), np.uint8)  # the last frame's difference from the background
         self._keep: np.ndarray | None = None  # 255 where change counts (outside every mask); None: everywhere
         self._counted = 1  # pixels where change counts
         self._zones: tuple[_Zone, ...] = ()
@@ -168,24 +171,23 @@ class MotionEngine:
             self._start(luma.shape[0], luma.shape[1])
         step, first = self._step, self._step // 2
         small = cv2.medianBlur(luma[first::step, first::step], 3)
-        mean, std = _stats(small)
+        # Brightness and contrast are measured where nothing changed in the previous frame (nor in a mask),
+        # so a mover or swaying leaves do not shift the model of the light for the whole picture.
+        quiet = self._quiet
+        mean, std = _stats(small, quiet)
         background = self._background
         if background is None:
             return self._relearn(small, mean, std)
-
-        # Scale the background to this frame's brightness and contrast (convertScaleAbs does it while
-        # converting to uint8, so it costs nothing): the affine model of a light, dawn or the exposure.
-        if self._frames % STATS_EVERY == 0:  # the background moves 1% a frame: its statistics may lag a little
-            self._background_stats = _stats(background)
-        bg_mean, bg_std = self._background_stats
-        gain = std / bg_std if bg_std > 1.0 and std > 1.0 else 1.0
-        reference = cv2.convertScaleAbs(background, alpha=gain, beta=mean - gain * bg_mean)
-        difference = cv2.absdiff(small, reference)
+        if self._frames % STATS_EVERY == 0:  # the background moves 1% a frame: a uint8 copy may lag a little
+            self._background8 = cv2.convertScaleAbs(background)
         threshold = self.threshold
-        changed_mask = cv2.threshold(difference, threshold, 255, cv2.THRESH_BINARY)[1]
-        if self._keep is not None:
-            changed_mask = cv2.bitwise_and(changed_mask, self._keep)
-        changed = cv2.countNonZero(changed_mask)
+        changed_mask, changed = self._changed(small, background, quiet, mean, std, threshold)
+        if quiet is self._keep and self._min_pixels <= changed < self.config.global_change * self._counted:
+            # Movers just came into a picture that was still: this frame's brightness was measured with them.
+            # Measured again without them, lest a bright car entering "brighten" the whole background.
+            quiet = _outside(changed_mask, self._keep)
+            mean, std = _stats(small, quiet)
+            changed_mask, changed = self._changed(small, background, quiet, mean, std, threshold)
         fraction = changed / self._counted
 
         previous_mean, previous_std = self._stats
@@ -193,25 +195,25 @@ class MotionEngine:
         stepped = _ratio(mean, previous_mean) > STEP_RATIO or _ratio(std, previous_std) > STEP_RATIO
         if fraction > self.config.global_change or (stepped and fraction > STEP_CHANGED):
             return self._relearn(small, mean, std, global_change=True)
-
+        self._frames += 1
+        self._quiet = self._keep if changed == 0 else _outside(changed_mask, self._keep)
         if self._calibrating:
             self._calibrating -= 1
             cv2.accumulateWeighted(small, background, CALIBRATION_WEIGHT)
+            if self.config.auto_threshold:  # learn the noise at once, while nothing is reported anyway
+                self._learn_noise(changed_mask, CALIBRATION_NOISE_WEIGHT)
             return MotionResult(score=0.0, motion=False, threshold=threshold)
+        if self.config.auto_threshold and self._frames % NOISE_EVERY == 0:
+            self._learn_noise(changed_mask, NOISE_WEIGHT)
         cv2.accumulateWeighted(small, background, BACKGROUND_WEIGHT)
         lagged = self._recent[0] if len(self._recent) == self._recent.maxlen else None
         self._recent.append((small, mean, std))
-        self._frames += 1
-        if self.config.auto_threshold and self._frames % NOISE_EVERY == 0:
-            self._learn_noise(difference, changed_mask)
         if changed < self._min_pixels:
             return MotionResult(score=fraction, motion=False, threshold=threshold)
         if lagged is not None:  # what differs from the background and changed in the last MOVING_LAG seconds
             before, before_mean, before_std = lagged
-            gain = std / before_std if before_std > 1.0 and std > 1.0 else 1.0
-            before = cv2.convertScaleAbs(before, alpha=gain, beta=mean - gain * before_mean)
-            moved = cv2.threshold(cv2.absdiff(small, before), threshold, 255, cv2.THRESH_BINARY)[1]
-            changed_mask = cv2.bitwise_and(changed_mask, moved)
+            moved = cv2.absdiff(small, _matched(before, (before_mean, before_std), mean, std))
+            changed_mask = cv2.bitwise_and(changed_mask, cv2.threshold(moved, threshold, 255, cv2.THRESH_BINARY)[1])
             changed = cv2.countNonZero(changed_mask)
             fraction = changed / self._counted
             if changed < self._min_pixels:
@@ -219,6 +221,26 @@ class MotionEngine:
         return self._regions(changed_mask, fraction, threshold)
 
     # -- internals
+    def _changed(
+        self,
+        small: np.ndarray,
+        background: np.ndarray,
+        quiet: np.ndarray | None,
+        mean: float,
+        std: float,
+        threshold: float,
+    ) -> tuple[np.ndarray, int]:
+        """The changed pixels (255) against the background matched to this frame's light, and their count.
+
+        The background is scaled to this frame's brightness and contrast (convertScaleAbs does it while
+        converting to uint8, so it costs nothing): the affine model of a light, dawn or the exposure.
+        """
+        self._difference = cv2.absdiff(small, _matched(background, _stats(self._background8, quiet), mean, std))
+        changed_mask = cv2.threshold(self._difference, threshold, 255, cv2.THRESH_BINARY)[1]
+        if self._keep is not None:
+            changed_mask = cv2.bitwise_and(changed_mask, self._keep)
+        return changed_mask, cv2.countNonZero(changed_mask)
+
     def _regions(self, changed_mask: np.ndarray, fraction: float, threshold: float) -> MotionResult:
         touched = tuple(
             zone.name
@@ -265,16 +287,15 @@ class MotionEngine:
     def _relearn(self, small: np.ndarray, mean: float, std: float, *, global_change: bool = False) -> MotionResult:
         self._background = small.astype(np.float32)
         self._recent.clear()
-        self._stats = self._background_stats = (mean, std)
+        self._background8 = small
+        self._stats = (mean, std)
+        self._quiet = self._keep
         self._calibrating = CALIBRATION_FRAMES
         return MotionResult(score=0.0, motion=False, global_change=global_change, threshold=self.threshold)
 
-    def _learn_noise(self, difference: np.ndarray, changed_mask: np.ndarray) -> None:
-        quiet = cv2.bitwise_not(changed_mask)
-        if self._keep is not None:
-            quiet = cv2.bitwise_and(quiet, self._keep)
-        level = float(cv2.mean(difference, mask=quiet)[0])
-        self._noise = level if self._noise is None else self._noise + NOISE_WEIGHT * (level - self._noise)
+    def _learn_noise(self, changed_mask: np.ndarray, weight: float) -> None:
+        level = float(cv2.mean(self._difference, mask=_outside(changed_mask, self._keep))[0])
+        self._noise = level if self._noise is None else self._noise + weight * (level - self._noise)
 
 
 def _check_frame(luma: object) -> None:
@@ -287,9 +308,22 @@ def _check_frame(luma: object) -> None:
         raise ValueError(f"luma plane of {width}x{height}: each side must be {MIN_SIDE} to {MAX_SIDE} pixels")
 
 
-def _stats(image: np.ndarray) -> tuple[float, float]:
-    mean, std = cv2.meanStdDev(image)
+def _stats(image: np.ndarray, where: np.ndarray | None) -> tuple[float, float]:
+    mean, std = cv2.meanStdDev(image, mask=where)
     return float(mean[0, 0]), float(std[0, 0])
+
+
+def _matched(image: np.ndarray, stats: tuple[float, float], mean: float, std: float) -> np.ndarray:
+    """`image` (with that mean and standard deviation) as uint8, scaled to the given mean and deviation."""
+    image_mean, image_std = stats
+    gain = std / image_std if image_std > 1.0 and std > 1.0 else 1.0
+    return cv2.convertScaleAbs(image, alpha=gain, beta=mean - gain * image_mean)
+
+
+def _outside(changed_mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """255 where nothing changed (and no mask covers), for measuring the picture without its movers."""
+    quiet = cv2.bitwise_not(changed_mask)
+    return quiet if keep is None else cv2.bitwise_and(quiet, keep)
 
 
 def _sampling(width: int, height: int, frame_height: int) -> tuple[int, tuple[int, int]]:
