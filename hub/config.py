@@ -331,8 +331,16 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + _shown_key(str(part))
     return out or "(top level)"
+
+
+def _shown_key(key: str) -> str:
+    """A key as written, unless it is long or holds characters a terminal would hide or act on."""
+    if len(key) <= 64 and key.isprintable():
+        return key
+    text = repr(key)
+    return text if len(text) <= 64 else text[:60] + "...'"
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -455,6 +463,10 @@ def load_config(path: Path, integrations: Registry | None = None) -> HubConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:  # PyYAML builds nested lists and mappings by recursion
+        raise ConfigError(
+            f"{path}: lists or mappings are nested too deeply to read; a config needs a few levels"
+        ) from None
     config = parse_config(raw, str(path), integrations)
     if not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})

@@ -28,6 +28,7 @@ engine, which rasterises what the config holds.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -106,8 +107,13 @@ def _point(given: Any, n: int, where: str) -> Point:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    # reprlib stops at a few items and levels: a point may be YAML aliases standing for millions of lists.
+    text = _SHORT_REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxstring, _SHORT_REPR.maxlong = 3, 4, 40, 40
 
 
 def _first_crossing(corners: npt.NDArray[np.float64]) -> tuple[tuple[int, int], tuple[int, int]] | None:
