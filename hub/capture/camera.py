@@ -117,6 +117,11 @@ class CameraPipeline:
             self._motion.configure(config)
 
     @property
+    def motion(self) -> MotionConsumer | None:
+        """The motion watcher given at construction, if any."""
+        return self._motion
+
+    @property
     def latest_frame(self) -> Frame | None:
         return self._detect.latest_frame
 
@@ -145,6 +150,7 @@ class CameraPipeline:
             "state": state,
             "fps_in": max((i["packets_per_second"] for i in inputs), default=0.0),
             "fps_analysed": detect.frames.rate(),
+            "analysis_fps": self._detect.analysis_fps,
             "last_frame_time": detect.last_frame_time,
             "last_error": max(errors)[1] if errors else None,
             "inputs": inputs,

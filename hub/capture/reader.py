@@ -171,6 +171,11 @@ class InputReader:
         """Pick frames at this rate from the next pick on (called from the event loop; one assignment)."""
         self._interval = 1.0 / analysis_fps
 
+    @property
+    def analysis_fps(self) -> float:
+        """The rate frames are picked at for analysis, as set."""
+        return 1.0 / self._interval
+
     async def run(self) -> None:
         """Run the reader thread until cancelled; cancellation stops the thread."""
         loop = asyncio.get_running_loop()

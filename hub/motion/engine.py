@@ -125,6 +125,7 @@ class MotionEngine:
         self._calibrating = 0
         self._noise: float | None = None  # learnt mean absolute difference under the threshold
         self._frames = 0
+        self._age = 0
         # Analysis images with their mean and standard deviation, newest last.
         self._recent: deque[tuple[np.ndarray, float, float]] = deque(maxlen=_lag_frames(self.config))
         self._background8: np.ndarray = np.zeros((1, 1), np.uint8)  # the background as uint8, refreshed now and then
@@ -146,14 +147,22 @@ class MotionEngine:
         if config.frame_height != old.frame_height:
             height, width = self._source
             self._step, self._size = _sampling(width, height, config.frame_height)
-            if self._background is not None:
+            if self._background is not None:  # the background is kept, resampled; what was recent is not
                 self._background = cv2.resize(self._background, self._size, interpolation=cv2.INTER_AREA)
+                self._background8 = cv2.convertScaleAbs(self._background)
+            self._recent.clear()
         self._rasterise()
 
     def reset(self) -> None:
         """Forget the background, e.g. after the stream reconnects. The noise level is kept."""
         self._background = None
         self._source = None
+        self._age = 0
+
+    @property
+    def background_age(self) -> int:
+        """Frames analysed since the background was last learnt from scratch (0: not learnt yet)."""
+        return self._age
 
     @property
     def threshold(self) -> float:
@@ -196,6 +205,7 @@ class MotionEngine:
         if fraction > self.config.global_change or (stepped and fraction > STEP_CHANGED):
             return self._relearn(small, mean, std, global_change=True)
         self._frames += 1
+        self._age += 1
         self._quiet = self._keep if changed == 0 else _outside(changed_mask, self._keep)
         if self._calibrating:
             self._calibrating -= 1
@@ -260,9 +270,11 @@ class MotionEngine:
         self._source = (height, width)
         self._step, self._size = _sampling(width, height, self.config.frame_height)
         self._background = None
+        self._recent.clear()
         self._rasterise()
 
     def _rasterise(self) -> None:
+        """The masks and zones at the analysis size; brightness is measured anew outside the masks."""
         width, height = self._size
         masks = self.config.masks
         self._keep = None
@@ -281,11 +293,13 @@ class MotionEngine:
             area = zone.min_area if zone.min_area is not None else self.config.min_area
             zones.append(_Zone(name, raster, _pixels(area, width * height)))
         self._zones = tuple(zones)
+        self._quiet = self._keep
         if self._zones:  # motion counts only inside zones, so the smallest zone area decides whether to look
             self._min_pixels = min(zone.min_pixels for zone in self._zones)
 
     def _relearn(self, small: np.ndarray, mean: float, std: float, *, global_change: bool = False) -> MotionResult:
         self._background = small.astype(np.float32)
+        self._age = 1
         self._recent.clear()
         self._background8 = small
         self._stats = (mean, std)
@@ -327,8 +341,11 @@ def _outside(changed_mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
 
 
 def _sampling(width: int, height: int, frame_height: int) -> tuple[int, tuple[int, int]]:
-    """The sampling step and the (width, height) of the analysis image it gives."""
-    step = max(1, round(height / frame_height))
+    """The sampling step and the (width, height) of the analysis image it gives.
+
+    The step never exceeds the narrower side, so an absurdly thin frame still gives an image.
+    """
+    step = max(1, min(round(height / frame_height), width, height))
     first = step // 2
     return step, (len(range(first, width, step)), len(range(first, height, step)))
 
