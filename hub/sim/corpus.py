@@ -231,7 +231,8 @@ def _slow_car() -> MovingObject:
 
 def _insect(t0: float, y0: float, y1: float) -> MovingObject:
     size, blur = (0.22, 0.16), 0.03
-    inside = size[0] / 2 + 2 * blur - 0.004  # its blurred edge just inside the frame
+    # Its blurred edge (2 sigma; blur is a fraction of the height) just inside the frame.
+    inside = size[0] / 2 + 2 * blur * _NOMINAL[1] / _NOMINAL[0] - 0.004
     return MovingObject(
         start=(-inside, y0),
         end=(1 + inside, y1),
