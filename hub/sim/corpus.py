@@ -55,6 +55,9 @@ from camhub.sim.scene import (
 )
 
 ANALYSIS_FPS = 5
+# Detectors learn their background (and Frigate's its contrast history, 50 frames) in the first
+# seconds; no window opens before WARMUP + 2 s, and a bench ignores flags before WARMUP.
+WARMUP = 10.0
 HEIGHTS = (360, 720, 1080)
 # Kinds that must raise no event (issue 13). The nudged camera expects none too (nothing in
 # the scene moved), but is reported apart: a shaken camera is a harder call.
@@ -212,8 +215,8 @@ def _slow_person() -> MovingObject:
     return MovingObject(
         start=(x0, 0.62),
         end=(x0 + 100 * _px_per_s(9), 0.62),
-        t0=10.0,
-        t1=110.0,
+        t0=12.0,
+        t1=112.0,
         size=_PERSON_SLOW,
         color=_COAT,
         shape="ellipse",
@@ -266,10 +269,10 @@ def _scenario(
     return Scenario(name, kind, bool(script.objects), script, masks=masks, description=description)
 
 
-_NEAR = ((10, 15), (30, 36), (55, 60), (80, 86), (103, 108))
-_FAR = ((8, 20), (35, 47), (62, 72), (90, 104))
-_SMALL = ((10, 30), (45, 60), (75, 95))
-_FAST = ((10, 11.5), (30, 31.2), (50, 51.5), (70, 71.4), (95, 96.5))
+_NEAR = ((12, 17), (30, 36), (55, 60), (80, 86), (103, 108))
+_FAR = ((12, 24), (35, 47), (62, 72), (90, 104))
+_SMALL = ((12, 32), (45, 60), (75, 95))
+_FAST = ((12, 13.5), (30, 31.2), (50, 51.5), (70, 71.4), (95, 96.5))
 
 
 def _scenarios() -> list[Scenario]:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camhub.sim.corpus import ANALYSIS_FPS, QUIET_KINDS, SCENARIOS, Scenario, load
+from camhub.sim.corpus import ANALYSIS_FPS, QUIET_KINDS, SCENARIOS, WARMUP, Scenario, load
 from camhub.sim.render import frames
 from camhub.sim.scene import Background, Exposure, Infrared, MovingObject, Nudge, Rain, Scene
 
@@ -39,6 +39,7 @@ def test_per_frame_truth_matches_the_windows(name: str) -> None:
     scene = scenario.at(360)
     windows = scenario.windows()
     assert bool(windows) == scenario.expect_events
+    assert all(a >= WARMUP + 2 for a, _ in windows)  # detectors have learnt the background by then
     for n in range(scene.frame_count):
         t = n / scene.fps
         truth = scenario.truth(t, scene.width, scene.height)
