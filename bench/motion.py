@@ -171,7 +171,7 @@ def report(tallies: dict[int, dict[str, Tally]], names: list[str], command: str)
         "",
         f"Corpus: {len(names)} scenarios, {minutes:.0f} minutes per resolution at {corpus.ANALYSIS_FPS} fps "
         "(camhub.sim.corpus; H.264 from x264 ultrafast, decoded by PyAV; each luma plane a view of the decoded frame).",
-        "Detectors (bench/motion_detectors.py): **camhub** (our engine, default MotionConfig and the scenario's masks), "
+        "Detectors (bench/motion_detectors.py): **camhub** (our engine: default MotionConfig, scenario masks), "
         "**frigate** (a reimplementation of Frigate's ImprovedMotionDetector with its defaults), **mog2** (OpenCV's "
         "MOG2 at 300 px wide, blobs of 0.1% of the image). Calls interleaved frame by frame, order rotating; each call "
         "timed alone, one thread, OpenCV single-threaded.",
