@@ -19,9 +19,10 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from camhub.errors import ConfigError
+from camhub.motion.zones import Masks, ZoneConfig, at_most_polygons
 from camhub.redact import is_secret_key, redact, redact_url
 from camhub.registry import InputNotClaimed, Registry, SourceIntegration, default_registry
 
@@ -90,7 +91,15 @@ class MotionConfig(Model):
     enabled: bool = True
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="decoded frames per second analysed")
     frame_height: int = Field(default=90, ge=16, le=720, description="rows; frames are downscaled to this height")
-    threshold: float = Field(default=10.0, gt=0, lt=255, description="luma levels (0-255) a pixel must change by")
+    threshold: float = Field(
+        default=10.0,
+        gt=0,
+        lt=255,
+        description="luma levels (0-255) a pixel must change by; with auto_threshold, the least the learnt one may be",
+    )
+    auto_threshold: bool = Field(
+        default=True, description="learn the camera's noise (night grain, compression) and set the threshold from it"
+    )
     min_area: float = Field(default=0.0008, gt=0, le=1, description="fraction of the frame that must change for motion")
     global_change: float = Field(
         default=0.7,
@@ -106,6 +115,11 @@ class MotionConfig(Model):
         le=86400,
         description="seconds; a longer event is ended and a new one started",
     )
+    # Zone names go into the clip index and a URL query, so they follow the camera names' rule.
+    zones: Annotated[
+        dict[Annotated[str, Field(pattern=CAMERA_NAME)], ZoneConfig], BeforeValidator(at_most_polygons)
+    ] = Field(default_factory=dict, description="named areas; when given, motion counts only inside them")
+    masks: Masks = Field(default=(), description="polygons where change never counts")
 
 
 class RecordConfig(Model):
@@ -342,6 +356,8 @@ def _describe(error: Any) -> str:
         return f"is not a known key; check its spelling (see docs/config.md){valid}"
     if kind == "missing":
         return "is required but missing"
+    if kind == "string_pattern_mismatch" and error["loc"][-3:-2] == ("zones",):
+        return "is not a valid zone name; expected lower-case letters, digits, '_' or '-', as for camera names"
     if kind == "string_pattern_mismatch" and error["loc"][:1] == ("cameras",):
         return "is not a valid camera name; expected lower-case letters, digits, '_' or '-'"
     if kind == "string_pattern_mismatch" and error["loc"][-1:] in (("topic_prefix",), ("discovery_prefix",)):
@@ -354,7 +370,8 @@ def _shown_value(error: Any) -> str:
     # An unknown key may be a misspelt secret; a secret's value is never echoed, whatever its type.
     if error["type"] in ("missing", "extra_forbidden"):
         return ""
-    if any(isinstance(part, str) and is_secret_key(part) for part in error["loc"]):
+    # "[key]" is pydantic's mark for a mapping key (a camera or zone name), not a key named "key".
+    if any(isinstance(part, str) and part != "[key]" and is_secret_key(part) for part in error["loc"]):
         return " (value not shown: the key holds a secret; put it in quotes if it is all digits)"
     value = error.get("input")
     if isinstance(value, (dict, list)):

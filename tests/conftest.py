@@ -26,6 +26,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -214,18 +215,21 @@ def clip_mp4(make_video: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture
-def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[str, float]]], list]:
-    """Put real clip files and their index rows in a data folder: make_clips(data, [(camera, start), ...])."""
+def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[Any, ...]]], list]:
+    """Put real clip files and their index rows in a data folder: make_clips(data, [(camera, start), ...]).
+
+    A third item in a tuple is the clip's motion zones: (camera, start, ("drive", "gate")).
+    """
     import shutil
 
     from camhub.store.files import clip_path, sha256_of
     from camhub.store.index import ClipRecord, insert_clip, open_index
 
-    def make(data: Path, clips: list[tuple[str, float]]) -> list[ClipRecord]:
+    def make(data: Path, clips: list[tuple[Any, ...]]) -> list[ClipRecord]:
         db = open_index(data)
         records = []
         try:
-            for camera, start in clips:
+            for camera, start, *zones in clips:
                 relative = clip_path(data, camera, start)
                 (data / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(clip_mp4, data / relative)
@@ -240,6 +244,7 @@ def make_clips(clip_mp4: Path) -> Callable[[Path, list[tuple[str, float]]], list
                     240,
                     sha256_of(clip_mp4),
                     str(relative),
+                    zones=tuple(sorted(zones[0])) if zones else (),
                 )
                 clip_id = db.write_blocking(lambda d, r=record: insert_clip(d, r))
                 records.append(ClipRecord(**{**record.as_json(), "id": clip_id}))

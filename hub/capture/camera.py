@@ -23,7 +23,7 @@ from camhub.bus import Bus
 from camhub.capture.media import Frame, Source
 from camhub.capture.reader import FrameConsumer, InputReader, PacketConsumer
 from camhub.clock import Clock
-from camhub.config import CameraConfig, ReconnectConfig
+from camhub.config import CameraConfig, MotionConfig, ReconnectConfig
 
 CameraState = Literal["online", "degraded", "offline"]
 
@@ -49,6 +49,9 @@ class RecordingConsumer(PacketConsumer, Reporting, Protocol):
 
 class MotionConsumer(FrameConsumer, Reporting, Protocol):
     """The camera's motion watcher: takes the detect input's frames, shown as `motion` in the status."""
+
+    def configure(self, config: MotionConfig) -> None:
+        """New motion settings from the next frame on, without losing what was learnt."""
 
 
 class CameraPipeline:
@@ -105,6 +108,13 @@ class CameraPipeline:
         async with asyncio.TaskGroup() as tg:
             for reader in self._readers:
                 tg.create_task(reader.run(), name=f"{self.name}:{reader.status.source}")
+
+    def configure_motion(self, config: MotionConfig) -> None:
+        """New motion settings while the camera runs: the analysis rate and the watcher's settings
+        (threshold, areas, zones, masks, event timing) apply from the next frame, nothing restarts."""
+        self._detect.set_analysis_fps(config.analysis_fps)
+        if self._motion is not None:
+            self._motion.configure(config)
 
     @property
     def latest_frame(self) -> Frame | None:

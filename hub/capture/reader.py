@@ -167,6 +167,10 @@ class InputReader:
         self._frame_seq = 0
         self.latest_frame: Frame | None = None
 
+    def set_analysis_fps(self, analysis_fps: float) -> None:
+        """Pick frames at this rate from the next pick on (called from the event loop; one assignment)."""
+        self._interval = 1.0 / analysis_fps
+
     async def run(self) -> None:
         """Run the reader thread until cancelled; cancellation stops the thread."""
         loop = asyncio.get_running_loop()

@@ -2,6 +2,9 @@
 
 Paths come from the index, never from the request, so no request can name a
 file outside the data folder. Every route here is footage: `household_only`.
+`/api/clips?zone=Z` (repeatable, at most MAX_ZONES_IN_QUERY) lists the clips
+that touched any of the zones named; a zone name that could not be one is a
+400 naming it, and the names reach SQL only as bound parameters.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ MAX_LIMIT = 500
 CLIP_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²"
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 DEFAULT_LIMIT = 100
+# A zone name as the config allows it (letters, digits, '-', '_', like a camera's name, either case).
+ZONE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+ZONE_NAME_LENGTH = 63
+MAX_ZONES_IN_QUERY = 16
 
 CLIP: dict[str, Any] = {
     "type": "object",
@@ -43,6 +50,12 @@ CLIP: dict[str, Any] = {
         "height": {"type": "integer"},
         "sha256": {"type": "string", "description": "hex SHA-256 of the MP4 file"},
         "peak_motion": {"type": ["number", "null"], "description": "fraction of the frame changed at the peak"},
+        "zones": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "sorted names of the motion zones the clip's event touched; empty when it touched none, "
+            "or when they are unknown (a clip indexed from its file by recovery or repair)",
+        },
         "state": {"enum": ["ok"]},
         "video_url": {"type": "string"},
         "snapshot_url": {"type": ["string", "null"]},
@@ -60,9 +73,22 @@ TIME = {"oneOf": [{"type": "number"}, TIME_TEXT]}
 CURSOR = rf"^[-+.eE0-9]{{1,32}}_{CLIP_ID.pattern}$"
 NO_CLIP = {"404": error_answer("no such clip, or the clip has no such file")}
 LIST_OP = {
-    "summary": "Clips, newest first, filtered by camera and time; paginated",
+    "summary": "Clips, newest first, filtered by camera, time and motion zone; paginated",
     "parameters": [
         {"name": "camera", "in": "query", "schema": {"type": "string", "pattern": CAMERA_NAME}},
+        {
+            "name": "zone",
+            "in": "query",
+            "style": "form",
+            "explode": True,
+            "schema": {
+                "type": "array",
+                "items": {"type": "string", "pattern": ZONE_NAME},
+                "maxItems": MAX_ZONES_IN_QUERY,
+            },
+            "description": "clips whose motion touched this zone; repeat it (zone=a&zone=b) for clips that "
+            f"touched any of them, at most {MAX_ZONES_IN_QUERY} times",
+        },
         {
             "name": "start",
             "in": "query",
@@ -97,7 +123,7 @@ LIST_OP = {
             },
             "a page of clips",
         ),
-        "400": error_answer("a bad time, limit or cursor (error key bad_request)"),
+        "400": error_answer("a bad time, limit, cursor or zone (error key bad_request)"),
         "404": error_answer("camera: no camera of that name (to a member, also one outside their cameras)"),
     },
 }
@@ -151,6 +177,21 @@ def parse_cursor(value: str | None) -> tuple[float, int] | None:
     return parsed
 
 
+def query_zones(values: list[str]) -> list[str] | None:
+    """The zone names of `zone=` parameters (empty ones ignored), or None when there are none."""
+    if len(values) > MAX_ZONES_IN_QUERY:
+        raise BadRequest(f"zone is given {len(values)} times; at most {MAX_ZONES_IN_QUERY} zones per query")
+    zones = [v for v in values if v]
+    for zone in zones:
+        if len(zone) > ZONE_NAME_LENGTH:
+            raise BadRequest(f"zone: a name of {len(zone)} characters; a zone name has at most {ZONE_NAME_LENGTH}")
+        if not re.fullmatch(ZONE_NAME, zone):
+            raise BadRequest(
+                f"zone={zone!r} is not a zone name: letters, digits, '-' and '_', starting with a letter or digit"
+            )
+    return zones or None
+
+
 def cursor_of(clip: ClipRecord) -> str:
     return f"{clip.start_time!r}_{clip.id}"
 
@@ -181,13 +222,16 @@ async def list_clips(request: web.Request) -> web.StreamResponse:
         raise BadRequest(f"limit={limit} must be between 1 and {MAX_LIMIT}")
     after = parse_cursor(q.get("cursor"))
     camera = q.get("camera") or None
+    zones = query_zones(q.getall("zone", []))
     if camera is not None:
         require_camera(request, camera)
     identity = request.get(IDENTITY)
     # A member limited to some cameras lists only theirs.
     allowed = identity.cameras if identity is not None and identity.role == "member" else None
     clips = await request.app[DB].read(
-        lambda db: query_clips(db, camera=camera, cameras=allowed, start=start, end=end, limit=limit + 1, after=after)
+        lambda db: query_clips(
+            db, camera=camera, cameras=allowed, start=start, end=end, limit=limit + 1, after=after, zones=zones
+        )
     )
     page = clips[:limit]
     more = len(clips) > limit

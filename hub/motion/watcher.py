@@ -1,11 +1,16 @@
 """Motion per camera: a frame consumer of the detect input, driving the recorder.
 
 `CameraMotion` is given to its camera at construction and runs on the detect
-input's reader thread. For each analysed frame: the detector gives a sample,
-the state machine turns samples into events, the recorder gets start/end
+input's reader thread. For each analysed frame: the engine gives a result,
+which with the frame's capture time is a sample, the state machine turns
+samples into events, the recorder gets start/end
 commands (thread-safe, no loop hop), and the events go on the bus for MQTT,
 the dashboard and the log. The frame with the most motion is kept for the
 clip's snapshot.
+
+Settings change while the hub runs (`configure`, `set_threshold`,
+`set_detecting`, from the event loop): the new ones are picked up at the
+next frame, and the engine keeps its background.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from camhub.capture.media import Frame
 from camhub.config import MotionConfig
 from camhub.motion.detector import (
     Box,
-    MotionDetector,
     MotionEnded,
     MotionSample,
     MotionStarted,
     MotionStateMachine,
 )
+from camhub.motion.engine import MotionEngine, MotionResult
 from camhub.recording.finisher import Peak
 from camhub.recording.recorder import CameraRecorder
 
@@ -45,12 +50,14 @@ class MotionUpdated:
 @dataclass
 class MotionStatus:
     detecting: bool = True  # off: frames are not analysed (switched off while the hub runs)
-    threshold: float = 0.0  # luma levels in force
+    threshold: float = 0.0  # luma levels set (with auto_threshold, the least the learnt one may be)
+    learnt_threshold: float = 0.0  # luma levels a pixel had to change by in the last analysed frame
     active: bool = False
     score: float = 0.0  # changed fraction of the last analysed frame
     events: int = 0
     last_start: float | None = None
     last_end: float | None = None
+    zones: tuple[str, ...] = ()  # zones touched by the last analysed frame
 
 
 class CameraMotion:
@@ -69,14 +76,15 @@ class CameraMotion:
         self.bus = bus
         self.recorder = recorder
         self.status = MotionStatus(detecting=detecting, threshold=config.threshold)
-        self.detector = MotionDetector(config)
+        self.engine = MotionEngine(config)
         self.machine = MotionStateMachine(camera, config)
         self._best: Peak | None = None
         self._last_time = 0.0
         self._announced = (0.0, 0.0)  # (score, capture time) of the last MotionStarted or MotionUpdated
         # Set from the event loop, read on the reader thread at its next frame (a plain assignment each).
         self._detecting = detecting
-        self._threshold = config.threshold
+        self._wanted = config  # the settings asked for; `_version` counts the asks, `_applied` the last one taken
+        self._version = self._applied = 0
 
     def report(self) -> dict[str, object]:
         return asdict(self.status)
@@ -86,15 +94,23 @@ class CameraMotion:
         self._detecting = on
 
     def set_threshold(self, threshold: float) -> None:
-        self._threshold = threshold
+        self.configure(self._wanted.model_copy(update={"threshold": threshold}))
+
+    def configure(self, config: MotionConfig) -> None:
+        """New motion settings (threshold, zones, masks, areas, event timing) from the next frame on."""
+        self._wanted = config
+        self._version += 1
 
     # -- the detect input's reader thread
     def on_frame(self, frame: Frame) -> None:
         if not self._follow_settings(frame.capture_time):
             return
-        sample = self.detector.analyse(frame.luma, frame.capture_time)
+        result = self.engine.analyse(frame.luma)
+        sample = sample_of(result, frame.capture_time, frame.frame.width, frame.frame.height)
         self._last_time = frame.capture_time
         self.status.score = sample.score
+        self.status.zones = sample.zones
+        self.status.learnt_threshold = result.threshold
         if sample.motion and (self._best is None or sample.score > self._best.score):
             self._best = Peak(frame.frame, sample.score)
         self._handle(self.machine.update(sample), sample)
@@ -103,15 +119,19 @@ class CameraMotion:
 
     def _follow_settings(self, now: float) -> bool:
         """Apply what the loop set; whether this frame is analysed."""
-        if self._threshold != self.detector.config.threshold:
-            self.detector.config = self.detector.config.model_copy(update={"threshold": self._threshold})
-            self.status.threshold = self._threshold
+        version = self._version
+        if version != self._applied:
+            config = self._wanted
+            self.engine.configure(config)
+            self.machine.config = config
+            self.status.threshold = config.threshold
+            self._applied = version
         if self._detecting == self.status.detecting:
             return self._detecting
         self.status.detecting = self._detecting
         if not self._detecting:  # an open event ends now; the background is learnt again when it is back on
             self._handle(self.machine.close(self._last_time or now), None)
-            self.detector.reset()
+            self.engine.reset()
             self.status.score = 0.0
         return self._detecting
 
@@ -124,7 +144,7 @@ class CameraMotion:
 
     def on_lost(self) -> None:
         """The detect stream went away: an open event ends at its last frame."""
-        self.detector.reset()
+        self.engine.reset()
         self._handle(self.machine.close(self._last_time), None)
 
     def _handle(self, events: list[MotionStarted | MotionEnded], sample: MotionSample | None) -> None:
@@ -138,8 +158,24 @@ class CameraMotion:
             else:
                 self.status.active, self.status.last_end = False, event.end
                 if self.recorder is not None:
-                    self.recorder.end(event.end, self._best)
+                    self.recorder.end(event.end, self._best, event.zones)
                 self._best = None
             self.bus.publish_threadsafe(event)
         if not self.machine.active and (sample is None or not sample.motion):
             self._best = None
+
+
+def sample_of(result: MotionResult, time: float, width: int, height: int) -> MotionSample:
+    """The engine's result at a capture time, its largest region as fractions of the frame."""
+    box: Box | None = None
+    if result.boxes:
+        x, y, w, h = result.boxes[0]
+        box = (x / width, y / height, w / width, h / height)
+    return MotionSample(
+        time=time,
+        score=result.score,
+        motion=result.motion,
+        box=box,
+        recalibrated=result.global_change,
+        zones=result.zones,
+    )

@@ -5,7 +5,10 @@ camera's reader. It keeps Moonfire NVR's order of operations: fsync the
 partial file, rename it, fsync the directory (`durable_rename`), write the
 snapshot and thumbnail of the event's peak frame, and only then insert the
 row; a crash anywhere before the row leaves what start-up recovery mends.
-Once the row is in, `ClipSaved` goes on the bus.
+Once the row is in, `ClipSaved` goes on the bus. The clip's record carries
+the motion zones its event touched, as the motion watcher gave them when the
+event ended (none for a clip split at the maximum length or cut by a
+disconnect before its event ended).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class Peak:
 
 @dataclass(frozen=True)
 class ClipSaved:
-    """A clip is durable on disk and in the index."""
+    """A clip is durable on disk and in the index; `clip.zones`: the motion zones its event touched."""
 
     clip: ClipRecord
 
@@ -56,19 +59,21 @@ class ClipFinisher:
         self.bus = bus
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clip-finisher")
 
-    def submit(self, camera: str, written: WrittenClip, peak: Peak | None) -> None:
-        self._pool.submit(self._finish_logged, camera, written, peak)
+    def submit(self, camera: str, written: WrittenClip, peak: Peak | None, zones: tuple[str, ...] = ()) -> None:
+        self._pool.submit(self._finish_logged, camera, written, peak, zones)
 
-    def _finish_logged(self, camera: str, written: WrittenClip, peak: Peak | None) -> None:
+    def _finish_logged(self, camera: str, written: WrittenClip, peak: Peak | None, zones: tuple[str, ...]) -> None:
         try:
-            record = self.finish(camera, written, peak)
+            record = self.finish(camera, written, peak, zones)
         except Exception:
             log.exception("camera %s: could not finish clip %s; start-up recovery will", camera, written.path.name)
             return
         if record is not None:
             self.bus.publish_threadsafe(ClipSaved(record))
 
-    def finish(self, camera: str, written: WrittenClip, peak: Peak | None) -> ClipRecord | None:
+    def finish(
+        self, camera: str, written: WrittenClip, peak: Peak | None, zones: tuple[str, ...] = ()
+    ) -> ClipRecord | None:
         partial = written.path
         if written.packets == 0:
             unlink_durably([partial])
@@ -93,6 +98,7 @@ class ClipFinisher:
             snapshot_path=str(snapshot.relative_to(self.data_dir)) if peak else None,
             thumbnail_path=str(thumbnail.relative_to(self.data_dir)) if peak else None,
             peak_motion=peak.score if peak else None,
+            zones=tuple(sorted(set(zones))),
         )
         clip_id = self.db.write_blocking(lambda db: insert_clip(db, record))
         return replace(record, id=clip_id)

@@ -7,8 +7,11 @@ on the detect input's reader thread, only queues commands (start a clip at
 time t, end it), which this thread applies at its next packet; the deque
 they pass through is safe between the two threads. A closed clip goes to the
 `ClipFinisher` (camhub.recording.finisher), which makes it durable and
-indexes it. A failed write drops that clip's file and, when the disk is
-full, pauses recording and wakes retention, so the hub keeps running.
+indexes it, with the motion zones the watcher's end command named. A clip
+split at the maximum length, or cut by a disconnect or by recording switched
+off, closes before its event ends: its zones are not known then, and it has
+none. A failed write drops that clip's file and, when the disk is full,
+pauses recording and wakes retention, so the hub keeps running.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class CameraRecorder:
         self.on_disk_full = on_disk_full
         self.status = RecorderStatus(enabled=enabled)
         self._enabled = enabled  # set from the event loop, followed at the next packet
-        self._commands: deque[tuple[str, float, Peak | None]] = deque()
+        self._commands: deque[tuple[str, float, Peak | None, tuple[str, ...]]] = deque()
         self._info: StreamInfo | None = None
         self._template: Any = None
         self._writer: ClipWriter | None = None
@@ -80,10 +83,11 @@ class CameraRecorder:
 
     # -- the motion watcher's side: commands only, never blocking
     def start(self, at: float) -> None:
-        self._commands.append(("start", at, None))
+        self._commands.append(("start", at, None, ()))
 
-    def end(self, at: float, peak: Peak | None = None) -> None:
-        self._commands.append(("end", at, peak))
+    def end(self, at: float, peak: Peak | None = None, zones: tuple[str, ...] = ()) -> None:
+        """The event ended at `at`; `zones`: the names of the motion zones it touched, kept with its clip."""
+        self._commands.append(("end", at, peak, tuple(zones)))
 
     def report(self) -> dict[str, object]:
         return asdict(self.status)
@@ -130,13 +134,13 @@ class CameraRecorder:
                 self._wanted = False
                 self._close_clip(None)
         while self._commands:
-            kind, at, peak = self._commands.popleft()
+            kind, at, peak, zones = self._commands.popleft()
             if kind == "start":
                 # Switched off, motion opens no clip; an event that began before stays unrecorded.
                 self._wanted, self._wanted_from = self._enabled, at - self.pre_roll
             else:
                 self._wanted = False
-                self._close_clip(peak)
+                self._close_clip(peak, zones)
 
     def _open_clip(self, since: float) -> None:
         if self._info is None:
@@ -214,7 +218,7 @@ class CameraRecorder:
         self.status.paused, self.status.error = False, None
         return True
 
-    def _close_clip(self, peak: Peak | None) -> None:
+    def _close_clip(self, peak: Peak | None, zones: tuple[str, ...] = ()) -> None:
         writer, self._writer = self._writer, None
         self.status.recording = False
         if writer is None:
@@ -226,4 +230,4 @@ class CameraRecorder:
             return
         self.status.clips += 1
         self.status.last_clip_end = written.first_capture + written.duration
-        self.finisher.submit(self.camera, written, peak)
+        self.finisher.submit(self.camera, written, peak, zones)

@@ -5,6 +5,13 @@ range scan on `clips_camera_start`: a clip overlaps [t1, t2) when it starts
 before t2 and ends after t1, and since no clip is longer than
 `MAX_CLIP_SECONDS`, it also starts after t1 - MAX_CLIP_SECONDS.
 
+A clip's zones (the motion zones its event touched) are rows of
+`clip_zones`, one per zone, so "clips that touched zone Z" is a search of
+`clip_zones_zone`; deleting a clip deletes them (ON DELETE CASCADE, and
+`delete_rows` says so explicitly too). A clip indexed from its file alone
+(recovery, repair) or before the zones existed has none: its zones are
+unknown, and it matches no zone filter.
+
 A clip's id is a hash of its file name (`camhub.store.files.clip_id_of`), so
 rebuilding the index from the files gives every clip its old id. Clips an
 older hub numbered 1, 2, 3... keep those numbers: the first open copies them
@@ -58,6 +65,7 @@ class ClipRecord:
     peak_motion: float | None = None
     id: int | None = None
     state: str = "ok"
+    zones: tuple[str, ...] = ()  # sorted names of the motion zones its event touched; () when unknown or none
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,8 +77,18 @@ COLUMNS = (
 )
 
 
+# A clip's zones, as one JSON array per row: a search of clip_zones' primary key per clip.
+ZONES_COLUMN = "(SELECT json_group_array(zone) FROM clip_zones WHERE clip_id = clips.id) AS zones"
+
+
+def _select(db: sqlite_utils.Database) -> str:
+    """The SELECT and FROM of a clip query; an index not yet migrated (read-only, by the CLI) has no zones."""
+    zones = ZONES_COLUMN if db["clip_zones"].exists() else "'[]' AS zones"
+    return f"SELECT {COLUMNS}, {zones} FROM clips JOIN cameras ON cameras.id = clips.camera_id"
+
+
 def _record(row: dict[str, Any]) -> ClipRecord:
-    return ClipRecord(**row)
+    return ClipRecord(**{**row, "zones": tuple(sorted(json.loads(row["zones"])))})
 
 
 def camera_id(db: Connection, name: str) -> int:
@@ -84,12 +102,15 @@ def insert_clip(db: Connection, clip: ClipRecord) -> int:
     """Insert a row; its id is `clip.id` when given (a kept legacy id), else derived from the file name."""
     values = asdict(clip)
     values.pop("camera")
+    zones = sorted(set(values.pop("zones")))
     values["id"] = clip.id if clip.id is not None else clip_id_of(Path(clip.path).name)
     values["camera_id"] = camera_id(db, clip.camera)
     values["created_at"] = db.clock()
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    return int(db.execute(f"INSERT INTO clips ({names}) VALUES ({marks})", list(values.values())).lastrowid or 0)
+    clip_id = int(db.execute(f"INSERT INTO clips ({names}) VALUES ({marks})", list(values.values())).lastrowid or 0)
+    db.conn.executemany("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", [[clip_id, z] for z in zones])
+    return clip_id
 
 
 def query_clips(
@@ -102,14 +123,22 @@ def query_clips(
     after: tuple[float, int] | None = None,
     include_garbage: bool = False,
     oldest_first: bool = False,
+    zones: Collection[str] | None = None,
 ) -> list[ClipRecord]:
     """Clips overlapping [start, end), newest first unless `oldest_first`; of one camera, or of `cameras`.
 
     `after` is a keyset cursor: the (start_time, id) of the last clip of the
-    previous page; the page continues after it in the chosen order.
+    previous page; the page continues after it in the chosen order. `zones`:
+    only clips that touched at least one of these zones.
     """
     where: list[str] = []
     params: list[str | float] = []
+    if zones is not None:
+        if not zones or not db["clip_zones"].exists():
+            return []
+        # A set of clip ids from a search of clip_zones_zone, built once per query.
+        where.append(f"clips.id IN (SELECT clip_id FROM clip_zones WHERE zone IN ({', '.join('?' for _ in zones)}))")
+        params += sorted(zones)
     if not include_garbage:
         where.append("state = 'ok'")
     if camera is not None:
@@ -127,7 +156,7 @@ def query_clips(
     if after is not None:
         where.append("(start_time, clips.id) > (?, ?)" if oldest_first else "(start_time, clips.id) < (?, ?)")
         params += [after[0], after[1]]
-    sql = f"SELECT {COLUMNS} FROM clips JOIN cameras ON cameras.id = clips.camera_id"
+    sql = _select(db)
     if where:
         sql += " WHERE " + " AND ".join(where)
     order = "ASC" if oldest_first else "DESC"
@@ -138,8 +167,7 @@ def query_clips(
 
 
 def get_clip(db: sqlite_utils.Database, clip_id: int) -> ClipRecord | None:
-    sql = f"SELECT {COLUMNS} FROM clips JOIN cameras ON cameras.id = clips.camera_id WHERE clips.id = ?"
-    rows = list(db.query(sql, [clip_id]))
+    rows = list(db.query(f"{_select(db)} WHERE clips.id = ?", [clip_id]))
     return _record(rows[0]) if rows else None
 
 
@@ -152,6 +180,8 @@ def mark_ok(db: sqlite_utils.Database, ids: list[int]) -> None:
 
 
 def delete_rows(db: sqlite_utils.Database, ids: list[int]) -> None:
+    # ON DELETE CASCADE would drop the zone rows too, but only on a connection with foreign keys on.
+    db.conn.executemany("DELETE FROM clip_zones WHERE clip_id = ?", [[i] for i in ids])
     db.conn.executemany("DELETE FROM clips WHERE id = ?", [[i] for i in ids])
 
 

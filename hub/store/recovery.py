@@ -7,7 +7,9 @@ Run before recording starts, with the data folder locked (camhub.store.lock), in
    make it durable and index it, else remove it;
 3. complete clip files without a row (renamed, then the crash came before the
    insert): index them from their name and contents, with the id their name
-   gives (or the id an older hub numbered them, from LEGACY_IDS_FILE).
+   gives (or the id an older hub numbered them, from LEGACY_IDS_FILE). The
+   motion zones their event touched were only ever in the index: they are
+   unknown now, and the clip is indexed with none.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class RecoveryReport:
         out += [f"kept {p}: its deletion was interrupted, and a hold now covers it" for p in self.held_kept]
         out += [f"kept interrupted clip {p}" for p in self.partials_kept]
         out += [f"removed unplayable interrupted clip {p}" for p in self.partials_removed]
-        out += [f"indexed clip file that had no row: {p}" for p in self.indexed]
+        out += [f"indexed clip file that had no row: {p} (its motion zones are unknown)" for p in self.indexed]
         return out
 
 

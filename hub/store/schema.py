@@ -69,3 +69,23 @@ def _clip_ids_from_file_names(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE clips_new RENAME TO clips")
     db.execute("CREATE INDEX clips_camera_start ON clips (camera_id, start_time)")
     db.execute("CREATE INDEX clips_start ON clips (start_time)")
+
+
+CLIP_ZONES = """
+CREATE TABLE clip_zones (
+  clip_id INTEGER NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+  zone TEXT NOT NULL,                     -- name of a motion zone of the clip's camera that the clip's event touched
+  PRIMARY KEY (clip_id, zone)
+) WITHOUT ROWID
+"""
+
+
+@migrations(name="0003_clip_zones")
+def _clip_zones(db: sqlite_utils.Database) -> None:
+    # One row per (clip, zone), not a list in a column of clips: "clips that touched zone Z" is then a
+    # search of clip_zones_zone, and a clip's zones a search of the primary key. Clips indexed before
+    # this migration have no rows: their zones are unknown, and they match no zone filter.
+    # A later migration that rebuilds `clips` as 0002 did must copy clip_zones aside first: with foreign
+    # keys on, DROP TABLE clips deletes every row, and ON DELETE CASCADE every zone row with it.
+    db.execute(CLIP_ZONES)
+    db.execute("CREATE INDEX clip_zones_zone ON clip_zones (zone, clip_id)")

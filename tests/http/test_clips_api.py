@@ -1,4 +1,4 @@
-"""The clip routes: filters, pagination, errors, Range, against a real index and real MP4 files.
+"""The clip routes: filters (camera, time, zone), pagination, errors, Range, against a real index and real MP4 files.
 
 Clips are footage: every test but the first logs in as the household's first owner.
 """
@@ -20,12 +20,14 @@ from camhub.store.index import ClipRecord
 T0 = 1_790_000_000.0  # 2026-09-21, an arbitrary fixed time
 Login = Callable[[str, str | None], Awaitable[tuple[aiohttp.ClientSession, str]]]
 Api = tuple[str, list[ClipRecord], Hub]
+# Clip n's motion zones: every third touched none.
+ZONES = [("drive",), ("drive", "gate"), ()]
 
 
 @pytest.fixture
 async def api(tmp_path: Path, make_clips: Any) -> AsyncIterator[Api]:
     data = tmp_path / "data"
-    records = make_clips(data, [(("a", "b")[n % 2], T0 + 60 * n) for n in range(10)])
+    records = make_clips(data, [(("a", "b")[n % 2], T0 + 60 * n, ZONES[n % 3]) for n in range(10)])
     # Retention would delete these months-old clips at start-up; keep them for a century.
     hub = Hub(
         parse_config({"data_dir": str(data), "web": {"port": 0}, "retention": {"days": 36500, "min_free_bytes": 0}})
@@ -105,6 +107,9 @@ async def test_filter_by_camera_and_time_and_paginate(api: Api, http: aiohttp.Cl
         ("limit=0", "between 1 and 500"),
         ("limit=ten", "not a whole number"),
         ("cursor=garbage", "not a cursor this API gave out"),
+        ("zone=front%20door", "zone='front door' is not a zone name"),
+        ("zone=" + "z" * 64, "a zone name has at most 63"),
+        ("&".join(["zone=drive"] * 17), "zone is given 17 times; at most 16"),
     ],
 )
 async def test_bad_queries_say_what_is_wrong(api: Api, http: aiohttp.ClientSession, query: str, message: str) -> None:
@@ -130,3 +135,35 @@ async def test_video_range_and_missing_things(api: Api, http: aiohttp.ClientSess
     ]:
         status, body = await get(http, base + path)
         assert status == 404 and expected in str(body["message"]), (path, body)
+
+
+async def test_filter_by_zone_lists_the_clips_that_touched_it(api: Api, http: aiohttp.ClientSession) -> None:
+    base, records, _ = api
+    newest_first = list(reversed(records))
+    status, body = await get(http, f"{base}/api/clips")
+    assert status == 200
+    assert [c["zones"] for c in body["clips"]] == [list(r.zones) for r in newest_first]  # type: ignore[union-attr]
+    assert [list(r.zones) for r in records[:3]] == [["drive"], ["drive", "gate"], []]
+
+    def ids(zones: set[str], camera: str | None = None) -> list[int | None]:
+        return [r.id for r in newest_first if set(r.zones) & zones and camera in (None, r.camera)]
+
+    status, body = await get(http, f"{base}/api/clips?zone=gate")
+    assert status == 200 and [c["id"] for c in body["clips"]] == ids({"gate"})  # type: ignore[union-attr]
+    status, body = await get(http, f"{base}/api/clips?zone=gate&zone=drive&camera=a")
+    assert [c["id"] for c in body["clips"]] == ids({"gate", "drive"}, "a")  # type: ignore[union-attr]
+    status, body = await get(http, f"{base}/api/clips?zone=nowhere")
+    assert (status, body["clips"], body["next"]) == (200, [], None)
+    status, body = await get(http, f"{base}/api/clips?zone=")  # empty, as a form with no zone chosen sends it
+    assert len(body["clips"]) == len(records)  # type: ignore[arg-type]
+    # Pages of a zone filter continue where the last stopped, and end.
+    seen, cursor = [], None
+    while True:
+        status, body = await get(http, f"{base}/api/clips?zone=drive&limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200
+        seen += [c["id"] for c in body["clips"]]  # type: ignore[union-attr]
+        if (cursor := body["next"]) is None:
+            break
+    assert seen == ids({"drive"}) and len(seen) == 7
+    status, body = await get(http, f"{base}/api/clips/{records[1].id}")
+    assert (status, body["zones"]) == (200, ["drive", "gate"])

@@ -15,7 +15,7 @@ def test_migrations_are_named_recorded_and_rerunnable(tmp_path: Path) -> None:
     open_index(tmp_path).close()  # a second start applies nothing twice
     db = connect(tmp_path / INDEX_FILE, readonly=True)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["0001_cameras_and_clips", "0002_clip_ids_from_file_names"]
+    assert applied == ["0001_cameras_and_clips", "0002_clip_ids_from_file_names", "0003_clip_zones"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
 
@@ -23,11 +23,11 @@ def test_migrations_are_named_recorded_and_rerunnable(tmp_path: Path) -> None:
 def test_every_column_has_a_comment(tmp_path: Path) -> None:
     open_index(tmp_path).close()
     db = connect(tmp_path / INDEX_FILE, readonly=True)
-    for table in ("cameras", "clips"):
+    for table in ("cameras", "clips", "clip_zones"):
         sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
         for column in db[table].columns:
             line = next(s for s in sql.splitlines() if re.match(rf"\s*{column.name}\s", s))
-            if column.name == "camera_id":
+            if column.name in ("camera_id", "clip_id"):
                 continue  # a reference, its meaning is the referenced row
             assert "--" in line, f"{table}.{column.name} has no comment with its unit or meaning"
     db.close()

@@ -1,0 +1,323 @@
+"""The motion engine: one camera's background model, pure and synchronous.
+
+`MotionEngine.analyse` takes the luma (Y) plane of a decoded detect frame, a
+2-D uint8 array that may be a strided view of the decoder's buffer (no copy
+of the full plane and no colour conversion is made), and returns a
+`MotionResult`: the changed fraction of the unmasked frame, the changed
+regions as boxes in source pixels, the zones they touched, and whether the
+whole picture changed (a light, the exposure, the camera moved). It reads no
+clock and does no I/O; times belong to the caller (`camhub.motion.watcher`).
+
+The pipeline is a handful of OpenCV calls on a small image, so its cost is
+nearly the same at 360p and at 4K:
+
+1. nearest-neighbour sampling to about `frame_height` rows: every n-th pixel
+   of every n-th row of the source, a strided view that only the next call
+   reads (n is the source height over frame_height, rounded; a 1080p frame
+   is sampled every 12 pixels to 90 x 160);
+2. a 3x3 median: thin specks (rain, single noisy pixels) vanish and sensor
+   noise is more than halved, at half the cost of a box blur here;
+3. difference against a running-average background, scaled to the frame's
+   brightness and contrast first (mean and standard deviation), so dawn, an
+   exposure step or a light switch does not look like change;
+4. a threshold, the masks, and a count. Only a frame with enough changed
+   pixels pays for the regions (contours) and the zones.
+
+Slow movers are seen because a pixel counts when it differs from a slow
+background (it absorbs a still object over about `1 / BACKGROUND_WEIGHT`
+analysed frames, 20 s at 5 fps) and from the frame of `MOVING_LAG` seconds
+ago. Something crossing a few pixels a second has moved a whole analysis
+pixel or more in that time, where the previous frame would have shown it a
+tenth of one; and something that stopped (a person who sat down, a parked
+car) stops counting `MOVING_LAG` seconds later, not when the slow background
+has absorbed it. The second comparison is made only in frames that already
+changed enough against the background, so a quiet frame never pays for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from camhub.config import MotionConfig
+from camhub.motion.zones import rasterise
+
+# OpenCV's worker pool only spins on images this small; every camera has its own thread anyway.
+cv2.setNumThreads(1)
+
+# Weight of each analysed frame in the running-average background: a time
+# constant of 100 frames (20 s at 5 fps). Long enough that something crossing
+# a few pixels a second stands out against it; short enough to absorb a parked
+# car or moved chair within a minute.
+BACKGROUND_WEIGHT = 0.01
+# A pixel must also differ from the frame this many seconds back to count as moving now.
+MOVING_LAG = 2.0
+# After a global change the background restarts from the new frame and follows
+# fast for a few frames (codec and exposure settling), reporting no motion.
+CALIBRATION_WEIGHT = 0.2
+CALIBRATION_FRAMES = 5
+# A frame whose brightness or contrast moved this much (as a ratio) against the
+# previous one is a light switch, an exposure step or an infrared switch: if
+# it also changed a fair part of the picture after compensation (clipped
+# highlights, surfaces that reflect infrared differently), that is the global
+# change, not motion.
+STEP_RATIO = 0.08
+STEP_CHANGED = 0.05
+# Automatic noise level: the mean absolute difference of the pixels under the
+# threshold, followed with this weight, times NOISE_FACTOR is the next
+# threshold. For Gaussian noise the mean absolute deviation is 0.8 sigma, so
+# this settles near 4 sigma; a threshold set too low truncates the mean to
+# about half of itself, which lifts the next one 2.5 times, so it climbs to
+# that point from below too, and moving objects (over the threshold) do not
+# count. Learnt on every NOISE_EVERY-th frame: noise does not change faster.
+NOISE_WEIGHT = 0.1
+NOISE_FACTOR = 5.0
+NOISE_EVERY = 5
+STATS_EVERY = 5
+AUTO_THRESHOLD_MAX = 60.0
+# Frames are refused beyond these sides (pixels): no camera sends more, and an
+# absurd shape from a hostile stream must not allocate without bound.
+MIN_SIDE = 2
+MAX_SIDE = 16384
+# Regions whose dilated bounding box covers fewer analysis pixels than this
+# are specks (one changed pixel dilates to 3 x 3), not movers.
+MIN_REGION = 12
+
+PixelBox = tuple[int, int, int, int]  # x, y, width, height in source pixels
+_JOIN = np.ones((3, 3), np.uint8)  # the dilation that joins an object's fragments
+
+
+@dataclass(frozen=True)
+class MotionResult:
+    """What the engine saw in one frame."""
+
+    score: float  # changed fraction of the unmasked frame, 0..1
+    motion: bool  # enough change where it counts (inside a zone, when zones are set)
+    boxes: tuple[PixelBox, ...] = ()  # changed regions, source pixels, largest first
+    zones: tuple[str, ...] = ()  # zones whose minimum area was reached, sorted
+    global_change: bool = False  # the whole picture changed: the background was learnt again
+    threshold: float = 0.0  # luma levels a pixel had to change by (learnt when auto_threshold)
+
+
+@dataclass(frozen=True)
+class _Zone:
+    name: str
+    raster: np.ndarray  # uint8 255 inside, analysis size
+    min_pixels: int
+
+
+class MotionEngine:
+    """One camera's motion model. Not thread-safe: one caller at a time (the detect reader)."""
+
+    def __init__(self, config: MotionConfig | None = None) -> None:
+        self.config = config or MotionConfig()
+        self._source: tuple[int, int] | None = None  # (height, width) of the frames being analysed
+        self._size = (0, 0)  # (width, height) of the analysis image
+        self._step = 1  # the source is sampled every `step` pixels in both directions
+        self._background: np.ndarray | None = None  # float32 running average
+        self._stats = (0.0, 0.0)  # mean and standard deviation of the previous frame
+        self._calibrating = 0
+        self._noise: float | None = None  # learnt mean absolute difference under the threshold
+        self._frames = 0
+        # Analysis images with their mean and standard deviation, newest last.
+        self._recent: deque[tuple[np.ndarray, float, float]] = deque(maxlen=_lag_frames(self.config))
+        self._background_stats = (0.0, 0.0)  # mean and standard deviation of the background, refreshed now and then
+        self._keep: np.ndarray | None = None  # 255 where change counts (outside every mask); None: everywhere
+        self._counted = 1  # pixels where change counts
+        self._zones: tuple[_Zone, ...] = ()
+        self._min_pixels = 1
+
+    # -- settings
+    def configure(self, config: MotionConfig) -> None:
+        """New settings from the next frame on; the learnt background and noise level are kept."""
+        old, self.config = self.config, config
+        if _lag_frames(config) != self._recent.maxlen:
+            self._recent = deque(self._recent, maxlen=_lag_frames(config))
+        if self._source is None:
+            return
+        if config.frame_height != old.frame_height:
+            height, width = self._source
+            self._step, self._size = _sampling(width, height, config.frame_height)
+            if self._background is not None:
+                self._background = cv2.resize(self._background, self._size, interpolation=cv2.INTER_AREA)
+        self._rasterise()
+
+    def reset(self) -> None:
+        """Forget the background, e.g. after the stream reconnects. The noise level is kept."""
+        self._background = None
+        self._source = None
+
+    @property
+    def threshold(self) -> float:
+        """The pixel threshold in force: the configured one, or the learnt one with auto_threshold."""
+        floor = self.config.threshold
+        if not self.config.auto_threshold or self._noise is None:
+            return floor
+        return min(AUTO_THRESHOLD_MAX, max(floor, NOISE_FACTOR * self._noise))
+
+    # -- frames
+    def analyse(self, luma: np.ndarray) -> MotionResult:
+        """Compare one luma plane (height x width, uint8) with the background."""
+        _check_frame(luma)
+        if self._source != luma.shape:
+            self._start(luma.shape[0], luma.shape[1])
+        step, first = self._step, self._step // 2
+        small = cv2.medianBlur(luma[first::step, first::step], 3)
+        mean, std = _stats(small)
+        background = self._background
+        if background is None:
+            return self._relearn(small, mean, std)
+
+        # Scale the background to this frame's brightness and contrast (convertScaleAbs does it while
+        # converting to uint8, so it costs nothing): the affine model of a light, dawn or the exposure.
+        if self._frames % STATS_EVERY == 0:  # the background moves 1% a frame: its statistics may lag a little
+            self._background_stats = _stats(background)
+        bg_mean, bg_std = self._background_stats
+        gain = std / bg_std if bg_std > 1.0 and std > 1.0 else 1.0
+        reference = cv2.convertScaleAbs(background, alpha=gain, beta=mean - gain * bg_mean)
+        difference = cv2.absdiff(small, reference)
+        threshold = self.threshold
+        changed_mask = cv2.threshold(difference, threshold, 255, cv2.THRESH_BINARY)[1]
+        if self._keep is not None:
+            changed_mask = cv2.bitwise_and(changed_mask, self._keep)
+        changed = cv2.countNonZero(changed_mask)
+        fraction = changed / self._counted
+
+        previous_mean, previous_std = self._stats
+        self._stats = (mean, std)
+        stepped = _ratio(mean, previous_mean) > STEP_RATIO or _ratio(std, previous_std) > STEP_RATIO
+        if fraction > self.config.global_change or (stepped and fraction > STEP_CHANGED):
+            return self._relearn(small, mean, std, global_change=True)
+
+        if self._calibrating:
+            self._calibrating -= 1
+            cv2.accumulateWeighted(small, background, CALIBRATION_WEIGHT)
+            return MotionResult(score=0.0, motion=False, threshold=threshold)
+        cv2.accumulateWeighted(small, background, BACKGROUND_WEIGHT)
+        lagged = self._recent[0] if len(self._recent) == self._recent.maxlen else None
+        self._recent.append((small, mean, std))
+        self._frames += 1
+        if self.config.auto_threshold and self._frames % NOISE_EVERY == 0:
+            self._learn_noise(difference, changed_mask)
+        if changed < self._min_pixels:
+            return MotionResult(score=fraction, motion=False, threshold=threshold)
+        if lagged is not None:  # what differs from the background and changed in the last MOVING_LAG seconds
+            before, before_mean, before_std = lagged
+            gain = std / before_std if before_std > 1.0 and std > 1.0 else 1.0
+            before = cv2.convertScaleAbs(before, alpha=gain, beta=mean - gain * before_mean)
+            moved = cv2.threshold(cv2.absdiff(small, before), threshold, 255, cv2.THRESH_BINARY)[1]
+            changed_mask = cv2.bitwise_and(changed_mask, moved)
+            changed = cv2.countNonZero(changed_mask)
+            fraction = changed / self._counted
+            if changed < self._min_pixels:
+                return MotionResult(score=fraction, motion=False, threshold=threshold)
+        return self._regions(changed_mask, fraction, threshold)
+
+    # -- internals
+    def _regions(self, changed_mask: np.ndarray, fraction: float, threshold: float) -> MotionResult:
+        touched = tuple(
+            zone.name
+            for zone in self._zones
+            if cv2.countNonZero(cv2.bitwise_and(changed_mask, zone.raster)) >= zone.min_pixels
+        )
+        if self._zones and not touched:
+            return MotionResult(score=fraction, motion=False, threshold=threshold)
+        # One dilation joins the fragments of one object (differencing sees its edges) into one region.
+        contours = cv2.findContours(cv2.dilate(changed_mask, _JOIN), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
+        rects = sorted((_rect(cv2.boundingRect(c)) for c in contours), key=lambda r: r[2] * r[3], reverse=True)
+        height, width = self._source or (0, 0)
+        boxes = tuple(_source_box(r, self._step, width, height) for r in rects if r[2] * r[3] >= MIN_REGION)
+        return MotionResult(score=fraction, motion=bool(boxes), boxes=boxes, zones=touched, threshold=threshold)
+
+    def _start(self, height: int, width: int) -> None:
+        self._source = (height, width)
+        self._step, self._size = _sampling(width, height, self.config.frame_height)
+        self._background = None
+        self._rasterise()
+
+    def _rasterise(self) -> None:
+        width, height = self._size
+        masks = self.config.masks
+        self._keep = None
+        keep_count = width * height
+        if masks:
+            masked = rasterise(masks, width, height)
+            self._keep = np.where(masked > 0, 0, 255).astype(np.uint8)
+            keep_count = cv2.countNonZero(self._keep)
+        self._counted = max(1, keep_count)
+        self._min_pixels = _pixels(self.config.min_area, width * height)
+        zones = []
+        for name, zone in sorted(self.config.zones.items()):
+            raster: np.ndarray = np.where(rasterise((zone.points,), width, height) > 0, 255, 0).astype(np.uint8)
+            if self._keep is not None:
+                raster = cv2.bitwise_and(raster, self._keep)
+            area = zone.min_area if zone.min_area is not None else self.config.min_area
+            zones.append(_Zone(name, raster, _pixels(area, width * height)))
+        self._zones = tuple(zones)
+        if self._zones:  # motion counts only inside zones, so the smallest zone area decides whether to look
+            self._min_pixels = min(zone.min_pixels for zone in self._zones)
+
+    def _relearn(self, small: np.ndarray, mean: float, std: float, *, global_change: bool = False) -> MotionResult:
+        self._background = small.astype(np.float32)
+        self._recent.clear()
+        self._stats = self._background_stats = (mean, std)
+        self._calibrating = CALIBRATION_FRAMES
+        return MotionResult(score=0.0, motion=False, global_change=global_change, threshold=self.threshold)
+
+    def _learn_noise(self, difference: np.ndarray, changed_mask: np.ndarray) -> None:
+        quiet = cv2.bitwise_not(changed_mask)
+        if self._keep is not None:
+            quiet = cv2.bitwise_and(quiet, self._keep)
+        level = float(cv2.mean(difference, mask=quiet)[0])
+        self._noise = level if self._noise is None else self._noise + NOISE_WEIGHT * (level - self._noise)
+
+
+def _check_frame(luma: object) -> None:
+    if not isinstance(luma, np.ndarray):
+        raise TypeError(f"expected a luma plane as a numpy array, got {type(luma).__name__}")
+    if luma.ndim != 2 or luma.dtype != np.uint8:
+        raise ValueError(f"expected a 2-D uint8 luma plane (height, width), got {luma.dtype} with shape {luma.shape}")
+    height, width = luma.shape
+    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+        raise ValueError(f"luma plane of {width}x{height}: each side must be {MIN_SIDE} to {MAX_SIDE} pixels")
+
+
+def _stats(image: np.ndarray) -> tuple[float, float]:
+    mean, std = cv2.meanStdDev(image)
+    return float(mean[0, 0]), float(std[0, 0])
+
+
+def _sampling(width: int, height: int, frame_height: int) -> tuple[int, tuple[int, int]]:
+    """The sampling step and the (width, height) of the analysis image it gives."""
+    step = max(1, round(height / frame_height))
+    first = step // 2
+    return step, (len(range(first, width, step)), len(range(first, height, step)))
+
+
+def _lag_frames(config: MotionConfig) -> int:
+    return max(1, round(MOVING_LAG * config.analysis_fps))
+
+
+def _pixels(fraction: float, total: int) -> int:
+    return max(1, math.ceil(fraction * total))
+
+
+def _ratio(value: float, previous: float) -> float:
+    return abs(value - previous) / (previous + 1.0)
+
+
+def _rect(rect: Sequence[int]) -> tuple[int, int, int, int]:
+    x, y, w, h = rect
+    return (x, y, w, h)
+
+
+def _source_box(rect: tuple[int, int, int, int], step: int, width: int, height: int) -> PixelBox:
+    """An analysis-pixel rectangle as source pixels: each analysis pixel stands for a step x step cell."""
+    x, y, w, h = rect
+    x0, y0 = x * step, y * step
+    return (x0, y0, min(width, (x + w) * step) - x0, min(height, (y + h) * step) - y0)
