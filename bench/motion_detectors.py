@@ -1,9 +1,9 @@
 """The three motion detectors bench/motion.py compares, each behind `analyse(luma) -> bool`.
 
-- `Camhub`: the hub's engine, with the scenario's masks in its config.
+- `Camhub`: the hub's `MotionEngine`, default `MotionConfig` with the scenario's masks.
 - `FrigateStyle`: our reimplementation of Frigate's ImprovedMotionDetector
-  (frigate/motion/improved_motion.py, read at commit HEAD of blakeblackshear/
-  frigate in 2026-11) with Frigate's defaults: the luma plane resized to 100
+  (frigate/motion/improved_motion.py as of blakeblackshear/frigate commit
+  e3fa7018, 2026-07-23) with Frigate's defaults: the luma plane resized to 100
   rows by nearest neighbour; contrast stretched to the running mean (50 frames)
   of the 4th and 96th percentiles; masked pixels set to 0; a 3x3 Gaussian blur
   (sigma 1: Frigate calls scipy's gaussian_filter(sigma=1, radius=1), we call
@@ -27,12 +27,12 @@ working size once, when it sees the first frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import cv2
 import numpy as np
 
 from camhub.config import MotionConfig
+from camhub.motion.engine import MotionEngine
 
 Polygon = Sequence[tuple[float, float]]
 
@@ -48,35 +48,14 @@ def rasterised(masks: Sequence[Polygon], width: int, height: int) -> np.ndarray:
 
 class Camhub:
     name = "camhub"
+    version = "camhub.motion.engine.MotionEngine"
 
     def __init__(self, masks: Sequence[Polygon] = ()) -> None:
-        self.config = _config_with_masks(masks)
-        try:
-            from camhub.motion.engine import MotionEngine  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:  # before the engine lands: the first detector, same contract
-            self._engine: Any = None
-            from camhub.motion.detector import MotionDetector
-
-            self._detector = MotionDetector(self.config)
-            self.version = "camhub.motion.detector.MotionDetector"
-        else:
-            self._engine = MotionEngine(self.config)
-            self.version = "camhub.motion.engine.MotionEngine"
-        self._t = 0.0
+        polygons = [[list(point) for point in polygon] for polygon in masks]
+        self.engine = MotionEngine(MotionConfig.model_validate({"masks": polygons}))
 
     def analyse(self, luma: np.ndarray) -> bool:
-        if self._engine is not None:
-            return bool(self._engine.analyse(luma).motion)
-        self._t += 0.2
-        return self._detector.analyse(luma, self._t).motion
-
-
-def _config_with_masks(masks: Sequence[Polygon]) -> MotionConfig:
-    if not masks:
-        return MotionConfig()
-    if "masks" not in MotionConfig.model_fields:
-        return MotionConfig()  # an engine without masks sees the whole frame
-    return MotionConfig.model_validate({"masks": [[list(p) for p in polygon] for polygon in masks]})
+        return self.engine.analyse(luma).motion
 
 
 class FrigateStyle:
