@@ -11,7 +11,7 @@ Per scene, in `cache_dir/<name>-<digest>-v<RENDER_VERSION>/`:
 - `sub.mjpeg` + `sub.mjpeg.json`: the sub-stream frames as concatenated JPEGs
   and their `[offset, size]` index, for the MJPEG and snapshot endpoints.
 
-`render_main` renders the main stream alone (Annex-B, index and MP4) into
+`render_main` renders the main stream alone (index and MP4, no Annex-B) into
 `cache_dir/<name>-<digest>-main-v<RENDER_VERSION>/`, for the labelled motion
 corpus (`camhub.sim.corpus`), which is decoded, never served.
 
@@ -173,12 +173,14 @@ def render_scene(scene: Scene, cache_dir: Path | str, progress: Progress | None 
 def render_main(scene: Scene, cache_dir: Path | str, progress: Progress | None = None) -> StreamFiles:
     """Render only the main stream of `scene` (or reuse the cache): what an analysis corpus needs.
 
-    Cached beside full renders, in `cache_dir/<name>-<digest>-main-v<RENDER_VERSION>/`.
+    Cached beside full renders, in `cache_dir/<name>-<digest>-main-v<RENDER_VERSION>/`. Only the MP4
+    and the index are kept: nothing serves these, and the Annex-B copy would double the space.
     """
 
     def build(tmp: Path) -> None:
         (tmp / "scene.json").write_text(json.dumps(scene.to_dict(), indent=1, sort_keys=True))
         _render_stream(scene, tmp, "main", scene.width, scene.height, False, progress)
+        _files(tmp, scene, "main", scene.width, scene.height).annexb.unlink()
 
     final = Path(cache_dir) / f"{scene.name}-{scene.digest()}-main-v{RENDER_VERSION}"
     seconds = _cached(final, build)
