@@ -11,6 +11,10 @@ Per scene, in `cache_dir/<name>-<digest>-v<RENDER_VERSION>/`:
 - `sub.mjpeg` + `sub.mjpeg.json`: the sub-stream frames as concatenated JPEGs
   and their `[offset, size]` index, for the MJPEG and snapshot endpoints.
 
+`render_main` renders the main stream alone (index and MP4, no Annex-B) into
+`cache_dir/<name>-<digest>-main-v<RENDER_VERSION>/`, for the labelled motion
+corpus (`camhub.sim.corpus`), which is decoded, never served.
+
 Everything is written into a temporary directory that is renamed into place
 only when complete, so a killed render never leaves files that look finished,
 and a second run with the same scene definition reuses them.
@@ -34,7 +38,8 @@ import av
 import cv2
 import numpy as np
 
-from camhub.sim.scene import Background, Scene
+from camhub.sim.effects import LeavesPatch, draw_object, draw_rain, shifted, tone_luts
+from camhub.sim.scene import Background, Scene, Tone
 
 # Bump when the pixels or file layout change, so old caches are not reused.
 RENDER_VERSION = 2
@@ -43,6 +48,7 @@ JPEG_QUALITY = 80
 _NOISE_BANK = 12  # distinct noise fields, cycled; enough to look random to a differ
 
 Progress = Callable[[str], None]
+_NEUTRAL = Tone()
 
 
 @dataclass(frozen=True)
@@ -145,14 +151,8 @@ def _rendering(directory: Path, scene: Scene, seconds: float) -> Rendering:
 
 def render_scene(scene: Scene, cache_dir: Path | str, progress: Progress | None = None) -> Rendering:
     """Render `scene` (or reuse the cached render) and return where the files are."""
-    cache = Path(cache_dir)
-    final = cache / f"{scene.name}-{scene.digest()}-v{RENDER_VERSION}"
-    if final.is_dir():
-        return _rendering(final, scene, 0.0)
-    cache.mkdir(parents=True, exist_ok=True)
-    began = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache))
-    try:
+
+    def build(tmp: Path) -> None:
         (tmp / "scene.json").write_text(json.dumps(scene.to_dict(), indent=1, sort_keys=True))
         # Main and sub encode in parallel: x264/x265, cv2 and numpy release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -162,6 +162,42 @@ def render_scene(scene: Scene, cache_dir: Path | str, progress: Progress | None 
             ]
             for job in jobs:
                 job.result()
+
+    final = Path(cache_dir) / f"{scene.name}-{scene.digest()}-v{RENDER_VERSION}"
+    seconds = _cached(final, build)
+    if progress and seconds:
+        progress(f"{scene.name}: rendered in {seconds:.1f}s")
+    return _rendering(final, scene, seconds)
+
+
+def render_main(scene: Scene, cache_dir: Path | str, progress: Progress | None = None) -> StreamFiles:
+    """Render only the main stream of `scene` (or reuse the cache): what an analysis corpus needs.
+
+    Cached beside full renders, in `cache_dir/<name>-<digest>-main-v<RENDER_VERSION>/`. Only the MP4
+    and the index are kept: nothing serves these, and the Annex-B copy would double the space.
+    """
+
+    def build(tmp: Path) -> None:
+        (tmp / "scene.json").write_text(json.dumps(scene.to_dict(), indent=1, sort_keys=True))
+        _render_stream(scene, tmp, "main", scene.width, scene.height, False, progress)
+        _files(tmp, scene, "main", scene.width, scene.height).annexb.unlink()
+
+    final = Path(cache_dir) / f"{scene.name}-{scene.digest()}-main-v{RENDER_VERSION}"
+    seconds = _cached(final, build)
+    if progress and seconds:
+        progress(f"{scene.name}: rendered in {seconds:.1f}s")
+    return _files(final, scene, "main", scene.width, scene.height)
+
+
+def _cached(final: Path, build: Callable[[Path], None]) -> float:
+    """Make `final` by `build(tmp)` in a temporary sibling renamed into place; 0.0 when it already existed."""
+    if final.is_dir():
+        return 0.0
+    final.parent.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        build(tmp)
         try:
             os.rename(tmp, final)
         except OSError:
@@ -171,10 +207,7 @@ def render_scene(scene: Scene, cache_dir: Path | str, progress: Progress | None 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    seconds = time.monotonic() - began
-    if progress:
-        progress(f"{scene.name}: rendered in {seconds:.1f}s")
-    return _rendering(final, scene, seconds)
+    return max(time.monotonic() - began, 1e-6)
 
 
 def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
@@ -275,37 +308,29 @@ def frames(scene: Scene, width: int, height: int) -> Iterator[np.ndarray]:
     bg = background_rgb(scene.background, width, height)
     rng = np.random.default_rng(scene.background.seed + 7919)
     pos_noise, neg_noise = _noise_bank(rng, scene.noise_sigma, width, height)
-    lut_cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    leaves = [LeavesPatch(item, width, height) for item in scene.leaves]
+    lut_cache: dict[Tone, tuple[np.ndarray, np.ndarray]] = {}
     for n in range(scene.frame_count):
         t = n / scene.fps
         rgb = bg.copy()
+        for patch in leaves:
+            patch.draw(rgb, t)
         for obj in scene.objects:
             centre = obj.position(t)
-            if centre is None:
-                continue
-            cx, cy = centre[0] * width, centre[1] * height
-            hw, hh = obj.size[0] * width / 2, obj.size[1] * height / 2
-            if obj.shape == "rect":
-                cv2.rectangle(
-                    rgb, (round(cx - hw), round(cy - hh)), (round(cx + hw), round(cy + hh)), obj.color, thickness=-1
-                )
-            else:
-                cv2.ellipse(
-                    rgb,
-                    (round(cx), round(cy)),
-                    (max(1, round(hw)), max(1, round(hh))),
-                    0,
-                    0,
-                    360,
-                    obj.color,
-                    thickness=-1,
-                )
+            if centre is not None:
+                draw_object(rgb, obj, centre)
+        for rain in scene.rain:
+            if rain.t0 <= t <= rain.t1:
+                draw_rain(rgb, rain, n)
+        shift = scene.shift_at(t)
+        if shift is not None:
+            rgb = shifted(rgb, *shift)
         yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
-        level = round(scene.brightness_at(t), 3)
-        if level != 1.0:
-            if level not in lut_cache:
-                lut_cache[level] = _luts(level)
-            luma_lut, chroma_lut = lut_cache[level]
+        tone = scene.tone_at(t)
+        if tone != _NEUTRAL:
+            if tone not in lut_cache:
+                lut_cache[tone] = tone_luts(tone)
+            luma_lut, chroma_lut = lut_cache[tone]
             yuv[:height] = cv2.LUT(yuv[:height], luma_lut)
             yuv[height:] = cv2.LUT(yuv[height:], chroma_lut)
         if pos_noise is not None and neg_noise is not None:
@@ -314,14 +339,6 @@ def frames(scene: Scene, width: int, height: int) -> Iterator[np.ndarray]:
             cv2.add(luma, pos_noise[k], dst=luma)
             cv2.subtract(luma, neg_noise[k], dst=luma)
         yield yuv
-
-
-def _luts(level: float) -> tuple[np.ndarray, np.ndarray]:
-    x = np.arange(256, dtype=np.float32)
-    luma = np.clip(x * level, 0, 255)
-    # Dim light also washes out colour; brighter than rendered keeps it.
-    chroma = np.clip(128 + (x - 128) * min(level, 1.0), 0, 255)
-    return luma.round().astype(np.uint8), chroma.round().astype(np.uint8)
 
 
 def _noise_bank(

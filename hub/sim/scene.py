@@ -6,7 +6,9 @@ and lighting changes. Positions and sizes are fractions of the frame (0..1),
 so one scene renders at any resolution (main and sub-stream alike).
 
 `Scene.motion_windows()` is the ground truth tests compare the hub against:
-only objects moving count as motion; noise, light switches and dawn do not.
+only objects moving count as motion; noise, light switches, dawn, rain, swaying
+leaves, exposure and infrared switches and a nudged camera do not (they are the
+disturbances a motion detector must ride out; `camhub.sim.effects` draws them).
 `Scene.from_dict` builds a scene from YAML-able data and rejects unknown keys
 by name, so a typo in a scene file is an error rather than a silent default.
 """
@@ -57,6 +59,7 @@ class MovingObject:
     shape: Shape = "rect"
     show_before: bool = False
     show_after: bool = False
+    blur: float = 0.0  # gaussian sigma, fraction of the frame height (out of focus: an insect on the lens)
 
     def position(self, t: float) -> Point | None:
         """Centre of the object at time t (seconds), or None when not drawn."""
@@ -87,6 +90,70 @@ class Dawn:
 
 
 @dataclass(frozen=True)
+class Rain:
+    """Thin bright streaks at random places, different in every frame, during [t0, t1]."""
+
+    t0: float
+    t1: float
+    streaks: int = 300  # per frame
+    length: float = 0.04  # of the frame height
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Leaves:
+    """Foliage filling `box` (x, y, width, height as fractions) whose pixels sway all the time.
+
+    The texture moves by up to `amplitude` (fraction of the frame height) with
+    a phase that varies across the patch; nothing outside `box` changes.
+    """
+
+    box: tuple[float, float, float, float]
+    amplitude: float = 0.01
+    period: float = 2.0  # seconds
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """From t on, auto-exposure multiplies luma by `gain` after stretching it by `contrast` around mid-grey."""
+
+    t: float
+    gain: float = 1.0
+    contrast: float = 1.0
+
+
+@dataclass(frozen=True)
+class Infrared:
+    """During [t0, t1] the camera sees by infrared: no colour, and luma changed by `gain` and `contrast`."""
+
+    t0: float
+    t1: float
+    gain: float = 1.8
+    contrast: float = 0.8
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """During [t0, t1] the whole picture is shifted by (dx, dy), fractions of the frame: the camera shook."""
+
+    t0: float
+    t1: float
+    dx: float
+    dy: float
+
+
+@dataclass(frozen=True)
+class Tone:
+    """The global tone of a frame: luma' = gain * (128 + contrast * (level * luma - 128)); grey drops colour."""
+
+    level: float = 1.0
+    gain: float = 1.0
+    contrast: float = 1.0
+    grey: bool = False
+
+
+@dataclass(frozen=True)
 class Scene:
     name: str
     width: int = 1280
@@ -101,6 +168,11 @@ class Scene:
     brightness: float = 1.0  # level at loop start
     lights: tuple[LightSwitch, ...] = ()
     dawns: tuple[Dawn, ...] = ()
+    rain: tuple[Rain, ...] = ()
+    leaves: tuple[Leaves, ...] = ()
+    exposures: tuple[Exposure, ...] = ()
+    infrared: tuple[Infrared, ...] = ()
+    nudges: tuple[Nudge, ...] = ()
 
     def __post_init__(self) -> None:
         if self.gop == 0:
@@ -126,6 +198,25 @@ class Scene:
                 a = min(1.0, (t - change.t0) / span) if span > 0 else 1.0
                 level = change.start_level + a * (change.end_level - change.start_level)
         return level
+
+    def tone_at(self, t: float) -> Tone:
+        """Brightness, the latest exposure step, and infrared if it is on at time t."""
+        gain, contrast = 1.0, 1.0
+        for step in sorted(self.exposures, key=lambda e: e.t):
+            if t >= step.t:
+                gain, contrast = step.gain, step.contrast
+        grey = False
+        for ir in self.infrared:
+            if ir.t0 <= t < ir.t1:
+                gain, contrast, grey = gain * ir.gain, contrast * ir.contrast, True
+        return Tone(round(self.brightness_at(t), 3), round(gain, 3), round(contrast, 3), grey)
+
+    def shift_at(self, t: float) -> tuple[float, float] | None:
+        """The picture's shift at time t (fractions of the frame), or None when the camera is still."""
+        for nudge in self.nudges:
+            if nudge.t0 <= t < nudge.t1:
+                return (nudge.dx, nudge.dy)
+        return None
 
     def motion_windows(self) -> list[tuple[float, float]]:
         """Merged [start, end] seconds (from loop start) in which something moves.
@@ -156,7 +247,7 @@ class Scene:
         fields = _checked(cls, data, "scene")
         if "background" in fields:
             fields["background"] = _build(Background, fields["background"], "scene.background")
-        for key, kind in (("objects", MovingObject), ("lights", LightSwitch), ("dawns", Dawn)):
+        for key, kind in _EFFECT_KINDS.items():
             if key in fields:
                 fields[key] = tuple(_build(kind, item, f"scene.{key}[{i}]") for i, item in enumerate(fields[key]))
         try:
@@ -187,10 +278,36 @@ class Scene:
                 raise SceneError(f"{where}: objects[{i}] needs 0 <= t0 < t1 <= duration, got t0={o.t0} t1={o.t1}")
             if o.shape not in ("rect", "ellipse"):
                 raise SceneError(f"{where}: objects[{i}].shape must be rect or ellipse, got {o.shape!r}")
-        for i, d in enumerate(self.dawns):
-            if d.t1 < d.t0:
-                raise SceneError(f"{where}: dawns[{i}] needs t0 <= t1")
+        for key in ("dawns", "rain", "infrared", "nudges"):
+            for i, span in enumerate(getattr(self, key)):
+                if span.t1 < span.t0:
+                    raise SceneError(f"{where}: {key}[{i}] needs t0 <= t1, got t0={span.t0} t1={span.t1}")
+        for i, o in enumerate(self.objects):
+            if o.blur < 0:
+                raise SceneError(f"{where}: objects[{i}].blur must be >= 0, got {o.blur}")
+        for i, leaves in enumerate(self.leaves):
+            x, y, w, h = leaves.box
+            if not (x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= 1 and y + h <= 1):
+                raise SceneError(f"{where}: leaves[{i}].box must lie inside the frame (0..1), got {leaves.box}")
+            if leaves.period <= 0:
+                raise SceneError(f"{where}: leaves[{i}].period must be > 0, got {leaves.period}")
+        for key in ("exposures", "infrared"):
+            for i, step in enumerate(getattr(self, key)):
+                if step.gain <= 0 or step.contrast <= 0:
+                    raise SceneError(f"{where}: {key}[{i}]: gain and contrast must be > 0, got {step}")
 
+
+# The list-valued keys of a scene and the type of their items.
+_EFFECT_KINDS: dict[str, type] = {
+    "objects": MovingObject,
+    "lights": LightSwitch,
+    "dawns": Dawn,
+    "rain": Rain,
+    "leaves": Leaves,
+    "exposures": Exposure,
+    "infrared": Infrared,
+    "nudges": Nudge,
+}
 
 T = TypeVar("T")
 
@@ -205,7 +322,7 @@ def _checked(cls: type, data: Any, where: str) -> dict[str, Any]:
     out = dict(data)
     # YAML gives lists; the frozen dataclasses want tuples so they stay hashable.
     for key, value in out.items():
-        if isinstance(value, list) and key not in ("objects", "lights", "dawns"):
+        if isinstance(value, list) and key not in _EFFECT_KINDS:
             out[key] = tuple(value)
     return out
 
