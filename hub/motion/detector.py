@@ -93,6 +93,11 @@ class MotionStateMachine:
         return tuple(self._history)
 
     @property
+    def zones(self) -> frozenset[str]:
+        """Zones touched by the run or the open event so far."""
+        return frozenset(self._zones)
+
+    @property
     def peak(self) -> tuple[float, float]:
         """(score, capture time) of the best frame of the run or open event: the snapshot's frame."""
         return self._peak

@@ -90,7 +90,8 @@ MAX_SIDE = 16384
 MIN_REGION = 12
 
 PixelBox = tuple[int, int, int, int]  # x, y, width, height in source pixels
-_JOIN = np.ones((3, 3), np.uint8)  # the dilation that joins an object's fragments
+_JOIN = np.ones((3, 3), np.uint8)
+_OPEN: np.ndarray | None = None  # the dilation that joins an object's fragments
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class MotionEngine:
         # Analysis images with their mean and standard deviation, newest last.
         self._recent: deque[tuple[np.ndarray, float, float]] = deque(maxlen=_lag_frames(self.config))
         self._background8: np.ndarray = np.zeros((1, 1), np.uint8)  # the background as uint8, refreshed now and then
+        self._background_stats = (0.0, 0.0)  # its mean and deviation outside the masks
         self._quiet: np.ndarray | None = None  # where brightness is measured: unmasked, unchanged last frame
         self._difference: np.ndarray = np.zeros((1, 1), np.uint8)  # the last frame's difference from the background
         self._keep: np.ndarray | None = None  # 255 where change counts (outside every mask); None: everywhere
@@ -179,7 +181,7 @@ class MotionEngine:
         if self._source != luma.shape:
             self._start(luma.shape[0], luma.shape[1])
         step, first = self._step, self._step // 2
-        small = cv2.medianBlur(luma[first::step, first::step], 3)
+        small = _smooth(luma[first::step, first::step])
         # Brightness and contrast are measured where nothing changed in the previous frame (nor in a mask),
         # so a mover or swaying leaves do not shift the model of the light for the whole picture.
         quiet = self._quiet
@@ -189,6 +191,7 @@ class MotionEngine:
             return self._relearn(small, mean, std)
         if self._frames % STATS_EVERY == 0:  # the background moves 1% a frame: a uint8 copy may lag a little
             self._background8 = cv2.convertScaleAbs(background)
+            self._background_stats = _stats(self._background8, self._keep)
         threshold = self.threshold
         changed_mask, changed = self._changed(small, background, quiet, mean, std, threshold)
         if quiet is self._keep and self._min_pixels <= changed < self.config.global_change * self._counted:
@@ -206,7 +209,9 @@ class MotionEngine:
             return self._relearn(small, mean, std, global_change=True)
         self._frames += 1
         self._age += 1
-        self._quiet = self._keep if changed == 0 else _outside(changed_mask, self._keep)
+        # A few noisy pixels do not move the measured light: only a frame with motion-sized change
+        # measures the next one elsewhere.
+        self._quiet = self._keep if changed < self._min_pixels else _outside(changed_mask, self._keep)
         if self._calibrating:
             self._calibrating -= 1
             cv2.accumulateWeighted(small, background, CALIBRATION_WEIGHT)
@@ -224,10 +229,12 @@ class MotionEngine:
             before, before_mean, before_std = lagged
             moved = cv2.absdiff(small, _matched(before, (before_mean, before_std), mean, std))
             changed_mask = cv2.bitwise_and(changed_mask, cv2.threshold(moved, threshold, 255, cv2.THRESH_BINARY)[1])
-            changed = cv2.countNonZero(changed_mask)
-            fraction = changed / self._counted
-            if changed < self._min_pixels:
-                return MotionResult(score=fraction, motion=False, threshold=threshold)
+        if _OPEN is not None:
+            changed_mask = cv2.morphologyEx(changed_mask, cv2.MORPH_OPEN, _OPEN)
+        changed = cv2.countNonZero(changed_mask)
+        fraction = changed / self._counted
+        if changed < self._min_pixels:
+            return MotionResult(score=fraction, motion=False, threshold=threshold)
         return self._regions(changed_mask, fraction, threshold)
 
     # -- internals
@@ -245,7 +252,8 @@ class MotionEngine:
         The background is scaled to this frame's brightness and contrast (convertScaleAbs does it while
         converting to uint8, so it costs nothing): the affine model of a light, dawn or the exposure.
         """
-        self._difference = cv2.absdiff(small, _matched(background, _stats(self._background8, quiet), mean, std))
+        stats = self._background_stats if quiet is self._keep else _stats(self._background8, quiet)
+        self._difference = cv2.absdiff(small, _matched(background, stats, mean, std))
         changed_mask = cv2.threshold(self._difference, threshold, 255, cv2.THRESH_BINARY)[1]
         if self._keep is not None:
             changed_mask = cv2.bitwise_and(changed_mask, self._keep)
@@ -294,6 +302,8 @@ class MotionEngine:
             zones.append(_Zone(name, raster, _pixels(area, width * height)))
         self._zones = tuple(zones)
         self._quiet = self._keep
+        if self._background8.shape == (height, width):  # measured again outside the new masks
+            self._background_stats = _stats(self._background8, self._keep)
         if self._zones:  # motion counts only inside zones, so the smallest zone area decides whether to look
             self._min_pixels = min(zone.min_pixels for zone in self._zones)
 
@@ -302,6 +312,7 @@ class MotionEngine:
         self._age = 1
         self._recent.clear()
         self._background8 = small
+        self._background_stats = _stats(small, self._keep)
         self._stats = (mean, std)
         self._quiet = self._keep
         self._calibrating = CALIBRATION_FRAMES
@@ -372,3 +383,7 @@ def _source_box(rect: tuple[int, int, int, int], step: int, width: int, height: 
     x, y, w, h = rect
     x0, y0 = x * step, y * step
     return (x0, y0, min(width, (x + w) * step) - x0, min(height, (y + h) * step) - y0)
+
+
+def _smooth(sampled: np.ndarray) -> np.ndarray:
+    return cv2.medianBlur(sampled, 3)

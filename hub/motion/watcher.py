@@ -45,6 +45,7 @@ class MotionUpdated:
     time: float  # capture time of the frame with the new peak
     score: float  # its changed fraction, 0..1
     box: Box | None  # its changed region, fractions of the frame: x, y, width, height
+    zones: tuple[str, ...] = ()  # zones the event touched so far, sorted
 
 
 @dataclass
@@ -140,7 +141,8 @@ class CameraMotion:
         if sample.score >= score * UPDATE_GROWTH and sample.time - at >= UPDATE_INTERVAL:
             start = self.status.last_start if self.status.last_start is not None else sample.time
             self._announced = (sample.score, sample.time)
-            self.bus.publish_threadsafe(MotionUpdated(self.camera, start, sample.time, sample.score, sample.box))
+            zones = tuple(sorted(self.machine.zones))
+            self.bus.publish_threadsafe(MotionUpdated(self.camera, start, sample.time, sample.score, sample.box, zones))
 
     def on_lost(self) -> None:
         """The detect stream went away: an open event ends at its last frame."""

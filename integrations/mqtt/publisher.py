@@ -135,7 +135,8 @@ class Publisher:
                 "time_s": event.time,
                 "score": round(event.score, 4),
             }
-            self._clip_event(event.camera, "update", "motion_update", {**body, "box": box_of(event.box)})
+            body |= {"box": box_of(event.box), "zones": list(event.zones)}
+            self._clip_event(event.camera, "update", "motion_update", body)
         elif isinstance(event, MotionEnded):
             self._motion_ended(event)
         elif isinstance(event, ClipSaved):
@@ -165,10 +166,17 @@ class Publisher:
             "raised_at_s": event.raised_at,  # capture time of the frame that started it
             "score": round(event.score, 4),
             "box": box_of(event.box),
+            "zones": list(event.zones),  # zones touched so far
         }
         self.emit(self.topics.motion(camera), ON.encode(), True)
         self.emit(self.topics.motion_attributes(camera), as_json(attributes), True)
-        body = {"camera": camera, "start_s": event.time, "score": round(event.score, 4), "box": box_of(event.box)}
+        body = {
+            "camera": camera,
+            "start_s": event.time,
+            "score": round(event.score, 4),
+            "box": box_of(event.box),
+            "zones": list(event.zones),
+        }
         self._clip_event(camera, "new", "motion_start", body)
 
     def _motion_ended(self, event: MotionEnded) -> None:
@@ -182,6 +190,7 @@ class Publisher:
             "score": round(event.peak_score, 4),
             "peak_s": event.peak_time,
             "box": box_of(box),
+            "zones": list(event.zones),  # every zone the event touched
         }
         self._clip_event(camera, "end", "motion_end", body)
 
@@ -196,6 +205,7 @@ class Publisher:
             "duration": round(clip.duration, 3),
             "score": round(clip.peak_motion, 4) if clip.peak_motion is not None else None,
             "box": box_of(box),
+            "zones": list(clip.zones),
         }
         self._clip_event(clip.camera, "clip", "clip_saved", body)
         self.emit(self.topics.last_clip(clip.camera), iso(clip.end_time).encode(), True)

@@ -38,7 +38,12 @@ TOPICS = Topics("camhub", "homeassistant")
 
 
 def hub_config(
-    data: Path, broker: Broker, sim: SimHttpServer, cameras: tuple[str, ...] = ("porch",), **mqtt: Any
+    data: Path,
+    broker: Broker,
+    sim: SimHttpServer,
+    cameras: tuple[str, ...] = ("porch",),
+    zones: dict[str, Any] | None = None,
+    **mqtt: Any,
 ) -> Any:
     return parse_config(
         {
@@ -51,7 +56,7 @@ def hub_config(
             "cameras": {
                 name: {
                     "inputs": [{"url": sim.url("cam", "mjpeg")}],
-                    "motion": {"post_roll": 1},
+                    "motion": {"post_roll": 1, "zones": zones or {}},
                     "record": {"pre_roll": 1},
                 }
                 for name in cameras
@@ -99,7 +104,9 @@ def payload_on(topic: str, payload: bytes) -> Callable[[Received], bool]:
 async def test_motion_clip_events_snapshot_and_discovery(
     mosquitto: Broker, http_sim: SimHttpServer, tmp_path: Path
 ) -> None:
-    config = hub_config(tmp_path / "data", mosquitto, http_sim)
+    # One zone over the whole picture: motion is as without zones, and every event names it.
+    whole = {"yard": {"points": [[0, 0], [1, 0], [1, 1], [0, 1]]}}
+    config = hub_config(tmp_path / "data", mosquitto, http_sim, zones=whole)
     dead = {"inputs": [{"url": "http://127.0.0.1:9/dead.mjpeg", "timeout": 2}]}
     config = config.model_copy(
         update={"cameras": {**config.cameras, "dead": parse_config({"cameras": {"dead": dead}}).cameras["dead"]}}
@@ -121,12 +128,14 @@ async def test_motion_clip_events_snapshot_and_discovery(
         start = sub.messages.index(on)
         attributes = json.loads((await sub.wait_for(lambda m: m.topic.endswith("motion/attributes"))).payload)
         assert attributes["start_s"] <= attributes["raised_at_s"] and 0 < attributes["score"] <= 1
+        assert attributes["zones"] == ["yard"]
         off = await sub.wait_for(payload_on("camhub/porch/motion", b"OFF"), what="motion OFF", after=start)
         assert on.retain and off.retain
         saved = await sub.wait_for(
             lambda m: m.topic == "camhub/events" and json.loads(m.payload)["type"] == "clip", what="a clip event"
         )
         clip = json.loads(saved.payload)
+        assert clip["zones"] == ["yard"]
         assert hub.db is not None
         row = await hub.db.read(
             lambda db: db.execute("SELECT id FROM clips WHERE id = ?", [clip["clip_id"]]).fetchone()
