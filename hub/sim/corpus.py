@@ -140,7 +140,9 @@ class CorpusVideo:
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         with av.open(str(self.path)) as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            # One decoder thread, as the hub decodes a camera (camhub.capture.media): extra decoder threads
+            # would run beside the detectors a bench times, sharing their core and caches.
+            stream.codec_context.thread_count = 1
             for n, frame in enumerate(container.decode(stream)):
                 yield n / self.fps, luma_plane(frame)
 
