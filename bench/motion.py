@@ -196,8 +196,8 @@ def report(tallies: dict[int, dict[str, Tally]], names: list[str], command: str)
         "**frigate** (a reimplementation of Frigate's ImprovedMotionDetector with its defaults), **mog2** (OpenCV's "
         "MOG2 at 300 px wide, blobs of 0.1% of the image). Calls interleaved frame by frame, order rotating; each call "
         "timed alone, one thread, OpenCV single-threaded. Frames are decoded 25 at a time ahead of the timed calls "
-        "(a decode between calls pushes every detector's code out of the caches; camhub's first call after a decode "
-        "costs about 300 µs at 1080p, see the note below the tables). The call that reads a "
+        "(a decode between calls pushes every detector's code and state out of the caches; camhub's first call after "
+        "a decode costs about 300 µs at 1080p, measured apart, docs/motion.md). The call that reads a "
         "decoded plane first pays for bringing the sampled part of it into the cache (at 1080p some 3,000 cache "
         "lines, the same for every detector that samples 90-100 rows); the calls after it find it there. Both are "
         "shown: **plane in cache** is the detector's own work, **plane first read** adds that memory cost.",

@@ -86,7 +86,7 @@ class InputConfig(Model):
 
 
 class MotionConfig(Model):
-    """How `camhub.motion.detector` finds motion in a camera's detect frames and turns it into events."""
+    """How `camhub.motion.engine` finds motion in a camera's detect frames, and `camhub.motion.detector` events."""
 
     enabled: bool = True
     analysis_fps: float = Field(default=5.0, gt=0, le=60, description="decoded frames per second analysed")

@@ -16,12 +16,15 @@ nearly the same at 360p and at 4K:
    reads (n is the source height over frame_height, rounded; a 1080p frame
    is sampled every 12 pixels to 90 x 160);
 2. a 3x3 median: thin specks (rain, single noisy pixels) vanish and sensor
-   noise is more than halved, at half the cost of a box blur here;
-3. difference against a running-average background, scaled to the frame's
-   brightness and contrast first (mean and standard deviation), so dawn, an
-   exposure step or a light switch does not look like change;
-4. a threshold, the masks, and a count. Only a frame with enough changed
-   pixels pays for the regions (contours) and the zones.
+   noise is more than halved (a box blur left rain streaks that counted);
+3. difference against the running-average background, a threshold, the
+   masks and a count: most frames end here;
+4. only a frame where enough changed pays for the light model (the
+   background scaled to the frame's mean and standard deviation, so dawn, an
+   exposure step or a light switch does not look like change), the
+   comparison with the frame `MOVING_LAG` back, the zones and the regions.
+
+docs/motion.md tells the whole order and why; docs/decisions.md the choices.
 
 Slow movers are seen because a pixel counts when it differs from a slow
 background (it absorbs a still object over about `1 / BACKGROUND_WEIGHT`
