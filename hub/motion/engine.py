@@ -375,10 +375,9 @@ def _matched(image: np.ndarray, stats: tuple[float, float], mean: float, std: fl
     """
     image_mean, image_std = stats
     gain = std / image_std if image_std > 1.0 and std > 1.0 else 1.0
-    offset = mean - gain * image_mean
-    if abs(gain - 1.0) < SAME_GAIN and abs(offset + (gain - 1.0) * image_mean) < SAME_LEVEL:
+    if abs(gain - 1.0) < SAME_GAIN and abs(mean - image_mean) < SAME_LEVEL:
         return image
-    return cv2.convertScaleAbs(image, alpha=gain, beta=offset)
+    return cv2.convertScaleAbs(image, alpha=gain, beta=mean - gain * image_mean)
 
 
 def _outside(changed_mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
