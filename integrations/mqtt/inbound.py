@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 # The longest payload a `set` or the birth message can need ("254.5", "offline"); longer is ignored unread.
 MAX_PAYLOAD = 32
-# Home Assistant says it is online once per restart, but anyone on the broker can say it a thousand times a
-# second: each still brings a republish (coalesced by the client), the log says so once in this many seconds.
-BIRTH_LOG_INTERVAL_S = 60.0
+# Home Assistant says it is online once per restart, but anyone on the broker can say it (or send stale
+# configs) a thousand times a second: each is still acted on, the log says so once in this many seconds.
+LOG_INTERVAL_S = 60.0
 ACTOR = "mqtt"
 # Why a message is ignored: the keys of `Inbound.ignored` and of /api/health's mqtt.ignored.
 IGNORED_KINDS = (
@@ -70,9 +70,16 @@ class Inbound:
         self.applied = 0
         self._wanted: dict[tuple[str, str], bool | float] = {}  # at most cameras x settings entries
         self._wake = asyncio.Event()
-        self._birth_logged = -math.inf  # time.monotonic() of the last birth logged
-        self._cleared_logged = -math.inf  # and of the last stale config cleared
+        self._logged: dict[str, float] = {}  # time.monotonic() of the last line of each rate-limited kind
         self.cleared = 0  # stale discovery configs cleared
+
+    def _log_due(self, kind: str) -> bool:
+        """Whether a line of this kind may be logged now (then it is counted as logged): one per LOG_INTERVAL_S."""
+        now = time.monotonic()
+        if now - self._logged.get(kind, -math.inf) < LOG_INTERVAL_S:
+            return False
+        self._logged[kind] = now
+        return True
 
     @property
     def config_filter(self) -> str:
@@ -95,8 +102,7 @@ class Inbound:
             if text not in (ONLINE, OFFLINE):
                 self._ignore("malformed", topic, f"Home Assistant's status is {ONLINE} or {OFFLINE}")
             elif text == ONLINE and not retain:  # a retained one comes at each connect, which republishes anyway
-                if time.monotonic() - self._birth_logged >= BIRTH_LOG_INTERVAL_S:
-                    self._birth_logged = time.monotonic()
+                if self._log_due("birth"):
                     log.info("mqtt: Home Assistant is online; discovery and state are sent again")
                 self._on_birth()
             return
@@ -138,8 +144,7 @@ class Inbound:
                 if kind == component and camera != object_id and camera not in self._cameras():
                     self.cleared += 1
                     # Anyone on the broker can send these (the hub id is in its configs): one line a minute.
-                    if time.monotonic() - self._cleared_logged >= BIRTH_LOG_INTERVAL_S:
-                        self._cleared_logged = time.monotonic()
+                    if self._log_due("cleared"):
                         log.info(
                             "mqtt: clearing Home Assistant's %s of camera %s, which no longer runs", entity, camera
                         )
