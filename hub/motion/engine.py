@@ -197,10 +197,10 @@ class MotionEngine:
         if self._source != luma.shape:
             self._start(luma.shape[0], luma.shape[1])
         step, first = self._step, self._step // 2
-        small = _smooth(luma[first::step, first::step])
+        small = cv2.medianBlur(luma[first::step, first::step], 3)
         background = self._background
         if background is None:
-            return self._relearn(small, *_stats(small, self._keep))
+            return self._relearn(small)
         refresh = self._frames % STATS_EVERY == 0
         if refresh:  # the background moves 1% a frame: a uint8 copy may lag a little
             self._background8 = cv2.convertScaleAbs(background)
@@ -215,7 +215,7 @@ class MotionEngine:
         if changed >= self._min_pixels or self._calibrating:
             outcome = self._light(small, threshold)
             if outcome is None:
-                return self._relearn(small, *self._stats, global_change=True)
+                return self._relearn(small, self._stats, global_change=True)
             changed_mask, changed, mean, std = outcome
         fraction = changed / self._counted
         self._frames += 1
@@ -336,13 +336,16 @@ class MotionEngine:
         if self._zones:  # motion counts only inside zones, so the smallest zone area decides whether to look
             self._min_pixels = min(zone.min_pixels for zone in self._zones)
 
-    def _relearn(self, small: np.ndarray, mean: float, std: float, *, global_change: bool = False) -> MotionResult:
+    def _relearn(
+        self, small: np.ndarray, light: tuple[float, float] | None = None, *, global_change: bool = False
+    ) -> MotionResult:
+        """Learn the background from this frame; `light` is the frame's measured light when the caller has it."""
         self._background = small.astype(np.float32)
         self._age = 1
         self._recent.clear()
         self._background8 = small
         self._background_stats = _stats(small, self._keep)
-        self._stats = (mean, std)
+        self._stats = light or self._background_stats
         self._quiet = self._keep
         self._calibrating = CALIBRATION_FRAMES
         return MotionResult(score=0.0, motion=False, global_change=global_change, threshold=self.threshold)
@@ -414,7 +417,3 @@ def _source_box(rect: tuple[int, int, int, int], step: int, width: int, height: 
     x, y, w, h = rect
     x0, y0 = x * step, y * step
     return (x0, y0, min(width, (x + w) * step) - x0, min(height, (y + h) * step) - y0)
-
-
-def _smooth(sampled: np.ndarray) -> np.ndarray:
-    return cv2.medianBlur(sampled, 3)
