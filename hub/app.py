@@ -188,11 +188,13 @@ class Hub:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; then stop everything in order."""
         data_dir = self.config.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # File system calls run off the loop: on a busy disk even a mkdir or a lock file can stall for
+        # half a second (seen in CI by tests/capture/test_loop.py).
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         # What opened is closed in reverse order however the start or the run ends, the lock last.
         async with contextlib.AsyncExitStack() as opened:
             # One hub per data folder, and no `check --repair` beside it; a damaged index stops the start, named.
-            lock = DataFolderLock.acquire(data_dir, "the hub")
+            lock = await asyncio.to_thread(DataFolderLock.acquire, data_dir, "the hub")
             opened.callback(self._say_stopped)
             opened.callback(lock.release)
             self.db = db = await asyncio.to_thread(open_index, data_dir, self.clock)
