@@ -2,7 +2,7 @@
 // the home page). Page sections carry data-page; the stylesheet shows only the current page's, so the
 // pages' own scripts keep using `hidden` for what the visitor may see. Pages listen for "camhub:page".
 
-const PAGES = new Set(["home", "review", "settings"]);
+const PAGES = new Set(["home", "review", "settings", "requests", "overrides", "audit", "accounts", "storage"]);
 
 function current() {
   const name = location.hash.replace(/^#/, "");

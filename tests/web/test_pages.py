@@ -10,7 +10,7 @@ from .browser import dashboard
 
 pytestmark = pytest.mark.timeout(180)
 
-PAGES = ("home", "review", "settings")
+PAGES = ("home", "review", "settings", "requests", "overrides", "audit", "accounts", "storage")
 
 
 async def test_every_answer_carries_a_policy_that_allows_only_the_hub(privacy_hub) -> None:

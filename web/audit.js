@@ -1,0 +1,1 @@
+// The audit page (#audit): not built yet; its section in index.html says what it is for.

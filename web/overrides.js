@@ -1,0 +1,1 @@
+// The overrides page (#overrides): not built yet; its section in index.html says what it is for.

@@ -1,0 +1,1 @@
+// The review page (#review): not built yet; its section in index.html says what it is for.

@@ -1,0 +1,1 @@
+// The storage page (#storage): not built yet; its section in index.html says what it is for.
