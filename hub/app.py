@@ -113,6 +113,7 @@ class Hub:
             privacy=self.privacy,
             discovery=self.discovery,
             outputs=self.outputs,
+            live_streams=self.fleet.live_streams,
         )
         runner = web.AppRunner(
             self.app,

@@ -2,7 +2,7 @@
 
 A camera is built with its consumers passed in at construction (its
 recorder, which needs the clip finisher and retention, its motion watcher
-and its live view). Cameras from the config are built at start; adopted
+and its live views). Cameras from the config are built at start; adopted
 ones are added, changed (a new address) and removed while the hub runs,
 each as a task of the hub's TaskGroup, so stopping the hub stops them all.
 `cameras`, `live_views` and `names` are the very objects the web app and
@@ -22,6 +22,7 @@ from camhub.capture.media import Source
 from camhub.clock import Clock
 from camhub.config import CameraConfig, HubConfig
 from camhub.http.live import LiveView
+from camhub.http.live_mp4 import LiveStream
 from camhub.motion.watcher import CameraMotion
 from camhub.recording.finisher import ClipFinisher
 from camhub.recording.recorder import CameraRecorder
@@ -47,6 +48,7 @@ class CameraFleet:
         self.clock = clock
         self.cameras: dict[str, CameraPipeline] = {}
         self.live_views: dict[str, LiveView] = {}
+        self.live_streams: dict[str, LiveStream] = {}  # full quality, for cameras with a record input
         self.names: set[str] = set(config.cameras)  # every camera's name, for the consent queue
         self.configs: dict[str, CameraConfig] = {}  # every running camera's config (file or adoption)
         self._motions: dict[str, CameraMotion] = {}
@@ -111,6 +113,10 @@ class CameraFleet:
         )
         self.configs[name] = cfg
         self.live_views[name] = live = LiveView(asyncio.get_running_loop())
+        packets: tuple[LiveStream, ...] = ()
+        if recorder is not None:  # the record input's packets, stream-copied to full-quality viewers
+            self.live_streams[name] = stream = LiveStream(name, asyncio.get_running_loop())
+            packets = (stream,)
         secrets = self.config.secrets() + tuple(i.password for i in cfg.inputs if i.password)
         self.cameras[name] = CameraPipeline(
             name,
@@ -120,6 +126,7 @@ class CameraFleet:
             secrets,
             recorder=recorder,
             motion=motion,
+            packets=packets,
             frames=(live,),
             bus=bus,
             clock=self.clock,
@@ -156,6 +163,7 @@ class CameraFleet:
             await asyncio.wait([task])
         self.cameras.pop(name, None)
         self.live_views.pop(name, None)
+        self.live_streams.pop(name, None)
         self._motions.pop(name, None)
         self._recorders.pop(name, None)
         self.configs.pop(name, None)

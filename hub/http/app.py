@@ -33,6 +33,9 @@ from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import DATA_DIR, DB
 from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.live import LiveView
+from camhub.http.live_mp4 import LiveStream
+from camhub.http.live_routes import LIVE_STREAMS
+from camhub.http.live_routes import ROUTES as LIVE_ROUTES
 from camhub.http.openapi import ROUTES as OPENAPI_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Handler
@@ -133,6 +136,7 @@ def make_app(
     privacy: Privacy | None = None,
     discovery: Discovery | None = None,
     outputs: dict[str, Output] | None = None,
+    live_streams: dict[str, LiveStream] | None = None,
 ) -> web.Application:
     """The hub's web app, serving `cameras` and their `live_views` (by camera name). The hub always
     passes `accounts` and `privacy`; without accounts (unit tests that build the app directly) no route
@@ -150,6 +154,9 @@ def make_app(
     app[OUTPUTS] = outputs if outputs is not None else {}  # filled as the hub starts them
     for table in (PAGE_ROUTES, CAMERA_ROUTES, OPENAPI_ROUTES):
         table.add_to(app)
+    if live_streams is not None:  # each one a packet consumer of its camera's record input
+        app[LIVE_STREAMS] = live_streams
+        LIVE_ROUTES.add_to(app)
     if db is not None and data_dir is not None:
         app[DB] = db
         app[DATA_DIR] = data_dir

@@ -271,7 +271,7 @@ async def live_mjpeg(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             if loop.time() >= recheck_at:
-                if not await _still_allowed(request, camera.name):
+                if not await still_allowed(request, camera.name):
                     break
                 recheck_at = loop.time() + LIVE_RECHECK_S
             # Wait no longer than the next check, so a stalled camera cannot put it off.
@@ -290,7 +290,7 @@ async def live_mjpeg(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _still_allowed(request: web.Request, camera: str) -> bool:
+async def still_allowed(request: web.Request, camera: str) -> bool:
     """Whether the viewer's credential still grants this camera; if not, say why in one log line."""
     try:
         await recheck(request, *HOUSEHOLD)
