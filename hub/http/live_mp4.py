@@ -57,7 +57,7 @@ class LiveUnavailable(HubError):
 class Viewer:
     """One viewer's queue of fragments, on the event loop; the route sends them in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_too_slow: Callable[[], None] | None = None) -> None:
         self.init: tuple[bytes, str] | None = None  # (init segment, MSE codecs string) once the muxer runs
         self.ended = False
         self.drops = 0
@@ -66,6 +66,8 @@ class Viewer:
         self._backlog = 0
         self._at_keyframe = False  # a fragment that starts at a keyframe has been queued since (re)starting
         self._wake = asyncio.Event()
+        # Ends the viewer's connection: its sender may be stuck writing to a socket that never drains.
+        self._on_too_slow = on_too_slow
 
     def start(self, init: bytes, codec: str) -> None:
         self.init = (init, codec)
@@ -84,6 +86,8 @@ class Viewer:
             self._at_keyframe = False
             if self.drops > MAX_DROPS:
                 self.end()
+                if self._on_too_slow is not None:
+                    self._on_too_slow()
                 return
             if not keyframe:
                 return
@@ -271,8 +275,9 @@ class LiveStream:
             pass  # the loop is closed: the viewers are gone
 
     # -- the event loop
-    def join(self) -> Viewer:
-        """A new viewer, served from the next keyframe; LiveUnavailable when the camera cannot take one."""
+    def join(self, on_too_slow: Callable[[], None] | None = None) -> Viewer:
+        """A new viewer, served from the next keyframe; LiveUnavailable when the camera cannot take one.
+        `on_too_slow` is called if the viewer is ended for falling behind again and again."""
         if self.codec is not None and self.codec not in COPYABLE:
             raise LiveUnavailable(
                 f"camera {self.camera!r} sends {self.codec}, which is not streamed at full quality; "
@@ -283,7 +288,7 @@ class LiveStream:
                 f"camera {self.camera!r} already has {MAX_VIEWERS} full-quality viewers; "
                 "close one, or use the low-rate view (live.mjpeg)"
             )
-        viewer = Viewer()
+        viewer = Viewer(on_too_slow)
         if self._init is not None:
             viewer.start(*self._init)
         self.viewers.add(viewer)

@@ -61,7 +61,7 @@ async def live_mp4(request: web.Request) -> web.StreamResponse:
     stream = request.app[LIVE_STREAMS].get(name)
     if stream is None:
         raise NotFound(f"camera {name!r} has no input with the role 'record', so no full-quality stream")
-    viewer = stream.join()
+    viewer = stream.join(on_too_slow=lambda: _hang_up(request))
     try:
         await viewer.wait(START_TIMEOUT)
         if viewer.init is None:
@@ -99,6 +99,12 @@ async def _send(response: web.StreamResponse, request: web.Request, viewer: View
         data = viewer.take()
         if data:
             await response.write(data)
+
+
+def _hang_up(request: web.Request) -> None:
+    """Drop a viewer that fell behind for good, without waiting for its socket to drain."""
+    if request.transport is not None:
+        request.transport.abort()
 
 
 def _limit_send_buffer(request: web.Request) -> None:
