@@ -1,0 +1,79 @@
+"""The full-quality stream's muxer and codecs string, on real H.264 files: a frame behind, never a GOP."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+
+from camhub.capture.media import Packet, StreamInfo
+from camhub.http.live_mp4 import FragmentMuxer
+from camhub.http.mse_codec import mse_codec, parameter_sets
+
+
+def packets(path: Path) -> tuple[av.container.InputContainer, list[Packet]]:
+    container = av.open(str(path))
+    stream = container.streams.video[0]
+    return container, [Packet(p, float(i), p.is_keyframe) for i, p in enumerate(container.demux(stream)) if p.size]
+
+
+def test_each_packet_reaches_viewers_when_the_next_one_arrives(make_video: Callable[..., Path], tmp_path: Path) -> None:
+    container, got = packets(make_video(size="320x240", rate=15, seconds=3, gop=15))
+    stream = container.streams.video[0]
+    info = StreamInfo("h264", 320, 240, 15.0, stream.codec_context.extradata)
+    muxer = FragmentMuxer(info, stream, got[0])
+    assert muxer.codec.startswith("avc1.") and len(muxer.codec) == 11
+    out = bytearray(muxer.init)
+    keyframes = []
+    for i, packet in enumerate(got):
+        fragments = muxer.write(packet)
+        # Packet i completes packet i-1's fragment: one frame of latency, whatever the GOP (15 here).
+        assert len(fragments) == (0 if i == 0 else 1), (i, len(fragments))
+        for data, keyframe in fragments:
+            assert data[4:8] == b"moof"
+            keyframes.append(keyframe)
+            out += data
+    muxer.close()
+    assert keyframes == [p.keyframe for p in got[:-1]] and keyframes.count(True) == 3
+    path = tmp_path / "live.mp4"
+    path.write_bytes(bytes(out))
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,width,height,nb_read_frames",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert probe.stdout.strip() == f"h264,320,240,{len(got) - 1}"
+
+
+def test_the_codecs_string_comes_from_avcc_or_annex_b_parameter_sets(
+    make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    mp4 = make_video(size="320x240", rate=15, seconds=1)
+    with av.open(str(mp4)) as container:
+        avcc = container.streams.video[0].codec_context.extradata
+    raw = tmp_path / "raw.h264"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(mp4), "-c", "copy", "-f", "h264", str(raw)], check=True)
+    with av.open(str(raw)) as container:
+        keyframe = bytes(next(p for p in container.demux(container.streams.video[0]) if p.is_keyframe))
+    annex_b = parameter_sets("h264", keyframe)
+    assert annex_b.startswith(b"\x00\x00\x00\x01") and annex_b.count(b"\x00\x00\x00\x01") == 2  # SPS and PPS
+    assert mse_codec("h264", annex_b) == mse_codec("h264", avcc) == "avc1." + avcc[1:4].hex().upper()
+    assert mse_codec("h264", b"") == "avc1"  # no SPS: the sample entry alone, which a browser may still try
+    # H.265 Main, level 3.1, from an Annex B SPS: profile 1, compatibility bits reversed, tier L, level 93.
+    sps = escape(bytes.fromhex("4201 01 01 60000000 900000000000 5d a0"))
+    assert b"\x00\x00\x03" in sps
+    assert mse_codec("hevc", b"\x00\x00\x00\x01" + sps) == "hev1.1.6.L93.90"
+    hvcc = bytes.fromhex("01 01 60000000 900000000000 5d") + bytes(10)
+    assert mse_codec("hevc", hvcc) == "hev1.1.6.L93.90"
+
+
+def escape(rbsp: bytes) -> bytes:
+    """A NAL unit's bytes with emulation prevention, as a camera sends them (00 00 0x -> 00 00 03 0x)."""
+    out = bytearray()
+    for byte in rbsp:
+        if len(out) >= 2 and out[-2:] == b"\x00\x00" and byte <= 3:
+            out.append(3)
+        out.append(byte)
+    return bytes(out)
