@@ -231,6 +231,7 @@ class LiveStream:
         # The loop's side.
         self.viewers: set[Viewer] = set()
         self.codec: str | None = None  # the connected input's codec, None before the first connection
+        self.copyable = True  # its packets can be copied: a codec MP4 takes, from a source that gives a template
         self._init: tuple[bytes, str] | None = None
 
     # -- the record input's reader thread
@@ -238,7 +239,7 @@ class LiveStream:
         self._stop_muxer()
         self._info = stream.info
         self._template = stream.copy_template if stream.info.codec in COPYABLE else None
-        self._post(self._connected, stream.info.codec)
+        self._post(self._connected, stream.info.codec, self._template is not None)
 
     def on_disconnect(self) -> None:
         self._stop_muxer()
@@ -278,10 +279,10 @@ class LiveStream:
     def join(self, on_too_slow: Callable[[], None] | None = None) -> Viewer:
         """A new viewer, served from the next keyframe; LiveUnavailable when the camera cannot take one.
         `on_too_slow` is called if the viewer is ended for falling behind again and again."""
-        if self.codec is not None and self.codec not in COPYABLE:
+        if not self.copyable:
             raise LiveUnavailable(
-                f"camera {self.camera!r} sends {self.codec}, which is not streamed at full quality; "
-                "use the low-rate view (live.mjpeg)"
+                f"camera {self.camera!r} sends {self.codec} from a source that does not hand its packets on "
+                "for stream copy, so it is not streamed at full quality; use the low-rate view (live.mjpeg)"
             )
         if len(self.viewers) >= MAX_VIEWERS:
             raise LiveUnavailable(
@@ -300,8 +301,8 @@ class LiveStream:
         self.viewers.discard(viewer)
         self._watched = bool(self.viewers)
 
-    def _connected(self, codec: str) -> None:
-        self.codec = codec
+    def _connected(self, codec: str, copyable: bool) -> None:
+        self.codec, self.copyable = codec, copyable
 
     def _started(self, init: bytes, codec: str) -> None:
         self._init = (init, codec)

@@ -75,6 +75,8 @@ async def live_mp4(request: web.Request) -> web.StreamResponse:
             }
         )
         await response.prepare(request)
+        if request.method == "HEAD":
+            return response
         _limit_send_buffer(request)
         try:
             await _send(response, request, viewer, name, init)

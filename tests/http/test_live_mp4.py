@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import av
+import pytest
 
 from camhub.capture.media import Packet, StreamInfo
-from camhub.http.live_mp4 import FragmentMuxer
+from camhub.http.live_mp4 import FragmentMuxer, LiveStream, LiveUnavailable
 from camhub.http.mse_codec import mse_codec, parameter_sets
 
 
@@ -77,3 +79,19 @@ def escape(rbsp: bytes) -> bytes:
             out.append(3)
         out.append(byte)
     return bytes(out)
+
+
+class MjpegStream:
+    """What an MJPEG camera's connection shows the packet consumers: no template to copy."""
+
+    info = StreamInfo("mjpeg", 640, 360, 5.0)
+    copy_template = None
+
+
+async def test_a_camera_whose_packets_cannot_be_copied_refuses_full_quality_and_names_the_low_rate_view() -> None:
+    stream = LiveStream("porch", asyncio.get_running_loop())
+    stream.on_connect(MjpegStream())  # type: ignore[arg-type]
+    await asyncio.sleep(0)  # the reader thread's news reaches the loop
+    with pytest.raises(LiveUnavailable, match=r"'porch' sends mjpeg .* use the low-rate view \(live.mjpeg\)"):
+        stream.join()
+    assert not stream.viewers
