@@ -63,7 +63,8 @@ async def live_mp4(request: web.Request) -> web.StreamResponse:
         raise NotFound(f"camera {name!r} has no input with the role 'record', so no full-quality stream")
     viewer = stream.join(on_too_slow=lambda: _hang_up(request))
     try:
-        await viewer.wait(START_TIMEOUT)
+        if viewer.init is None:  # the muxer starts at the camera's next keyframe
+            await viewer.wait(START_TIMEOUT)
         if viewer.init is None:
             raise LiveUnavailable(f"camera {name!r} sent no keyframe within {START_TIMEOUT:.0f} s; its status says why")
         init, codec = viewer.init

@@ -121,3 +121,16 @@ async def test_a_viewer_that_reads_nothing_is_kept_to_its_cap_and_then_dropped(
             assert len(stream.viewers) == 1
     finally:
         sock.close()
+
+
+async def test_the_stream_ends_when_the_viewer_logs_out(live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_routes, "LIVE_RECHECK_S", 0.2)
+    async with live_hub.member.get("/api/cameras/attic/live.mp4") as r:
+        assert r.status == 200
+        assert await asyncio.wait_for(r.content.readany(), DEADLINE_S)
+        async with live_hub.member.post("/api/auth/logout") as out:
+            assert out.status in (200, 204), await out.text()
+        async with asyncio.timeout(DEADLINE_S):  # the hub ends the answer; reading reaches its end
+            while await r.content.readany():
+                pass
+    assert not live_hub.hub.fleet.live_streams["attic"].viewers
