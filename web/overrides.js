@@ -256,15 +256,15 @@ function empty(list, message) {
 async function loadCameras() {
   const holder = form.querySelector(".ovr-camera-list");
   if (holder.children.length) return;
-  const cameras = await getJson("/api/cameras");
-  for (const camera of cameras) {
+  // Every camera the hub knows, recording now or not: a camera switched off still has footage.
+  for (const name of await getJson("/api/privacy/cameras")) {
     const label = document.createElement("label");
     label.className = "ovr-camera";
     const box = document.createElement("input");
     box.type = "checkbox";
     box.name = "cameras";
-    box.value = camera.name;
-    label.append(box, ` ${camera.name}`);
+    box.value = name;
+    label.append(box, ` ${name}`);
     holder.append(label);
   }
 }
