@@ -64,9 +64,14 @@ for (const button of section.querySelectorAll(".aud-copy")) {
   });
 }
 
+// Long values (clip lists, hashes) are cut short here; the whole entry is one proof away (camhub audit proof).
+const LONGEST = 160;
 function details(fields) {
   return Object.entries(fields)
-    .map(([name, value]) => `${name}: ${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .map(([name, value]) => {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      return `${name}: ${text.length > LONGEST ? `${text.slice(0, LONGEST)}…` : text}`;
+    })
     .join("; ");
 }
 

@@ -57,6 +57,7 @@ function showError(err) {
   formMessage.textContent = message;
   const named = [...message.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]).find((name) => errorSlot(name));
   if (!named) return;
+  formMessage.textContent = "Not filed: see the field marked above.";
   const slot = errorSlot(named);
   slot.textContent = message;
   slot.hidden = false;

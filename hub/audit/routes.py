@@ -266,10 +266,13 @@ async def entries(request: web.Request) -> web.Response:
     require_roles(request, *READERS)
     log = request.app[AUDIT_LOG]
     size = log.size
-    before = min(_int(request, "before", request.query.get("before", str(size))), size)
+    asked = _int(request, "before", request.query.get("before", str(size)))
     limit = _int(request, "limit", request.query.get("limit", "25"))
-    if before < 0 or not 1 <= limit <= PAGE_MAX:
-        raise BadRequest(f"before must be 0 or more and limit from 1 to {PAGE_MAX}; got {before} and {limit}")
+    if not 0 <= asked <= _MAX_SIZE or not 1 <= limit <= PAGE_MAX:
+        raise BadRequest(
+            f"before must be from 0 to {_MAX_SIZE} and limit from 1 to {PAGE_MAX}; got {asked} and {limit}"
+        )
+    before = min(asked, size)  # past the end of the log: its newest entries
     start = max(0, before - limit)
     try:
         found = await log.entries(start, before)

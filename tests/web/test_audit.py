@@ -54,7 +54,9 @@ SERIES = {
     "received": lambda m: m["requests"]["received"],
     "granted": lambda m: m["requests"]["approved"] + m["requests"]["narrowed"],
     "overrides": lambda m: sum(m["overrides"].values()),
-    "exports": lambda m: sum(m[g]["exports"] for g in ("released_by_request", "released_by_override", "released_other_basis")),
+    "exports": lambda m: sum(
+        m[g]["exports"] for g in ("released_by_request", "released_by_override", "released_other_basis")
+    ),
 }
 
 
