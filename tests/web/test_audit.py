@@ -142,6 +142,9 @@ async def test_the_audit_page_shows_verify_status_checkpoint_entries_and_the_tra
                     want[(f"{group}.{key_name}", column)] = str(counts[group][key_name])
         assert len(cells) == len(want)
         assert {(k, m): text for k, m, text in cells} == want
+        # At a phone's width the page (entries, checkpoint, chart and table) needs no sideways scrolling.
+        await board.page.set_viewport_size({"width": 375, "height": 812})
+        assert await board.page.evaluate("document.documentElement.scrollWidth") <= 375
         await board.page.locator("#audit svg").scroll_into_view_if_needed()
         await board.shoot("audit-transparency")
         assert board.outside_requests() == []

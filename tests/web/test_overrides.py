@@ -91,6 +91,8 @@ async def test_an_override_missing_a_field_names_it_then_a_complete_one_is_filed
         assert await board.page.locator("#ovr-error-judge").is_hidden()
         # The invoker sees the agency's share link (the hub shows its URL only to them).
         assert await item.locator(".ovr-link a").get_attribute("href") == filed[0]["share_link"]["url"]
+        await board.page.set_viewport_size({"width": 375, "height": 812})
+        assert await board.page.evaluate("document.documentElement.scrollWidth") <= 375
         await board.shoot("overrides-filed")
         assert board.outside_requests() == []
 
