@@ -174,6 +174,10 @@ class AuditLog:
         """The stored canonical JSON of entry `index`."""
         return await self._read(lambda reader: reader.entry(index))
 
+    async def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(index, canonical JSON) of entries [start, end) that are stored, in index order."""
+        return await self._read(lambda reader: reader.entries(start, end))
+
     async def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         size = self.size if size is None else size
         self._check_size(size)

@@ -107,6 +107,11 @@ class LogReader:
             raise AuditError(f"{self.path}: no entry {index}")
         return bytes(row[0])
 
+    def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """(index, canonical JSON) of the stored entries in [start, end), in index order."""
+        rows = self._all("SELECT idx, entry FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end))
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
     def size(self) -> int:
         last = self._one("SELECT max(idx) FROM entries")[0]
         return 0 if last is None else int(last) + 1

@@ -47,6 +47,8 @@ def verify_log(data_dir: Path, pinned: VerifierKey | None = None, deep: bool = F
         conn = connect(db, readonly=True)
         try:
             with storage(db, writing=False):
+                # One read transaction: a hub appending meanwhile cannot show entries its state does not count.
+                conn.execute("BEGIN")
                 return _verify(conn, folder, db, pinned, deep)
         finally:
             conn.close()

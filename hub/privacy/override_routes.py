@@ -226,6 +226,21 @@ async def extend_delay(request: web.Request) -> web.StreamResponse:
     return web.json_response(await request.app[PRIVACY].overrides.extend_delay(who, request.match_info["id"], body))
 
 
+@ROUTES.get(
+    "/api/privacy/cameras",
+    operation(
+        "The camera names an override or a hold may name: every configured camera, recording now or not "
+        "(a camera switched off still has footage); owners and custodians",
+        "names, sorted",
+        {"type": "array", "items": {"type": "string"}},
+        "401 403",
+    ),
+)
+async def camera_names(request: web.Request) -> web.StreamResponse:
+    require_roles(request, *INVOKERS)
+    return web.json_response(sorted(request.app[PRIVACY].ctx.cameras))
+
+
 @ROUTES.get("/api/holds", operation("Holds (owners)", "newest first", list_of(HOLD), "401 403"))
 async def list_holds(request: web.Request) -> web.StreamResponse:
     return web.json_response(await request.app[PRIVACY].holds.list_for(require_roles(request, "owner", "custodian")))
