@@ -7,10 +7,11 @@ that touched any of the zones named; a zone name that could not be one is a
 400 naming it, and the names reach SQL only as bound parameters.
 `/api/clips/cameras` lists the cameras that have clips (a removed camera's
 clips are still there to review), with their oldest and newest clip.
-A clip's video answers Range requests (aiohttp's FileResponse: 206 with
-Content-Range; 416 with `bytes */size` when no byte of it is asked for,
-including the empty suffix `bytes=-0`, which aiohttp alone would answer with
-the whole file).
+A clip's video answers one byte range (aiohttp's FileResponse: 206 with
+Content-Range). A Range this route cannot serve (past the end, backwards, the
+empty suffix `bytes=-0`, several ranges, not a byte range) is checked here
+first and answered 416 with `Content-Range: bytes */size` and a JSON error
+saying why, like every other error.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ DEFAULT_LIMIT = 100
 ZONE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 ZONE_NAME_LENGTH = 63
 MAX_ZONES_IN_QUERY = 16
-# A suffix range of no bytes ("bytes=-0"): unsatisfiable (RFC 9110 14.1.1), whatever the file's size.
-EMPTY_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*", re.ASCII | re.IGNORECASE)
+# One byte range as aiohttp's Request.http_range reads it; 19 digits reach past any file (and keep int() quick).
+BYTE_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})", re.IGNORECASE)
 
 CLIP: dict[str, Any] = {
     "type": "object",
@@ -146,7 +147,10 @@ VIDEO_OP = {
     "responses": {
         "200": {"description": "MP4", "content": {"video/mp4": {}}},
         "206": {"description": "the requested byte range", "content": {"video/mp4": {}}},
-        "416": {"description": "no byte of the clip is in the range; Content-Range says its size (bytes */size)"},
+        "416": error_answer(
+            "the Range asks for no byte of the clip, or is not one byte range (error key range_not_satisfiable); "
+            "Content-Range says the clip's size (bytes */size)"
+        ),
         **NO_CLIP,
     },
 }
@@ -226,6 +230,22 @@ def query_zones(values: list[str]) -> list[str] | None:
                 f"zone={zone!r} is not a zone name: letters, digits, '-' and '_', starting with a letter or digit"
             )
     return zones or None
+
+
+def range_problem(header: str, size: int) -> str | None:
+    """Why the Range `header` cannot be served from a file of `size` bytes, or None when it can."""
+    match = BYTE_RANGE.fullmatch(header.strip())
+    if match is None or match.groups() == ("", ""):
+        shown = header[:40] + ("…" if len(header) > 40 else "")
+        return f"Range {shown!r} is not one byte range; ask for bytes=FIRST-LAST, bytes=FIRST- or bytes=-COUNT"
+    first, last = match.groups()
+    if not first:
+        return f"Range {header!r} asks for the last 0 bytes" if int(last) == 0 else None
+    if int(first) >= size:
+        return f"Range {header!r} starts past the end: the clip has {size} bytes (0 to {size - 1})"
+    if last and int(last) < int(first):
+        return f"Range {header!r} ends before it starts"
+    return None
 
 
 def cursor_of(clip: ClipRecord) -> str:
@@ -321,9 +341,16 @@ def _file(request: web.Request, relative: str | None, what: str, content_type: s
 async def clip_video(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
     response = _file(request, clip.path, "video", "video/mp4")
-    if EMPTY_SUFFIX.fullmatch(request.headers.get("Range", "")):
+    byte_range = request.headers.get("Range")
+    if byte_range is not None:
         size = (request.app[DATA_DIR] / clip.path).stat().st_size
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+        problem = range_problem(byte_range, size)
+        if problem is not None:
+            return web.json_response(
+                {"error": "range_not_satisfiable", "message": problem},
+                status=416,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
     return response
 
 
