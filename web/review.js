@@ -281,7 +281,17 @@ document.addEventListener("keydown", (event) => {
     if (view.clips.length) step(event.key === "n" ? 1 : -1);
   }
 });
-form.addEventListener("submit", (event) => event.preventDefault());
+form.addEventListener("submit", (event) => {
+  event.preventDefault(); // Enter in a field loads at once
+  load();
+});
+// Typing an hour applies once the typing pauses, without waiting for the field to lose focus.
+let typing = null;
+form.addEventListener("input", (event) => {
+  if (event.target.name !== "from" && event.target.name !== "to") return;
+  clearTimeout(typing);
+  typing = setTimeout(load, 400);
+});
 form.addEventListener("change", (event) => {
   if (event.target.name === "camera" || event.target.name === "day") form.elements.zone.value = "";
   load(); // the clip in the player stays there if the new selection still holds it

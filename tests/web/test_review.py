@@ -20,9 +20,11 @@ from .browser import Dashboard, dashboard
 pytestmark = pytest.mark.timeout(240)
 
 FRAME_S = 1 / 5  # keyframe_clip is 5 frames a second
-# yard's clips: every ten minutes from T0, with the zones each touched; porch has one clip.
-YARD_ZONES = [("drive",), ("drive", "gate"), (), ("gate",)]
-CLIPS = [("yard", T0 + 600 * n) for n in range(len(YARD_ZONES))] + [("porch", T0 + 1800)]
+# yard's clips: four ten minutes apart from T0 and one two hours later, with the zones each touched;
+# porch has one clip.
+YARD_ZONES = [("drive",), ("drive", "gate"), (), ("gate",), ()]
+YARD_STARTS = [T0, T0 + 600, T0 + 1200, T0 + 1800, T0 + 7200]
+CLIPS = [("yard", t) for t in YARD_STARTS] + [("porch", T0 + 1800)]
 HOLD = (T0 + 500, T0 + 1300)  # covers yard's second and third clips
 
 
@@ -125,7 +127,7 @@ async def test_an_owner_reviews_a_day_of_clips_plays_steps_downloads_and_filters
             timeout=20000,
         )
         zones = await board.page.locator("#review-clips .zones").all_text_contents()
-        assert zones == ["Zones: drive", "Zones: drive, gate", "No zone", "Zones: gate"]
+        assert zones == ["Zones: drive", "Zones: drive, gate", "No zone", "Zones: gate", "No zone"]
 
         # The hold is drawn over its part of the day, where the clips it covers are drawn.
         day_start = await board.page.evaluate("d => new Date(`${d}T00:00`).getTime() / 1000", day)
@@ -172,11 +174,18 @@ async def test_an_owner_reviews_a_day_of_clips_plays_steps_downloads_and_filters
         await zone.select_option("")
         await wait_for_clips(board, len(yard))
 
-        # The hour range narrows the day: 0 to T0's hour + 1 holds the clips in that hour only.
+        # The hour range narrows the day to T0's hour: the clip two hours later is left out.
         hour = await board.page.evaluate("t => new Date(t * 1000).getHours()", T0)
+        assert hour < 21, "T0 + 2 h must fall on the same local day for this test"
         await board.page.locator("#review-filters input[name=from]").fill(str(hour))
         await board.page.locator("#review-filters input[name=to]").fill(str(hour + 1))
         expected = [c.id for c in yard if c.start_time < day_start + 3600 * (hour + 1)]
+        assert len(expected) == len(yard) - 1
+        await board.page.wait_for_function(
+            "t => document.getElementById('review-status').textContent.includes(t)",
+            arg=f"{hour:02}:00–{hour + 1:02}:00",
+            timeout=20000,
+        )
         await wait_for_clips(board, len(expected))
         assert await shown_clip_ids(board) == expected
         await board.shoot("review-hours")
