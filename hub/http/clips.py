@@ -5,6 +5,13 @@ file outside the data folder. Every route here is footage: `household_only`.
 `/api/clips?zone=Z` (repeatable, at most MAX_ZONES_IN_QUERY) lists the clips
 that touched any of the zones named; a zone name that could not be one is a
 400 naming it, and the names reach SQL only as bound parameters.
+`/api/clips/cameras` lists the cameras that have clips (a removed camera's
+clips are still there to review), with their oldest and newest clip.
+A clip's video answers one byte range (aiohttp's FileResponse: 206 with
+Content-Range). A Range this route cannot serve (past the end, backwards, the
+empty suffix `bytes=-0`, several ranges, not a byte range) is checked here
+first and answered 416 with `Content-Range: bytes */size` and a JSON error
+saying why, like every other error.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from camhub.errors import BadRequest, NotFound
 from camhub.http.apidoc import TIME_TEXT, error_answer, json_answer
 from camhub.http.routes import Routes
 from camhub.store.db import Database
-from camhub.store.index import ClipRecord, get_clip, query_clips
+from camhub.store.index import ClipRecord, clip_cameras, get_clip, query_clips
 
 DB = web.AppKey("db", Database)
 DATA_DIR = web.AppKey("data_dir", Path)
@@ -35,6 +42,8 @@ DEFAULT_LIMIT = 100
 ZONE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 ZONE_NAME_LENGTH = 63
 MAX_ZONES_IN_QUERY = 16
+# One byte range as aiohttp's Request.http_range reads it; 19 digits reach past any file (and keep int() quick).
+BYTE_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})", re.IGNORECASE)
 
 CLIP: dict[str, Any] = {
     "type": "object",
@@ -138,7 +147,38 @@ VIDEO_OP = {
     "responses": {
         "200": {"description": "MP4", "content": {"video/mp4": {}}},
         "206": {"description": "the requested byte range", "content": {"video/mp4": {}}},
+        "416": error_answer(
+            "the Range asks for no byte of the clip, or is not one byte range (error key range_not_satisfiable); "
+            "Content-Range says the clip's size (bytes */size)"
+        ),
         **NO_CLIP,
+    },
+}
+CAMERAS_OP = {
+    "summary": "The cameras that have clips, with how many and the start of the oldest and newest; by name",
+    "description": "A camera removed from the config keeps its clips, so it is listed here. A member sees only "
+    "their cameras.",
+    "responses": {
+        "200": json_answer(
+            {
+                "type": "object",
+                "properties": {
+                    "cameras": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "camera": {"type": "string"},
+                                "clips": {"type": "integer"},
+                                "oldest": {"type": "number", "description": "Unix seconds, UTC: start of the oldest"},
+                                "newest": {"type": "number", "description": "Unix seconds, UTC: start of the newest"},
+                            },
+                        },
+                    }
+                },
+            },
+            "the cameras with clips",
+        )
     },
 }
 SNAPSHOT_OP = {
@@ -192,6 +232,22 @@ def query_zones(values: list[str]) -> list[str] | None:
     return zones or None
 
 
+def range_problem(header: str, size: int) -> str | None:
+    """Why the Range `header` cannot be served from a file of `size` bytes, or None when it can."""
+    match = BYTE_RANGE.fullmatch(header.strip())
+    if match is None or match.groups() == ("", ""):
+        shown = header[:40] + ("…" if len(header) > 40 else "")
+        return f"Range {shown!r} is not one byte range; ask for bytes=FIRST-LAST, bytes=FIRST- or bytes=-COUNT"
+    first, last = match.groups()
+    if not first:
+        return f"Range {header!r} asks for the last 0 bytes" if int(last) == 0 else None
+    if int(first) >= size:
+        return f"Range {header!r} starts past the end: the clip has {size} bytes (0 to {size - 1})"
+    if last and int(last) < int(first):
+        return f"Range {header!r} ends before it starts"
+    return None
+
+
 def cursor_of(clip: ClipRecord) -> str:
     return f"{clip.start_time!r}_{clip.id}"
 
@@ -225,9 +281,7 @@ async def list_clips(request: web.Request) -> web.StreamResponse:
     zones = query_zones(q.getall("zone", []))
     if camera is not None:
         require_camera(request, camera)
-    identity = request.get(IDENTITY)
-    # A member limited to some cameras lists only theirs.
-    allowed = identity.cameras if identity is not None and identity.role == "member" else None
+    allowed = _allowed_cameras(request)  # a member limited to some cameras lists only theirs
     clips = await request.app[DB].read(
         lambda db: query_clips(
             db, camera=camera, cameras=allowed, start=start, end=end, limit=limit + 1, after=after, zones=zones
@@ -238,6 +292,21 @@ async def list_clips(request: web.Request) -> web.StreamResponse:
     return web.json_response(
         {"clips": [clip_json(c) for c in page], "next": cursor_of(page[-1]) if more and page else None}
     )
+
+
+def _allowed_cameras(request: web.Request) -> frozenset[str] | None:
+    """The cameras a member is limited to; None for everyone else."""
+    identity = request.get(IDENTITY)
+    return identity.cameras if identity is not None and identity.role == "member" else None
+
+
+# Registered before /api/clips/{id}, which would otherwise take "cameras" for an id and answer 404.
+@ROUTES.get("/api/clips/cameras", CAMERAS_OP, household=True)
+@household_only
+async def cameras_with_clips(request: web.Request) -> web.StreamResponse:
+    allowed = _allowed_cameras(request)
+    found = await request.app[DB].read(lambda db: clip_cameras(db, allowed))
+    return web.json_response({"cameras": found})
 
 
 async def _clip(request: web.Request) -> ClipRecord:
@@ -271,7 +340,18 @@ def _file(request: web.Request, relative: str | None, what: str, content_type: s
 @household_only
 async def clip_video(request: web.Request) -> web.StreamResponse:
     clip = await _clip(request)
-    return _file(request, clip.path, "video", "video/mp4")
+    response = _file(request, clip.path, "video", "video/mp4")
+    byte_range = request.headers.get("Range")
+    if byte_range is not None:
+        size = (request.app[DATA_DIR] / clip.path).stat().st_size
+        problem = range_problem(byte_range, size)
+        if problem is not None:
+            return web.json_response(
+                {"error": "range_not_satisfiable", "message": problem},
+                status=416,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+    return response
 
 
 @ROUTES.get("/api/clips/{id}/snapshot", SNAPSHOT_OP, household=True)

@@ -166,6 +166,22 @@ def query_clips(
     return [_record(dict(r)) for r in db.query(sql, params)]
 
 
+def clip_cameras(db: sqlite_utils.Database, cameras: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Each camera that has clips (of `cameras`, when given): {camera, clips, oldest, newest}, by name.
+
+    `oldest` and `newest` are start times; a camera removed from the config keeps its clips, so it is here.
+    """
+    where, params = "state = 'ok'", []
+    if cameras is not None:
+        where += f" AND cameras.name IN ({', '.join('?' for _ in cameras)})" if cameras else " AND 0"
+        params = sorted(cameras)
+    sql = (
+        "SELECT cameras.name AS camera, COUNT(*) AS clips, MIN(start_time) AS oldest, MAX(start_time) AS newest "
+        f"FROM clips JOIN cameras ON cameras.id = clips.camera_id WHERE {where} GROUP BY cameras.name ORDER BY 1"
+    )
+    return [dict(r) for r in db.query(sql, params)]
+
+
 def get_clip(db: sqlite_utils.Database, clip_id: int) -> ClipRecord | None:
     rows = list(db.query(f"{_select(db)} WHERE clips.id = ?", [clip_id]))
     return _record(rows[0]) if rows else None
