@@ -87,7 +87,11 @@ function showAccount() {
   document.getElementById("account").hidden = me === null;
   document.getElementById("who").textContent = me ? `Logged in as ${me.user}` : "";
   for (const node of cards.values()) showLive(node);
-  document.dispatchEvent(new CustomEvent("camhub:me", { detail: me })); // requests.js listens
+  // The pages' modules run only once the document is parsed, so they would miss an answer that came
+  // sooner: until then, the news waits for them.
+  const tell = () => document.dispatchEvent(new CustomEvent("camhub:me", { detail: me }));
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", tell, { once: true });
+  else tell();
 }
 
 async function checkLogin() {
