@@ -113,6 +113,7 @@ class Hub:
             privacy=self.privacy,
             discovery=self.discovery,
             outputs=self.outputs,
+            settings=self.settings,
         )
         runner = web.AppRunner(
             self.app,
@@ -232,7 +233,13 @@ class Hub:
                 held=privacy.holds.active,
             )
             self.settings = settings = CameraSettings(
-                data_dir, audit, self.clock, bus, self.fleet.config_of, self.fleet.apply
+                data_dir,
+                audit,
+                self.clock,
+                bus,
+                self.fleet.config_of,
+                self.fleet.apply,
+                retention_days=self.config.retention.days,
             )
             self.fleet.wire(bus, finisher, retention, settings)
             for name, sources in self._sources.items():
