@@ -114,6 +114,7 @@ class Hub:
             discovery=self.discovery,
             outputs=self.outputs,
             live_streams=self.fleet.live_streams,
+            settings=self.settings,
         )
         runner = web.AppRunner(
             self.app,
@@ -233,7 +234,13 @@ class Hub:
                 held=privacy.holds.active,
             )
             self.settings = settings = CameraSettings(
-                data_dir, audit, self.clock, bus, self.fleet.config_of, self.fleet.apply
+                data_dir,
+                audit,
+                self.clock,
+                bus,
+                self.fleet.config_of,
+                self.fleet.apply,
+                retention_days=self.config.retention.days,
             )
             self.fleet.wire(bus, finisher, retention, settings)
             for name, sources in self._sources.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from camhub.bus import Bus
@@ -28,7 +28,8 @@ from camhub.recording.finisher import ClipFinisher
 from camhub.recording.recorder import CameraRecorder
 from camhub.recording.retention import Retention
 from camhub.registry import Registry
-from camhub.settings import DETECT, MOTION_THRESHOLD, RECORD, CameraSettings, Value
+from camhub.setting_rules import DETECT, MOTION_KEYS, PRE_ROLL, RECORD, RETAIN_DAYS
+from camhub.settings import CameraSettings, CameraValues
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +71,40 @@ class CameraFleet:
         """A running camera's config; None when no camera of that name runs."""
         return self.configs.get(name) if name in self.cameras else None
 
-    def apply(self, name: str, key: str, value: Value) -> None:
-        """Set a setting on a running camera, from the next frame or packet on."""
-        motion, recorder = self._motions.get(name), self._recorders.get(name)
-        if key == DETECT and motion is not None:
-            motion.set_detecting(bool(value))
-        elif key == RECORD and recorder is not None:
-            recorder.set_enabled(bool(value))
-        elif key == MOTION_THRESHOLD and motion is not None:
-            motion.set_threshold(float(value))
+    def apply(self, name: str, keys: tuple[str, ...]) -> None:
+        """Put the settings store's values of `keys` in force on a running camera, from the next frame or
+        packet on (retention: its next run, woken now). The motion watcher gets its whole config again, made
+        from every stored value, so no key set earlier (over MQTT or the API) is dropped."""
+        cfg, settings = self.configs.get(name), self._settings
+        if cfg is None or settings is None:
+            return
+        values = settings.values(name, cfg)
+        motion, recorder, pipeline = self._motions.get(name), self._recorders.get(name), self.cameras.get(name)
+        if DETECT in keys and motion is not None:
+            motion.set_detecting(values.detect)
+        if RECORD in keys and recorder is not None:
+            recorder.set_enabled(values.record)
+        if PRE_ROLL in keys and recorder is not None:
+            recorder.set_pre_roll(float(values.settings[PRE_ROLL]))
+        if MOTION_KEYS.intersection(keys) and pipeline is not None:
+            pipeline.configure_motion(values.motion(cfg.motion))
+        if RETAIN_DAYS in keys:
+            self._set_retention(name, values)
+            if self._retention is not None:
+                self._retention.wake()
+
+    def _set_retention(self, name: str, values: CameraValues) -> None:
+        """This camera's days in retention's limits (none: the hub's retention.days)."""
+        retention = self._retention
+        if retention is None:
+            return
+        days = dict(retention.limits.days)
+        wanted = values.settings[RETAIN_DAYS]
+        if wanted is None:
+            days.pop(name, None)
+        else:
+            days[name] = float(wanted)
+        retention.limits = replace(retention.limits, days=days)
 
     def build(self, name: str, cfg: CameraConfig, sources: list[Source] | None = None) -> None:
         """Build one camera with what it feeds; it starts with `start` (or at once when added later)."""
@@ -99,19 +125,21 @@ class CameraFleet:
                 name,
                 self.config.data_dir,
                 finisher,
-                cfg.record.pre_roll,
+                float(values.settings[PRE_ROLL]),
                 self.config.retention.min_free_bytes,
                 retention.wake,
                 enabled=values.record,
             )
+        motion_config = values.motion(cfg.motion)
         motion = self._motions[name] = CameraMotion(
             name,
-            cfg.motion.model_copy(update={"threshold": values.motion_threshold}),
+            motion_config,
             bus,
             recorder,
             detecting=values.detect,
         )
         self.configs[name] = cfg
+        self._set_retention(name, values)
         self.live_views[name] = live = LiveView(asyncio.get_running_loop())
         packets: tuple[LiveStream, ...] = ()
         if recorder is not None:  # the record input's packets, stream-copied to full-quality viewers
@@ -120,7 +148,7 @@ class CameraFleet:
         secrets = self.config.secrets() + tuple(i.password for i in cfg.inputs if i.password)
         self.cameras[name] = CameraPipeline(
             name,
-            cfg,
+            cfg.model_copy(update={"motion": motion_config}),  # the analysis rate in force
             sources,
             self.config.reconnect,
             secrets,

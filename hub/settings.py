@@ -1,16 +1,24 @@
-"""Camera settings changed while the hub runs: detection, recording and the motion threshold.
+"""Camera settings changed while the hub runs: detection, recording, motion, zones, masks and retention.
 
-A client (MQTT today, the dashboard later) asks `CameraSettings.change`;
-the change is written to the audit log first (`setting_changed`, with its
-source), then kept in `<data>/camera-settings.json` (written whole or not at
+A client (MQTT, the dashboard's settings page through /api/cameras/{name}/settings)
+asks `CameraSettings.change` (one key) or `change_many` (several at once, all
+or none); every value is checked first (camhub.setting_rules). Each changed
+key is written to the audit log first (`setting_changed`, with its source),
+then all are kept in `<data>/camera-settings.json` (written whole or not at
 all), then applied to the running camera at once, then announced on the bus
-(`SettingApplied`) so every client shows the new state. A change that
-cannot be logged is not made.
+(`SettingApplied` for MQTT's settings, `CameraSettingsChanged` for every
+change) so every client shows the new state. A change that cannot be logged
+is not made.
+
+This store is the one source of a camera's settings: the fleet builds each
+camera with `values`, and a change re-applies the whole motion config made
+from them, so a threshold set over MQTT and zones set on the dashboard never
+undo each other.
 
 A kept value wins over the config file's only while the file still says
 what it said when the value was set: editing the key in the file takes it
-back (docs/mqtt.md). Values that match the config are still kept, so the
-file records who set what last.
+back (docs/config.md, docs/mqtt.md). Values that match the config are still
+kept, so the file records who set what last.
 """
 
 from __future__ import annotations
@@ -18,8 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,27 +35,51 @@ from camhub.audit import AuditLog
 from camhub.audit.events import SettingChanged
 from camhub.bus import Bus
 from camhub.clock import Clock
-from camhub.config import CameraConfig
+from camhub.config import CameraConfig, MotionConfig
 from camhub.durable import write_durably
-from camhub.errors import HubError
+from camhub.setting_rules import (
+    ANALYSIS_FPS,
+    DETECT,
+    KEYS,
+    MASKS,
+    MIN_AREA,
+    MOTION_THRESHOLD,
+    POST_ROLL,
+    RECORD,
+    THRESHOLD_HIGH,
+    THRESHOLD_LOW,
+    ZONES,
+    SettingRefused,
+    Value,
+    checked_value,
+    config_value,
+    logged,
+    shown,
+)
+
+__all__ = [
+    "DETECT",
+    "KEYS",
+    "MOTION_THRESHOLD",
+    "RECORD",
+    "THRESHOLD_HIGH",
+    "THRESHOLD_LOW",
+    "CameraSettings",
+    "CameraSettingsChanged",
+    "CameraValues",
+    "SettingApplied",
+    "SettingRefused",
+    "Value",
+    "checked_value",
+    "config_value",
+]
 
 log = logging.getLogger(__name__)
 
 FILE = "camera-settings.json"
 FORMAT = 1
-DETECT, RECORD, MOTION_THRESHOLD = "detect", "record", "motion_threshold"
-KEYS = (DETECT, RECORD, MOTION_THRESHOLD)
-# The motion threshold's range in luma levels, as config's cameras.<name>.motion.threshold allows.
-THRESHOLD_LOW, THRESHOLD_HIGH = 0.0, 255.0
-
-Value = bool | float
-
-
-class SettingRefused(HubError):
-    """A setting change names an unknown camera or key, or a value out of range."""
-
-    key = "setting_refused"
-    status = 400
+# The settings MQTT shows and sets, each announced with `SettingApplied`.
+MQTT_KEYS = (DETECT, RECORD, MOTION_THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -56,43 +87,54 @@ class SettingApplied:
     """A camera's setting has its new value, in force now (for MQTT's state topics and the dashboard)."""
 
     camera: str
-    key: str  # one of KEYS
+    key: str  # one of MQTT_KEYS
     value: Value
     source: str  # mqtt | api | config
 
 
 @dataclass(frozen=True)
+class CameraSettingsChanged:
+    """Some of a camera's settings changed and are in force now (for the dashboard's live updates)."""
+
+    camera: str
+    keys: tuple[str, ...]  # of camhub.setting_rules.KEYS
+    source: str  # mqtt | api
+
+
+@dataclass(frozen=True)
 class CameraValues:
-    detect: bool
-    record: bool
-    motion_threshold: float
+    """The settings a camera runs with, every key of camhub.setting_rules.KEYS in its JSON form."""
+
+    settings: Mapping[str, Any]
+
+    @property
+    def detect(self) -> bool:
+        return bool(self.settings[DETECT])
+
+    @property
+    def record(self) -> bool:
+        return bool(self.settings[RECORD])
+
+    @property
+    def motion_threshold(self) -> float:
+        return float(self.settings[MOTION_THRESHOLD])
 
     def get(self, key: str) -> Value:
-        return bool(getattr(self, key)) if key != MOTION_THRESHOLD else float(self.motion_threshold)
+        """One of MQTT's settings: a switch as a bool, the threshold as a float."""
+        return bool(self.settings[key]) if key != MOTION_THRESHOLD else float(self.settings[key])
 
-
-def config_value(cfg: CameraConfig, key: str) -> Value:
-    """What the config (file or adoption) says for `key`."""
-    if key == DETECT:
-        return cfg.motion.enabled
-    if key == RECORD:
-        return cfg.record.enabled
-    return cfg.motion.threshold
-
-
-def checked_value(key: str, value: object) -> Value:
-    """`value` as `key` holds it, or SettingRefused naming what would be right."""
-    if key in (DETECT, RECORD):
-        if not isinstance(value, bool):
-            raise SettingRefused(f"{key}: expected on or off, got {value!r}")
-        return value
-    if key != MOTION_THRESHOLD:
-        raise SettingRefused(f"{key!r} is not a camera setting; settings: {', '.join(KEYS)}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SettingRefused(f"{key}: expected a number of luma levels, got {value!r}")
-    if not THRESHOLD_LOW < value < THRESHOLD_HIGH:
-        raise SettingRefused(f"{key}: {value} is out of range; give a number above 0 and below 255")
-    return round(float(value), 2)
+    def motion(self, base: MotionConfig) -> MotionConfig:
+        """`base` (the config's motion settings) with these values in it."""
+        s = self.settings
+        update = {
+            "threshold": s[MOTION_THRESHOLD],
+            "min_area": s[MIN_AREA],
+            "analysis_fps": s[ANALYSIS_FPS],
+            "post_roll": s[POST_ROLL],
+            "zones": s[ZONES],
+            "masks": s[MASKS],
+        }
+        return MotionConfig.model_validate({**base.model_dump(), **update})
 
 
 class CameraSettings:
@@ -105,15 +147,18 @@ class CameraSettings:
         clock: Clock,
         bus: Bus,
         configs: Callable[[str], CameraConfig | None],
-        apply: Callable[[str, str, Value], None],
+        apply: Callable[[str, tuple[str, ...]], None],
+        retention_days: float = 14.0,
     ) -> None:
-        """`configs` gives a running camera's config (None: no such camera); `apply` sets a value on it."""
+        """`configs` gives a running camera's config (None: no such camera); `apply` puts the named keys'
+        values (read back from `current`) in force on it."""
         self.path = data_dir / FILE
         self.audit = audit
         self.clock = clock
         self.bus = bus
         self._configs = configs
         self._apply = apply
+        self.retention_days = retention_days  # the hub's retention.days, what retain_days None stands for
         self._kept: dict[str, dict[str, dict[str, Any]]] = self._read()
         self._lock = asyncio.Lock()
 
@@ -151,15 +196,23 @@ class CameraSettings:
 
     def values(self, camera: str, cfg: CameraConfig) -> CameraValues:
         """The values `camera` runs with: kept ones while the config still says what it said then."""
-        found = {key: self._effective(camera, cfg, key) for key in KEYS}
-        return CameraValues(bool(found[DETECT]), bool(found[RECORD]), float(found[MOTION_THRESHOLD]))
+        return CameraValues({key: self._effective(camera, cfg, key) for key in KEYS})
 
-    def _effective(self, camera: str, cfg: CameraConfig, key: str) -> Value:
+    def kept_keys(self, camera: str, cfg: CameraConfig) -> list[str]:
+        """The keys whose value in force is a kept one, not the config's."""
+        entries = self._kept.get(camera, {})
+        return [key for key in KEYS if key in entries and entries[key]["config"] == config_value(cfg, key)]
+
+    def _effective(self, camera: str, cfg: CameraConfig, key: str) -> Any:
         configured = config_value(cfg, key)
         entry = self._kept.get(camera, {}).get(key)
         if entry is not None and entry["config"] == configured:
-            return entry["value"]  # type: ignore[no-any-return]  # checked when read or kept
+            return entry["value"]
         return configured
+
+    def config_of(self, camera: str) -> CameraConfig | None:
+        """A running camera's config (file or adoption); None when no camera of that name runs."""
+        return self._configs(camera)
 
     def current(self, camera: str) -> CameraValues | None:
         """A running camera's values, None when there is no such camera."""
@@ -167,50 +220,60 @@ class CameraSettings:
         return None if cfg is None else self.values(camera, cfg)
 
     async def change(self, camera: str, key: str, value: object, actor: str, source: str) -> Value:
-        """Set `key` of `camera`: logged, kept, applied, announced. Returns the value in force.
+        """Set one of MQTT's settings of `camera` (see `change_many`). Returns the value in force."""
+        return (await self.change_many(camera, {key: value}, actor, source)).get(key)
 
-        Raises SettingRefused for an unknown camera, key or value, and the audit log's
-        AuditUnavailable when the change cannot be logged (then nothing changes).
+    async def change_many(self, camera: str, changes: Mapping[str, object], actor: str, source: str) -> CameraValues:
+        """Set `changes` of `camera`, all or none: logged, kept, applied, announced. Returns the values in force.
+
+        Raises SettingRefused for an unknown camera, key or value (naming the first one wrong), and the
+        audit log's AuditUnavailable when the change cannot be logged (then nothing changes).
         """
-        new = checked_value(key, value)
+        checked = {key: checked_value(key, value) for key, value in changes.items()}
         async with self._lock:
             cfg = self._configs(camera)
             if cfg is None:
                 raise SettingRefused(f"there is no running camera named {camera!r}")
-            old = self._effective(camera, cfg, key)
-            if new == old:
-                return old
-            await self.audit.append(
-                SettingChanged(
-                    time=self.clock(),
-                    actor=actor,
-                    key=f"cameras.{camera}.{key}",
-                    old=_logged(old),
-                    new=_logged(new),
-                    source=source,
+            before = self.values(camera, cfg)
+            changed = {key: new for key, new in checked.items() if new != before.settings[key]}
+            if not changed:
+                return before
+            # Checked as a whole before anything is logged: the motion settings must make a config together.
+            after = CameraValues({**before.settings, **changed})
+            try:
+                after.motion(cfg.motion)
+            except ValueError as exc:
+                raise SettingRefused(f"the motion settings do not fit together: {exc}") from None
+            for key, new in changed.items():
+                await self.audit.append(
+                    SettingChanged(
+                        time=self.clock(),
+                        actor=actor,
+                        key=f"cameras.{camera}.{key}",
+                        old=logged(before.settings[key]),
+                        new=logged(new),
+                        source=source,
+                    )
                 )
-            )
-            entry = {"value": new, "config": config_value(cfg, key), "changed_s": int(self.clock()), "source": source}
             kept = {c: dict(entries) for c, entries in self._kept.items()}
-            kept.setdefault(camera, {})[key] = entry
+            for key, new in changed.items():
+                entry = {
+                    "value": new,
+                    "config": config_value(cfg, key),
+                    "changed_s": int(self.clock()),
+                    "source": source,
+                }
+                kept.setdefault(camera, {})[key] = entry
             await asyncio.to_thread(self._write, kept)
             self._kept = kept
-            self._apply(camera, key, new)
-        log.info("camera %s: %s set to %s by %s (%s)", camera, key, _shown(new), actor, source)
-        self.bus.publish(SettingApplied(camera, key, new, source))
-        return new
+            self._apply(camera, tuple(changed))
+        for key, new in changed.items():
+            log.info("camera %s: %s set to %s by %s (%s)", camera, key, shown(new), actor, source)
+            if key in MQTT_KEYS:
+                self.bus.publish(SettingApplied(camera, key, after.get(key), source))
+        self.bus.publish(CameraSettingsChanged(camera, tuple(changed), source))
+        return after
 
     def _write(self, kept: dict[str, dict[str, dict[str, Any]]]) -> None:
         document = {"format": FORMAT, "cameras": kept}
         write_durably(self.path, json.dumps(document, indent=2, sort_keys=True).encode(), mode=0o600)
-
-
-def _logged(value: Value) -> bool | str:
-    """As the audit log takes it: a switch as true/false, a number as its decimal text (the log holds no floats)."""
-    return value if isinstance(value, bool) else f"{value:g}"
-
-
-def _shown(value: Value) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return f"{value:g}"

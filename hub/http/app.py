@@ -28,6 +28,8 @@ from camhub.discovery.routes import DISCOVERY
 from camhub.discovery.routes import ROUTES as DISCOVERY_ROUTES
 from camhub.discovery.service import Discovery
 from camhub.errors import HubError
+from camhub.http.camera_settings import ROUTES as CAMERA_SETTINGS_ROUTES
+from camhub.http.camera_settings import SETTINGS
 from camhub.http.cameras import CAMERAS, LIVE, OUTPUTS, STARTED
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import DATA_DIR, DB
@@ -47,6 +49,7 @@ from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
 from camhub.privacy.routes import PRIVACY, audit_entry_guard
 from camhub.privacy.service import Privacy
 from camhub.privacy.transparency.routes import ROUTES as TRANSPARENCY_ROUTES
+from camhub.settings import CameraSettings
 from camhub.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -137,6 +140,7 @@ def make_app(
     discovery: Discovery | None = None,
     outputs: dict[str, Output] | None = None,
     live_streams: dict[str, LiveStream] | None = None,
+    settings: CameraSettings | None = None,
 ) -> web.Application:
     """The hub's web app, serving `cameras` and their `live_views` (by camera name). The hub always
     passes `accounts` and `privacy`; without accounts (unit tests that build the app directly) no route
@@ -172,6 +176,9 @@ def make_app(
     if discovery is not None:
         app[DISCOVERY] = discovery
         DISCOVERY_ROUTES.add_to(app)
+    if settings is not None:
+        app[SETTINGS] = settings
+        CAMERA_SETTINGS_ROUTES.add_to(app)
     if privacy is not None:
         app[PRIVACY] = privacy
         for table in (REQUEST_ROUTES, ACCOUNT_ROUTES, OVERRIDE_ROUTES, TRANSPARENCY_ROUTES):

@@ -22,6 +22,7 @@ from camhub.auth import OPENAPI_SECURITY_SCHEMES
 from camhub.auth import ROUTES as AUTH_ROUTES
 from camhub.discovery.routes import ROUTES as DISCOVERY_ROUTES
 from camhub.http.apidoc import ERROR_SCHEMA, SESSION_OR_TOKEN, error_answer, json_answer
+from camhub.http.camera_settings import ROUTES as CAMERA_SETTINGS_ROUTES
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.live_routes import ROUTES as LIVE_ROUTES
@@ -58,6 +59,7 @@ TABLES: tuple[Routes, ...] = (
     PAGE_ROUTES,
     CAMERA_ROUTES,
     LIVE_ROUTES,
+    CAMERA_SETTINGS_ROUTES,
     ROUTES,
     CLIP_ROUTES,
     AUDIT_ROUTES,

@@ -27,12 +27,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Operation = dict[str, Any]
 H = TypeVar("H", bound=Handler)
 
-METHODS = ("GET", "POST", "DELETE")
+METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True)
 class Route:
-    method: str  # GET (HEAD is served with it), POST or DELETE
+    method: str  # GET (HEAD is served with it), POST, PATCH or DELETE
     path: str  # aiohttp's pattern, which is also OpenAPI's: /api/clips/{id}
     handler: Handler
     operation: Operation  # the OpenAPI operation object

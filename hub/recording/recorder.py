@@ -97,6 +97,12 @@ class CameraRecorder:
         """Record motion clips or not, from the next packet on; switching off closes an open clip."""
         self._enabled = on
 
+    def set_pre_roll(self, seconds: float) -> None:
+        """Keep `seconds` before motion from the next event on. Two plain assignments the reader thread reads
+        at its next packet; a longer pre-roll fills as packets come, a shorter one trims the ring at once."""
+        self.ring.seconds = seconds + 0.5
+        self.pre_roll = seconds
+
     # -- the record input's reader thread
     def on_connect(self, stream: OpenStream) -> None:
         self._info = stream.info
