@@ -157,6 +157,7 @@ $("ask").addEventListener("submit", async (event) => {
   const form = event.target;
   const message = form.querySelector(".message");
   message.textContent = "";
+  message.classList.remove("ok");
   const field = (name) => form.elements[name].value.trim();
   let body;
   try {
@@ -182,6 +183,7 @@ $("ask").addEventListener("submit", async (event) => {
   try {
     await call("POST", "/api/requests", body);
     message.textContent = "Sent. The household decides; check back here.";
+    message.classList.add("ok");
     await loadRequests();
   } catch (err) {
     message.textContent = err.message;
