@@ -22,8 +22,11 @@ pytestmark = pytest.mark.timeout(240)
 
 WAIT = 30000
 # The page's own way of writing a time into a datetime-local input (local time, to the second).
-LOCAL_INPUT = """s => { const d = new Date(s * 1000), p = n => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`; }"""
+LOCAL_INPUT = """s => {
+  const d = new Date(s * 1000), p = n => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}"""
 
 
 def ask(cameras: list[str], start: int, end: int, purpose: str) -> dict[str, Any]:
