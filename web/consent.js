@@ -55,6 +55,9 @@ function pendingItem(req) {
   const org = req.case_reference ? `${req.organisation}, case ${req.case_reference}` : req.organisation;
   node.querySelector(".consent-who").textContent = `${req.identity} (${org}; ${req.contact}), as ${req.requester}`;
   node.querySelector(".consent-purpose").textContent = req.purpose;
+  node.querySelector(".consent-basis").textContent = req.legal_basis
+    ? `Legal basis: ${req.legal_basis}`
+    : "No legal basis given.";
   node.querySelector(".consent-when").textContent =
     `Asks for ${req.cameras.join(", ")}, ${span(req.start_s, req.end_s)}. ` +
     `Wanted by ${when(req.wanted_by_s)}; expires ${when(req.expires_s)} if undecided.`;

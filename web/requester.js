@@ -1,8 +1,7 @@
 // The requester's page (/requester): an outside party pastes the requester token a household gave it,
 // asks for footage through the form and follows its requests. The token is kept in sessionStorage (this
 // tab only) and sent as Authorization: Bearer; the hub lets it reach only its own requests and, once
-// approved, their share links. The form's legal basis is sent inside the purpose: the request API has
-// no field of its own for it (docs/decisions.md, 2026-11-30).
+// approved, their share links.
 
 import { ApiError, when } from "./api.js";
 
@@ -70,6 +69,7 @@ function requestItem(req) {
     text("p", `Asked for ${req.cameras.join(", ")}, ${when(req.start_s)} to ${when(req.end_s)}; sent ${when(req.created_s)}`),
     text("p", req.purpose, "requester-purpose"),
   );
+  if (req.legal_basis) li.append(text("p", `Legal basis: ${req.legal_basis}`));
   if (req.granted) li.append(text("p", `Given: ${scopeText(req.granted)}`));
   if (req.message) li.append(text("p", `The household wrote: ${req.message}`));
   const link = req.share_link;
@@ -167,7 +167,8 @@ $("ask").addEventListener("submit", async (event) => {
       identity: field("identity"),
       organisation: field("organisation"),
       contact: field("contact"),
-      purpose: `${field("purpose")}\n\nLegal basis: ${field("legal_basis")}`,
+      purpose: field("purpose"),
+      legal_basis: field("legal_basis"),
       cameras,
       start: seconds(form.elements.start),
       end: seconds(form.elements.end),

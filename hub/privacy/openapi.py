@@ -224,6 +224,7 @@ REQUEST: Schema = {
         "contact": {"type": "string"},
         "purpose": {"type": "string"},
         "case_reference": {"type": ["string", "null"]},
+        "legal_basis": {"type": ["string", "null"], "description": "what the requester asks under, as they state it"},
         "cameras": {"type": "array", "items": {"type": "string"}},
         "start_s": SECONDS,
         "end_s": SECONDS,

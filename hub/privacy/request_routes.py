@@ -21,7 +21,7 @@ from camhub.errors import BadRequest
 from camhub.http.apidoc import Schema, json_answer
 from camhub.http.clips import MAX_ID
 from camhub.http.routes import Routes
-from camhub.privacy.consent import STATES
+from camhub.privacy.consent import LEGAL_BASIS_MAX, STATES
 from camhub.privacy.openapi import (
     CAMERAS,
     DEFAULTS,
@@ -48,6 +48,7 @@ REQUEST_BODY: Schema = {
         "contact": text_schema(description="how the owner can reach them"),
         "purpose": text_schema(2000),
         "case_reference": text_schema(description="optional case or incident number"),
+        "legal_basis": text_schema(LEGAL_BASIS_MAX, "optional: the law, consent or agreement the requester asks under"),
         "cameras": CAMERAS,
         "start": {
             **TIME,

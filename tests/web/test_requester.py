@@ -4,6 +4,8 @@ the share link, sees what the package holds and downloads it; the bytes verify a
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +74,8 @@ async def test_a_requester_asks_through_the_form_and_downloads_the_approved_pack
             seen = await r.json()
         assert seen["cameras"] == ["porch"] and (seen["start_s"], seen["end_s"]) == (T0, T0 + 600)
         assert seen["case_reference"] == "SPD-2026-0412"
-        assert "Legal basis: Police Act s.19" in seen["purpose"]
+        assert seen["legal_basis"] == "Police Act s.19, the resident's complaint"
+        assert seen["purpose"] == "A parcel was taken from the porch."
         async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
             assert r.status == 200, await r.text()
 
@@ -98,6 +101,9 @@ async def test_a_requester_asks_through_the_form_and_downloads_the_approved_pack
 
     result = verify_package(saved)
     assert result.ok, result.problems
+    with zipfile.ZipFile(saved) as zf:
+        basis = json.loads(zf.read("manifest.json"))["basis"]
+    assert basis["id"] == request_id and basis["legal_basis"] == "Police Act s.19, the resident's complaint"
     async with owner.get(f"/api/requests/{request_id}") as r:
         assert (await r.json())["share_link"]["downloads"] == 1
 

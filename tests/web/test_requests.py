@@ -64,7 +64,8 @@ async def test_an_owner_approves_one_request_and_narrows_another(privacy_hub, tm
     owner = await ph.owner()
     officer = await ph.requester(owner, "officer-ruiz")
     whole = await submit(officer, ask(["porch"], T0, T0 + 600, "a parcel theft on the porch"))
-    part = await submit(officer, ask(["yard", "porch"], T0, T0 + 1200, "a break-in\nseen from the street"))
+    break_in = ask(["yard", "porch"], T0, T0 + 1200, "a break-in\nseen from the street")
+    part = await submit(officer, {**break_in, "legal_basis": "a warrant is being sought"})
 
     async with dashboard(ph.url) as board:
         page = board.page
@@ -73,7 +74,9 @@ async def test_an_owner_approves_one_request_and_narrows_another(privacy_hub, tm
         first = page.locator(f"#consent-pending li[data-id={whole}]")
         second = page.locator(f"#consent-pending li[data-id={part}]")
         await second.locator(".timeline-tick").first.wait_for(timeout=WAIT)  # its clips are drawn
-        assert "a break-in" in await second.inner_text() and "Springfield PD" in await second.inner_text()
+        shown = await second.inner_text()
+        assert "a break-in" in shown and "Springfield PD" in shown and "Legal basis: a warrant is being sought" in shown
+        assert "No legal basis given." in await first.inner_text()
         await board.shoot("requests-queue")
 
         await first.locator("button.consent-approve").click()
