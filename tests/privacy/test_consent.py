@@ -307,7 +307,7 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
     officer = await ph.requester(owner, "officer-ruiz")
-    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 600)) as r:
+    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 600, legal_basis="s.19 PACE")) as r:
         request_id = (await r.json())["id"]
     env = {**os.environ, "CAMHUB_PASSWORD": ph.passwords["owner"]}
 
@@ -333,6 +333,7 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     assert code == 0 and request_id in out and "Springfield PD" in out
     code, out, _ = await camhub("show", request_id)
     assert code == 0 and "burglary on the street" in out and "SPD-2026-1187" in out
+    assert '  basis:    "s.19 PACE"' in out, out
     # Which account and token sent it, and how they came to exist (issue 9: identities must be unambiguous).
     assert '  from:     account "officer-ruiz" ("officer-ruiz", made by owner "owner"), token ' in out, out
     code, _, err = await camhub("decide", request_id, "--approve", "--start", str(T0 + 60))

@@ -89,6 +89,13 @@ async def test_an_owner_approves_one_request_and_narrows_another(privacy_hub, tm
         await second.locator("input.consent-start").dispatch_event("change")
         handle = second.locator(".timeline-handle[data-edge=end]")
         assert await second.locator(".timeline-handle[data-edge=start]").get_attribute("aria-valuenow") == str(T0 + 120)
+        # The handles are sliders for the keyboard too: 10 s a press.
+        start_handle = second.locator(".timeline-handle[data-edge=start]")
+        await start_handle.focus()
+        await page.keyboard.press("ArrowRight")
+        assert await start_handle.get_attribute("aria-valuenow") == str(T0 + 130)
+        assert await second.locator("input.consent-start").input_value() == await page.evaluate(LOCAL_INPUT, T0 + 130)
+        await page.keyboard.press("ArrowLeft")
         track = await second.locator(".timeline-track").bounding_box()
         box = await handle.bounding_box()
         assert track and box
