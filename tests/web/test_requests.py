@@ -169,3 +169,21 @@ async def test_an_owner_revokes_a_share_link_and_it_refuses_downloads(privacy_hu
         assert r.status == 410 and "revoked" in (await r.json())["message"]
     async with ph.client().get(url + "/contents") as r:
         assert r.status == 410
+
+
+async def test_a_member_sees_no_queue_on_the_requests_page(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub()
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    await submit(officer, ask(["porch"], T0, T0 + 300, "a parcel theft"))
+    async with owner.post("/api/accounts", json={"username": "kid", "role": "member"}) as r:
+        one_time = (await r.json())["one_time_password"]
+    await ph.login("kid", one_time, "the kid's long password")
+    async with dashboard(ph.url) as board:
+        await board.log_in("kid", "the kid's long password")
+        await board.go("requests")
+        await board.page.get_by_text("Log in as an owner to see the requests.").wait_for(timeout=WAIT)
+        assert await board.page.locator("#consent-owner").is_hidden()
+        assert "parcel theft" not in await board.page.locator("#requests").inner_text()
+        assert not [url for url in board.requests if "/api/requests" in url]
+        assert board.outside_requests() == []
