@@ -122,6 +122,8 @@ class ConsentRequested(AuditEvent):
     end_s: int
     wanted_by_s: int
     expires_s: int  # undecided after this, the request expires as denied
+    # the law, consent or agreement the requester asks under; None: not given (and in entries before 2026-11-30)
+    legal_basis: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

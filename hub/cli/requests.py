@@ -104,6 +104,7 @@ def _details(r: dict[str, Any]) -> str:
         f"  who:      {quote(r['identity'])}, {quote(r['organisation'])}, {quote(r['contact'])}",
         f"  purpose:  {quote(r['purpose'], CONTINUED)}",
         f"  case:     {case}",
+        *([f"  basis:    {quote(r['legal_basis'], CONTINUED)}"] if r.get("legal_basis") else []),
         f"  wanted by {utc_text(r['wanted_by_s'])}",
     ]
     if r.get("submitted_by"):

@@ -20,13 +20,36 @@ STATIC_OP = {
     ],
     "responses": {"200": {"description": "the file"}, "404": error_answer("no such file")},
 }
+REQUESTER_OP = {
+    "summary": "The requester's page: paste a requester token, ask for footage, follow the requests",
+    "responses": {"200": {"description": "HTML"}},
+}
+SHARE_PAGE_OP = {
+    "summary": "The share-link page: what a released package holds, and its download (the link's token "
+    "follows in the address's #fragment, which never reaches the hub)",
+    "responses": {"200": {"description": "HTML"}},
+}
 ROUTES = Routes("pages")
+
+
+def _html(name: str) -> web.Response:
+    page = resources.files("camhub.web").joinpath(name).read_bytes()
+    return web.Response(body=page, content_type="text/html", charset="utf-8")
 
 
 @ROUTES.get("/", INDEX_OP)
 async def index(request: web.Request) -> web.StreamResponse:
-    page = resources.files("camhub.web").joinpath("index.html").read_bytes()
-    return web.Response(body=page, content_type="text/html", charset="utf-8")
+    return _html("index.html")
+
+
+@ROUTES.get("/requester", REQUESTER_OP)
+async def requester_page(request: web.Request) -> web.StreamResponse:
+    return _html("requester.html")
+
+
+@ROUTES.get("/share", SHARE_PAGE_OP)
+async def share_page(request: web.Request) -> web.StreamResponse:
+    return _html("share.html")
 
 
 @ROUTES.get("/static/{file}", STATIC_OP)

@@ -34,6 +34,7 @@ STATES = ("pending", "approved", "narrowed", "denied", "expired")  # a request's
 DECISIONS = {"approve": "approved", "narrow": "narrowed", "deny": "denied"}
 MAX_PENDING_PER_REQUESTER = 20
 MAX_WANTED_BY_S = 365 * 86400
+LEGAL_BASIS_MAX = 1000  # characters: a statute and section, a consent, an agreement, in a sentence or a few
 
 
 class AlreadyDecided(HubError):
@@ -68,6 +69,7 @@ class ConsentQueue:
         contact = f.text("contact")
         purpose = f.text("purpose", max_len=2000, multiline=True)
         case_reference = f.text("case_reference", required=False)
+        legal_basis = f.text("legal_basis", max_len=LEGAL_BASIS_MAX, required=False)
         cameras = f.names("cameras", ctx.cameras)
         start, end, wanted_by = f.time("start"), f.time("end"), f.time("wanted_by")
         f.done()
@@ -98,6 +100,7 @@ class ConsentQueue:
                 end_s=end,
                 wanted_by_s=wanted_by,
                 expires_s=expires,
+                legal_basis=legal_basis,
             )
         )
         row = {
@@ -111,6 +114,7 @@ class ConsentQueue:
             "contact": contact,
             "purpose": purpose,
             "case_reference": case_reference,
+            "legal_basis": legal_basis,
             "cameras": dumps(list(cameras)),
             "start_s": start,
             "end_s": end,
@@ -187,6 +191,7 @@ class ConsentQueue:
                 "contact",
                 "purpose",
                 "case_reference",
+                "legal_basis",
                 "start_s",
                 "end_s",
                 "wanted_by_s",
@@ -348,6 +353,7 @@ class ConsentQueue:
             "organisation": row["organisation"],
             "purpose": row["purpose"],
             "case_reference": row["case_reference"],
+            "legal_basis": row["legal_basis"],
             "decision": row["state"],
             "decided_by": owner.username,
         }

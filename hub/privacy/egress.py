@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import secrets
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,6 +272,41 @@ class Egress:
                 log.info("export %s deleted: no link can fetch it any more", export_id)
         return len(spent)
 
+    async def contents(self, token: str) -> dict[str, Any]:
+        """What a share link's package holds (its manifest's scope and files) and what the link still
+        allows, without using a download: no footage leaves, so nothing is logged. A gone link answers
+        `LinkGone` here too, so a revoked link tells nothing more about its package."""
+        link_id = self.links.link_id_of(token)
+        row = await self._db.read(
+            lambda db: one(
+                db,
+                "SELECT l.*, e.path, e.package_bytes, e.created_s AS built_s FROM links l "
+                "JOIN exports e ON e.id = l.export_id WHERE l.id = ?",
+                [link_id],
+            )
+        )
+        if row is None:
+            raise NotFound("no such share link")
+        refused = self.links.refusal(row)
+        package = self.data_dir / row["path"]
+        if refused is None and not package.is_file():
+            refused = "the package of this link is missing from the hub; ask the owner to release it again"
+        if refused is not None:
+            raise LinkGone(refused)
+        manifest = await asyncio.to_thread(_read_manifest, package)
+        keep = ("name", "camera", "start_ms", "end_ms", "bytes", "sha256", "trimmed")
+        return {
+            "export_id": row["export_id"],
+            "built_s": row["built_s"],
+            "package_bytes": row["package_bytes"],
+            "expires_s": row["expires_s"],
+            "downloads": row["downloads"],
+            "max_downloads": row["max_downloads"],
+            "downloads_left": row["max_downloads"] - row["downloads"],
+            "scope": manifest["scope"],
+            "files": [{k: f[k] for k in keep} for f in manifest["files"]],
+        }
+
     async def _unreserve(self, link_id: str) -> None:
         """Give back a download whose audit entry could not be made durable (nothing was sent)."""
         try:
@@ -332,3 +369,10 @@ class Egress:
                 remote,
             )
         return path, row["export_id"]
+
+
+def _read_manifest(package: Path) -> dict[str, Any]:
+    """The manifest of a package the hub wrote (so it is trusted: egress wrote and checked it)."""
+    with zipfile.ZipFile(package) as zf:
+        manifest: dict[str, Any] = json.loads(zf.read("manifest.json"))
+    return manifest

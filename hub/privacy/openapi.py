@@ -171,6 +171,27 @@ LINK: Schema = {
     },
 }
 
+SHARE_CONTENTS: Schema = {
+    "type": "object",
+    "required": ["export_id", "scope", "files", "downloads_left", "expires_s"],
+    "properties": {
+        "export_id": {"type": "string"},
+        "built_s": SECONDS,
+        "package_bytes": {"type": "integer", "description": "the zip's size in bytes"},
+        "expires_s": SECONDS,
+        "downloads": {"type": "integer", "description": "downloads used"},
+        "max_downloads": {"type": "integer"},
+        "downloads_left": {"type": "integer"},
+        "scope": SCOPE,
+        "files": {
+            "type": "array",
+            "description": "the manifest's files (docs/exports.md): name, camera, start_ms, end_ms "
+            "(Unix milliseconds), bytes, sha256, trimmed",
+            "items": {"type": "object"},
+        },
+    },
+}
+
 SEES: Schema = {
     "enum": ["own_requests", "account_requests"],
     "description": "own_requests: the token sees only the requests it submitted; account_requests: every "
@@ -203,6 +224,7 @@ REQUEST: Schema = {
         "contact": {"type": "string"},
         "purpose": {"type": "string"},
         "case_reference": {"type": ["string", "null"]},
+        "legal_basis": {"type": ["string", "null"], "description": "what the requester asks under, as they state it"},
         "cameras": {"type": "array", "items": {"type": "string"}},
         "start_s": SECONDS,
         "end_s": SECONDS,

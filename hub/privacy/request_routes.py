@@ -16,16 +16,18 @@ import os
 from aiohttp import web
 
 from camhub.auth import SERVICE, require_fresh, require_roles
+from camhub.config import CAMERA_NAME
 from camhub.errors import BadRequest
-from camhub.http.apidoc import Schema
+from camhub.http.apidoc import Schema, json_answer
 from camhub.http.clips import MAX_ID
 from camhub.http.routes import Routes
-from camhub.privacy.consent import STATES
+from camhub.privacy.consent import LEGAL_BASIS_MAX, STATES
 from camhub.privacy.openapi import (
     CAMERAS,
     DEFAULTS,
     REQUEST,
     REQUEST_PARAM,
+    SHARE_CONTENTS,
     TIME,
     error_answers,
     list_of,
@@ -46,6 +48,7 @@ REQUEST_BODY: Schema = {
         "contact": text_schema(description="how the owner can reach them"),
         "purpose": text_schema(2000),
         "case_reference": text_schema(description="optional case or incident number"),
+        "legal_basis": text_schema(LEGAL_BASIS_MAX, "optional: the law, consent or agreement the requester asks under"),
         "cameras": CAMERAS,
         "start": {
             **TIME,
@@ -80,6 +83,21 @@ DECISION_BODY: Schema = {
 }
 
 ROUTES = Routes("requests")
+
+
+@ROUTES.get(
+    "/api/requesters/cameras",
+    operation(
+        "The camera names a request may name (requester token or owner), for the requester's form",
+        "camera names, sorted",
+        list_of({"type": "string", "pattern": CAMERA_NAME}),
+        "401 403",
+    ),
+)
+async def request_cameras(request: web.Request) -> web.StreamResponse:
+    # Only names: a request naming an unknown camera is refused with these listed anyway.
+    require_roles(request, "owner", "requester")
+    return web.json_response(sorted(request.app[PRIVACY].consent.ctx.cameras))
 
 
 @ROUTES.post(
@@ -201,6 +219,24 @@ SHARE_OP = {
         **error_answers("404 410"),
     },
 }
+
+
+SHARE_CONTENTS_OP = {
+    "summary": "What a share link's package holds and what the link still allows, without using a download "
+    "(no login: the link is the credential)",
+    "parameters": SHARE_OP["parameters"],
+    "responses": {
+        "200": json_answer(SHARE_CONTENTS, "the package's scope and files, the link's downloads and expiry"),
+        **error_answers("404 410"),
+    },
+}
+
+
+@ROUTES.get("/api/share/{token}/contents", SHARE_CONTENTS_OP)
+async def share_contents(request: web.Request) -> web.StreamResponse:
+    egress = request.app[PRIVACY].egress
+    contents = await egress.contents(request.match_info["token"])
+    return web.json_response(contents, headers={"Cache-Control": "no-store"})
 
 
 # Logged before its first byte, so declared audited although it is a GET.

@@ -167,3 +167,9 @@ def _requests_by_token(db: sqlite_utils.Database) -> None:
     # the name a self-registered party chose; `username` is its account, reg-<hex>. NULL: registered
     # before this migration, when the account took the chosen name itself
     db.execute("ALTER TABLE registrations ADD COLUMN display_name TEXT")
+
+
+@migrations(name="0005_request_legal_basis")
+def _request_legal_basis(db: sqlite_utils.Database) -> None:
+    # the law, consent or agreement a requester asks under, as they state it; NULL: not given
+    db.execute("ALTER TABLE requests ADD COLUMN legal_basis TEXT")

@@ -307,7 +307,7 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
     officer = await ph.requester(owner, "officer-ruiz")
-    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 600)) as r:
+    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 600, legal_basis="s.19 PACE")) as r:
         request_id = (await r.json())["id"]
     env = {**os.environ, "CAMHUB_PASSWORD": ph.passwords["owner"]}
 
@@ -333,6 +333,7 @@ async def test_requests_command_lists_shows_and_decides(privacy_hub, tmp_path: P
     assert code == 0 and request_id in out and "Springfield PD" in out
     code, out, _ = await camhub("show", request_id)
     assert code == 0 and "burglary on the street" in out and "SPD-2026-1187" in out
+    assert '  basis:    "s.19 PACE"' in out, out
     # Which account and token sent it, and how they came to exist (issue 9: identities must be unambiguous).
     assert '  from:     account "officer-ruiz" ("officer-ruiz", made by owner "owner"), token ' in out, out
     code, _, err = await camhub("decide", request_id, "--approve", "--start", str(T0 + 60))
@@ -470,3 +471,28 @@ async def test_two_owners_deciding_at_once_under_the_all_policy_finish_the_reque
     async with officer.get(f"/api/requests/{request_id}") as r:
         seen = await r.json()
     assert seen["state"] == "approved" and seen["share_link"]["usable"]
+
+
+async def test_a_request_states_its_legal_basis_which_is_logged_shown_and_packaged(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(clips=[("porch", T0)])
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    basis = "Police and Criminal Evidence Act 1984, s.19"
+    for wrong, fault in ((basis + "\n", "control"), ("x" * 1001, "at most 1000"), ("", "")):
+        async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 60, legal_basis=wrong)) as r:
+            assert r.status == 400, wrong
+            assert "legal_basis" in (message := (await r.json())["message"]) and fault in message, message
+    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 60)) as r:
+        assert (await r.json())["legal_basis"] is None  # still optional for API clients
+    async with officer.post("/api/requests", json=ask(["porch"], T0, T0 + 60, legal_basis=basis)) as r:
+        request_id = (await r.json())["id"]
+    async with owner.get(f"/api/requests/{request_id}") as r:
+        assert (await r.json())["legal_basis"] == basis
+    async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
+        url = (await r.json())["share_link"]["url"]
+    async with officer.get(url) as r:
+        package = await r.read()
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        assert json.loads(zf.read("manifest.json"))["basis"]["legal_basis"] == basis
+    logged = [e for _, e in audit_events(ph.data) if e["event"] == "consent_requested"]
+    assert logged[-1]["fields"]["legal_basis"] == basis and logged[-2]["fields"]["legal_basis"] is None
