@@ -53,6 +53,14 @@ function card(camera) {
 function render(cameras) {
   const online = cameras.filter((c) => c.online).length;
   document.getElementById("summary").textContent = `${online} of ${cameras.length} cameras online`;
+  // A member limited to some cameras is told only of those: cards of cameras no longer listed go.
+  const listed = new Set(cameras.map((c) => c.name));
+  for (const [name, node] of cards) {
+    if (listed.has(name)) continue;
+    node.querySelector(".live").removeAttribute("src");
+    node.remove();
+    cards.delete(name);
+  }
   for (const camera of cameras) {
     const node = card(camera);
     const state = node.querySelector(".state");
