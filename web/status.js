@@ -145,6 +145,30 @@ document.getElementById("logout").addEventListener("click", async () => {
   showAccount();
 });
 
+// Live updates (web/events.js): motion shows on the card at once; a new state or clip refreshes the cards.
+function showMotion(camera, moving) {
+  const node = cards.get(camera);
+  if (!node) return;
+  let badge = node.querySelector(".motion-now");
+  if (moving && !badge) {
+    badge = document.createElement("span");
+    badge.className = "state motion-now";
+    badge.textContent = "motion";
+    badge.style.background = "#8250df";
+    badge.style.margin = "0 0.25rem 0 auto"; // beside the state, at the right
+    node.querySelector("header .state").before(badge);
+  } else if (!moving && badge) {
+    badge.remove();
+  }
+}
+
+document.addEventListener("camhub:hub-event", (event) => {
+  const { name, data } = event.detail;
+  if (name === "motion_started" || name === "motion_ended") showMotion(data.camera, name === "motion_started");
+  if (name === "camera_state" || name === "clip_saved") refresh();
+});
+document.addEventListener("camhub:hub-reconnected", refresh);
+
 checkLogin();
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -24,6 +24,7 @@ from camhub.discovery.routes import ROUTES as DISCOVERY_ROUTES
 from camhub.http.apidoc import ERROR_SCHEMA, SESSION_OR_TOKEN, error_answer, json_answer
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
+from camhub.http.events import ROUTES as EVENT_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Route, Routes
 from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
@@ -65,6 +66,7 @@ TABLES: tuple[Routes, ...] = (
     OVERRIDE_ROUTES,
     TRANSPARENCY_ROUTES,
     DISCOVERY_ROUTES,
+    EVENT_ROUTES,
 )
 
 
