@@ -50,6 +50,7 @@ from camhub.errors import HubError
 from camhub.fleet import CameraFleet
 from camhub.http.app import make_app
 from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
+from camhub.http.storage import add_storage_routes
 from camhub.outputs import Output, OutputContext
 from camhub.privacy.holds import standing_in
 from camhub.privacy.service import Privacy
@@ -102,7 +103,7 @@ class Hub:
     def url(self) -> str:
         return f"http://{self.config.web.host}:{self.web_port}"
 
-    async def _start_web(self) -> web.AppRunner:
+    async def _start_web(self, retention: Retention) -> web.AppRunner:
         self.app = make_app(
             self.cameras,
             self.live_views,
@@ -114,6 +115,7 @@ class Hub:
             discovery=self.discovery,
             outputs=self.outputs,
         )
+        add_storage_routes(self.app, retention)  # the Storage page's disk, clips and retention limits
         runner = web.AppRunner(
             self.app,
             handle_signals=False,
@@ -239,7 +241,7 @@ class Hub:
                 self.fleet.build(name, self.config.cameras[name], sources)
             store = await self._open_discovery(data_dir, privacy, bus, audit)
             opened.push_async_callback(store.close)
-            runner = await self._start_web()
+            runner = await self._start_web(retention)
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
             await self._make_outputs(
                 OutputContext(

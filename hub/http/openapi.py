@@ -27,6 +27,7 @@ from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.events import ROUTES as EVENT_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Route, Routes
+from camhub.http.storage import ROUTES as STORAGE_ROUTES
 from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
 from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
 from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
@@ -67,6 +68,7 @@ TABLES: tuple[Routes, ...] = (
     TRANSPARENCY_ROUTES,
     DISCOVERY_ROUTES,
     EVENT_ROUTES,
+    STORAGE_ROUTES,
 )
 
 
