@@ -2,11 +2,12 @@
 // member sees) and requester tokens (issue, revoke). Every change goes through withFreshPassword, since
 // the hub wants the owner's password typed within the last five minutes for them. A new account's
 // one-time password and a new token are shown once, in this page only, and never stored by it.
-import { ApiError, getJson, isOwner, request, when, withFreshPassword } from "./api.js";
+import { ApiError, getJson, request, when, withFreshPassword } from "./api.js";
+import { user, userKnown } from "./events.js";
 
-const section = document.getElementById("accounts");
 const ownerPart = document.getElementById("accounts-owner");
 const refused = document.getElementById("accounts-refused");
+const REFUSED = refused.textContent;
 const addForm = document.getElementById("accounts-add");
 const issueForm = document.getElementById("accounts-issue");
 let cameras = []; // every camera's name (an owner's /api/cameras lists all)
@@ -65,6 +66,7 @@ for (const id of ["accounts-password", "accounts-token"]) {
 // Run an owner action from a button or form: its errors go to `message`; true when it was done.
 async function act(message, action) {
   message.textContent = "";
+  message.classList.remove("ok");
   try {
     // withFreshPassword answers null when the owner cancels the password dialog; a 204 answers null too.
     return (await withFreshPassword(async () => (await action()) ?? true)) !== null;
@@ -95,7 +97,10 @@ function personItem(person) {
       }
       const body = chosen === null ? {} : { cameras: chosen };
       const path = `/api/accounts/${encodeURIComponent(person.username)}/cameras`;
-      if (await act(message, () => request("POST", path, body))) message.textContent = "Saved.";
+      if (await act(message, () => request("POST", path, body))) {
+        message.textContent = "Saved.";
+        message.classList.add("ok");
+      }
     });
   }
   if (person.role !== "owner") {
@@ -125,7 +130,7 @@ function tokenItem(token) {
   node.querySelector(".requester").textContent = token.user;
   node.querySelector(".name").textContent = token.name;
   const [state, usable] = tokenState(token);
-  node.querySelector(".state").textContent = state;
+  node.querySelector(".token-state").textContent = state;
   const revoke = node.querySelector(".revoke");
   revoke.hidden = !usable;
   revoke.setAttribute("aria-label", `Revoke the token ${token.name} of ${token.user}`);
@@ -137,7 +142,9 @@ function tokenItem(token) {
 }
 
 async function load() {
-  const owner = isOwner();
+  const me = user();
+  const owner = me !== null && !me.must_change_password && me.role === "owner";
+  refused.textContent = REFUSED;
   ownerPart.hidden = !owner;
   refused.hidden = owner;
   if (!owner) return;
@@ -225,4 +232,4 @@ document.addEventListener("camhub:me", () => {
 document.addEventListener("camhub:page", (event) => {
   if (event.detail === "accounts") load();
 });
-if (section && document.body.dataset.page === "accounts") load();
+userKnown.then(() => document.body.dataset.page === "accounts" && load());

@@ -60,8 +60,13 @@ function close() {
 }
 
 let told = false; // status.js announced who is logged in at least once
+let latestMe = null;
+
+// Who is logged in, as far as the page knows: the last "camhub:me", or this module's own first answer.
+export const user = () => latestMe;
 
 function follow(me) {
+  latestMe = me;
   wanted = me !== null && !me.must_change_password && (me.role === "owner" || me.role === "member");
   if (wanted) open();
   else close();
@@ -72,8 +77,12 @@ document.addEventListener("camhub:me", (event) => {
   follow(event.detail);
 });
 
-// status.js (a classic script) may have announced the login before this module ran: ask once ourselves.
-fetch("/api/auth/me", { cache: "no-store" })
+// status.js (a classic script) may have announced the login before the modules ran, and then the
+// modules missed it: ask once ourselves. Pages wait for this before their first load.
+export const userKnown = fetch("/api/auth/me", { cache: "no-store" })
   .then((response) => (response.ok ? response.json() : null))
-  .then((me) => told || follow(me))
-  .catch(() => null);
+  .catch(() => null)
+  .then((me) => {
+    if (!told) follow(me);
+    return latestMe;
+  });

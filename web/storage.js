@@ -2,11 +2,12 @@
 // oldest clip and when retention may delete it, clips per camera, and (owners) what each hold keeps.
 // Read-only: one GET /api/storage, again on opening the page, on the Refresh button and when a clip
 // is saved (web/events.js). A member sees only their cameras and no holds, as the hub answers.
-import { ApiError, getJson, me, when } from "./api.js";
-import { onHubEvent } from "./events.js";
+import { ApiError, getJson, when } from "./api.js";
+import { onHubEvent, user, userKnown } from "./events.js";
 
 const shown = document.getElementById("storage-shown");
 const refused = document.getElementById("storage-refused");
+const REFUSED = refused.textContent;
 
 export function bytes(n) {
   if (n == null) return "no limit";
@@ -94,7 +95,9 @@ function render(storage) {
 }
 
 async function load() {
+  const me = user();
   const household = me !== null && !me.must_change_password && (me.role === "owner" || me.role === "member");
+  refused.textContent = REFUSED;
   shown.hidden = !household;
   refused.hidden = household;
   if (!household) return;
@@ -111,4 +114,4 @@ document.addEventListener("camhub:me", () => onPage() && load());
 document.addEventListener("camhub:page", (event) => event.detail === "storage" && load());
 document.getElementById("storage-refresh").addEventListener("click", load);
 onHubEvent("clip_saved", () => onPage() && load());
-if (onPage()) load();
+userKnown.then(() => onPage() && load());

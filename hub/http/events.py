@@ -58,6 +58,13 @@ class TooManyStreams(HubError):
     status = 503
 
 
+class EventsUnavailable(HubError):
+    """A hub built without an event bus (an app in a unit test) has no stream to give."""
+
+    key = "events_unavailable"
+    status = 503
+
+
 class EventStreams:
     """The open streams of one app, to keep them under `MAX_STREAMS`."""
 
@@ -113,7 +120,9 @@ EVENTS_OP = {
     ),
     "responses": {
         "200": {"description": "the event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        "503": error_answer(f"too_many_streams: {MAX_STREAMS} event streams are open; or no event bus"),
+        "503": error_answer(
+            f"too_many_streams: {MAX_STREAMS} event streams are open; events_unavailable: the hub has no event bus"
+        ),
     },
 }
 ROUTES = Routes("events")
@@ -125,7 +134,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     streams = request.app[STREAMS]
     bus = request.app[PRIVACY].ctx.bus
     if bus is None:
-        raise TooManyStreams("this hub has no event bus")
+        raise EventsUnavailable("this hub has no event bus, so no live updates")
     if streams.open >= MAX_STREAMS:
         raise TooManyStreams(f"{MAX_STREAMS} event streams are open; close one (another tab?) and retry")
     streams.open += 1

@@ -152,6 +152,9 @@ async def test_an_owner_issues_a_requester_token_and_revokes_it(privacy_hub) -> 
         await item.get_by_text("revoked").wait_for(timeout=15000)
         assert await item.get_by_role("button", name="Revoke").is_hidden()
         await board.shoot("accounts-token-revoked")
+        # Opened straight from the address with the session cookie, the page knows who is logged in.
+        await board.page.reload()
+        await board.page.locator("#accounts-tokens li", has_text="revoked").wait_for(timeout=15000)
         assert board.outside_requests() == []
 
     async with officer.get("/api/auth/me") as r:
