@@ -52,7 +52,10 @@ function card(camera) {
 
 function render(cameras) {
   const online = cameras.filter((c) => c.online).length;
-  document.getElementById("summary").textContent = `${online} of ${cameras.length} cameras online`;
+  const starting = cameras.filter((c) => c.state === "starting").length;
+  document.getElementById("summary").textContent = starting
+    ? `${starting} of ${cameras.length} cameras starting (their streams are being prepared), ${online} online`
+    : `${online} of ${cameras.length} cameras online`;
   // A member limited to some cameras is told only of those: cards of cameras no longer listed go.
   const listed = new Set(cameras.map((c) => c.name));
   for (const [name, node] of cards) {
@@ -168,6 +171,14 @@ document.addEventListener("camhub:hub-event", (event) => {
   if (name === "camera_state" || name === "clip_saved") refresh();
 });
 document.addEventListener("camhub:hub-reconnected", refresh);
+
+// What a newcomer does first: the one-time password was printed where the hub was started.
+const firstLogin = document.createElement("p");
+firstLogin.className = "first-login";
+firstLogin.textContent =
+  'First time here? Log in as "owner" with the one-time password printed where the hub was started ' +
+  '(the line "owner login: ..." of camhub run or camhub demo); you then choose your own password.';
+document.querySelector("#login h2").after(firstLogin);
 
 checkLogin();
 refresh();

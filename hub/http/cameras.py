@@ -75,7 +75,10 @@ CAMERA_STATUS: dict[str, Any] = {
     "properties": {
         "name": {"type": "string"},
         "online": {"type": "boolean", "description": "every input is connected"},
-        "state": {"enum": ["online", "degraded", "offline"]},
+        "state": {
+            "enum": ["starting", "online", "degraded", "offline"],
+            "description": "starting: the hub has not begun connecting yet (the demo, while its scenes render)",
+        },
         "fps_in": {"type": "number", "description": "packets per second of the busiest input"},
         "fps_analysed": {"type": "number", "description": "decoded frames analysed per second"},
         "analysis_fps": {"type": "number", "description": "frames per second picked for analysis, as set now"},
