@@ -122,13 +122,22 @@ async def test_an_owner_adds_a_member_limited_to_one_camera_who_then_sees_only_i
         assert [c["name"] for c in await r.json()] == ["porch", "yard"]
 
 
-async def test_an_owner_issues_a_requester_token_and_revokes_it(privacy_hub) -> None:
+async def test_an_owner_removes_a_custodian_issues_a_requester_token_and_revokes_it(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
-    await ph.owner()
+    owner = await ph.owner()
+    async with owner.post("/api/accounts", json={"username": "gran", "role": "custodian"}) as r:
+        gran = await ph.login("gran", (await r.json())["one_time_password"], "gran's own long password")
     async with dashboard(ph.url) as board:
-        board.page.on("dialog", lambda dialog: dialog.accept())
+        board.page.on("dialog", lambda dialog: dialog.accept())  # "Remove gran?"
         await board.log_in("owner", NEW_PASSWORD)
         await board.go("accounts")
+        person = board.page.locator("#accounts-people li[data-user=gran]")
+        assert "custodian" in await person.inner_text(timeout=15000)
+        await person.get_by_role("button", name="Remove gran").click()
+        await person.wait_for(state="detached", timeout=15000)
+        async with gran.get("/api/auth/me") as r:
+            assert r.status == 401  # removed: the session ends at once
+
         await board.page.get_by_text("No requester tokens yet.").wait_for(timeout=15000)
         issue = board.page.locator("form#accounts-issue")
         await issue.get_by_label("Requester (who they are)").fill("officer-ruiz")
