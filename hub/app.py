@@ -50,6 +50,7 @@ from camhub.errors import HubError
 from camhub.fleet import CameraFleet
 from camhub.http.app import make_app
 from camhub.http.connlimit import ConnectionGuard, GuardedSite, connection_cap, raise_file_limit
+from camhub.http.storage import add_storage_routes
 from camhub.outputs import Output, OutputContext
 from camhub.privacy.holds import standing_in
 from camhub.privacy.service import Privacy
@@ -70,8 +71,17 @@ FIRST_OWNER = "owner"
 
 
 class Hub:
-    def __init__(self, config: HubConfig, registry: Registry | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        config: HubConfig,
+        registry: Registry | None = None,
+        clock: Clock = time.time,
+        cameras_after: asyncio.Event | None = None,
+    ) -> None:
         self.config = config
+        # The cameras start once this is set (the demo's, when its simulated streams exist); None: at once.
+        # Until then the web server answers and each camera's status says "starting".
+        self.cameras_after = cameras_after
         self.clock = clock
         self.registry = registry if registry is not None else default_registry()  # the one the config was checked with
         # Sources are made now, so that an input no integration can read stops the hub before anything opens.
@@ -102,7 +112,7 @@ class Hub:
     def url(self) -> str:
         return f"http://{self.config.web.host}:{self.web_port}"
 
-    async def _start_web(self) -> web.AppRunner:
+    async def _start_web(self, retention: Retention) -> web.AppRunner:
         self.app = make_app(
             self.cameras,
             self.live_views,
@@ -116,6 +126,7 @@ class Hub:
             live_streams=self.fleet.live_streams,
             settings=self.settings,
         )
+        add_storage_routes(self.app, retention)  # the Storage page's disk, clips and retention limits
         runner = web.AppRunner(
             self.app,
             handle_signals=False,
@@ -247,7 +258,7 @@ class Hub:
                 self.fleet.build(name, self.config.cameras[name], sources)
             store = await self._open_discovery(data_dir, privacy, bus, audit)
             opened.push_async_callback(store.close)
-            runner = await self._start_web()
+            runner = await self._start_web(retention)
             log.info("hub started with %d camera(s); dashboard at %s", len(self.cameras), self.url)
             await self._make_outputs(
                 OutputContext(
@@ -265,8 +276,11 @@ class Hub:
             )
             try:
                 async with asyncio.TaskGroup() as tg:
-                    self.fleet.start(tg)
                     tasks = [tg.create_task(retention.run(), name="retention")]
+                    if self.cameras_after is None:
+                        self.fleet.start(tg)
+                    else:
+                        tasks.append(tg.create_task(self._start_cameras_after(tg, self.cameras_after), name="cameras"))
                     tasks += [tg.create_task(_run_output(d, o), name=f"output:{d}") for d, o in self.outputs.items()]
                     if self.config.discovery.enabled and self.discovery is not None:
                         tasks.append(tg.create_task(self.discovery.run(), name="discovery"))
@@ -282,6 +296,10 @@ class Hub:
             finally:
                 await runner.cleanup()
             await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
+
+    async def _start_cameras_after(self, tg: asyncio.TaskGroup, go: asyncio.Event) -> None:
+        await go.wait()
+        self.fleet.start(tg)
 
     async def _make_outputs(self, ctx: OutputContext) -> None:
         """Each output integration that has something to do with this config (a factory answers None when not)."""
@@ -346,10 +364,10 @@ async def announce_first_login(hub: Hub, prefix: str = "") -> None:
     )
 
 
-async def serve(hub: Hub, seconds: float | None = None) -> None:
-    """Run `hub` until SIGINT or SIGTERM, or for `seconds` when given."""
+async def serve(hub: Hub, seconds: float | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run `hub` until SIGINT or SIGTERM, or for `seconds` when given, or until `stop` is set."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     timer = loop.call_later(seconds, stop.set) if seconds is not None else None

@@ -52,7 +52,18 @@ function card(camera) {
 
 function render(cameras) {
   const online = cameras.filter((c) => c.online).length;
-  document.getElementById("summary").textContent = `${online} of ${cameras.length} cameras online`;
+  const starting = cameras.filter((c) => c.state === "starting").length;
+  document.getElementById("summary").textContent = starting
+    ? `${starting} of ${cameras.length} cameras starting (their streams are being prepared), ${online} online`
+    : `${online} of ${cameras.length} cameras online`;
+  // A member limited to some cameras is told only of those: cards of cameras no longer listed go.
+  const listed = new Set(cameras.map((c) => c.name));
+  for (const [name, node] of cards) {
+    if (listed.has(name)) continue;
+    node.querySelector(".live").removeAttribute("src");
+    node.remove();
+    cards.delete(name);
+  }
   for (const camera of cameras) {
     const node = card(camera);
     const state = node.querySelector(".state");
@@ -140,6 +151,38 @@ document.getElementById("logout").addEventListener("click", async () => {
   me = null;
   showAccount();
 });
+
+// Live updates (web/events.js): motion shows on the card at once; a new state or clip refreshes the cards.
+function showMotion(camera, moving) {
+  const node = cards.get(camera);
+  if (!node) return;
+  let badge = node.querySelector(".motion-now");
+  if (moving && !badge) {
+    badge = document.createElement("span");
+    badge.className = "state motion-now";
+    badge.textContent = "motion";
+    badge.style.background = "#8250df";
+    badge.style.margin = "0 0.25rem 0 auto"; // beside the state, at the right
+    node.querySelector("header .state").before(badge);
+  } else if (!moving && badge) {
+    badge.remove();
+  }
+}
+
+document.addEventListener("camhub:hub-event", (event) => {
+  const { name, data } = event.detail;
+  if (name === "motion_started" || name === "motion_ended") showMotion(data.camera, name === "motion_started");
+  if (name === "camera_state" || name === "clip_saved") refresh();
+});
+document.addEventListener("camhub:hub-reconnected", refresh);
+
+// What a newcomer does first: the one-time password was printed where the hub was started.
+const firstLogin = document.createElement("p");
+firstLogin.className = "first-login";
+firstLogin.textContent =
+  'First time here? Log in as "owner" with the one-time password printed where the hub was started ' +
+  '(the line "owner login: ..." of camhub run or camhub demo); you then choose your own password.';
+document.querySelector("#login h2").after(firstLogin);
 
 checkLogin();
 refresh();

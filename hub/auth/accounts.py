@@ -123,6 +123,48 @@ class Accounts:
             "member %r may now see %s", username, ", ".join(sorted(cameras)) if cameras is not None else "every camera"
         )
 
+    async def household(self) -> list[dict[str, Any]]:
+        """For owners: the owner, member and custodian accounts that may log in, with a member's cameras
+        (None: every camera) and whether the one-time password is still unchanged."""
+        found = await self._db.read(
+            lambda db: rows(
+                db,
+                "SELECT username, role, cameras, must_change_password, created_at FROM accounts "
+                "WHERE role != 'requester' AND disabled_at IS NULL ORDER BY username",
+                [],
+            )
+        )
+        return [
+            {
+                "username": r["username"],
+                "role": r["role"],
+                "cameras": sorted(c) if (c := member_cameras(r["cameras"])) is not None else None,
+                "must_change_password": bool(r["must_change_password"]),
+                "created_at": r["created_at"],
+            }
+            for r in found
+        ]
+
+    async def remove_account(self, owner: Identity, username: str) -> str:
+        """An owner removes a member or custodian; returns its role. The account is disabled, not deleted:
+        its sessions and tokens stop working at once (they check `disabled_at`), and the name the audit log
+        and past decisions carry stays that person's, never reused by a new account."""
+        if owner.role != "owner":
+            raise Forbidden("only owners remove accounts")
+        now = self._clock()
+
+        def disable(db: sqlite_utils.Database) -> str:
+            row = one(db, "SELECT role FROM accounts WHERE username = ? AND disabled_at IS NULL", [username])
+            if row is None or row["role"] not in ("member", "custodian"):
+                # Owners are kept (a household never locks itself out here); requesters lose their tokens instead.
+                raise NotFound(f"no member or custodian named {username!r}")
+            db.execute("UPDATE accounts SET disabled_at = ? WHERE username = ?", [now, username])
+            return str(row["role"])
+
+        role = await self._db.write(disable)
+        log.info("%s %r removed by %r", role, username, owner.username)
+        return role
+
     async def usernames(self, role: str) -> list[str]:
         """User names of the enabled accounts of one role (the owners to tell, to count votes)."""
         return await self._db.read(

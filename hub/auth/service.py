@@ -49,6 +49,8 @@ class AccountService:
         self.usernames = accounts.usernames
         self.create_account = accounts.create_account
         self.set_cameras = accounts.set_cameras
+        self.household = accounts.household
+        self.remove_account = accounts.remove_account
         self.set_requester_enabled = accounts.set_requester_enabled
         self.requesters_named = accounts.requesters_named
         self.issue_requester_token = tokens.issue_requester_token

@@ -140,7 +140,10 @@ class CameraPipeline:
                 self._bus.publish_threadsafe(CameraStateChanged(self.name, state, self._clock()))
 
     def status(self) -> dict[str, Any]:
-        state = self._summary()
+        # "starting": no input has begun connecting yet (the hub holds its cameras until their streams
+        # can exist, as the demo does while its scenes render). Never published: the bus's states start later.
+        started = any(r.status.state != "starting" for r in self._readers)
+        state = self._summary() if started else "starting"
         detect = self._detect.status
         errors = [(r.status.last_error_time or 0.0, r.status.last_error) for r in self._readers if r.status.last_error]
         inputs = [r.status.as_dict() for r in self._readers]

@@ -1,8 +1,12 @@
 """`camhub demo`: simulated cameras on loopback plus the hub, until a signal or --seconds.
 
-The demo starts the simulator (RTSP through Debian's GStreamer where it is
-installed, HTTP otherwise), builds a hub config pointing at its cameras, and
-runs the hub until a signal or the time limit. Everything binds 127.0.0.1.
+The demo chooses where the simulator will serve its cameras (RTSP through
+Debian's GStreamer where it is installed, HTTP otherwise), builds a hub
+config pointing there, and starts the hub at once: the dashboard answers
+within a second or two, its cameras saying "starting" while the simulator
+renders the scenes (cached in `<data>/sim-cache`, so only the first start
+waits). Once the simulator serves them the hub's cameras start, and with
+--seconds the demo stops that long after. Everything binds 127.0.0.1.
 Where Debian's mosquitto is installed the demo starts its own broker on a
 free loopback port (user camhub, a new random password each start, files in
 `<data>/mosquitto`), points the hub's MQTT client at it, prints one line
@@ -22,18 +26,21 @@ import argparse
 import asyncio
 import contextlib
 import shlex
+import socket
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from camhub.cli.mosquitto import INSTALL_HINT, BrokerError, LocalMosquitto, find_program
-from camhub.errors import ConfigError
+from camhub.errors import ConfigError, HubError
 from camhub.terminal import escape
 
 if TYPE_CHECKING:
     from camhub.app import Hub
-    from camhub.sim.simulator import SimCamera, Simulator
+    from camhub.sim.scene import Scene
+    from camhub.sim.simulator import Simulator
 
 # Cameras the demo shows, in order; --cameras N takes the first N.
 DEMO_SCENES = ("driveway", "porch", "garden", "still", "driveway-hevc")
@@ -42,20 +49,40 @@ DEMO_SCENES = ("driveway", "porch", "garden", "still", "driveway-hevc")
 UNCONFIGURED = "side-gate"
 
 
-def camera_inputs(cam: SimCamera) -> list[dict[str, Any]]:
-    """Record the main stream, detect on the 640x360 sub-stream, as a real camera is set up."""
-    if cam.rtsp_main and cam.rtsp_sub:
-        return [{"url": cam.rtsp_main, "roles": ["record"]}, {"url": cam.rtsp_sub, "roles": ["detect"]}]
-    return [{"url": cam.http_main, "roles": ["record"]}, {"url": cam.mjpeg, "roles": ["detect"]}]
+@dataclass(frozen=True)
+class DemoPlan:
+    """Where the simulated cameras will be served, chosen before their scenes render, so that the hub can
+    start (and answer) first: its cameras point at these addresses and start once the streams exist."""
+
+    http_port: int
+    rtsp_port: int | None  # None: no GStreamer RTSP server here; HTTP serves the streams
+
+    def inputs(self, name: str, scene: Scene) -> list[dict[str, Any]]:
+        """Record the main stream, detect on the 640x360 sub-stream, as a real camera is set up."""
+        if self.rtsp_port is not None:
+            base = f"rtsp://127.0.0.1:{self.rtsp_port}/{name}"
+            return [{"url": f"{base}/main", "roles": ["record"]}, {"url": f"{base}/sub", "roles": ["detect"]}]
+        ext = "h264" if scene.codec == "h264" else "h265"  # as camhub.sim.render names the files
+        base = f"http://127.0.0.1:{self.http_port}/{name}"
+        return [{"url": f"{base}/main.{ext}", "roles": ["record"]}, {"url": f"{base}/mjpeg", "roles": ["detect"]}]
 
 
-def demo_config(sim: Simulator, data_dir: Path, port: int, broker: LocalMosquitto | None = None) -> dict[str, Any]:
+def loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server started a little later (the simulator's)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_config(
+    plan: DemoPlan, scenes: list[tuple[str, Scene]], data_dir: Path, port: int, broker: LocalMosquitto | None = None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "data_dir": str(data_dir),
         "web": {"host": "127.0.0.1", "port": port},
         "discovery": {"enabled": True, "interfaces": ["127.0.0.1"]},
         "reconnect": {"initial": 0.5, "cap": 5.0},
-        "cameras": {cam.name: {"inputs": camera_inputs(cam)} for cam in sim.cameras if cam.name != UNCONFIGURED},
+        "cameras": {name: {"inputs": plan.inputs(name, scene)} for name, scene in scenes if name != UNCONFIGURED},
     }
     if broker is not None:
         config["mqtt"] = broker.hub_mqtt()
@@ -103,40 +130,84 @@ async def run_demo(seconds: float | None, data_dir: Path, port: int, cameras: in
     # hub and renders scenes.
     from camhub.app import Hub, announce_first_login, serve
     from camhub.config import parse_config
+    from camhub.sim.rtsp import rtsp_available
     from camhub.sim.scene import BUILTIN_SCENES
     from camhub.sim.simulator import Simulator
 
     data_dir = data_dir.resolve()  # noqa: ASYNC240 (once, before the loop has anything else to do)
     scenes = [(name, BUILTIN_SCENES[name]) for name in DEMO_SCENES[:cameras]]
     scenes.append((UNCONFIGURED, BUILTIN_SCENES[DEMO_SCENES[0]]))
-    print(f"camhub demo: rendering {cameras} simulated camera(s) (cached in {data_dir / 'sim-cache'})", flush=True)
-    async with (
-        demo_broker(data_dir, find_program("mosquitto")) as broker,
-        Simulator(scenes, cache_dir=data_dir / "sim-cache", progress=_progress) as sim,
-    ):
-        kind = "RTSP (GStreamer)" if sim.rtsp is not None else "HTTP (GStreamer RTSP server not installed)"
-        hub = Hub(parse_config(demo_config(sim, data_dir, port, broker), "<demo>"))
-        print(f"camhub demo: cameras served over {kind}; dashboard on http://127.0.0.1:{port}", flush=True)
+    # The hub starts first and answers at once; its cameras say "starting" until the simulator, which
+    # renders the scenes first (up to half a minute on a busy machine, once: they are cached), serves them.
+    rtsp = await asyncio.to_thread(rtsp_available)
+    plan = DemoPlan(http_port=loopback_port(), rtsp_port=loopback_port() if rtsp else None)
+    kind = "RTSP (GStreamer)" if rtsp else "HTTP (GStreamer RTSP server not installed)"
+    async with demo_broker(data_dir, find_program("mosquitto")) as broker:
+        streams = asyncio.Event()  # set once the simulator serves every camera: the hub's cameras start then
+        stop = asyncio.Event()
+        hub = Hub(parse_config(demo_config(plan, scenes, data_dir, port, broker), "<demo>"), cameras_after=streams)
+        sim = Simulator(
+            scenes,
+            cache_dir=data_dir / "sim-cache",
+            http_port=plan.http_port,
+            rtsp_port=plan.rtsp_port or 0,
+            rtsp=rtsp,
+            progress=_progress,
+        )
         print(
-            f"camhub demo: {UNCONFIGURED} is announced but not configured: discovery finds it, and it waits for "
-            f"adoption in the dashboard and in `camhub discover --interface 127.0.0.1`",
+            f"camhub demo: dashboard on http://127.0.0.1:{port}; its cameras show 'starting' while "
+            f"{cameras} simulated camera(s) render (cached in {data_dir / 'sim-cache'})",
             flush=True,
         )
-        if seconds is not None:
-            print(f"camhub demo: stopping by itself after {seconds:g} s (Ctrl-C stops it sooner)", flush=True)
-        announce = asyncio.create_task(announce_first_login(hub, prefix="camhub demo: "))
-        report = asyncio.create_task(report_when_online(hub))
+        tasks = [
+            asyncio.create_task(announce_first_login(hub, prefix="camhub demo: ")),
+            asyncio.create_task(report_when_online(hub, streams)),
+            asyncio.create_task(_simulate(sim, kind, streams, stop, seconds)),
+        ]
         try:
-            await serve(hub, seconds)
+            await serve(hub, stop=stop)
         finally:
-            announce.cancel()
-            report.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await sim.stop()
+        failed = tasks[2].exception() if tasks[2].done() and not tasks[2].cancelled() else None
+        if failed is not None:
+            raise failed
     print("camhub demo: stopped", flush=True)
 
 
-async def report_when_online(hub: Hub, patience: float = 30.0) -> None:
+async def _simulate(
+    sim: Simulator, kind: str, streams: asyncio.Event, stop: asyncio.Event, seconds: float | None
+) -> None:
+    """Render and serve the simulated cameras, then let the hub's cameras start; with `seconds`, stop the
+    demo that long after (the time counts from when there is something to see). A failure stops it."""
+    try:
+        await sim.start()
+    except OSError as exc:  # the port chosen before rendering was taken meanwhile
+        stop.set()
+        ports = f"{sim.http_port}" + (f" and {sim.rtsp_port}" if sim.rtsp_port else "")
+        raise HubError(f"the simulator could not serve on 127.0.0.1:{ports}: {exc}; start the demo again") from exc
+    except BaseException:
+        stop.set()
+        raise
+    streams.set()
+    print(f"camhub demo: cameras served over {kind}", flush=True)
+    print(
+        f"camhub demo: {UNCONFIGURED} is announced but not configured: discovery finds it, and it waits for "
+        f"adoption in the dashboard and in `camhub discover --interface 127.0.0.1`",
+        flush=True,
+    )
+    if seconds is not None:
+        print(f"camhub demo: stopping by itself after {seconds:g} s (Ctrl-C stops it sooner)", flush=True)
+        await asyncio.sleep(seconds)
+        stop.set()
+
+
+async def report_when_online(hub: Hub, served: asyncio.Event, patience: float = 30.0) -> None:
     """Say once that every camera streams, or after `patience` seconds which do not and why."""
     await hub.ready.wait()
+    await served.wait()
     deadline = time.monotonic() + patience
     while True:
         status = [camera.status() for camera in hub.cameras.values()]
@@ -165,7 +236,9 @@ def _demo(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `demo` to the `camhub` subparsers."""
     demo = subparsers.add_parser("demo", help="simulated cameras on loopback plus the hub")
-    demo.add_argument("--seconds", type=float, help="stop cleanly after this many seconds")
+    demo.add_argument(
+        "--seconds", type=float, help="stop cleanly this many seconds after the simulated cameras are served"
+    )
     demo.add_argument("--data", default="demo-data", help="data folder (default: ./demo-data)")
     demo.add_argument("--port", type=int, default=8971, help="dashboard port (default: 8971)")
     demo.add_argument("--cameras", type=int, default=3, help="how many simulated cameras (default: 3)")

@@ -34,6 +34,7 @@ from camhub.http.cameras import CAMERAS, LIVE, OUTPUTS, STARTED
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import DATA_DIR, DB
 from camhub.http.clips import ROUTES as CLIP_ROUTES
+from camhub.http.events import add_event_routes
 from camhub.http.live import LiveView
 from camhub.http.live_mp4 import LiveStream
 from camhub.http.live_routes import LIVE_STREAMS
@@ -183,4 +184,5 @@ def make_app(
         app[PRIVACY] = privacy
         for table in (REQUEST_ROUTES, ACCOUNT_ROUTES, OVERRIDE_ROUTES, TRANSPARENCY_ROUTES):
             table.add_to(app)
+        add_event_routes(app)  # the live updates' stream; its bus is the privacy context's
     return app

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from camhub.audit.routes import AUDIT_LOG
-from camhub.auth import HOUSEHOLD, household_only, recheck, require_camera
+from camhub.auth import HOUSEHOLD, IDENTITY, household_only, recheck, require_camera
 from camhub.capture.camera import CameraPipeline
 from camhub.config import CAMERA_NAME
 from camhub.errors import HubError, NotFound
@@ -75,7 +75,10 @@ CAMERA_STATUS: dict[str, Any] = {
     "properties": {
         "name": {"type": "string"},
         "online": {"type": "boolean", "description": "every input is connected"},
-        "state": {"enum": ["online", "degraded", "offline"]},
+        "state": {
+            "enum": ["starting", "online", "degraded", "offline"],
+            "description": "starting: the hub has not begun connecting yet (the demo, while its scenes render)",
+        },
         "fps_in": {"type": "number", "description": "packets per second of the busiest input"},
         "fps_analysed": {"type": "number", "description": "decoded frames analysed per second"},
         "analysis_fps": {"type": "number", "description": "frames per second picked for analysis, as set now"},
@@ -231,12 +234,23 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 @ROUTES.get("/api/cameras", LIST_OP)
 async def list_cameras(request: web.Request) -> web.StreamResponse:
-    return web.json_response([c.status() for _, c in sorted(request.app[CAMERAS].items())])
+    shown = sorted((n, c) for n, c in request.app[CAMERAS].items() if _listed(request, n))
+    return web.json_response([c.status() for _, c in shown])
 
 
 @ROUTES.get("/api/cameras/{name}", GET_OP)
 async def get_camera(request: web.Request) -> web.StreamResponse:
-    return web.json_response(_camera(request).status())
+    camera = _camera(request)
+    if not _listed(request, camera.name):
+        raise NotFound(f"no camera named {camera.name!r}")
+    return web.json_response(camera.status())
+
+
+def _listed(request: web.Request, camera: str) -> bool:
+    """Status is public, but a member limited to some cameras is told only of those, as on every footage
+    route: to them the others do not exist."""
+    identity = request.get(IDENTITY)
+    return identity is None or identity.cameras is None or camera in identity.cameras
 
 
 @ROUTES.get("/api/cameras/{name}/snapshot.jpg", SNAPSHOT_OP, household=True)

@@ -25,9 +25,11 @@ from camhub.http.apidoc import ERROR_SCHEMA, SESSION_OR_TOKEN, error_answer, jso
 from camhub.http.camera_settings import ROUTES as CAMERA_SETTINGS_ROUTES
 from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import ROUTES as CLIP_ROUTES
+from camhub.http.events import ROUTES as EVENT_ROUTES
 from camhub.http.live_routes import ROUTES as LIVE_ROUTES
 from camhub.http.pages import ROUTES as PAGE_ROUTES
 from camhub.http.routes import Route, Routes
+from camhub.http.storage import ROUTES as STORAGE_ROUTES
 from camhub.privacy.account_routes import ROUTES as ACCOUNT_ROUTES
 from camhub.privacy.override_routes import ROUTES as OVERRIDE_ROUTES
 from camhub.privacy.request_routes import ROUTES as REQUEST_ROUTES
@@ -69,6 +71,8 @@ TABLES: tuple[Routes, ...] = (
     OVERRIDE_ROUTES,
     TRANSPARENCY_ROUTES,
     DISCOVERY_ROUTES,
+    EVENT_ROUTES,
+    STORAGE_ROUTES,
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from camhub.audit.events import SettingChanged
 from camhub.auth import SERVICE, require_fresh, require_roles
 from camhub.errors import BadRequest, NotFound
 from camhub.http.routes import Routes
@@ -291,3 +292,61 @@ async def set_member_cameras(request: web.Request) -> web.StreamResponse:
     username = request.match_info["username"]
     await request.app[SERVICE].set_cameras(who, username, cameras)
     return web.json_response({"username": username, "cameras": cameras})
+
+
+HOUSEHOLD_ACCOUNT: dict[str, object] = {
+    "type": "object",
+    "required": ["username", "role", "cameras", "must_change_password", "created_at"],
+    "properties": {
+        "username": {"type": "string"},
+        "role": {"enum": list(ACCOUNT_ROLES)},
+        "cameras": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null: every camera"},
+        "must_change_password": {"type": "boolean", "description": "the one-time password is not changed yet"},
+        "created_at": SECONDS,
+    },
+}
+
+
+@ROUTES.get(
+    "/api/accounts",
+    operation(
+        "Owners: the owner, member and custodian accounts that may log in (requesters: GET /api/auth/tokens)",
+        "by user name",
+        list_of(HOUSEHOLD_ACCOUNT),
+        "401 403",
+    ),
+)
+async def list_accounts(request: web.Request) -> web.StreamResponse:
+    require_roles(request, "owner")
+    return web.json_response(await request.app[SERVICE].household())
+
+
+@ROUTES.delete(
+    "/api/accounts/{username}",
+    operation(
+        "An owner removes a member or custodian (fresh password; logged as setting_changed): the account is "
+        "disabled, its sessions and tokens stop at once, and its name is never given to another account",
+        "removed",
+        None,
+        "401 403 404",
+        status="204",
+        params=(USER_PARAM,),
+    ),
+    audited=True,
+)
+async def remove_account(request: web.Request) -> web.StreamResponse:
+    require_roles(request, "owner")
+    who = require_fresh(request)
+    username = request.match_info["username"]
+    service, ctx = request.app[SERVICE], request.app[PRIVACY].ctx
+    # User names compare without case, as the accounts table does.
+    found = [a for a in await service.household() if a["username"].casefold() == username.casefold()]
+    if not found or found[0]["role"] not in ("member", "custodian"):
+        raise NotFound(f"no member or custodian named {username!r}")
+    username, role = found[0]["username"], found[0]["role"]
+    # Written to the audit log before the account stops working, as every owner decision is.
+    await ctx.audit.append(
+        SettingChanged(time=ctx.clock(), actor=who.username, key=f"accounts.{username}", old=role, new="removed")
+    )
+    await service.remove_account(who, username)
+    return web.Response(status=204)

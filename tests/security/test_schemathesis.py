@@ -49,8 +49,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 FOOTAGE = ("image/jpeg", "video/mp4", "multipart/x-mixed-replace", "application/zip")
 CAMERAS = ("yard", "porch")  # the privacy_hub's, with clips on both
 MEMBER_CAMERA = "yard"
-# A live view never ends; its headers say all there is to check (status, type).
-STREAMS = {"GET /api/cameras/{name}/live.mjpeg"}
+# A live view or event stream never ends; its headers say all there is to check (status, type).
+STREAMS = {"GET /api/cameras/{name}/live.mjpeg", "GET /api/events"}
 # POST /api/documents takes a PDF; any bytes will do, as they would for application/octet-stream.
 schemathesis.serializer.alias("application/pdf", "application/octet-stream")
 
