@@ -52,6 +52,14 @@ LOW_CONTRAST = """() => {
   return found;
 }"""
 
+# Visible form controls without a name a screen reader can say: a <label>, aria-label(ledby), or a
+# button's own text.
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((e) => e.type !== "hidden" && e.getClientRects().length && !e.closest("[hidden]"))
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
+    && !e.getAttribute("aria-labelledby") && !(e.tagName === "BUTTON" && e.textContent.trim()))
+  .map((e) => `${e.tagName}.${e.className}[name=${e.name}]`)"""
+
 
 async def test_the_first_login_changes_the_one_time_password_in_the_page(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
@@ -98,20 +106,26 @@ async def test_the_camera_grid_shows_live_pictures_and_a_member_only_their_camer
         assert await board.page.locator("#cameras article.camera .name").all_inner_texts() == ["attic"]
 
 
-async def test_every_page_s_text_has_enough_contrast(privacy_hub) -> None:
+async def test_every_page_s_text_has_enough_contrast_and_every_control_a_label(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub()
     await ph.owner()
     async with dashboard(ph.url) as board:
         assert await board.page.evaluate(LOW_CONTRAST) == [], "the login page"
-        # The check sees what it should: pale grey on white is found (then taken away again).
+        # The checks see what they should: pale grey on white and a bare input are found (then taken away).
         await board.page.evaluate(
             "() => { const p = document.createElement('p'); p.id = 'pale'; p.textContent = 'pale';"
             " p.style.color = '#bbbbbb'; p.style.background = '#ffffff'; document.body.append(p); }"
         )
         assert any("pale" in found for found in await board.page.evaluate(LOW_CONTRAST))
+        await board.page.evaluate(
+            "() => { const i = document.createElement('input'); i.name = 'bare';"
+            " document.getElementById('pale').append(i); }"
+        )
+        assert any("name=bare" in found for found in await board.page.evaluate(UNLABELLED))
         await board.page.evaluate("() => document.getElementById('pale').remove()")
         await board.log_in("owner", NEW_PASSWORD)
         for name in PAGES:
             await board.go(name)
             await board.page.wait_for_load_state("networkidle")
             assert await board.page.evaluate(LOW_CONTRAST) == [], name
+            assert await board.page.evaluate(UNLABELLED) == [], name
