@@ -11,8 +11,10 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(method, path, body) {
+// `token`, when given, is sent as Authorization: Bearer (the requester's page has no login cookie).
+export async function request(method, path, body, { token } = {}) {
   const init = { method, cache: "no-store", headers: {} };
+  if (token !== undefined) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -86,4 +88,35 @@ export const isOwner = () => me !== null && !me.must_change_password && me.role 
 
 export function when(unixSeconds) {
   return new Date(unixSeconds * 1000).toLocaleString();
+}
+
+// An element holding `value` as text (never markup: names and purposes come from users), with an
+// optional class.
+export function text(tag, value, className) {
+  const node = document.createElement(tag);
+  node.textContent = value;
+  if (className) node.className = className;
+  return node;
+}
+
+// datetime-local inputs show local time; the hub speaks Unix seconds.
+export function localInput(seconds) {
+  const d = new Date(seconds * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+// One camera's labelled checkbox, named "cameras" as the forms that ask for footage send it.
+export function cameraCheckbox(name, className) {
+  const label = document.createElement("label");
+  if (className) label.className = className;
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.name = "cameras";
+  box.value = name;
+  label.append(box, ` ${name}`);
+  return label;
 }

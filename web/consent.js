@@ -4,30 +4,13 @@
 // Below, the share links of released requests with their downloads left and a revoke button.
 // Every owner action goes through withFreshPassword: the hub asks for the password typed within 5 min.
 
-import { ApiError, getJson, isOwner, request, when, withFreshPassword } from "./api.js";
+import { ApiError, getJson, isOwner, localInput, request, text, when, withFreshPassword } from "./api.js";
 import { windowTimeline } from "./window-timeline.js";
 
 const REFRESH_MS = 10000;
 const pending = new Map(); // request id -> its item's controller, kept so an owner's choices survive a refresh
 
 const $ = (id) => document.getElementById(id);
-
-function text(tag, value, className) {
-  const node = document.createElement(tag);
-  node.textContent = value;
-  if (className) node.className = className;
-  return node;
-}
-
-// datetime-local inputs show local time; the hub speaks Unix seconds.
-function localInput(seconds) {
-  const d = new Date(seconds * 1000);
-  const pad = (n) => String(n).padStart(2, "0");
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-  );
-}
 
 function fromInput(value) {
   const ms = new Date(value).getTime();

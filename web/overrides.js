@@ -4,7 +4,7 @@
 // page shows the hub's own message next to the field it names (the browser's `required` covers only
 // what it can know: which fields the legal process needs, e.g. a warrant's judge, the hub decides).
 
-import { ApiError, getJson, me, request, when, withFreshPassword } from "/static/api.js";
+import { ApiError, cameraCheckbox, getJson, me, request, text, when, withFreshPassword } from "/static/api.js";
 
 const section = document.getElementById("overrides");
 const form = document.getElementById("override-form");
@@ -73,7 +73,7 @@ function showError(err) {
 // datetime-local and date inputs hold no zone: read them as the browser's local time, send ISO 8601 UTC.
 const isoTime = (value) => (value ? new Date(value).toISOString().replace(/\.\d{3}Z$/, "Z") : undefined);
 const isoDate = (value) => (value ? `${value}T00:00:00Z` : undefined);
-const text = (name) => form.elements[name].value.trim() || undefined;
+const typed = (name) => form.elements[name].value.trim() || undefined;
 
 async function uploadDocument(file) {
   let response;
@@ -98,13 +98,13 @@ async function uploadDocument(file) {
 function overrideBody(documentSha256) {
   const body = {
     kind: form.elements.kind.value || undefined,
-    authority: text("authority"),
-    jurisdiction: text("jurisdiction"),
-    case_number: text("case_number"),
-    judge: text("judge"),
+    authority: typed("authority"),
+    jurisdiction: typed("jurisdiction"),
+    case_number: typed("case_number"),
+    judge: typed("judge"),
     issued: isoDate(form.elements.issued.value),
-    agency: text("agency"),
-    officer_contact: text("officer_contact"),
+    agency: typed("agency"),
+    officer_contact: typed("officer_contact"),
     cameras: [...form.querySelectorAll("input[name=cameras]:checked")].map((box) => box.value),
     start: isoTime(form.elements.start.value),
     end: isoTime(form.elements.end.value),
@@ -114,8 +114,8 @@ function overrideBody(documentSha256) {
   if (body.cameras.length === 0) delete body.cameras;
   if (body.notice === "delayed") {
     body.notice_delayed_until = isoTime(form.elements.notice_delayed_until.value);
-    body.delay_ordered_by = text("delay_ordered_by");
-    body.delay_provision = text("delay_provision");
+    body.delay_ordered_by = typed("delay_ordered_by");
+    body.delay_provision = typed("delay_provision");
   }
   // What is left empty is left out, so the hub names it rather than refusing an empty string.
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
@@ -149,12 +149,7 @@ form.elements.notice.addEventListener("change", () => {
   form.querySelector(".ovr-delay").hidden = form.elements.notice.value !== "delayed";
 });
 
-function line(className, content) {
-  const p = document.createElement("p");
-  p.className = className;
-  p.textContent = content;
-  return p;
-}
+const line = (className, content) => text("p", content, className);
 
 function window_(item) {
   return `${item.cameras.join(", ")}, ${when(item.start_s)} to ${when(item.end_s)}`;
@@ -258,16 +253,7 @@ async function loadCameras() {
   const holder = form.querySelector(".ovr-camera-list");
   if (holder.children.length) return;
   // Every camera the hub knows, recording now or not: a camera switched off still has footage.
-  for (const name of await getJson("/api/privacy/cameras")) {
-    const label = document.createElement("label");
-    label.className = "ovr-camera";
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.name = "cameras";
-    box.value = name;
-    label.append(box, ` ${name}`);
-    holder.append(label);
-  }
+  for (const name of await getJson("/api/privacy/cameras")) holder.append(cameraCheckbox(name, "ovr-camera"));
 }
 
 async function refresh() {

@@ -3,7 +3,7 @@
 // tab only) and sent as Authorization: Bearer; the hub lets it reach only its own requests and, once
 // approved, their share links.
 
-import { ApiError, when } from "./api.js";
+import { cameraCheckbox, localInput, request, text, when } from "./api.js";
 
 const TOKEN_KEY = "camhub.requester_token";
 const WEEK_S = 7 * 86400;
@@ -13,41 +13,9 @@ function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-async function call(method, path, body) {
-  const init = { method, cache: "no-store", headers: { Authorization: `Bearer ${token()}` } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch {
-    throw new ApiError(0, "unreachable", "Cannot reach the hub");
-  }
-  const answer = await response.json().catch(() => null);
-  if (!response.ok) {
-    const key = answer && typeof answer.error === "string" ? answer.error : null;
-    const message = answer && typeof answer.message === "string" ? answer.message : `HTTP ${response.status}`;
-    throw new ApiError(response.status, key, message);
-  }
-  return answer;
-}
-
-function text(tag, value, className) {
-  const node = document.createElement(tag);
-  node.textContent = value;
-  if (className) node.className = className;
-  return node;
-}
-
-function localInput(seconds) {
-  const d = new Date(seconds * 1000);
-  const pad = (n) => String(n).padStart(2, "0");
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-  );
+// Every call carries the pasted requester token.
+function call(method, path, body) {
+  return request(method, path, body, { token: token() });
 }
 
 function seconds(input) {
@@ -101,15 +69,7 @@ async function loadCameras() {
   const set = $("ask-cameras");
   const names = await call("GET", "/api/requesters/cameras");
   set.replaceChildren(text("legend", "Cameras"));
-  for (const name of names) {
-    const label = document.createElement("label");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.name = "cameras";
-    box.value = name;
-    label.append(box, ` ${name}`);
-    set.append(label);
-  }
+  for (const name of names) set.append(cameraCheckbox(name));
 }
 
 function showSignedOut(message) {

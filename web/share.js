@@ -2,17 +2,10 @@
 // span, size and hash) and what the link still allows, then the download. The token rides in the
 // address's #fragment, which the browser never sends; looking costs no download, downloading costs one.
 
-import { when } from "./api.js";
+import { getJson, text, when } from "./api.js";
 
 const TOKEN = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/;
 const $ = (id) => document.getElementById(id);
-
-function text(tag, value, className) {
-  const node = document.createElement(tag);
-  node.textContent = value;
-  if (className) node.className = className;
-  return node;
-}
 
 function size(bytes) {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -37,14 +30,12 @@ async function load() {
   const token = tokenOf(location.hash.replace(/^#/, ""));
   $("share-form").hidden = token !== null;
   if (token === null) return problem("Paste the share link you were given.");
-  let response;
+  let answer;
   try {
-    response = await fetch(`/api/share/${token}/contents`, { cache: "no-store" });
-  } catch {
-    return problem("Cannot reach the hub.");
+    answer = await getJson(`/api/share/${token}/contents`);
+  } catch (err) {
+    return problem(err.key === "unreachable" ? "Cannot reach the hub." : err.message);
   }
-  const answer = await response.json().catch(() => null);
-  if (!response.ok) return problem((answer && answer.message) || `HTTP ${response.status}`);
   $("share-status").classList.remove("problem");
   $("share-status").textContent =
     `${answer.files.length} clip(s), ${size(answer.package_bytes)}; ` +

@@ -4,6 +4,8 @@
 // compare across months and series. Each bar carries its month, series and value (data-*) and a <title>
 // that says them, and the table beside it is the chart's text alternative.
 
+import { text } from "./api.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 
 const sum = (group) => Object.values(group).reduce((a, b) => a + b, 0);
@@ -129,39 +131,32 @@ function drawLegend(legend) {
   );
 }
 
-function cell(kind, content, className) {
-  const node = document.createElement(kind);
-  node.textContent = content;
-  if (className) node.className = className;
-  return node;
-}
-
 // One row per count, one column per month and the total: every number the report holds.
 function drawTable(report, table) {
   const head = document.createElement("thead");
   const headRow = document.createElement("tr");
-  headRow.append(cell("th", "Count"));
-  for (const month of report.months) headRow.append(cell("th", month.month, "num"));
-  headRow.append(cell("th", "Total", "num"));
+  headRow.append(text("th", "Count"));
+  for (const month of report.months) headRow.append(text("th", month.month, "num"));
+  headRow.append(text("th", "Total", "num"));
   for (const th of headRow.children) th.scope = "col";
   head.append(headRow);
   const body = document.createElement("tbody");
   for (const [group, counts] of Object.entries(report.totals)) {
     const groupRow = document.createElement("tr");
     groupRow.className = "group";
-    const groupCell = cell("th", GROUP_NAMES[group] ?? group);
+    const groupCell = text("th", GROUP_NAMES[group] ?? group);
     groupCell.colSpan = report.months.length + 2;
     groupCell.scope = "colgroup";
     groupRow.append(groupCell);
     body.append(groupRow);
     for (const key of Object.keys(counts)) {
       const row = document.createElement("tr");
-      const name = cell("th", key.replaceAll("_", " "));
+      const name = text("th", key.replaceAll("_", " "));
       name.scope = "row";
       row.append(name);
       const columns = [...report.months.map((m) => [m.month, m[group][key]]), ["total", counts[key]]];
       for (const [column, value] of columns) {
-        const td = cell("td", String(value), "num");
+        const td = text("td", String(value), "num");
         td.dataset.key = `${group}.${key}`;
         td.dataset.month = column;
         row.append(td);
