@@ -39,12 +39,8 @@ async def test_entries_leave_out_what_the_caller_may_not_read(privacy_hub) -> No
     """A member sees no one else's login entries; an owner sees nothing of a custodian's sealed override."""
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    accounts = {}
-    for name, role in (("bob", "member"), ("custodian", "custodian")):
-        async with owner.post("/api/accounts", json={"username": name, "role": role}) as r:
-            accounts[name] = (await r.json())["one_time_password"]
-    bob = await ph.login("bob", accounts["bob"], "bob's own long password")
-    custodian = await ph.login("custodian", accounts["custodian"], "the custodian's long password")
+    bob = await ph.account(owner, "bob", "bob's own long password")
+    custodian = await ph.account(owner, "custodian", "the custodian's long password", role="custodian")
     body = warrant(
         await upload(custodian),
         notice="delayed",

@@ -100,9 +100,7 @@ async def test_an_override_missing_a_field_names_it_then_a_complete_one_is_filed
 async def test_a_sealed_override_is_listed_for_its_custodian_only(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "custodian", "role": "custodian"}) as r:
-        one_time = (await r.json())["one_time_password"]
-    custodian = await ph.login("custodian", one_time, "the custodian's long password")
+    custodian = await ph.account(owner, "custodian", "the custodian's long password", role="custodian")
     body = warrant(
         await upload(custodian),
         notice="delayed",
