@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from ..privacy.conftest import NEW_PASSWORD, PrivacyHub
-from ..privacy.test_overrides import upload, warrant
+from ..privacy.test_overrides import sealed_override
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,15 +41,7 @@ async def test_entries_leave_out_what_the_caller_may_not_read(privacy_hub) -> No
     owner = await ph.owner()
     bob = await ph.account(owner, "bob", "bob's own long password")
     custodian = await ph.account(owner, "custodian", "the custodian's long password", role="custodian")
-    body = warrant(
-        await upload(custodian),
-        notice="delayed",
-        notice_delayed_until=int(ph.clock()) + 30 * 86400,
-        delay_ordered_by="Hon. R. Alvarez",
-    )
-    async with custodian.post("/api/overrides", json=body) as r:
-        assert r.status == 201, await r.text()
-        sealed = (await r.json())["id"]
+    sealed = (await sealed_override(ph, custodian))["id"]
 
     async def seen(session) -> list[dict]:
         async with session.get("/api/audit/entries?limit=100") as r:
