@@ -18,7 +18,7 @@ import stat
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ import aiohttp
 import pytest
 
 from camhub.app import Hub
-from camhub.config import parse_config
 from camhub.discovery.adopted import AdoptedCamera, AdoptedStore
 from camhub.discovery.model import without_credentials
 from camhub.sim.simulator import Simulator
 
 from ..conftest import HOUSEHOLD_PASSWORD as PASSWORD
 from ..conftest import TEST_SCENE, free_port
+from ..hubs import hub_config, running
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -49,25 +49,18 @@ async def until(condition: Callable[[], Awaitable[Any]], seconds: float = 60.0) 
         await asyncio.sleep(0.2)
 
 
-@asynccontextmanager
-async def running_hub(data: Path, cameras: dict[str, Any] | None = None, onvif: bool = False) -> AsyncIterator[Hub]:
-    config = {
-        "data_dir": str(data),
-        "web": {"port": 0},
-        "retention": {"min_free_bytes": 0},
-        "reconnect": {"initial": 0.2, "cap": 1},
-        "discovery": {"interfaces": ["127.0.0.1"], "onvif": onvif},
-        "cameras": cameras or {},
-    }
-    hub = Hub(parse_config(config, "<test>"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    await asyncio.wait_for(hub.ready.wait(), 60)
-    try:
-        yield hub
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+def running_hub(
+    data: Path, cameras: dict[str, Any] | None = None, onvif: bool = False
+) -> AbstractAsyncContextManager[Hub]:
+    """A hub that discovers cameras on loopback (with `onvif`, by ONVIF probes too), with quick reconnects."""
+    return running(
+        hub_config(
+            data,
+            cameras or {},
+            reconnect={"initial": 0.2, "cap": 1},
+            discovery={"interfaces": ["127.0.0.1"], "onvif": onvif},
+        )
+    )
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,12 @@ import aiohttp
 import pytest
 
 from camhub.app import Hub
-from camhub.config import parse_config
 from camhub.motion.watcher import CameraMotion
 from camhub.recording.recorder import CameraRecorder
 from camhub.sim.http_server import SimHttpServer
 
 from ..conftest import HOUSEHOLD_PASSWORD, HouseholdLogin
+from ..hubs import hub_config, running
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -54,26 +53,7 @@ def config(data: Path, http_sim: SimHttpServer) -> dict[str, Any]:
             {"url": http_sim.url("cam", "sub.h264"), "roles": ["detect"]},
         ],
     }
-    return {
-        "data_dir": str(data),
-        "web": {"port": 0},
-        "discovery": {"enabled": False},
-        "retention": {"min_free_bytes": 0, "days": 30},
-        "cameras": {"yard": camera, "porch": camera},
-    }
-
-
-@asynccontextmanager
-async def running(raw: dict[str, Any]) -> AsyncIterator[Hub]:
-    hub = Hub(parse_config(raw, "<test>"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    await asyncio.wait_for(hub.ready.wait(), 60)
-    try:
-        yield hub
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+    return hub_config(data, {"yard": camera, "porch": camera}, retention={"min_free_bytes": 0, "days": 30})
 
 
 async def until(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:

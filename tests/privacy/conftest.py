@@ -57,11 +57,35 @@ class PrivacyHub:
     async def owner(self) -> aiohttp.ClientSession:
         return await self.login("owner", self.hub.initial_password, NEW_PASSWORD)
 
+    async def account(
+        self, owner: aiohttp.ClientSession, name: str, password: str, role: str = "member", **fields: Any
+    ) -> aiohttp.ClientSession:
+        """`owner` adds the account `name` (`fields`: e.g. its cameras), which logs in and sets `password`."""
+        async with owner.post("/api/accounts", json={"username": name, "role": role, **fields}) as r:
+            assert r.status == 201, await r.text()
+            one_time = (await r.json())["one_time_password"]
+        return await self.login(name, one_time, password)
+
     async def requester(self, owner: aiohttp.ClientSession, name: str) -> aiohttp.ClientSession:
         async with owner.post("/api/requesters/tokens", json={"requester": name, "name": "case work"}) as r:
             assert r.status == 201, await r.text()
             token = (await r.json())["token"]
         return self.client(token)
+
+
+def footage_request(**changes: Any) -> dict[str, Any]:
+    """An officer's request for ten minutes of the porch camera from T0; `changes` replace its fields."""
+    return {
+        "identity": "Officer Dana Ruiz",
+        "organisation": "Springfield PD",
+        "contact": "ruiz@springfield.example",
+        "purpose": "a parcel theft on the porch",
+        "cameras": ["porch"],
+        "start": T0,
+        "end": T0 + 600,
+        "wanted_by": T0 + 10 * 86400,
+        **changes,
+    }
 
 
 def window_clips(cameras: tuple[str, ...], minutes: int) -> list[tuple[str, float]]:
@@ -77,7 +101,9 @@ def keyframe_clip(make_video: Callable[..., Path]) -> Path:
 
 @pytest.fixture
 async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Callable[..., Awaitable[PrivacyHub]]]:
-    """start(privacy={...}, clips=[(camera, start)]) -> PrivacyHub; stopped at the end of the test."""
+    """start(privacy={...}, clips=[(camera, start)]) -> PrivacyHub; stopped at the end of the test.
+
+    With `cameras_enabled` the cameras run (their address answers nothing: offline but listed, retried slowly)."""
     import shutil
 
     from camhub.app import Hub
@@ -93,6 +119,7 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
         clips: list[tuple[str, float]] | None = None,
         cameras: tuple[str, ...] = ("yard", "porch"),
         mqtt: dict[str, Any] | None = None,
+        cameras_enabled: bool = False,
     ) -> PrivacyHub:
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
@@ -132,7 +159,10 @@ async def privacy_hub(tmp_path: Path, keyframe_clip: Path) -> AsyncIterator[Call
                 # schemathesis test's Hypothesis (same process) refuses strategies while `random` moves.
                 # The discovery routes are still served (and fuzzed); discovery has its own tests.
                 "discovery": {"enabled": False},
-                "cameras": {c: {"enabled": False, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras},
+                "reconnect": {"initial": 5, "cap": 30},
+                "cameras": {
+                    c: {"enabled": cameras_enabled, "inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in cameras
+                },
             }
         )
         clock = FakeClock(T0 + 3 * 3600)

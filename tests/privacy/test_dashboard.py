@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import NEW_PASSWORD, T0, PrivacyHub
+from .conftest import NEW_PASSWORD, PrivacyHub, footage_request
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,16 +43,7 @@ async def test_an_owner_approves_a_request_on_the_dashboard_after_typing_the_pas
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()  # one-time password changed to NEW_PASSWORD
     officer = await ph.requester(owner, "officer-ruiz")
-    body = {
-        "identity": "Officer Dana Ruiz",
-        "organisation": "Springfield PD",
-        "contact": "ruiz@springfield.example",
-        "purpose": "a parcel theft on the porch",
-        "cameras": ["porch"],
-        "start": T0,
-        "end": T0 + 600,
-        "wanted_by": T0 + 10 * 86400,
-    }
+    body = footage_request()
     async with officer.post("/api/requests", json=body) as r:
         request_id = (await r.json())["id"]
     async with officer.post("/api/requests", json={**body, "purpose": "another one"}) as r:

@@ -46,6 +46,19 @@ async def upload(session: aiohttp.ClientSession, data: bytes = PDF) -> str:
         return (await r.json())["sha256"]
 
 
+async def sealed_override(ph: PrivacyHub, custodian: aiohttp.ClientSession) -> dict:
+    """The custodian files a warrant whose notice a judge delayed by 30 days: a sealed override; its answer."""
+    body = warrant(
+        await upload(custodian),
+        notice="delayed",
+        notice_delayed_until=int(ph.clock()) + 30 * 86400,
+        delay_ordered_by="Hon. R. Alvarez",
+    )
+    async with custodian.post("/api/overrides", json=body) as r:
+        assert r.status == 201, await r.text()
+        return await r.json()
+
+
 def entries(ph: PrivacyHub) -> list[tuple[int, dict]]:
     conn = sqlite3.connect(ph.data / "audit" / "log.db")
     try:

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from ..privacy.conftest import NEW_PASSWORD, PrivacyHub
-from ..privacy.test_overrides import upload, warrant
+from ..privacy.test_overrides import sealed_override
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,21 +39,9 @@ async def test_entries_leave_out_what_the_caller_may_not_read(privacy_hub) -> No
     """A member sees no one else's login entries; an owner sees nothing of a custodian's sealed override."""
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    accounts = {}
-    for name, role in (("bob", "member"), ("custodian", "custodian")):
-        async with owner.post("/api/accounts", json={"username": name, "role": role}) as r:
-            accounts[name] = (await r.json())["one_time_password"]
-    bob = await ph.login("bob", accounts["bob"], "bob's own long password")
-    custodian = await ph.login("custodian", accounts["custodian"], "the custodian's long password")
-    body = warrant(
-        await upload(custodian),
-        notice="delayed",
-        notice_delayed_until=int(ph.clock()) + 30 * 86400,
-        delay_ordered_by="Hon. R. Alvarez",
-    )
-    async with custodian.post("/api/overrides", json=body) as r:
-        assert r.status == 201, await r.text()
-        sealed = (await r.json())["id"]
+    bob = await ph.account(owner, "bob", "bob's own long password")
+    custodian = await ph.account(owner, "custodian", "the custodian's long password", role="custodian")
+    sealed = (await sealed_override(ph, custodian))["id"]
 
     async def seen(session) -> list[dict]:
         async with session.get("/api/audit/entries?limit=100") as r:

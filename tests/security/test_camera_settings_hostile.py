@@ -10,22 +10,18 @@ coerce. The camera keeps running with the config's settings throughout.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from camhub.app import Hub
-from camhub.config import parse_config
 from camhub.motion.watcher import CameraMotion
 from camhub.sim.http_server import SimHttpServer
 
 from ..conftest import HOUSEHOLD_PASSWORD, HouseholdLogin
+from ..hubs import detecting_camera, hub_config, running
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -61,31 +57,11 @@ HOSTILE: list[tuple[str, Any, str]] = [
 ]
 
 
-@asynccontextmanager
-async def running(data: Path, http_sim: SimHttpServer) -> AsyncIterator[Hub]:
-    raw = {
-        "data_dir": str(data),
-        "web": {"port": 0},
-        "discovery": {"enabled": False},
-        "retention": {"min_free_bytes": 0},
-        "cameras": {"yard": {"inputs": [{"url": http_sim.url("cam", "sub.h264"), "roles": ["detect"]}]}},
-    }
-    hub = Hub(parse_config(raw, "<test>"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    await asyncio.wait_for(hub.ready.wait(), 60)
-    try:
-        yield hub
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
-
-
 async def test_hostile_setting_bodies_are_refused_naming_the_problem_and_change_nothing(
     http_sim: SimHttpServer, tmp_path: Path, household_login: HouseholdLogin
 ) -> None:
     data = tmp_path / "data"
-    async with running(data, http_sim) as hub:
+    async with running(hub_config(data, {"yard": detecting_camera(http_sim)})) as hub:
         http, _ = await household_login(hub.url, hub.initial_password)
         async with http:
             async with http.post(f"{hub.url}/api/auth/reauth", json={"password": HOUSEHOLD_PASSWORD}) as r:

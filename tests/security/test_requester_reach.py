@@ -10,9 +10,8 @@ import re
 
 import aiohttp
 
+from ..privacy.conftest import T0, footage_request
 from .conftest import PrivacyHub
-
-T0 = 1_790_000_000  # where privacy_hub's clips start (tests/privacy/conftest.py)
 
 # What a requester token is for (docs/privacy.md, "Requester accounts and tokens").
 REQUESTER_ROUTES = {
@@ -90,9 +89,7 @@ async def test_a_requester_token_reaches_nothing_but_its_requests(privacy_hub) -
 async def test_the_camera_names_are_for_requesters_and_owners_only(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "kid", "role": "member"}) as r:
-        one_time = (await r.json())["one_time_password"]
-    member = await ph.login("kid", one_time, "the kid's long password")
+    member = await ph.account(owner, "kid", "the kid's long password")
     async with ph.client().get("/api/requesters/cameras") as r:
         assert r.status == 401
     async with member.get("/api/requesters/cameras") as r:
@@ -105,17 +102,7 @@ async def test_share_contents_refuses_wrong_tokens_and_costs_no_download(privacy
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
     officer = await ph.requester(owner, "officer-ruiz")
-    body = {
-        "identity": "Dana Ruiz",
-        "organisation": "Springfield PD",
-        "contact": "ruiz@springfield.example",
-        "purpose": "a parcel theft",
-        "cameras": ["porch"],
-        "start": T0,
-        "end": T0 + 120,
-        "wanted_by": T0 + 86400 * 10,
-    }
-    async with officer.post("/api/requests", json=body) as r:
+    async with officer.post("/api/requests", json=footage_request(end=T0 + 120)) as r:
         request_id = (await r.json())["id"]
     async with owner.post(f"/api/requests/{request_id}/decision", json={"decision": "approve"}) as r:
         url = (await r.json())["share_link"]["url"]

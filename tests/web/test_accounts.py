@@ -4,18 +4,12 @@ refused the accounts routes, and what removing an account does."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
 
-from camhub.app import Hub
-from camhub.clock import ManualClock
-from camhub.config import HubConfig
-
-from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub
+from ..privacy.conftest import NEW_PASSWORD, PrivacyHub
 from ..privacy.test_consent import audit_events
 from .browser import dashboard
 
@@ -25,32 +19,10 @@ KID_PASSWORD = "the kid's own long password"
 
 
 @pytest.fixture
-async def camera_hub(tmp_path: Path) -> AsyncIterator[PrivacyHub]:
+async def camera_hub(privacy_hub: Callable[..., Awaitable[PrivacyHub]]) -> PrivacyHub:
     """A whole hub with two enabled cameras (yard, porch), so they have cards on the home page; their
     stream address answers nothing, which leaves them offline but listed. The clock is manual."""
-    config = HubConfig.model_validate(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "web": {"host": "127.0.0.1", "port": 0, "max_connections_per_address": 256},
-            "discovery": {"enabled": False},
-            "reconnect": {"initial": 5, "cap": 30},
-            "cameras": {c: {"inputs": [{"url": "rtsp://127.0.0.1:9/none"}]} for c in ("yard", "porch")},
-        }
-    )
-    clock = ManualClock(T0)
-    hub = Hub(config, clock=clock)
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    ready = asyncio.create_task(hub.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    ph = PrivacyHub(hub, hub.url, clock, tmp_path / "data", [])
-    yield ph
-    for session in ph.sessions:
-        await session.close()
-    stop.set()
-    await task
+    return await privacy_hub(clips=[], cameras_enabled=True)
 
 
 async def confirm_password(board) -> None:  # type: ignore[no-untyped-def]
@@ -125,8 +97,7 @@ async def test_an_owner_adds_a_member_limited_to_one_camera_who_then_sees_only_i
 async def test_an_owner_removes_a_custodian_issues_a_requester_token_and_revokes_it(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "gran", "role": "custodian"}) as r:
-        gran = await ph.login("gran", (await r.json())["one_time_password"], "gran's own long password")
+    gran = await ph.account(owner, "gran", "gran's own long password", role="custodian")
     async with dashboard(ph.url) as board:
         board.page.on("dialog", lambda dialog: dialog.accept())  # "Remove gran?"
         await board.log_in("owner", NEW_PASSWORD)
@@ -173,9 +144,7 @@ async def test_an_owner_removes_a_custodian_issues_a_requester_token_and_revokes
 async def test_members_and_requesters_are_refused_the_accounts_routes(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "kid", "role": "member"}) as r:
-        assert r.status == 201, await r.text()
-        kid = await ph.login("kid", (await r.json())["one_time_password"], KID_PASSWORD)
+    kid = await ph.account(owner, "kid", KID_PASSWORD)
     officer = await ph.requester(owner, "officer-ruiz")
     attempts = [
         ("GET", "/api/accounts", None),
@@ -202,8 +171,7 @@ async def test_members_and_requesters_are_refused_the_accounts_routes(privacy_hu
 async def test_removing_a_member_ends_their_sessions_and_tokens_and_is_audited(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "kid", "role": "member"}) as r:
-        kid = await ph.login("kid", (await r.json())["one_time_password"], KID_PASSWORD)
+    kid = await ph.account(owner, "kid", KID_PASSWORD)
     async with kid.post("/api/auth/tokens", json={"name": "tablet"}) as r:
         tablet = ph.client((await r.json())["token"])
 

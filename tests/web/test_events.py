@@ -13,7 +13,7 @@ import pytest
 from camhub.capture.camera import CameraStateChanged
 from camhub.motion.detector import MotionEnded, MotionStarted
 
-from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub
+from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub, footage_request
 from .browser import dashboard
 from .test_accounts import camera_hub
 
@@ -61,8 +61,7 @@ async def open_stream(client: aiohttp.ClientSession) -> tuple[aiohttp.ClientResp
 async def test_each_client_gets_only_the_events_it_may_see(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub(clips=[])
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "kid", "role": "member", "cameras": ["porch"]}) as r:
-        kid = await ph.login("kid", (await r.json())["one_time_password"], "the kid's own long password")
+    kid = await ph.account(owner, "kid", "the kid's own long password", cameras=["porch"])
     officer = await ph.requester(owner, "officer-ruiz")
 
     owner_stream, owner_events = await open_stream(owner)
@@ -78,17 +77,7 @@ async def test_each_client_gets_only_the_events_it_may_see(privacy_hub) -> None:
     bus.publish(MotionStarted(camera="porch", time=T0 + 1, zones=("door",)))
     bus.publish(MotionEnded(camera="porch", start=T0 + 1, end=T0 + 9, peak_score=0.2, peak_time=T0 + 2))
     # A real request, as an outside party sends it: the consent queue tells the owners on the bus.
-    ask = {
-        "identity": "Officer Dana Ruiz",
-        "organisation": "Springfield PD",
-        "contact": "ruiz@springfield.example",
-        "purpose": "a parcel theft on the porch",
-        "cameras": ["porch"],
-        "start": T0,
-        "end": T0 + 600,
-        "wanted_by": T0 + 10 * 86400,
-    }
-    async with officer.post("/api/requests", json=ask) as r:
+    async with officer.post("/api/requests", json=footage_request()) as r:
         assert r.status == 201, await r.text()
         request_id = (await r.json())["id"]
     bus.publish(CameraStateChanged(camera="porch", state="online", time=T0 + 20))  # the last event of all

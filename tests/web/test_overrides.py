@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 
 from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub
-from ..privacy.test_overrides import PDF, upload, warrant
+from ..privacy.test_overrides import PDF, sealed_override
 from .browser import Dashboard, dashboard
 
 pytestmark = pytest.mark.timeout(240)
@@ -100,18 +100,8 @@ async def test_an_override_missing_a_field_names_it_then_a_complete_one_is_filed
 async def test_a_sealed_override_is_listed_for_its_custodian_only(privacy_hub) -> None:
     ph: PrivacyHub = await privacy_hub()
     owner = await ph.owner()
-    async with owner.post("/api/accounts", json={"username": "custodian", "role": "custodian"}) as r:
-        one_time = (await r.json())["one_time_password"]
-    custodian = await ph.login("custodian", one_time, "the custodian's long password")
-    body = warrant(
-        await upload(custodian),
-        notice="delayed",
-        notice_delayed_until=int(ph.clock()) + 30 * 86400,
-        delay_ordered_by="Hon. R. Alvarez",
-    )
-    async with custodian.post("/api/overrides", json=body) as r:
-        assert r.status == 201, await r.text()
-        sealed = await r.json()
+    custodian = await ph.account(owner, "custodian", "the custodian's long password", role="custodian")
+    sealed = await sealed_override(ph, custodian)
     async with dashboard(ph.url) as board:
         await board.log_in("owner", NEW_PASSWORD)
         await board.go("overrides")

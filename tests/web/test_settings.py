@@ -13,47 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from camhub.app import Hub
-from camhub.config import parse_config
 from camhub.motion.detector import MotionStarted
 from camhub.motion.watcher import CameraMotion
 from camhub.sim.http_server import SimHttpServer
 
 from ..conftest import HouseholdLogin
+from ..hubs import detecting_camera, hub_config, running
 from .browser import dashboard
 
 pytestmark = pytest.mark.timeout(300)
 
 SCENE_LOOP_S = 10.0  # TEST_SCENE's length: the object crosses once per loop
 QUIET_LOOPS = 4  # loops without an event that show the mask works
-
-
-@asynccontextmanager
-async def running(data: Path, http_sim: SimHttpServer) -> AsyncIterator[Hub]:
-    raw = {
-        "data_dir": str(data),
-        "web": {"port": 0},
-        "discovery": {"enabled": False},
-        "retention": {"min_free_bytes": 0},
-        "cameras": {"yard": {"inputs": [{"url": http_sim.url("cam", "sub.h264"), "roles": ["detect"]}]}},
-    }
-    hub = Hub(parse_config(raw, "<test>"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    await asyncio.wait_for(hub.ready.wait(), 60)
-    try:
-        yield hub
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
 
 
 async def next_motion(events: Any, camera: str, seconds: float, after: float = 0.0) -> MotionStarted | None:
@@ -73,7 +50,7 @@ async def test_an_owner_masks_the_whole_picture_and_motion_no_longer_starts_even
     http_sim: SimHttpServer, tmp_path: Path, household_login: HouseholdLogin
 ) -> None:
     errors: list[str] = []
-    async with running(tmp_path / "data", http_sim) as hub:
+    async with running(hub_config(tmp_path / "data", {"yard": detecting_camera(http_sim)})) as hub:
         http, password = await household_login(hub.url, hub.initial_password)
         await http.close()
         watcher = hub.cameras["yard"].motion
@@ -154,7 +131,7 @@ async def test_an_owner_masks_the_whole_picture_and_motion_no_longer_starts_even
 async def test_a_member_sees_the_settings_but_cannot_change_them(
     http_sim: SimHttpServer, tmp_path: Path, household_login: HouseholdLogin
 ) -> None:
-    async with running(tmp_path / "data", http_sim) as hub:
+    async with running(hub_config(tmp_path / "data", {"yard": detecting_camera(http_sim)})) as hub:
         owner, _ = await household_login(hub.url, hub.initial_password)
         async with owner:
             async with owner.post(f"{hub.url}/api/accounts", json={"username": "kid", "role": "member"}) as r:
