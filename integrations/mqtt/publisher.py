@@ -95,9 +95,10 @@ class Publisher:
         if self.ctx.config.mqtt.discovery:
             for topic, payload in camera_configs(self.topics, self.hub, camera, snapshots=self.snapshots(camera)):
                 self.emit(topic, payload.encode(), True)
-        self.emit(
-            self.topics.availability(camera), (ONLINE if status["state"] != "offline" else OFFLINE).encode(), True
-        )
+        # A camera still "starting" (held until its stream can exist) has no picture yet: not available.
+        # Its first CameraStateChanged says when it is.
+        available = status["state"] not in ("offline", "starting")
+        self.emit(self.topics.availability(camera), (ONLINE if available else OFFLINE).encode(), True)
         motion = status.get("motion") or {}
         self.emit(self.topics.motion(camera), (ON if motion.get("active") else OFF).encode(), True)
         values = self.ctx.settings.current(camera)
