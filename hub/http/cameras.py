@@ -250,7 +250,7 @@ def _listed(request: web.Request, camera: str) -> bool:
     """Status is public, but a member limited to some cameras is told only of those, as on every footage
     route: to them the others do not exist."""
     identity = request.get(IDENTITY)
-    return identity is None or identity.cameras is None or camera in identity.cameras
+    return identity is None or not identity.household or identity.may_view(camera)
 
 
 @ROUTES.get("/api/cameras/{name}/snapshot.jpg", SNAPSHOT_OP, household=True)

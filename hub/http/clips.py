@@ -306,7 +306,9 @@ def _allowed_cameras(request: web.Request) -> frozenset[str] | None:
 async def cameras_with_clips(request: web.Request) -> web.StreamResponse:
     allowed = _allowed_cameras(request)
     found = await request.app[DB].read(lambda db: clip_cameras(db, allowed))
-    return web.json_response({"cameras": found})
+    return web.json_response(
+        {"cameras": [{k: row[k] for k in ("camera", "clips", "oldest", "newest")} for row in found]}
+    )
 
 
 async def _clip(request: web.Request) -> ClipRecord:

@@ -26,24 +26,9 @@ from camhub.http.clips import DATA_DIR, DB
 from camhub.http.routes import Routes
 from camhub.privacy.routes import PRIVACY
 from camhub.recording.retention import Retention
+from camhub.store.index import clip_cameras, clips_overlapping, oldest_clip
 
 RETENTION = web.AppKey("retention", Retention)
-
-PER_CAMERA = """
-SELECT cameras.name AS camera, count(*) AS clips, coalesce(sum(bytes), 0) AS bytes,
-       min(start_time) AS oldest_start, max(end_time) AS newest_end
-FROM clips JOIN cameras ON cameras.id = clips.camera_id WHERE state = 'ok' GROUP BY cameras.name ORDER BY cameras.name
-"""
-OLDEST = """
-SELECT clips.id, cameras.name AS camera, start_time, end_time, bytes
-FROM clips JOIN cameras ON cameras.id = clips.camera_id WHERE state = 'ok' AND cameras.name = ?
-ORDER BY start_time, clips.id LIMIT 1
-"""
-KEPT = """
-SELECT count(*) AS clips, coalesce(sum(bytes), 0) AS bytes
-FROM clips JOIN cameras ON cameras.id = clips.camera_id
-WHERE state = 'ok' AND cameras.name = ? AND start_time < ? AND end_time > ?
-"""
 
 SECONDS = {"type": ["number", "null"], "description": "Unix seconds"}
 STORAGE: dict[str, Any] = {
@@ -130,8 +115,15 @@ async def storage(request: web.Request) -> web.StreamResponse:
     disk = await asyncio.to_thread(shutil.disk_usage, data_dir)
     limits = retention.limits
     per_camera = [
-        {**row, "retain_days": limits.days.get(row["camera"], limits.default_days)}
-        for row in await db.read(lambda d: list(d.query(PER_CAMERA)))
+        {
+            "camera": row["camera"],
+            "clips": row["clips"],
+            "bytes": row["bytes"],
+            "oldest_start": row["oldest"],
+            "newest_end": row["newest_end"],
+            "retain_days": limits.days.get(row["camera"], limits.default_days),
+        }
+        for row in await db.read(clip_cameras)
         if identity is None or identity.may_view(row["camera"])
     ]
     owner = identity is None or identity.role == "owner"
@@ -158,7 +150,7 @@ async def _oldest(db: Any, per_camera: list[dict[str, Any]], holds: list[dict[st
     if not per_camera:
         return None
     first = min(per_camera, key=lambda c: c["oldest_start"])
-    row = await db.read(lambda d: next(iter(d.query(OLDEST, [first["camera"]])), None))
+    row = await db.read(lambda d: oldest_clip(d, first["camera"]))
     if row is None:
         return None
     clip: dict[str, Any] = {
@@ -186,11 +178,8 @@ async def _holds(request: web.Request, identity: Identity | None) -> list[dict[s
     shown = [h for h in await privacy.holds.list_for(identity) if h["released_s"] is None and h["expires_s"] > now]
 
     def kept(d: sqlite_utils.Database, hold: dict[str, Any]) -> tuple[int, int]:
-        clips = size = 0
-        for camera in hold["cameras"]:
-            row = next(iter(d.query(KEPT, [camera, hold["end_s"], hold["start_s"]])))
-            clips, size = clips + row["clips"], size + row["bytes"]
-        return clips, size
+        counts = [clips_overlapping(d, camera, hold["start_s"], hold["end_s"]) for camera in hold["cameras"]]
+        return sum(c for c, _ in counts), sum(b for _, b in counts)
 
     out = []
     for hold in shown:

@@ -167,19 +167,43 @@ def query_clips(
 
 
 def clip_cameras(db: sqlite_utils.Database, cameras: Collection[str] | None = None) -> list[dict[str, Any]]:
-    """Each camera that has clips (of `cameras`, when given): {camera, clips, oldest, newest}, by name.
+    """Each camera that has clips (of `cameras`, when given), by name: {camera, clips, bytes, oldest,
+    newest, newest_end}.
 
-    `oldest` and `newest` are start times; a camera removed from the config keeps its clips, so it is here.
+    `oldest` and `newest` are start times, `newest_end` the latest end; a camera removed from the config
+    keeps its clips, so it is here.
     """
     where, params = "state = 'ok'", []
     if cameras is not None:
         where += f" AND cameras.name IN ({', '.join('?' for _ in cameras)})" if cameras else " AND 0"
         params = sorted(cameras)
     sql = (
-        "SELECT cameras.name AS camera, COUNT(*) AS clips, MIN(start_time) AS oldest, MAX(start_time) AS newest "
+        "SELECT cameras.name AS camera, COUNT(*) AS clips, COALESCE(SUM(bytes), 0) AS bytes, "
+        "MIN(start_time) AS oldest, MAX(start_time) AS newest, MAX(end_time) AS newest_end "
         f"FROM clips JOIN cameras ON cameras.id = clips.camera_id WHERE {where} GROUP BY cameras.name ORDER BY 1"
     )
     return [dict(r) for r in db.query(sql, params)]
+
+
+def oldest_clip(db: sqlite_utils.Database, camera: str) -> dict[str, Any] | None:
+    """The camera's oldest clip: {id, camera, start_time, end_time, bytes}, or None."""
+    sql = (
+        "SELECT clips.id, cameras.name AS camera, start_time, end_time, bytes "
+        "FROM clips JOIN cameras ON cameras.id = clips.camera_id WHERE state = 'ok' AND cameras.name = ? "
+        "ORDER BY start_time, clips.id LIMIT 1"
+    )
+    return next((dict(r) for r in db.query(sql, [camera])), None)
+
+
+def clips_overlapping(db: sqlite_utils.Database, camera: str, start: float, end: float) -> tuple[int, int]:
+    """How many of the camera's clips overlap [start, end), and their bytes."""
+    sql = (
+        "SELECT COUNT(*) AS clips, COALESCE(SUM(bytes), 0) AS bytes "
+        "FROM clips JOIN cameras ON cameras.id = clips.camera_id "
+        "WHERE state = 'ok' AND cameras.name = ? AND start_time < ? AND end_time > ?"
+    )
+    row = next(iter(db.query(sql, [camera, end, start])))
+    return int(row["clips"]), int(row["bytes"])
 
 
 def get_clip(db: sqlite_utils.Database, clip_id: int) -> ClipRecord | None:
