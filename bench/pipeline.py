@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import datetime
 import json
 import os
@@ -58,6 +59,7 @@ from typing import Any
 
 import av
 import yaml
+from ffmpeg_recorders import RecorderResult, measure_recorders, rss_bytes  # bench/ffmpeg_recorders.py
 from machine import describe  # bench/machine.py: run as python bench/<name>.py
 
 from camhub.sim.render import AccessUnits, Rendering, render_scene
@@ -73,7 +75,11 @@ HZ = os.sysconf("SC_CLK_TCK")
 # A shortfall of up to this many frames per input is the window's edges, not a drop.
 EDGE_FRAMES = 1
 DROP_THRESHOLD = 0.01  # drops "begin" above this fraction of expected frames
-GOAL_CPU_PER_CAMERA = 1.0  # % of one core
+GOAL_CPU_PER_CAMERA = 1.0  # % of one core (issue 10's goal, kept for comparison)
+GOAL_RATIO_TO_FFMPEG = 1.5  # the hub's CPU per camera over one ffmpeg stream-copy recorder's (issue 15)
+GOAL_RSS_PER_CAMERA = 15e6  # bytes of hub RSS per added camera
+DETECT_FPS = 5  # the detect stream's own rate, as Frigate advises cameras be set (--detect-fps)
+DETECT_KBPS = 512  # its bit rate when not 15 fps: a common camera default for a 640x360 sub-stream
 GOAL_WRITE_AMPLIFICATION = 1.02
 
 SCENE = Scene(
@@ -106,7 +112,15 @@ class Result:
     file_bytes: int  # growth of the data folder after start-up
     kernel_write_bytes: int  # /proc/<pid>/io write_bytes, whole run, less start-up
     startup_bytes: tuple[int, int]  # (files, kernel) written before any clip: the new index, left out
+    hub_rss: int = 0  # VmRSS of the hub at the window's end
+    ffmpeg: RecorderResult | None = None  # N ffmpeg recorders of the same main streams, same run
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ratio_to_ffmpeg(self) -> float | None:
+        if self.ffmpeg is None or self.ffmpeg.cpu_per_camera <= 0:
+            return None
+        return self.cpu_per_camera / self.ffmpeg.cpu_per_camera
 
     @property
     def cpu_per_camera(self) -> float:
@@ -294,7 +308,15 @@ def by_role(camera: dict[str, Any], role: str) -> dict[str, Any]:
 
 
 async def measure(
-    n: int, rendering: Rendering, seconds: float, warmup: float, work: Path, connect_timeout: float, py_spy: Path | None
+    n: int,
+    rendering: Rendering,
+    seconds: float,
+    warmup: float,
+    work: Path,
+    connect_timeout: float,
+    py_spy: Path | None,
+    detect_fps: int = DETECT_FPS,
+    ffmpeg: bool = True,
 ) -> Result:
     data_dir = work / f"n{n}"
     data_dir.mkdir()
@@ -349,6 +371,7 @@ async def measure(
         t1, after = await asyncio.to_thread(hub.cameras)
         hub1, machine1, bench1 = cpu_ticks(hub.pid), machine_ticks(), cpu_ticks(os.getpid())
         server1 = cpu_ticks(server_pid) if server_pid else 0
+        hub_rss = rss_bytes(hub.pid)
         if spy is not None:
             await asyncio.to_thread(spy.wait, 30)
 
@@ -362,7 +385,7 @@ async def measure(
             det0, det1 = by_role(a, "detect"), by_role(b, "detect")
             counts = (
                 ("record", RECORD_FPS, rec1["packets_received"] - rec0["packets_received"], True),
-                ("detect packets", RECORD_FPS, det1["packets_received"] - det0["packets_received"], False),
+                ("detect packets", detect_fps, det1["packets_received"] - det0["packets_received"], False),
                 ("analysed", ANALYSIS_FPS, det1["frames_analysed"] - det0["frames_analysed"], True),
             )
             for key, fps, got, counted in counts:
@@ -371,8 +394,8 @@ async def measure(
                 if counted:  # detect packets are shown, not counted: analysed frames are what they feed
                     expected += round(fps * window)
                     dropped += short
-            for role, got in (("record", counts[0][2]), ("detect", counts[1][2])):
-                lag[role] = max(lag[role], (RECORD_FPS * window - got) / RECORD_FPS)
+            for role, fps, got in (("record", RECORD_FPS, counts[0][2]), ("detect", detect_fps, counts[1][2])):
+                lag[role] = max(lag[role], (fps * window - got) / fps)
             errors += det1["decode_errors"] - det0["decode_errors"]
             for i in b["inputs"]:
                 staleness = max(staleness, t1 - (i["last_packet_time"] or 0.0))
@@ -385,6 +408,11 @@ async def measure(
         clips, video = await asyncio.to_thread(recorded_video, data_dir)
         file_bytes = await asyncio.to_thread(folder_bytes, data_dir)
         warnings = [line for line in hub.lines if " WARNING " in line or " ERROR " in line]
+        recorders = None
+        if ffmpeg:  # the same main streams from the same server, recorded the way Frigate does, after the hub
+            print(f"N={n}: {n} ffmpeg recorder(s) of the same streams ...", flush=True)
+            urls = [server.url(name, "main") for name in camera_names(n)]
+            recorders = await measure_recorders(urls, seconds, warmup, work, HZ)
         return Result(
             n=n,
             seconds=window,
@@ -403,6 +431,8 @@ async def measure(
             file_bytes=file_bytes - startup[0],
             kernel_write_bytes=(written - startup[1]) if written is not None else 0,
             startup_bytes=startup,
+            hub_rss=hub_rss,
+            ffmpeg=recorders,
             warnings=warnings[:20],
         )
     finally:
@@ -439,23 +469,53 @@ def fmt_wa(value: float | None) -> str:
     return f"{value:.4f}" if value is not None else "n/a"
 
 
+def fmt_ratio(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}x {'met' if value <= GOAL_RATIO_TO_FFMPEG else 'MISSED'}"
+
+
+def rss_growth(results: list[Result]) -> list[str]:
+    """The hub's RSS per added camera, from the smallest N to each larger one."""
+    ordered = sorted(results, key=lambda r: r.n)
+    if len(ordered) < 2:
+        return []
+    base = ordered[0]
+    lines = []
+    for r in ordered[1:]:
+        per = (r.hub_rss - base.hub_rss) / (r.n - base.n)
+        verdict = "met" if per <= GOAL_RSS_PER_CAMERA else "MISSED"
+        lines.append(f"N={base.n} -> {r.n}: {per / 1e6:.1f} MB per added camera ({verdict})")
+    return lines
+
+
 def table(results: list[Result]) -> str:
     head = (
-        "| N | hub CPU, % of one core | per camera (goal <= 1%) | frames expected | dropped | "
-        "detect stream fell behind | clips | video recorded | WA files (goal < 1.02) | WA kernel | "
-        "RTSP server CPU | machine busy | other load |\n"
+        "| N | hub CPU, % of one core | hub per camera | ffmpeg recorder per camera | hub / ffmpeg "
+        f"(goal <= {GOAL_RATIO_TO_FFMPEG:g}x) | hub RSS | ffmpeg RSS per camera | frames expected | dropped | "
+        "detect stream fell behind | RTSP server CPU | machine busy | other load |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for r in results:
+        ff = r.ffmpeg
         rows.append(
             f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
-            f"{'met' if r.cpu_per_camera <= GOAL_CPU_PER_CAMERA else 'MISSED'} "
+            f"| {f'{ff.cpu_per_camera:.2f}%' if ff else 'n/a'} | {fmt_ratio(r.ratio_to_ffmpeg)} "
+            f"| {r.hub_rss / 1e6:,.0f} MB | {f'{ff.rss_per_camera / 1e6:.0f} MB' if ff else 'n/a'} "
             f"| {r.expected_frames:,} | {r.dropped_frames:,} ({r.drop_fraction:.1%}) "
-            f"| {max(0.0, r.max_lag_gained['detect']):.1f} s | {r.clips} "
-            f"| {r.video_bytes / 1e6:,.1f} MB | {fmt_wa(r.wa_files)} | {fmt_wa(r.wa_kernel)} "
+            f"| {max(0.0, r.max_lag_gained['detect']):.1f} s "
             f"| {r.server_cpu:.0f}% | {r.machine_busy:.0f}% | {r.other_cpu:.0f}% |"
         )
+    return head + "\n".join(rows) + "\n"
+
+
+def writes_table(results: list[Result]) -> str:
+    head = "| N | clips | video recorded | WA files (goal < 1.02) | WA kernel |\n|---|---|---|---|---|\n"
+    rows = [
+        f"| {r.n} | {r.clips} | {r.video_bytes / 1e6:,.1f} MB | {fmt_wa(r.wa_files)} | {fmt_wa(r.wa_kernel)} |"
+        for r in results
+    ]
     return head + "\n".join(rows) + "\n"
 
 
@@ -476,25 +536,39 @@ def drops_begin(results: list[Result]) -> str:
 
 
 def report(results: list[Result], args: argparse.Namespace, main_mbps: float, sub_mbps: float) -> str:
+    growth = rss_growth(results)
     lines = [
         "# Pipeline benchmark: CPU, drops and write amplification per camera count",
         "",
         f"Date: {datetime.date.today()}  ",
         f"Machine: {machine()}  ",
-        f"Command: `.venv/bin/python bench/pipeline.py --seconds {args.seconds:g} --n {args.n}`",
+        f"Command: `.venv/bin/python bench/pipeline.py --seconds {args.seconds:g} --n {args.n} "
+        f"--detect-fps {args.detect_fps}`",
         "",
         f"Cameras: one rendering served under N names by the GStreamer RTSP server on 127.0.0.1: main "
         f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
-        f"{PRE_ROLL:g} s pre-roll; sub-stream 640x360 H.264 at {RECORD_FPS} fps ({sub_mbps:.2f} Mbit/s), analysed at "
-        f"{ANALYSIS_FPS:g} fps. The scene loops every {SCENE.duration:g} s with an object crossing for "
+        f"{PRE_ROLL:g} s pre-roll; sub-stream 640x360 H.264 at {args.detect_fps} fps ({sub_mbps:.2f} Mbit/s), decoded "
+        f"and analysed at {ANALYSIS_FPS:g} fps. The scene loops every {SCENE.duration:g} s with an object crossing for "
         f"{SCENE.objects[0].t1 - SCENE.objects[0].t0:g} s, all cameras in lockstep. Measured window: "
         f"{args.seconds:g} s per N after the cameras are online and a {args.warmup:g} s warm-up.",
         "",
         table(results),
         f"Drops begin at: {drops_begin(results)}.",
         "",
+        "Hub memory: "
+        + ("; ".join(growth) if growth else "one N only, no growth to show")
+        + f" (goal <= {GOAL_RSS_PER_CAMERA / 1e6:.0f} MB).",
+        "",
+        writes_table(results),
         "## How each column is counted",
         "",
+        "- **ffmpeg recorder**: after the hub's window and in the same run, one `ffmpeg -rtsp_transport tcp -i URL "
+        "-c copy -an -f segment -segment_time 10 -segment_format mp4` process per camera (Frigate's record path, "
+        "bench/ffmpeg_recorders.py) reads the same main streams from the same server; its CPU is measured over a "
+        "window as long as the hub's after the same warm-up, and its RSS (VmRSS, per process) at the window's end. "
+        "**hub / ffmpeg** is the hub's whole CPU per camera over the recorder's. The hub does the recorder's work "
+        "plus a second stream, its decoding and analysis, the clip index, the web server and the live views.",
+        "- **hub RSS**: VmRSS of the hub process at the end of its window.",
         "- **hub CPU**: utime + stime of the hub process (every thread: readers, FFmpeg decoder threads, "
         "clip finisher, SQLite writer, event loop) from /proc/<pid>/stat over the window, in % of one core. "
         "The RTSP server runs in its own process and is not included; it is shown in its own column, and "
@@ -508,7 +582,7 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         f"{EDGE_FRAMES} frame per input is the window's edges and not counted. A hub that falls behind shows here "
         f"as a shortfall either way: the server drops what the TCP backlog cannot hold, or the stream lags.",
         f"- **detect stream fell behind**: the worst camera's detect-input shortfall of packets in the window, in "
-        f"seconds of stream ({RECORD_FPS} packets a second). Analysis keeps its {ANALYSIS_FPS:g} fps by the hub's "
+        f"seconds of stream ({args.detect_fps} packets a second). Analysis keeps its {ANALYSIS_FPS:g} fps by the hub's "
         f"clock even when the stream it decodes arrives late, so `frames_analysed` alone hides a detect reader that "
         f"cannot keep up; this column shows it. (`last_packet_time` is the hub's receive time, so it cannot show lag: "
         f"its age at the window's end is under Details.)",
@@ -545,14 +619,27 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
 
 
 def stream_mbps(rendering: Rendering, role: str) -> float:
-    units = AccessUnits(getattr(rendering, role))
-    return sum(units.sizes) * 8 / (len(units) / RECORD_FPS) / 1e6
+    files = getattr(rendering, role)
+    units = AccessUnits(files)
+    return sum(units.sizes) * 8 / (len(units) / files.fps) / 1e6
+
+
+def bench_rendering(cache: Path, detect_fps: int) -> Rendering:
+    """The 1080p scene, its sub-stream replaced by the same scene rendered at `detect_fps` (when not 15)."""
+    rendering = render_scene(SCENE, cache)
+    if detect_fps == RECORD_FPS:
+        return rendering
+    scene = dataclasses.replace(
+        SCENE, name=f"{SCENE.name}-{detect_fps}fps", fps=detect_fps, gop=2 * detect_fps, sub_kbps=DETECT_KBPS
+    )
+    detect = render_scene(scene, cache)
+    return dataclasses.replace(rendering, sub=detect.sub)
 
 
 async def run(args: argparse.Namespace) -> list[Result]:
     cache = Path(args.cache)
     print(f"rendering the scene (cached in {cache}) ...", flush=True)
-    rendering = await asyncio.to_thread(render_scene, SCENE, cache)
+    rendering = await asyncio.to_thread(bench_rendering, cache, args.detect_fps)
     results = []
     with tempfile.TemporaryDirectory(prefix="camhub-bench-", dir=args.dir) as tmp:
         for n in sorted({int(v) for v in args.n.split(",")}):
@@ -568,6 +655,8 @@ async def run(args: argparse.Namespace) -> list[Result]:
                         Path(tmp),
                         args.connect_timeout,
                         Path(args.py_spy) if args.py_spy else None,
+                        args.detect_fps,
+                        not args.no_ffmpeg,
                     ),
                     args.seconds + args.warmup + args.connect_timeout + 180,
                 )
@@ -579,8 +668,14 @@ async def run(args: argparse.Namespace) -> list[Result]:
                 f"N={n}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
                 f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
                 f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
-                f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}% "
-                f"({time.monotonic() - began:.0f} s)",
+                f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}%, "
+                f"RSS {result.hub_rss / 1e6:.0f} MB, "
+                + (
+                    f"ffmpeg {result.ffmpeg.cpu_per_camera:.2f}%/camera, ratio {result.ratio_to_ffmpeg:.2f} "
+                    if result.ffmpeg and result.ratio_to_ffmpeg
+                    else ""
+                )
+                + f"({time.monotonic() - began:.0f} s)",
                 flush=True,
             )
     return results
@@ -600,11 +695,15 @@ def main() -> None:
     )
     parser.add_argument("--dir", help="where the hub's data folders go (default: a temp folder; the disk matters)")
     parser.add_argument("--py-spy", help="folder for py-spy profiles of the hub (perturbs the numbers)")
+    parser.add_argument(
+        "--detect-fps", type=int, default=DETECT_FPS, help="frame rate of the served sub-stream (15: same as main)"
+    )
+    parser.add_argument("--no-ffmpeg", action="store_true", help="skip the side-by-side ffmpeg recorders")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     if not results:
         sys.exit("no N finished; nothing written")
-    rendering = render_scene(SCENE, args.cache)
+    rendering = bench_rendering(Path(args.cache), args.detect_fps)
     text = report(results, args, stream_mbps(rendering, "main"), stream_mbps(rendering, "sub"))
     print(text)
     out = Path(args.out)
@@ -622,6 +721,7 @@ def main() -> None:
                         "drop_fraction": r.drop_fraction,
                         "wa_files": r.wa_files,
                         "wa_kernel": r.wa_kernel,
+                        "ratio_to_ffmpeg": r.ratio_to_ffmpeg,
                     }
                     for r in results
                 ],

@@ -206,6 +206,7 @@ class ContainerStream:
         format: str | None = None,
         options: dict[str, str] | None = None,
         timeout: float = 10.0,
+        socket_timeout: str | None = None,
         loop: bool = False,
         realtime: bool = False,
         clock: Callable[[], float] = time.monotonic,
@@ -217,8 +218,16 @@ class ContainerStream:
         self._clock = clock
         self._sleep = sleep
         self._format = format
-        self._options = options or {}
+        self._options = dict(options or {})
         self._timeout = timeout
+        # PyAV's read timeout is an interrupt callback that takes the GIL on every call, and FFmpeg calls it
+        # on every socket read: twice per RTP packet, a thousand times a second for a 1080p camera, on each
+        # of the hub's reader threads. A demuxer with its own socket timeout option is given that instead
+        # (in microseconds), and PyAV's timeout guards only the opening (docs/decisions.md, 2026-11-30).
+        self._read_timeout: float | None = timeout
+        if socket_timeout is not None:
+            self._options[socket_timeout] = str(round(timeout * 1_000_000))
+            self._read_timeout = None
         self._container = self._open()
         self._stream = self._container.streams.video[0]
         ctx = self._stream.codec_context
@@ -248,7 +257,7 @@ class ContainerStream:
     def _open(self) -> InputContainer:
         try:
             container = av.open(
-                self._url, "r", format=self._format, options=self._options, timeout=(self._timeout, self._timeout)
+                self._url, "r", format=self._format, options=self._options, timeout=(self._timeout, self._read_timeout)
             )
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(describe_av_error(exc, self._url)) from None

@@ -39,6 +39,9 @@ MAX_DECODE_ERRORS = 50
 STABLE_AFTER = 5.0
 # Seconds a stopping reader thread is given to close its connection.
 STOP_GRACE = 2.0
+# A frame this fraction of the analysis interval early is still taken: a detect stream sent at the analysis
+# rate itself (5 fps for 5 fps) arrives with jitter, and a frame 1 ms early must not wait a whole interval.
+EARLY_PICK = 0.25
 
 
 class PacketConsumer(Protocol):
@@ -293,8 +296,9 @@ class InputReader:
                 if bad_run >= MAX_DECODE_ERRORS:
                     raise SourceError(f"{bad_run} packets in a row could not be decoded: {exc}") from None
                 continue
+            early = self._interval * EARLY_PICK
             for image in decoded:
-                if now < next_due:
+                if now < next_due - early:
                     continue
                 next_due += self._interval
                 if next_due <= now:

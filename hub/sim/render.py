@@ -210,7 +210,7 @@ def _cached(final: Path, build: Callable[[Path], None]) -> float:
     return max(time.monotonic() - began, 1e-6)
 
 
-def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
+def _encoder(scene: Scene, width: int, height: int, kbps: int = 0) -> av.VideoCodecContext:
     # No global header: the encoder then repeats SPS/PPS (VPS) in-band before
     # every keyframe, which the Annex-B servers need for clients joining late.
     if scene.codec == "h264":
@@ -218,14 +218,16 @@ def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
         cc.options = {
             "preset": "ultrafast",
             "tune": "zerolatency",
-            "x264-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:sliced-threads=0",
+            "x264-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:sliced-threads=0"
+            + _rate(kbps),
         }
     else:
         cc = av.CodecContext.create("libx265", "w")
         cc.options = {
             "preset": "ultrafast",
             "tune": "zerolatency",
-            "x265-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:open-gop=0:log-level=error",
+            "x265-params": f"keyint={scene.gop}:min-keyint={scene.gop}:scenecut=0:bframes=0:open-gop=0:log-level=error"
+            + _rate(kbps),
         }
     assert isinstance(cc, av.VideoCodecContext)
     cc.width, cc.height = width, height
@@ -235,11 +237,16 @@ def _encoder(scene: Scene, width: int, height: int) -> av.VideoCodecContext:
     return cc
 
 
+def _rate(kbps: int) -> str:
+    """x264/x265 parameters for an average bit rate capped over one second, as cameras encode; none for 0."""
+    return f":bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}" if kbps else ""
+
+
 def _render_stream(
     scene: Scene, directory: Path, role: str, width: int, height: int, jpegs: bool, progress: Progress | None
 ) -> None:
     files = _files(directory, scene, role, width, height)
-    cc = _encoder(scene, width, height)
+    cc = _encoder(scene, width, height, scene.sub_kbps if role == "sub" else 0)
     index: list[list[int]] = []
     jpeg_index: list[list[int]] = []
     total = scene.frame_count

@@ -167,6 +167,9 @@ class Scene:
     noise_sigma: float = 2.0  # gaussian sensor noise, in luma levels
     brightness: float = 1.0  # level at loop start
     lights: tuple[LightSwitch, ...] = ()
+    # The sub-stream's average bit rate in kbit/s, as a camera's encoder is set; 0 keeps constant quality.
+    # Sensor noise at constant quality makes a 5 fps sub-stream's frames three times the size of a camera's.
+    sub_kbps: int = 0
     dawns: tuple[Dawn, ...] = ()
     rain: tuple[Rain, ...] = ()
     leaves: tuple[Leaves, ...] = ()
@@ -234,7 +237,10 @@ class Scene:
         return merged
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.sub_kbps:
+            del data["sub_kbps"]  # so scenes from before the key keep their digest and cached renders
+        return data
 
     def digest(self) -> str:
         """A short stable hash of the definition; renders are cached under it."""
@@ -271,6 +277,8 @@ class Scene:
             raise SceneError(f"{where}: gop must be >= 1, got {self.gop}")
         if self.background.style not in ("yard", "room", "flat"):
             raise SceneError(f"{where}: background.style must be yard, room or flat, got {self.background.style!r}")
+        if self.sub_kbps < 0:
+            raise SceneError(f"{where}: sub_kbps must be >= 0, got {self.sub_kbps}")
         if self.noise_sigma < 0:
             raise SceneError(f"{where}: noise_sigma must be >= 0, got {self.noise_sigma}")
         for i, o in enumerate(self.objects):

@@ -23,7 +23,8 @@ class RtspSource:
 
     def open(self) -> ContainerStream:
         options = {"rtsp_transport": "tcp", "allowed_media_types": "video", **LIVE_PROBE}
-        return ContainerStream(self._url, format="rtsp", options=options, timeout=self._timeout)
+        # FFmpeg's RTSP demuxer times out its own socket reads: no Python callback per read.
+        return ContainerStream(self._url, format="rtsp", options=options, timeout=self._timeout, socket_timeout="timeout")
 
 
 def setup(ctx: SetupContext) -> None:

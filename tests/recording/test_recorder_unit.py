@@ -36,6 +36,41 @@ def test_ring_keeps_whole_gops_covering_the_pre_roll() -> None:
     assert ring.since(0.0)[0].keyframe  # earlier than the buffer: its oldest keyframe
 
 
+def test_ring_is_bounded_in_bytes_dropping_the_oldest_gops_first() -> None:
+    # 10-byte packets, 10 a GOP: 100 bytes a GOP; a 60 s pre-roll would keep everything, the bound does not.
+    ring = PacketRing(seconds=60.0, max_bytes=350)
+    stream = packets(100)
+    for p in stream:
+        ring.add(p)
+        assert ring.bytes <= 350
+    kept = ring.since(0.0)
+    assert kept == stream[70:], "the three newest GOPs (300 bytes) and nothing older"
+    assert ring.bytes == 300
+
+
+def test_a_gop_bigger_than_the_bound_is_not_kept_and_the_next_keyframe_starts_again() -> None:
+    ring = PacketRing(seconds=60.0, max_bytes=350)
+    huge = [Packet(av.Packet(b"x" * 100), 1000.0 + i / FPS, i == 0) for i in range(5)]  # one 500-byte GOP
+    for p in huge:
+        ring.add(p)
+        assert ring.bytes <= 350
+    assert ring.since(0.0) == []
+    assert ring.newest_time() is None
+    after = packets(10, t0=1001.0)
+    for p in after:
+        ring.add(p)
+    assert ring.since(0.0) == after
+
+
+def test_ring_keeps_nothing_before_the_first_keyframe() -> None:
+    ring = PacketRing(seconds=5.0)
+    stream = packets(25)[5:]  # joins mid-GOP: the first keyframe is the 6th packet
+    for p in stream:
+        ring.add(p)
+    assert ring.since(0.0) == stream[5:]
+    assert ring.bytes == 10 * len(stream[5:])
+
+
 class FlakyWriter:
     made: ClassVar[list[FlakyWriter]] = []
     fail_first = True
