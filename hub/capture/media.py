@@ -298,6 +298,9 @@ class ContainerStream:
     def packets(self) -> Iterator[Packet]:
         started = self._clock()
         offset = 0.0  # seconds added per loop of a file, so time keeps running forward
+        # Media time is only needed to pace a file or to continue its times over a loop; a live stream
+        # skips its per-packet Fraction arithmetic.
+        timed = self._realtime or self._loop
         while True:
             end_ts = 0.0  # media time just after the last packet of this pass
             untimed_next = 0.0
@@ -305,12 +308,13 @@ class ContainerStream:
                 for packet in self._container.demux(self._stream):
                     if packet.size == 0:
                         continue  # a flush packet at end of stream
-                    ts, untimed_next = self._media_time(packet, untimed_next)
-                    end_ts = max(end_ts, untimed_next)
-                    if self._realtime:
-                        delay = started + offset + ts - self._clock()
-                        if delay > 0:
-                            self._sleep(min(delay, 1.0))
+                    if timed:
+                        ts, untimed_next = self._media_time(packet, untimed_next)
+                        end_ts = max(end_ts, untimed_next)
+                        if self._realtime:
+                            delay = started + offset + ts - self._clock()
+                            if delay > 0:
+                                self._sleep(min(delay, 1.0))
                     yield Packet(packet, time.time(), packet.is_keyframe)
             except (av.FFmpegError, OSError) as exc:
                 raise SourceError(describe_av_error(exc, self._url)) from None

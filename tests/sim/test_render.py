@@ -95,3 +95,17 @@ def test_full_hd_renders(tmp_path: Path) -> None:
     rendering = render_scene(Scene(name="hd", width=1920, height=1080, duration=1.0), tmp_path)
     stream = probe(rendering.main.mp4)
     assert (stream["width"], stream["height"]) == (1920, 1080)
+
+
+def test_sub_kbps_sets_the_sub_streams_bit_rate_and_leaves_other_scenes_digests_alone(tmp_path: Path) -> None:
+    plain = Scene(name="rate", width=320, height=180, fps=5, duration=4.0, noise_sigma=4.0)
+    capped = Scene(name="rate", width=320, height=180, fps=5, duration=4.0, noise_sigma=4.0, sub_kbps=150)
+    assert "sub_kbps" not in plain.to_dict()  # digests of scenes made before the key stay the same
+    assert capped.digest() != plain.digest()
+    rates = []
+    for scene in (plain, capped):
+        units = AccessUnits(render_scene(scene, tmp_path).sub)
+        rates.append(sum(units.sizes) * 8 / scene.duration / 1000)
+    free, limited = rates
+    assert free > 300, f"constant quality with noise makes a big stream ({free:.0f} kbit/s); the cap would not show"
+    assert 0.6 * 150 <= limited <= 1.4 * 150, f"{limited:.0f} kbit/s for sub_kbps=150"

@@ -126,3 +126,8 @@ def test_noise_has_the_requested_sigma() -> None:
     noisy = next(frames(scene, 160, 90))[:90].astype(np.float32)
     base = next(frames(clean, 160, 90))[:90].astype(np.float32)
     assert np.std(noisy - base) == pytest.approx(4.0, rel=0.15)
+
+
+def test_a_negative_sub_kbps_is_refused_by_name() -> None:
+    with pytest.raises(SceneError, match="sub_kbps must be >= 0"):
+        Scene(name="x", sub_kbps=-1)
