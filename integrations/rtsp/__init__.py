@@ -24,7 +24,9 @@ class RtspSource:
     def open(self) -> ContainerStream:
         options = {"rtsp_transport": "tcp", "allowed_media_types": "video", **LIVE_PROBE}
         # FFmpeg's RTSP demuxer times out its own socket reads: no Python callback per read.
-        return ContainerStream(self._url, format="rtsp", options=options, timeout=self._timeout, socket_timeout="timeout")
+        return ContainerStream(
+            self._url, format="rtsp", options=options, timeout=self._timeout, socket_timeout="timeout"
+        )
 
 
 def setup(ctx: SetupContext) -> None:

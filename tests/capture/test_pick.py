@@ -6,6 +6,7 @@ the reader's own picking loop runs unchanged on its packets.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -68,5 +69,5 @@ def test_a_faster_stream_is_analysed_at_the_analysis_rate() -> None:
     times = [1000.0 + i / 15 for i in range(150)]  # 15 fps for 10 s
     picked = analysed(times, 5.0)
     assert 49 <= len(picked) <= 51
-    gaps = [b - a for a, b in zip(picked, picked[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(picked)]
     assert all(abs(g - 0.2) < 1 / 15 + 1e-9 for g in gaps), gaps
