@@ -10,6 +10,7 @@ Later issues emit these; `EVENT_TYPES` maps each name to its class.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -25,12 +26,16 @@ class AuditEvent:
     def fields(self) -> dict[str, Any]:
         """The event's own fields as JSON values (tuples become lists)."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in ("time", "actor"):
-                continue
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+        for name in _own_fields(type(self)):
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
         return out
+
+
+@functools.cache
+def _own_fields(kind: type[AuditEvent]) -> tuple[str, ...]:
+    """An event class's field names beyond time and actor, in declaration order (asked once per class)."""
+    return tuple(f.name for f in dataclasses.fields(kind) if f.name not in ("time", "actor"))
 
 
 @dataclass(frozen=True, kw_only=True)
