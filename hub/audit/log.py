@@ -14,8 +14,9 @@ it; one committer task at a time takes everything queued (up to
 `MAX_BATCH`), commits it on the writer thread, answers each append with its
 receipt once that transaction is on disk, and goes on while more waits.
 The log is one database of the shared SQLite layer (`camhub.store.db`):
-commits run on its writer thread (`LogWriter`), proofs on its reader thread. `run_checkpoints` is the task that signs a fresh
-checkpoint of an idle log at least every `interval_s` of the injected clock.
+commits run on its writer thread (`LogWriter`), proofs on its reader
+thread. `run_checkpoints` is the task that signs a fresh checkpoint of an
+idle log at least every `interval_s` of the injected clock.
 
 When a commit fails (disk full, I/O error, read-only, locked), every append
 of that batch raises `AuditUnavailable` (503) and the log remembers why in
