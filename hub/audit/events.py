@@ -10,7 +10,6 @@ Later issues emit these; `EVENT_TYPES` maps each name to its class.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,10 +31,15 @@ class AuditEvent:
         return out
 
 
-@functools.cache
+_OWN_FIELDS: dict[type[AuditEvent], tuple[str, ...]] = {}
+
+
 def _own_fields(kind: type[AuditEvent]) -> tuple[str, ...]:
-    """An event class's field names beyond time and actor, in declaration order (asked once per class)."""
-    return tuple(f.name for f in dataclasses.fields(kind) if f.name not in ("time", "actor"))
+    """An event class's field names beyond time and actor, in declaration order (looked up once per class)."""
+    names = _OWN_FIELDS.get(kind)
+    if names is None:
+        names = _OWN_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.name not in ("time", "actor"))
+    return names
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -59,11 +59,9 @@ from camhub.store.db import Connection, Database
 HUB_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-class Receipt(NamedTuple):
-    """What `AuditLog.append` returns: the entry is durable and covered by `checkpoint`.
-
-    (A tuple, not a frozen dataclass: one is made per append, at a fraction of the cost.)
-    """
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What `AuditLog.append` returns: the entry is durable and covered by `checkpoint`."""
 
     index: int
     leaf_hash: bytes
