@@ -178,12 +178,17 @@ def main() -> None:
         rows = asyncio.run(run(args.entries, Path(tmp)))
     header = (
         f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
-        f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n"
+        f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`  \n"
+        "The machine was shared: other engineers' benchmarks and test suites ran at the same time.\n\n"
     )
     table = "| measure | worst of 3 (or result) | the three runs | goal | worst meets it |\n|---|---|---|---|---|\n"
     table += "".join(f"| {' | '.join(r)} |\n" for r in rows)
     print(header + table)
-    Path(args.out).write_text(header + table)
+    out = Path(args.out)
+    # The written analysis below the table (from its first "## " heading on) stays.
+    previous = out.read_text() if out.exists() else ""
+    notes = previous[previous.index("\n## ") :] if "\n## " in previous else ""
+    out.write_text(header + table + notes)
 
 
 if __name__ == "__main__":
