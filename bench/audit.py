@@ -2,9 +2,14 @@
 
     .venv/bin/python bench/audit.py [--entries 1000000] [--out bench/results/audit.md]
 
-Goals (issue 4): 20,000 durable appends/s batched, 500/s one at a time,
-verify 1M entries < 5 s, proofs <= 32 hashes at 1M. Prints a table and
-writes it, with machine and date, to the results file.
+Goals (issue 4, issue 15): 20,000 durable appends/s batched, 500/s one at
+a time, verify 1M entries < 5 s, proofs <= 32 hashes at 1M. Every timed
+measure runs three times in one invocation and the WORST of the three is
+what meets or misses its goal (issue 15: the rate varied between runs). The
+1M-entry log is built once, through the same batched `append` path (10,000
+concurrent appends, so the build itself is not the slow part), and verified
+three times. Prints a table and writes it, with machine and date, to the
+results file.
 """
 
 from __future__ import annotations
@@ -54,34 +59,57 @@ async def one_at_a_time(log: AuditLog, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def run(entries: int, folder: Path) -> list[tuple[str, str, str, str]]:
+RUNS = 3
+
+
+def row(measure: str, runs: list[float], worst: float, fmt: str, goal: str, met: bool) -> tuple[str, ...]:
+    """A table row: the worst run, every run, the goal and whether the worst meets it."""
+    return (measure, fmt.format(worst), ", ".join(fmt.format(r) for r in runs), goal, "met" if met else "MISSED")
+
+
+async def rates(folder: Path) -> tuple[list[float], list[float]]:
+    """One-at-a-time and batched rates, RUNS times, each run on a fresh log."""
+    singles, batches = [], []
+    for run in range(RUNS):
+        log = await AuditLog.open(folder / f"rates{run}", hub_id="bench")
+        singles.append(await one_at_a_time(log, 1000))
+        batches.append(await batched(log, 50_000, 1000))
+        await log.close()
+    return singles, batches
+
+
+async def run(entries: int, folder: Path) -> list[tuple[str, ...]]:
     rows = []
-    log = await AuditLog.open(folder / "rates", hub_id="bench")
-    single = await one_at_a_time(log, 1000)
+    singles, batches = await rates(folder)
+    worst_single, worst_batch = min(singles), min(batches)
     rows.append(
-        (
+        row(
             "durable appends/s, one at a time (1,000 sequential awaits)",
-            f"{single:,.0f}",
+            singles,
+            worst_single,
+            "{:,.0f}",
             ">= 500",
-            "met" if single >= 500 else "MISSED",
+            worst_single >= 500,
         )
     )
-    rate = await batched(log, 50_000, 1000)
     rows.append(
-        (
+        row(
             "durable appends/s, batched (50,000; 1,000 concurrent)",
-            f"{rate:,.0f}",
+            batches,
+            worst_batch,
+            "{:,.0f}",
             ">= 20,000",
-            "met" if rate >= 20_000 else "MISSED",
+            worst_batch >= 20_000,
         )
     )
-    await log.close()
 
     big = await AuditLog.open(folder / "big", hub_id="bench")
     start = time.perf_counter()
-    fill = await batched(big, entries - 1, 5000)
+    fill = await batched(big, entries - 1, 10_000)
     build_s = time.perf_counter() - start
-    rows.append((f"building {entries:,} entries (5,000 concurrent)", f"{build_s:,.1f} s ({fill:,.0f}/s)", "", ""))
+    rows.append(
+        (f"building {entries:,} entries (10,000 concurrent; once)", f"{build_s:,.1f} s ({fill:,.0f}/s)", "", "", "")
+    )
     size = big.size
     root = big.latest.root
     worst_inclusion = 0
@@ -100,6 +128,7 @@ async def run(entries: int, folder: Path) -> list[tuple[str, str, str, str]]:
         (
             f"inclusion proof hashes at {size:,} (largest of 6)",
             str(worst_inclusion),
+            "",
             "<= 32",
             "met" if worst_inclusion <= 32 else "MISSED",
         )
@@ -108,28 +137,34 @@ async def run(entries: int, folder: Path) -> list[tuple[str, str, str, str]]:
         (
             f"consistency proof hashes {old:,} -> {size:,}",
             str(len(cproof)),
+            "",
             "<= 32",
             "met" if len(cproof) <= 32 else "MISSED",
         )
     )
-    rows.append((f"inclusion proof time at {size:,} (from SQLite)", f"{proof_ms:.1f} ms", "", ""))
-    start = time.perf_counter()
-    report = verify_log(folder / "big")
-    verify_s = time.perf_counter() - start
+    rows.append((f"inclusion proof time at {size:,} (from SQLite)", f"{proof_ms:.1f} ms", "", "", ""))
+    verify_times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        report = verify_log(folder / "big")
+        verify_times.append(time.perf_counter() - start)
+    worst_verify = max(verify_times)
     rows.append(
-        (
+        row(
             f"verify {report.size:,} entries, {report.checkpoints:,} checkpoints",
-            f"{verify_s:.2f} s",
+            verify_times,
+            worst_verify,
+            "{:.2f} s",
             "< 5 s",
-            "met" if verify_s < 5 else "MISSED",
+            worst_verify < 5,
         )
     )
     start = time.perf_counter()
     verify_log(folder / "big", deep=True)
     deep_s = time.perf_counter() - start
-    rows.append(("verify --deep (parse + RFC 8785 check of every entry)", f"{deep_s:.2f} s", "", ""))
+    rows.append(("verify --deep (parse + RFC 8785 check of every entry; once)", f"{deep_s:.2f} s", "", "", ""))
     db_mb = sum(f.stat().st_size for f in (folder / "big" / "audit").iterdir()) / 1e6
-    rows.append((f"size on disk at {size:,}", f"{db_mb:,.0f} MB", "", ""))
+    rows.append((f"size on disk at {size:,}", f"{db_mb:,.0f} MB", "", "", ""))
     return rows
 
 
@@ -143,13 +178,17 @@ def main() -> None:
         rows = asyncio.run(run(args.entries, Path(tmp)))
     header = (
         f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
-        f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`\n\n"
+        f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`  \n"
+        "The machine was shared: other engineers' benchmarks and test suites ran at the same time.\n\n"
     )
-    table = "| measure | result | goal | |\n|---|---|---|---|\n" + "".join(
-        f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows
-    )
+    table = "| measure | worst of 3 (or result) | the three runs | goal | worst meets it |\n|---|---|---|---|---|\n"
+    table += "".join(f"| {' | '.join(r)} |\n" for r in rows)
     print(header + table)
-    Path(args.out).write_text(header + table)
+    out = Path(args.out)
+    # The written analysis below the table (from its first "## " heading on) stays.
+    previous = out.read_text() if out.exists() else ""
+    notes = previous[previous.index("\n## ") :] if "\n## " in previous else ""
+    out.write_text(header + table + notes)
 
 
 if __name__ == "__main__":

@@ -25,12 +25,21 @@ class AuditEvent:
     def fields(self) -> dict[str, Any]:
         """The event's own fields as JSON values (tuples become lists)."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in ("time", "actor"):
-                continue
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+        for name in _own_fields(type(self)):
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
         return out
+
+
+_OWN_FIELDS: dict[type[AuditEvent], tuple[str, ...]] = {}
+
+
+def _own_fields(kind: type[AuditEvent]) -> tuple[str, ...]:
+    """An event class's field names beyond time and actor, in declaration order (looked up once per class)."""
+    names = _OWN_FIELDS.get(kind)
+    if names is None:
+        names = _OWN_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.name not in ("time", "actor"))
+    return names
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,10 +9,14 @@ Use:
 
 Appends that arrive while a commit is running wait and then go together in
 the next transaction (group commit), so many concurrent appends cost one
-fsync. The log is one database of the shared SQLite layer
-(`camhub.store.db`): commits run on its writer thread (`LogWriter`), proofs
-on its reader thread. `run_checkpoints` is the task that signs a fresh
-checkpoint of an idle log at least every `interval_s` of the injected clock.
+fsync. Each append canonicalises its event on the caller's side and queues
+it; one committer task at a time takes everything queued (up to
+`MAX_BATCH`), commits it on the writer thread, answers each append with its
+receipt once that transaction is on disk, and goes on while more waits.
+The log is one database of the shared SQLite layer (`camhub.store.db`):
+commits run on its writer thread (`LogWriter`), proofs on its reader
+thread. `run_checkpoints` is the task that signs a fresh checkpoint of an
+idle log at least every `interval_s` of the injected clock.
 
 When a commit fails (disk full, I/O error, read-only, locked), every append
 of that batch raises `AuditUnavailable` (503) and the log remembers why in
@@ -30,13 +34,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from camhub.audit.canonical import check_value
 from camhub.audit.errors import AuditDamaged, AuditError, AuditUnavailable
 from camhub.audit.events import AuditEvent
 from camhub.audit.merkle import consistency_proof, inclusion_proof
 from camhub.audit.note import Checkpoint, VerifierKey
 from camhub.audit.store import DB_NAME, LogReader
-from camhub.audit.writer import LogWriter, Receipt
+from camhub.audit.writer import LogWriter, PreparedEntry, Receipt
 from camhub.clock import Clock
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,10 @@ T = TypeVar("T")
 CheckpointListener = Callable[[Checkpoint], None]
 AUDIT_FOLDER = "audit"  # the log's folder under the data folder
 CHECKPOINT_INTERVAL_S = 600
+# The most entries one transaction takes: a bound on its memory and on how long the
+# writer thread holds the GIL; under any real load a batch is far smaller.
+MAX_BATCH = 10_000
+Pending = tuple[PreparedEntry, "asyncio.Future[Receipt]"]
 
 
 class AuditLog:
@@ -54,7 +61,8 @@ class AuditLog:
         self.folder = folder
         self.clock = clock
         self._writer = writer
-        self._pending: list[tuple[AuditEvent, asyncio.Future[Receipt]]] = []
+        self._pending: list[Pending] = []
+        self._committer: asyncio.Task[None] | None = None  # the task committing what is pending, if running
         self._commit_lock = asyncio.Lock()
         self._listeners: list[CheckpointListener] = []
         self._closed = False
@@ -112,26 +120,37 @@ class AuditLog:
         self._listeners.append(listener)
 
     async def append(self, event: AuditEvent) -> Receipt:
-        """Log `event`; returns once it is on disk, with its index, leaf hash and checkpoint."""
+        """Log `event`; returns once it is on disk, with its index, leaf hash and checkpoint.
+
+        Entries take their indexes in the order `append` was called.
+        """
         if self._closed:
             raise AuditError(f"{self.folder}: the audit log is closed; {event.name} was not logged")
-        check_value(event.fields(), f"event {event.name}")  # refuse here, not inside someone's batch
+        prepared = PreparedEntry.of(event)  # refuse here, not inside someone's batch
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
-        async with self._commit_lock:
-            # Whoever holds the lock commits everything queued so far, ours included
-            # unless an earlier holder already took it.
-            if not future.done() and self._pending:
-                batch, self._pending = self._pending, []
-                await self._run_batch(batch)
+        self._pending.append((prepared, future))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_pending())
         return await future
 
-    async def _run_batch(self, batch: list[tuple[AuditEvent, asyncio.Future[Receipt]]]) -> None:
-        events = [event for event, _ in batch]
-        job = asyncio.ensure_future(self._writer.commit(events, int(self.clock())))
+    async def _commit_pending(self) -> None:
+        """Commit what is queued, batch after batch, until nothing is; one such task at a time."""
+        try:
+            async with self._commit_lock:
+                while self._pending:
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    await self._run_batch(batch)
+        finally:
+            # No await since the loop saw the queue empty: an append now starts a new task.
+            self._committer = None
+
+    async def _run_batch(self, batch: list[Pending]) -> None:
+        entries = [prepared for prepared, _ in batch]
+        job = asyncio.ensure_future(self._writer.commit(entries, int(self.clock())))
 
         def settle(done: asyncio.Future[list[Receipt]]) -> None:
-            # Runs even if the committing caller was cancelled: the others still get answers.
+            # Runs even if the committer was cancelled: every append still gets its answer,
+            # and a receipt only from a transaction that committed.
             if done.cancelled():
                 error: BaseException = AuditError("audit commit cancelled")
             elif (exc := done.exception()) is not None:
@@ -152,7 +171,7 @@ class AuditLog:
         try:
             await asyncio.shield(job)
         except Exception:
-            pass
+            pass  # the appends of the batch got the error
 
     async def checkpoint(self) -> Checkpoint:
         """Sign a fresh checkpoint of the current tree now (what the periodic task calls)."""
@@ -215,8 +234,8 @@ class AuditLog:
         if self._closed:
             return
         async with self._commit_lock:
-            if self._pending:
-                batch, self._pending = self._pending, []
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 await self._run_batch(batch)
             self._closed = True
         await asyncio.to_thread(self._writer.close)

@@ -68,16 +68,64 @@ def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKe
             raise VerificationFailed(
                 f"{db}: checkpoint #{cid} (size {size}) comes after one of size {prev_size}: the log was rolled back"
             )
-    tree = CompactRange()
-    sha256 = hashlib.sha256
-    key: VerifierKey | None = None
-    origin = ""
-    vouch: dict[int, VerifierKey] = {}  # size -> old key that must co-sign a rotation's checkpoint
-    good_size = 0  # entries [0, good_size) match a verified checkpoint
-    rows = conn.execute("SELECT idx, entry, leaf_hash FROM entries ORDER BY idx")
-    position = 0
-    while batch := rows.fetchmany(4096):
+    run = _Pass(pending, pinned, deep)
+    first, last = conn.execute("SELECT min(idx), max(idx) FROM entries").fetchone()
+    if deep or first != 0:
+        rows = conn.execute("SELECT idx, entry, leaf_hash FROM entries ORDER BY idx")
+        while batch := rows.fetchmany(CHUNK):
+            run.entry_by_entry(batch)
+    else:
+        for start in range(0, last + 1, CHUNK):
+            end = min(start + CHUNK, last + 1)
+            # The fast way checks a whole chunk at once; any doubt, and the entry-by-entry
+            # way re-checks it and names the first bad entry exactly as it always has.
+            chunk = conn.execute(_CHUNK_SQL, (start, end)).fetchall()
+            if len(chunk) != end - start or not run.chunk_at_once(chunk):
+                run.entry_by_entry(conn.execute(_ROWS_FROM_SQL, (start, end - start)).fetchall())
+    position, next_cp, key, origin = run.position, run.next_cp, run.key, run.origin
+    if position == 0:
+        raise VerificationFailed(f"{db}: the log has no entries (entry 0 is missing)", entry=0)
+    if next_cp < len(pending):
+        cid, size, _ = pending[-1]
+        raise VerificationFailed(
+            f"entry {position} is missing: checkpoint #{cid} commits to {size} entries but "
+            f"only {position} are stored (the log was truncated)",
+            entry=position,
+        )
+    assert key is not None
+    _check_state(state, origin, position, key, folder, db)
+    if pinned is not None and pinned != key and pinned.public not in _all_keys(conn):
+        raise VerificationFailed(f"the pinned key {pinned} never signed this log")
+    return VerifyReport(origin, position, len(checkpoints), str(key), deep)
+
+
+CHUNK = 8192  # rows fetched and checked at a time
+# Indexes are unique integers: a chunk [start, end) holding end - start rows has no gap,
+# so the fast way need not read them (a third of the reading time).
+_CHUNK_SQL = "SELECT entry, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+_ROWS_FROM_SQL = "SELECT idx, entry, leaf_hash FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?"
+
+
+class _Pass:
+    """One pass over the entries in index order: the tree so far, the active key, the checkpoints still ahead."""
+
+    def __init__(self, pending: list[tuple[int, int, str]], pinned: VerifierKey | None, deep: bool) -> None:
+        self.pending = pending  # checkpoints by size
+        self.next_cp = 0
+        self.pinned = pinned
+        self.deep = deep
+        self.tree = CompactRange()
+        self.position = 0
+        self.key: VerifierKey | None = None
+        self.origin = ""
+        self.vouch: dict[int, VerifierKey] = {}  # size -> old key that must co-sign a rotation's checkpoint
+        self.good_size = 0  # entries [0, good_size) match a verified checkpoint
+
+    def entry_by_entry(self, batch: list[tuple[int, bytes, bytes]]) -> None:
+        """Check each entry in turn; raises VerificationFailed at the first bad one."""
+        sha256 = hashlib.sha256
         for idx, entry, stored_hash in batch:
+            position = self.position
             if idx != position:
                 raise VerificationFailed(
                     f"entry {position} is missing (the next stored entry is {idx})", entry=position
@@ -94,44 +142,75 @@ def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKe
                     f"entry {idx}: holds the entry written as index {claimed} (entries moved, swapped or deleted)",
                     entry=idx,
                 )
-            if idx == 0 or deep or b'"key_rotated"' in entry:
-                try:
-                    value = decode_entry(entry, idx)
-                except AuditError as exc:
-                    raise VerificationFailed(str(exc), entry=idx) from None
-                if idx == 0:
-                    key, origin = _genesis(value, pinned)
-                elif value["event"] == "log_created":
-                    raise VerificationFailed(f"entry {idx}: a second log_created entry", entry=idx)
-                elif value["event"] == "key_rotated":
-                    assert key is not None
-                    key = _rotation(value, key, idx)
-                    vouch[idx + 1] = VerifierKey.parse(value["fields"]["old_key"])
-            tree.append(leaf)
-            position += 1
-            while next_cp < len(pending) and pending[next_cp][1] <= position:
-                cid, size, note = pending[next_cp]
-                if size == position:
-                    assert key is not None
-                    _check_checkpoint(cid, note, key, vouch.get(size), tree, good_size)
-                    good_size = size
-                    next_cp += 1
-                elif size == 0:
-                    raise VerificationFailed(f"checkpoint #{cid} commits to an empty log", entry=0)
-    if position == 0:
-        raise VerificationFailed(f"{db}: the log has no entries (entry 0 is missing)", entry=0)
-    if next_cp < len(pending):
-        cid, size, _ = pending[-1]
-        raise VerificationFailed(
-            f"entry {position} is missing: checkpoint #{cid} commits to {size} entries but "
-            f"only {position} are stored (the log was truncated)",
-            entry=position,
+            if idx == 0 or self.deep or b'"key_rotated"' in entry:
+                self._decoded(idx, entry)
+            self.tree.append(leaf)
+            self.position += 1
+            self._checkpoints_at(self.position)
+
+    def chunk_at_once(self, chunk: list[tuple[bytes, bytes]]) -> bool:
+        """Check a chunk with whole-list operations; False (nothing changed) if any entry needs a closer look.
+
+        The same checks as `entry_by_entry`, in an order that raises the same first error:
+        entries' own checks all pass first, then key entries and checkpoints go in size order.
+        """
+        start, n = self.position, len(chunk)
+        end = start + n
+        if self.next_cp < len(self.pending) and self.pending[self.next_cp][1] <= start:
+            return False  # a checkpoint of size 0
+        entries, stored = zip(*chunk, strict=True)
+        sha256 = hashlib.sha256
+        leaves = [sha256(b"\x00" + entry).digest() for entry in entries]
+        if leaves != list(stored):
+            return False
+        # The top-level "index" is the last ',"index":' (canonical order; see canonical.index_of).
+        claimed = [entry[(at := entry.rfind(b',"index":') + 9) : entry.find(b",", at)] for entry in entries]
+        if claimed != [b"%d" % i for i in range(start, end)]:
+            return False
+        # Entries that may rotate the key are rare: one search of the joined chunk rules them out.
+        rotation = b'"key_rotated"'
+        keys = (
+            [start + k for k, entry in enumerate(entries) if rotation in entry] if rotation in b"".join(entries) else []
         )
-    assert key is not None
-    _check_state(state, origin, position, key, folder, db)
-    if pinned is not None and pinned != key and pinned.public not in _all_keys(conn):
-        raise VerificationFailed(f"the pinned key {pinned} never signed this log")
-    return VerifyReport(origin, position, len(checkpoints), str(key), deep)
+        if start == 0:
+            keys.insert(0, 0)
+        stops = sorted({size for _, size, _ in self.pending[self.next_cp :] if size <= end} | {end})
+        for stop in stops:
+            while keys and keys[0] < stop:
+                index = keys.pop(0)
+                self._decoded(index, entries[index - start])
+            self.tree.add_leaves(leaves[self.tree.size - start : stop - start])
+            self.position = stop
+            self._checkpoints_at(stop)
+        return True
+
+    def _decoded(self, idx: int, entry: bytes) -> None:
+        """Parse an entry that matters to the keys (or every entry, deep): genesis, rotations."""
+        try:
+            value = decode_entry(entry, idx)
+        except AuditError as exc:
+            raise VerificationFailed(str(exc), entry=idx) from None
+        if idx == 0:
+            self.key, self.origin = _genesis(value, self.pinned)
+        elif value["event"] == "log_created":
+            raise VerificationFailed(f"entry {idx}: a second log_created entry", entry=idx)
+        elif value["event"] == "key_rotated":
+            assert self.key is not None
+            self.key = _rotation(value, self.key, idx)
+            self.vouch[idx + 1] = VerifierKey.parse(value["fields"]["old_key"])
+
+    def _checkpoints_at(self, position: int) -> None:
+        """Check every stored checkpoint of the tree's size `position`."""
+        pending = self.pending
+        while self.next_cp < len(pending) and pending[self.next_cp][1] <= position:
+            cid, size, note = pending[self.next_cp]
+            if size == position:
+                assert self.key is not None
+                _check_checkpoint(cid, note, self.key, self.vouch.get(size), self.tree, self.good_size)
+                self.good_size = size
+                self.next_cp += 1
+            elif size == 0:
+                raise VerificationFailed(f"checkpoint #{cid} commits to an empty log", entry=0)
 
 
 def _genesis(value: dict[str, Any], pinned: VerifierKey | None) -> tuple[VerifierKey, str]:
