@@ -79,6 +79,7 @@ GOAL_CPU_PER_CAMERA = 1.0  # % of one core (issue 10's goal, kept for comparison
 GOAL_RATIO_TO_FFMPEG = 1.5  # the hub's CPU per camera over one ffmpeg stream-copy recorder's (issue 15)
 GOAL_RSS_PER_CAMERA = 15e6  # bytes of hub RSS per added camera
 DETECT_FPS = 5  # the detect stream's own rate, as Frigate advises cameras be set (--detect-fps)
+PROFILE_HEADING = "## Where the time goes"  # a hand-written section of the results file, kept by each run
 DETECT_KBPS = 512  # its bit rate when not 15 fps: a common camera default for a 640x360 sub-stream
 GOAL_WRITE_AMPLIFICATION = 1.02
 
@@ -707,7 +708,10 @@ def main() -> None:
     text = report(results, args, stream_mbps(rendering, "main"), stream_mbps(rendering, "sub"))
     print(text)
     out = Path(args.out)
-    out.write_text(text)
+    # The written profile (from its heading on) is kept below the tables across runs.
+    previous = out.read_text() if out.exists() else ""
+    profile = previous[previous.index(PROFILE_HEADING) :] if PROFILE_HEADING in previous else ""
+    out.write_text(text + ("\n" + profile if profile else ""))
     out.with_suffix(".json").write_text(
         json.dumps(
             {
