@@ -502,7 +502,8 @@ def table(results: list[Result]) -> str:
         ff = r.ffmpeg
         rows.append(
             f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
-            f"| {f'{ff.cpu_per_camera:.2f}%' if ff else 'n/a'} | {fmt_ratio(r.ratio_to_ffmpeg)} "
+            f"| {f'{ff.cpu_per_camera:.2f}%' if ff else 'n/a'} "
+            f"| {fmt_ratio(r.ratio_to_ffmpeg) if not falls_behind(r) else f'{r.ratio_to_ffmpeg or 0:.2f}x, not judged: behind'} "
             f"| {r.hub_rss / 1e6:,.0f} MB | {f'{ff.rss_per_camera / 1e6:.0f} MB' if ff else 'n/a'} "
             f"| {r.expected_frames:,} | {r.dropped_frames:,} ({r.drop_fraction:.1%}) "
             f"| {max(0.0, r.max_lag_gained['detect']):.1f} s "
