@@ -476,6 +476,13 @@ def fmt_ratio(value: float | None) -> str:
     return f"{value:.2f}x {'met' if value <= GOAL_RATIO_TO_FFMPEG else 'MISSED'}"
 
 
+def ratio_cell(r: Result) -> str:
+    """The ratio with its verdict; an N whose hub fell behind did less work, so its ratio is not judged."""
+    if falls_behind(r):
+        return f"{r.ratio_to_ffmpeg or 0:.2f}x, not judged: behind"
+    return fmt_ratio(r.ratio_to_ffmpeg)
+
+
 def rss_growth(results: list[Result]) -> list[str]:
     """The hub's RSS per added camera, from the smallest N to each larger one."""
     ordered = sorted(results, key=lambda r: r.n)
@@ -503,7 +510,7 @@ def table(results: list[Result]) -> str:
         rows.append(
             f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
             f"| {f'{ff.cpu_per_camera:.2f}%' if ff else 'n/a'} "
-            f"| {fmt_ratio(r.ratio_to_ffmpeg) if not falls_behind(r) else f'{r.ratio_to_ffmpeg or 0:.2f}x, not judged: behind'} "
+            f"| {ratio_cell(r)} "
             f"| {r.hub_rss / 1e6:,.0f} MB | {f'{ff.rss_per_camera / 1e6:.0f} MB' if ff else 'n/a'} "
             f"| {r.expected_frames:,} | {r.dropped_frames:,} ({r.drop_fraction:.1%}) "
             f"| {max(0.0, r.max_lag_gained['detect']):.1f} s "
