@@ -59,8 +59,10 @@ def tiny_mp4(folder: Path) -> Path:
     """A real 1 s fragmented H.264 MP4, as the recorder writes them."""
     path = folder / "tiny.mp4"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=5", "-t", "1"]
-        + ["-c:v", "libx264", "-g", "5", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-y", str(path)],
+        [
+            *("ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=5", "-t", "1"),
+            *("-c:v", "libx264", "-g", "5", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-y", str(path)),
+        ],
         check=True,
     )
     return path
@@ -105,9 +107,11 @@ def fill(data: Path, clips: int, sample: Path) -> tuple[float, int]:
             stem = path.removesuffix(".mp4")
             real = n in sampled
             rows.append(
-                (clip_id, ids[str(camera)], start, end, duration, sample_bytes if real else size, "h264", 1920, 1080)
-                + (sample_sha if real else f"{clip_id:064x}", path, f"{stem}.jpg", f"{stem}.thumb.jpg")
-                + (round(rng.random(), 3), "ok", end)
+                (
+                    *(clip_id, ids[str(camera)], start, end, duration, sample_bytes if real else size, "h264"),
+                    *(1920, 1080, sample_sha if real else f"{clip_id:064x}", path, f"{stem}.jpg", f"{stem}.thumb.jpg"),
+                    *(round(rng.random(), 3), "ok", end),
+                )
             )
             if n % 2:
                 zones.append((clip_id, "drive"))
@@ -282,7 +286,9 @@ def main() -> None:
         f"| {verdict(retention_s, 10)} |"
     )
     lines.append(f"| `camhub check` (exit {check_rc}: rows without files are findings) | {check_s:.1f} s | | |")
-    lines.append(f"| index on disk (db + WAL after a checkpoint) | {size / 1e6:.0f} MB | < 500 MB | {verdict(size, 500e6)} |")
+    lines.append(
+        f"| index on disk (db + WAL after a checkpoint) | {size / 1e6:.0f} MB | < 500 MB | {verdict(size, 500e6)} |"
+    )
     print("\n".join(lines))
     del p99s
     header = [

@@ -124,7 +124,7 @@ async def repair(data_dir: Path, clock: Clock = time.time) -> list[str]:
             for clip in clips.values():  # retention's interrupted deletions, which recovery finishes
                 if clip.state == "garbage" and not holds_over(clip, held) and clip.id is not None:
                     await audit.log(_deleted(clip, clock(), "its deletion by retention was interrupted"))
-            actions += (await db.write(lambda d: recover(data_dir, d, held))).lines()
+            actions += (await db.write(lambda d: recover(data_dir, d, held, every_folder=True))).lines()
             clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}
             for finding in check(data_dir):
                 row = clips.get(finding.clip_id)
