@@ -92,10 +92,9 @@ def check(
                 leave_folder()
                 folder, listing, named = parent, _listing(data_dir / parent), set()
             named.add(name)
-            path = data_dir / relative
             if state == "garbage":
                 clip_findings.append(Finding("garbage", relative, "deletion was interrupted", clip_id))
-            elif name not in listing or not path.is_file():
+            elif name not in listing or not (path := data_dir / relative).is_file():
                 clip_findings.append(Finding("missing", relative, "indexed but the file is gone", clip_id))
             elif (size := path.stat().st_size) != indexed_bytes:
                 clip_findings.append(
