@@ -106,12 +106,11 @@ def fill(data: Path, clips: int, sample: Path) -> tuple[float, int]:
             assert isinstance(path, str)
             name = path.rsplit("/", 1)[1]
             clip_id = clip_id_of(name)
-            stem = path.removesuffix(".mp4")
             real = n in sampled
             rows.append(
                 (
                     *(clip_id, ids[str(camera)], start, end, duration, sample_bytes if real else size, "h264"),
-                    *(1920, 1080, sample_sha if real else f"{clip_id:064x}", path, f"{stem}.jpg", f"{stem}.thumb.jpg"),
+                    *(1920, 1080, sample_sha if real else f"{clip_id:064x}", path, 1, 1),
                     *(round(rng.random(), 3), "ok", end),
                 )
             )

@@ -108,3 +108,42 @@ def _recovery_reads_only_what_changed(db: sqlite_utils.Database) -> None:
     # An index without rows here (new, rebuilt, or from before this migration) has every folder read once.
     db.execute("CREATE INDEX clips_garbage ON clips (id) WHERE state = 'garbage'")
     db.execute(SCANNED_FOLDERS)
+
+
+_SNAPSHOT_PATH = (
+    "snapshot_path TEXT,                     -- JPEG of the frame with the most motion, relative to the data folder"
+)
+CLIPS_WITH_SIDECAR_FLAGS = CLIPS_WITH_DERIVED_IDS.replace(
+    f"  {_SNAPSHOT_PATH}\n",
+    "  snapshot INTEGER NOT NULL DEFAULT 0     -- 1: <name>.jpg, a JPEG of the frame with the most motion, lies beside"
+    " the clip\n    CHECK (snapshot IN (0, 1)),\n",
+).replace(
+    "  thumbnail_path TEXT,                    -- small JPEG of the same frame, relative to the data folder\n",
+    "  thumbnail INTEGER NOT NULL DEFAULT 0    -- 1: <name>.thumb.jpg, a small JPEG of the same frame, lies beside it\n"
+    "    CHECK (thumbnail IN (0, 1)),\n",
+)
+
+
+@migrations(name="0005_snapshots_as_flags")
+def _snapshots_as_flags(db: sqlite_utils.Database) -> None:
+    # A clip's snapshot and thumbnail are always <name>.jpg and <name>.thumb.jpg beside it
+    # (camhub.store.files.sidecars), so a row says only whether each is there: their two paths were
+    # 130 of a row's 320 bytes, a third of the index at a million clips (bench/index_scale.py). A
+    # path that was not the sidecar's (no hub wrote one) becomes 0. The table is rebuilt, as in 0002;
+    # clip_zones is copied aside first (see 0003) and back after.
+    db.execute(CLIPS_WITH_SIDECAR_FLAGS.replace("CREATE TABLE clips", "CREATE TABLE clips_new"))
+    db.execute(
+        "INSERT INTO clips_new SELECT id, camera_id, start_time, end_time, duration, bytes, codec, width, height, "
+        "sha256, path, snapshot_path IS substr(path, 1, length(path) - 4) || '.jpg', "
+        "thumbnail_path IS substr(path, 1, length(path) - 4) || '.thumb.jpg', peak_motion, state, created_at "
+        "FROM clips"
+    )
+    db.execute("CREATE TEMP TABLE zones_aside AS SELECT clip_id, zone FROM clip_zones")
+    db.execute("DELETE FROM clip_zones")
+    db.execute("DROP TABLE clips")
+    db.execute("ALTER TABLE clips_new RENAME TO clips")
+    db.execute("INSERT INTO clip_zones (clip_id, zone) SELECT clip_id, zone FROM zones_aside")
+    db.execute("DROP TABLE zones_aside")
+    db.execute("CREATE INDEX clips_camera_start ON clips (camera_id, start_time)")
+    db.execute("CREATE INDEX clips_start ON clips (start_time)")
+    db.execute("CREATE INDEX clips_garbage ON clips (id) WHERE state = 'garbage'")
