@@ -44,6 +44,9 @@ from camhub.store.schema import migrations
 INDEX_FILE = "index.db"
 # {relative clip path: id} of clips an older hub numbered; written once, read when re-indexing.
 LEGACY_IDS_FILE = "clip-ids.json"
+# Page cache of each of the index's connections. At a million clips the b-tree pages above the leaves
+# are about 2 MB, SQLite's default cache: with room for them and the newest clips, a row is one read.
+CACHE_KIB = 16 * 1024
 # No clip may be longer than this (seconds); the recorder splits longer events.
 MAX_CLIP_SECONDS = 3600.0
 
@@ -354,7 +357,7 @@ def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
                 _check_intact(probe, path)
             finally:
                 probe.close()
-        db = Database(path, migrations, clock)
+        db = Database(path, migrations, clock, cache_kib=CACHE_KIB)
     try:
         keep_legacy_ids(
             data_dir, db.write_blocking(lambda d: rows(d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE]))
@@ -370,7 +373,7 @@ def reading_index(data_dir: Path) -> Iterator[Connection]:
     """A read-only connection to an intact index; a damage found while reading is named too."""
     path = data_dir / INDEX_FILE
     with _naming_the_index(path, "read"):
-        db = connect(path, readonly=True)
+        db = connect(path, readonly=True, cache_kib=CACHE_KIB)
         try:
             _check_intact(db, path)
             yield db
