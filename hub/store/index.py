@@ -38,7 +38,7 @@ import sqlite_utils
 from camhub.clock import Clock
 from camhub.durable import write_durably
 from camhub.store.db import Connection, Database, StoreError, connect, rows
-from camhub.store.files import DERIVED_ID_BASE, clip_id_of, sidecars
+from camhub.store.files import DERIVED_ID_BASE, clip_id_of
 from camhub.store.schema import migrations
 
 INDEX_FILE = "index.db"
@@ -74,19 +74,12 @@ class ClipRecord:
         return asdict(self)
 
 
-# In ClipRecord's field order, so a row is a ClipRecord's positional arguments. A row says only whether
-# the clip has a snapshot and a thumbnail; their paths are the sidecars' (camhub.store.files.sidecars).
+# In ClipRecord's field order, so a row is a ClipRecord's positional arguments.
 COLUMNS = (
-    "cameras.name AS camera, start_time, end_time, duration, bytes, codec, width, height, sha256, path, "
-    "CASE WHEN snapshot THEN substr(path, 1, length(path) - 4) || '.jpg' END AS snapshot_path, "
-    "CASE WHEN thumbnail THEN substr(path, 1, length(path) - 4) || '.thumb.jpg' END AS thumbnail_path, "
-    "peak_motion, clips.id, state"
+    "cameras.name AS camera, start_time, end_time, duration, bytes, codec, width, height, sha256, "
+    "path, snapshot_path, thumbnail_path, peak_motion, clips.id, state"
 )
 SELECT = f"SELECT {COLUMNS} FROM clips JOIN cameras ON cameras.id = clips.camera_id"
-# The same of an index a hub has not yet migrated past 0005 (read-only, by the CLI), which kept the paths.
-SELECT_BEFORE_0005 = SELECT.replace(
-    COLUMNS.split(", path, ")[1].split(", peak_motion")[0], "snapshot_path, thumbnail_path"
-)
 _Row = tuple[str, float, float, float, int, str, int, int, str, str, str | None, str | None, float | None, int, str]
 
 
@@ -96,8 +89,6 @@ def _records(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) ->
     Rows are read as tuples and the zones in one query, not a subquery per row: a page of clips is most
     of the cost of /api/clips, and this is what keeps it a fraction of a millisecond per hundred clips.
     """
-    if not _has_sidecar_flags(db):
-        sql = sql.replace(SELECT, SELECT_BEFORE_0005)
     found = db.execute(sql, params).fetchall()
     zones: dict[int, list[str]] = {}
     if found and db["clip_zones"].exists():  # an index not yet migrated (read-only, by the CLI) has none
@@ -106,10 +97,6 @@ def _records(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) ->
         for clip_id, zone in db.execute(search, [ids]):
             zones.setdefault(clip_id, []).append(zone)
     return [ClipRecord(*cast(_Row, row), zones=tuple(zones.get(row[13], ()))) for row in found]
-
-
-def _has_sidecar_flags(db: sqlite_utils.Database) -> bool:
-    return db.execute("SELECT 1 FROM pragma_table_info('clips') WHERE name = 'snapshot'").fetchone() is not None
 
 
 def camera_id(db: Connection, name: str) -> int:
@@ -124,12 +111,6 @@ def insert_clip(db: Connection, clip: ClipRecord) -> int:
     values = asdict(clip)
     values.pop("camera")
     zones = sorted(set(values.pop("zones")))
-    snapshot, thumbnail = (str(Path(p)) for p in sidecars(Path(clip.path)))
-    for given, sidecar in ((values.pop("snapshot_path"), snapshot), (values.pop("thumbnail_path"), thumbnail)):
-        if given is not None and str(Path(given)) != sidecar:
-            raise StoreError(f"clip {clip.path}: its snapshot or thumbnail must be {sidecar}, not {given}")
-    values["snapshot"] = clip.snapshot_path is not None
-    values["thumbnail"] = clip.thumbnail_path is not None
     values["id"] = clip.id if clip.id is not None else clip_id_of(Path(clip.path).name)
     values["camera_id"] = camera_id(db, clip.camera)
     values["created_at"] = db.clock()
