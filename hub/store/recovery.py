@@ -144,7 +144,8 @@ def day_folders(data_dir: Path) -> dict[str, int]:
 def _subfolders(folder: str | Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(folder) as entries:
-            return sorted((e for e in entries if e.is_dir(follow_symlinks=False)), key=lambda e: e.name)
+            # A symlink to a folder on another disk is followed, as a glob of the clips would.
+            return sorted((e for e in entries if e.is_dir()), key=lambda e: e.name)
     except FileNotFoundError:
         return []
 
@@ -192,7 +193,7 @@ def recover(
                 _index_file(data_dir, db, data_dir / folder / name, kept_ids, report)
 
     # Read again: recovery itself changed the folders it mended; those are read once more next time.
-    after = {f: mtime for f, mtime in day_folders(data_dir).items() if f in changed}
+    after = {f: (data_dir / f).stat().st_mtime_ns for f in changed}
     settled = {f: mtime for f, mtime in after.items() if mtime < reading - MTIME_GRANULARITY_NS}
     if db["scanned_folders"].exists():
         with db.atomic():

@@ -131,3 +131,15 @@ def test_garbage_rows_are_found_by_their_partial_index(tmp_path: Path) -> None:
         db.close()
     details = " | ".join(row[-1] for row in plan)
     assert "clips USING INDEX clips_garbage" in details, details
+
+
+def test_a_camera_folder_on_another_disk_by_symlink_is_read(tmp_path: Path, clip_mp4: Path) -> None:
+    data, elsewhere = tmp_path / "data", tmp_path / "other-disk" / "yard"
+    (elsewhere / "2026-09-21").mkdir(parents=True)
+    (data / "clips").mkdir(parents=True)
+    (data / "clips" / "yard").symlink_to(elsewhere)
+    shutil.copy(clip_mp4, elsewhere / "2026-09-21" / "yard_20260921T100000.000Z_dddddd.mp4")
+    assert recover_now(data) == [
+        "indexed clip file that had no row: clips/yard/2026-09-21/yard_20260921T100000.000Z_dddddd.mp4"
+        " (its motion zones are unknown)"
+    ]
