@@ -4,7 +4,10 @@ Three limits, checked at start-up, every `retention.interval` seconds and
 whenever a recorder finds the disk full: each camera's age limit, a global
 byte budget, and a minimum of free disk space. Clips under a hold (a
 preservation order or an owner's hold) are never deleted. Deletion follows the index's
-order of operations: mark the rows garbage, unlink and fsync, drop the rows.
+order of operations: mark the rows garbage, unlink and fsync, drop the rows,
+in batches of `DELETE_BATCH` clips. A pass reads from the index only the
+clips it may delete (`plan_from_index`), so it costs the same beside a
+million clips as beside a thousand; `plan` is the same rule over a list.
 Time comes from an injected clock, so tests need not wait days.
 """
 

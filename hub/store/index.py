@@ -5,6 +5,12 @@ range scan on `clips_camera_start`: a clip overlaps [t1, t2) when it starts
 before t2 and ends after t1, and since no clip is longer than
 `MAX_CLIP_SECONDS`, it also starts after t1 - MAX_CLIP_SECONDS.
 
+A page of several cameras (a member's) is each camera's page, merged: a
+range of `clips_camera_start` per camera. Rows marked garbage are found
+through the partial index `clips_garbage`, and the clips of one day folder
+through the path index (`paths_in_folder`), so start-up recovery reads
+neither every row nor every file.
+
 A clip's zones (the motion zones its event touched) are rows of
 `clip_zones`, one per zone, so "clips that touched zone Z" is a search of
 `clip_zones_zone`; deleting a clip deletes them (ON DELETE CASCADE, and
