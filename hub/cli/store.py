@@ -53,11 +53,7 @@ def _check(args: argparse.Namespace) -> int:
     if running is not None:
         print(f"camhub check: {running} is running on {data}; clips it is still writing (.partial) are skipped")
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty() and (done % 50 == 0 or done == total):
-            print(f"\rchecking clips: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-
-    findings = check(data, hashes=not args.quick, progress=progress, hub_running=running is not None)
+    findings = check(data, hashes=not args.quick, progress=CheckProgress(data), hub_running=running is not None)
     for finding in findings:
         print(escape(finding))  # file names on disk may hold anything
     if findings:
@@ -65,6 +61,27 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     print(f"camhub check: index and disk agree in {data}")
     return 0
+
+
+class CheckProgress:
+    """How far `check` is, on stderr: on a terminal one line rewritten at each whole percent; else (a log,
+    a pipe) one line saying what is being checked, as `camhub discover` does."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty:
+            if done == 0:
+                print(f"checking {total:,} clip(s) in {escape(self.data)}", file=sys.stderr)
+            return
+        percent = 100 * done // total if total else 100
+        if percent != self.shown:
+            self.shown = percent
+            end = "\n" if done == total else ""
+            print(f"\rchecking clips: {percent}% ({done:,}/{total:,})", end=end, file=sys.stderr, flush=True)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,6 +19,7 @@ holds the data folder's lock, camhub.store.lock), clips still being written
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from camhub.durable import durable_rename, unlink_durably
 from camhub.privacy.holds import standing_in
 from camhub.privacy.scope import Scope
 from camhub.store.db import Database
-from camhub.store.files import CLIPS_DIR, PARTIAL, sha256_of, sidecars
+from camhub.store.files import PARTIAL, sha256_of, sidecars
 from camhub.store.index import (
     INDEX_FILE,
     ClipRecord,
@@ -43,7 +44,7 @@ from camhub.store.index import (
     reading_index,
 )
 from camhub.store.lock import DataFolderLock
-from camhub.store.recovery import holds_over, recover
+from camhub.store.recovery import day_folders, holds_over, recover
 
 REPAIR = "camhub check --repair"
 
@@ -63,35 +64,71 @@ class Finding:
 def check(
     data_dir: Path, hashes: bool = True, progress: Callable[[int, int], None] | None = None, hub_running: bool = False
 ) -> list[Finding]:
-    """What disagrees; with `hub_running`, files still being written are not findings."""
+    """What disagrees; with `hub_running`, files still being written are not findings.
+
+    `progress(done, total)` is called with 0 first, then after each clip. The rows are read in path
+    order, a few columns at a time, so each day folder is listed once and memory stays that of one
+    folder: a clip is missing when its folder's listing lacks it (no stat), and only a file that is
+    there is stat'ed and hashed. A million rows are never held at once.
+    """
+    clip_findings: list[Finding] = []
+    file_findings: list[Finding] = []
+    visited: set[str] = set()
+    folder, listing, named = "", set[str](), set[str]()
+
+    def leave_folder() -> None:
+        if folder:
+            visited.add(folder)
+            file_findings.extend(_unindexed(folder, listing - named, hub_running))
+
     with reading_index(data_dir) as db:
-        clips = query_clips(db, include_garbage=True, oldest_first=True)
-    findings: list[Finding] = []
-    for n, clip in enumerate(clips, 1):
-        path = data_dir / clip.path
-        if clip.state == "garbage":
-            findings.append(Finding("garbage", clip.path, "deletion was interrupted", clip.id))
-        elif not path.is_file():
-            findings.append(Finding("missing", clip.path, "indexed but the file is gone", clip.id))
-        elif (size := path.stat().st_size) != clip.bytes:
-            findings.append(Finding("size", clip.path, f"{size} bytes on disk, {clip.bytes} indexed", clip.id))
-        elif hashes and (digest := sha256_of(path)) != clip.sha256:
-            findings.append(
-                Finding("hash", clip.path, f"SHA-256 {digest[:16]}… on disk, {clip.sha256[:16]}… indexed", clip.id)
-            )
+        total = int(db.execute("SELECT COUNT(*) FROM clips").fetchone()[0])
         if progress is not None:
-            progress(n, len(clips))
-    indexed = {c.path for c in clips}
-    root = data_dir / CLIPS_DIR
-    if root.exists():
-        for path in sorted(root.glob("*/*/*")):
-            relative = str(path.relative_to(data_dir))
-            if path.name.endswith(PARTIAL):
-                if not hub_running:
-                    findings.append(Finding("partial", relative, "an interrupted write; recovered at the next start"))
-            elif path.suffix == ".mp4" and relative not in indexed:
-                findings.append(Finding("unindexed", relative, "a clip file with no row in the index"))
-    return findings
+            progress(0, total)
+        rows = db.execute("SELECT id, path, bytes, sha256, state FROM clips ORDER BY path")
+        for n, (clip_id, relative, indexed_bytes, indexed_sha256, state) in enumerate(rows, 1):
+            parent, _, name = relative.rpartition("/")
+            if parent != folder:
+                leave_folder()
+                folder, listing, named = parent, _listing(data_dir / parent), set()
+            named.add(name)
+            if state == "garbage":
+                clip_findings.append(Finding("garbage", relative, "deletion was interrupted", clip_id))
+            elif name not in listing or not (path := data_dir / relative).is_file():
+                clip_findings.append(Finding("missing", relative, "indexed but the file is gone", clip_id))
+            elif (size := path.stat().st_size) != indexed_bytes:
+                clip_findings.append(
+                    Finding("size", relative, f"{size} bytes on disk, {indexed_bytes} indexed", clip_id)
+                )
+            elif hashes and (digest := sha256_of(path)) != indexed_sha256:
+                detail = f"SHA-256 {digest[:16]}… on disk, {indexed_sha256[:16]}… indexed"
+                clip_findings.append(Finding("hash", relative, detail, clip_id))
+            if progress is not None:
+                progress(n, total)
+        leave_folder()
+    for unvisited in sorted(set(day_folders(data_dir)) - visited):  # folders holding no indexed clip
+        file_findings.extend(_unindexed(unvisited, _listing(data_dir / unvisited), hub_running))
+    return clip_findings + sorted(file_findings, key=lambda f: f.path)
+
+
+def _listing(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
+def _unindexed(folder: str, names: set[str], hub_running: bool) -> list[Finding]:
+    """Findings for the files of a clip folder that no row names: clip files, and interrupted writes."""
+    found = []
+    for name in sorted(names):
+        relative = f"{folder}/{name}"
+        if name.endswith(PARTIAL):
+            if not hub_running:
+                found.append(Finding("partial", relative, "an interrupted write; recovered at the next start"))
+        elif name.endswith(".mp4"):
+            found.append(Finding("unindexed", relative, "a clip file with no row in the index"))
+    return found
 
 
 def set_aside_if_damaged(data_dir: Path, now: float) -> list[str]:
@@ -124,7 +161,7 @@ async def repair(data_dir: Path, clock: Clock = time.time) -> list[str]:
             for clip in clips.values():  # retention's interrupted deletions, which recovery finishes
                 if clip.state == "garbage" and not holds_over(clip, held) and clip.id is not None:
                     await audit.log(_deleted(clip, clock(), "its deletion by retention was interrupted"))
-            actions += (await db.write(lambda d: recover(data_dir, d, held))).lines()
+            actions += (await db.write(lambda d: recover(data_dir, d, held, every_folder=True))).lines()
             clips = {c.id: c for c in await db.read(lambda d: query_clips(d, include_garbage=True))}
             for finding in check(data_dir):
                 row = clips.get(finding.clip_id)

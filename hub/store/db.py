@@ -51,9 +51,16 @@ class Connection(sqlite_utils.Database):
 
 
 def connect(
-    path: Path, readonly: bool = False, clock: Clock = time.time, busy_timeout_s: float = BUSY_TIMEOUT_S
+    path: Path,
+    readonly: bool = False,
+    clock: Clock = time.time,
+    busy_timeout_s: float = BUSY_TIMEOUT_S,
+    cache_kib: int | None = None,
 ) -> Connection:
-    """A connection with the hub's settings (WAL, synchronous=FULL, foreign keys); closed again if they fail."""
+    """A connection with the hub's settings (WAL, synchronous=FULL, foreign keys); closed again if they fail.
+
+    `cache_kib`: the most page cache it may keep (SQLite's default is 2,000 KiB).
+    """
     if readonly:
         if not path.exists():
             raise StoreError(f"{path}: no such file; is --data the hub's data folder?")
@@ -66,6 +73,8 @@ def connect(
             db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
+        if cache_kib is not None:
+            db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     except BaseException:
         conn.close()
         raise
@@ -154,7 +163,7 @@ class Database:
     it closes last, SQLite then leaves the WAL and its index (`-wal`, `-shm`)
     in place instead of folding them into the file, so the next open needs no
     new disk space: the audit log opens on a full disk, and only its writes
-    fail.
+    fail. `cache_kib`: each connection's page cache, at most.
     """
 
     def __init__(
@@ -164,13 +173,14 @@ class Database:
         clock: Clock = time.time,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         read_only_reader: bool = False,
+        cache_kib: int | None = None,
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = connect(path, clock=clock, busy_timeout_s=busy_timeout_s)
+        writer = connect(path, clock=clock, busy_timeout_s=busy_timeout_s, cache_kib=cache_kib)
         try:
             migrations.apply(writer)
-            reader = connect(path, read_only_reader, clock, busy_timeout_s)
+            reader = connect(path, read_only_reader, clock, busy_timeout_s, cache_kib)
         except BaseException:
             writer.close()
             raise

@@ -89,3 +89,22 @@ def _clip_zones(db: sqlite_utils.Database) -> None:
     # keys on, DROP TABLE clips deletes every row, and ON DELETE CASCADE every zone row with it.
     db.execute(CLIP_ZONES)
     db.execute("CREATE INDEX clip_zones_zone ON clip_zones (zone, clip_id)")
+
+
+SCANNED_FOLDERS = """
+CREATE TABLE scanned_folders (
+  path TEXT PRIMARY KEY,                  -- a day folder, clips/<camera>/<YYYY-MM-DD>, relative to the data folder
+  mtime_ns INTEGER NOT NULL               -- ns since the Unix epoch: its mtime when recovery last read it whole
+) WITHOUT ROWID
+"""
+
+
+@migrations(name="0004_recovery_reads_only_what_changed")
+def _recovery_reads_only_what_changed(db: sqlite_utils.Database) -> None:
+    # At start-up, recovery finishes interrupted deletions (rows marked garbage: a handful among a million,
+    # found by this partial index without reading the others) and looks for files without a finished row
+    # only in day folders whose mtime changed since it last read them whole (scanned_folders): a clip
+    # renamed into place, a `.partial` left by a crash, a file deleted, each changes its folder's mtime.
+    # An index without rows here (new, rebuilt, or from before this migration) has every folder read once.
+    db.execute("CREATE INDEX clips_garbage ON clips (id) WHERE state = 'garbage'")
+    db.execute(SCANNED_FOLDERS)

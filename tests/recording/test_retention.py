@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from camhub.recording.retention import Limits, enforce, plan
-from camhub.store.index import ClipRecord, open_index, query_clips
+from camhub.privacy.scope import Scope
+from camhub.recording import retention
+from camhub.recording.retention import Limits, enforce, plan, plan_from_index
+from camhub.store.db import connect
+from camhub.store.index import INDEX_FILE, ClipRecord, insert_clip, open_index, query_clips
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
@@ -112,3 +116,61 @@ async def _count(data: Path) -> int:
         return len(await db.read(lambda d: query_clips(d)))
     finally:
         db.close()
+
+
+def test_plan_from_the_index_deletes_what_plan_over_every_clip_does(tmp_path: Path) -> None:
+    """Reading only the clips it may delete changes nothing: per-camera days, holds, budget and free space."""
+    rng = random.Random(5)
+    clips = []
+    db = open_index(tmp_path)
+    try:
+        for n in range(300):
+            camera = rng.choice("abc")
+            start = NOW - rng.uniform(0, 40) * DAY
+            record = ClipRecord(camera, start, start + 30, 30, rng.randrange(1, 1000), "h264", 1, 1, "x", f"c{n}.mp4")
+            clips.append(
+                ClipRecord(**{**record.as_json(), "id": db.write_blocking(lambda d, r=record: insert_clip(d, r))})
+            )
+        clips.sort(key=lambda c: (c.start_time, c.id or 0))
+        reader = connect(tmp_path / INDEX_FILE, readonly=True)
+        total = sum(c.bytes for c in clips)
+        held = [
+            Scope(("b",), int(NOW - 35 * DAY), int(NOW - 25 * DAY)),
+            Scope(("a", "c"), int(NOW - 3 * DAY), int(NOW)),
+        ]
+        for limits, free in [
+            (Limits(days={"b": 10}, default_days=30, max_bytes=None, min_free_bytes=0), 10**9),
+            (Limits(days={"a": 2}, default_days=20, max_bytes=total // 3, min_free_bytes=0), 10**9),
+            (Limits(days={}, default_days=60, max_bytes=None, min_free_bytes=10**6), 10**6 - total // 2),
+            (Limits(days={"c": 1}, default_days=5, max_bytes=1, min_free_bytes=0), 10**9),  # all but the held
+        ]:
+            for scopes in ([], held):
+                expected = [c.id for c in plan(clips, NOW, limits, free, scopes)]
+                got = plan_from_index(reader, NOW, limits, free, scopes)
+                assert [c.id for c in got] == expected, (limits, scopes)
+                assert expected  # each case deletes something
+        reader.close()
+    finally:
+        db.close()
+
+
+async def test_enforce_deletes_in_batches_and_leaves_no_garbage(
+    tmp_path: Path, make_clips: Any, monkeypatch: Any
+) -> None:
+    data = tmp_path / "data"
+    made = make_clips(data, [("a", NOW - (30 - n) * DAY) for n in range(5)] + [("a", NOW)])
+    monkeypatch.setattr(retention, "DELETE_BATCH", 2)
+    db = open_index(data)
+    marked: list[int] = []
+    real_mark = retention.mark_garbage
+    monkeypatch.setattr(retention, "mark_garbage", lambda d, ids: (marked.append(len(ids)), real_mark(d, ids))[1])
+    try:
+        limits = Limits(days={}, default_days=14, max_bytes=None, min_free_bytes=0)
+        deleted = await enforce(db, data, limits, clock=lambda: NOW)
+        left = await db.read(lambda d: query_clips(d, include_garbage=True))
+    finally:
+        db.close()
+    assert [c.id for c in deleted] == [c.id for c in made[:5]]
+    assert marked == [2, 2, 1]
+    assert [c.id for c in left] == [made[5].id]
+    assert not any((data / c.path).exists() for c in made[:5])

@@ -15,7 +15,12 @@ def test_migrations_are_named_recorded_and_rerunnable(tmp_path: Path) -> None:
     open_index(tmp_path).close()  # a second start applies nothing twice
     db = connect(tmp_path / INDEX_FILE, readonly=True)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["0001_cameras_and_clips", "0002_clip_ids_from_file_names", "0003_clip_zones"]
+    assert applied == [
+        "0001_cameras_and_clips",
+        "0002_clip_ids_from_file_names",
+        "0003_clip_zones",
+        "0004_recovery_reads_only_what_changed",
+    ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
 
