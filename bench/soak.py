@@ -37,20 +37,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import datetime
+import collections
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pipeline import HZ, ROOT, HubProcess, all_online, camera_names, cpu_ticks, free_port, hub_config, machine
+from pipeline import HZ, ROOT, HubProcess, all_online, camera_names, cpu_ticks, free_port, hub_config
+from soak_report import HEALTH_TIMEOUT, Sample, report, verdicts, write_csv
 
 from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
@@ -67,27 +67,8 @@ SCENE = Scene(
         MovingObject(start=(-0.1, 0.6), end=(1.1, 0.65), t0=20.0, t1=26.0, size=(0.16, 0.26), color=(40, 70, 190)),
     ),
 )
-RSS_TOLERANCE_MB = 10.0
-RSS_TOLERANCE_FRACTION = 0.05
-LAG_TOLERANCE_MS = 10.0
 HEALTH_EVERY = 1.0  # seconds between /api/health probes
-HEALTH_TIMEOUT = 10.0
 PASSWORD = "soak-bench-password-1"
-
-
-@dataclass
-class Sample:
-    t: float  # seconds since the cameras came online
-    rss_mb: float
-    fds: int
-    threads: int
-    lag_p50_ms: float
-    lag_max_ms: float
-    cpu_pct: float  # % of one core over the interval
-    online: int
-    dropped: int  # 1 while the dropping camera's server is stopped
-    live_bytes: int  # read by all live viewers so far
-    live_reconnects: int
 
 
 # -- /proc
@@ -106,6 +87,60 @@ def proc_status(pid: int) -> tuple[float, int]:
 
 def open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def python_threads(pid: int) -> collections.Counter[str] | None:
+    """The hub's Python threads by name (`py-spy dump`, without pausing it), or None without py-spy."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        return None
+    try:
+        out = subprocess.run(
+            [str(spy), "dump", "--nonblocking", "--pid", str(pid)], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return collections.Counter(re.findall(r'^Thread \S+ \(\w+\): "([^"]*)"', out, re.MULTILINE))
+
+
+# Started in the hub by `--tracemalloc DIR` (as sitecustomize, found through PYTHONPATH): it traces
+# allocations from the start and dumps a snapshot every so often for `python -m tracemalloc`-style diffs.
+TRACEMALLOC_HOOK = """
+import os, sys
+if os.environ.get("SOAK_TRACEMALLOC") and sys.executable == os.environ.get("SOAK_TRACEMALLOC_EXE"):
+    import threading, time, tracemalloc
+    tracemalloc.start()
+    def _dump(folder=os.environ["SOAK_TRACEMALLOC"], every=float(os.environ["SOAK_TRACEMALLOC_EVERY"])):
+        n = 0
+        while True:
+            time.sleep(every)
+            n += 1
+            tracemalloc.take_snapshot().dump(os.path.join(folder, "snapshot-%03d.tracemalloc" % n))
+    threading.Thread(target=_dump, name="soak-tracemalloc", daemon=True).start()
+"""
+
+
+def start_hub(config: dict[str, Any], work: Path, tracemalloc_dir: str | None, every: float) -> HubProcess:
+    """The hub as in bench/pipeline.py; with `tracemalloc_dir`, tracing allocations (only the hub: the
+    environment is set just while it is spawned, so the RTSP servers restarted later do not inherit it)."""
+    if tracemalloc_dir is None:
+        return HubProcess(config, work)
+    hook = work / "tracemalloc-hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(TRACEMALLOC_HOOK)
+    Path(tracemalloc_dir).mkdir(parents=True, exist_ok=True)
+    saved = dict(os.environ)
+    os.environ.update(
+        PYTHONPATH=str(hook),
+        SOAK_TRACEMALLOC=str(Path(tracemalloc_dir).resolve()),
+        SOAK_TRACEMALLOC_EXE=sys.executable,
+        SOAK_TRACEMALLOC_EVERY=str(every),
+    )
+    try:
+        return HubProcess(config, work)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # -- clients of the hub
@@ -226,7 +261,7 @@ async def soak(args: argparse.Namespace, work: Path) -> tuple[list[Sample], dict
     config = hub_config(args.cameras, steady, work / "data", free_port())
     config["cameras"][flaky_name]["inputs"][0]["url"] = flaky.url(flaky_name, "main")
     config["cameras"][flaky_name]["inputs"][1]["url"] = flaky.url(flaky_name, "sub")
-    hub = HubProcess(config, work)
+    hub = start_hub(config, work, args.tracemalloc, args.interval * 30)
     base = f"http://127.0.0.1:{hub.port}"
     plain = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
     owner: aiohttp.ClientSession | None = None
@@ -291,6 +326,8 @@ async def soak(args: argparse.Namespace, work: Path) -> tuple[list[Sample], dict
                 )
                 ticks0, at0 = ticks, at
                 samples.append(sample)
+                if "threads_warm" not in notes and sample.t >= args.minutes * 60 * args.warmup:
+                    notes["threads_warm"] = await asyncio.to_thread(python_threads, hub.pid)
                 if len(samples) % max(1, round(60 / args.interval)) == 0:
                     print(
                         f"{sample.t:6.0f} s: RSS {sample.rss_mb:.1f} MB, {sample.fds} fds, {sample.threads} threads, "
@@ -298,6 +335,8 @@ async def soak(args: argparse.Namespace, work: Path) -> tuple[list[Sample], dict
                         flush=True,
                     )
             await asyncio.sleep(0.2)
+        notes["threads_end"] = await asyncio.to_thread(python_threads, hub.pid)
+        notes["threads_total_end"] = proc_status(hub.pid)[1]
         notes["health_failures"] = probe.failures
         notes["viewer_errors"] = viewers.errors[:20]
         notes["viewer_error_count"] = len(viewers.errors)
@@ -340,130 +379,6 @@ async def clip_count(session: aiohttp.ClientSession, base: str) -> int | None:
     return sum(int(c["clips"]) for c in body["cameras"]) if isinstance(body, dict) and "cameras" in body else None
 
 
-# -- verdict and report
-
-
-@dataclass
-class Verdict:
-    series: str
-    warm: float  # median of the first three measured samples
-    end: float  # median of the last three
-    growth: float  # least-squares slope times the measured span
-    rule: str
-    flat: bool
-
-
-def slope(ts: list[float], ys: list[float]) -> float:
-    """Least-squares slope of ys over ts (per second)."""
-    mt, my = statistics.fmean(ts), statistics.fmean(ys)
-    den = sum((t - mt) ** 2 for t in ts)
-    return sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True)) / den if den else 0.0
-
-
-def verdicts(samples: list[Sample], warmup: float, cameras: int) -> list[Verdict]:
-    cut = samples[-1].t * warmup
-    measured = [s for s in samples if s.t >= cut]
-    ts = [s.t for s in measured]
-    span = ts[-1] - ts[0]
-    out = []
-    for name, unit in (("rss_mb", "MB"), ("fds", ""), ("threads", ""), ("lag_p50_ms", "ms")):
-        ys = [float(getattr(s, name)) for s in measured]
-        warm, end = statistics.median(ys[:3]), statistics.median(ys[-3:])
-        growth = slope(ts, ys) * span
-        if name == "rss_mb":
-            tolerance = min(RSS_TOLERANCE_MB, RSS_TOLERANCE_FRACTION * warm)
-            flat = growth <= tolerance
-            rule = f"slope x span <= {tolerance:.1f} MB (min of {RSS_TOLERANCE_MB:g} MB, {RSS_TOLERANCE_FRACTION:.0%})"
-        elif name == "lag_p50_ms":
-            flat = growth <= LAG_TOLERANCE_MS
-            rule = f"slope x span <= {LAG_TOLERANCE_MS:g} ms"
-        else:
-            # Only samples with every camera connected: a dropped camera's closed sockets lower the floor.
-            steady = [y for s, y in zip(measured, ys, strict=True) if s.online == cameras and not s.dropped]
-            third = max(1, len(steady) // 3)
-            first, last = min(steady[:third]), min(steady[-third:])
-            flat = last <= first
-            rule = f"floor of last third ({last:.0f}) <= floor of first third ({first:.0f}), all cameras online"
-        out.append(Verdict(name + (f" ({unit})" if unit else ""), warm, end, growth, rule, flat))
-    return out
-
-
-def table(results: list[Verdict]) -> str:
-    rows = [
-        "| series | warm | end | growth over the measured part (slope x span) | rule | verdict |",
-        "|---|---|---|---|---|---|",
-    ]
-    for v in results:
-        rows.append(
-            f"| {v.series} | {v.warm:.1f} | {v.end:.1f} | {v.growth:+.2f} | {v.rule} "
-            f"| {'flat' if v.flat else 'RISING'} |"
-        )
-    return "\n".join(rows) + "\n"
-
-
-def report(samples: list[Sample], results: list[Verdict], notes: dict[str, Any], args: argparse.Namespace) -> str:
-    measured = [s for s in samples if s.t >= samples[-1].t * args.warmup]
-    lag_max = max(s.lag_max_ms for s in measured)
-    cpu = statistics.fmean(s.cpu_pct for s in measured)
-    verdict = (
-        "FLAT" if all(v.flat for v in results) else "RISING: " + ", ".join(v.series for v in results if not v.flat)
-    )
-    reconnects = ", ".join("never" if r is None else f"{r:g} s" for r in notes["reconnect_s"]) or "none"
-    lines = [
-        "# Soak benchmark: RSS, open files, threads and event-loop lag over a long run",
-        "",
-        f"Date: {datetime.date.today()}  ",
-        f"Machine: {machine()} (shared: other engineers ran tests and CPU benchmarks on it during the run)  ",
-        f"Command: `.venv/bin/python bench/soak.py --minutes {args.minutes:g} --cameras {args.cameras} "
-        f"--drop-every {args.drop_every:g} --drop-seconds {args.drop_seconds:g} --interval {args.interval:g}`",
-        "",
-        f"**Verdict: {verdict}** ({len(samples)} samples every {args.interval:g} s; the first "
-        f"{args.warmup:.0%} of the run is warm-up and not judged).",
-        "",
-        table(results),
-        "## What ran",
-        "",
-        f"- {args.cameras} simulated cameras from the GStreamer RTSP server on 127.0.0.1, all showing one rendering "
-        f"in lockstep: main {SCENE.width}x{SCENE.height} H.264 at {SCENE.fps} fps recorded by stream copy, sub-stream "
-        "640x360 analysed at 5 fps (modest resolutions: the 2-core machine was shared). The scene loops every "
-        f"{SCENE.duration:g} s with one object crossing for {SCENE.objects[0].t1 - SCENE.objects[0].t0:g} s: one "
-        f"motion event and one clip per camera a minute ({notes.get('clips')} clips indexed at the end).",
-        f"- Camera drops: the last camera has its own RTSP server, stopped for {args.drop_seconds:g} s every "
-        f"{args.drop_every:g} min and restarted on the same port, at {', '.join(f'{d} s' for d in notes['drops'])}. "
-        f"Back online after the server returned: {reconnects}.",
-        f"- Live views open the whole run (logged in as the owner, read and discarded, reconnecting whenever the hub "
-        f"ends a stream): live.mp4 and live.mjpeg of a steady camera and of the dropping one. "
-        f"{samples[-1].live_bytes / 1e6:,.0f} MB read, {samples[-1].live_reconnects} reconnects, "
-        f"{notes['viewer_error_count']} refused or failed attempts.",
-        "- RSS is VmRSS and threads is Threads of /proc/<pid>/status, open files are the entries of /proc/<pid>/fd, "
-        "all of the hub process. Event-loop lag is measured from outside: GET /api/health once a second on a "
-        "kept-alive connection (it does next to nothing, so its latency is the time it waited for the loop); the "
-        f"series is the median per interval; the worst single probe after warm-up took {lag_max:.0f} ms, "
-        f"{notes['health_failures']} probes failed or timed out ({HEALTH_TIMEOUT:g} s). Hub CPU after warm-up: "
-        f"{cpu:.0f}% of one core on average.",
-        "- Rules: RSS and health latency are judged by the least-squares slope over the measured samples, "
-        "projected over the measured span. Open files and threads rise for a moment whenever a camera reconnects, "
-        "a clip is open or a viewer reconnects, and fall while a camera is away; a leak raises their floor, so "
-        "over the measured samples taken with every camera online, the floor (minimum) of the last third must not "
-        "exceed that of the first third.",
-        "- The whole series is in soak.csv beside this file (t is seconds since all cameras were online; "
-        "`dropped` is 1 while the dropping camera's server was stopped).",
-    ]
-    if notes["warnings"]:
-        lines += ["", "Hub warnings (first few):", ""] + [f"- `{w[:200]}`" for w in notes["warnings"][:10]]
-    if notes["viewer_errors"]:
-        lines += ["", "Live-view attempts refused or failed (first few):", ""]
-        lines += [f"- `{e}`" for e in notes["viewer_errors"][:8]]
-    return "\n".join(lines) + "\n"
-
-
-def write_csv(samples: list[Sample], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(Sample)])
-        writer.writeheader()
-        writer.writerows(asdict(s) for s in samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="length of the soak")
@@ -480,13 +395,18 @@ def main() -> None:
         help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)",
     )
     parser.add_argument("--dir", help="where the hub's data folder goes (default: a temp folder)")
+    parser.add_argument(
+        "--tracemalloc",
+        metavar="DIR",
+        help="trace the hub's allocations and dump a snapshot into DIR every 30 intervals (slows the hub)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="camhub-soak-", dir=args.dir) as tmp:
         samples, notes = asyncio.run(soak(args, Path(tmp)))
     if len(samples) < 6:
         sys.exit(f"only {len(samples)} samples; run longer")
     results = verdicts(samples, args.warmup, args.cameras)
-    text = report(samples, results, notes, args)
+    text = report(samples, results, notes, args, SCENE)
     print(text)
     out = Path(args.out)
     out.write_text(text)
