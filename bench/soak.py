@@ -31,6 +31,12 @@ Verdict, after skipping the first `--warmup` fraction of the run:
   Over the measured samples taken with every camera online, the floor (minimum) of the last
   third must not exceed the floor of the first third.
 A series past its tolerance is RISING and the bench exits non-zero.
+
+To tell a leak from a pool that grew: the hub's Python threads are listed by name (py-spy dump)
+at the end of warm-up and at the end, and `--tracemalloc DIR` runs the hub with allocation
+tracing (a sitecustomize hook, nothing in the hub) that dumps a snapshot into DIR every 30
+intervals, to compare with `tracemalloc.Snapshot.load(...).compare_to(...)`. Tracing slows the
+hub and each snapshot costs RSS, so such a run's figures are not the soak's.
 """
 
 from __future__ import annotations
