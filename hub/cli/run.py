@@ -10,9 +10,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from camhub.logs import setup_logging
+
+
+def started_executor(workers: int | None = None) -> ThreadPoolExecutor:
+    """The loop's `to_thread` pool (the size of asyncio's default), with every thread started now.
+
+    The default pool starts a thread only when all the others are busy, so a hub's thread count could
+    step up hours into a run (the soak bench saw one at 7 minutes), which looks like a leak from outside.
+    """
+    workers = workers or min(32, (os.cpu_count() or 1) + 4)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asyncio")
+    # Each submit starts a thread while none is idle; the barrier keeps them all busy until all exist.
+    barrier = threading.Barrier(workers)
+    for started in [pool.submit(barrier.wait, 10.0) for _ in range(workers)]:
+        started.result()
+    return pool
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -26,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose, config.secrets())
 
     async def run(hub: Hub) -> None:
+        asyncio.get_running_loop().set_default_executor(started_executor())
         announce = asyncio.create_task(announce_first_login(hub))
         try:
             await serve(hub, args.seconds)
