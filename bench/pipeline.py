@@ -690,6 +690,15 @@ async def run(args: argparse.Namespace) -> list[Result]:
     return results
 
 
+def add_cache_argument(parser: argparse.ArgumentParser) -> None:
+    """`--cache`: where rendered scenes are kept between runs (shared with bench/soak.py)."""
+    parser.add_argument(
+        "--cache",
+        default=os.environ.get("CAMHUB_SIM_CACHE", str(Path(tempfile.gettempdir()) / "camhub-sim-cache")),
+        help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per N")
@@ -697,11 +706,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds after all cameras are online")
     parser.add_argument("--connect-timeout", type=float, default=90.0, help="seconds for all cameras to come online")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "pipeline.md"))
-    parser.add_argument(
-        "--cache",
-        default=os.environ.get("CAMHUB_SIM_CACHE", str(Path(tempfile.gettempdir()) / "camhub-sim-cache")),
-        help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)",
-    )
+    add_cache_argument(parser)
     parser.add_argument("--dir", help="where the hub's data folders go (default: a temp folder; the disk matters)")
     parser.add_argument("--py-spy", help="folder for py-spy profiles of the hub (perturbs the numbers)")
     parser.add_argument(

@@ -55,7 +55,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pipeline import HZ, ROOT, HubProcess, all_online, camera_names, cpu_ticks, free_port, hub_config
+from pipeline import (
+    HZ,
+    ROOT,
+    HubProcess,
+    add_cache_argument,
+    all_online,
+    camera_names,
+    cpu_ticks,
+    free_port,
+    hub_config,
+)
 from soak_report import HEALTH_TIMEOUT, Sample, report, verdicts, write_csv
 
 from camhub.sim.render import render_scene
@@ -395,11 +405,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.2, help="fraction of the run not judged")
     parser.add_argument("--connect-timeout", type=float, default=120.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "soak.md"))
-    parser.add_argument(
-        "--cache",
-        default=os.environ.get("CAMHUB_SIM_CACHE", str(Path(tempfile.gettempdir()) / "camhub-sim-cache")),
-        help="render cache (default $CAMHUB_SIM_CACHE or /tmp/camhub-sim-cache)",
-    )
+    add_cache_argument(parser)
     parser.add_argument("--dir", help="where the hub's data folder goes (default: a temp folder)")
     parser.add_argument(
         "--tracemalloc",
