@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -174,12 +175,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "audit.md"))
     parser.add_argument("--dir", help="where to build the logs (default: a temp folder; the disk matters)")
     args = parser.parse_args()
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         rows = asyncio.run(run(args.entries, Path(tmp)))
     header = (
         f"# Audit log benchmark\n\nDate: {datetime.date.today()}  \nMachine: {describe()}  \n"
         f"Command: `.venv/bin/python bench/audit.py --entries {args.entries}`  \n"
-        "The machine was shared: other engineers' benchmarks and test suites ran at the same time.\n\n"
+        f"Load average (1 min) at the start {load[0]:.2f}, at the end {os.getloadavg()[0]:.2f} (2 CPUs: above 2, "
+        "the machine was shared and the rates show it).\n\n"
     )
     table = "| measure | worst of 3 (or result) | the three runs | goal | worst meets it |\n|---|---|---|---|---|\n"
     table += "".join(f"| {' | '.join(r)} |\n" for r in rows)
