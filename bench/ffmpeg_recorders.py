@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from machine import cpu_ticks, folder_bytes, rss_bytes  # bench/machine.py
+
 FFMPEG = "ffmpeg"
 SEGMENT_SECONDS = 10
 
@@ -61,24 +63,6 @@ class RecorderResult:
     @property
     def rss_per_camera(self) -> float:
         return self.rss_bytes / self.n
-
-
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of a process, in clock ticks."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 async def measure_recorders(

@@ -59,8 +59,8 @@ from typing import Any
 
 import av
 import yaml
-from ffmpeg_recorders import RecorderResult, measure_recorders, rss_bytes  # bench/ffmpeg_recorders.py
-from machine import describe  # bench/machine.py: run as python bench/<name>.py
+from ffmpeg_recorders import RecorderResult, measure_recorders  # bench/ffmpeg_recorders.py
+from machine import cpu_ticks, describe, folder_bytes, rss_bytes  # bench/machine.py: run as python bench/<name>.py
 
 from camhub.sim.render import AccessUnits, Rendering, render_scene
 from camhub.sim.rtsp import RtspServer
@@ -143,13 +143,6 @@ class Result:
 # -- /proc readings
 
 
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of a whole process (all threads), in clock ticks."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-
-
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) clock ticks of all CPUs since boot."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -180,10 +173,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def startup_bytes(data_dir: Path, pid: int) -> tuple[int, int]:
