@@ -35,8 +35,13 @@ def escape(text: object, *, keep: str = "", also: str = "") -> str:
 
     Characters in `keep` stay as they are; characters in `also` are escaped with a backslash too.
     """
+    text = str(text)
+    # The common case, in C: isprintable() is False for every Cc, Cf, Zl and Zp character (all are
+    # "Other" or "Separator"), so such text needs no escape unless it holds a character of `also`.
+    if text.isprintable() and not any(char in text for char in also):
+        return text
     out = []
-    for char in str(text):
+    for char in text:
         if char in keep:
             out.append(char)
         elif char in also:

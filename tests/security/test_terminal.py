@@ -16,11 +16,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from camhub.terminal import escape, first_control, quote
+from camhub.terminal import _escaped, escape, first_control, quote
 
 from ..privacy.conftest import NEW_PASSWORD, T0, PrivacyHub
 
@@ -196,3 +199,20 @@ def test_clips_prints_file_names_escaped(make_clips, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     _no_forgery(done.stdout)
     assert "\\x1b[2J" in done.stdout
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(), st.sampled_from(["", '"\\']), st.sampled_from(["", "\n"]))
+def test_escape_fast_path_matches_the_character_walk(text: str, also: str, keep: str) -> None:
+    """Printable text returns unchanged without the walk; every other text, as the walk makes it."""
+    walked = "".join(
+        char
+        if char in keep
+        else "\\" + char
+        if char in also
+        else _escaped(char)
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+        else char
+        for char in text
+    )
+    assert escape(text, keep=keep, also=also) == walked
