@@ -12,8 +12,8 @@ ns) over the same window after the same warm-up:
 - pyav-demux: a thread per main stream running `container.demux()` with the hub's RTSP options.
 - py-depay: one asyncio loop for all main streams: DESCRIBE, SETUP `RTP/AVP/TCP;interleaved=0-1`, PLAY,
   `$` framing, RTP header, H.264 single-NAL, STAP-A and FU-A reassembly into Annex B access units.
-  py-depay-paced pauses each socket for --pace-ms after a read; py-depay+packet also builds an
-  `av.Packet` per unit (pts, time base, keyframe flag), as a stream-copy mux would take it.
+  py-depay+packet also builds an `av.Packet` per unit (pts, time base, keyframe flag), as a stream-copy
+  mux would take it.
 - pyav-sub-decode / py-depay-sub-decode: the sub-streams, every frame decoded on one thread.
 - pyav-camera / py-depay-camera: each camera's main (PyAV packets / av.Packets) and sub (decoded) in one
   process: the hub's two readers, without the recorder's mux, motion, index or web server.
@@ -51,7 +51,7 @@ from camhub.capture.media import LIVE_PROBE
 from camhub.sim.rtsp import HOST, RtspServer
 
 ROOT = Path(__file__).resolve().parent.parent
-MAIN_MODES = ("ffmpeg-recorder", "pyav-demux", "py-depay", "py-depay-paced", "py-depay+packet")
+MAIN_MODES = ("ffmpeg-recorder", "pyav-demux", "py-depay", "py-depay+packet")
 SUB_MODES = ("pyav-sub-decode", "py-depay-sub-decode")
 CAMERA_MODES = ("pyav-camera", "py-depay-camera")  # main and sub of each camera, in one process
 MODES = (*MAIN_MODES, *SUB_MODES, *CAMERA_MODES)
@@ -59,7 +59,6 @@ BASE = {**dict.fromkeys(MAIN_MODES, "pyav-demux"), **dict.fromkeys(SUB_MODES, "p
 BASE.update(dict.fromkeys(CAMERA_MODES, "pyav-camera"))
 START_CODE = b"\x00\x00\x00\x01"
 RTP_TIME_BASE = Fraction(1, 90_000)
-PACE_MS = 20.0  # py-depay-paced reads each socket at most this often
 
 
 def task_ns(pid: int) -> int:
@@ -136,10 +135,9 @@ class H264Depacketiser:
 class RtspInterleaved(asyncio.Protocol):
     """One RTSP-over-TCP session: requests answered in turn, then `$`-framed RTP on channel 0 to a depacketiser."""
 
-    def __init__(self, depacketiser: H264Depacketiser, pace: float, counters: Counters) -> None:
+    def __init__(self, depacketiser: H264Depacketiser, counters: Counters) -> None:
         self.depacketiser = depacketiser
         self.counters = counters
-        self.pace = pace
         self.buf = bytearray()
         self.playing = False
         self.answer: asyncio.Future[tuple[dict[str, str], bytes]] | None = None
@@ -171,10 +169,6 @@ class RtspInterleaved(asyncio.Protocol):
             self._response()
         if self.playing:
             self._frames()
-            if self.pace and self.transport is not None:
-                # Let the kernel gather a pace's worth of RTP packets, then take them in one recv.
-                self.transport.pause_reading()
-                asyncio.get_running_loop().call_later(self.pace, self.transport.resume_reading)
 
     def _response(self) -> None:
         head_end = self.buf.find(b"\r\n\r\n")
@@ -216,14 +210,12 @@ class RtspInterleaved(asyncio.Protocol):
         del buf[:pos]
 
 
-async def play(url: str, depacketiser: H264Depacketiser, pace: float, counters: Counters) -> RtspInterleaved:
+async def play(url: str, depacketiser: H264Depacketiser, counters: Counters) -> RtspInterleaved:
     """DESCRIBE, SETUP (RTP/AVP/TCP interleaved 0-1) and PLAY the first video track of `url`; no auth."""
     host_port = url.split("/")[2]
     host, _, port = host_port.partition(":")
     loop = asyncio.get_running_loop()
-    _, client = await loop.create_connection(
-        lambda: RtspInterleaved(depacketiser, pace, counters), host, int(port or 554)
-    )
+    _, client = await loop.create_connection(lambda: RtspInterleaved(depacketiser, counters), host, int(port or 554))
     headers, sdp = await client.request("DESCRIBE", url, 1, {"Accept": "application/sdp"})
     base = headers.get("content-base", url + "/")
     video = sdp.decode("latin-1").split("m=video", 1)[1]
@@ -256,8 +248,8 @@ def unit_sink(kind: str, counters: Counters) -> Callable[[bytes, int, bool], Non
     return sink
 
 
-async def depay_worker(streams: list[tuple[str, str, Counters]], pace: float, ready: threading.Event) -> None:
-    clients = [await play(url, H264Depacketiser(unit_sink(kind, c)), pace, c) for url, kind, c in streams]
+async def depay_worker(streams: list[tuple[str, str, Counters]], ready: threading.Event) -> None:
+    clients = [await play(url, H264Depacketiser(unit_sink(kind, c)), c) for url, kind, c in streams]
     while not all(c.units for _, _, c in streams):
         await asyncio.sleep(0.1)
     ready.set()
@@ -290,7 +282,7 @@ def stream_kinds(mode: str, url: str) -> list[tuple[str, str]]:
     return [(url, kind)]
 
 
-def worker(mode: str, pace: float, urls: list[str]) -> None:
+def worker(mode: str, urls: list[str]) -> None:
     """Read until stdin closes; print READY once every stream delivers, and the counts for each stdin line."""
     streams = [(u, kind, Counters()) for url in urls for u, kind in stream_kinds(mode, url)]
     ready = threading.Event()
@@ -301,7 +293,7 @@ def worker(mode: str, pace: float, urls: list[str]) -> None:
             time.sleep(0.1)
         ready.set()
     else:
-        threading.Thread(target=functools.partial(asyncio.run, depay_worker(streams, pace, ready)), daemon=True).start()
+        threading.Thread(target=functools.partial(asyncio.run, depay_worker(streams, ready)), daemon=True).start()
     ready.wait()
     print("READY", flush=True)
     for _ in sys.stdin:  # a line asks for the counts so far, summed over the streams
@@ -367,8 +359,7 @@ def measure(n: int, round_: int, mode: str, urls: list[str], args: argparse.Name
                     command = recorder_command(url, Path(tmp) / f"cam{i:02d}")
                     procs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, text=True))
             else:
-                pace = args.pace_ms / 1e3 if mode == "py-depay-paced" else 0.0
-                command = [sys.executable, str(Path(__file__)), "--worker", mode, str(pace), *urls]
+                command = [sys.executable, str(Path(__file__)), "--worker", mode, *urls]
                 procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
                 if read_line(procs[0], 60) != "READY":
                     raise RuntimeError(f"{mode}: the worker did not say READY")
@@ -389,19 +380,10 @@ def measure(n: int, round_: int, mode: str, urls: list[str], args: argparse.Name
                     p.kill()
     units, size, frames, reads = ((b - a) / n / window for a, b in zip(counts0, counts1, strict=True))
     user, kernel = cpu1[1] - cpu0[1], cpu1[2] - cpu0[2]
-    return Row(
-        n=n,
-        round=round_,
-        mode=mode,
-        cpu_per_camera=(cpu1[0] - cpu0[0]) / 1e9 / window * 100 / n,
-        sys_share=kernel / max(1, user + kernel) * 100,
-        units_s=units,
-        kbytes_s=size / 1e3,
-        frames_s=frames,
-        reads_s=reads,
-        load1=load,
-        machine_busy=(machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * 100,
-    )
+    busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * 100
+    cpu_per_camera = (cpu1[0] - cpu0[0]) / 1e9 / window * 100 / n
+    kernel_share = kernel / max(1, user + kernel) * 100
+    return Row(n, round_, mode, cpu_per_camera, kernel_share, units, size / 1e3, frames, reads, load, busy)
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
@@ -422,7 +404,12 @@ async def run(args: argparse.Namespace) -> list[Row]:
                         print(f"N={n} {mode}: failed: {exc}", flush=True)
                         continue
                     rows.append(row)
-                    print(f"N={n} round {round_} {mode}: {row.cpu_per_camera:.3f}% a camera ({row})", flush=True)
+                    print(
+                        f"N={n} round {round_} {mode}: {row.cpu_per_camera:.3f}% a camera, {row.units_s:.2f} units/s, "
+                        f"{row.kbytes_s:.1f} kB/s, load {row.load1:.2f}, machine {row.machine_busy:.0f}%",
+                        flush=True,
+                    )
+        write_report(rows, args)  # after each N, so a later N that fails loses nothing
     return rows
 
 
@@ -470,19 +457,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds after every stream delivers")
     parser.add_argument("--rounds", type=int, default=2, help="times each mode is measured per N, interleaved")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--pace-ms", type=float, default=PACE_MS, help="py-depay-paced: read a socket this often")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "rtp_probe.md"))
-    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)  # MODE PACE URL...: one measured process
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)  # MODE URL...: one measured process
     add_cache_argument(parser)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], float(args.worker[1]), args.worker[2:])
+        worker(args.worker[0], args.worker[1:])
         return
     rows = asyncio.run(run(args))
     if not rows:
         sys.exit("nothing measured")
-    text = table(rows)
-    print(text)
+    print(table(rows))
+
+
+def write_report(rows: list[Row], args: argparse.Namespace) -> None:
     out = Path(args.out)
     head = (
         "# RTP probe: a Python RTSP/RTP depacketiser against FFmpeg's RTSP demuxer\n\n"
@@ -493,8 +481,7 @@ def main() -> None:
     # The hand-written reading below the table is kept across runs.
     previous = out.read_text() if out.exists() else ""
     reading = previous[previous.index("## Reading") :] if "## Reading" in previous else ""
-    out.write_text(head + text + ("\n" + reading if reading else ""))
-    out.with_suffix(".json").write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1) + "\n")
+    out.write_text(head + table(rows) + ("\n" + reading if reading else ""))
 
 
 if __name__ == "__main__":
