@@ -80,10 +80,32 @@ class ClipRecord:
         return asdict(self)
 
 
+# A snapshot or thumbnail beside its clip, under the sidecar's name (`camhub.store.files.sidecars`), is
+# stored as this instead of its path (migration 0005): the path is the clip's with another suffix.
+SIDECAR = ""
+SNAPSHOT_SUFFIX, THUMBNAIL_SUFFIX = ".jpg", ".thumb.jpg"
+
+
+def _sidecar_column(column: str, suffix: str) -> str:
+    """SQL giving the path in `column`, read back from SIDECAR (rows an older hub wrote hold the path itself)."""
+    return (
+        f"CASE clips.{column} WHEN '{SIDECAR}' THEN substr(path, 1, length(path) - 4) || '{suffix}' "
+        f"ELSE clips.{column} END AS {column}"
+    )
+
+
+def _sidecar_value(clip_path: str, path: str | None, suffix: str) -> str | None:
+    """What insert_clip stores for a snapshot or thumbnail `path`: SIDECAR when it is the clip's own sidecar."""
+    if path is not None and clip_path.endswith(".mp4") and path == clip_path.removesuffix(".mp4") + suffix:
+        return SIDECAR
+    return path
+
+
 # In ClipRecord's field order, so a row is a ClipRecord's positional arguments.
 COLUMNS = (
-    "cameras.name AS camera, start_time, end_time, duration, bytes, codec, width, height, sha256, "
-    "path, snapshot_path, thumbnail_path, peak_motion, clips.id, state"
+    "cameras.name AS camera, start_time, end_time, duration, bytes, codec, width, height, sha256, path, "
+    f"{_sidecar_column('snapshot_path', SNAPSHOT_SUFFIX)}, {_sidecar_column('thumbnail_path', THUMBNAIL_SUFFIX)}, "
+    "peak_motion, clips.id, state"
 )
 SELECT = f"SELECT {COLUMNS} FROM clips JOIN cameras ON cameras.id = clips.camera_id"
 _Row = tuple[str, float, float, float, int, str, int, int, str, str, str | None, str | None, float | None, int, str]
@@ -118,6 +140,8 @@ def insert_clip(db: Connection, clip: ClipRecord) -> int:
     values.pop("camera")
     zones = sorted(set(values.pop("zones")))
     values["id"] = clip.id if clip.id is not None else clip_id_of(Path(clip.path).name)
+    values["snapshot_path"] = _sidecar_value(clip.path, clip.snapshot_path, SNAPSHOT_SUFFIX)
+    values["thumbnail_path"] = _sidecar_value(clip.path, clip.thumbnail_path, THUMBNAIL_SUFFIX)
     values["camera_id"] = camera_id(db, clip.camera)
     values["created_at"] = db.clock()
     names = ", ".join(values)
