@@ -18,6 +18,11 @@ A clip's zones (the motion zones its event touched) are rows of
 (recovery, repair) or before the zones existed has none: its zones are
 unknown, and it matches no zone filter.
 
+A snapshot or thumbnail beside its clip (`camhub.store.files.sidecars`) is
+stored as SIDECAR ('') and read back as the clip's path with its suffix: a
+third of a row, at a million clips (migration 0005). Other paths are stored
+whole, so rows an older hub wrote read the same.
+
 A clip's id is a hash of its file name (`camhub.store.files.clip_id_of`), so
 rebuilding the index from the files gives every clip its old id. Clips an
 older hub numbered 1, 2, 3... keep those numbers: the first open copies them
@@ -42,14 +47,12 @@ from typing import Any, cast
 import sqlite_utils
 
 from camhub.clock import Clock
-from camhub.durable import write_durably
 from camhub.store.db import Connection, Database, StoreError, connect, rows
 from camhub.store.files import DERIVED_ID_BASE, clip_id_of
+from camhub.store.legacy_ids import keep_legacy_ids
 from camhub.store.schema import migrations
 
 INDEX_FILE = "index.db"
-# {relative clip path: id} of clips an older hub numbered; written once, read when re-indexing.
-LEGACY_IDS_FILE = "clip-ids.json"
 # Page cache of each of the index's connections. At a million clips the b-tree pages above the leaves
 # are about 2 MB, SQLite's default cache: with room for them and the newest clips, a row is one read.
 CACHE_KIB = 16 * 1024
@@ -390,26 +393,3 @@ def reading_index(data_dir: Path) -> Iterator[Connection]:
             yield db
         finally:
             db.close()
-
-
-def legacy_ids(data_dir: Path) -> dict[str, int]:
-    path = data_dir / LEGACY_IDS_FILE
-    try:
-        found = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: cannot read the kept clip ids ({exc}); restore it from a backup") from None
-    if not isinstance(found, dict) or not all(isinstance(k, str) and type(v) is int for k, v in found.items()):
-        raise StoreError(f"{path}: expected an object of clip path to whole-number id; restore it from a backup")
-    return found
-
-
-def keep_legacy_ids(data_dir: Path, found: list[dict[str, Any]]) -> None:
-    """Copy ids an older hub numbered into LEGACY_IDS_FILE, so a rebuilt index can give them back."""
-    if not found:
-        return
-    kept = legacy_ids(data_dir)
-    missing = {r["path"]: r["id"] for r in found if kept.get(r["path"]) != r["id"]}
-    if missing:
-        write_durably(data_dir / LEGACY_IDS_FILE, json.dumps({**kept, **missing}, sort_keys=True).encode())
