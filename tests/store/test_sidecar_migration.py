@@ -191,3 +191,14 @@ def test_an_interrupted_migration_leaves_the_old_index_whole_and_runs_again(tmp_
     open_index(tmp_path).close()
     assert everything(tmp_path) == before
     assert set(stored_pictures(tmp_path)) == {(SIDECAR, SIDECAR)}
+
+
+def test_a_long_copy_says_in_the_log_what_it_does(tmp_path: Path, monkeypatch: Any, caplog: Any) -> None:
+    old_index(tmp_path, [record(f"cam{n % 4}", n) for n in range(1200)])
+    monkeypatch.setattr(schema, "COPY_BATCH", 500)  # "long": more clips than one batch
+    caplog.set_level("INFO", logger="camhub.store.schema")
+    open_index(tmp_path).close()
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0] == "clip index: copying 1200 clips into a smaller table (once, after an upgrade)", said
+    assert any(s.startswith("clip index: 1200 clips copied in ") for s in said), said
+    assert any(s.startswith("clip index: returning ") for s in said), said
