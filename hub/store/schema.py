@@ -202,8 +202,10 @@ def _sidecars_beside_their_clip(db: sqlite_utils.Database) -> None:
         log.info("clip index: %d clips copied in %.0f s", total, time.monotonic() - began)
 
 
-# Free pages beyond this share of the file are returned to the disk by 0006.
+# 0006 returns free pages to the disk when they are more than this share of the file and this many bytes
+# (a new index has a few pages freed by 0005: not worth a VACUUM, nor a line in the log).
 FREE_SHARE_TO_RETURN = 0.1
+FREE_BYTES_TO_RETURN = 1 << 20
 
 
 @migrations(name="0006_return_free_pages", transactional=False)
@@ -213,9 +215,9 @@ def _return_free_pages(db: sqlite_utils.Database) -> None:
     # is not in one: VACUUM is atomic itself, and a start interrupted before this migration is recorded
     # runs it again.
     free, pages = (int(db.execute(f"PRAGMA {p}").fetchone()[0]) for p in ("freelist_count", "page_count"))
-    if not pages or free / pages <= FREE_SHARE_TO_RETURN:
-        return
     page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+    if not pages or free / pages <= FREE_SHARE_TO_RETURN or free * page_size <= FREE_BYTES_TO_RETURN:
+        return
     began = time.monotonic()
     # 0005's pages went through the WAL, which keeps its size after they are folded into the file: emptied
     # first, the VACUUM's own WAL takes its place instead of adding to it (1.4 GB beside a 552 MB index).

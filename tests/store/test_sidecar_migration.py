@@ -147,6 +147,7 @@ def test_the_copy_returns_the_old_tables_pages_to_the_disk(tmp_path: Path, monke
     clips = [record(f"cam{n % 4}", n) for n in range(3000)]
     old_index(tmp_path, clips)
     monkeypatch.setattr(schema, "COPY_BATCH", 700)  # several batches, as at a million clips
+    monkeypatch.setattr(schema, "FREE_BYTES_TO_RETURN", 0)  # a small index's freed pages too
     open_index(tmp_path).close()
     db = connect(tmp_path / INDEX_FILE, readonly=True)
     try:
@@ -196,9 +197,16 @@ def test_an_interrupted_migration_leaves_the_old_index_whole_and_runs_again(tmp_
 def test_a_long_copy_says_in_the_log_what_it_does(tmp_path: Path, monkeypatch: Any, caplog: Any) -> None:
     old_index(tmp_path, [record(f"cam{n % 4}", n) for n in range(1200)])
     monkeypatch.setattr(schema, "COPY_BATCH", 500)  # "long": more clips than one batch
+    monkeypatch.setattr(schema, "FREE_BYTES_TO_RETURN", 0)
     caplog.set_level("INFO", logger="camhub.store.schema")
     open_index(tmp_path).close()
     said = [r.getMessage() for r in caplog.records]
     assert said[0] == "clip index: copying 1200 clips into a smaller table (once, after an upgrade)", said
     assert any(s.startswith("clip index: 1200 clips copied in ") for s in said), said
     assert any(s.startswith("clip index: returning ") for s in said), said
+
+
+def test_a_new_index_starts_without_a_vacuum_or_a_line_in_the_log(tmp_path: Path, caplog: Any) -> None:
+    caplog.set_level("INFO", logger="camhub.store.schema")
+    open_index(tmp_path).close()
+    assert [r.getMessage() for r in caplog.records] == []
