@@ -50,7 +50,7 @@ from camhub.clock import Clock
 from camhub.store.db import Connection, Database, StoreError, connect, rows
 from camhub.store.files import DERIVED_ID_BASE, clip_id_of
 from camhub.store.legacy_ids import keep_legacy_ids
-from camhub.store.schema import migrations
+from camhub.store.schema import migrations, postponed
 
 INDEX_FILE = "index.db"
 # Page cache of each of the index's connections. At a million clips the b-tree pages above the leaves
@@ -365,13 +365,15 @@ def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
     """Open (or create) the index for writing, after checking it is intact; rows are stamped by `clock`."""
     path = data_dir / INDEX_FILE
     with _naming_the_index(path, "open"):
+        stop_before = None
         if path.exists() and path.stat().st_size:
             probe = connect(path, readonly=True)
             try:
                 _check_intact(probe, path)
+                stop_before = postponed(probe, path)
             finally:
                 probe.close()
-        db = Database(path, migrations, clock, cache_kib=CACHE_KIB)
+        db = Database(path, migrations, clock, cache_kib=CACHE_KIB, stop_before=stop_before)
     try:
         keep_legacy_ids(
             data_dir, db.write_blocking(lambda d: rows(d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE]))

@@ -8,6 +8,7 @@ an interrupted copy must leave the old index whole.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,35 @@ def test_a_new_index_starts_without_a_vacuum_or_a_line_in_the_log(tmp_path: Path
     caplog.set_level("INFO", logger="camhub.store.schema")
     open_index(tmp_path).close()
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_without_room_on_the_disk_the_rewrite_waits_and_the_index_works(
+    tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    old_index(tmp_path, clips_before_0005())
+    before = everything(tmp_path)
+    full = shutil.disk_usage(tmp_path)._replace(free=100_000)  # a disk kept full of clips
+    with monkeypatch.context() as patched:
+        patched.setattr(schema.shutil, "disk_usage", lambda _: full)
+        db = open_index(tmp_path)
+        try:
+            applied = [m.name for m in migrations.applied(db.write_blocking(lambda d: d))]
+            assert applied[-1] == "0004_recovery_reads_only_what_changed"
+            new = record("yard", 900)
+            db.write_blocking(lambda d: insert_clip(d, new))  # recording goes on meanwhile
+        finally:
+            db.close()
+    assert any("0005_sidecars_beside_their_clip postponed" in r.getMessage() for r in caplog.records)
+    assert everything(tmp_path) == [*before, ClipRecord(**{**new.as_json(), "id": everything(tmp_path)[-1].id})]
+    open_index(tmp_path).close()  # a start with room
+    db_after = connect(tmp_path / INDEX_FILE, readonly=True)
+    try:
+        assert [m.name for m in migrations.applied(db_after)][-1] == "0006_return_free_pages"
+    finally:
+        db_after.close()
+    assert everything(tmp_path)[:-1] == before
+    assert set(stored_pictures(tmp_path)) == {
+        (SIDECAR, SIDECAR),
+        ("pictures/a.jpg", "clips/porch/2026-09-21/porch_000100.jpg"),
+        (None, None),
+    }
