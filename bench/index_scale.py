@@ -1,6 +1,7 @@
 """A million clips: the clip index's queries, start-up, retention, `camhub check` and size at scale.
 
     .venv/bin/python bench/index_scale.py [--clips 1000000] [--data DIR] [--out bench/results/index_scale.md]
+    .venv/bin/python bench/index_scale.py --upgrade [--clips 1000000]   # the migration of an older index
 
 Fills a data folder's index.db (the hub's own schema, opened by
 `camhub.store.index.open_index`) with `--clips` rows across 16 cameras and
@@ -17,7 +18,12 @@ Then measures, through the code the hub runs:
 - a retention pass (`enforce`) deleting the oldest day of clips;
 - `camhub check` (the CLI, output to /dev/null): with rows only, every clip
   without a file is a `missing` finding;
-- the index's size on disk after a checkpoint.
+- the index's size on disk after a checkpoint, and each table's and index's share.
+
+With `--upgrade` it fills the schema of a hub before migration 0005 (full
+snapshot and thumbnail paths) and measures instead what an upgrading hub's
+first start does: the migrations, their time, and the size before and after;
+appended to the results.
 
 Goals (issue 15): range queries p99 < 5 ms, start-up < 5 s, a retention pass
 < 10 s, index < 500 MB at 1,000,000 clips.
@@ -35,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,8 +52,9 @@ from camhub.recording.retention import Limits, enforce
 from camhub.store.check import check
 from camhub.store.db import connect
 from camhub.store.files import CLIPS_DIR, PARTIAL, clip_id_of, sha256_of
-from camhub.store.index import INDEX_FILE, camera_id, open_index, query_clips
+from camhub.store.index import INDEX_FILE, SIDECAR, camera_id, open_index, query_clips
 from camhub.store.recovery import recover
+from camhub.store.schema import migrations
 
 CAMERAS = [f"cam{n:02d}" for n in range(16)]
 YEAR_START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -87,13 +95,21 @@ def clip_rows(clips: int, rng: random.Random) -> list[tuple[object, ...]]:
     return out
 
 
-def fill(data: Path, clips: int, sample: Path) -> tuple[float, int]:
-    """Bulk-insert the rows (the hub's schema, made by open_index), and real files for a sample."""
+# The first migration an index filled with `before_0005` has not had.
+SIDECAR_MIGRATION = "0005_sidecars_beside_their_clip"
+
+
+def fill(data: Path, clips: int, sample: Path, before_0005: bool = False) -> tuple[float, int]:
+    """Bulk-insert the rows (the hub's schema, made by its migrations), and real files for a sample.
+
+    `before_0005`: the schema and rows of a hub before migration 0005 (full sidecar paths), to upgrade.
+    """
     began = time.perf_counter()
-    open_index(data).close()  # the schema, by the hub's migrations
+    data.mkdir(parents=True, exist_ok=True)
+    db = connect(data / INDEX_FILE)
+    migrations.apply(db, stop_before=SIDECAR_MIGRATION if before_0005 else None)
     rng = random.Random(15)
     made = clip_rows(clips, rng)
-    db = connect(data / INDEX_FILE)
     db.execute("PRAGMA synchronous=OFF")  # the fill is set-up, not what is measured
     db.execute("PRAGMA cache_size=-262144")
     ids = {c: camera_id(db, c) for c in CAMERAS}
@@ -108,10 +124,11 @@ def fill(data: Path, clips: int, sample: Path) -> tuple[float, int]:
             clip_id = clip_id_of(name)
             stem = path.removesuffix(".mp4")
             real = n in sampled
+            pictures = (f"{stem}.jpg", f"{stem}.thumb.jpg") if before_0005 else (SIDECAR, SIDECAR)
             rows.append(
                 (
                     *(clip_id, ids[str(camera)], start, end, duration, sample_bytes if real else size, "h264"),
-                    *(1920, 1080, sample_sha if real else f"{clip_id:064x}", path, f"{stem}.jpg", f"{stem}.thumb.jpg"),
+                    *(1920, 1080, sample_sha if real else f"{clip_id:064x}", path, *pictures),
                     *(round(rng.random(), 3), "ok", end),
                 )
             )
@@ -273,6 +290,77 @@ def index_bytes(data: Path) -> int:
     return sum(p.stat().st_size for p in data.glob(INDEX_FILE + "*"))
 
 
+def index_parts(data: Path) -> str:
+    """Each table's and index's MB in the file (and of it, MB unused inside its pages), largest first."""
+    db = connect(data / INDEX_FILE, readonly=True)
+    try:
+        found = db.execute(
+            "SELECT name, SUM(pgsize), SUM(unused) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8"
+        ).fetchall()
+        free = int(db.execute("PRAGMA freelist_count").fetchone()[0]) * int(
+            db.execute("PRAGMA page_size").fetchone()[0]
+        )
+    finally:
+        db.close()
+    parts = [f"{name} {size / 1e6:.1f} ({unused / 1e6:.1f} unused)" for name, size, unused in found]
+    return ", ".join(parts) + f"; free pages {free / 1e6:.1f}"
+
+
+def watch_size(data: Path, peak: list[int], done: threading.Event) -> None:
+    """The most disk used beyond what was used at the start, on the data folder's file system, every 0.1 s.
+
+    SQLite's temporary files (the sorts of CREATE INDEX, VACUUM's copy) are unlinked as they open, so
+    they are counted by the file system's use, not by name; other processes' writes count too.
+    """
+    began = shutil.disk_usage(data).used
+    while not done.wait(0.1):
+        peak[0] = max(peak[0], shutil.disk_usage(data).used - began)
+
+
+def upgrade(clips: int, out: Path) -> None:
+    """An index of the schema before 0005, filled, then opened by the hub: the migrations' time and sizes."""
+    with tempfile.TemporaryDirectory(prefix="index-upgrade-") as tmp:
+        data = Path(tmp) / "data"
+        sample = tiny_mp4(Path(tmp))
+        fill_s, n = fill(data, clips, sample, before_0005=True)
+        before, parts_before = index_bytes(data), index_parts(data)
+        print(f"filled {n:,} clips in {fill_s:.1f} s: {before / 1e6:.0f} MB ({parts_before})", flush=True)
+        began = time.perf_counter()
+        peak = [0]
+        done = threading.Event()
+        watcher = threading.Thread(target=watch_size, args=(data, peak, done))
+        watcher.start()
+        try:
+            open_index(data).close()
+        finally:
+            done.set()
+            watcher.join()
+        migrated_s = time.perf_counter() - began
+        after, parts_after = index_bytes(data), index_parts(data)
+        open_s, recover_s, _ = asyncio.run(start_up(data))
+    lines = [
+        "| measure | result |",
+        "|---|---|",
+        f"| index before 0005 ({n:,} clips, after a checkpoint) | {before / 1e6:.0f} MB: {parts_before} |",
+        f"| first start after the upgrade: `open_index`, migrations 0005 and 0006 | {migrated_s:.1f} s |",
+        f"| meanwhile, the most disk used beyond the old index (db, WAL, SQLite's temporary files; "
+        f"the machine's other writes too) | {peak[0] / 1e6:.0f} MB |",
+        f"| index after the upgrade | {after / 1e6:.0f} MB: {parts_after} |",
+        f"| the start after: open {open_s:.2f} s + recovery {recover_s:.2f} s | {open_s + recover_s:.2f} s |",
+    ]
+    print("\n".join(lines))
+    section = [
+        "",
+        f"## Upgrading an index from before migration 0005 ({datetime.date.today().isoformat()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end)",
+        "",
+        f"Command: `.venv/bin/python bench/index_scale.py --upgrade --clips {clips}`",
+        "",
+    ]
+    with out.open("a") as f:
+        f.write("\n".join(section + lines) + "\n")
+
+
 def verdict(value: float, goal: float) -> str:
     return "met" if value < goal else "MISSED"
 
@@ -304,15 +392,21 @@ def main() -> None:
     parser.add_argument(
         "--queries-only", action="store_true", help="only the queries, on the filled --data; appended to --out"
     )
+    parser.add_argument(
+        "--upgrade", action="store_true", help="only the migration of an index from before 0005; appended to --out"
+    )
     args = parser.parse_args()
     if args.queries_only:
         return queries_again(args.data, args.out)
+    if args.upgrade:
+        return upgrade(args.clips, args.out)
     with tempfile.TemporaryDirectory(prefix="index-scale-") as tmp:
         data = args.data or Path(tmp) / "data"
         sample = tiny_mp4(Path(tmp))
         fill_s, n = fill(data, args.clips, sample)
         print(f"filled {n:,} clips in {fill_s:.1f} s", flush=True)
-        size = index_bytes(data)
+        size, parts = index_bytes(data), index_parts(data)
+        print(f"index: {size / 1e6:.0f} MB ({parts})", flush=True)
         first_open, first_recover, _ = asyncio.run(start_up(data))
         plant_crash(data, sample)
         open_s, recover_s, recovered = asyncio.run(start_up(data))
@@ -352,6 +446,7 @@ def main() -> None:
     lines.append(
         f"| index on disk (db + WAL after a checkpoint) | {size / 1e6:.0f} MB | < 500 MB | {verdict(size, 500e6)} |"
     )
+    lines.append(f"| of which, MB | {parts} | | |")
     print("\n".join(lines))
     header = [
         "# A million clips: the clip index at scale",

@@ -163,7 +163,8 @@ class Database:
     it closes last, SQLite then leaves the WAL and its index (`-wal`, `-shm`)
     in place instead of folding them into the file, so the next open needs no
     new disk space: the audit log opens on a full disk, and only its writes
-    fail. `cache_kib`: each connection's page cache, at most.
+    fail. `cache_kib`: each connection's page cache, at most. `stop_before`: a
+    migration left pending this time, with those after it.
     """
 
     def __init__(
@@ -174,12 +175,13 @@ class Database:
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         read_only_reader: bool = False,
         cache_kib: int | None = None,
+        stop_before: str | None = None,
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = connect(path, clock=clock, busy_timeout_s=busy_timeout_s, cache_kib=cache_kib)
         try:
-            migrations.apply(writer)
+            migrations.apply(writer, stop_before=stop_before)
             reader = connect(path, read_only_reader, clock, busy_timeout_s, cache_kib)
         except BaseException:
             writer.close()

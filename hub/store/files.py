@@ -30,7 +30,7 @@ PARTIAL = TMP_SUFFIX
 _NAME = re.compile(r"^(?P<camera>[a-z0-9][a-z0-9_-]*)_(?P<start>\d{8}T\d{6}\.\d{3}Z)_(?P<nonce>[0-9a-f]{6})\.mp4$")
 
 # Ids derived from a file name lie in [2**52, 2**53): above every id an older hub numbered 1, 2, 3...
-# (those are kept, see camhub.store.index.LEGACY_IDS_FILE), and exact in every JSON reader.
+# (those are kept, see camhub.store.legacy_ids.LEGACY_IDS_FILE), and exact in every JSON reader.
 DERIVED_ID_BASE = 2**52
 
 

@@ -18,6 +18,11 @@ A clip's zones (the motion zones its event touched) are rows of
 (recovery, repair) or before the zones existed has none: its zones are
 unknown, and it matches no zone filter.
 
+A snapshot or thumbnail beside its clip (`camhub.store.files.sidecars`) is
+stored as SIDECAR ('') and read back as the clip's path with its suffix: a
+third of a row, at a million clips (migration 0005). Other paths are stored
+whole, so rows an older hub wrote read the same.
+
 A clip's id is a hash of its file name (`camhub.store.files.clip_id_of`), so
 rebuilding the index from the files gives every clip its old id. Clips an
 older hub numbered 1, 2, 3... keep those numbers: the first open copies them
@@ -42,14 +47,12 @@ from typing import Any, cast
 import sqlite_utils
 
 from camhub.clock import Clock
-from camhub.durable import write_durably
 from camhub.store.db import Connection, Database, StoreError, connect, rows
 from camhub.store.files import DERIVED_ID_BASE, clip_id_of
-from camhub.store.schema import migrations
+from camhub.store.legacy_ids import keep_legacy_ids
+from camhub.store.schema import migrations, postponed
 
 INDEX_FILE = "index.db"
-# {relative clip path: id} of clips an older hub numbered; written once, read when re-indexing.
-LEGACY_IDS_FILE = "clip-ids.json"
 # Page cache of each of the index's connections. At a million clips the b-tree pages above the leaves
 # are about 2 MB, SQLite's default cache: with room for them and the newest clips, a row is one read.
 CACHE_KIB = 16 * 1024
@@ -80,10 +83,32 @@ class ClipRecord:
         return asdict(self)
 
 
+# A snapshot or thumbnail beside its clip, under the sidecar's name (`camhub.store.files.sidecars`), is
+# stored as this instead of its path (migration 0005): the path is the clip's with another suffix.
+SIDECAR = ""
+SNAPSHOT_SUFFIX, THUMBNAIL_SUFFIX = ".jpg", ".thumb.jpg"
+
+
+def _sidecar_column(column: str, suffix: str) -> str:
+    """SQL giving the path in `column`, read back from SIDECAR (rows an older hub wrote hold the path itself)."""
+    return (
+        f"CASE clips.{column} WHEN '{SIDECAR}' THEN substr(path, 1, length(path) - 4) || '{suffix}' "
+        f"ELSE clips.{column} END AS {column}"
+    )
+
+
+def _sidecar_value(clip_path: str, path: str | None, suffix: str) -> str | None:
+    """What insert_clip stores for a snapshot or thumbnail `path`: SIDECAR when it is the clip's own sidecar."""
+    if path is not None and clip_path.endswith(".mp4") and path == clip_path.removesuffix(".mp4") + suffix:
+        return SIDECAR
+    return path
+
+
 # In ClipRecord's field order, so a row is a ClipRecord's positional arguments.
 COLUMNS = (
-    "cameras.name AS camera, start_time, end_time, duration, bytes, codec, width, height, sha256, "
-    "path, snapshot_path, thumbnail_path, peak_motion, clips.id, state"
+    "cameras.name AS camera, start_time, end_time, duration, bytes, codec, width, height, sha256, path, "
+    f"{_sidecar_column('snapshot_path', SNAPSHOT_SUFFIX)}, {_sidecar_column('thumbnail_path', THUMBNAIL_SUFFIX)}, "
+    "peak_motion, clips.id, state"
 )
 SELECT = f"SELECT {COLUMNS} FROM clips JOIN cameras ON cameras.id = clips.camera_id"
 _Row = tuple[str, float, float, float, int, str, int, int, str, str, str | None, str | None, float | None, int, str]
@@ -118,6 +143,8 @@ def insert_clip(db: Connection, clip: ClipRecord) -> int:
     values.pop("camera")
     zones = sorted(set(values.pop("zones")))
     values["id"] = clip.id if clip.id is not None else clip_id_of(Path(clip.path).name)
+    values["snapshot_path"] = _sidecar_value(clip.path, clip.snapshot_path, SNAPSHOT_SUFFIX)
+    values["thumbnail_path"] = _sidecar_value(clip.path, clip.thumbnail_path, THUMBNAIL_SUFFIX)
     values["camera_id"] = camera_id(db, clip.camera)
     values["created_at"] = db.clock()
     names = ", ".join(values)
@@ -338,13 +365,15 @@ def open_index(data_dir: Path, clock: Clock = time.time) -> Database:
     """Open (or create) the index for writing, after checking it is intact; rows are stamped by `clock`."""
     path = data_dir / INDEX_FILE
     with _naming_the_index(path, "open"):
+        stop_before = None
         if path.exists() and path.stat().st_size:
             probe = connect(path, readonly=True)
             try:
                 _check_intact(probe, path)
+                stop_before = postponed(probe, path)
             finally:
                 probe.close()
-        db = Database(path, migrations, clock, cache_kib=CACHE_KIB)
+        db = Database(path, migrations, clock, cache_kib=CACHE_KIB, stop_before=stop_before)
     try:
         keep_legacy_ids(
             data_dir, db.write_blocking(lambda d: rows(d, "SELECT id, path FROM clips WHERE id < ?", [DERIVED_ID_BASE]))
@@ -366,26 +395,3 @@ def reading_index(data_dir: Path) -> Iterator[Connection]:
             yield db
         finally:
             db.close()
-
-
-def legacy_ids(data_dir: Path) -> dict[str, int]:
-    path = data_dir / LEGACY_IDS_FILE
-    try:
-        found = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: cannot read the kept clip ids ({exc}); restore it from a backup") from None
-    if not isinstance(found, dict) or not all(isinstance(k, str) and type(v) is int for k, v in found.items()):
-        raise StoreError(f"{path}: expected an object of clip path to whole-number id; restore it from a backup")
-    return found
-
-
-def keep_legacy_ids(data_dir: Path, found: list[dict[str, Any]]) -> None:
-    """Copy ids an older hub numbered into LEGACY_IDS_FILE, so a rebuilt index can give them back."""
-    if not found:
-        return
-    kept = legacy_ids(data_dir)
-    missing = {r["path"]: r["id"] for r in found if kept.get(r["path"]) != r["id"]}
-    if missing:
-        write_durably(data_dir / LEGACY_IDS_FILE, json.dumps({**kept, **missing}, sort_keys=True).encode())

@@ -44,12 +44,12 @@ from camhub.store.index import (
     delete_rows,
     garbage_clips,
     insert_clip,
-    legacy_ids,
     mark_ok,
     paths_in_folder,
     scanned_folders,
     set_scanned_folders,
 )
+from camhub.store.legacy_ids import legacy_ids
 from camhub.store.mp4 import complete_length
 
 log = logging.getLogger(__name__)

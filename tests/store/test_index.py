@@ -20,6 +20,8 @@ def test_migrations_are_named_recorded_and_rerunnable(tmp_path: Path) -> None:
         "0002_clip_ids_from_file_names",
         "0003_clip_zones",
         "0004_recovery_reads_only_what_changed",
+        "0005_sidecars_beside_their_clip",
+        "0006_return_free_pages",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
