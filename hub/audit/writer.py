@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from camhub.audit.canonical import entry_parts
 from camhub.audit.errors import AuditDamaged, AuditError, restore_advice
-from camhub.audit.events import AuditEvent, LogCreated
+from camhub.audit.events import AuditEvent, LogCreated, own_fields
 from camhub.audit.merkle import CompactRange, root_of
 from camhub.audit.note import (
     Checkpoint,
@@ -81,7 +81,9 @@ class PreparedEntry(NamedTuple):
     @classmethod
     def of(cls, event: AuditEvent) -> PreparedEntry:
         """Raises AuditError naming the field when the event holds something the log cannot."""
-        return cls(*entry_parts(round(event.time * 1000), event.actor, event.name, event.fields()))
+        # The fields as they are, not `event.fields()`: the encoders write tuples as lists already.
+        fields = {name: getattr(event, name) for name in own_fields(type(event))}
+        return cls(*entry_parts(round(event.time * 1000), event.actor, event.name, fields))
 
 
 @dataclass(frozen=True)
