@@ -96,6 +96,8 @@ def _verify(
                 else:
                     chunk = conn.execute(CHUNK_SQL, (start, end)).fetchall()
                     checked = check_chunk(start, chunk) if len(chunk) == end - start else None
+                if checked is not None and len(checked.leaves) != end - start:
+                    checked = None
                 if not run.chunk_at_once(checked):
                     run.entry_by_entry(conn.execute(_ROWS_FROM_SQL, (start, end - start)).fetchall())
         finally:
