@@ -43,6 +43,9 @@ def _not_json(value: Any) -> NoReturn:
 _c_encoder = _json.make_encoder(None, _not_json, _json.encode_basestring, None, ":", ",", True, False, False)
 
 
+_quoted = _json.encode_basestring  # a string as that encoder writes it
+
+
 def _stdlib_dumps(value: Any) -> str:
     return "".join(_c_encoder(value, 0))
 
@@ -154,11 +157,9 @@ def entry_parts(time_ms: int, actor: str, event: str, fields: dict[str, Any]) ->
         and type(fields) is dict
         and _plain(fields)
     ):
-        # One encoding of the envelope's first three keys, '{"actor":..,"event":..,"fields":{..}}',
-        # then its closing brace becomes the index's place.
-        text = _stdlib_dumps({"actor": actor, "event": event, "fields": fields})
+        text = f'{{"actor":{_quoted(actor)},"event":{_quoted(event)},"fields":{_stdlib_dumps(fields)},"index":'
         try:
-            return (text[:-1] + ',"index":').encode("utf-8"), b',"time_ms":%d}' % time_ms
+            return text.encode("utf-8"), b',"time_ms":%d}' % time_ms
         except UnicodeEncodeError:
             pass  # a lone surrogate: the checked way names where
     check_value(fields, f"event {event}")
