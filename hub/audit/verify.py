@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -185,8 +186,12 @@ class _Pass:
         if self.next_cp < len(self.pending) and self.pending[self.next_cp][1] <= start:
             return False  # a checkpoint of size 0
         keyed = list(checked.keyed)
-        stops = sorted({size for _, size, _ in self.pending[self.next_cp :] if size <= end} | {end})
-        for stop in stops:
+        stops = {end}
+        for _, size, _ in islice(self.pending, self.next_cp, None):  # by size: only the chunk's, not every later one
+            if size > end:
+                break
+            stops.add(size)
+        for stop in sorted(stops):
             while keyed and keyed[0][0] < stop:
                 self._decoded(*keyed.pop(0))
             self.tree.add_leaves(checked.leaves[self.tree.size - start : stop - start])
