@@ -145,11 +145,11 @@ class AuditLog:
         one after another with nothing in between. An event the log cannot hold
         raises AuditError naming it before anything is queued.
         """
+        if not events:
+            return []
         if self._closed:
             names = ", ".join(sorted({event.name for event in events}))
             raise AuditError(f"{self.folder}: the audit log is closed; {names} were not logged")
-        if not events:
-            return []
         return await self._queue([PreparedEntry.of(event) for event in events])
 
     async def _queue(self, entries: list[PreparedEntry]) -> list[Receipt]:
