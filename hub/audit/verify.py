@@ -124,7 +124,7 @@ def _verify(
 CHUNK = 8192  # rows fetched and checked at a time
 # With a second process: it checks this share of the chunks, the last ones, while this process
 # checks the first ones and then builds the tree over all (so it takes a little more than half).
-WORKER_SHARE = 0.55
+WORKER_SHARE = 0.58
 # Below this many entries verify takes well under a second and a new process costs a few tenths.
 WORKER_FROM = 100_000
 _ROWS_FROM_SQL = "SELECT idx, entry, leaf_hash FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?"
