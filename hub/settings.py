@@ -244,8 +244,9 @@ class CameraSettings:
                 after.motion(cfg.motion)
             except ValueError as exc:
                 raise SettingRefused(f"the motion settings do not fit together: {exc}") from None
-            for key, new in changed.items():
-                await self.audit.append(
+            # One entry per changed key, all in one audit transaction: logged together or not at all.
+            await self.audit.append_many(
+                [
                     SettingChanged(
                         time=self.clock(),
                         actor=actor,
@@ -254,7 +255,9 @@ class CameraSettings:
                         new=logged(new),
                         source=source,
                     )
-                )
+                    for key, new in changed.items()
+                ]
+            )
             kept = {c: dict(entries) for c, entries in self._kept.items()}
             for key, new in changed.items():
                 entry = {

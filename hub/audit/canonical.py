@@ -19,8 +19,9 @@ holds the two to the same bytes.
 
 from __future__ import annotations
 
+import _json
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import rfc8785
 
@@ -29,11 +30,24 @@ from camhub.audit.errors import AuditError
 # The largest integer every JSON reader holds exactly (IEEE double).
 MAX_SAFE_INT = 2**53 - 1
 ENTRY_KEYS = ("actor", "event", "fields", "index", "time_ms")
-# RFC 8785 3.2.2.2 escapes exactly what this encoder escapes with ensure_ascii=False
-# (quote, backslash, control characters, \u00xx in lower case) and writes the rest as is.
-_stdlib_dumps = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+
+
+def _not_json(value: Any) -> NoReturn:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# The stdlib's C JSON encoder as json.dumps(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+# allow_nan=False, check_circular=False) builds it, made once: `dumps` builds a new one per call.
+# RFC 8785 3.2.2.2 escapes exactly what it escapes with ensure_ascii=False (quote, backslash,
+# control characters, \u00xx in lower case) and writes the rest as is.
+_c_encoder = _json.make_encoder(None, _not_json, _json.encode_basestring, None, ":", ",", True, False, False)
+
+
+_quoted = _json.encode_basestring  # a string as that encoder writes it
+
+
+def _stdlib_dumps(value: Any) -> str:
+    return "".join(_c_encoder(value, 0))
 
 
 def is_text(value: str) -> bool:
@@ -143,9 +157,7 @@ def entry_parts(time_ms: int, actor: str, event: str, fields: dict[str, Any]) ->
         and type(fields) is dict
         and _plain(fields)
     ):
-        text = (
-            f'{{"actor":{_stdlib_dumps(actor)},"event":{_stdlib_dumps(event)},"fields":{_stdlib_dumps(fields)},"index":'
-        )
+        text = f'{{"actor":{_quoted(actor)},"event":{_quoted(event)},"fields":{_stdlib_dumps(fields)},"index":'
         try:
             return text.encode("utf-8"), b',"time_ms":%d}' % time_ms
         except UnicodeEncodeError:

@@ -25,7 +25,7 @@ class AuditEvent:
     def fields(self) -> dict[str, Any]:
         """The event's own fields as JSON values (tuples become lists)."""
         out: dict[str, Any] = {}
-        for name in _own_fields(type(self)):
+        for name in own_fields(type(self)):
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
@@ -34,7 +34,7 @@ class AuditEvent:
 _OWN_FIELDS: dict[type[AuditEvent], tuple[str, ...]] = {}
 
 
-def _own_fields(kind: type[AuditEvent]) -> tuple[str, ...]:
+def own_fields(kind: type[AuditEvent]) -> tuple[str, ...]:
     """An event class's field names beyond time and actor, in declaration order (looked up once per class)."""
     names = _OWN_FIELDS.get(kind)
     if names is None:

@@ -11,8 +11,12 @@ Appends that arrive while a commit is running wait and then go together in
 the next transaction (group commit), so many concurrent appends cost one
 fsync. Each append canonicalises its event on the caller's side and queues
 it; one committer task at a time takes everything queued (up to
-`MAX_BATCH`), commits it on the writer thread, answers each append with its
-receipt once that transaction is on disk, and goes on while more waits.
+`MAX_BATCH` entries), commits it on the writer thread, answers each append
+with its receipt once that transaction is on disk, and goes on while more
+waits. `append_many` queues several events as one item with one future: the
+same committer, the same order, the same durability, without an awaiting
+task per event (which costs a caller more than the log does; see
+bench/results/audit.md).
 The log is one database of the shared SQLite layer (`camhub.store.db`):
 commits run on its writer thread (`LogWriter`), proofs on its reader
 thread. `run_checkpoints` is the task that signs a fresh checkpoint of an
@@ -30,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,10 +52,12 @@ T = TypeVar("T")
 CheckpointListener = Callable[[Checkpoint], None]
 AUDIT_FOLDER = "audit"  # the log's folder under the data folder
 CHECKPOINT_INTERVAL_S = 600
-# The most entries one transaction takes: a bound on its memory and on how long the
-# writer thread holds the GIL; under any real load a batch is far smaller.
+# The most entries one transaction takes from the queue: a bound on its memory and on how
+# long the writer thread holds the GIL; under any real load a batch is far smaller. One
+# `append_many` is never split, so a larger one goes alone in its own transaction.
 MAX_BATCH = 10_000
-Pending = tuple[PreparedEntry, "asyncio.Future[Receipt]"]
+# What an append queues: its entries (one, or an append_many's) and the future their receipts settle.
+Pending = tuple[list[PreparedEntry], "asyncio.Future[list[Receipt]]"]
 
 
 class AuditLog:
@@ -127,25 +133,55 @@ class AuditLog:
         if self._closed:
             raise AuditError(f"{self.folder}: the audit log is closed; {event.name} was not logged")
         prepared = PreparedEntry.of(event)  # refuse here, not inside someone's batch
-        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._pending.append((prepared, future))
+        (receipt,) = await self._queue([prepared])
+        return receipt
+
+    async def append_many(self, events: Sequence[AuditEvent]) -> list[Receipt]:
+        """Log `events` as consecutive entries, in their order; returns once all are on disk.
+
+        One transaction holds them all: either every event is logged or, on an
+        error, none is. They take their indexes together, after the appends
+        called before and before the ones called after, exactly as if appended
+        one after another with nothing in between. An event the log cannot hold
+        raises AuditError naming it before anything is queued.
+        """
+        if not events:
+            return []
+        if self._closed:
+            names = ", ".join(sorted({event.name for event in events}))
+            raise AuditError(f"{self.folder}: the audit log is closed; {names} were not logged")
+        return await self._queue([PreparedEntry.of(event) for event in events])
+
+    async def _queue(self, entries: list[PreparedEntry]) -> list[Receipt]:
+        future: asyncio.Future[list[Receipt]] = asyncio.get_running_loop().create_future()
+        self._pending.append((entries, future))
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_pending())
         return await future
+
+    def _next_batch(self) -> list[Pending]:
+        """Take queued appends, in order, up to MAX_BATCH entries (at least one append, whatever its size)."""
+        count = taken = 0
+        for entries, _ in self._pending:
+            if taken and count + len(entries) > MAX_BATCH:
+                break
+            count += len(entries)
+            taken += 1
+        batch, self._pending = self._pending[:taken], self._pending[taken:]
+        return batch
 
     async def _commit_pending(self) -> None:
         """Commit what is queued, batch after batch, until nothing is; one such task at a time."""
         try:
             async with self._commit_lock:
                 while self._pending:
-                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                    await self._run_batch(batch)
+                    await self._run_batch(self._next_batch())
         finally:
             # No await since the loop saw the queue empty: an append now starts a new task.
             self._committer = None
 
     async def _run_batch(self, batch: list[Pending]) -> None:
-        entries = [prepared for prepared, _ in batch]
+        entries = [prepared for group, _ in batch for prepared in group]
         job = asyncio.ensure_future(self._writer.commit(entries, int(self.clock())))
 
         def settle(done: asyncio.Future[list[Receipt]]) -> None:
@@ -158,10 +194,12 @@ class AuditLog:
                 self._wrote(error)
             else:
                 self._wrote(None)
-                for (_, future), receipt in zip(batch, done.result(), strict=True):
+                receipts, at = done.result(), 0
+                for group, future in batch:
                     if not future.done():
-                        future.set_result(receipt)
-                self._announce(done.result()[-1].checkpoint)
+                        future.set_result(receipts[at : at + len(group)])
+                    at += len(group)
+                self._announce(receipts[-1].checkpoint)
                 return
             for _, future in batch:
                 if not future.done():
@@ -235,8 +273,7 @@ class AuditLog:
             return
         async with self._commit_lock:
             while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._run_batch(batch)
+                await self._run_batch(self._next_batch())
             self._closed = True
         await asyncio.to_thread(self._writer.close)
 

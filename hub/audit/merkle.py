@@ -77,8 +77,9 @@ class CompactRange:
         self.size += 1
         return finished
 
-    def extend(self, leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
-        """`append` for many leaf hashes (the same result), as one tight loop; the subtrees they finished."""
+    def extend(self, leaves: Iterable[bytes], min_level: int = 1) -> list[tuple[int, int, bytes]]:
+        """`append` for many leaf hashes (the same result), as one tight loop; the subtrees of
+        `min_level` and up they finished."""
         finished: list[tuple[int, int, bytes]] = []
         hashes, size, sha256 = self.hashes, self.size, _sha256
         for h in leaves:
@@ -86,7 +87,8 @@ class CompactRange:
             while (size >> level) & 1:
                 h = sha256(b"\x01" + hashes.pop() + h).digest()
                 level += 1
-                finished.append((level, size >> level, h))
+                if level >= min_level:
+                    finished.append((level, size >> level, h))
             hashes.append(h)
             size += 1
         self.size = size

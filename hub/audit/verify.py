@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from camhub.audit.log import AUDIT_FOLDER
 from camhub.audit.merkle import CompactRange
 from camhub.audit.note import VerifierKey, load_signing_key, verify_checkpoint
 from camhub.audit.store import DB_NAME, KEY_NAME, connect, storage
+from camhub.audit.verify_chunks import CHUNK_SQL, Checked, ChunkWorker, check_chunk
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,17 @@ class VerifyReport:
     deep: bool
 
 
-def verify_log(data_dir: Path, pinned: VerifierKey | None = None, deep: bool = False) -> VerifyReport:
+def verify_log(
+    data_dir: Path, pinned: VerifierKey | None = None, deep: bool = False, processes: int = 1
+) -> VerifyReport:
     """Verify `<data_dir>/audit/log.db`; `pinned` is a key you got out of band.
 
     `deep` also parses every entry and checks it is canonical JSON (RFC 8785);
     the default reads the index by position only, which is what keeps one
     million entries under a few seconds. Hashes are checked either way.
+    `processes=2` checks the later entries of a large log in a second process
+    (the command line does; the hub, whose CPU is its cameras', does not); the
+    result and any error are the same.
     """
     folder = Path(data_dir) / AUDIT_FOLDER
     db = folder / DB_NAME
@@ -49,14 +56,16 @@ def verify_log(data_dir: Path, pinned: VerifierKey | None = None, deep: bool = F
             with storage(db, writing=False):
                 # One read transaction: a hub appending meanwhile cannot show entries its state does not count.
                 conn.execute("BEGIN")
-                return _verify(conn, folder, db, pinned, deep)
+                return _verify(conn, folder, db, pinned, deep, processes)
         finally:
             conn.close()
     except AuditDamaged as exc:  # a file SQLite cannot read as a database does not verify either
         raise VerificationFailed(str(exc)) from None
 
 
-def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKey | None, deep: bool) -> VerifyReport:
+def _verify(
+    conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKey | None, deep: bool, processes: int
+) -> VerifyReport:
     checkpoints = conn.execute("SELECT id, size, note FROM checkpoints ORDER BY id").fetchall()
     state = conn.execute("SELECT origin, size, vkey FROM state").fetchone()
     if state is None:
@@ -75,13 +84,26 @@ def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKe
         while batch := rows.fetchmany(CHUNK):
             run.entry_by_entry(batch)
     else:
-        for start in range(0, last + 1, CHUNK):
-            end = min(start + CHUNK, last + 1)
-            # The fast way checks a whole chunk at once; any doubt, and the entry-by-entry
-            # way re-checks it and names the first bad entry exactly as it always has.
-            chunk = conn.execute(_CHUNK_SQL, (start, end)).fetchall()
-            if len(chunk) != end - start or not run.chunk_at_once(chunk):
-                run.entry_by_entry(conn.execute(_ROWS_FROM_SQL, (start, end - start)).fetchall())
+        starts = list(range(0, last + 1, CHUNK))
+        split = len(starts) - int(len(starts) * WORKER_SHARE) if processes > 1 and last >= WORKER_FROM else len(starts)
+        worker = _worker(db, starts[split], last + 1) if split < len(starts) else None
+        try:
+            for start in starts:
+                end = min(start + CHUNK, last + 1)
+                # The fast way checks a whole chunk at once; any doubt, and the entry-by-entry
+                # way re-checks it and names the first bad entry exactly as it always has.
+                if worker is not None and start >= worker.first:
+                    checked = worker.checked(start)
+                else:
+                    chunk = conn.execute(CHUNK_SQL, (start, end)).fetchall()
+                    checked = check_chunk(start, chunk) if len(chunk) == end - start else None
+                if checked is not None and len(checked.leaves) != end - start:
+                    checked = None
+                if not run.chunk_at_once(checked):
+                    run.entry_by_entry(conn.execute(_ROWS_FROM_SQL, (start, end - start)).fetchall())
+        finally:
+            if worker is not None:
+                worker.close()
     position, next_cp, key, origin = run.position, run.next_cp, run.key, run.origin
     if position == 0:
         raise VerificationFailed(f"{db}: the log has no entries (entry 0 is missing)", entry=0)
@@ -100,9 +122,11 @@ def _verify(conn: sqlite3.Connection, folder: Path, db: Path, pinned: VerifierKe
 
 
 CHUNK = 8192  # rows fetched and checked at a time
-# Indexes are unique integers: a chunk [start, end) holding end - start rows has no gap,
-# so the fast way need not read them (a third of the reading time).
-_CHUNK_SQL = "SELECT entry, leaf_hash FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+# With a second process: it checks this share of the chunks, the last ones, while this process
+# checks the first ones and then builds the tree over all (so it takes a little more than half).
+WORKER_SHARE = 0.58
+# Below this many entries verify takes well under a second and a new process costs a few tenths.
+WORKER_FROM = 100_000
 _ROWS_FROM_SQL = "SELECT idx, entry, leaf_hash FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?"
 
 
@@ -148,38 +172,29 @@ class _Pass:
             self.position += 1
             self._checkpoints_at(self.position)
 
-    def chunk_at_once(self, chunk: list[tuple[bytes, bytes]]) -> bool:
-        """Check a chunk with whole-list operations; False (nothing changed) if any entry needs a closer look.
+    def chunk_at_once(self, checked: Checked | None) -> bool:
+        """Take a chunk whose entries' own checks passed (`check_chunk`, here or in the worker)
+        into the tree; False (nothing changed) if it needs a closer look.
 
         The same checks as `entry_by_entry`, in an order that raises the same first error:
         entries' own checks all pass first, then key entries and checkpoints go in size order.
         """
-        start, n = self.position, len(chunk)
-        end = start + n
+        if checked is None:
+            return False
+        start = self.position
+        end = start + len(checked.leaves)
         if self.next_cp < len(self.pending) and self.pending[self.next_cp][1] <= start:
             return False  # a checkpoint of size 0
-        entries, stored = zip(*chunk, strict=True)
-        sha256 = hashlib.sha256
-        leaves = [sha256(b"\x00" + entry).digest() for entry in entries]
-        if leaves != list(stored):
-            return False
-        # The top-level "index" is the last ',"index":' (canonical order; see canonical.index_of).
-        claimed = [entry[(at := entry.rfind(b',"index":') + 9) : entry.find(b",", at)] for entry in entries]
-        if claimed != [b"%d" % i for i in range(start, end)]:
-            return False
-        # Entries that may rotate the key are rare: one search of the joined chunk rules them out.
-        rotation = b'"key_rotated"'
-        keys = (
-            [start + k for k, entry in enumerate(entries) if rotation in entry] if rotation in b"".join(entries) else []
-        )
-        if start == 0:
-            keys.insert(0, 0)
-        stops = sorted({size for _, size, _ in self.pending[self.next_cp :] if size <= end} | {end})
-        for stop in stops:
-            while keys and keys[0] < stop:
-                index = keys.pop(0)
-                self._decoded(index, entries[index - start])
-            self.tree.add_leaves(leaves[self.tree.size - start : stop - start])
+        keyed = list(checked.keyed)
+        stops = {end}
+        for _, size, _ in islice(self.pending, self.next_cp, None):  # by size: only the chunk's, not every later one
+            if size > end:
+                break
+            stops.add(size)
+        for stop in sorted(stops):
+            while keyed and keyed[0][0] < stop:
+                self._decoded(*keyed.pop(0))
+            self.tree.add_leaves(checked.leaves[self.tree.size - start : stop - start])
             self.position = stop
             self._checkpoints_at(stop)
         return True
@@ -211,6 +226,14 @@ class _Pass:
                 self.next_cp += 1
             elif size == 0:
                 raise VerificationFailed(f"checkpoint #{cid} commits to an empty log", entry=0)
+
+
+def _worker(db: Path, first: int, end: int) -> ChunkWorker | None:
+    """A second process checking the chunks from `first` on; None (this process checks them) if none starts."""
+    try:
+        return ChunkWorker(db, first, end, CHUNK)
+    except (OSError, ValueError):
+        return None
 
 
 def _genesis(value: dict[str, Any], pinned: VerifierKey | None) -> tuple[VerifierKey, str]:

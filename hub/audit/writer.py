@@ -27,12 +27,13 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
 
 from camhub.audit.canonical import entry_parts
 from camhub.audit.errors import AuditDamaged, AuditError, restore_advice
-from camhub.audit.events import AuditEvent, LogCreated
+from camhub.audit.events import AuditEvent, LogCreated, own_fields
 from camhub.audit.merkle import CompactRange, root_of
 from camhub.audit.note import (
     Checkpoint,
@@ -81,7 +82,9 @@ class PreparedEntry(NamedTuple):
     @classmethod
     def of(cls, event: AuditEvent) -> PreparedEntry:
         """Raises AuditError naming the field when the event holds something the log cannot."""
-        return cls(*entry_parts(round(event.time * 1000), event.actor, event.name, event.fields()))
+        # The fields as they are, not `event.fields()`: the encoders write tuples as lists already.
+        fields = {name: getattr(event, name) for name in own_fields(type(event))}
+        return cls(*entry_parts(round(event.time * 1000), event.actor, event.name, fields))
 
 
 @dataclass(frozen=True)
@@ -179,21 +182,20 @@ class LogWriter:
             self._suspect = True  # until `_committed` says otherwise
             tree = CompactRange(self.tree.size, self.tree.hashes)
             first = tree.size
+            indexes = range(first, first + len(events))
             sha256 = hashlib.sha256
-            entries, leaves, subtrees = [], [], []
-            for index, (head, tail) in enumerate(events, first):
-                data = b"%s%d%s" % (head, index, tail)
-                h = sha256(b"\x00" + data).digest()  # merkle.leaf_hash, inlined: this loop runs per entry
-                entries.append((index, data, h))
-                leaves.append(h)
-            for level, idx, h in tree.extend(leaves):
-                if level >= SUBTREE_LEVEL:
-                    subtrees.append((level, idx, h))
+            # Per entry: lists and zips, no tuple kept per row: fewer objects for the garbage
+            # collector to track (its collections cost about a sixth of an append).
+            datas = [b"%s%d%s" % (head, index, tail) for index, (head, tail) in zip(indexes, events, strict=True)]
+            leaves = [sha256(b"\x00" + data).digest() for data in datas]  # merkle.leaf_hash, inlined
+            subtrees = tree.extend(leaves, min_level=SUBTREE_LEVEL)
             checkpoint = sign_checkpoint(self.origin, tree.size, tree.root(), now, [self.key])
-            db.conn.executemany("INSERT INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)", entries)
+            db.conn.executemany(
+                "INSERT INTO entries (idx, entry, leaf_hash) VALUES (?, ?, ?)", zip(indexes, datas, leaves, strict=True)
+            )
             db.conn.executemany("INSERT INTO subtrees (level, idx, hash) VALUES (?, ?, ?)", subtrees)
             self._store_checkpoint(db.conn, checkpoint, tree, new_state)
-            return _Written(tree, checkpoint, [Receipt(first + i, h, checkpoint) for i, h in enumerate(leaves)])
+            return _Written(tree, checkpoint, list(map(Receipt, indexes, leaves, repeat(checkpoint, len(leaves)))))
 
         return append
 

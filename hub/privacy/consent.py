@@ -389,9 +389,12 @@ class ConsentQueue:
         due = await ctx.db.read(
             lambda db: rows(db, "SELECT id FROM requests WHERE state = 'pending' AND expires_s <= ?", [now])
         )
+        # Logged before any of them changes state, in one audit transaction for all that are due.
+        await ctx.audit.append_many(
+            [ConsentExpired(time=ctx.clock(), actor="hub", request_id=row["id"]) for row in due]
+        )
         for row in due:
             request_id = row["id"]
-            await ctx.audit.append(ConsentExpired(time=ctx.clock(), actor="hub", request_id=request_id))
 
             def expire(db: sqlite_utils.Database, request_id: str = request_id) -> None:
                 db.execute(

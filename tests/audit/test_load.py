@@ -27,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import camhub.audit.verify as verify_module
+import camhub.audit.verify_chunks as chunks_module
 from camhub.audit import AuditError, AuditLog, SettingChanged, VerificationFailed
 from camhub.audit.canonical import MAX_SAFE_INT, canonical, decode_entry, encode_entry
 from camhub.audit.merkle import CompactRange
@@ -107,9 +108,9 @@ def test_a_tree_hashed_a_chunk_at_a_time_equals_leaf_by_leaf(chunks: list[int]) 
         assert (many.size, many.hashes, many.root()) == (one.size, one.hashes, one.root())
 
 
-def _failure(data: Path) -> tuple[str, int | None]:
+def _failure(data: Path, processes: int = 1) -> tuple[str, int | None]:
     with pytest.raises(VerificationFailed) as info:
-        verify_log(data)
+        verify_log(data, processes=processes)
     return str(info.value), info.value.entry
 
 
@@ -138,19 +139,49 @@ TAMPERING: dict[str, Tamper] = {
 }
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("kind", TAMPERING)
 async def test_verifying_a_chunk_at_a_time_names_the_same_first_bad_entry(
-    kind: str, make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+    kind: str, processes: int, make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = await make_log(40, batch=5)  # checkpoints at sizes 1, 6, 11, ..., 41
     monkeypatch.setattr(verify_module, "CHUNK", 4)
-    assert verify_log(data).size == 41  # untouched, chunk by chunk
+    monkeypatch.setattr(verify_module, "WORKER_FROM", 0)  # processes=2: entries 20 on are checked by the worker
+    assert verify_log(data, processes=processes).size == 41  # untouched, chunk by chunk
     conn = sqlite3.connect(data / "audit" / "log.db", isolation_level=None)
     TAMPERING[kind](conn)
     conn.close()
-    chunked = _failure(data)
-    monkeypatch.setattr(verify_module._Pass, "chunk_at_once", lambda self, chunk: False)
+    chunked = _failure(data, processes)
+    monkeypatch.setattr(verify_module._Pass, "chunk_at_once", lambda self, checked: False)
     assert chunked == _failure(data)  # the entry-by-entry way: what verify always said
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param({"executable": "/nonexistent/python"}, id="cannot start"),
+        pytest.param({"script": "import sys; sys.stdout.write('not marshal')"}, id="answers nonsense"),
+        pytest.param({"script": "import marshal, sys; sys.stdout.buffer.write(marshal.dumps([None]))"}, id="doubts"),
+        pytest.param({"script": "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"}, id="killed"),
+    ],
+)
+async def test_a_worker_that_fails_changes_nothing(
+    broken: dict[str, str], make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the second process does, the caller checks what it did not vouch for itself."""
+    data = await make_log(40, batch=5)
+    monkeypatch.setattr(verify_module, "CHUNK", 4)
+    monkeypatch.setattr(verify_module, "WORKER_FROM", 0)
+    if "executable" in broken:
+        monkeypatch.setattr(chunks_module.sys, "executable", broken["executable"])
+    else:
+        monkeypatch.setattr(chunks_module, "_RUN_THIS_FILE", broken["script"])
+    assert verify_log(data, processes=2).size == 41
+    _flip(sqlite3.connect(data / "audit" / "log.db", isolation_level=None), 30)
+    assert _failure(data, processes=2) == (
+        "entry 30: its bytes do not hash to its stored leaf hash (changed after it was written)",
+        30,
+    )
 
 
 async def test_concurrent_appends_take_indexes_in_call_order(tmp_path: Path, clock: FakeClock) -> None:
@@ -220,3 +251,23 @@ async def test_appends_queued_at_close_are_committed(tmp_path: Path, clock: Fake
     receipts = await asyncio.gather(*pending)
     assert [r.index for r in receipts] == list(range(1, 51))
     assert verify_log(tmp_path).size == 51
+
+
+async def test_with_two_processes_the_worker_checks_the_later_chunks(
+    make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = await make_log(40, batch=5)
+    monkeypatch.setattr(verify_module, "CHUNK", 4)
+    monkeypatch.setattr(verify_module, "WORKER_FROM", 0)
+    here: list[int] = []
+
+    def counted(start: int, chunk: list[tuple[bytes, bytes]]) -> chunks_module.Checked | None:
+        here.append(start)
+        return chunks_module.check_chunk(start, chunk)
+
+    monkeypatch.setattr(verify_module, "check_chunk", counted)
+    assert verify_log(data, processes=2).size == 41
+    assert here == [0, 4, 8, 12, 16]  # 11 chunks of 4: the worker checked [20, 41)
+    here.clear()
+    assert verify_log(data).size == 41
+    assert here == list(range(0, 41, 4))

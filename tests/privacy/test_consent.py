@@ -496,3 +496,26 @@ async def test_a_request_states_its_legal_basis_which_is_logged_shown_and_packag
         assert json.loads(zf.read("manifest.json"))["basis"]["legal_basis"] == basis
     logged = [e for _, e in audit_events(ph.data) if e["event"] == "consent_requested"]
     assert logged[-1]["fields"]["legal_basis"] == basis and logged[-2]["fields"]["legal_basis"] is None
+
+
+async def test_requests_expiring_together_are_logged_in_one_audit_transaction(privacy_hub) -> None:
+    ph: PrivacyHub = await privacy_hub(privacy={"request_expiry_days": 7})
+    owner = await ph.owner()
+    officer = await ph.requester(owner, "officer-ruiz")
+    ids = []
+    for i in range(3):
+        async with officer.post("/api/requests", json=ask(["yard"], T0 + i * 300, T0 + i * 300 + 300)) as r:
+            ids.append((await r.json())["id"])
+    ph.clock.advance(7 * 86400)
+    await ph.hub.privacy.tick()
+    for request_id in ids:
+        async with officer.get(f"/api/requests/{request_id}") as r:
+            assert (await r.json())["state"] == "expired"
+    expired = [(i, e["fields"]["request_id"]) for i, e in audit_events(ph.data) if e["event"] == "consent_expired"]
+    assert sorted(request_id for _, request_id in expired) == sorted(ids)
+    first, last = expired[0][0], expired[-1][0]
+    assert last - first == 2  # consecutive entries
+    conn = sqlite3.connect(ph.data / "audit" / "log.db")
+    sizes = [size for (size,) in conn.execute("SELECT size FROM checkpoints")]
+    conn.close()
+    assert not [size for size in sizes if first < size <= last]  # no commit between them: one transaction
