@@ -40,8 +40,54 @@ STABLE_AFTER = 5.0
 # Seconds a stopping reader thread is given to close its connection.
 STOP_GRACE = 2.0
 # A frame this fraction of the analysis interval early is still taken: a detect stream sent at the analysis
-# rate itself (5 fps for 5 fps) arrives with jitter, and a frame 1 ms early must not wait a whole interval.
+# rate itself (5 fps for 5 fps) whose timestamps jitter must not lose a frame that is 1 ms early.
 EARLY_PICK = 0.25
+# Seconds of the hub's clock (at least two analysis intervals) in which frames keep arriving but the stream's
+# timestamps never make one due: its clock stands still or crawls, and the hub's clock takes over.
+STALLED_CLOCK_S = 3.0
+
+
+class Cadence:
+    """Which decoded frames are analysed: the analysis rate, counted in the stream's own time.
+
+    A frame's presentation time (its media timestamp, in seconds) decides, not when it arrived:
+    frames sent 200 ms apart and delivered in a bunch, as a busy machine or network delivers
+    them, are each still 200 ms apart, and a 5 fps detect stream analysed at 5 fps loses none
+    (bench/results/pipeline.md, 2026-12-01). A frame without one is timed by its arrival.
+    The stream's clock is trusted no further: going back (a file looping, a camera restarting
+    its stream) restarts the cadence, and a clock that stands still while frames keep coming
+    (STALLED_CLOCK_S) is dropped for the hub's, for the rest of the connection, with one log
+    line. A burst is analysed faster than the rate for as long as its timestamps say it covers;
+    every such frame was decoded anyway, which costs several times its analysis.
+    """
+
+    def __init__(self, interval: float, label: str = "stream") -> None:
+        self.interval = interval
+        self._label = label
+        self._media = True  # the stream's timestamps are used while they behave
+        self._next_due = float("-inf")  # the time the next frame is due at
+        self._last = float("-inf")  # the time of the last frame seen
+        self._picked_at = float("-inf")  # the hub's clock at the last pick
+
+    def due(self, media: float | None, now: float) -> bool:
+        """True when the frame at stream time `media` (None: untimed), arriving at `now`, is to be analysed."""
+        if media is not None and self._media:
+            at, timed = media, True
+        else:
+            at, timed = now, False
+        restart, self._last = at < self._last, at
+        if not restart and at < self._next_due - self.interval * EARLY_PICK:
+            if not timed or now - self._picked_at < max(STALLED_CLOCK_S, 2 * self.interval):
+                return False
+            log.warning("%s: its timestamps do not advance; frames are analysed by arrival instead", self._label)
+            self._media, at, restart = False, now, True
+        self._picked_at = now
+        self._next_due += self.interval  # the rate on average, whatever the jitter
+        if restart or self._next_due <= at:
+            # A new clock, or behind after a gap: the cadence starts again from this frame
+            # rather than catch up with several frames at once.
+            self._next_due = at + self.interval
+        return True
 
 
 class PacketConsumer(Protocol):
@@ -273,7 +319,7 @@ class InputReader:
 
     def _pump(self, stream: OpenStream) -> None:
         status = self.status
-        next_due = 0.0
+        cadence = Cadence(self._interval, f"camera {self.camera} ({'+'.join(self.config.roles)})")  # per connection
         bad_run = 0
         for packet in stream.packets():
             if self._stop.is_set():
@@ -296,15 +342,10 @@ class InputReader:
                 if bad_run >= MAX_DECODE_ERRORS:
                     raise SourceError(f"{bad_run} packets in a row could not be decoded: {exc}") from None
                 continue
-            early = self._interval * EARLY_PICK
+            cadence.interval = self._interval  # set_analysis_fps may have changed it
             for image in decoded:
-                if now < next_due - early:
+                if not cadence.due(getattr(image, "time", None), now):
                     continue
-                next_due += self._interval
-                if next_due <= now:
-                    # Behind after a gap, or frames decoded in a burst: restart the cadence
-                    # from now rather than catch up with several frames at once.
-                    next_due = now + self._interval
                 self._frame_seq += 1
                 frame = Frame(image, now, self._frame_seq)
                 self.latest_frame = frame
