@@ -13,10 +13,13 @@ the cameras are online and a warm-up, a window of `--seconds` is measured:
   camera. The RTSP server is a separate process; its CPU is shown apart.
 - Drops: per camera, the frames the hub should have had in the window
   (15/s on the record input, 5/s analysed on the detect input) minus the
-  `packets_received` / `frames_analysed` deltas from /api/cameras. Counts
-  at the two edges are read in one status response, so the window is exact
-  to a frame per input; shortfalls of at most one frame per input are edge
-  noise and not counted. Drops "begin" at the first N above 1% of expected.
+  `packets_received` / `frames_analysed` deltas from /api/cameras, each
+  over its input's own window: between its newest packet (or analysed
+  frame) at the two readings, as the hub stamped them, so the latency of
+  the status responses is not counted as drops. Shortfalls of at most one
+  frame per input are edge noise and not counted. Drops "begin" at the
+  first N above 1% of expected, or with a detect stream behind, or with an
+  input whose newest packet is older than STALE_S at the window's end.
 - Write amplification, over the hub's whole run (it is stopped with SIGTERM
   so open clips are closed and indexed): bytes written divided by the video
   bytes it recorded, i.e. the sizes of the stream-copied packets inside the
@@ -75,6 +78,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 # A shortfall of up to this many frames per input is the window's edges, not a drop.
 EDGE_FRAMES = 1
 DROP_THRESHOLD = 0.01  # drops "begin" above this fraction of expected frames
+STALE_S = 2.0  # ... or when an input's newest packet is older than this at the window's end
 GOAL_CPU_PER_CAMERA = 1.0  # % of one core (issue 10's goal, kept for comparison)
 GOAL_RATIO_TO_FFMPEG = 1.5  # the hub's CPU per camera over one ffmpeg stream-copy recorder's (issue 15)
 GOAL_RSS_PER_CAMERA = 15e6  # bytes of hub RSS per added camera
@@ -106,6 +110,7 @@ class Result:
     dropped_frames: int
     shortfall_by_input: dict[str, int]  # record / detect-packets / analysed: summed shortfall
     max_staleness: float  # seconds since the newest packet, worst input, at the window's end
+    own_windows: tuple[float, float]  # the inputs' own windows (see `own_span`), shortest and longest, seconds
     max_lag_gained: dict[str, float]  # record / detect: seconds of stream a camera fell behind in the window, worst
     decode_errors: int
     clips: int
@@ -281,6 +286,12 @@ def camera_names(n: int) -> list[str]:
     return [f"cam{i:02d}" for i in range(n)]
 
 
+def own_span(before: dict[str, Any], after: dict[str, Any], key: str, window: float) -> float:
+    """Seconds between an input's newest packet (or frame) at two readings; `window` when one is missing."""
+    a, b = before.get(key), after.get(key)
+    return b - a if isinstance(a, float) and isinstance(b, float) and b >= a else window
+
+
 def all_online(cameras: list[dict[str, Any]]) -> bool:
     return all(
         c["state"] == "online"
@@ -369,6 +380,7 @@ async def measure(
         expected = dropped = errors = 0
         shortfall = {"record": 0, "detect packets": 0, "analysed": 0}
         staleness = 0.0
+        own: list[float] = []
         lag = {"record": 0.0, "detect": 0.0}
         for a, b in zip(before, after, strict=True):
             rec0, rec1 = by_role(a, "record"), by_role(b, "record")
@@ -378,11 +390,22 @@ async def measure(
                 ("detect packets", detect_fps, det1["packets_received"] - det0["packets_received"], False),
                 ("analysed", ANALYSIS_FPS, det1["frames_analysed"] - det0["frames_analysed"], True),
             )
-            for key, fps, got, counted in counts:
-                short = max(0, round(fps * window) - got - EDGE_FRAMES)
+            # Each count over its own input's window: from its newest packet (or analysed frame) at the
+            # first reading to the one at the second, by the hub's clock, which stamped them. The bench's
+            # clock at the two responses also holds their latency, which grows with the load and would
+            # count as dropped on every input at once.
+            spans = (
+                own_span(rec0, rec1, "last_packet_time", window),
+                own_span(det0, det1, "last_packet_time", window),
+                own_span(det0, det1, "last_frame_time", window),
+            )
+            own += spans
+            for (key, fps, got, counted), span in zip(counts, spans, strict=True):
+                due = round(fps * span)
+                short = max(0, due - got - EDGE_FRAMES)
                 shortfall[key] += short
                 if counted:  # detect packets are shown, not counted: analysed frames are what they feed
-                    expected += round(fps * window)
+                    expected += due
                     dropped += short
             for role, fps, got in (("record", RECORD_FPS, counts[0][2]), ("detect", detect_fps, counts[1][2])):
                 lag[role] = max(lag[role], (fps * window - got) / fps)
@@ -414,6 +437,7 @@ async def measure(
             dropped_frames=dropped,
             shortfall_by_input=shortfall,
             max_staleness=staleness,
+            own_windows=(min(own), max(own)),
             max_lag_gained=lag,
             decode_errors=errors,
             clips=clips,
@@ -518,8 +542,12 @@ def writes_table(results: list[Result]) -> str:
 
 
 def falls_behind(r: Result) -> bool:
-    """Drops above the threshold, or a detect stream behind by more than that fraction of the window."""
-    return r.drop_fraction > DROP_THRESHOLD or r.max_lag_gained["detect"] > DROP_THRESHOLD * r.seconds
+    """Drops above the threshold, a detect stream behind by more than that fraction of the window, or a stale input."""
+    return (
+        r.drop_fraction > DROP_THRESHOLD
+        or r.max_lag_gained["detect"] > DROP_THRESHOLD * r.seconds
+        or r.max_staleness > STALE_S
+    )
 
 
 def drops_begin(results: list[Result]) -> str:
@@ -527,8 +555,8 @@ def drops_begin(results: list[Result]) -> str:
     tried = ", ".join(str(r.n) for r in results)
     if first is not None:
         return (
-            f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, or a detect stream behind by more "
-            f"than {DROP_THRESHOLD:.0%} of the window)"
+            f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, a detect stream behind by more "
+            f"than {DROP_THRESHOLD:.0%} of the window, or an input's newest packet older than {STALE_S:g} s)"
         )
     return f"no drops above {DROP_THRESHOLD:.0%} at N = {tried}"
 
@@ -574,9 +602,13 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         "the machine's busy time in % of one core (loopback TCP softirqs, which no process is charged for, and "
         "anything else running): when it is large the machine was shared and the run should be repeated.",
         f"- **frames expected / dropped**: per camera, {RECORD_FPS}/s on the record input plus "
-        f"{ANALYSIS_FPS:g}/s analysed on the detect input, times the window; dropped is the sum over cameras and "
-        f"inputs of expected minus received (`packets_received`) or analysed (`frames_analysed`) between two "
-        f"/api/cameras responses, each read in one response so all counts share its instant. A shortfall of up to "
+        f"{ANALYSIS_FPS:g}/s analysed on the detect input, times each input's own window; dropped is the sum over "
+        f"cameras and inputs of expected minus received (`packets_received`) or analysed (`frames_analysed`) between "
+        f"two /api/cameras responses. An input's window runs from its newest packet (for analysed frames, its newest "
+        f"analysed frame) at the first response to the one at the second, as the hub stamped them: the bench's own "
+        f"clock at the responses also holds their latency, which grows with the load (until 2026-12-01 the window "
+        f"was the bench's). A reader that stalls shows in the newest packet's age instead (Details), which counts as "
+        f"falling behind above {STALE_S:g} s. A shortfall of up to "
         f"{EDGE_FRAMES} frame per input is the window's edges and not counted. A hub that falls behind shows here "
         f"as a shortfall either way: the server drops what the TCP backlog cannot hold, or the stream lags.",
         f"- **detect stream fell behind**: the worst camera's detect-input shortfall of packets in the window, in "
@@ -597,14 +629,16 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         "",
         "## Details",
         "",
-        "| N | window s | shortfall record / detect packets / analysed | newest packet age, worst input | "
-        "decode errors | bytes written, files | bytes written, kernel | start-up bytes left out, files / kernel |",
-        "|---|---|---|---|---|---|---|---|",
+        "| N | window s | inputs' own windows, s | shortfall record / detect packets / analysed | newest packet age, "
+        "worst input | decode errors | bytes written, files | bytes written, kernel | start-up bytes left out, "
+        "files / kernel |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r.shortfall_by_input
         lines.append(
-            f"| {r.n} | {r.seconds:.1f} | {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} "
+            f"| {r.n} | {r.seconds:.1f} | {r.own_windows[0]:.2f}-{r.own_windows[1]:.2f} "
+            f"| {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} "
             f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
             f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
             f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |"
