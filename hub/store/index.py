@@ -183,7 +183,12 @@ def query_clips(
         where.append(f"EXISTS (SELECT 1 FROM clip_zones WHERE clip_id = clips.id AND zone IN ({marks}))")
         params += sorted(zones)
     if not include_garbage:
-        where.append("state = 'ok'")
+        # Not `state = 'ok'`: that is a column of the table, so every clip the scan meets would be read
+        # from its (random) page of the table before its other terms were tried. The few garbage clips are
+        # a set made once from the partial index clips_garbage, and the id is in every index: a clip is
+        # read from the table only once the index alone says it belongs on the page (SQLite defers the
+        # seek until a column of the table is needed).
+        where.append("clips.id NOT IN (SELECT id FROM clips WHERE state = 'garbage')")
     if end is not None:
         where.append("start_time < ?")
         params.append(end)
@@ -208,9 +213,13 @@ def query_clips(
         return _records(db, _where(SELECT, [*where, f"clips.camera_id IN ({marks})"]) + tail, [*params, *ids])
     # A page of several cameras (a member's): each camera's page is a range of clips_camera_start, and
     # the pages are merged. One walk of clips_start would pass over every clip of the other cameras, and
-    # `camera_id IN (...)` sorts every clip of these cameras before the cursor.
-    arm = f"SELECT * FROM ({_where(SELECT, [*where, 'clips.camera_id = ?'])}{tail})"
-    sql = " UNION ALL ".join(arm for _ in ids) + f" ORDER BY start_time {order}, id {order} LIMIT {int(limit)}"
+    # `camera_id IN (...)` sorts every clip of these cameras before the cursor. The pages are merged as
+    # (start_time, id) from the index, and only the clips that make the merged page are read from the
+    # table: a page of 4 cameras reads 100 rows, not 400.
+    keys = "SELECT start_time, clips.id AS id FROM clips"
+    arm = f"SELECT * FROM ({_where(keys, [*where, 'clips.camera_id = ?'])}{tail})"
+    merged = " UNION ALL ".join(arm for _ in ids) + f" ORDER BY start_time {order}, id {order} LIMIT {int(limit)}"
+    sql = f"{SELECT} WHERE clips.id IN (SELECT id FROM ({merged})){tail}"
     return _records(db, sql, [p for i in ids for p in (*params, i)])
 
 
