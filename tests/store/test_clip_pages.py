@@ -125,16 +125,31 @@ def test_a_page_of_several_cameras_sorts_no_more_than_the_page(tmp_path: Path) -
     assert details.count("SCAN clips") == details.count("SCAN clips USING INDEX clips_garbage") == 2, details
 
 
-def test_the_zone_filter_tries_each_clip_by_the_zone_primary_key(tmp_path: Path) -> None:
+def test_a_zone_page_is_a_range_of_the_zone_index_per_zone_and_camera(tmp_path: Path) -> None:
+    """Migration 0007: a zone's clips of one camera in time order are a range of clip_zones_time, so a page
+    tries no clip outside the zone and reads from the table only the page's clips, by id."""
     open_index(tmp_path).close()
+    writer = connect(tmp_path / INDEX_FILE)
+    writer.execute("INSERT INTO cameras (name, created_at) VALUES ('a', 0), ('b', 0)")
+    writer.close()
     db = connect(tmp_path / INDEX_FILE, readonly=True)
+    found: list[str] = []
+    real_execute = db.execute
+
+    def explained(sql: str, params: Any = ()) -> Any:
+        if "clip_zones" in sql and sql.startswith(SELECT):
+            found.extend(r[-1] for r in real_execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+        return real_execute(sql, params)
+
+    db.execute = explained  # type: ignore[method-assign]
     try:
-        sql = (
-            f"{SELECT} WHERE EXISTS (SELECT 1 FROM clip_zones WHERE clip_id = clips.id AND zone IN (?)) "
-            "AND clips.camera_id IN (?) ORDER BY start_time DESC, clips.id DESC LIMIT 101"
-        )
-        details = " | ".join(r[-1] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", ["gate", 1]).fetchall())
+        query_clips(db, camera="a", after=(T0, 2**53), limit=100, zones={"gate"})
+        query_clips(db, cameras={"a", "b"}, start=T0, end=T0 + 3600, limit=100, zones={"gate", "drive"})
     finally:
         db.close()
-    assert "SEARCH clip_zones USING PRIMARY KEY (clip_id=? AND zone=?)" in details, details
-    assert "clips_camera_start" in details and "TEMP B-TREE" not in details, details
+    details = " | ".join(found)
+    search = "SEARCH clip_zones USING COVERING INDEX clip_zones_time (zone=? AND camera_id=? AND "
+    assert details.count(search + "(start_time,clip_id)<(?,?))") == 1, details
+    assert details.count(search + "start_time>? AND start_time<?)") == 4, details  # 2 zones x 2 cameras
+    assert details.count("SCAN clips") == details.count("SCAN clips USING INDEX clips_garbage"), details
+    assert "SCAN clip_zones" not in details, details
