@@ -63,6 +63,9 @@ INDEX_FILE = "index.db"
 CACHE_KIB = 16 * 1024
 # No clip may be longer than this (seconds); the recorder splits longer events.
 MAX_CLIP_SECONDS = 3600.0
+# A zone page merges one range of clip_zones_time per (zone, camera); beyond this many (SQLite allows 500
+# in one compound SELECT, and each costs a search and a sort of a page) it tries each clip of the cameras.
+MAX_ZONE_ARMS = 64
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,14 @@ def query_clips(
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'clip_zones%'")}
         if "clip_zones" not in tables:  # an index not yet migrated (read-only, by the CLI) knows no zones
             return []
-        if "clip_zones_time" in tables:
-            return _zone_page(db, ids, sorted(zones), start, end, limit, after, include_garbage, oldest_first)
+        of = ids if ids is not None else [int(r[0]) for r in db.execute("SELECT id FROM cameras ORDER BY id")]
+        if "clip_zones_time" in tables and len(zones) * len(of) <= MAX_ZONE_ARMS:
+            return _zone_page(db, of, sorted(zones), start, end, limit, after, include_garbage, oldest_first)
     where, params = _conditions("clips.id", "end_time", start, end, after, include_garbage, oldest_first)
     if zones is not None:
-        # Before migration 0007 (postponed for want of disk, with 0005): each clip the scan meets is tried
-        # against clip_zones' primary key, so a page stops once it is full.
+        # Before migration 0007 (postponed for want of disk, with 0005), or for more (zone, camera) pairs
+        # than MAX_ZONE_ARMS: each clip the scan meets is tried against clip_zones' primary key, so a page
+        # stops once it is full.
         marks = ", ".join("?" for _ in zones)
         where.append(f"EXISTS (SELECT 1 FROM clip_zones WHERE clip_id = clips.id AND zone IN ({marks}))")
         params += sorted(zones)
@@ -254,7 +259,7 @@ def _conditions(
 
 def _zone_page(
     db: sqlite_utils.Database,
-    ids: list[int] | None,
+    ids: list[int],
     zones: list[str],
     start: float | None,
     end: float | None,
@@ -263,10 +268,8 @@ def _zone_page(
     include_garbage: bool,
     oldest_first: bool,
 ) -> list[ClipRecord]:
-    """The clips of cameras `ids` (None: every camera) that touched one of `zones`: each (zone, camera)'s
-    page a range of clip_zones_time (migration 0007), merged, and only the merged page read from clips."""
-    if ids is None:
-        ids = [int(r[0]) for r in db.execute("SELECT id FROM cameras ORDER BY id")]
+    """The clips of cameras `ids` that touched one of `zones`: each (zone, camera)'s page a range of
+    clip_zones_time (migration 0007), merged, and only the merged page read from clips."""
     end_time = "(SELECT end_time FROM clips WHERE clips.id = clip_zones.clip_id)"
     where, params = _conditions("clip_zones.clip_id", end_time, start, end, after, include_garbage, oldest_first)
     order = "ASC" if oldest_first else "DESC"

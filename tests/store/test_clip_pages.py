@@ -10,6 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from camhub.store import index
 from camhub.store.db import connect
 from camhub.store.files import clip_id_of
 from camhub.store.index import INDEX_FILE, SELECT, ClipRecord, insert_clip, mark_garbage, open_index, query_clips
@@ -62,7 +65,11 @@ class Asked:
         )
 
 
-def test_pages_of_several_cameras_zones_and_ranges_match_a_filter_of_every_clip(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zone_arms", [index.MAX_ZONE_ARMS, 1])  # 1: zones tried clip by clip instead
+def test_pages_of_several_cameras_zones_and_ranges_match_a_filter_of_every_clip(
+    tmp_path: Path, monkeypatch: Any, zone_arms: int
+) -> None:
+    monkeypatch.setattr(index, "MAX_ZONE_ARMS", zone_arms)
     made = fill(tmp_path, 400)
     rng = random.Random(11)
     db = connect(tmp_path / INDEX_FILE, readonly=True)
