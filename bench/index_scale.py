@@ -347,7 +347,7 @@ def upgrade(clips: int, out: Path) -> None:
         "| measure | result |",
         "|---|---|",
         f"| index before 0005 ({n:,} clips, after a checkpoint) | {before / 1e6:.0f} MB: {parts_before} |",
-        f"| first start after the upgrade: `open_index`, migrations 0005 and 0006 | {migrated_s:.1f} s |",
+        f"| first start after the upgrade: `open_index`, migrations 0005 to 0007 | {migrated_s:.1f} s |",
         f"| meanwhile, the most disk used beyond the old index (db, WAL, SQLite's temporary files; "
         f"the machine's other writes too) | {peak[0] / 1e6:.0f} MB |",
         f"| index after the upgrade | {after / 1e6:.0f} MB: {parts_after} |",
