@@ -133,15 +133,20 @@ def fill(data: Path, clips: int, sample: Path, before_0005: bool = False) -> tup
                 )
             )
             if n % 2:
-                zones.append((clip_id, "drive"))
+                zones.append((clip_id, "drive", ids[str(camera)], start))
             if n % 10 == 0:
-                zones.append((clip_id, "gate"))
+                zones.append((clip_id, "gate", ids[str(camera)], start))
             if real:
                 (data / path).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(sample, data / path)
         db.execute("BEGIN")
         db.conn.executemany(f"INSERT INTO clips VALUES ({', '.join('?' * 16)})", rows)
-        db.conn.executemany("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", zones)
+        if before_0005:  # zone rows as they were before migration 0007
+            db.conn.executemany("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", [z[:2] for z in zones])
+        else:
+            db.conn.executemany(
+                "INSERT INTO clip_zones (clip_id, zone, camera_id, start_time) VALUES (?, ?, ?, ?)", zones
+            )
         db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -342,7 +347,7 @@ def upgrade(clips: int, out: Path) -> None:
         "| measure | result |",
         "|---|---|",
         f"| index before 0005 ({n:,} clips, after a checkpoint) | {before / 1e6:.0f} MB: {parts_before} |",
-        f"| first start after the upgrade: `open_index`, migrations 0005 and 0006 | {migrated_s:.1f} s |",
+        f"| first start after the upgrade: `open_index`, migrations 0005 to 0007 | {migrated_s:.1f} s |",
         f"| meanwhile, the most disk used beyond the old index (db, WAL, SQLite's temporary files; "
         f"the machine's other writes too) | {peak[0] / 1e6:.0f} MB |",
         f"| index after the upgrade | {after / 1e6:.0f} MB: {parts_after} |",

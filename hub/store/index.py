@@ -6,15 +6,20 @@ before t2 and ends after t1, and since no clip is longer than
 `MAX_CLIP_SECONDS`, it also starts after t1 - MAX_CLIP_SECONDS.
 
 A page of several cameras (a member's) is each camera's page, merged: a
-range of `clips_camera_start` per camera. Rows marked garbage are found
-through the partial index `clips_garbage`, and the clips of one day folder
+range of `clips_camera_start` per camera, merged from the index alone, and
+only the page's clips read from the table. Garbage clips are left out by
+id (a set from `clips_garbage`), not by their `state` column, so a scan
+reads from the table only the clips the index puts on the page. Rows marked
+garbage are found through the partial index `clips_garbage`, and the clips of one day folder
 through the path index (`paths_in_folder`), so start-up recovery reads
 neither every row nor every file.
 
 A clip's zones (the motion zones its event touched) are rows of
-`clip_zones`, one per zone, so "clips that touched zone Z" is a search of
-`clip_zones_zone`; deleting a clip deletes them (ON DELETE CASCADE, and
-`delete_rows` says so explicitly too). A clip indexed from its file alone
+`clip_zones`, one per zone, carrying the clip's camera and start (migration
+0007), so a zone's clips of a camera in time order are a range of
+`clip_zones_time`, and a page of them is merged per (zone, camera) as a
+member's page is per camera; deleting a clip deletes them (ON DELETE
+CASCADE, and `delete_rows` says so explicitly too). A clip indexed from its file alone
 (recovery, repair) or before the zones existed has none: its zones are
 unknown, and it matches no zone filter.
 
@@ -58,6 +63,9 @@ INDEX_FILE = "index.db"
 CACHE_KIB = 16 * 1024
 # No clip may be longer than this (seconds); the recorder splits longer events.
 MAX_CLIP_SECONDS = 3600.0
+# A zone page merges one range of clip_zones_time per (zone, camera); beyond this many (SQLite allows 500
+# in one compound SELECT, and each costs a search and a sort of a page) it tries each clip of the cameras.
+MAX_ZONE_ARMS = 64
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,13 @@ def insert_clip(db: Connection, clip: ClipRecord) -> int:
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     clip_id = int(db.execute(f"INSERT INTO clips ({names}) VALUES ({marks})", list(values.values())).lastrowid or 0)
-    db.conn.executemany("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", [[clip_id, z] for z in zones])
+    if zones and "start_time" not in db["clip_zones"].columns_dict:  # 0007 postponed with 0005 (no room)
+        db.conn.executemany("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", [[clip_id, z] for z in zones])
+    elif zones:
+        db.conn.executemany(
+            "INSERT INTO clip_zones (clip_id, zone, camera_id, start_time) VALUES (?, ?, ?, ?)",
+            [[clip_id, z, values["camera_id"], clip.start_time] for z in zones],
+        )
     return clip_id
 
 
@@ -172,46 +186,118 @@ def query_clips(
     previous page; the page continues after it in the chosen order. `zones`:
     only clips that touched at least one of these zones.
     """
-    where: list[str] = []
-    params: list[str | float] = []
-    if zones is not None:
-        if not zones or not db["clip_zones"].exists():
-            return []
-        # Tried clip by clip as the scan meets them (a search of clip_zones' primary key), so a page stops
-        # once it is full; `IN (SELECT ... zone IN ...)` built the set of every clip of the zone first.
-        marks = ", ".join("?" for _ in zones)
-        where.append(f"EXISTS (SELECT 1 FROM clip_zones WHERE clip_id = clips.id AND zone IN ({marks}))")
-        params += sorted(zones)
-    if not include_garbage:
-        where.append("state = 'ok'")
-    if end is not None:
-        where.append("start_time < ?")
-        params.append(end)
-    if start is not None:
-        where += ["start_time > ?", "end_time > ?"]
-        params += [start - MAX_CLIP_SECONDS, start]
-    if after is not None:
-        where.append("(start_time, clips.id) > (?, ?)" if oldest_first else "(start_time, clips.id) < (?, ?)")
-        params += [after[0], after[1]]
-    order = "ASC" if oldest_first else "DESC"
-    tail = f" ORDER BY start_time {order}, clips.id {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
     names = cameras
     if camera is not None:
         names = {camera} & set(cameras) if cameras is not None else {camera}
-    if names is None:
-        return _records(db, _where(SELECT, where) + tail, params)
-    ids = camera_ids(db, names)
-    if not ids:
+    ids = None if names is None else camera_ids(db, names)
+    if ids == []:
         return []
+    order = "ASC" if oldest_first else "DESC"
+    tail = f" ORDER BY start_time {order}, clips.id {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    if zones is not None:
+        if not zones:
+            return []
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'clip_zones%'")}
+        if "clip_zones" not in tables:  # an index not yet migrated (read-only, by the CLI) knows no zones
+            return []
+        of = ids if ids is not None else [int(r[0]) for r in db.execute("SELECT id FROM cameras ORDER BY id")]
+        if "clip_zones_time" in tables and len(zones) * len(of) <= MAX_ZONE_ARMS:
+            return _zone_page(db, of, sorted(zones), start, end, limit, after, include_garbage, oldest_first)
+    where, params = _conditions("clips.id", "end_time", start, end, after, include_garbage, oldest_first)
+    if zones is not None:
+        # Before migration 0007 (postponed for want of disk, with 0005), or for more (zone, camera) pairs
+        # than MAX_ZONE_ARMS: each clip the scan meets is tried against clip_zones' primary key, so a page
+        # stops once it is full.
+        marks = ", ".join("?" for _ in zones)
+        where.append(f"EXISTS (SELECT 1 FROM clip_zones WHERE clip_id = clips.id AND zone IN ({marks}))")
+        params += sorted(zones)
+    if ids is None:
+        return _records(db, _where(SELECT, where) + tail, params)
     if len(ids) == 1 or limit is None:
         marks = ", ".join("?" for _ in ids)
         return _records(db, _where(SELECT, [*where, f"clips.camera_id IN ({marks})"]) + tail, [*params, *ids])
     # A page of several cameras (a member's): each camera's page is a range of clips_camera_start, and
     # the pages are merged. One walk of clips_start would pass over every clip of the other cameras, and
-    # `camera_id IN (...)` sorts every clip of these cameras before the cursor.
-    arm = f"SELECT * FROM ({_where(SELECT, [*where, 'clips.camera_id = ?'])}{tail})"
-    sql = " UNION ALL ".join(arm for _ in ids) + f" ORDER BY start_time {order}, id {order} LIMIT {int(limit)}"
-    return _records(db, sql, [p for i in ids for p in (*params, i)])
+    # `camera_id IN (...)` sorts every clip of these cameras before the cursor. The pages are merged as
+    # (start_time, id) from the index, and only the clips that make the merged page are read from the
+    # table: a page of 4 cameras reads 100 rows, not 400.
+    keys = "SELECT start_time, clips.id AS id FROM clips"
+    arms = [(_where(keys, [*where, "clips.camera_id = ?"]) + tail, [*params, i]) for i in ids]
+    return _merged(db, arms, "UNION ALL", order, tail, limit)
+
+
+def _conditions(
+    clip_id: str,
+    end_time: str,
+    start: float | None,
+    end: float | None,
+    after: tuple[float, int] | None,
+    include_garbage: bool,
+    oldest_first: bool,
+) -> tuple[list[str], list[str | float]]:
+    """query_clips' conditions on a scan whose rows have `start_time` and the clip's id as `clip_id`."""
+    where: list[str] = []
+    params: list[str | float] = []
+    if not include_garbage:
+        # Not `state = 'ok'`: that is a column of the table, so every clip the scan met would be read from
+        # its (random) page of the table before its other terms were tried. The few garbage clips are a
+        # set made once from the partial index clips_garbage, and the id is in every index: a clip is read
+        # from the table only once the index says it belongs on the page (SQLite defers the seek until a
+        # column of the table is needed).
+        where.append(f"{clip_id} NOT IN (SELECT id FROM clips WHERE state = 'garbage')")
+    if end is not None:
+        where.append("start_time < ?")
+        params.append(end)
+    if start is not None:
+        where += ["start_time > ?", f"{end_time} > ?"]
+        params += [start - MAX_CLIP_SECONDS, start]
+    if after is not None:
+        where.append(f"(start_time, {clip_id}) {'>' if oldest_first else '<'} (?, ?)")
+        params += [after[0], after[1]]
+    return where, params
+
+
+def _zone_page(
+    db: sqlite_utils.Database,
+    ids: list[int],
+    zones: list[str],
+    start: float | None,
+    end: float | None,
+    limit: int | None,
+    after: tuple[float, int] | None,
+    include_garbage: bool,
+    oldest_first: bool,
+) -> list[ClipRecord]:
+    """The clips of cameras `ids` that touched one of `zones`: each (zone, camera)'s page a range of
+    clip_zones_time (migration 0007), merged, and only the merged page read from clips."""
+    end_time = "(SELECT end_time FROM clips WHERE clips.id = clip_zones.clip_id)"
+    where, params = _conditions("clip_zones.clip_id", end_time, start, end, after, include_garbage, oldest_first)
+    order = "ASC" if oldest_first else "DESC"
+    keys = "SELECT start_time, clip_id AS id FROM clip_zones"
+    inner = f" ORDER BY start_time {order}, clip_id {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    arms = [
+        (_where(keys, ["zone = ?", "camera_id = ?", *where]) + inner, [zone, i, *params]) for zone in zones for i in ids
+    ]
+    if not arms:
+        return []
+    tail = f" ORDER BY start_time {order}, clips.id {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    # A clip in two of the zones is in two arms: UNION, not UNION ALL, keeps it once.
+    return _merged(db, arms, "UNION" if len(zones) > 1 else "UNION ALL", order, tail, limit)
+
+
+def _merged(
+    db: sqlite_utils.Database,
+    arms: list[tuple[str, list[Any]]],
+    union: str,
+    order: str,
+    tail: str,
+    limit: int | None,
+) -> list[ClipRecord]:
+    """The clips whose (start_time, id) the `arms` give, merged in `order`; each arm ordered (and limited) so."""
+    merged = f" {union} ".join(f"SELECT * FROM ({sql})" for sql, _ in arms)
+    merged += f" ORDER BY start_time {order}, id {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    sql = f"{SELECT} WHERE clips.id IN (SELECT id FROM ({merged})){tail}"
+    return _records(db, sql, [p for _, ps in arms for p in ps])
 
 
 def _where(select: str, conditions: list[str]) -> str:

@@ -230,6 +230,49 @@ def _return_free_pages(db: sqlite_utils.Database) -> None:
     log.info("clip index: %.0f MB returned in %.0f s", free * page_size / 1e6, time.monotonic() - began)
 
 
+# 0007: each zone row carries its clip's camera and start, copied, so a zone's clips of one camera in time
+# order are a range of clip_zones_time, as a camera's clips are of clips_camera_start.
+CLIP_ZONES_IN_TIME_ORDER = """
+CREATE TABLE clip_zones_new (
+  clip_id INTEGER NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+  zone TEXT NOT NULL,                     -- name of a motion zone of the clip's camera that the clip's event touched
+  camera_id INTEGER NOT NULL,             -- the clip's camera_id, copied from its row (it never changes)
+  start_time REAL NOT NULL,               -- Unix seconds, UTC: the clip's start_time, copied from its row (it never
+                                          -- changes)
+  PRIMARY KEY (clip_id, zone)
+) WITHOUT ROWID
+"""
+
+
+@migrations(name="0007_zone_pages_in_time_order")
+def _zone_pages_in_time_order(db: sqlite_utils.Database) -> None:
+    # A page of one camera's clips in a zone tried each of the camera's clips in turn against clip_zones'
+    # primary key: ten searches for each clip of the page when one clip in ten touched the zone (18 ms of
+    # CPU at a million clips). With the clip's camera and start in its zone rows, the page is a range of
+    # clip_zones_time. The rows are copied into a new table in primary-key order (full pages; its index
+    # built after, by a sort) and the old table, with clip_zones_zone, dropped: clip_zones_time leads
+    # with the zone too, so "clips that touched zone Z" is still an index search. One transaction; it
+    # rewrites the zone rows only (about 25 MB at a million clips), not the clips. A zone row without
+    # its clip (none, with foreign keys on) is not copied.
+    total = int(db.execute("SELECT COUNT(*) FROM clip_zones").fetchone()[0])
+    began = time.monotonic()
+    if total > COPY_BATCH:
+        log.info("clip index: copying %d zone rows with their clips' times (once, after an upgrade)", total)
+    db.execute(CLIP_ZONES_IN_TIME_ORDER)
+    db.execute(
+        "INSERT INTO clip_zones_new (clip_id, zone, camera_id, start_time) "
+        "SELECT clip_zones.clip_id, clip_zones.zone, clips.camera_id, clips.start_time "
+        "FROM clip_zones JOIN clips ON clips.id = clip_zones.clip_id ORDER BY clip_zones.clip_id, clip_zones.zone"
+    )
+    db.execute("DROP TABLE clip_zones")  # a child of clips: dropping it deletes nothing else
+    db.execute("ALTER TABLE clip_zones_new RENAME TO clip_zones")
+    if total > COPY_BATCH:
+        log.info("clip index: building the zone index (%.0f s so far)", time.monotonic() - began)
+    db.execute("CREATE INDEX clip_zones_time ON clip_zones (zone, camera_id, start_time, clip_id)")
+    if total > COPY_BATCH:
+        log.info("clip index: %d zone rows copied in %.0f s", total, time.monotonic() - began)
+
+
 # Migrations that rewrite the whole index, and the free disk they need, as a multiple of the index's files:
 # at a million clips 0005 and 0006 took up to 2.6 times the old index beyond it (WAL, sorts, VACUUM's copy).
 REWRITES = ("0005_sidecars_beside_their_clip", "0006_return_free_pages")

@@ -40,7 +40,11 @@ async def hub_with_zones(privacy_hub: Any) -> Any:
     db = connect(ph.data / INDEX_FILE)
     try:
         for clip, zone in [(ph.clips[0], "drive"), (ph.clips[1], "drive"), (ph.clips[2], "gate")]:
-            db.execute("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", [clip.id, zone])
+            db.execute(
+                "INSERT INTO clip_zones (clip_id, zone, camera_id, start_time) "
+                "SELECT id, ?, camera_id, start_time FROM clips WHERE id = ?",
+                [zone, clip.id],
+            )
     finally:
         db.close()
     return ph

@@ -6,13 +6,16 @@ Real SQLite index; the expected page is computed in Python from every row.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from camhub.store import index
 from camhub.store.db import connect
 from camhub.store.files import clip_id_of
-from camhub.store.index import INDEX_FILE, SELECT, ClipRecord, insert_clip, open_index, query_clips
+from camhub.store.index import INDEX_FILE, SELECT, ClipRecord, insert_clip, mark_garbage, open_index, query_clips
 
 T0 = 1_790_000_000.0
 CAMERAS = ("a", "b", "c", "d", "e")
@@ -31,9 +34,12 @@ def fill(data: Path, n: int) -> list[ClipRecord]:
             record = ClipRecord(camera, start, start + 5, 5.0, 100, "h264", 1, 1, "0" * 64, path, zones=zones)
             db.write_blocking(lambda d, r=record: insert_clip(d, r))
             made.append(ClipRecord(**{**record.as_json(), "id": clip_id_of(Path(path).name)}))
+        # Some clips whose deletion has begun: no page lists them.
+        garbage = [c.id or 0 for c in made[::7]]
+        db.write_blocking(lambda d: mark_garbage(d, garbage))
     finally:
         db.close()
-    return made
+    return [replace(c, state="garbage") if c.id in garbage else c for c in made]
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class Asked:
     def wants(self, c: ClipRecord) -> bool:
         key = (c.start_time, c.id or 0)
         return (
-            c.camera in self.cameras
+            c.state == "ok"
+            and c.camera in self.cameras
             and (self.camera is None or c.camera == self.camera)
             and (self.zones is None or bool(self.zones & set(c.zones)))
             and (self.start is None or (c.end_time > self.start and c.start_time > self.start - 3600))
@@ -58,7 +65,11 @@ class Asked:
         )
 
 
-def test_pages_of_several_cameras_zones_and_ranges_match_a_filter_of_every_clip(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zone_arms", [index.MAX_ZONE_ARMS, 1])  # 1: zones tried clip by clip instead
+def test_pages_of_several_cameras_zones_and_ranges_match_a_filter_of_every_clip(
+    tmp_path: Path, monkeypatch: Any, zone_arms: int
+) -> None:
+    monkeypatch.setattr(index, "MAX_ZONE_ARMS", zone_arms)
     made = fill(tmp_path, 400)
     rng = random.Random(11)
     db = connect(tmp_path / INDEX_FILE, readonly=True)
@@ -94,7 +105,8 @@ def test_pages_of_several_cameras_zones_and_ranges_match_a_filter_of_every_clip(
 
 
 def test_a_page_of_several_cameras_sorts_no_more_than_the_page(tmp_path: Path) -> None:
-    """Each camera's page is a range of clips_camera_start: no sort of every clip of the cameras."""
+    """Each camera's page is a range of clips_camera_start, merged from the index alone: no sort of every
+    clip of the cameras, and only the merged page's clips read from the table, by id."""
     open_index(tmp_path).close()
     writer = connect(tmp_path / INDEX_FILE)
     writer.execute("INSERT INTO cameras (name, created_at) VALUES ('a', 0), ('b', 0)")
@@ -114,20 +126,37 @@ def test_a_page_of_several_cameras_sorts_no_more_than_the_page(tmp_path: Path) -
     finally:
         db.close()
     details = " | ".join(found)
-    assert details.count("SEARCH clips USING INDEX clips_camera_start (camera_id=? AND start_time<?)") == 2, details
-    assert "SCAN clips" not in details, details
+    assert details.count("SEARCH clips USING COVERING INDEX clips_camera_start (camera_id=? AND start_time<?)") == 2
+    assert details.startswith("SEARCH clips USING INTEGER PRIMARY KEY (rowid=?)"), details
+    # The only scan of clips is of the partial index of the few garbage rows.
+    assert details.count("SCAN clips") == details.count("SCAN clips USING INDEX clips_garbage") == 2, details
 
 
-def test_the_zone_filter_tries_each_clip_by_the_zone_primary_key(tmp_path: Path) -> None:
+def test_a_zone_page_is_a_range_of_the_zone_index_per_zone_and_camera(tmp_path: Path) -> None:
+    """Migration 0007: a zone's clips of one camera in time order are a range of clip_zones_time, so a page
+    tries no clip outside the zone and reads from the table only the page's clips, by id."""
     open_index(tmp_path).close()
+    writer = connect(tmp_path / INDEX_FILE)
+    writer.execute("INSERT INTO cameras (name, created_at) VALUES ('a', 0), ('b', 0)")
+    writer.close()
     db = connect(tmp_path / INDEX_FILE, readonly=True)
+    found: list[str] = []
+    real_execute = db.execute
+
+    def explained(sql: str, params: Any = ()) -> Any:
+        if "clip_zones" in sql and sql.startswith(SELECT):
+            found.extend(r[-1] for r in real_execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+        return real_execute(sql, params)
+
+    db.execute = explained  # type: ignore[method-assign]
     try:
-        sql = (
-            f"{SELECT} WHERE EXISTS (SELECT 1 FROM clip_zones WHERE clip_id = clips.id AND zone IN (?)) "
-            "AND clips.camera_id IN (?) ORDER BY start_time DESC, clips.id DESC LIMIT 101"
-        )
-        details = " | ".join(r[-1] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", ["gate", 1]).fetchall())
+        query_clips(db, camera="a", after=(T0, 2**53), limit=100, zones={"gate"})
+        query_clips(db, cameras={"a", "b"}, start=T0, end=T0 + 3600, limit=100, zones={"gate", "drive"})
     finally:
         db.close()
-    assert "SEARCH clip_zones USING PRIMARY KEY (clip_id=? AND zone=?)" in details, details
-    assert "clips_camera_start" in details and "TEMP B-TREE" not in details, details
+    details = " | ".join(found)
+    search = "SEARCH clip_zones USING COVERING INDEX clip_zones_time (zone=? AND camera_id=? AND "
+    assert details.count(search + "(start_time,clip_id)<(?,?))") == 1, details
+    assert details.count(search + "start_time>? AND start_time<?)") == 4, details  # 2 zones x 2 cameras
+    assert details.count("SCAN clips") == details.count("SCAN clips USING INDEX clips_garbage"), details
+    assert "SCAN clip_zones" not in details, details

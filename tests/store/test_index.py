@@ -22,6 +22,7 @@ def test_migrations_are_named_recorded_and_rerunnable(tmp_path: Path) -> None:
         "0004_recovery_reads_only_what_changed",
         "0005_sidecars_beside_their_clip",
         "0006_return_free_pages",
+        "0007_zone_pages_in_time_order",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()

@@ -54,7 +54,11 @@ async def dress_clips(ph: PrivacyHub) -> None:
     def write(db: Any) -> None:
         for clip_id, thumb_path, zones in dressed:
             db.execute("UPDATE clips SET thumbnail_path = ? WHERE id = ?", [thumb_path, clip_id])
-            db.conn.executemany("INSERT INTO clip_zones (clip_id, zone) VALUES (?, ?)", [[clip_id, z] for z in zones])
+            db.conn.executemany(
+                "INSERT INTO clip_zones (clip_id, zone, camera_id, start_time) "
+                "SELECT id, ?, camera_id, start_time FROM clips WHERE id = ?",
+                [[z, clip_id] for z in zones],
+            )
 
     await ph.hub.db.write(write)
 
