@@ -111,6 +111,7 @@ class Result:
     shortfall_by_input: dict[str, int]  # record / detect-packets / analysed: summed shortfall
     max_staleness: float  # seconds since the newest packet, worst input, at the window's end
     own_windows: tuple[float, float]  # the inputs' own windows (see `own_span`), shortest and longest, seconds
+    dropped_by_bench_window: int  # what `dropped_frames` would be over the bench's window instead (until 2026-12-01)
     max_lag_gained: dict[str, float]  # record / detect: seconds of stream a camera fell behind in the window, worst
     decode_errors: int
     clips: int
@@ -381,6 +382,7 @@ async def measure(
         shortfall = {"record": 0, "detect packets": 0, "analysed": 0}
         staleness = 0.0
         own: list[float] = []
+        by_bench_window = 0
         lag = {"record": 0.0, "detect": 0.0}
         for a, b in zip(before, after, strict=True):
             rec0, rec1 = by_role(a, "record"), by_role(b, "record")
@@ -407,6 +409,7 @@ async def measure(
                 if counted:  # detect packets are shown, not counted: analysed frames are what they feed
                     expected += due
                     dropped += short
+                    by_bench_window += max(0, round(fps * window) - got - EDGE_FRAMES)
             for role, fps, got in (("record", RECORD_FPS, counts[0][2]), ("detect", detect_fps, counts[1][2])):
                 lag[role] = max(lag[role], (fps * window - got) / fps)
             errors += det1["decode_errors"] - det0["decode_errors"]
@@ -438,6 +441,7 @@ async def measure(
             shortfall_by_input=shortfall,
             max_staleness=staleness,
             own_windows=(min(own), max(own)),
+            dropped_by_bench_window=by_bench_window,
             max_lag_gained=lag,
             decode_errors=errors,
             clips=clips,
@@ -629,16 +633,16 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         "",
         "## Details",
         "",
-        "| N | window s | inputs' own windows, s | shortfall record / detect packets / analysed | newest packet age, "
-        "worst input | decode errors | bytes written, files | bytes written, kernel | start-up bytes left out, "
-        "files / kernel |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| N | window s | inputs' own windows, s | shortfall record / detect packets / analysed | dropped, counted "
+        "over the bench's window | newest packet age, worst input | decode errors | bytes written, files | bytes "
+        "written, kernel | start-up bytes left out, files / kernel |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r.shortfall_by_input
         lines.append(
             f"| {r.n} | {r.seconds:.1f} | {r.own_windows[0]:.2f}-{r.own_windows[1]:.2f} "
-            f"| {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} "
+            f"| {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} | {r.dropped_by_bench_window:,} "
             f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
             f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
             f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |"
