@@ -232,6 +232,10 @@ class ContainerStream:
         self._stream = self._container.streams.video[0]
         ctx = self._stream.codec_context
         untimed = bool(self._container.format.flags & NO_TIMESTAMPS)
+        # A format without timestamps (MJPEG over HTTP, raw H.264) gets them made up by FFmpeg at a guessed
+        # rate, which need not be the camera's: its decoded frames are handed on untimed, so the analysis
+        # cadence counts their arrival instead (`camhub.capture.reader.Cadence`).
+        self._untimed = untimed
         rate = (
             (self._stream.guessed_rate or self._stream.average_rate)
             if untimed
@@ -325,9 +329,13 @@ class ContainerStream:
 
     def decode(self, packet: Packet) -> list[av.VideoFrame]:
         try:
-            return list(self._decoder.decode(packet.packet))
+            frames = list(self._decoder.decode(packet.packet))
         except av.FFmpegError as exc:
             raise SourceError(describe_av_error(exc, self._url)) from None
+        if self._untimed:
+            for frame in frames:
+                frame.pts = None
+        return frames
 
     def close(self) -> None:
         self._container.close()
