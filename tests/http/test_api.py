@@ -365,8 +365,10 @@ async def test_status_page_in_chromium(running_hub: Hub) -> None:
             await change.locator("button[type=submit]").click()
             await change.wait_for(state="hidden", timeout=10000)
             assert "Logged in as owner" in await page.locator("#account").inner_text()
+            # A function, not an expression: Playwright polls an expression with eval() in the page, which
+            # the hub's Content-Security-Policy refuses, so it failed whenever the image was not there at once.
             await page.wait_for_function(
-                "document.querySelector('article[data-camera=yard] img.live').naturalWidth > 0", timeout=10000
+                "() => document.querySelector('article[data-camera=yard] img.live').naturalWidth > 0", timeout=10000
             )
             width = await yard.locator("img.live").evaluate("img => img.naturalWidth")
             assert width == W
