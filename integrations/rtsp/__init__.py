@@ -1,11 +1,14 @@
-"""RTSP cameras (H.264 and H.265), read by PyAV over TCP."""
+"""RTSP cameras (H.264 and H.265) over TCP: read by the hub's own client, or by FFmpeg for what it does not do."""
 
 from __future__ import annotations
 
-from camhub.capture.media import LIVE_PROBE, ContainerStream, with_credentials
+import logging
+
+from camhub.capture.media import LIVE_PROBE, ContainerStream, OpenStream, with_credentials
 from camhub.config import InputConfig
 from camhub.discovery.describe import MAC_KEYS, finding_from, first, generic_describer, stream_url
 from camhub.discovery.model import Finding, ServiceRecord, Stream
+from camhub.integrations.rtsp.client import RtspStream, Unsupported
 from camhub.redact import redact_url
 from camhub.registry import SetupContext
 
@@ -15,13 +18,38 @@ AXIS_RTSP_PORT = 554
 AXIS_PATH = "/axis-media/media.amp"
 
 
+log = logging.getLogger(__name__)
+
+
 class RtspSource:
+    """A camera's RTSP stream, read by `RtspStream` (docs/decisions.md, 2026-12-01).
+
+    A camera that needs what that client does not do (`Unsupported`: another codec, no RTP over TCP, ...)
+    is read with FFmpeg's RTSP demuxer from then on, said once in the log.
+    """
+
     def __init__(self, config: InputConfig) -> None:
+        self._config = config
         self._url = with_credentials(config.url, config.username, config.password)
         self._timeout = config.timeout
         self.description = redact_url(config.url)
+        self._ffmpeg = False  # set once the hub's client found this camera beyond it
 
-    def open(self) -> ContainerStream:
+    def open(self) -> OpenStream:
+        if not self._ffmpeg:
+            try:
+                return RtspStream(
+                    self._config.url,
+                    username=self._config.username,
+                    password=self._config.password,
+                    timeout=self._timeout,
+                )
+            except Unsupported as exc:
+                log.warning("%s: %s; reading it with FFmpeg's RTSP demuxer instead", self.description, exc)
+                self._ffmpeg = True
+        return self._ffmpeg_stream()
+
+    def _ffmpeg_stream(self) -> ContainerStream:
         options = {"rtsp_transport": "tcp", "allowed_media_types": "video", **LIVE_PROBE}
         # FFmpeg's RTSP demuxer times out its own socket reads: no Python callback per read.
         return ContainerStream(

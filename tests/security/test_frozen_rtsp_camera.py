@@ -1,8 +1,9 @@
 """A camera that keeps its connection open and stops sending is noticed, and the camera comes back.
 
-RTSP inputs are timed out by FFmpeg's own socket timeout, not by PyAV's read
-timeout (a Python callback that takes the GIL on every socket read; see
-docs/decisions.md, 2026-11-30). This is what that timeout must still catch:
+RTSP inputs are read by the hub's own client (integrations/rtsp/client.py), whose
+socket reads time out; a camera left to FFmpeg is timed out by FFmpeg's own socket
+timeout, not by PyAV's read timeout (a Python callback that takes the GIL on every
+socket read; see docs/decisions.md, 2026-11-30). This is what the timeout must catch:
 the real GStreamer RTSP server is frozen with SIGSTOP mid-stream, so its TCP
 connection stays open and silent, and then thawed.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from camhub.capture.camera import CameraPipeline
 from camhub.capture.media import ContainerStream
 from camhub.config import parse_config
+from camhub.integrations.rtsp import RtspSource
 from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
 
@@ -71,13 +73,15 @@ async def test_a_frozen_rtsp_camera_times_out_and_reconnects_when_it_thaws(
         await asyncio.gather(task, return_exceptions=True)
 
 
-def test_an_rtsp_stream_is_read_without_pyavs_per_read_timeout(rtsp_server_factory: Callable[..., RtspServer]) -> None:
-    """The opening keeps PyAV's timeout; reads rely on the demuxer's socket timeout (in microseconds)."""
+def test_an_rtsp_stream_read_by_ffmpeg_has_no_pyav_per_read_timeout(
+    rtsp_server_factory: Callable[..., RtspServer],
+) -> None:
+    """For a camera the hub's client leaves to FFmpeg: the opening keeps PyAV's timeout; reads rely on the
+    demuxer's socket timeout (in microseconds)."""
     server = rtsp_server_factory()
     asyncio.run(server.start())
     config = parse_config({"cameras": {"cam": {"inputs": [{"url": server.url("cam", "main"), "timeout": 3}]}}})
-    declared = Registry().load().source_for(config.cameras["cam"].inputs[0]).open()
-    stream = declared._stream  # type: ignore[attr-defined]  # the integration's stream inside the registry's wrapper
+    stream = RtspSource(config.cameras["cam"].inputs[0])._ffmpeg_stream()
     try:
         assert isinstance(stream, ContainerStream)
         container = stream._container

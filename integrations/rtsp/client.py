@@ -1,0 +1,512 @@
+"""An RTSP client for H.264 and H.265 cameras: RTP interleaved on the RTSP connection (TCP).
+
+Why the hub has its own (docs/decisions.md, 2026-12-01): FFmpeg's RTSP
+demuxer makes four system calls for every RTP packet (a `poll` and a `recv`
+for the 4-byte interleave header, again for the payload) and runs its H.264
+parser over every byte, which made reading a camera's main stream cost as
+much as a whole `ffmpeg -c copy` recorder. This client reads what the socket
+holds in one `recv` (a frame's packets arrive together) and cuts access units
+at the RTP marker bit. bench/results/pipeline.md has the figures.
+
+`RtspStream` is an `OpenStream`: blocking, used from the one reader thread of
+its input. What it does not handle it refuses with `Unsupported` before any
+packet is handed on, and the source then reads that camera with FFmpeg
+(`camhub.integrations.rtsp.RtspSource`): another codec than H.264 or H.265,
+H.264's interleaved packetization, H.265 with decoding-order numbers, a server
+that will not send RTP over TCP, or a stream whose first keyframe does not
+come within the timeout. Errors a camera causes (refused, 401, 404, timed
+out) are a `SourceError` with the same wording as FFmpeg's.
+
+Every byte from the camera is bounded: an answer's head (`MAX_HEAD`) and
+body (`MAX_BODY`), an access unit (`depay.MAX_UNIT`); bytes that are neither
+interleaved data nor an RTSP message end the connection with an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import logging
+import os
+import re
+import socket
+import statistics
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import cast
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import av
+from av.container import InputContainer
+from av.video.codeccontext import VideoCodecContext
+from av.video.stream import VideoStream
+
+from camhub.capture.media import Packet, StreamInfo, describe_av_error
+from camhub.errors import SourceError
+from camhub.integrations.rtsp.depay import Depacketiser, H264Depacketiser, H265Depacketiser, Unit, UnitTooLarge
+from camhub.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD = 16 * 1024  # bytes of an RTSP answer's status line and headers
+MAX_BODY = 64 * 1024  # bytes of an answer's body (the SDP of DESCRIBE)
+RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
+RTP_CLOCK = Fraction(1, 90_000)  # H.264 and H.265 over RTP always count 90 kHz
+FPS_UNITS = 4  # units after the first keyframe whose timestamps estimate the frame rate
+DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326's default when the Session header gives none
+USER_AGENT = "camhub"
+CODECS = {"H264": ("h264", H264Depacketiser), "H265": ("hevc", H265Depacketiser)}
+
+
+class Unsupported(SourceError):
+    """This camera needs what the client does not do; FFmpeg's demuxer reads it instead."""
+
+
+class RtspError(SourceError):
+    """The camera answered a request with an error status."""
+
+
+class Answer:
+    """An RTSP answer: status, headers (names in lower case; repeated ones joined by a newline), body."""
+
+    def __init__(self, head: bytes, body: bytes) -> None:
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("RTSP/") or not parts[1].isdigit():
+            raise SourceError(f"the camera's answer does not start with an RTSP status line: {lines[0][:80]!r}")
+        self.status = int(parts[1])
+        self.reason = parts[2] if len(parts) > 2 else ""
+        self.headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                key = name.strip().lower()
+                self.headers[key] = f"{self.headers[key]}\n{value.strip()}" if key in self.headers else value.strip()
+        self.body = body
+
+
+def message_length(buf: bytearray, start: int) -> tuple[int, int] | None:
+    """(end of head, end of body) of the RTSP message at buf[start:], or None until it is all there."""
+    head_end = buf.find(b"\r\n\r\n", start, start + MAX_HEAD + 4)
+    if head_end < 0:
+        if len(buf) - start > MAX_HEAD:
+            raise SourceError(f"an RTSP message from the camera has a head over {MAX_HEAD} bytes")
+        return None
+    match = re.search(rb"(?im)^content-length:[ \t]*(\d{1,9})[ \t]*$", buf[start:head_end])
+    length = int(match.group(1)) if match else 0
+    if length > MAX_BODY:
+        raise SourceError(f"an RTSP message from the camera has a body of {length} bytes (at most {MAX_BODY})")
+    end = head_end + 4 + length
+    return (head_end, end) if len(buf) >= end else None
+
+
+def parameter_sets(codec: str, fmtp: dict[str, str]) -> bytes:
+    """The SDP's out-of-band parameter sets (SPS, PPS; and VPS for H.265) as Annex B, or b"" if none or bad."""
+    keys = ("sprop-parameter-sets",) if codec == "h264" else ("sprop-vps", "sprop-sps", "sprop-pps")
+    out = bytearray()
+    for key in keys:
+        for item in fmtp.get(key, "").split(","):
+            if not item:
+                continue
+            try:
+                out += b"\x00\x00\x00\x01" + base64.b64decode(item, validate=True)
+            except (binascii.Error, ValueError):
+                log.info("ignoring an undecodable %s in the camera's SDP", key)
+                return b""
+    return bytes(out)
+
+
+class Track:
+    """The video track chosen from an SDP: its control URL, codec and payload parameters."""
+
+    def __init__(self, sdp: str, base: str) -> None:
+        session_control: str | None = None
+        media: list[list[str]] = []
+        for raw in sdp.splitlines():
+            line = raw.strip()
+            if line.startswith("m="):
+                media.append([line])
+            elif media:
+                media[-1].append(line)
+            elif line.startswith("a=control:"):
+                session_control = line[10:].strip()
+        seen: list[str] = []
+        for lines in media:
+            fields = lines[0][2:].split()
+            if len(fields) < 4 or fields[0] != "video":
+                continue
+            payload = fields[3]
+            rtpmap = next((ln.split(" ", 1)[1] for ln in lines if ln.startswith(f"a=rtpmap:{payload} ")), "")
+            encoding = rtpmap.split("/")[0].strip().upper()
+            seen.append(encoding or f"payload type {payload}")
+            if encoding not in CODECS:
+                continue
+            self.codec, self.depacketiser = CODECS[encoding]
+            fmtp_line = next((ln.split(" ", 1)[1] for ln in lines if ln.startswith(f"a=fmtp:{payload} ")), "")
+            pairs = (p.partition("=") for p in fmtp_line.split(";"))
+            self.fmtp = {k.strip().lower(): v.strip() for k, _, v in pairs if k.strip()}
+            if self.codec == "h264" and self.fmtp.get("packetization-mode", "0") not in ("0", "1"):
+                raise Unsupported("the camera sends H.264 in interleaved packetization mode")
+            if self.codec == "hevc" and self.fmtp.get("sprop-max-don-diff", "0") != "0":
+                raise Unsupported("the camera sends H.265 with decoding order numbers")
+            control = next((ln[10:].strip() for ln in lines if ln.startswith("a=control:")), "")
+            # The session's own control URL, if it gives one, is what PLAY addresses (aggregate control).
+            self.aggregate = resolve(base, session_control or "")
+            self.url = resolve(self.aggregate, control)
+            framerate = next((ln[12:].strip() for ln in lines if ln.startswith("a=framerate:")), "")
+            self.fps = parse_rate(framerate)
+            self.parameter_sets = parameter_sets(self.codec, self.fmtp)
+            return
+        found = ", ".join(seen) if seen else "no video track"
+        raise Unsupported(f"the camera's SDP offers {found}; this client reads H.264 and H.265")
+
+
+def resolve(base: str, control: str) -> str:
+    """An SDP control attribute against the base URL (RFC 2326 C.1.1)."""
+    if not control or control == "*":
+        return base
+    if control.lower().startswith("rtsp://"):
+        return control
+    return urljoin(base if base.endswith("/") else base + "/", control)
+
+
+def parse_rate(text: str) -> float | None:
+    try:
+        rate = float(text)
+    except ValueError:
+        return None
+    return rate if 0 < rate <= 1000 else None
+
+
+class Digest:
+    """HTTP Digest (RFC 2617, MD5) or Basic credentials for the requests of one session."""
+
+    def __init__(self, challenge: str, username: str, password: str) -> None:
+        self.username, self.password = username, password
+        self.basic = challenge.lower().startswith("basic")
+        found = {
+            m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+            for m in re.finditer(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', challenge[:MAX_HEAD])
+        }
+        self.realm = found.get("realm", "")
+        self.nonce = found.get("nonce", "")
+        self.opaque = found.get("opaque")
+        self.qop = "auth" if "auth" in [q.strip() for q in found.get("qop", "").split(",")] else None
+        algorithm = found.get("algorithm", "MD5")
+        if not self.basic and algorithm.upper() != "MD5":
+            raise Unsupported(f"the camera asks for Digest authentication with {algorithm[:20]!r}")
+        self.count = 0
+
+    def header(self, method: str, uri: str) -> str:
+        if self.basic:
+            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            return f"Basic {token}"
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+        ha1 = md5(f"{self.username}:{self.realm}:{self.password}")
+        ha2 = md5(f"{method}:{uri}")
+        fields = [
+            f'username="{self.username}"',
+            f'realm="{self.realm}"',
+            f'nonce="{self.nonce}"',
+            f'uri="{uri}"',
+        ]
+        if self.qop:
+            self.count += 1
+            nc, cnonce = f"{self.count:08x}", os.urandom(8).hex()
+            response = md5(f"{ha1}:{self.nonce}:{nc}:{cnonce}:{self.qop}:{ha2}")
+            fields += [f"qop={self.qop}", f"nc={nc}", f'cnonce="{cnonce}"']
+        else:
+            response = md5(f"{ha1}:{self.nonce}:{ha2}")
+        fields.append(f'response="{response}"')
+        if self.opaque is not None:
+            fields.append(f'opaque="{self.opaque}"')
+        return "Digest " + ", ".join(fields)
+
+
+def challenge_from(header: str) -> str:
+    """The challenge to answer among a 401's WWW-Authenticate headers: Digest if offered, else Basic."""
+    offers = [line.strip() for line in header.split("\n") if line.strip()]
+    return next((o for o in offers if o.lower().startswith("digest")), offers[0] if offers else "")
+
+
+class RtspConnection:
+    """One RTSP session over TCP: requests answered in turn, then interleaved data read in large pieces."""
+
+    def __init__(self, url: str, username: str | None, password: str | None, timeout: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "rtsp":
+            raise Unsupported(f"the scheme {parts.scheme!r} (this client reads rtsp://)")
+        if any(c in url for c in "\r\n\t "):
+            raise SourceError(f"the URL has white space or a line break in it ({redact_url(url)})")
+        self.username = unquote(parts.username) if parts.username is not None else username
+        self.password = unquote(parts.password or "") if parts.username is not None else password
+        for secret in (self.username, self.password):
+            if secret is not None and any(c in secret for c in "\r\n"):
+                raise SourceError("the camera's username or password has a line break in it")
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port:
+            netloc += f":{parts.port}"
+        self.url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))  # no credentials
+        self.shown = redact_url(url)
+        self.timeout = timeout
+        self.buf = bytearray()
+        self.cseq = 0
+        self.session: str | None = None
+        self.auth: Digest | None = None
+        try:
+            self.sock = socket.create_connection((host, parts.port or 554), timeout=timeout)
+        except OSError as exc:
+            raise SourceError(describe_av_error(exc, url)) from None
+        self.sock.settimeout(timeout)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+
+    def fill(self) -> None:
+        """One read from the socket into the buffer; a closed or silent connection is a SourceError."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except OSError as exc:  # TimeoutError included
+            raise SourceError(describe_av_error(exc, self.shown)) from None
+        if not data:
+            raise SourceError(f"the camera closed the connection ({self.shown})")
+        self.buf += data
+
+    def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> int:
+        self.cseq += 1
+        lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}", f"User-Agent: {USER_AGENT}"]
+        if self.session is not None:
+            lines.append(f"Session: {self.session}")
+        if self.auth is not None:
+            lines.append(f"Authorization: {self.auth.header(method, url)}")
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        try:
+            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        except OSError as exc:
+            raise SourceError(describe_av_error(exc, self.shown)) from None
+        return self.cseq
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None) -> Answer:
+        """Send a request and wait for its answer; a 401 is answered once with the credentials given."""
+        answer = self._exchange(method, url, headers)
+        if answer.status == 401 and self.auth is None and self.username is not None:
+            challenge = challenge_from(answer.headers.get("www-authenticate", ""))
+            if challenge:
+                self.auth = Digest(challenge, self.username, self.password or "")
+                answer = self._exchange(method, url, headers)
+        if answer.status == 401:
+            raise RtspError(f"authentication failed (401): check the username and password ({self.shown})")
+        if answer.status == 403:
+            raise RtspError(f"access forbidden (403) ({self.shown})")
+        if answer.status == 404:
+            raise RtspError(f"not found on the camera (404): check the path in the URL ({self.shown})")
+        if answer.status in (300, 301, 302, 303, 305, 307, 461):
+            raise Unsupported(f"the camera answered {method} with {answer.status} {answer.reason[:60]}")
+        if not 200 <= answer.status < 300:
+            raise RtspError(f"the camera answered {method} with {answer.status} {answer.reason[:60]} ({self.shown})")
+        return answer
+
+    def _exchange(self, method: str, url: str, headers: dict[str, str] | None) -> Answer:
+        cseq = self.send(method, url, headers)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            answer = self.take_message()
+            if answer is not None:
+                if answer.headers.get("cseq", "").strip() == str(cseq):
+                    return answer
+                continue  # an answer to an earlier request (a keep-alive), or a request from the server
+            if time.monotonic() > deadline:
+                raise SourceError(f"timed out waiting for the camera ({self.shown})")
+            self.fill()
+
+    def take_message(self) -> Answer | None:
+        """The RTSP message at the buffer's start, removed from it; interleaved data before it is skipped."""
+        buf = self.buf
+        while buf[:1] == b"$":  # data before the answer (PLAY's stream may start first): not needed yet
+            if len(buf) < 4 or len(buf) < 4 + ((buf[2] << 8) | buf[3]):
+                return None
+            del buf[: 4 + ((buf[2] << 8) | buf[3])]
+        if not buf:
+            return None
+        if not buf[:1].isalpha():
+            raise SourceError(f"the camera sent bytes that are neither RTSP nor RTP data ({self.shown})")
+        ends = message_length(buf, 0)
+        if ends is None:
+            return None
+        head_end, end = ends
+        message = bytes(buf[:end])
+        del buf[:end]
+        if not message.startswith(b"RTSP/"):
+            return None  # a request from the server (ANNOUNCE, SET_PARAMETER): not acted on
+        return Answer(message[:head_end], message[head_end + 4 :])
+
+    def close(self) -> None:
+        if self.session is not None:
+            try:
+                self.sock.settimeout(0.5)
+                self.send("TEARDOWN", self.url)
+            except (SourceError, OSError):
+                pass  # the connection is going anyway
+        self.sock.close()
+
+
+class RtspStream:
+    """A camera's H.264 or H.265 stream, opened (DESCRIBE, SETUP, PLAY) up to its first keyframe."""
+
+    def __init__(
+        self, url: str, *, username: str | None = None, password: str | None = None, timeout: float = 10.0
+    ) -> None:
+        self._conn = conn = RtspConnection(url, username, password, timeout)
+        self._template_container: InputContainer | None = None
+        try:
+            self._start(conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _start(self, conn: RtspConnection) -> None:
+        options = conn.request("OPTIONS", conn.url)
+        public = options.headers.get("public", "").upper()
+        self._keepalive = "GET_PARAMETER" if "GET_PARAMETER" in public else "OPTIONS"
+        described = conn.request("DESCRIBE", conn.url, {"Accept": "application/sdp"})
+        base = described.headers.get("content-base") or described.headers.get("content-location") or conn.url
+        track = Track(described.body.decode("utf-8", "replace"), base)
+        setup = conn.request("SETUP", track.url, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+        transport = setup.headers.get("transport", "")
+        match = re.search(r"interleaved=(\d{1,3})", transport)
+        if "TCP" not in transport.upper() or match is None:
+            raise Unsupported(f"the camera does not send RTP over the RTSP connection (Transport: {transport[:80]!r})")
+        self._channel = int(match.group(1))
+        session, _, params = setup.headers.get("session", "").partition(";")
+        if not session.strip():
+            raise SourceError(f"the camera's SETUP answer has no Session ({conn.shown})")
+        conn.session = session.strip()
+        found = re.search(r"timeout=(\d{1,6})", params)
+        self._session_timeout = float(found.group(1)) if found else DEFAULT_SESSION_TIMEOUT
+        conn.request("PLAY", track.aggregate, {"Range": "npt=0.000-"})
+        self._track = track
+        self._depay: Depacketiser = track.depacketiser()
+        self._next_keepalive = time.monotonic() + max(self._session_timeout / 2, 1.0)
+        self._last_ts: int | None = None
+        self._ext_ts = 0  # timestamps unwrapped past 32 bits, counted from the first unit
+        self._ready: list[Unit] = self._first_units(conn.timeout)
+        key = self._ready[0]
+        self._template_container = template = self._probe(track.parameter_sets + key.data)
+        stream = template.streams.video[0]
+        ctx = stream.codec_context
+        extradata = track.parameter_sets or ctx.extradata or None
+        self.info = StreamInfo(
+            codec=track.codec, width=ctx.width, height=ctx.height, fps=track.fps or self._rate(), extradata=extradata
+        )
+        self._template = stream
+        decoder = cast(VideoCodecContext, av.CodecContext.create(track.codec, "r"))
+        if extradata:
+            decoder.extradata = extradata
+        decoder.thread_count = 1  # as ContainerStream: one thread per decoder costs least (bench/results/pipeline.md)
+        self._decoder = decoder
+
+    def _first_units(self, timeout: float) -> list[Unit]:
+        """Read up to the first keyframe, then FPS_UNITS more to time the stream by; units before it are dropped."""
+        deadline = time.monotonic() + max(timeout, 5.0)
+        units: list[Unit] = []
+        while len(units) <= FPS_UNITS:
+            for unit in self._read():
+                if units or unit.keyframe:
+                    units.append(unit)
+            if time.monotonic() > deadline:
+                if units:
+                    break
+                raise Unsupported(f"no keyframe came within {max(timeout, 5.0):.0f} s of PLAY")
+        return units
+
+    def _rate(self) -> float | None:
+        """Frames per second from the first units' RTP timestamps (their median step), if they advance."""
+        steps = [(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in zip(self._ready, self._ready[1:], strict=False)]
+        steps = [s for s in steps if 0 < s < 90_000 * 10]
+        return round(90_000 / statistics.median(steps), 3) if steps else None
+
+    def _probe(self, data: bytes) -> InputContainer:
+        """The first keyframe opened by FFmpeg's raw demuxer: its stream is the template clips copy into."""
+        try:
+            container = av.open(io.BytesIO(data), "r", format=self._track.codec, options={"probesize": str(len(data))})
+        except (av.FFmpegError, OSError) as exc:
+            raise Unsupported(f"FFmpeg cannot read the first keyframe ({exc})") from None
+        ctx = container.streams.video[0].codec_context if container.streams.video else None
+        if ctx is None or not ctx.width or not ctx.height:
+            container.close()
+            raise Unsupported("the first keyframe gives no picture size")
+        return container
+
+    def _read(self) -> list[Unit]:
+        """Read once from the socket; the access units completed by what came."""
+        conn = self._conn
+        conn.fill()
+        units: list[Unit] = []
+        buf = conn.buf
+        size = len(buf)
+        pos = 0
+        channel = self._channel
+        push = self._depay.push
+        with memoryview(buf) as view:
+            while size - pos >= 4:
+                if buf[pos] == 0x24:  # '$', channel, 16-bit length, then that many bytes
+                    end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+                    if end > size:
+                        break
+                    if buf[pos + 1] == channel:
+                        try:
+                            push(view[pos + 4 : end], units)
+                        except UnitTooLarge as exc:
+                            raise SourceError(f"{exc} ({conn.shown})") from None
+                    pos = end
+                    continue
+                if not (65 <= buf[pos] <= 90):  # an RTSP message starts with an upper-case letter
+                    raise SourceError(f"the camera sent bytes that are neither RTSP nor RTP data ({conn.shown})")
+                ends = message_length(buf, pos)
+                if ends is None:
+                    break
+                pos = ends[1]  # an answer to a keep-alive, or a request from the server: not acted on
+        del buf[:pos]
+        now = time.monotonic()
+        if now >= self._next_keepalive:
+            self._next_keepalive = now + max(self._session_timeout / 2, 1.0)
+            conn.send(self._keepalive, conn.url)
+        return units
+
+    @property
+    def copy_template(self) -> VideoStream:
+        return self._template
+
+    def packets(self) -> Iterator[Packet]:
+        pending, self._ready = self._ready, []
+        while True:
+            for unit in pending:
+                yield self._packet(unit)
+            pending = self._read()
+
+    def _packet(self, unit: Unit) -> Packet:
+        if self._last_ts is not None:
+            step = (unit.timestamp - self._last_ts) & 0xFFFFFFFF
+            self._ext_ts += step - (1 << 32) if step >= 1 << 31 else step  # a step back is negative
+        self._last_ts = unit.timestamp
+        packet = av.Packet(unit.data)
+        packet.pts = packet.dts = self._ext_ts
+        packet.time_base = RTP_CLOCK
+        packet.is_keyframe = unit.keyframe
+        return Packet(packet, time.time(), unit.keyframe)
+
+    def decode(self, packet: Packet) -> list[av.VideoFrame]:
+        try:
+            return list(self._decoder.decode(packet.packet))
+        except av.FFmpegError as exc:
+            raise SourceError(describe_av_error(exc, self._conn.shown)) from None
+
+    def close(self) -> None:
+        self._conn.close()
+        if self._template_container is not None:
+            self._template_container.close()

@@ -1,0 +1,194 @@
+"""RTP payloads of H.264 (RFC 6184) and H.265 (RFC 7798) into Annex B access units.
+
+A depacketiser takes the RTP packets of one stream, in the order they came
+over the RTSP connection, and returns each access unit (a frame's NAL units,
+each after a 4-byte start code) when its last packet arrives: the packet with
+the RTP marker bit, or the first packet of the next timestamp when a marker
+was lost. Everything in a packet is the camera's word and is checked before
+use: a packet too short for what its header claims, a fragment without its
+start, or a gap in the sequence numbers spoils the unit it falls in, which is
+dropped (counted in `dropped`) rather than handed on half-built. A unit that
+grows past `max_unit` bytes is refused with `UnitTooLarge`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+START_CODE = b"\x00\x00\x00\x01"
+# The largest access unit taken (bytes). A 4K camera's keyframe is a few MB; FFmpeg's own
+# single allocations are capped at 64 MB in this process (camhub.capture.media).
+MAX_UNIT = 16 << 20
+
+
+class UnitTooLarge(ValueError):
+    """An access unit grew past the bound: a hostile or broken stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    data: bytes  # Annex B: each NAL unit after a 4-byte start code
+    timestamp: int  # the RTP timestamp, 32 bits, in the stream's clock
+    keyframe: bool  # holds an IDR (H.264) or IRAP (H.265) picture
+
+
+class Depacketiser:
+    """Common framing: RTP header, sequence gaps, unit boundaries. Subclasses read the payload."""
+
+    def __init__(self, max_unit: int = MAX_UNIT) -> None:
+        self.max_unit = max_unit
+        self.dropped = 0  # access units dropped as damaged
+        self.ignored = 0  # RTP packets ignored (not RTP version 2, or a payload kind not handled)
+        self._unit = bytearray()
+        self._timestamp: int | None = None
+        self._key = False
+        self._spoilt = False
+        self._fragment = False  # inside a fragmented NAL unit
+        self._next_seq: int | None = None
+
+    def push(self, packet: memoryview | bytes, out: list[Unit]) -> None:
+        """One RTP packet; the access units it completes are appended to `out`."""
+        size = len(packet)
+        if size < 12 or packet[0] >> 6 != 2:
+            self.ignored += 1
+            return
+        first = packet[0]
+        offset = 12 + 4 * (first & 0x0F)  # CSRCs
+        if first & 0x10:  # a header extension: 4 bytes, then its length in 32-bit words
+            if size < offset + 4:
+                self.ignored += 1
+                return
+            offset += 4 + 4 * ((packet[offset + 2] << 8) | packet[offset + 3])
+        end = size - (packet[-1] if first & 0x20 else 0)  # padding, its length in the last byte
+        if end <= offset:
+            self.ignored += 1
+            return
+        seq = (packet[2] << 8) | packet[3]
+        timestamp = int.from_bytes(packet[4:8], "big")
+        if self._timestamp is not None and timestamp != self._timestamp and (self._unit or self._spoilt):
+            self._finish(out)  # the marker of the last unit was lost
+        if self._next_seq is not None and seq != self._next_seq:
+            self._spoil()  # a packet of this unit is missing
+        self._next_seq = (seq + 1) & 0xFFFF
+        self._timestamp = timestamp
+        self._payload(packet, offset, end)
+        if len(self._unit) > self.max_unit:
+            size, self._unit = len(self._unit), bytearray()
+            raise UnitTooLarge(f"an access unit of more than {size} bytes (the bound is {self.max_unit})")
+        if packet[1] & 0x80:  # the marker: this unit's last packet
+            self._finish(out)
+
+    def _payload(self, packet: memoryview | bytes, offset: int, end: int) -> None:
+        raise NotImplementedError
+
+    def _spoil(self) -> None:
+        self._spoilt = True
+        self._fragment = False
+
+    def _nal(self, packet: memoryview | bytes, start: int, end: int) -> None:
+        """A whole NAL unit at packet[start:end]."""
+        self._unit += START_CODE
+        self._unit += packet[start:end]
+
+    def _finish(self, out: list[Unit]) -> None:
+        unit, key, spoilt, timestamp = self._unit, self._key, self._spoilt or self._fragment, self._timestamp
+        self._unit, self._key, self._spoilt, self._fragment = bytearray(), False, False, False
+        if spoilt or not unit or timestamp is None:
+            if unit or spoilt:
+                self.dropped += 1
+            return
+        out.append(Unit(bytes(unit), timestamp, key))
+
+
+class H264Depacketiser(Depacketiser):
+    """Single NAL units, STAP-A and FU-A (packetization-mode 0 and 1); IDR pictures are keyframes."""
+
+    def _payload(self, packet: memoryview | bytes, offset: int, end: int) -> None:
+        header = packet[offset]
+        kind = header & 0x1F
+        if 1 <= kind <= 23:
+            if self._fragment:
+                self._spoil()  # a fragmented NAL unit never got its end
+            self._nal(packet, offset, end)
+            self._key |= kind == 5
+        elif kind == 24:  # STAP-A: 16-bit sizes, each followed by its NAL unit
+            pos = offset + 1
+            while pos + 2 < end:
+                size = (packet[pos] << 8) | packet[pos + 1]
+                pos += 2
+                if size == 0 or pos + size > end:
+                    self._spoil()
+                    return
+                self._nal(packet, pos, pos + size)
+                self._key |= packet[pos] & 0x1F == 5
+                pos += size
+        elif kind == 28:  # FU-A: a fragment of one NAL unit
+            if end - offset < 2:
+                self._spoil()
+                return
+            fu = packet[offset + 1]
+            if fu & 0x80:  # the first fragment: the NAL header is rebuilt from both headers
+                if self._fragment:
+                    self._spoil()
+                self._unit += START_CODE
+                self._unit.append((header & 0xE0) | (fu & 0x1F))
+                self._key |= fu & 0x1F == 5
+                self._fragment = True
+            elif not self._fragment:
+                self._spoilt = True  # a middle or end without its start
+                return
+            self._unit += packet[offset + 2 : end]
+            if fu & 0x40:
+                self._fragment = False
+        else:  # STAP-B, MTAP, FU-B (interleaved mode, refused at SETUP) and reserved kinds
+            self.ignored += 1
+
+
+# H.265 NAL unit types: aggregation packets, fragmentation units, and the IRAP pictures (BLA, IDR, CRA).
+H265_AP, H265_FU = 48, 49
+H265_IRAP = range(16, 22)
+
+
+class H265Depacketiser(Depacketiser):
+    """Single NAL units, aggregation packets and fragmentation units, without DONL (sprop-max-don-diff 0)."""
+
+    def _payload(self, packet: memoryview | bytes, offset: int, end: int) -> None:
+        if end - offset < 3:
+            self._spoil()
+            return
+        kind = (packet[offset] >> 1) & 0x3F
+        if kind == H265_AP:  # 2-byte header, then 16-bit sizes each followed by its NAL unit
+            pos = offset + 2
+            while pos + 2 < end:
+                size = (packet[pos] << 8) | packet[pos + 1]
+                pos += 2
+                if size < 2 or pos + size > end:
+                    self._spoil()
+                    return
+                self._nal(packet, pos, pos + size)
+                self._key |= (packet[pos] >> 1) & 0x3F in H265_IRAP
+                pos += size
+        elif kind == H265_FU:  # 2-byte header, 1-byte FU header (start, end, type), then the fragment
+            fu = packet[offset + 2]
+            nal_type = fu & 0x3F
+            if fu & 0x80:
+                if self._fragment:
+                    self._spoil()
+                self._unit += START_CODE
+                self._unit.append((packet[offset] & 0x81) | (nal_type << 1))
+                self._unit.append(packet[offset + 1])
+                self._key |= nal_type in H265_IRAP
+                self._fragment = True
+            elif not self._fragment:
+                self._spoilt = True
+                return
+            self._unit += packet[offset + 3 : end]
+            if fu & 0x40:
+                self._fragment = False
+        elif kind < 48:
+            if self._fragment:
+                self._spoil()
+            self._nal(packet, offset, end)
+            self._key |= kind in H265_IRAP
+        else:  # PACI and unspecified kinds
+            self.ignored += 1
