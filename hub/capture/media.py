@@ -86,9 +86,10 @@ class StreamInfo:
 class Packet:
     """One compressed packet, as received; `packet` is kept for stream copy.
 
-    `capture_time` is when FFmpeg's demuxer handed the packet to the hub. Over RTSP that is one frame
-    interval after the frame's last RTP packet arrived (its parser waits for the next frame's first
-    one): 67 ms at 15 fps, measured by bench/rtsp_handout.py (bench/results/latency.md).
+    `capture_time` is when the source handed the packet to the hub. The hub's RTSP client hands a frame
+    on as its last RTP packet arrives; FFmpeg's RTSP demuxer (cameras that client leaves to FFmpeg)
+    one frame interval later, as its parser waits for the next frame's first packet: 67 ms at 15 fps,
+    measured by bench/rtsp_handout.py (bench/results/latency.md).
     """
 
     packet: av.Packet[Any]
