@@ -133,8 +133,11 @@ class Connection:
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
 
-def video(units: Iterator[int] | None = None, fps: float = 30.0) -> Callable[[Connection], None]:
-    """After PLAY: the test's H.264 access units (`units` picks them by index; all, over and over, if None)."""
+def video(
+    units: Iterator[int] | None = None, fps: float = 30.0, channel: int = 0, between: bytes = b""
+) -> Callable[[Connection], None]:
+    """After PLAY: the test's H.264 access units (`units` picks them by index; all, over and over, if None),
+    on `channel`, with `between` sent after each."""
 
     def stream(conn: Connection) -> None:
         frames = encoded("h264")
@@ -142,9 +145,9 @@ def video(units: Iterator[int] | None = None, fps: float = 30.0) -> Callable[[Co
         seq, ts = 4000, 1 << 20
         for index in order:
             parts = h264_payloads(frames[index].nals)
-            data = b"".join(interleaved(rtp(p, seq + j, ts, j == len(parts) - 1)) for j, p in enumerate(parts))
+            data = b"".join(interleaved(rtp(p, seq + j, ts, j == len(parts) - 1), channel) for j, p in enumerate(parts))
             seq, ts = seq + len(parts), ts + TICKS
-            conn.send(data)
+            conn.send(data + between)
             if conn.camera.stopped.wait(1 / fps):
                 return
 
@@ -160,7 +163,8 @@ class Script:
     setup: dict[str, str] = field(
         default_factory=lambda: {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1", "Session": "abc;timeout=60"}
     )
-    raw: dict[str, bytes] = field(default_factory=dict)  # method: bytes sent instead of its answer
+    # method: bytes sent instead of its answer, or what sends them
+    raw: dict[str, bytes | Callable[[Connection], None]] = field(default_factory=dict)
     after_play: Callable[[Connection], None] | None = None  # run in a thread of its own once PLAY is answered
     authorize: Callable[[Request], bool] | None = None  # None: no authentication
     challenge: str = f'Digest realm="{REALM}", nonce="{NONCE}", opaque="op-1", qop="auth"'
@@ -242,7 +246,11 @@ class FakeCamera:
         script = self.script
         while (request := conn.read_request()) is not None:
             if request.method in script.raw:
-                conn.send(script.raw[request.method])
+                raw = script.raw[request.method]
+                if isinstance(raw, bytes):
+                    conn.send(raw)
+                else:
+                    raw(conn)
                 continue
             if script.authorize is not None and not script.authorize(request):
                 conn.answer(request, "401 Unauthorized", {"WWW-Authenticate": script.challenge})
@@ -348,6 +356,26 @@ def test_a_garbage_status_line(camera: Callable[..., FakeCamera], status: bytes,
     assert expected in fails(cam, timeout=1.0)
 
 
+def trickle(conn: Connection) -> None:
+    """An answer one byte at a time, each well within the client's socket timeout: a head that never ends."""
+    head = b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Filler: " + b"a" * 400
+    for byte in head:
+        if conn.camera.stopped.wait(0.25):
+            return
+        conn.send(bytes([byte]))
+
+
+def test_an_answer_trickled_one_byte_at_a_time_times_out(camera: Callable[..., FakeCamera]) -> None:
+    cam = camera(Script(raw={"OPTIONS": trickle}))
+    assert "timed out" in fails(cam, timeout=1.0)
+
+
+def test_answers_to_other_requests_are_skipped_until_timed_out(camera: Callable[..., FakeCamera]) -> None:
+    other = b"".join(b"RTSP/1.0 200 OK\r\nCSeq: %d\r\n\r\n" % n for n in (0, 7, 99))
+    cam = camera(Script(raw={"OPTIONS": other}))
+    assert "timed out" in fails(cam, timeout=1.0)
+
+
 # --- after PLAY ------------------------------------------------------------------------------------------
 
 
@@ -369,6 +397,55 @@ def test_binary_garbage_in_the_middle_of_the_stream(camera: Callable[..., FakeCa
     stream = open_stream(cam)
     assert (stream.info.codec, stream.info.width, stream.info.height) == ("h264", WIDTH, HEIGHT)
     assert "neither RTSP nor RTP" in read_until_error(stream)
+
+
+def test_a_camera_choosing_other_channels_is_read_on_them(camera: Callable[..., FakeCamera]) -> None:
+    noise = interleaved(rtp(bytes([0x65]) + bytes(200), 1, 1, True), channel=0)  # not the camera's channel
+    cam = camera(
+        Script(
+            setup={"Transport": "RTP/AVP/TCP;unicast;interleaved=2-3", "Session": "abc"},
+            after_play=video(channel=2, between=noise),
+        )
+    )
+    stream = open_stream(cam)
+    try:
+        packets = stream.packets()
+        sizes = [next(packets).packet.size for _ in range(12)]
+    finally:
+        stream.close()
+    frames = encoded("h264")
+    assert sizes == [len(f.annex_b) for f in frames[:12]]
+
+
+def test_requests_and_answers_from_the_camera_in_the_stream_are_skipped(camera: Callable[..., FakeCamera]) -> None:
+    body = b"x-note: " + b"n" * 2000 + b"\r\n"
+    request = b"SET_PARAMETER rtsp://127.0.0.1/cam RTSP/1.0\r\nCSeq: 1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    answer = b"RTSP/1.0 200 OK\r\nCSeq: 555\r\nSession: abc\r\n\r\n"
+    cam = camera(Script(after_play=video(between=request + body + answer)))
+    stream = open_stream(cam)
+    try:
+        packets = stream.packets()
+        sizes = [next(packets).packet.size for _ in range(40)]
+    finally:
+        stream.close()
+    frames = encoded("h264")
+    assert sizes == [len(frames[i % FRAMES].annex_b) for i in range(40)]
+
+
+def undecodable_keyframes(conn: Connection) -> None:
+    """IDR slices of noise, no parameter sets: keyframes by their NAL type that no decoder can read."""
+    seq, ts = 1, 0
+    noise = bytes(range(7, 256, 3)) * 40
+    while not conn.camera.stopped.wait(1 / 30):
+        parts = h264_payloads([bytes([0x65]) + noise])
+        conn.send(b"".join(interleaved(rtp(p, seq + j, ts, j == len(parts) - 1)) for j, p in enumerate(parts)))
+        seq, ts = seq + len(parts), ts + TICKS
+
+
+def test_keyframes_ffmpeg_cannot_read(camera: Callable[..., FakeCamera]) -> None:
+    cam = camera(Script(after_play=undecodable_keyframes))
+    message = fails(cam, Unsupported)
+    assert "first keyframe" in message, message
 
 
 def endless_fragment(conn: Connection) -> None:
@@ -525,6 +602,21 @@ def test_basic_authentication(camera: Callable[..., FakeCamera]) -> None:
     )
     stream = open_stream(camera(script), username=USERNAME, password=PASSWORD)
     stream.close()
+
+
+def test_a_digest_algorithm_other_than_md5_is_left_to_ffmpeg(camera: Callable[..., FakeCamera]) -> None:
+    challenge = f'Digest realm="{REALM}", nonce="{NONCE}", algorithm=SHA-256, qop="auth"'
+    cam = camera(Script(authorize=lambda r: False, challenge=challenge))
+    assert "SHA-256" in fails(cam, Unsupported, username=USERNAME, password=PASSWORD)
+
+
+def test_digest_is_chosen_over_basic(camera: Callable[..., FakeCamera]) -> None:
+    # Two WWW-Authenticate headers, Basic first: the password must not go out in the clear.
+    challenge = f'Basic realm="{REALM}"\r\nWWW-Authenticate: Digest realm="{REALM}", nonce="{NONCE}", opaque="op-1"'
+    cam = camera(Script(authorize=lambda r: digest_valid(r, False), challenge=challenge, after_play=video()))
+    open_stream(cam, username=USERNAME, password=PASSWORD).close()
+    with cam.changed:
+        assert not any(r.headers.get("authorization", "").startswith("Basic") for r in cam.requests)
 
 
 @pytest.mark.parametrize(
