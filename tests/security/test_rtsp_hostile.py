@@ -134,7 +134,11 @@ class Connection:
 
 
 def video(
-    units: Iterator[int] | None = None, fps: float = 30.0, channel: int = 0, between: bytes = b""
+    units: Iterator[int] | None = None,
+    fps: float = 30.0,
+    channel: int = 0,
+    between: bytes = b"",
+    timestamp: int = 1 << 20,
 ) -> Callable[[Connection], None]:
     """After PLAY: the test's H.264 access units (`units` picks them by index; all, over and over, if None),
     on `channel`, with `between` sent after each."""
@@ -142,11 +146,11 @@ def video(
     def stream(conn: Connection) -> None:
         frames = encoded("h264")
         order = units if units is not None else (i % len(frames) for i in range(1 << 30))
-        seq, ts = 4000, 1 << 20
+        seq, ts = 4000, timestamp
         for index in order:
             parts = h264_payloads(frames[index].nals)
             data = b"".join(interleaved(rtp(p, seq + j, ts, j == len(parts) - 1), channel) for j, p in enumerate(parts))
-            seq, ts = seq + len(parts), ts + TICKS
+            seq, ts = seq + len(parts), (ts + TICKS) & 0xFFFFFFFF
             conn.send(data + between)
             if conn.camera.stopped.wait(1 / fps):
                 return
@@ -308,6 +312,32 @@ def read_until_error(stream: RtspStream, limit: int = 100_000) -> str:
     finally:
         stream.close()
     return str(caught.value)
+
+
+@pytest.mark.parametrize("timestamp", [1 << 20, (1 << 32) - 8 * TICKS], ids=["plain", "wrapping"])
+def test_a_well_behaved_camera_for_comparison(camera: Callable[..., FakeCamera], timestamp: int) -> None:
+    """The fake camera, behaving: what the cases above spoil is a stream the client reads whole."""
+    cam = camera(Script(after_play=video(timestamp=timestamp)))
+    stream = open_stream(cam)
+    try:
+        assert (stream.info.codec, stream.info.width, stream.info.height, stream.info.fps) == (
+            "h264",
+            WIDTH,
+            HEIGHT,
+            15,
+        )
+        packets = stream.packets()
+        got = [next(packets) for _ in range(2 * FRAMES)]
+        frames = [f for p in got for f in stream.decode(p)]
+    finally:
+        stream.close()
+    units = encoded("h264")
+    assert [bytes(p.packet) for p in got] == [units[i % FRAMES].annex_b for i in range(2 * FRAMES)]
+    assert [p.keyframe for p in got] == [i % GOP == 0 for i in range(2 * FRAMES)]
+    # Timestamps count on from 0 in the 90 kHz clock, through the RTP timestamp's wrap.
+    assert [p.packet.pts for p in got] == [i * TICKS for i in range(2 * FRAMES)]
+    assert len(frames) >= 2 * FRAMES - 2 and {(f.width, f.height) for f in frames} == {(WIDTH, HEIGHT)}
+    assert "TEARDOWN" in cam.methods() or cam.wait_for(lambda rs: any(r.method == "TEARDOWN" for r in rs))
 
 
 # --- answers out of bounds -------------------------------------------------------------------------------
