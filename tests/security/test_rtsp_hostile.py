@@ -208,7 +208,8 @@ class FakeCamera:
 
     def close(self) -> None:
         self.stopped.set()
-        for sock in list(self.socks):
+        self.threads[0].join(10)  # no connection is accepted after this
+        for sock in self.socks:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -316,7 +317,7 @@ def read_until_error(stream: RtspStream, limit: int = 100_000) -> str:
 
 @pytest.mark.parametrize("timestamp", [1 << 20, (1 << 32) - 8 * TICKS], ids=["plain", "wrapping"])
 def test_a_well_behaved_camera_for_comparison(camera: Callable[..., FakeCamera], timestamp: int) -> None:
-    """The fake camera, behaving: what the cases above spoil is a stream the client reads whole."""
+    """The fake camera, behaving: what the cases below spoil is a stream the client reads whole."""
     cam = camera(Script(after_play=video(timestamp=timestamp)))
     stream = open_stream(cam)
     try:
