@@ -60,16 +60,24 @@ class Depacketiser:
                 return
             offset += 4 + 4 * ((packet[offset + 2] << 8) | packet[offset + 3])
         end = size - (packet[-1] if first & 0x20 else 0)  # padding, its length in the last byte
-        if end <= offset:
+        seq = (packet[2] << 8) | packet[3]
+        gap = self._next_seq is not None and seq != self._next_seq
+        self._next_seq = (seq + 1) & 0xFFFF
+        if end <= offset:  # padding alone (RFC 3550 allows it), or a header longer than the packet
+            if gap:
+                self._spoil()
             self.ignored += 1
             return
-        seq = (packet[2] << 8) | packet[3]
         timestamp = int.from_bytes(packet[4:8], "big")
         if self._timestamp is not None and timestamp != self._timestamp and (self._unit or self._spoilt):
-            self._finish(out)  # the marker of the last unit was lost
-        if self._next_seq is not None and seq != self._next_seq:
+            # A new unit began without the last one's marker. If packets are missing here, the lost one
+            # most likely was that marker packet: the unit it ended is dropped, this one is kept.
+            if gap:
+                self._spoilt = True
+                gap = False
+            self._finish(out)
+        if gap:
             self._spoil()  # a packet of this unit is missing
-        self._next_seq = (seq + 1) & 0xFFFF
         self._timestamp = timestamp
         self._payload(packet, offset, end)
         if len(self._unit) > self.max_unit:

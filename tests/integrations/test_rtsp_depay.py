@@ -263,12 +263,6 @@ def test_a_gap_between_units_drops_the_unit_it_falls_in(codec: str) -> None:
     assert depay.dropped == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="depay.py Depacketiser.push finishes the previous unit at a new timestamp before checking the "
-    "sequence gap, so a unit whose last packet (a whole NAL unit, with the marker) was lost is handed on "
-    "without it, and the next, complete unit is dropped instead",
-)
 def test_a_unit_whose_last_packet_is_lost_is_not_handed_on_half_built() -> None:
     codec = "h264"
     # x264 cuts each frame into slices; unit 1 is two slices sent whole, the second with the marker.
@@ -330,11 +324,6 @@ def test_a_fragment_too_short_for_its_header_drops_the_unit(codec: str) -> None:
     assert depay.dropped == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="depay.py Depacketiser.push returns for a packet with no payload (end <= offset) before it takes "
-    "the packet's sequence number, so the next packet looks like a gap and spoils a whole unit",
-)
 @pytest.mark.parametrize("codec", CODECS)
 def test_a_padding_only_packet_is_not_a_gap(codec: str) -> None:
     """RFC 3550 5.1 allows a packet of padding alone; it is one of the stream's packets, numbered in turn."""
