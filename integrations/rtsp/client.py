@@ -219,7 +219,7 @@ class RtspStream:
         # The first Session header only: a repeated one is joined with a line break (`Answer`).
         session, _, params = setup.headers.get("session", "").split("\n")[0].partition(";")
         if not re.fullmatch(r"[\x21-\x7e]{1,256}", session.strip()):
-            raise SourceError(f"the camera's SETUP answer has no Session, or one that is not a plain token ({conn.shown})")
+            raise SourceError(f"the camera's SETUP answer has no Session, or not a plain token ({conn.shown})")
         conn.session = session.strip()
         found = re.search(r"timeout=(\d{1,6})", params)
         self._session_timeout = float(found.group(1)) if found else DEFAULT_SESSION_TIMEOUT
