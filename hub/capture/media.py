@@ -142,6 +142,18 @@ class OpenStream(Protocol):
 
 
 @runtime_checkable
+class PacedStream(Protocol):
+    """An open stream that may read in batches, `pace` seconds apart, to save its thread wake-ups.
+
+    A packet consumer that needs each packet as it comes (a live viewer) sets `pace` to 0 while it does,
+    and back after; it does so on the reader thread, in `on_packet`. The hub's RTSP client paces a record
+    input's reads (camhub.integrations.rtsp.RtspStream).
+    """
+
+    pace: float
+
+
+@runtime_checkable
 class Source(Protocol):
     """One camera input, as an integration provides it."""
 

@@ -6,7 +6,9 @@ every packet. Nothing is decoded or encoded for a viewer. While somebody
 watches, the reader thread stream-copies each packet into one shared MP4
 muxer per camera (started at a keyframe, stopped when the last viewer leaves),
 which cuts a fragment per frame: a packet's fragment is complete when the next
-packet arrives, so a viewer is one frame behind the camera, not one GOP.
+packet arrives, so a viewer is one frame behind the camera, not one GOP. A
+record input whose reads are batched to save CPU (`PacedStream`) is read as
+packets come while somebody watches.
 
 Each fragment goes to the event loop once, where every viewer queues it. A
 viewer starts with the muxer's init segment and then the first fragment that
@@ -29,7 +31,7 @@ import av
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
-from camhub.capture.media import OpenStream, Packet, StreamInfo
+from camhub.capture.media import OpenStream, PacedStream, Packet, StreamInfo
 from camhub.errors import HubError
 from camhub.http.mse_codec import mse_codec, parameter_sets
 
@@ -228,6 +230,8 @@ class LiveStream:
         self._template: VideoStream | None = None
         self._muxer: FragmentMuxer | None = None
         self._watched = False  # set on the loop, read by the reader thread at each packet (one assignment)
+        self._paced: PacedStream | None = None  # the connected stream, if it may read in batches
+        self._pace = 0.0  # its own pace, restored when the last viewer leaves
         # The loop's side.
         self.viewers: set[Viewer] = set()
         self.codec: str | None = None  # the connected input's codec, None before the first connection
@@ -237,14 +241,23 @@ class LiveStream:
     # -- the record input's reader thread
     def on_connect(self, stream: OpenStream) -> None:
         self._stop_muxer()
+        self._paced = stream if isinstance(stream, PacedStream) else None
+        self._pace = self._paced.pace if self._paced is not None else 0.0
         self._info = stream.info
         self._template = stream.copy_template if stream.info.codec in COPYABLE else None
         self._post(self._connected, stream.info.codec, self._template is not None)
 
     def on_disconnect(self) -> None:
         self._stop_muxer()
+        self._paced = None
 
     def on_packet(self, packet: Packet) -> None:
+        paced = self._paced
+        if paced is not None:
+            # Watched, every packet goes out as it comes; the reads are batched again when nobody watches.
+            wanted = 0.0 if self._watched else self._pace
+            if paced.pace != wanted:
+                paced.pace = wanted
         if not self._watched:
             self._stop_muxer()
             return

@@ -26,7 +26,7 @@ import av
 from av.video.stream import VideoStream
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from camhub.capture.media import OpenStream, Packet, Source, StreamInfo
+from camhub.capture.media import OpenStream, PacedStream, Packet, Source, StreamInfo
 from camhub.errors import ConfigError, IntegrationError
 from camhub.redact import redact_url
 from camhub.registry.manifest import Manifest
@@ -140,6 +140,16 @@ class DeclaredStream:
                     f"integration {manifest.domain!r} declares stream_copy in its manifest, "
                     "but its open stream gives no copy_template"
                 )
+
+    @property
+    def pace(self) -> float:
+        """The integration's stream's pace (`PacedStream`), or 0 for one that reads as packets come."""
+        return self._stream.pace if isinstance(self._stream, PacedStream) else 0.0
+
+    @pace.setter
+    def pace(self, seconds: float) -> None:
+        if isinstance(self._stream, PacedStream):
+            self._stream.pace = seconds
 
     def packets(self) -> Iterator[Packet]:
         return self._stream.packets()

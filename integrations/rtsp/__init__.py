@@ -20,6 +20,11 @@ AXIS_PATH = "/axis-media/media.amp"
 
 log = logging.getLogger(__name__)
 
+# Seconds between reads of an input that is only recorded: its packets are written, not watched for
+# motion, and reading four times a second instead of at every frame is a third of the cost at one
+# camera (`RtspStream`; docs/decisions.md, 2026-12-01). An input that detects is read as frames come.
+RECORD_PACE = 0.25
+
 
 class RtspSource:
     """A camera's RTSP stream, read by `RtspStream` (docs/decisions.md, 2026-12-01).
@@ -43,6 +48,7 @@ class RtspSource:
                     username=self._config.username,
                     password=self._config.password,
                     timeout=self._timeout,
+                    pace=0.0 if "detect" in self._config.roles else RECORD_PACE,
                 )
             except Unsupported as exc:
                 log.warning("%s: %s; reading it with FFmpeg's RTSP demuxer instead", self.description, exc)

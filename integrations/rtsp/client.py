@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
 RTP_CLOCK = Fraction(1, 90_000)  # H.264 and H.265 over RTP always count 90 kHz
+RTP_SECONDS = 1 / 90_000
+MAX_AGE = 5.0  # seconds a packet's capture time may be set before its read's, beyond the pace
 FPS_UNITS = 4  # units after the first keyframe whose timestamps estimate the frame rate
 KEYFRAME_WAIT = 10.0  # seconds after PLAY the first keyframe may take, at least (`RtspStream._first_units`)
 DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326's default when the Session header gives none
@@ -98,11 +100,13 @@ class RtspConnection:
             self.sock = socket.create_connection((host, parts.port or 554), timeout=timeout)
         except OSError as exc:
             raise SourceError(describe_av_error(exc, url)) from None
+        # SO_RCVBUF is left to the kernel: setting it would turn off TCP's buffer autotuning, and a paced
+        # reader (`RtspStream`) needs the socket to hold a quarter second of a 4K camera's stream.
         self.sock.settimeout(timeout)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 
-    def fill(self) -> None:
-        """One read from the socket into the buffer; a closed or silent connection is a SourceError."""
+    def fill(self) -> int:
+        """One read from the socket into the buffer, of at most RECV_SIZE bytes: how many came. A closed or
+        silent connection is a SourceError."""
         try:
             data = self.sock.recv(RECV_SIZE)
         except OSError as exc:  # TimeoutError included
@@ -110,6 +114,7 @@ class RtspConnection:
         if not data:
             raise SourceError(f"the camera closed the connection ({self.shown})")
         self.buf += data
+        return len(data)
 
     def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> int:
         self.cseq += 1
@@ -190,11 +195,27 @@ class RtspConnection:
 
 
 class RtspStream:
-    """A camera's H.264 or H.265 stream, opened (DESCRIBE, SETUP, PLAY) up to its first keyframe."""
+    """A camera's H.264 or H.265 stream, opened (DESCRIBE, SETUP, PLAY) up to its first keyframe.
+
+    `pace` (seconds) spaces the reads: each read takes all that came since the last (up to RECV_SIZE, and
+    another read follows at once when that filled it). A record input read four times a second instead
+    of at every frame costs a third as much at one camera (bench/results/pipeline.md, 2026-12-01): each
+    wake-up of a reader thread costs more than the frames it reads. A packet's capture time is then when
+    its read returned, less how much older its RTP timestamp is than the newest of that read: when it
+    arrived, whatever the pace.
+    """
 
     def __init__(
-        self, url: str, *, username: str | None = None, password: str | None = None, timeout: float = 10.0
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        pace: float = 0.0,
     ) -> None:
+        self.pace = pace
+        self._drained = True  # whether the last read took all the socket held (`_read`)
         self._conn = conn = RtspConnection(url, username, password, timeout)
         self._template_container: InputContainer | None = None
         try:
@@ -285,7 +306,7 @@ class RtspStream:
     def _read(self) -> list[Unit]:
         """Read once from the socket; the access units completed by what came."""
         conn = self._conn
-        conn.fill()
+        self._drained = conn.fill() < RECV_SIZE
         units: list[Unit] = []
         buf = conn.buf
         size = len(buf)
@@ -328,28 +349,41 @@ class RtspStream:
         pending, self._ready = self._ready, []
         timeout = self._conn.timeout
         last = time.monotonic()
+        latest = 0.0  # the capture time handed out last: capture times never go back
         while True:
-            for unit in pending:
-                yield self._packet(unit)
-            pending = self._read()
-            now = time.monotonic()
             if pending:
-                last = now
-            elif now - last > timeout:
+                now = time.time()
+                stamps = [self._media_time(unit) for unit in pending]
+                for unit, stamp in zip(pending, stamps, strict=True):
+                    # When it arrived: the read's time, less how much older it is than the read's newest unit.
+                    age = min(max(stamps[-1] - stamp, 0) * RTP_SECONDS, self.pace + MAX_AGE)
+                    latest = min(now, max(latest, now - age))
+                    yield self._packet(unit, stamp, latest)
+            if self.pace and self._drained:
+                time.sleep(max(0.0, last + self.pace - time.monotonic()))
+            pending = self._read()
+            now_mono = time.monotonic()
+            if pending:
+                last = now_mono
+            elif now_mono - last > timeout:
                 raise SourceError(
                     f"timed out waiting for the camera: no frame for {timeout:.0f} s ({self._conn.shown})"
                 )
 
-    def _packet(self, unit: Unit) -> Packet:
+    def _media_time(self, unit: Unit) -> int:
+        """The unit's RTP timestamp unwrapped past 32 bits, counted from the first unit (90 kHz)."""
         if self._last_ts is not None:
             step = (unit.timestamp - self._last_ts) & 0xFFFFFFFF
             self._ext_ts += step - (1 << 32) if step >= 1 << 31 else step  # a step back is negative
         self._last_ts = unit.timestamp
+        return self._ext_ts
+
+    def _packet(self, unit: Unit, stamp: int, capture_time: float) -> Packet:
         packet = av.Packet(unit.data)
-        packet.pts = packet.dts = self._ext_ts
+        packet.pts = packet.dts = stamp
         packet.time_base = RTP_CLOCK
         packet.is_keyframe = unit.keyframe
-        return Packet(packet, time.time(), unit.keyframe)
+        return Packet(packet, capture_time, unit.keyframe)
 
     def decode(self, packet: Packet) -> list[av.VideoFrame]:
         try:

@@ -95,3 +95,30 @@ async def test_a_camera_whose_packets_cannot_be_copied_refuses_full_quality_and_
     with pytest.raises(LiveUnavailable, match=r"'porch' sends mjpeg .* use the low-rate view \(live.mjpeg\)"):
         stream.join()
     assert not stream.viewers
+
+
+async def test_a_watched_camera_is_read_as_packets_come_and_batched_again_when_nobody_watches(
+    make_video: Callable[..., Path],
+) -> None:
+    """A record input read in batches (`PacedStream`, as the RTSP client reads one) has its pace set to 0
+    by the live stream while a viewer watches, on the reader thread at the next packet, and back after."""
+    container, got = packets(make_video(size="320x240", rate=15, seconds=1, gop=15))
+    template = container.streams.video[0]
+
+    class Paced:  # the stream as a consumer sees it; the real client's pacing is tested in test_rtsp.py
+        info = StreamInfo("h264", 320, 240, 15.0, template.codec_context.extradata)
+        copy_template = template
+        pace = 0.25
+
+    stream = Paced()
+    live = LiveStream("cam", asyncio.get_running_loop())
+    live.on_connect(stream)  # type: ignore[arg-type]
+    live.on_packet(got[0])
+    assert stream.pace == 0.25
+    viewer = live.join()
+    live.on_packet(got[1])
+    assert stream.pace == 0.0
+    live.leave(viewer)
+    live.on_packet(got[2])
+    assert stream.pace == 0.25
+    container.close()

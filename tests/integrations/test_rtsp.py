@@ -7,6 +7,8 @@ and serves the simulator's pre-encoded H.264 and H.265 streams.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from camhub.capture.camera import CameraPipeline
 from camhub.capture.media import Frame, OpenStream, Packet
 from camhub.config import parse_config
+from camhub.integrations.rtsp.client import RtspStream
 from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
 
@@ -215,3 +218,43 @@ async def test_wrong_credentials_give_a_clear_status(rtsp_server_factory: Callab
     assert "authentication failed" in status["wrong"]["last_error"]
     assert not status["wrong"]["online"]
     assert "wrong-staple-77" not in str(status) and "right-horse-battery" not in str(status)
+
+
+def read_for(stream: RtspStream, frames: int) -> tuple[list[Packet], int]:
+    """The first `frames` packets of an open stream, and how many socket reads they took."""
+    reads = 0
+    fill = stream._conn.fill
+
+    def counted() -> int:
+        nonlocal reads
+        reads += 1
+        return fill()
+
+    stream._conn.fill = counted  # type: ignore[method-assign]
+    got: list[Packet] = []
+    for packet in stream.packets():
+        got.append(packet)
+        if len(got) == frames:
+            return got, reads
+    raise AssertionError("the stream ended")
+
+
+def test_a_paced_stream_reads_less_often_and_keeps_each_frames_arrival(rtsp_server: RtspServer) -> None:
+    """A record input read every quarter second takes several frames a read, each stamped when it came."""
+    url = rtsp_server.url("cam", "main")
+    read: dict[float, tuple[list[Packet], int]] = {}
+    for pace in (0.25, 0.0):  # one after the other: an open stream left unread would pile up a backlog
+        stream = RtspStream(url, pace=pace)
+        try:
+            read[pace] = read_for(stream, 45)  # 3 s of a 15 fps stream
+        finally:
+            stream.close()
+    (paced_packets, paced_reads), (_, eager_reads) = read[0.25], read[0.0]
+    assert paced_reads <= len(paced_packets) / 2 < eager_reads, (paced_reads, eager_reads)
+    times = [p.capture_time for p in paced_packets[5:]]  # past the opening's first units
+    steps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(step >= 0 for step in steps)
+    # Stamped at the read, several frames of a read would share one time; by their RTP time, they
+    # are a frame interval apart (1/15 s), whichever read brought them.
+    assert sum(step < 0.01 for step in steps) < len(steps) / 4, steps
+    assert 0.04 < statistics.median(steps) < 0.1, steps
