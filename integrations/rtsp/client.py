@@ -43,6 +43,7 @@ from av.video.stream import VideoStream
 
 from camhub.capture.media import Packet, StreamInfo, describe_av_error
 from camhub.errors import SourceError
+from camhub.integrations.rtsp.clock import ArrivalClock
 from camhub.integrations.rtsp.depay import Depacketiser, Unit, UnitTooLarge
 from camhub.integrations.rtsp.protocol import (
     MAX_BODY,
@@ -64,7 +65,6 @@ log = logging.getLogger(__name__)
 RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
 RTP_CLOCK = Fraction(1, 90_000)  # H.264 and H.265 over RTP always count 90 kHz
 RTP_SECONDS = 1 / 90_000
-MAX_AGE = 5.0  # seconds a packet's capture time may be set before its read's, beyond the pace
 FPS_UNITS = 4  # units after the first keyframe whose timestamps estimate the frame rate
 KEYFRAME_WAIT = 10.0  # seconds after PLAY the first keyframe may take, at least (`RtspStream._first_units`)
 DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326's default when the Session header gives none
@@ -101,7 +101,7 @@ class RtspConnection:
         except OSError as exc:
             raise SourceError(describe_av_error(exc, url)) from None
         # SO_RCVBUF is left to the kernel: setting it would turn off TCP's buffer autotuning, and a paced
-        # reader (`RtspStream`) needs the socket to hold a quarter second of a 4K camera's stream.
+        # reader (`RtspStream`) needs the socket to hold half a second of a 4K camera's stream.
         self.sock.settimeout(timeout)
 
     def fill(self) -> int:
@@ -198,11 +198,10 @@ class RtspStream:
     """A camera's H.264 or H.265 stream, opened (DESCRIBE, SETUP, PLAY) up to its first keyframe.
 
     `pace` (seconds) spaces the reads: each read takes all that came since the last (up to RECV_SIZE, and
-    another read follows at once when that filled it). A record input read four times a second instead
-    of at every frame costs a third as much at one camera (bench/results/pipeline.md, 2026-12-01): each
-    wake-up of a reader thread costs more than the frames it reads. A packet's capture time is then when
-    its read returned, less how much older its RTP timestamp is than the newest of that read: when it
-    arrived, whatever the pace.
+    another read follows at once when that filled it). A record input read twice a second instead of at
+    every frame costs a third less (bench/results/pipeline.md, 2026-12-01): each wake-up of a reader
+    thread costs more than the frames it reads. A packet's capture time is when it
+    arrived, whatever the pace: placed by its RTP timestamp (`ArrivalClock`).
     """
 
     def __init__(
@@ -349,16 +348,14 @@ class RtspStream:
         pending, self._ready = self._ready, []
         timeout = self._conn.timeout
         last = time.monotonic()
-        latest = 0.0  # the capture time handed out last: capture times never go back
+        clock = ArrivalClock()
         while True:
             if pending:
-                now = time.time()
+                now, pace = time.time(), self.pace
                 stamps = [self._media_time(unit) for unit in pending]
+                clock.read(now, stamps[-1] * RTP_SECONDS, pace)
                 for unit, stamp in zip(pending, stamps, strict=True):
-                    # When it arrived: the read's time, less how much older it is than the read's newest unit.
-                    age = min(max(stamps[-1] - stamp, 0) * RTP_SECONDS, self.pace + MAX_AGE)
-                    latest = min(now, max(latest, now - age))
-                    yield self._packet(unit, stamp, latest)
+                    yield self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
             if self.pace and self._drained:
                 time.sleep(max(0.0, last + self.pace - time.monotonic()))
             pending = self._read()
