@@ -35,6 +35,15 @@ class SourceError(HubError):
     status = 502
 
 
+class CameraAnswered(SourceError):
+    """The camera answered a request with an error status (RTSP or HTTP), kept in `answered`: a reader
+    that speaks the protocol itself says what FFmpeg's errors say (401 and 403: credentials, 404: path)."""
+
+    def __init__(self, message: str, answered: int) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
 class BadRequest(HubError):
     """A request's parameters are malformed; the message names the parameter and what is expected."""
 

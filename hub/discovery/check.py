@@ -43,7 +43,7 @@ from pydantic import ValidationError
 from camhub.capture.media import NoVideoStream, Source, UndecodableVideo
 from camhub.capture.reader import MAX_DECODE_ERRORS
 from camhub.config import InputConfig
-from camhub.errors import ConfigError, HubError, SourceError
+from camhub.errors import CameraAnswered, ConfigError, HubError, SourceError
 from camhub.redact import redact, redact_url
 from camhub.registry import Registry
 
@@ -149,8 +149,10 @@ class _Attempt:
         if isinstance(exc, StreamCheckFailed):
             return exc  # named by the reading thread
         for cause in _chain(exc):
-            if isinstance(cause, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)) or (
-                isinstance(cause, urllib.error.HTTPError) and cause.code in (401, 403)
+            if (
+                isinstance(cause, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError))
+                or (isinstance(cause, urllib.error.HTTPError) and cause.code in (401, 403))
+                or (isinstance(cause, CameraAnswered) and cause.answered in (401, 403))
             ):
                 if not self.with_credentials:
                     return self.failed("auth_failed", "the camera asks for a username and password; give them")
@@ -159,8 +161,10 @@ class _Attempt:
                     "the camera refused these credentials; check the username and password (some cameras lock "
                     "an account after several failures)",
                 )
-            if isinstance(cause, av.error.HTTPNotFoundError) or (
-                isinstance(cause, urllib.error.HTTPError) and cause.code == 404
+            if (
+                isinstance(cause, av.error.HTTPNotFoundError)
+                or (isinstance(cause, urllib.error.HTTPError) and cause.code == 404)
+                or (isinstance(cause, CameraAnswered) and cause.answered == 404)
             ):
                 return self.failed("no_video", "the camera has no stream at that path (404); check the path in the URL")
             if isinstance(cause, (UndecodableVideo, UnknownCodecError, av.error.DecoderNotFoundError)):

@@ -98,8 +98,8 @@ class RtspConnection:
         self.auth: Digest | None = None
         try:
             self.sock = socket.create_connection((host, parts.port or 554), timeout=timeout)
-        except OSError as exc:
-            raise SourceError(describe_av_error(exc, url)) from None
+        except OSError as exc:  # kept as the cause: what kind of failure it was (refused, unreachable, timed out)
+            raise SourceError(describe_av_error(exc, url)) from exc
         # SO_RCVBUF is left to the kernel: setting it would turn off TCP's buffer autotuning, and a paced
         # reader (`RtspStream`) needs the socket to hold half a second of a 4K camera's stream.
         self.sock.settimeout(timeout)
@@ -139,15 +139,17 @@ class RtspConnection:
                 self.auth = Digest(challenge, self.username, self.password or "")
                 answer = self._exchange(method, url, headers)
         if answer.status == 401:
-            raise RtspError(f"authentication failed (401): check the username and password ({self.shown})")
+            raise RtspError(f"authentication failed (401): check the username and password ({self.shown})", 401)
         if answer.status == 403:
-            raise RtspError(f"access forbidden (403) ({self.shown})")
+            raise RtspError(f"access forbidden (403) ({self.shown})", 403)
         if answer.status == 404:
-            raise RtspError(f"not found on the camera (404): check the path in the URL ({self.shown})")
+            raise RtspError(f"not found on the camera (404): check the path in the URL ({self.shown})", 404)
         if answer.status in (300, 301, 302, 303, 305, 307, 461):
             raise Unsupported(f"the camera answered {method} with {answer.status} {answer.reason[:60]}")
         if not 200 <= answer.status < 300:
-            raise RtspError(f"the camera answered {method} with {answer.status} {answer.reason[:60]} ({self.shown})")
+            raise RtspError(
+                f"the camera answered {method} with {answer.status} {answer.reason[:60]} ({self.shown})", answer.status
+            )
         return answer
 
     def _exchange(self, method: str, url: str, headers: dict[str, str] | None) -> Answer:

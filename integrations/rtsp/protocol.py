@@ -18,7 +18,7 @@ import os
 import re
 from urllib.parse import urljoin
 
-from camhub.errors import SourceError
+from camhub.errors import CameraAnswered, SourceError
 from camhub.integrations.rtsp.depay import H264Depacketiser, H265Depacketiser
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ class Unsupported(SourceError):
     """This camera needs what the client does not do; FFmpeg's demuxer reads it instead."""
 
 
-class RtspError(SourceError):
-    """The camera answered a request with an error status."""
+class RtspError(CameraAnswered):
+    """The camera answered a request with an error status (`answered`)."""
 
 
 class Answer:

@@ -192,6 +192,12 @@ async def test_wrong_password_is_auth_failed(camera: Simulator, registry: Regist
     assert error.code == "auth_failed" and "asks for a username and password" in str(error), error
 
 
+async def test_a_camera_path_that_is_not_there_is_no_video_with_its_404(camera: Simulator, registry: Registry) -> None:
+    """Read by the hub's own RTSP client, whose errors carry the camera's answer, not FFmpeg's."""
+    error = await failure(registry, rtsp_url(camera).replace("/yard/", "/nobody/"), password=PASSWORD)
+    assert error.code == "no_video" and "no stream at that path (404)" in str(error), error
+
+
 async def test_a_port_nobody_listens_on_is_unreachable(registry: Registry) -> None:
     error = await failure(registry, f"rtsp://127.0.0.1:{free_port()}/stream", password="not-shown-42")
     assert error.code == "unreachable", error
