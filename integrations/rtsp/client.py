@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
 RTP_CLOCK = Fraction(1, 90_000)  # H.264 and H.265 over RTP always count 90 kHz
-RTP_SECONDS = 1 / 90_000
+RTP_SECONDS = float(RTP_CLOCK)
 FPS_UNITS = 4  # units after the first keyframe whose timestamps estimate the frame rate
 KEYFRAME_WAIT = 10.0  # seconds after PLAY the first keyframe may take, at least (`RtspStream._first_units`)
 DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326's default when the Session header gives none

@@ -305,6 +305,16 @@ def fails(cam: FakeCamera, kind: type[SourceError] = SourceError, timeout: float
     return str(caught.value)
 
 
+def packet_sizes(cam: FakeCamera, count: int) -> list[int]:
+    """The sizes of the first `count` packets of the camera's stream."""
+    stream = open_stream(cam)
+    try:
+        packets = stream.packets()
+        return [next(packets).packet.size for _ in range(count)]
+    finally:
+        stream.close()
+
+
 def read_until_error(stream: RtspStream, limit: int = 100_000) -> str:
     """Packets of an opened stream until it fails; the message."""
     try:
@@ -433,12 +443,7 @@ def test_a_camera_choosing_other_channels_is_read_on_them(camera: Callable[..., 
             after_play=video(channel=2, between=noise),
         )
     )
-    stream = open_stream(cam)
-    try:
-        packets = stream.packets()
-        sizes = [next(packets).packet.size for _ in range(12)]
-    finally:
-        stream.close()
+    sizes = packet_sizes(cam, 12)
     frames = encoded("h264")
     assert sizes == [len(f.annex_b) for f in frames[:12]]
 
@@ -448,12 +453,7 @@ def test_requests_and_answers_from_the_camera_in_the_stream_are_skipped(camera: 
     request = b"SET_PARAMETER rtsp://127.0.0.1/cam RTSP/1.0\r\nCSeq: 1\r\nContent-Length: %d\r\n\r\n" % len(body)
     answer = b"RTSP/1.0 200 OK\r\nCSeq: 555\r\nSession: abc\r\n\r\n"
     cam = camera(Script(after_play=video(between=request + body + answer)))
-    stream = open_stream(cam)
-    try:
-        packets = stream.packets()
-        sizes = [next(packets).packet.size for _ in range(40)]
-    finally:
-        stream.close()
+    sizes = packet_sizes(cam, 40)
     frames = encoded("h264")
     assert sizes == [len(frames[i % FRAMES].annex_b) for i in range(40)]
 
