@@ -28,13 +28,11 @@ from __future__ import annotations
 import io
 import logging
 import re
-import socket
 import statistics
 import time
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import cast
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import av
 from av.container import InputContainer
@@ -44,156 +42,19 @@ from av.video.stream import VideoStream
 from camhub.capture.media import Packet, StreamInfo, describe_av_error
 from camhub.errors import SourceError
 from camhub.integrations.rtsp.clock import ArrivalClock
+from camhub.integrations.rtsp.connection import RECV_SIZE, RtspConnection
 from camhub.integrations.rtsp.depay import Depacketiser, Unit, UnitTooLarge
-from camhub.integrations.rtsp.protocol import (
-    MAX_BODY,
-    MAX_HEAD,
-    Answer,
-    Digest,
-    RtspError,
-    Track,
-    Unsupported,
-    challenge_from,
-    message_length,
-)
-from camhub.redact import redact_url
+from camhub.integrations.rtsp.protocol import MAX_BODY, MAX_HEAD, RtspError, Track, Unsupported, message_length
 
 __all__ = ["MAX_BODY", "MAX_HEAD", "RtspError", "RtspStream", "Unsupported"]  # the rest is in `protocol`
 
 log = logging.getLogger(__name__)
 
-RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
 RTP_CLOCK = Fraction(1, 90_000)  # H.264 and H.265 over RTP always count 90 kHz
 RTP_SECONDS = float(RTP_CLOCK)
 FPS_UNITS = 4  # units after the first keyframe whose timestamps estimate the frame rate
 KEYFRAME_WAIT = 10.0  # seconds after PLAY the first keyframe may take, at least (`RtspStream._first_units`)
 DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326's default when the Session header gives none
-USER_AGENT = "camhub"
-
-
-class RtspConnection:
-    """One RTSP session over TCP: requests answered in turn, then interleaved data read in large pieces."""
-
-    def __init__(self, url: str, username: str | None, password: str | None, timeout: float) -> None:
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "rtsp":
-            raise Unsupported(f"the scheme {parts.scheme!r} (this client reads rtsp://)")
-        if any(c in url for c in "\r\n\t "):
-            raise SourceError(f"the URL has white space or a line break in it ({redact_url(url)})")
-        self.username = unquote(parts.username) if parts.username is not None else username
-        self.password = unquote(parts.password or "") if parts.username is not None else password
-        for secret in (self.username, self.password):
-            if secret is not None and any(c in secret for c in "\r\n"):
-                raise SourceError("the camera's username or password has a line break in it")
-        host = parts.hostname or ""
-        netloc = f"[{host}]" if ":" in host else host
-        if parts.port:
-            netloc += f":{parts.port}"
-        self.url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))  # no credentials
-        self.shown = redact_url(url)
-        self.timeout = timeout
-        self.buf = bytearray()
-        self.cseq = 0
-        self.session: str | None = None
-        self.auth: Digest | None = None
-        try:
-            self.sock = socket.create_connection((host, parts.port or 554), timeout=timeout)
-        except OSError as exc:  # kept as the cause: what kind of failure it was (refused, unreachable, timed out)
-            raise SourceError(describe_av_error(exc, url)) from exc
-        # SO_RCVBUF is left to the kernel: setting it would turn off TCP's buffer autotuning, and a paced
-        # reader (`RtspStream`) needs the socket to hold half a second of a 4K camera's stream.
-        self.sock.settimeout(timeout)
-
-    def fill(self) -> int:
-        """One read from the socket into the buffer, of at most RECV_SIZE bytes: how many came. A closed or
-        silent connection is a SourceError."""
-        try:
-            data = self.sock.recv(RECV_SIZE)
-        except OSError as exc:  # TimeoutError included
-            raise SourceError(describe_av_error(exc, self.shown)) from None
-        if not data:
-            raise SourceError(f"the camera closed the connection ({self.shown})")
-        self.buf += data
-        return len(data)
-
-    def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> int:
-        self.cseq += 1
-        lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}", f"User-Agent: {USER_AGENT}"]
-        if self.session is not None:
-            lines.append(f"Session: {self.session}")
-        if self.auth is not None:
-            lines.append(f"Authorization: {self.auth.header(method, url)}")
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        try:
-            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-        except OSError as exc:
-            raise SourceError(describe_av_error(exc, self.shown)) from None
-        return self.cseq
-
-    def request(self, method: str, url: str, headers: dict[str, str] | None = None) -> Answer:
-        """Send a request and wait for its answer; a 401 is answered once with the credentials given."""
-        answer = self._exchange(method, url, headers)
-        if answer.status == 401 and self.auth is None and self.username is not None:
-            challenge = challenge_from(answer.headers.get("www-authenticate", ""))
-            if challenge:
-                self.auth = Digest(challenge, self.username, self.password or "")
-                answer = self._exchange(method, url, headers)
-        if answer.status == 401:
-            raise RtspError(f"authentication failed (401): check the username and password ({self.shown})", 401)
-        if answer.status == 403:
-            raise RtspError(f"access forbidden (403) ({self.shown})", 403)
-        if answer.status == 404:
-            raise RtspError(f"not found on the camera (404): check the path in the URL ({self.shown})", 404)
-        if answer.status in (300, 301, 302, 303, 305, 307, 461):
-            raise Unsupported(f"the camera answered {method} with {answer.status} {answer.reason[:60]}")
-        if not 200 <= answer.status < 300:
-            raise RtspError(
-                f"the camera answered {method} with {answer.status} {answer.reason[:60]} ({self.shown})", answer.status
-            )
-        return answer
-
-    def _exchange(self, method: str, url: str, headers: dict[str, str] | None) -> Answer:
-        cseq = self.send(method, url, headers)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            answer = self.take_message()
-            if answer is not None:
-                if answer.headers.get("cseq", "").strip() == str(cseq):
-                    return answer
-                continue  # an answer to an earlier request (a keep-alive), or a request from the server
-            if time.monotonic() > deadline:
-                raise SourceError(f"timed out waiting for the camera ({self.shown})")
-            self.fill()
-
-    def take_message(self) -> Answer | None:
-        """The RTSP message at the buffer's start, removed from it; interleaved data before it is skipped."""
-        buf = self.buf
-        while buf[:1] == b"$":  # data before the answer (PLAY's stream may start first): not needed yet
-            if len(buf) < 4 or len(buf) < 4 + ((buf[2] << 8) | buf[3]):
-                return None
-            del buf[: 4 + ((buf[2] << 8) | buf[3])]
-        if not buf:
-            return None
-        if not buf[:1].isalpha():
-            raise SourceError(f"the camera sent bytes that are neither RTSP nor RTP data ({self.shown})")
-        ends = message_length(buf, 0)
-        if ends is None:
-            return None
-        head_end, end = ends
-        message = bytes(buf[:end])
-        del buf[:end]
-        if not message.startswith(b"RTSP/"):
-            return None  # a request from the server (ANNOUNCE, SET_PARAMETER): not acted on
-        return Answer(message[:head_end], message[head_end + 4 :])
-
-    def close(self) -> None:
-        if self.session is not None:
-            try:
-                self.sock.settimeout(0.5)
-                self.send("TEARDOWN", self.url)
-            except (SourceError, OSError):
-                pass  # the connection is going anyway
-        self.sock.close()
 
 
 class RtspStream:
@@ -252,6 +113,8 @@ class RtspStream:
         self._last_ts: int | None = None
         self._ext_ts = 0  # timestamps unwrapped past 32 bits, counted from the first unit
         self._ready: list[Unit] = self._first_units(conn.timeout)
+        self._clock = ArrivalClock()
+        self._last_unit = time.monotonic()  # when the last read that completed a frame was made
         key = self._ready[0]
         self._template_container = template = self._probe(track.parameter_sets + key.data)
         stream = template.streams.video[0]
@@ -304,10 +167,10 @@ class RtspStream:
             raise Unsupported("the first keyframe gives no picture size")
         return container
 
-    def _read(self) -> list[Unit]:
-        """Read once from the socket; the access units completed by what came."""
+    def _read(self, wait: bool = True) -> list[Unit]:
+        """Read once from the socket (`RtspConnection.fill`); the access units completed by what came."""
         conn = self._conn
-        self._drained = conn.fill() < RECV_SIZE
+        self._drained = conn.fill(wait) < RECV_SIZE
         units: list[Unit] = []
         buf = conn.buf
         size = len(buf)
@@ -345,29 +208,39 @@ class RtspStream:
         return self._template
 
     def packets(self) -> Iterator[Packet]:
-        """The stream's frames as they come; a camera that sends data but no frame for the input's timeout
-        (RTCP alone, say, with its encoder hung) is timed out as a silent one is."""
-        pending, self._ready = self._ready, []
-        timeout = self._conn.timeout
-        last = time.monotonic()
-        clock = ArrivalClock()
+        """The stream's frames as they come, a read at a time, `pace` seconds apart when it is set."""
         while True:
-            if pending:
-                now, pace = time.time(), self.pace
-                stamps = [self._media_time(unit) for unit in pending]
-                clock.read(now, stamps[-1] * RTP_SECONDS, pace)
-                for unit, stamp in zip(pending, stamps, strict=True):
-                    yield self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
+            yield from self.take()
             if self.pace and self._drained:
-                time.sleep(max(0.0, last + self.pace - time.monotonic()))
-            pending = self._read()
-            now_mono = time.monotonic()
-            if pending:
-                last = now_mono
-            elif now_mono - last > timeout:
+                time.sleep(max(0.0, self._last_unit + self.pace - time.monotonic()))
+
+    def take(self, wait: bool = True) -> list[Packet]:
+        """The frames completed by one read, as packets (none when a frame has only begun to come).
+
+        With `wait`, the read waits for data up to the input's timeout; without, it takes all the socket
+        holds and returns at once (`camhub.capture.carrier`). A camera that sends data but no frame for the
+        input's timeout (RTCP alone, say, with its encoder hung) is timed out as a silent one is.
+        """
+        units, self._ready = self._ready, []
+        if not units:
+            units = self._read(wait)
+            while not wait and not self._drained:
+                units += self._read(wait)
+        now_mono = time.monotonic()
+        if not units:
+            if now_mono - self._last_unit > self._conn.timeout:
                 raise SourceError(
-                    f"timed out waiting for the camera: no frame for {timeout:.0f} s ({self._conn.shown})"
+                    f"timed out waiting for the camera: no frame for {self._conn.timeout:.0f} s ({self._conn.shown})"
                 )
+            return []
+        self._last_unit = now_mono
+        now, pace, clock = time.time(), self.pace, self._clock
+        stamps = [self._media_time(unit) for unit in units]
+        clock.read(now, stamps[-1] * RTP_SECONDS, pace)
+        return [
+            self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
+            for unit, stamp in zip(units, stamps, strict=True)
+        ]
 
     def _media_time(self, unit: Unit) -> int:
         """The unit's RTP timestamp unwrapped past 32 bits, counted from the first unit (90 kHz)."""
