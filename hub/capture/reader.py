@@ -1,7 +1,9 @@
 """One camera input, read forever in its own thread, reconnected with backoff.
 
 A reader thread hands its data straight to the consumers it was given at
-construction, on that thread, with no hop through the event loop: every
+construction, on that thread, with no hop through the event loop (a record-only
+input that can be read without waiting is read by the carrier's thread instead
+while it is paced: `camhub.capture.carrier`): every
 packet to the `PacketConsumer`s (the recorder, on the record input), and for
 the detect input every frame picked at the analysis rate to the
 `FrameConsumer`s (the motion watcher, the live view). A consumer that raises
@@ -89,7 +91,8 @@ class Cadence:
 
 
 class PacketConsumer(Protocol):
-    """Takes every packet of the record input, on its reader thread (the recorder)."""
+    """Takes every packet of the record input, on the thread that reads it (the recorder): the input's own,
+    or the carrier's (`camhub.capture.carrier`), never two at once."""
 
     def on_connect(self, stream: OpenStream) -> None: ...
 

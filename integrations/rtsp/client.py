@@ -172,31 +172,31 @@ class RtspStream:
         conn = self._conn
         self._drained = conn.fill(wait) < RECV_SIZE
         units: list[Unit] = []
-        buf = conn.buf
-        size = len(buf)
-        pos = 0
+        buf, view = conn.buf, conn.view
+        size = conn.end
+        pos = conn.start
         channel = self._channel
         push = self._depay.push
-        with memoryview(buf) as view:
-            while size - pos >= 4:
-                if buf[pos] == 0x24:  # '$', channel, 16-bit length, then that many bytes
-                    end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
-                    if end > size:
-                        break
-                    if buf[pos + 1] == channel:
-                        try:
-                            push(view[pos + 4 : end], units)
-                        except UnitTooLarge as exc:
-                            raise SourceError(f"{exc} ({conn.shown})") from None
-                    pos = end
-                    continue
-                if not (65 <= buf[pos] <= 90):  # an RTSP message starts with an upper-case letter
-                    raise SourceError(f"the camera sent bytes that are neither RTSP nor RTP data ({conn.shown})")
-                ends = message_length(buf, pos)
-                if ends is None:
+        while size - pos >= 4:
+            if buf[pos] == 0x24:  # '$', channel, 16-bit length, then that many bytes
+                end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+                if end > size:
                     break
-                pos = ends[1]  # an answer to a keep-alive, or a request from the server: not acted on
-        del buf[:pos]
+                if buf[pos + 1] == channel:
+                    try:
+                        push(view[pos + 4 : end], units)
+                    except UnitTooLarge as exc:
+                        raise SourceError(f"{exc} ({conn.shown})") from None
+                pos = end
+                continue
+            if not (65 <= buf[pos] <= 90):  # an RTSP message starts with an upper-case letter
+                raise SourceError(f"the camera sent bytes that are neither RTSP nor RTP data ({conn.shown})")
+            ends = message_length(buf, pos, size)
+            if ends is None:
+                break
+            pos = ends[1]  # an answer to a keep-alive, or a request from the server: not acted on
+        conn.start = pos
+        self._depay.keep()  # the next read reuses the buffer
         now = time.monotonic()
         if now >= self._next_keepalive:
             self._next_keepalive = now + max(self._session_timeout / 2, 1.0)

@@ -15,10 +15,22 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from camhub.capture.media import describe_av_error
 from camhub.errors import SourceError
-from camhub.integrations.rtsp.protocol import Answer, Digest, RtspError, Unsupported, challenge_from, message_length
+from camhub.integrations.rtsp.protocol import (
+    MAX_BODY,
+    MAX_HEAD,
+    Answer,
+    Digest,
+    RtspError,
+    Unsupported,
+    challenge_from,
+    message_length,
+)
 from camhub.redact import redact_url
 
 RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
+# The buffer holds one read and what the reads before left unparsed: at most a part of one interleaved
+# packet (4 + 65,535 bytes) or of one RTSP message (its head and body are bounded), never more.
+CAPACITY = RECV_SIZE + 4 + MAX_HEAD + MAX_BODY
 USER_AGENT = "camhub"
 
 
@@ -43,7 +55,11 @@ class RtspConnection:
         self.url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))  # no credentials
         self.shown = redact_url(url)
         self.timeout = timeout
-        self.buf = bytearray()
+        # Read into one buffer that never moves or grows: buf[start:end] is read and not yet parsed. A growing
+        # bytearray cut at its front was copied to a new allocation at every read (bench/results/pipeline.md).
+        self.buf = bytearray(CAPACITY)
+        self.view = memoryview(self.buf)
+        self.start = self.end = 0
         self.cseq = 0
         self.session: str | None = None
         self.auth: Digest | None = None
@@ -63,16 +79,22 @@ class RtspConnection:
         if wait != self._waits:
             self.sock.settimeout(self.timeout if wait else 0.0)
             self._waits = wait
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif CAPACITY - self.end < RECV_SIZE:  # what is left unparsed moves to the front
+            left = self.end - self.start
+            self.view[:left] = self.view[self.start : self.end]
+            self.start, self.end = 0, left
         try:
-            data = self.sock.recv(RECV_SIZE)
+            got = self.sock.recv_into(self.view[self.end :], RECV_SIZE)
         except BlockingIOError:  # only without `wait`: nothing has come since the last read
             return 0
         except OSError as exc:  # TimeoutError included
             raise SourceError(describe_av_error(exc, self.shown)) from None
-        if not data:
+        if not got:
             raise SourceError(f"the camera closed the connection ({self.shown})")
-        self.buf += data
-        return len(data)
+        self.end += got
+        return got
 
     def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> int:
         self.cseq += 1
@@ -124,25 +146,26 @@ class RtspConnection:
             self.fill()
 
     def take_message(self) -> Answer | None:
-        """The RTSP message at the buffer's start, removed from it; interleaved data before it is skipped."""
-        buf = self.buf
-        while buf[:1] == b"$":  # data before the answer (PLAY's stream may start first): not needed yet
-            if len(buf) < 4 or len(buf) < 4 + ((buf[2] << 8) | buf[3]):
-                return None
-            del buf[: 4 + ((buf[2] << 8) | buf[3])]
-        if not buf:
+        """The RTSP message next in the buffer, taken from it; interleaved data before it is skipped."""
+        buf, pos, end = self.buf, self.start, self.end
+        while pos < end and buf[pos] == 0x24:  # data before the answer (PLAY's stream may start first)
+            if end - pos < 4 or end - pos < 4 + ((buf[pos + 2] << 8) | buf[pos + 3]):
+                break
+            pos += 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+        self.start = pos
+        if pos == end or buf[pos] == 0x24:
             return None
-        if not buf[:1].isalpha():
+        if not buf[pos : pos + 1].isalpha():
             raise SourceError(f"the camera sent bytes that are neither RTSP nor RTP data ({self.shown})")
-        ends = message_length(buf, 0)
+        ends = message_length(buf, pos, end)
         if ends is None:
             return None
-        head_end, end = ends
-        message = bytes(buf[:end])
-        del buf[:end]
+        head_end, stop = ends
+        message = bytes(buf[pos:stop])
+        self.start = stop
         if not message.startswith(b"RTSP/"):
             return None  # a request from the server (ANNOUNCE, SET_PARAMETER): not acted on
-        return Answer(message[:head_end], message[head_end + 4 :])
+        return Answer(message[: head_end - pos], message[head_end - pos + 4 :])
 
     def close(self) -> None:
         if self.session is not None:

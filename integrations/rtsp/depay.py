@@ -9,6 +9,12 @@ use: a packet too short for what its header claims, a fragment without its
 start, or a gap in the sequence numbers spoils the unit it falls in, which is
 dropped (counted in `dropped`) rather than handed on half-built. A unit that
 grows past `max_unit` bytes is refused with `UnitTooLarge`.
+
+A unit is kept as the list of its parts until its last packet comes, then
+joined once: a bytearray grown by each packet's payload was moved to a new
+allocation many times a unit. The parts are views of the packets given to
+`push`; a caller that reuses its buffer for the next packets calls `keep`
+first, which copies out what an unfinished unit holds of it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 START_CODE = b"\x00\x00\x00\x01"
+# A start code and the one-byte NAL header a fragmentation unit's start rebuilds (H.264), by header value.
+STARTS = tuple(START_CODE + bytes((header,)) for header in range(256))
 # The largest access unit taken (bytes). A 4K camera's keyframe is a few MB; FFmpeg's own
 # single allocations are capped at 64 MB in this process (camhub.capture.media).
 MAX_UNIT = 16 << 20
@@ -39,7 +47,9 @@ class Depacketiser:
         self.max_unit = max_unit
         self.dropped = 0  # access units dropped as damaged
         self.ignored = 0  # RTP packets ignored (not RTP version 2, or a payload kind not handled)
-        self._unit = bytearray()
+        self._parts: list[bytes | memoryview] = []  # the unit so far: start codes, NAL headers and payloads
+        self._size = 0  # their length together
+        self._kept = 0  # how many of them are copies of their own (`keep`)
         self._timestamp: int | None = None
         self._key = False
         self._spoilt = False
@@ -69,7 +79,7 @@ class Depacketiser:
             self.ignored += 1
             return
         timestamp = int.from_bytes(packet[4:8], "big")
-        if self._timestamp is not None and timestamp != self._timestamp and (self._unit or self._spoilt):
+        if self._timestamp is not None and timestamp != self._timestamp and (self._parts or self._spoilt):
             # A new unit began without the last one's marker. If packets are missing here, the lost one
             # most likely was that marker packet: the unit it ended is dropped, this one is kept.
             if gap:
@@ -80,8 +90,8 @@ class Depacketiser:
             self._spoil()  # a packet of this unit is missing
         self._timestamp = timestamp
         self._payload(packet, offset, end)
-        if len(self._unit) > self.max_unit:
-            size, self._unit = len(self._unit), bytearray()
+        if self._size > self.max_unit:
+            size, self._parts, self._size, self._kept = self._size, [], 0, 0
             raise UnitTooLarge(f"an access unit of more than {size} bytes (the bound is {self.max_unit})")
         if packet[1] & 0x80:  # the marker: this unit's last packet
             self._finish(out)
@@ -93,19 +103,31 @@ class Depacketiser:
         self._spoilt = True
         self._fragment = False
 
+    def keep(self) -> None:
+        """Copy what the unfinished unit holds of the packets given since the last call: their buffer is about
+        to be reused. Each part is copied once, however many reads a unit spans."""
+        parts, kept = self._parts, self._kept
+        if len(parts) > kept:
+            parts[kept:] = [b"".join(parts[kept:])]
+            self._kept = len(parts)
+
+    def _add(self, part: memoryview | bytes) -> None:
+        self._parts.append(part)
+        self._size += len(part)
+
     def _nal(self, packet: memoryview | bytes, start: int, end: int) -> None:
         """A whole NAL unit at packet[start:end]."""
-        self._unit += START_CODE
-        self._unit += packet[start:end]
+        self._add(START_CODE)
+        self._add(packet[start:end])
 
     def _finish(self, out: list[Unit]) -> None:
-        unit, key, spoilt, timestamp = self._unit, self._key, self._spoilt or self._fragment, self._timestamp
-        self._unit, self._key, self._spoilt, self._fragment = bytearray(), False, False, False
-        if spoilt or not unit or timestamp is None:
-            if unit or spoilt:
+        parts, key, spoilt, timestamp = self._parts, self._key, self._spoilt or self._fragment, self._timestamp
+        self._parts, self._size, self._kept, self._key, self._spoilt, self._fragment = [], 0, 0, False, False, False
+        if spoilt or not parts or timestamp is None:
+            if parts or spoilt:
                 self.dropped += 1
             return
-        out.append(Unit(bytes(unit), timestamp, key))
+        out.append(Unit(b"".join(parts), timestamp, key))
 
 
 class H264Depacketiser(Depacketiser):
@@ -138,14 +160,13 @@ class H264Depacketiser(Depacketiser):
             if fu & 0x80:  # the first fragment: the NAL header is rebuilt from both headers
                 if self._fragment:
                     self._spoil()
-                self._unit += START_CODE
-                self._unit.append((header & 0xE0) | (fu & 0x1F))
+                self._add(STARTS[(header & 0xE0) | (fu & 0x1F)])
                 self._key |= fu & 0x1F == 5
                 self._fragment = True
             elif not self._fragment:
                 self._spoilt = True  # a middle or end without its start
                 return
-            self._unit += packet[offset + 2 : end]
+            self._add(packet[offset + 2 : end])
             if fu & 0x40:
                 self._fragment = False
         else:  # STAP-B, MTAP, FU-B (interleaved mode, refused at SETUP) and reserved kinds
@@ -182,15 +203,13 @@ class H265Depacketiser(Depacketiser):
             if fu & 0x80:
                 if self._fragment:
                     self._spoil()
-                self._unit += START_CODE
-                self._unit.append((packet[offset] & 0x81) | (nal_type << 1))
-                self._unit.append(packet[offset + 1])
+                self._add(START_CODE + bytes(((packet[offset] & 0x81) | (nal_type << 1), packet[offset + 1])))
                 self._key |= nal_type in H265_IRAP
                 self._fragment = True
             elif not self._fragment:
                 self._spoilt = True
                 return
-            self._unit += packet[offset + 3 : end]
+            self._add(packet[offset + 3 : end])
             if fu & 0x40:
                 self._fragment = False
         elif kind < 48:

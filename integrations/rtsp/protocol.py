@@ -55,11 +55,12 @@ class Answer:
         self.body = body
 
 
-def message_length(buf: bytearray, start: int) -> tuple[int, int] | None:
-    """(end of head, end of body) of the RTSP message at buf[start:], or None until it is all there."""
-    head_end = buf.find(b"\r\n\r\n", start, start + MAX_HEAD + 4)
+def message_length(buf: bytearray, start: int, stop: int | None = None) -> tuple[int, int] | None:
+    """(end of head, end of body) of the RTSP message at buf[start:stop], or None until it is all there."""
+    stop = len(buf) if stop is None else stop
+    head_end = buf.find(b"\r\n\r\n", start, min(stop, start + MAX_HEAD + 4))
     if head_end < 0:
-        if len(buf) - start > MAX_HEAD:
+        if stop - start > MAX_HEAD:
             raise SourceError(f"an RTSP message from the camera has a head over {MAX_HEAD} bytes")
         return None
     match = re.search(rb"(?im)^content-length:[ \t]*(\d+)[ \t]*$", buf[start:head_end])
@@ -69,7 +70,7 @@ def message_length(buf: bytearray, start: int) -> tuple[int, int] | None:
         shown = digits.decode() if len(digits) <= 60 else f"a {len(digits)}-digit number of"
         raise SourceError(f"an RTSP message from the camera has a body of {shown} bytes (at most {MAX_BODY})")
     end = head_end + 4 + length
-    return (head_end, end) if len(buf) >= end else None
+    return (head_end, end) if stop >= end else None
 
 
 def parameter_sets(codec: str, fmtp: dict[str, str]) -> bytes:

@@ -108,6 +108,33 @@ def test_small_mtu_many_fragments(codec: str) -> None:
 
 
 @pytest.mark.parametrize("codec", CODECS)
+def test_units_spanning_reads_of_one_reused_buffer_are_whole_after_keep(codec: str) -> None:
+    """As the RTSP client reads: each packet a view of one buffer, overwritten by the next read; `keep` at the
+    end of each read copies out what an unfinished unit holds. Without it the units would hold the later
+    reads' bytes (checked: the same run without `keep` damages them)."""
+    units = encoded(codec)
+    packets = flat(packetise(codec, units))
+    for keeping in (True, False):
+        depay, out = DEPACKETISERS[codec](), []
+        buffer = bytearray(max(map(len, packets)) * 7)
+        for start in range(0, len(packets), 7):  # seven packets a read: units are cut between reads
+            pos = 0
+            for packet in packets[start : start + 7]:
+                buffer[pos : pos + len(packet)] = packet
+                depay.push(memoryview(buffer)[pos : pos + len(packet)], out)
+                pos += len(packet)
+            if keeping:
+                depay.keep()
+            buffer[:] = bytes(len(buffer))  # the next read overwrites it
+        got = [u.data for u in out]
+        if keeping:
+            assert got == [u.annex_b for u in units]
+            assert len(decode(codec, out)) == FRAMES
+        else:
+            assert got != [u.annex_b for u in units]
+
+
+@pytest.mark.parametrize("codec", CODECS)
 def test_a_lost_marker_bit_completes_the_unit_at_the_next_timestamp(codec: str) -> None:
     units = encoded(codec)
     packetised = packetise(codec, units)
