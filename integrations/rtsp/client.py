@@ -42,7 +42,7 @@ from av.video.stream import VideoStream
 from camhub.capture.media import Packet, StreamInfo, describe_av_error
 from camhub.errors import SourceError
 from camhub.integrations.rtsp.clock import ArrivalClock
-from camhub.integrations.rtsp.connection import RECV_SIZE, RtspConnection
+from camhub.integrations.rtsp.connection import RtspConnection
 from camhub.integrations.rtsp.depay import Depacketiser, Unit, UnitTooLarge
 from camhub.integrations.rtsp.protocol import MAX_BODY, MAX_HEAD, RtspError, Track, Unsupported, message_length
 
@@ -170,7 +170,8 @@ class RtspStream:
     def _read(self, wait: bool = True) -> list[Unit]:
         """Read once from the socket (`RtspConnection.fill`); the access units completed by what came."""
         conn = self._conn
-        self._drained = conn.fill(wait) < RECV_SIZE
+        conn.fill(wait)
+        self._drained = conn.drained
         units: list[Unit] = []
         buf, view = conn.buf, conn.view
         size = conn.end

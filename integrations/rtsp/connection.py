@@ -60,6 +60,7 @@ class RtspConnection:
         self.buf = bytearray(CAPACITY)
         self.view = memoryview(self.buf)
         self.start = self.end = 0
+        self.drained = True  # whether the last read took all the socket held (`fill`)
         self.cseq = 0
         self.session: str | None = None
         self.auth: Digest | None = None
@@ -73,7 +74,8 @@ class RtspConnection:
         self._waits = True  # whether reads wait (`fill`)
 
     def fill(self, wait: bool = True) -> int:
-        """One read from the socket into the buffer, of at most RECV_SIZE bytes: how many came. With `wait`,
+        """One read from the socket into the buffer, of at most RECV_SIZE bytes: how many came (and `drained`,
+        whether that was all the socket held). With `wait`,
         the read waits up to the timeout, and a silent connection is a SourceError; without, it takes what the
         socket holds, possibly nothing. A closed connection is a SourceError either way."""
         if wait != self._waits:
@@ -85,15 +87,23 @@ class RtspConnection:
             left = self.end - self.start
             self.view[:left] = self.view[self.start : self.end]
             self.start, self.end = 0, left
+        # Less than a whole read fits only while the buffer still holds whole packets to parse: the answer to
+        # PLAY may come with a burst of the stream behind it in one read.
+        room = min(RECV_SIZE, CAPACITY - self.end)
+        if not room:
+            self.drained = False
+            return 0
         try:
-            got = self.sock.recv_into(self.view[self.end :], RECV_SIZE)
+            got = self.sock.recv_into(self.view[self.end :], room)
         except BlockingIOError:  # only without `wait`: nothing has come since the last read
+            self.drained = True
             return 0
         except OSError as exc:  # TimeoutError included
             raise SourceError(describe_av_error(exc, self.shown)) from None
         if not got:
             raise SourceError(f"the camera closed the connection ({self.shown})")
         self.end += got
+        self.drained = got < room  # the read took all the socket held
         return got
 
     def send(self, method: str, url: str, headers: dict[str, str] | None = None) -> int:

@@ -17,10 +17,13 @@ password is never in an error or a log line.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import logging
 import re
 import socket
+import struct
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +36,7 @@ from camhub.config import parse_config
 from camhub.errors import SourceError
 from camhub.integrations.rtsp import RtspSource
 from camhub.integrations.rtsp.client import MAX_BODY, MAX_HEAD, RtspError, RtspStream, Unsupported
+from camhub.integrations.rtsp.connection import CAPACITY, RECV_SIZE, RtspConnection
 from camhub.integrations.rtsp.depay import MAX_UNIT
 from camhub.integrations.rtsp.protocol import resolve
 
@@ -350,6 +354,54 @@ def test_a_well_behaved_camera_for_comparison(camera: Callable[..., FakeCamera],
     assert [p.packet.pts for p in got] == [i * TICKS for i in range(2 * FRAMES)]
     assert len(frames) >= 2 * FRAMES - 2 and {(f.width, f.height) for f in frames} == {(WIDTH, HEIGHT)}
     assert "TEARDOWN" in cam.methods() or cam.wait_for(lambda rs: any(r.method == "TEARDOWN" for r in rs))
+
+
+def test_a_burst_behind_the_answer_to_play_is_read_whole() -> None:
+    """A camera catching up from its last keyframe may send much of the stream right behind its answer to PLAY,
+    so that the read that brings the answer leaves more than a packet's worth unparsed in the client's buffer.
+    The reads that follow must still fit that buffer and keep every byte (a real TCP connection on loopback;
+    the client's socket is made to hold the burst before it reads, as a busy machine would)."""
+    answer = b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: abc\r\n\r\n"
+    frames = encoded("h264")
+    stream = bytearray()
+    seq = 4000
+    while len(stream) < 2 * CAPACITY:
+        i = (seq - 4000) % FRAMES
+        parts = h264_payloads(frames[i].nals)
+        stream += b"".join(
+            interleaved(rtp(part, seq + j, i * TICKS, j == len(parts) - 1)) for j, part in enumerate(parts)
+        )
+        seq += len(parts)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        conn = RtspConnection(f"rtsp://127.0.0.1:{listener.getsockname()[1]}/cam", None, None, 5.0)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        peer, _ = listener.accept()
+        sender = threading.Thread(target=peer.sendall, args=(answer + stream,), daemon=True)
+        sender.start()
+        try:
+            deadline = time.monotonic() + DEADLINE
+            while waiting(conn.sock) < len(answer) + CAPACITY - RECV_SIZE + 1000:  # more than the rest of a read
+                assert time.monotonic() < deadline, waiting(conn.sock)
+                time.sleep(0.01)
+            conn.fill()
+            got = conn.take_message()
+            assert got is not None and got.status == 200
+            assert conn.end - conn.start > CAPACITY - RECV_SIZE
+            received = bytearray()
+            while len(received) < len(stream):
+                conn.fill()
+                received += conn.buf[conn.start : conn.end]
+                conn.start = conn.end
+        finally:
+            sender.join(DEADLINE)
+            peer.close()
+            conn.sock.close()
+    assert received == stream
+
+
+def waiting(sock: socket.socket) -> int:
+    """Bytes the socket holds, not yet read."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
 # --- answers out of bounds -------------------------------------------------------------------------------
