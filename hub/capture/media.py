@@ -154,19 +154,6 @@ class PacedStream(Protocol):
 
 
 @runtime_checkable
-class BatchedStream(PacedStream, Protocol):
-    """A paced stream that can also be read without waiting, so that one thread reads many of them.
-
-    `take(wait=False)` returns at once with the packets of the frames that have come, perhaps none; it raises
-    `SourceError` as `packets` would end (a closed connection, a camera silent for its timeout).
-    `take(wait=True)` reads once, waiting up to the timeout. The hub reads its record-only inputs of this
-    kind together, on one thread, at their pace (`camhub.capture.carrier`).
-    """
-
-    def take(self, wait: bool = True) -> list[Packet]: ...
-
-
-@runtime_checkable
 class Source(Protocol):
     """One camera input, as an integration provides it."""
 

@@ -1,9 +1,7 @@
 """One camera input, read forever in its own thread, reconnected with backoff.
 
 A reader thread hands its data straight to the consumers it was given at
-construction, on that thread, with no hop through the event loop (a record-only
-input that can be read without waiting is read by the carrier's thread instead
-while it is paced: `camhub.capture.carrier`): every
+construction, on that thread, with no hop through the event loop: every
 packet to the `PacketConsumer`s (the recorder, on the record input), and for
 the detect input every frame picked at the analysis rate to the
 `FrameConsumer`s (the motion watcher, the live view). A consumer that raises
@@ -18,13 +16,13 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import ParamSpec, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, ParamSpec, Protocol
 
 from camhub.capture.backoff import Backoff
-from camhub.capture.carrier import SHARED, Carried, Carrier
-from camhub.capture.media import BatchedStream, Frame, OpenStream, Packet, Source
-from camhub.capture.status import InputState, InputStatus
+from camhub.capture.media import Frame, OpenStream, Packet, Source, StreamInfo
 from camhub.clock import Clock
 from camhub.config import InputConfig, ReconnectConfig
 from camhub.errors import SourceError
@@ -32,6 +30,8 @@ from camhub.redact import redact
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
+
+InputState = Literal["starting", "connecting", "online", "retrying", "stopped"]
 
 # Consecutive undecodable packets after which the input is treated as broken.
 MAX_DECODE_ERRORS = 50
@@ -91,8 +91,7 @@ class Cadence:
 
 
 class PacketConsumer(Protocol):
-    """Takes every packet of the record input, on the thread that reads it (the recorder): the input's own,
-    or the carrier's (`camhub.capture.carrier`), never two at once."""
+    """Takes every packet of the record input, on its reader thread (the recorder)."""
 
     def on_connect(self, stream: OpenStream) -> None: ...
 
@@ -109,6 +108,75 @@ class FrameConsumer(Protocol):
     def on_lost(self) -> None:
         """The connection ended or could not be made; the next frame, if any, comes from a new one."""
         ...
+
+
+class RateMeter:
+    """Events per second over the last few seconds, safe to read from any thread."""
+
+    def __init__(self, window: float = 5.0, clock: Clock = time.monotonic) -> None:
+        self._window = window
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+        self.count = 0
+
+    def tick(self) -> None:
+        now = self._clock()
+        self.count += 1
+        if not self._samples or now - self._samples[-1][0] >= 0.5:
+            self._samples.append((now, self.count))
+            while self._samples and now - self._samples[0][0] > self._window:
+                self._samples.popleft()
+
+    def rate(self) -> float:
+        now = self._clock()
+        samples = list(self._samples)
+        if not samples or now - samples[-1][0] > self._window:
+            return 0.0
+        t0, c0 = samples[0]
+        span = now - t0
+        return (self.count - c0) / span if span > 0.5 else 0.0
+
+
+@dataclass
+class InputStatus:
+    roles: tuple[str, ...]
+    source: str
+    state: InputState = "starting"
+    info: StreamInfo | None = None
+    last_packet_time: float | None = None
+    last_frame_time: float | None = None
+    last_error: str | None = None
+    last_error_time: float | None = None
+    connects: int = 0
+    failures: int = 0
+    packets: RateMeter = field(default_factory=RateMeter)
+    frames: RateMeter = field(default_factory=RateMeter)
+    decode_errors: int = 0
+    retry_in: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "roles": list(self.roles),
+            "source": self.source,
+            "state": self.state,
+            "codec": info.codec if info else None,
+            "width": info.width if info else None,
+            "height": info.height if info else None,
+            "stream_fps": round(info.fps, 3) if info and info.fps else None,
+            "packets_per_second": round(self.packets.rate(), 2),
+            "frames_analysed_per_second": round(self.frames.rate(), 2),
+            "packets_received": self.packets.count,
+            "frames_analysed": self.frames.count,
+            "last_packet_time": self.last_packet_time,
+            "last_frame_time": self.last_frame_time,
+            "last_error": self.last_error,
+            "last_error_time": self.last_error_time,
+            "connects": self.connects,
+            "failures": self.failures,
+            "decode_errors": self.decode_errors,
+            "retry_in": self.retry_in,
+        }
 
 
 class InputReader:
@@ -131,10 +199,7 @@ class InputReader:
         secrets: tuple[str, ...] = (),
         clock: Clock = time.time,
         on_state: Callable[[], None] | None = None,
-        carrier: Carrier | None = SHARED,
     ) -> None:
-        """`carrier` reads this input while it is only recorded and its stream paced (`camhub.capture.carrier`);
-        None: this thread reads it always."""
         self.camera = camera
         self.config = config
         self.source = source
@@ -148,8 +213,6 @@ class InputReader:
         self._clock = clock
         self._on_state = on_state
         self._stop = threading.Event()
-        self._carrier = carrier if not self._detect else None
-        self._carried: Carried | None = None  # the stream the carrier reads now
         self._frame_seq = 0
         self.latest_frame: Frame | None = None
 
@@ -188,7 +251,6 @@ class InputReader:
             await asyncio.shield(done)
         except asyncio.CancelledError:
             self._stop.set()
-            self._release()
             # Give the thread a moment to close its connection; a read stuck in
             # FFmpeg ends at its own timeout and the daemon thread then exits.
             try:
@@ -198,14 +260,7 @@ class InputReader:
             raise
         finally:
             self._stop.set()
-            self._release()
             self._set_state("stopped")
-
-    def _release(self) -> None:
-        """Wake this input's thread if the carrier reads its stream: it is stopping."""
-        carried = self._carried
-        if carried is not None and self._carrier is not None:
-            self._carrier.release(carried)
 
     def _set_state(self, state: InputState) -> None:
         if self.status.state == state:
@@ -263,9 +318,6 @@ class InputReader:
             self._stop.wait(delay)
 
     def _pump(self, stream: OpenStream) -> None:
-        if self._carrier is not None and isinstance(stream, BatchedStream):
-            self._pump_batched(stream, self._carrier)
-            return
         status = self.status
         cadence = Cadence(self._interval, f"camera {self.camera} ({'+'.join(self.config.roles)})")  # per connection
         bad_run = 0
@@ -274,12 +326,13 @@ class InputReader:
                 return
             now = packet.capture_time
             if not self._detect:
-                self._deliver(packet)
-                continue
+                self._set_state("online")
             status.last_packet_time = now
             status.packets.tick()
             for packets in self._packets:
                 self._call(packets.on_packet, packet)
+            if not self._detect:
+                continue
             try:
                 decoded = stream.decode(packet)
                 bad_run = 0
@@ -301,32 +354,6 @@ class InputReader:
                 self._set_state("online")
                 for frames in self._frames:
                     self._call(frames.on_frame, frame)
-
-    def _pump_batched(self, stream: BatchedStream, carrier: Carrier) -> None:
-        """A record-only input that can be read without waiting: the carrier reads it while it is paced, and
-        this thread as packets come while it is not (somebody watches it live)."""
-        while not self._stop.is_set():
-            if stream.pace <= 0:
-                for packet in stream.take():
-                    self._deliver(packet)
-                continue
-            carried = self._carried = carrier.carry(stream, self._deliver)
-            try:
-                if self._stop.is_set():  # stopped before `_release` could see it
-                    carrier.release(carried)
-                carrier.wait(carried)
-            finally:
-                self._carried = None
-
-    def _deliver(self, packet: Packet) -> None:
-        """A packet of a record-only input: to the status and the packet consumers (the carrier's thread or this
-        input's)."""
-        self._set_state("online")
-        status = self.status
-        status.last_packet_time = packet.capture_time
-        status.packets.tick()
-        for packets in self._packets:
-            self._call(packets.on_packet, packet)
 
     def _call(self, method: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
         """A bug in a recorder or detector must not stop the camera: log it and keep reading."""

@@ -26,7 +26,7 @@ import av
 from av.video.stream import VideoStream
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from camhub.capture.media import BatchedStream, OpenStream, PacedStream, Packet, Source, StreamInfo
+from camhub.capture.media import OpenStream, PacedStream, Packet, Source, StreamInfo
 from camhub.errors import ConfigError, IntegrationError
 from camhub.redact import redact_url
 from camhub.registry.manifest import Manifest
@@ -122,10 +122,7 @@ class DeclaredSource:
         self.description = source.description
 
     def open(self) -> DeclaredStream:
-        stream = self._source.open()
-        if isinstance(stream, BatchedStream):
-            return DeclaredBatchedStream(stream, stream, self.manifest)
-        return DeclaredStream(stream, self.manifest)
+        return DeclaredStream(self._source.open(), self.manifest)
 
 
 class DeclaredStream:
@@ -165,15 +162,3 @@ class DeclaredStream:
 
     def close(self) -> None:
         self._stream.close()
-
-
-class DeclaredBatchedStream(DeclaredStream):
-    """A DeclaredStream whose integration's stream can be read without waiting (`BatchedStream`)."""
-
-    def __init__(self, stream: OpenStream, batched: BatchedStream, manifest: Manifest) -> None:
-        """`stream` and `batched` are the same object, as an OpenStream and as a BatchedStream."""
-        super().__init__(stream, manifest)
-        self._batched = batched
-
-    def take(self, wait: bool = True) -> list[Packet]:
-        return self._batched.take(wait)

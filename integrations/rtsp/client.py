@@ -167,10 +167,10 @@ class RtspStream:
             raise Unsupported("the first keyframe gives no picture size")
         return container
 
-    def _read(self, wait: bool = True) -> list[Unit]:
+    def _read(self) -> list[Unit]:
         """Read once from the socket (`RtspConnection.fill`); the access units completed by what came."""
         conn = self._conn
-        conn.fill(wait)
+        conn.fill()
         self._drained = conn.drained
         units: list[Unit] = []
         buf, view = conn.buf, conn.view
@@ -211,22 +211,17 @@ class RtspStream:
     def packets(self) -> Iterator[Packet]:
         """The stream's frames as they come, a read at a time, `pace` seconds apart when it is set."""
         while True:
-            yield from self.take()
+            yield from self._take()
             if self.pace and self._drained:
                 time.sleep(max(0.0, self._last_unit + self.pace - time.monotonic()))
 
-    def take(self, wait: bool = True) -> list[Packet]:
-        """The frames completed by one read, as packets (none when a frame has only begun to come).
-
-        With `wait`, the read waits for data up to the input's timeout; without, it takes all the socket
-        holds and returns at once (`camhub.capture.carrier`). A camera that sends data but no frame for the
-        input's timeout (RTCP alone, say, with its encoder hung) is timed out as a silent one is.
-        """
+    def _take(self) -> list[Packet]:
+        """The frames completed by one read, as packets (none when a frame has only begun to come). A camera
+        that sends data but no frame for the input's timeout (RTCP alone, say, with its encoder hung) is timed
+        out as a silent one is."""
         units, self._ready = self._ready, []
         if not units:
-            units = self._read(wait)
-            while not wait and not self._drained:
-                units += self._read(wait)
+            units = self._read()
         now_mono = time.monotonic()
         if not units:
             if now_mono - self._last_unit > self._conn.timeout:

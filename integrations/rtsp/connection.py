@@ -2,9 +2,8 @@
 
 Requests are sent and answered in turn (`request`, with Basic or Digest
 authentication on a 401), and then the interleaved data is read in large
-pieces (`fill`): in blocking mode, waiting up to the input's timeout; in
-non-blocking mode, taking only what the socket already holds. Every byte from
-the camera is bounded by the caller (`protocol.MAX_HEAD`, `MAX_BODY`).
+pieces (`fill`) into one buffer of fixed size that its reader parses in place.
+Every byte from the camera is bounded (`protocol.MAX_HEAD`, `MAX_BODY`).
 """
 
 from __future__ import annotations
@@ -71,16 +70,11 @@ class RtspConnection:
         # SO_RCVBUF is left to the kernel: setting it would turn off TCP's buffer autotuning, and a paced
         # reader (`RtspStream`) needs the socket to hold half a second of a 4K camera's stream.
         self.sock.settimeout(timeout)
-        self._waits = True  # whether reads wait (`fill`)
 
-    def fill(self, wait: bool = True) -> int:
-        """One read from the socket into the buffer, of at most RECV_SIZE bytes: how many came (and `drained`,
-        whether that was all the socket held). With `wait`,
-        the read waits up to the timeout, and a silent connection is a SourceError; without, it takes what the
-        socket holds, possibly nothing. A closed connection is a SourceError either way."""
-        if wait != self._waits:
-            self.sock.settimeout(self.timeout if wait else 0.0)
-            self._waits = wait
+    def fill(self) -> int:
+        """One read from the socket into the buffer, of at most RECV_SIZE bytes, waiting up to the timeout: how
+        many came (and `drained`: whether that was all the socket held). A closed or silent connection is a
+        SourceError."""
         if self.start == self.end:
             self.start = self.end = 0
         elif CAPACITY - self.end < RECV_SIZE:  # what is left unparsed moves to the front
@@ -95,9 +89,6 @@ class RtspConnection:
             return 0
         try:
             got = self.sock.recv_into(self.view[self.end :], room)
-        except BlockingIOError:  # only without `wait`: nothing has come since the last read
-            self.drained = True
-            return 0
         except OSError as exc:  # TimeoutError included
             raise SourceError(describe_av_error(exc, self.shown)) from None
         if not got:

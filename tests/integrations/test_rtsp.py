@@ -225,10 +225,10 @@ def read_for(stream: RtspStream, frames: int) -> tuple[list[Packet], int]:
     reads = 0
     fill = stream._conn.fill
 
-    def counted(wait: bool = True) -> int:
+    def counted() -> int:
         nonlocal reads
         reads += 1
-        return fill(wait)
+        return fill()
 
     stream._conn.fill = counted  # type: ignore[method-assign]
     got: list[Packet] = []

@@ -92,12 +92,6 @@ class TappedStream:
             self._into.append(packet)
             yield packet
 
-    def take(self, wait: bool = True) -> list[Packet]:
-        """A paced record input's packets, as the carrier or its reader takes them (`BatchedStream`)."""
-        packets: list[Packet] = self._stream.take(wait)
-        self._into.extend(packets)
-        return packets
-
 
 class TappedSource:
     def __init__(self, source: Source, into: list[Packet]) -> None:
