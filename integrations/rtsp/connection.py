@@ -27,8 +27,10 @@ from camhub.integrations.rtsp.protocol import (
 from camhub.redact import redact_url
 
 RECV_SIZE = 256 * 1024  # one read: a 1080p frame's packets are some 40 kB, a keyframe a few hundred
-# The buffer holds one read and what the reads before left unparsed: at most a part of one interleaved
-# packet (4 + 65,535 bytes) or of one RTSP message (its head and body are bounded), never more.
+# The buffer holds one read and what the reads before left unparsed: after a parse, a part of one interleaved
+# packet (4 + 65,535 bytes) or of one RTSP message (its head and body are bounded). Only the read that brings
+# an answer may leave more (a burst of the stream behind PLAY's answer), and the reads after it take only
+# what fits until that is parsed (`fill`).
 CAPACITY = RECV_SIZE + 4 + MAX_HEAD + MAX_BODY
 USER_AGENT = "camhub"
 
