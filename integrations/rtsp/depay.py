@@ -27,6 +27,9 @@ STARTS = tuple(START_CODE + bytes((header,)) for header in range(256))
 # The largest access unit taken (bytes). A 4K camera's keyframe is a few MB; FFmpeg's own
 # single allocations are capped at 64 MB in this process (camhub.capture.media).
 MAX_UNIT = 16 << 20
+# Parts an unfinished unit holds before they are joined: a camera sending aggregates of one-byte NAL units
+# would otherwise make a few hundred bytes of bookkeeping out of each byte it sends.
+MAX_PARTS = 1024
 
 
 class UnitTooLarge(ValueError):
@@ -114,6 +117,8 @@ class Depacketiser:
     def _add(self, part: memoryview | bytes) -> None:
         self._parts.append(part)
         self._size += len(part)
+        if len(self._parts) - self._kept > MAX_PARTS:  # tiny parts: each costs far more than its bytes
+            self.keep()
 
     def _nal(self, packet: memoryview | bytes, start: int, end: int) -> None:
         """A whole NAL unit at packet[start:end]."""

@@ -26,6 +26,7 @@ import struct
 import termios
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,7 @@ from camhub.errors import SourceError
 from camhub.integrations.rtsp import RtspSource
 from camhub.integrations.rtsp.client import MAX_BODY, MAX_HEAD, RtspError, RtspStream, Unsupported
 from camhub.integrations.rtsp.connection import CAPACITY, RECV_SIZE, RtspConnection
-from camhub.integrations.rtsp.depay import MAX_UNIT
+from camhub.integrations.rtsp.depay import MAX_UNIT, H264Depacketiser, UnitTooLarge
 from camhub.integrations.rtsp.protocol import resolve
 
 from ..rtp_media import FRAMES, GOP, HEIGHT, TICKS, WIDTH, encoded, h264_payloads, interleaved, rtp
@@ -402,6 +403,27 @@ def test_a_burst_behind_the_answer_to_play_is_read_whole() -> None:
 def waiting(sock: socket.socket) -> int:
     """Bytes the socket holds, not yet read."""
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_aggregates_of_one_byte_nal_units_cost_memory_as_bytes_not_as_objects() -> None:
+    """A camera sending STAP-A packets of one-byte NAL units (three bytes each on the wire) up to the unit's
+    bound: the unit's bookkeeping stays near its bytes, not a hundred times them (each part a Python object)."""
+    depay = H264Depacketiser(max_unit=1 << 20)
+    payload = bytes([24]) + b"\x00\x01\x41" * 20_000  # STAP-A, 20,000 NAL units of one byte
+    packet = interleaved(rtp(payload, 1, 0, False))[4:]
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnitTooLarge):
+            for i in range(100):
+                depay.push(memoryview(with_seq(packet, i)), [])  # as the client gives them: views
+                _, peak = tracemalloc.get_traced_memory()
+                assert peak < 8 << 20, peak  # the unit's bytes are at most 1 MB; objects would be 100 MB and more
+    finally:
+        tracemalloc.stop()
+
+
+def with_seq(packet: bytes, seq: int) -> bytes:
+    return packet[:2] + seq.to_bytes(2, "big") + packet[4:]
 
 
 # --- answers out of bounds -------------------------------------------------------------------------------
