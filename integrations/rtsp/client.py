@@ -113,8 +113,6 @@ class RtspStream:
         self._last_ts: int | None = None
         self._ext_ts = 0  # timestamps unwrapped past 32 bits, counted from the first unit
         self._ready: list[Unit] = self._first_units(conn.timeout)
-        self._clock = ArrivalClock()
-        self._last_unit = time.monotonic()  # when the last read that completed a frame was made
         key = self._ready[0]
         self._template_container = template = self._probe(track.parameter_sets + key.data)
         stream = template.streams.video[0]
@@ -209,34 +207,29 @@ class RtspStream:
         return self._template
 
     def packets(self) -> Iterator[Packet]:
-        """The stream's frames as they come, a read at a time, `pace` seconds apart when it is set."""
+        """The stream's frames as they come; a camera that sends data but no frame for the input's timeout
+        (RTCP alone, say, with its encoder hung) is timed out as a silent one is."""
+        pending, self._ready = self._ready, []
+        timeout = self._conn.timeout
+        last = time.monotonic()
+        clock = ArrivalClock()
         while True:
-            yield from self._take()
+            if pending:
+                now, pace = time.time(), self.pace
+                stamps = [self._media_time(unit) for unit in pending]
+                clock.read(now, stamps[-1] * RTP_SECONDS, pace)
+                for unit, stamp in zip(pending, stamps, strict=True):
+                    yield self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
             if self.pace and self._drained:
-                time.sleep(max(0.0, self._last_unit + self.pace - time.monotonic()))
-
-    def _take(self) -> list[Packet]:
-        """The frames completed by one read, as packets (none when a frame has only begun to come). A camera
-        that sends data but no frame for the input's timeout (RTCP alone, say, with its encoder hung) is timed
-        out as a silent one is."""
-        units, self._ready = self._ready, []
-        if not units:
-            units = self._read()
-        now_mono = time.monotonic()
-        if not units:
-            if now_mono - self._last_unit > self._conn.timeout:
+                time.sleep(max(0.0, last + self.pace - time.monotonic()))
+            pending = self._read()
+            now_mono = time.monotonic()
+            if pending:
+                last = now_mono
+            elif now_mono - last > timeout:
                 raise SourceError(
-                    f"timed out waiting for the camera: no frame for {self._conn.timeout:.0f} s ({self._conn.shown})"
+                    f"timed out waiting for the camera: no frame for {timeout:.0f} s ({self._conn.shown})"
                 )
-            return []
-        self._last_unit = now_mono
-        now, pace, clock = time.time(), self.pace, self._clock
-        stamps = [self._media_time(unit) for unit in units]
-        clock.read(now, stamps[-1] * RTP_SECONDS, pace)
-        return [
-            self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
-            for unit, stamp in zip(units, stamps, strict=True)
-        ]
 
     def _media_time(self, unit: Unit) -> int:
         """The unit's RTP timestamp unwrapped past 32 bits, counted from the first unit (90 kHz)."""

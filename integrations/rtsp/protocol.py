@@ -55,9 +55,8 @@ class Answer:
         self.body = body
 
 
-def message_length(buf: bytearray, start: int, stop: int | None = None) -> tuple[int, int] | None:
+def message_length(buf: bytearray, start: int, stop: int) -> tuple[int, int] | None:
     """(end of head, end of body) of the RTSP message at buf[start:stop], or None until it is all there."""
-    stop = len(buf) if stop is None else stop
     head_end = buf.find(b"\r\n\r\n", start, min(stop, start + MAX_HEAD + 4))
     if head_end < 0:
         if stop - start > MAX_HEAD:
