@@ -101,6 +101,7 @@ SCENE = Scene(
 @dataclass
 class Result:
     n: int
+    batch: float  # cameras.<name>.motion.batch, seconds
     seconds: float  # measured window, wall clock
     hub_cpu: float  # % of one core, the hub process, whole
     server_cpu: float  # % of one core, the RTSP server process
@@ -262,7 +263,7 @@ class HubProcess:
             self.proc.wait(timeout=30)
 
 
-def hub_config(n: int, server: RtspServer, data_dir: Path, port: int) -> dict[str, Any]:
+def hub_config(n: int, server: RtspServer, data_dir: Path, port: int, batch: float = 0.0) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),
         "web": {"host": "127.0.0.1", "port": port},
@@ -275,7 +276,7 @@ def hub_config(n: int, server: RtspServer, data_dir: Path, port: int) -> dict[st
                     {"url": server.url(name, "main"), "roles": ["record"]},
                     {"url": server.url(name, "sub"), "roles": ["detect"]},
                 ],
-                "motion": {"analysis_fps": ANALYSIS_FPS},
+                "motion": {"analysis_fps": ANALYSIS_FPS, "batch": batch},
                 "record": {"pre_roll": PRE_ROLL},
             }
             for name in camera_names(n)
@@ -319,8 +320,9 @@ async def measure(
     py_spy: Path | None,
     detect_fps: int = DETECT_FPS,
     ffmpeg: bool = True,
+    batch: float = 0.0,
 ) -> Result:
-    data_dir = work / f"n{n}"
+    data_dir = work / f"n{n}-batch{batch:g}"
     data_dir.mkdir()
     server = RtspServer(dict.fromkeys(camera_names(n), rendering))
     await server.start()
@@ -328,7 +330,7 @@ async def measure(
     spy: subprocess.Popen[bytes] | None = None
     try:
         server_pid = child_pid(os.getpid(), "gst_rtsp_server.py")
-        hub = HubProcess(hub_config(n, server, data_dir, free_port()), work)
+        hub = HubProcess(hub_config(n, server, data_dir, free_port(), batch), work)
         deadline = time.monotonic() + connect_timeout
         while True:
             await asyncio.sleep(1.0)
@@ -362,7 +364,7 @@ async def measure(
                     "--duration",
                     str(int(seconds)),
                     "--output",
-                    str(py_spy / f"pyspy-n{n}.txt"),
+                    str(py_spy / f"pyspy-n{n}-batch{batch:g}.txt"),
                     "--pid",
                     str(hub.pid),
                 ],
@@ -431,6 +433,7 @@ async def measure(
             recorders = await measure_recorders(urls, seconds, warmup, work, HZ)
         return Result(
             n=n,
+            batch=batch,
             seconds=window,
             hub_cpu=(hub1 - hub0) / HZ / window * 100,
             server_cpu=(server1 - server0) / HZ / window * 100,
@@ -501,31 +504,32 @@ def ratio_cell(r: Result) -> str:
 
 
 def rss_growth(results: list[Result]) -> list[str]:
-    """The hub's RSS per added camera, from the smallest N to each larger one."""
-    ordered = sorted(results, key=lambda r: r.n)
-    if len(ordered) < 2:
-        return []
-    base = ordered[0]
+    """The hub's RSS per added camera, from the smallest N to each larger one, for each motion.batch."""
     lines = []
-    for r in ordered[1:]:
-        per = (r.hub_rss - base.hub_rss) / (r.n - base.n)
-        verdict = "met" if per <= GOAL_RSS_PER_CAMERA else "MISSED"
-        lines.append(f"N={base.n} -> {r.n}: {per / 1e6:.1f} MB per added camera ({verdict})")
+    batches = sorted({r.batch for r in results})
+    for batch in batches:
+        ordered = sorted((r for r in results if r.batch == batch), key=lambda r: r.n)
+        base = ordered[0]
+        for r in ordered[1:]:
+            per = (r.hub_rss - base.hub_rss) / (r.n - base.n)
+            verdict = "met" if per <= GOAL_RSS_PER_CAMERA else "MISSED"
+            which = f"batch {batch:g} s, " if len(batches) > 1 else ""
+            lines.append(f"{which}N={base.n} -> {r.n}: {per / 1e6:.1f} MB per added camera ({verdict})")
     return lines
 
 
 def table(results: list[Result]) -> str:
     head = (
-        "| N | hub CPU, % of one core | hub per camera | ffmpeg recorder per camera | hub / ffmpeg "
+        "| N | motion.batch | hub CPU, % of one core | hub per camera | ffmpeg recorder per camera | hub / ffmpeg "
         f"(goal <= {GOAL_RATIO_TO_FFMPEG:g}x) | hub RSS | ffmpeg RSS per camera | frames expected | dropped | "
         "detect stream fell behind | RTSP server CPU | machine busy | other load |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for r in results:
         ff = r.ffmpeg
         rows.append(
-            f"| {r.n} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
+            f"| {r.n} | {r.batch:g} s | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
             f"| {f'{ff.cpu_per_camera:.2f}%' if ff else 'n/a'} "
             f"| {ratio_cell(r)} "
             f"| {r.hub_rss / 1e6:,.0f} MB | {f'{ff.rss_per_camera / 1e6:.0f} MB' if ff else 'n/a'} "
@@ -537,12 +541,16 @@ def table(results: list[Result]) -> str:
 
 
 def writes_table(results: list[Result]) -> str:
-    head = "| N | clips | video recorded | WA files (goal < 1.02) | WA kernel |\n|---|---|---|---|---|\n"
+    head = "| N, batch | clips | video recorded | WA files (goal < 1.02) | WA kernel |\n|---|---|---|---|---|\n"
     rows = [
-        f"| {r.n} | {r.clips} | {r.video_bytes / 1e6:,.1f} MB | {fmt_wa(r.wa_files)} | {fmt_wa(r.wa_kernel)} |"
+        f"| {label(r)} | {r.clips} | {r.video_bytes / 1e6:,.1f} MB | {fmt_wa(r.wa_files)} | {fmt_wa(r.wa_kernel)} |"
         for r in results
     ]
     return head + "\n".join(rows) + "\n"
+
+
+def label(r: Result) -> str:
+    return f"{r.n}, {r.batch:g} s"
 
 
 def falls_behind(r: Result) -> bool:
@@ -556,7 +564,7 @@ def falls_behind(r: Result) -> bool:
 
 def drops_begin(results: list[Result]) -> str:
     first = next((r.n for r in sorted(results, key=lambda r: r.n) if falls_behind(r)), None)
-    tried = ", ".join(str(r.n) for r in results)
+    tried = ", ".join(str(n) for n in sorted({r.n for r in results}))
     if first is not None:
         return (
             f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, a detect stream behind by more "
@@ -573,7 +581,7 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         f"Date: {datetime.date.today()}  ",
         f"Machine: {machine()}  ",
         f"Command: `.venv/bin/python bench/pipeline.py --seconds {args.seconds:g} --n {args.n} "
-        f"--detect-fps {args.detect_fps}`",
+        f"--detect-fps {args.detect_fps} --batch {args.batch}`",
         "",
         f"Cameras: one rendering served under N names by the GStreamer RTSP server on 127.0.0.1: main "
         f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
@@ -633,21 +641,21 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         "",
         "## Details",
         "",
-        "| N | window s | inputs' own windows, s | shortfall record / detect packets / analysed | dropped, counted "
-        "over the bench's window | newest packet age, worst input | decode errors | bytes written, files | bytes "
-        "written, kernel | start-up bytes left out, files / kernel |",
+        "| N, batch | window s | inputs' own windows, s | shortfall record / detect packets / analysed | dropped, "
+        "counted over the bench's window | newest packet age, worst input | decode errors | bytes written, files | "
+        "bytes written, kernel | start-up bytes left out, files / kernel |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r.shortfall_by_input
         lines.append(
-            f"| {r.n} | {r.seconds:.1f} | {r.own_windows[0]:.2f}-{r.own_windows[1]:.2f} "
+            f"| {label(r)} | {r.seconds:.1f} | {r.own_windows[0]:.2f}-{r.own_windows[1]:.2f} "
             f"| {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} | {r.dropped_by_bench_window:,} "
             f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
             f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
             f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |"
         )
-    notes = [(r.n, w) for r in results for w in r.warnings]
+    notes = [(label(r), w) for r in results for w in r.warnings]
     if notes:
         lines += ["", "Hub warnings during the runs (first few):", ""]
         lines += [f"- N={n}: `{w[:200]}`" for n, w in notes[:12]]
@@ -676,45 +684,70 @@ async def run(args: argparse.Namespace) -> list[Result]:
     cache = Path(args.cache)
     print(f"rendering the scene (cached in {cache}) ...", flush=True)
     rendering = await asyncio.to_thread(bench_rendering, cache, args.detect_fps)
+    batches = batch_values(args.batch)
     results = []
     with tempfile.TemporaryDirectory(prefix="camhub-bench-", dir=args.dir) as tmp:
         for n in sorted({int(v) for v in args.n.split(",")}):
-            print(f"N={n}: starting {n} camera(s) ...", flush=True)
-            began = time.monotonic()
-            try:
-                result = await asyncio.wait_for(
-                    measure(
-                        n,
-                        rendering,
-                        args.seconds,
-                        args.warmup,
-                        Path(tmp),
-                        args.connect_timeout,
-                        Path(args.py_spy) if args.py_spy else None,
-                        args.detect_fps,
-                        not args.no_ffmpeg,
-                    ),
-                    args.seconds + args.warmup + args.connect_timeout + 180,
-                )
-            except (RuntimeError, TimeoutError) as exc:
-                print(f"N={n}: failed: {exc}", flush=True)
-                continue
-            results.append(result)
-            print(
-                f"N={n}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
-                f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
-                f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
-                f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}%, "
-                f"RSS {result.hub_rss / 1e6:.0f} MB, "
-                + (
-                    f"ffmpeg {result.ffmpeg.cpu_per_camera:.2f}%/camera, ratio {result.ratio_to_ffmpeg:.2f} "
-                    if result.ffmpeg and result.ratio_to_ffmpeg
-                    else ""
-                )
-                + f"({time.monotonic() - began:.0f} s)",
-                flush=True,
-            )
+            results += await run_n(args, n, batches, rendering, Path(tmp))
     return results
+
+
+async def run_n(
+    args: argparse.Namespace, n: int, batches: list[float], rendering: Rendering, tmp: Path
+) -> list[Result]:
+    """N cameras once per motion.batch value, then the ffmpeg recorders once, set against every one of them."""
+    results: list[Result] = []
+    for i, batch in enumerate(batches):
+        print(f"N={n}: starting {n} camera(s), motion.batch {batch:g} s ...", flush=True)
+        began = time.monotonic()
+        try:
+            result = await asyncio.wait_for(
+                measure(
+                    n,
+                    rendering,
+                    args.seconds,
+                    args.warmup,
+                    tmp,
+                    args.connect_timeout,
+                    Path(args.py_spy) if args.py_spy else None,
+                    args.detect_fps,
+                    not args.no_ffmpeg and i == len(batches) - 1,
+                    batch,
+                ),
+                args.seconds + args.warmup + args.connect_timeout + 180,
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"N={n}, batch {batch:g}: failed: {exc}", flush=True)
+            continue
+        results.append(result)
+        for earlier in results:
+            earlier.ffmpeg = earlier.ffmpeg or result.ffmpeg
+        print(
+            f"N={n}, batch {batch:g}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
+            f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
+            f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
+            f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}%, "
+            f"RSS {result.hub_rss / 1e6:.0f} MB, "
+            + (
+                f"ffmpeg {result.ffmpeg.cpu_per_camera:.2f}%/camera, ratio {result.ratio_to_ffmpeg:.2f} "
+                if result.ffmpeg and result.ratio_to_ffmpeg
+                else ""
+            )
+            + f"({time.monotonic() - began:.0f} s)",
+            flush=True,
+        )
+    return results
+
+
+def batch_values(text: str) -> list[float]:
+    """`--batch`: the motion.batch values to run each N with, in seconds, as given."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--batch {text!r}: expected seconds, comma-separated, e.g. 0,1") from None
+    if not values or any(not 0 <= v <= 2 for v in values):
+        raise SystemExit(f"--batch {text!r}: each value must be 0 to 2 seconds (motion.batch's range)")
+    return values
 
 
 def add_cache_argument(parser: argparse.ArgumentParser) -> None:
@@ -740,6 +773,11 @@ def main() -> None:
         "--detect-fps", type=int, default=DETECT_FPS, help="frame rate of the served sub-stream (15: same as main)"
     )
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip the side-by-side ffmpeg recorders")
+    parser.add_argument(
+        "--batch",
+        default="0",
+        help="motion.batch of every camera, seconds; several (0,1) run each N once per value, then its recorders",
+    )
     args = parser.parse_args()
     results = asyncio.run(run(args))
     if not results:

@@ -85,6 +85,11 @@ class InputConfig(Model):
         return value
 
 
+# The longest `motion.batch`: beyond it the saving is small (docs/decisions.md, 2026-12-01) and motion reported
+# seconds late is no use to an automation.
+MAX_BATCH = 2.0
+
+
 class MotionConfig(Model):
     """How `camhub.motion.engine` finds motion in a camera's detect frames, and `camhub.motion.detector` events."""
 
@@ -106,6 +111,13 @@ class MotionConfig(Model):
         gt=0,
         le=1,
         description="fraction of the frame; a change this large is lighting or the camera, not motion",
+    )
+    batch: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_BATCH,
+        description="seconds of detect frames read and analysed together: motion is reported up to this much later, "
+        "for less CPU; 0 analyses each frame as it arrives",
     )
     start_frames: int = Field(default=2, ge=1, le=100, description="consecutive motion frames that start an event")
     post_roll: float = Field(default=5.0, ge=0, le=3600, description="seconds without motion that end an event")

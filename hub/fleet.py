@@ -129,6 +129,7 @@ class CameraFleet:
                 self.config.retention.min_free_bytes,
                 retention.wake,
                 enabled=values.record,
+                motion_delay=cfg.motion.batch,
             )
         motion_config = values.motion(cfg.motion)
         motion = self._motions[name] = CameraMotion(

@@ -97,6 +97,7 @@ class CameraPipeline:
                 secrets=secrets,
                 clock=clock,
                 on_state=self._input_state_changed,
+                batch=config.motion.batch,
             )
             for cfg, source in zip(config.inputs, sources, strict=True)
         ]

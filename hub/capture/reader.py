@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, Protocol
 
 from camhub.capture.backoff import Backoff
-from camhub.capture.media import Frame, OpenStream, Packet, Source, StreamInfo
+from camhub.capture.media import Frame, OpenStream, PacedStream, Packet, Source, StreamInfo
 from camhub.clock import Clock
 from camhub.config import InputConfig, ReconnectConfig
 from camhub.errors import SourceError
@@ -199,6 +199,7 @@ class InputReader:
         secrets: tuple[str, ...] = (),
         clock: Clock = time.time,
         on_state: Callable[[], None] | None = None,
+        batch: float = 0.0,
     ) -> None:
         self.camera = camera
         self.config = config
@@ -207,6 +208,9 @@ class InputReader:
         self._backoff = Backoff(reconnect.initial, reconnect.cap)
         self._interval = 1.0 / analysis_fps
         self._detect = "detect" in config.roles  # decode and pick frames; otherwise packets only
+        # A detect input whose stream can read in batches (`PacedStream`) reads `batch` seconds of frames at once
+        # (`motion.batch`); an input that does not detect keeps the pace its integration chose.
+        self._batch = batch if self._detect else None
         self._packets = tuple(packets)
         self._frames = tuple(frames)
         self._secrets = secrets
@@ -286,6 +290,8 @@ class InputReader:
             connected_at = time.monotonic()
             try:
                 stream = self.source.open()
+                if self._batch is not None and isinstance(stream, PacedStream):
+                    stream.pace = self._batch  # before the consumers see it: the live view keeps it as its own
                 self.status.info = stream.info
                 self.status.connects += 1
                 self.status.retry_in = None

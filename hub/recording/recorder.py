@@ -62,11 +62,15 @@ class CameraRecorder:
         on_disk_full: Callable[[], None] | None = None,
         *,
         enabled: bool = True,
+        motion_delay: float = 0.0,
     ) -> None:
+        """`motion_delay`: seconds the motion watcher may hear of a frame after it came (`motion.batch`); the
+        pre-roll ring keeps that much more, so a start reported late still finds its pre-roll."""
         self.camera = camera
         self.data_dir = data_dir
         self.finisher = finisher
-        self.ring = PacketRing(pre_roll + 0.5)
+        self._ring_extra = 0.5 + motion_delay
+        self.ring = PacketRing(pre_roll + self._ring_extra)
         self.pre_roll = pre_roll
         self.min_free_bytes = min_free_bytes
         self.on_disk_full = on_disk_full
@@ -100,7 +104,7 @@ class CameraRecorder:
     def set_pre_roll(self, seconds: float) -> None:
         """Keep `seconds` before motion from the next event on. Two plain assignments the reader thread reads
         at its next packet; a longer pre-roll fills as packets come, a shorter one trims the ring at once."""
-        self.ring.seconds = seconds + 0.5
+        self.ring.seconds = seconds + self._ring_extra
         self.pre_roll = seconds
 
     # -- the record input's reader thread

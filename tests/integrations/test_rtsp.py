@@ -258,3 +258,82 @@ def test_a_paced_stream_reads_less_often_and_keeps_each_frames_arrival(rtsp_serv
     # are a frame interval apart (1/15 s), whichever read brought them.
     assert sum(step < 0.01 for step in steps) < len(steps) / 4, steps
     assert 0.04 < statistics.median(steps) < 0.1, steps
+
+
+class Arrivals(Collector):
+    """Also notes when each analysed frame reached it, and the pace of each stream it was connected to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: list[float] = []
+        self.paces: list[float] = []
+
+    def on_connect(self, stream: OpenStream) -> None:
+        self.paces.append(getattr(stream, "pace", -1.0))
+
+    def on_frame(self, frame: Frame) -> None:
+        super().on_frame(frame)
+        self.arrived.append(time.monotonic())
+
+    def restart(self) -> None:
+        super().restart()
+        self.arrived = []
+
+
+def one_camera(camera: dict[str, Any], consumer: Collector) -> CameraPipeline:
+    """A pipeline of one camera whose packets and frames go to `consumer`."""
+    config = parse_config({"cameras": {"cam": camera}, "reconnect": {"initial": 0.2, "cap": CAP}})
+    cfg = config.cameras["cam"]
+    sources = [Registry().load().source_for(i) for i in cfg.inputs]
+    return CameraPipeline("cam", cfg, sources, config.reconnect, (), packets=(consumer,), frames=(consumer,))
+
+
+async def test_a_batched_detect_input_analyses_every_frame_at_its_capture_time(rtsp_server: RtspServer) -> None:
+    """motion.batch: the detect input reads a second of frames at once; the analysis keeps its rate, and each
+    frame its own capture time (by its RTP time), so only when it is analysed changes."""
+    seen: dict[float, Arrivals] = {}
+    times: dict[float, list[float]] = {}
+    for batch in (1.0, 0.0):  # one after the other: the machine is shared
+        got = Arrivals()
+        camera = one_camera(
+            {
+                "inputs": [
+                    {"url": rtsp_server.url("cam", "main"), "roles": ["record"]},
+                    {"url": rtsp_server.url("cam", "sub"), "roles": ["detect"]},
+                ],
+                "motion": {"analysis_fps": 5, "batch": batch},
+            },
+            got,
+        )
+        task = asyncio.create_task(camera.run())
+        try:
+            await collect(camera, got, 5.0)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        seen[batch], times[batch] = got, [f.capture_time for f in got.frames]
+    batched, eager = seen[1.0], seen[0.0]
+    assert batched.paces == eager.paces == [0.5], "the record input keeps its own pace"
+    for batch in (1.0, 0.0):
+        assert 0.6 < len(times[batch]) / (5.0 * 5) < 1.3, (batch, len(times[batch]))
+        steps = [b - a for a, b in itertools.pairwise(times[batch])]
+        # Capture times a fifth of a second apart whether read in batches or not.
+        assert 0.15 < statistics.median(steps) < 0.25, (batch, steps)
+    # Batched, most frames reach the watcher together with the one before; read as they come, a fifth of a
+    # second after it.
+    assert statistics.median(b - a for a, b in itertools.pairwise(batched.arrived)) < 0.05, batched.arrived
+    assert statistics.median(b - a for a, b in itertools.pairwise(eager.arrived)) > 0.1, eager.arrived
+
+
+async def test_an_input_that_records_and_detects_gives_its_batch_to_the_live_view(rtsp_server: RtspServer) -> None:
+    """A camera with one stream: the batch is set before the packet consumers connect, so the live view (which
+    reads every packet while watched) puts the stream back to the batch, not to no pace, when left."""
+    got = Arrivals()
+    camera = one_camera({"inputs": [{"url": rtsp_server.url("cam", "sub")}], "motion": {"batch": 0.75}}, got)
+    task = asyncio.create_task(camera.run())
+    try:
+        assert await wait_until(lambda: bool(got.paces), 20), camera.status()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert got.paces == [0.75]

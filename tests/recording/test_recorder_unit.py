@@ -112,3 +112,36 @@ def test_a_failed_clip_retries_from_the_next_keyframe_not_the_same_pre_roll(
     assert second.written[0].keyframe
     assert second.written[0].capture_time > stream[25].capture_time  # a later GOP than the failed one
     assert first.written == []
+
+
+@pytest.mark.parametrize("motion_delay", [0.0, 1.5])
+def test_a_start_heard_late_still_finds_its_pre_roll_when_the_ring_keeps_the_delay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, motion_delay: float
+) -> None:
+    """motion.batch: the watcher hears of the frame that starts an event up to a batch late; by then the
+    record input has read on, and a ring of only pre-roll + 0.5 s has dropped the GOP the clip needs."""
+    monkeypatch.setattr(camhub.recording.recorder, "make_writer", FlakyWriter)
+    FlakyWriter.made, FlakyWriter.fail_first = [], False
+    recorder = CameraRecorder(
+        "cam",
+        tmp_path,
+        finisher=None,  # type: ignore[arg-type]
+        pre_roll=1.0,
+        motion_delay=motion_delay,
+    )
+    recorder._info = StreamInfo("h264", 64, 64, FPS)
+    stream = packets(80)
+    began = stream[30].capture_time  # a keyframe: 3 s into the stream
+    heard = 46  # the start reaches the recorder 1.5 s later
+    for p in stream[:heard]:
+        recorder.on_packet(p)
+    recorder.start(began)
+    for p in stream[heard:]:
+        recorder.on_packet(p)
+    first = FlakyWriter.made[0].written[0]
+    if motion_delay:
+        assert first.capture_time == stream[20].capture_time  # the keyframe 1 s (the pre-roll) before
+    else:
+        assert first.capture_time > began - 1.0  # the pre-roll's GOP was gone
+    recorder.set_pre_roll(2.0)  # a pre-roll changed while the hub runs keeps the allowance
+    assert recorder.ring.seconds == 2.0 + 0.5 + motion_delay

@@ -181,3 +181,20 @@ def test_a_hostile_zone_name_is_refused_by_the_name_rule(name: str) -> None:
 def test_a_zone_name_that_fits_the_rule_is_kept_as_given() -> None:
     config = parse_config(camera({"zones": {"key": {"points": TRIANGLE}, "0-drive_way": {"points": TRIANGLE}}}))
     assert set(config.cameras["porch"].motion.zones) == {"key", "0-drive_way"}
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (-1, "greater than or equal to 0 (got -1)"),
+        (3, "less than or equal to 2 (got 3)"),
+        (math.nan, "less than or equal to 2 (got nan)"),
+        (math.inf, "less than or equal to 2 (got inf)"),
+        ("1e999", "less than or equal to 2"),
+        ("soon", "a valid number"),
+    ],
+)
+def test_a_hostile_batch_is_named_with_its_range(value: Any, said: str) -> None:
+    """motion.batch paces a reader thread's sleeps: a negative, endless or NaN one must never reach it."""
+    message = refused(camera({"batch": value}))
+    assert "cameras.porch.motion.batch" in message and said in message, message
