@@ -205,7 +205,9 @@ def renderings(phases: str, cache: Path) -> dict[str, Rendering]:
     return {name: render_scene(scene(i), cache) for i, name in enumerate(names)}
 
 
-def hub_config(server: RtspServer, broker: LocalMosquitto, data_dir: Path, port: int) -> dict[str, Any]:
+def hub_config(
+    server: RtspServer, broker: LocalMosquitto, data_dir: Path, port: int, batch: float = 0.0
+) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),
         "web": {"host": "127.0.0.1", "port": port},
@@ -218,7 +220,7 @@ def hub_config(server: RtspServer, broker: LocalMosquitto, data_dir: Path, port:
                     {"url": server.url(name, "main"), "roles": ["record"]},
                     {"url": server.url(name, "sub"), "roles": ["detect"]},
                 ],
-                "motion": {"analysis_fps": ANALYSIS_FPS},
+                "motion": {"analysis_fps": ANALYSIS_FPS, "batch": batch},
                 "record": {"pre_roll": 2.0},
             }
             for name in server.cameras
@@ -259,7 +261,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
         await asyncio.wait_for(subscriber.ready.wait(), 30)
         await server.start()
         port = free_port()
-        hub = HubProcess(hub_config(server, broker, folder / "data", port), folder)
+        hub = HubProcess(hub_config(server, broker, folder / "data", port, args.batch), folder)
         deadline = time.monotonic() + args.connect_timeout
         while True:
             await asyncio.sleep(1.0)
@@ -375,7 +377,7 @@ async def run(args: argparse.Namespace, setup: Setup) -> tuple[list[Run], dict[s
 def setup_of(args: argparse.Namespace) -> Setup:
     return Setup(
         command=f".venv/bin/python bench/latency.py --events {args.events} --phases {args.phases} "
-        f"--broker {args.broker}",
+        f"--broker {args.broker}" + (f" --batch {args.batch:g}" if args.batch else ""),
         date=str(datetime.date.today()),
         machine=machine(),
         cameras=CAMERAS,
@@ -386,6 +388,7 @@ def setup_of(args: argparse.Namespace) -> Setup:
         stagger=STAGGER,
         warmup=WARMUP,
         events=args.events,
+        batch=args.batch,
     )
 
 
@@ -396,6 +399,9 @@ def main() -> None:
     parser.add_argument("--phases", default="staggered,lockstep", help="staggered, lockstep or both")
     parser.add_argument("--broker", default="default", help="default, nodelay (set_tcp_nodelay true) or both")
     parser.add_argument("--connect-timeout", type=float, default=90.0)
+    parser.add_argument(
+        "--batch", type=float, default=0.0, help="motion.batch of every camera, seconds (0-2; default 0: as it comes)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latency.md"))
     parser.add_argument(
         "--cache",

@@ -33,6 +33,7 @@ class Setup:
     stagger: float  # seconds between cameras' crossings, staggered
     warmup: float  # seconds after all cameras are online before events count
     events: int  # per run
+    batch: float = 0.0  # cameras' motion.batch, seconds (saved reports from before it have none)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,9 @@ def report(setup: Setup, runs: list[Run], handouts: dict[str, Handout]) -> str:
         "",
         f"Set-up: {s.cameras} simulated cameras served by Debian's GStreamer RTSP server on 127.0.0.1 (main "
         f"1920x1080 H.264 at {s.record_fps} fps recorded by stream copy, sub-stream 640x360 H.264 at "
-        f"{s.record_fps} fps analysed at {s.analysis_fps:g} fps, default motion settings). The scene loops every "
+        f"{s.record_fps} fps analysed at {s.analysis_fps:g} fps, "
+        + (f"**motion.batch {s.batch:g} s**, otherwise " if s.batch else "")
+        + "default motion settings). The scene loops every "
         f"{s.loop:g} s with one object crossing for {s.crossing:g} s: one event per camera per loop. The hub "
         "runs as its own process and publishes to Debian's mosquitto on a free loopback port (password file, no "
         "persistence, otherwise its defaults; **set_tcp_nodelay true** marks the runs with that added to the "
