@@ -600,6 +600,10 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         writes_table(results),
         "## How each column is counted",
         "",
+        "- **motion.batch**: the cameras' setting (docs/config.md): 0 reads the detect stream frame by frame as it "
+        "comes; 1 s reads a second of its frames at once, so motion is known up to a second later "
+        "(bench/results/latency-batch.md). Each N runs once per value given to `--batch`, one hub after the other "
+        "on the same server, and the ffmpeg recorders once after them, set against each.",
         "- **ffmpeg recorder**: after the hub's window and in the same run, one `ffmpeg -rtsp_transport tcp -i URL "
         "-c copy -an -f segment -segment_time 10 -segment_format mp4` process per camera (Frigate's record path, "
         "bench/ffmpeg_recorders.py) reads the same main streams from the same server; its CPU is measured over a "
