@@ -558,7 +558,7 @@ def falls_behind(r: Result) -> bool:
     return (
         r.drop_fraction > DROP_THRESHOLD
         or r.max_lag_gained["detect"] > DROP_THRESHOLD * r.seconds
-        or r.max_staleness > STALE_S
+        or r.max_staleness > STALE_S + r.batch  # a batched detect input is read only every `batch` seconds
     )
 
 
@@ -568,7 +568,8 @@ def drops_begin(results: list[Result]) -> str:
     if first is not None:
         return (
             f"N = {first} (dropped frames above {DROP_THRESHOLD:.0%} of expected, a detect stream behind by more "
-            f"than {DROP_THRESHOLD:.0%} of the window, or an input's newest packet older than {STALE_S:g} s)"
+            f"than {DROP_THRESHOLD:.0%} of the window, or an input's newest packet older than {STALE_S:g} s and "
+            "the batch)"
         )
     return f"no drops above {DROP_THRESHOLD:.0%} at N = {tried}"
 
@@ -624,9 +625,9 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         f"analysed frame) at the first response to the one at the second, as the hub stamped them: the bench's own "
         f"clock at the responses also holds their latency, which grows with the load (until 2026-12-01 the window "
         f"was the bench's). A reader that stalls shows in the newest packet's age instead (Details), which counts as "
-        f"falling behind above {STALE_S:g} s. A shortfall of up to "
-        f"{EDGE_FRAMES} frame per input is the window's edges and not counted. A hub that falls behind shows here "
-        f"as a shortfall either way: the server drops what the TCP backlog cannot hold, or the stream lags.",
+        f"falling behind above {STALE_S:g} s (and the motion.batch, for a batched detect input). A shortfall of "
+        f"up to {EDGE_FRAMES} frame per input is the window's edges and not counted. A hub that falls behind shows "
+        f"here as a shortfall either way: the server drops what the TCP backlog cannot hold, or the stream lags.",
         f"- **detect stream fell behind**: the worst camera's detect-input shortfall of packets in the window, in "
         f"seconds of stream ({args.detect_fps} packets a second). Analysis keeps its {ANALYSIS_FPS:g} fps by the hub's "
         f"clock even when the stream it decodes arrives late, so `frames_analysed` alone hides a detect reader that "
