@@ -16,6 +16,7 @@ from typing import Any
 from camhub.capture.camera import CameraPipeline
 from camhub.capture.media import Frame, OpenStream, Packet
 from camhub.config import parse_config
+from camhub.integrations.rtsp import RECORD_PACE
 from camhub.integrations.rtsp.client import RtspStream
 from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
@@ -313,7 +314,7 @@ async def test_a_batched_detect_input_analyses_every_frame_at_its_capture_time(r
             await asyncio.gather(task, return_exceptions=True)
         seen[batch], times[batch] = got, [f.capture_time for f in got.frames]
     batched, eager = seen[1.0], seen[0.0]
-    assert batched.paces == eager.paces == [0.5], "the record input keeps its own pace"
+    assert batched.paces == eager.paces == [RECORD_PACE], "the record input keeps its own pace"
     for batch in (1.0, 0.0):
         assert 0.6 < len(times[batch]) / (5.0 * 5) < 1.3, (batch, len(times[batch]))
         steps = [b - a for a, b in itertools.pairwise(times[batch])]
