@@ -65,6 +65,7 @@ import yaml
 from ffmpeg_recorders import RecorderResult, measure_recorders  # bench/ffmpeg_recorders.py
 from machine import cpu_ticks, describe, folder_bytes, rss_bytes  # bench/machine.py: run as python bench/<name>.py
 
+from camhub.config import MAX_BATCH
 from camhub.sim.render import AccessUnits, Rendering, render_scene
 from camhub.sim.rtsp import RtspServer
 from camhub.sim.scene import Background, MovingObject, Scene
@@ -288,6 +289,13 @@ def camera_names(n: int) -> list[str]:
     return [f"cam{i:02d}" for i in range(n)]
 
 
+def frames_short(fps: float, span: float, got: int) -> tuple[int, int]:
+    """(due, short): the frames a `fps` input owes over `span` seconds, and how many of them did not come
+    when `got` did; up to EDGE_FRAMES short is the window's edges, not a drop."""
+    due = round(fps * span)
+    return due, max(0, due - got - EDGE_FRAMES)
+
+
 def own_span(before: dict[str, Any], after: dict[str, Any], key: str, window: float) -> float:
     """Seconds between an input's newest packet (or frame) at two readings; `window` when one is missing."""
     a, b = before.get(key), after.get(key)
@@ -405,13 +413,12 @@ async def measure(
             )
             own += spans
             for (key, fps, got, counted), span in zip(counts, spans, strict=True):
-                due = round(fps * span)
-                short = max(0, due - got - EDGE_FRAMES)
+                due, short = frames_short(fps, span, got)
                 shortfall[key] += short
                 if counted:  # detect packets are shown, not counted: analysed frames are what they feed
                     expected += due
                     dropped += short
-                    by_bench_window += max(0, round(fps * window) - got - EDGE_FRAMES)
+                    by_bench_window += frames_short(fps, window, got)[1]
             for role, fps, got in (("record", RECORD_FPS, counts[0][2]), ("detect", detect_fps, counts[1][2])):
                 lag[role] = max(lag[role], (fps * window - got) / fps)
             errors += det1["decode_errors"] - det0["decode_errors"]
@@ -750,8 +757,8 @@ def batch_values(text: str) -> list[float]:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise SystemExit(f"--batch {text!r}: expected seconds, comma-separated, e.g. 0,1") from None
-    if not values or any(not 0 <= v <= 2 for v in values):
-        raise SystemExit(f"--batch {text!r}: each value must be 0 to 2 seconds (motion.batch's range)")
+    if not values or any(not 0 <= v <= MAX_BATCH for v in values):
+        raise SystemExit(f"--batch {text!r}: each value must be 0 to {MAX_BATCH:g} seconds (motion.batch's range)")
     return values
 
 

@@ -28,7 +28,6 @@ from typing import Any
 
 from machine import cpu_ticks  # bench/machine.py: run as python bench/<name>.py
 from pipeline import (  # bench/pipeline.py
-    EDGE_FRAMES,
     HZ,
     HubProcess,
     add_cache_argument,
@@ -36,6 +35,7 @@ from pipeline import (  # bench/pipeline.py
     bench_rendering,
     by_role,
     camera_names,
+    frames_short,
     free_port,
     hub_config,
     machine,
@@ -70,9 +70,8 @@ def dropped(before: list[dict[str, Any]], after: list[dict[str, Any]], window: f
     for a, b in zip(before, after, strict=True):
         for role, key, fps, field in INPUTS:
             was, now = by_role(a, role), by_role(b, role)
-            due = round(fps * own_span(was, now, key, window))
-            expected += due
-            short += max(0, due - (now[field] - was[field]) - EDGE_FRAMES)
+            due, missing = frames_short(fps, own_span(was, now, key, window), now[field] - was[field])
+            expected, short = expected + due, short + missing
     return expected, short
 
 
