@@ -39,6 +39,7 @@ from camhub.audit import (
 from camhub.auth import AccountService
 from camhub.auth.credentials import MIN_PASSWORD_LENGTH
 from camhub.bus import AuditCheckpointSigned, Bus
+from camhub.capture.detect_pool import DetectProcesses
 from camhub.clock import Clock
 from camhub.config import HubConfig
 from camhub.discovery.adopted import AdoptedCamera, AdoptedStore
@@ -106,6 +107,7 @@ class Hub:
         self.app: web.Application | None = None
         self.privacy: Privacy | None = None
         self.settings: CameraSettings | None = None
+        self.detect: DetectProcesses | None = None  # with detect_processes set, while the hub runs
         self.outputs: dict[str, Output] = {}  # the running outputs (MQTT) by domain, shown in /api/health
 
     @property
@@ -253,7 +255,8 @@ class Hub:
                 self.fleet.apply,
                 retention_days=self.config.retention.days,
             )
-            self.fleet.wire(bus, finisher, retention, settings)
+            self.detect = await self._open_detect(bus, opened)
+            self.fleet.wire(bus, finisher, retention, settings, self.detect)
             for name, sources in self._sources.items():
                 self.fleet.build(name, self.config.cameras[name], sources)
             store = await self._open_discovery(data_dir, privacy, bus, audit)
@@ -296,6 +299,22 @@ class Hub:
             finally:
                 await runner.cleanup()
             await _log_lifecycle(audit, HubStopped(time=self.clock(), actor="hub"))
+
+    async def _open_detect(self, bus: Bus, opened: contextlib.AsyncExitStack) -> DetectProcesses | None:
+        """The detect processes, when the config asks for them; stopped after the cameras."""
+        count = self.config.detect_processes
+        if not count:
+            return None
+        if self.registry is not default_registry():
+            raise HubError(
+                "detect_processes: detect processes read cameras with the built-in and installed integrations "
+                "only; set it to 0 to run this hub's own registry"
+            )
+        detect = DetectProcesses(count, bus, self.clock, self.config.secrets())
+        detect.start()
+        opened.push_async_callback(detect.close)
+        log.info("%d detect process(es) started", count)
+        return detect
 
     async def _start_cameras_after(self, tg: asyncio.TaskGroup, go: asyncio.Event) -> None:
         await go.wait()

@@ -311,6 +311,10 @@ class PrivacyConfig(Model):
     )
 
 
+# Detect processes a hub may start (docs/config.md): about one per core past the first helps.
+MAX_DETECT_PROCESSES = 16
+
+
 class HubConfig(Model):
     data_dir: Path = Path("data")
     web: WebConfig = WebConfig()
@@ -319,6 +323,13 @@ class HubConfig(Model):
     retention: RetentionConfig = RetentionConfig()
     reconnect: ReconnectConfig = ReconnectConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    detect_processes: int = Field(
+        default=0,
+        strict=True,  # a count of processes: `true` is not 1
+        ge=0,
+        le=MAX_DETECT_PROCESSES,
+        description="processes that read and analyse the cameras' own detect inputs; 0: the hub's process does",
+    )
     cameras: dict[Annotated[str, Field(pattern=CAMERA_NAME)], CameraConfig] = Field(default_factory=dict)
 
     def secrets(self) -> tuple[str, ...]:

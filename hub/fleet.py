@@ -17,11 +17,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from camhub.bus import Bus
-from camhub.capture.camera import CameraPipeline
+from camhub.capture.camera import CameraPipeline, MotionConsumer
+from camhub.capture.detect_pool import DetectProcesses
+from camhub.capture.detect_process import DetectSpec
 from camhub.capture.media import Source
+from camhub.capture.remote_detect import RemoteInput, RemoteMotion
 from camhub.clock import Clock
-from camhub.config import CameraConfig, HubConfig
-from camhub.http.live import LiveView
+from camhub.config import CameraConfig, HubConfig, MotionConfig
+from camhub.http.live import LiveView, Pictures
 from camhub.http.live_mp4 import LiveStream
 from camhub.motion.watcher import CameraMotion
 from camhub.recording.finisher import ClipFinisher
@@ -48,11 +51,11 @@ class CameraFleet:
         self.registry = registry
         self.clock = clock
         self.cameras: dict[str, CameraPipeline] = {}
-        self.live_views: dict[str, LiveView] = {}
+        self.live_views: dict[str, Pictures] = {}
         self.live_streams: dict[str, LiveStream] = {}  # full quality, for cameras with a record input
         self.names: set[str] = set(config.cameras)  # every camera's name, for the consent queue
         self.configs: dict[str, CameraConfig] = {}  # every running camera's config (file or adoption)
-        self._motions: dict[str, CameraMotion] = {}
+        self._motions: dict[str, CameraMotion | RemoteMotion] = {}
         self._recorders: dict[str, CameraRecorder] = {}
         self._settings: CameraSettings | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -60,12 +63,22 @@ class CameraFleet:
         self._bus: Bus | None = None
         self._finisher: ClipFinisher | None = None
         self._retention: Retention | None = None
+        self._detect: DetectProcesses | None = None
 
-    def wire(self, bus: Bus, finisher: ClipFinisher, retention: Retention, settings: CameraSettings) -> None:
+    def wire(
+        self,
+        bus: Bus,
+        finisher: ClipFinisher,
+        retention: Retention,
+        settings: CameraSettings,
+        detect: DetectProcesses | None = None,
+    ) -> None:
         """What every camera feeds: the bus, the clip finisher and retention (once they are open), and the
-        settings changed while the hub runs, which a camera starts with."""
+        settings changed while the hub runs, which a camera starts with; with `detect`, a camera's own detect
+        input runs in one of those processes."""
         self._bus, self._finisher, self._retention = bus, finisher, retention
         self._settings = settings
+        self._detect = detect
 
     def config_of(self, name: str) -> CameraConfig | None:
         """A running camera's config; None when no camera of that name runs."""
@@ -132,21 +145,23 @@ class CameraFleet:
                 motion_delay=cfg.motion.batch,
             )
         motion_config = values.motion(cfg.motion)
-        motion = self._motions[name] = CameraMotion(
-            name,
-            motion_config,
-            bus,
-            recorder,
-            detecting=values.detect,
-        )
+        secrets = self.config.secrets() + tuple(i.password for i in cfg.inputs if i.password)
+        remote = self._remote_detect(name, cfg, sources, motion_config, values.detect, secrets, recorder)
+        motion: MotionConsumer
+        if remote is not None:
+            motion = self._motions[name] = remote.motion
+            self.live_views[name] = remote.pictures
+            frames: tuple[LiveView, ...] = ()
+        else:
+            motion = self._motions[name] = CameraMotion(name, motion_config, bus, recorder, detecting=values.detect)
+            self.live_views[name] = live = LiveView(asyncio.get_running_loop())
+            frames = (live,)
         self.configs[name] = cfg
         self._set_retention(name, values)
-        self.live_views[name] = live = LiveView(asyncio.get_running_loop())
         packets: tuple[LiveStream, ...] = ()
         if recorder is not None:  # the record input's packets, stream-copied to full-quality viewers
             self.live_streams[name] = stream = LiveStream(name, asyncio.get_running_loop())
             packets = (stream,)
-        secrets = self.config.secrets() + tuple(i.password for i in cfg.inputs if i.password)
         self.cameras[name] = CameraPipeline(
             name,
             cfg.model_copy(update={"motion": motion_config}),  # the analysis rate in force
@@ -156,10 +171,41 @@ class CameraFleet:
             recorder=recorder,
             motion=motion,
             packets=packets,
-            frames=(live,),
+            frames=frames,
             bus=bus,
             clock=self.clock,
+            detect=remote,
         )
+
+    def _remote_detect(
+        self,
+        name: str,
+        cfg: CameraConfig,
+        sources: list[Source],
+        motion: MotionConfig,
+        detecting: bool,
+        secrets: tuple[str, ...],
+        recorder: CameraRecorder | None,
+    ) -> RemoteInput | None:
+        """The camera's detect input run in a detect process, when the hub has them and the input is
+        detect-only; a one-stream camera's input stays here, where its recorder takes its packets."""
+        pool = self._detect
+        detect = cfg.input_for("detect")
+        if pool is None or detect is None or detect.roles != ("detect",):
+            return None
+        spec = DetectSpec(
+            key="",
+            camera=name,
+            input=detect,
+            reconnect=self.config.reconnect,
+            analysis_fps=motion.analysis_fps,
+            batch=cfg.motion.batch,
+            motion=motion,
+            detecting=detecting,
+            secrets=secrets,
+            records=recorder is not None,
+        )
+        return pool.input_for(spec, recorder, sources[cfg.inputs.index(detect)].description)
 
     def start(self, tg: asyncio.TaskGroup) -> None:
         """Start every built camera as a task of `tg`; cameras added later join it."""

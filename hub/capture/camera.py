@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -23,7 +23,7 @@ from camhub.bus import Bus
 from camhub.capture.media import Frame, Source
 from camhub.capture.reader import FrameConsumer, InputReader, PacketConsumer
 from camhub.clock import Clock
-from camhub.config import CameraConfig, MotionConfig, ReconnectConfig
+from camhub.config import CameraConfig, InputConfig, MotionConfig, ReconnectConfig
 
 CameraState = Literal["online", "degraded", "offline"]
 
@@ -54,6 +54,50 @@ class MotionConsumer(FrameConsumer, Reporting, Protocol):
         """New motion settings from the next frame on, without losing what was learnt."""
 
 
+class StatusView(Protocol):
+    """What the pipeline reads of an input's status."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+    @property
+    def last_error_time(self) -> float | None: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+class Input(Protocol):
+    """One input as the pipeline runs it: an `InputReader`, or a detect input run in a detect process."""
+
+    @property
+    def config(self) -> InputConfig: ...
+
+    @property
+    def status(self) -> StatusView: ...
+
+    @property
+    def analysis_fps(self) -> float: ...
+
+    @property
+    def latest_frame(self) -> Frame | None: ...
+
+    def set_analysis_fps(self, analysis_fps: float) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+class SeparateDetect(Input, Protocol):
+    """A detect-only input run elsewhere (`camhub.capture.detect_pool.RemoteInput`), given to the pipeline built."""
+
+    def watch(self, on_state: Callable[[], None]) -> None: ...
+
+
 class CameraPipeline:
     """A camera's inputs, read with one thread each, feeding the consumers it was built with."""
 
@@ -71,9 +115,11 @@ class CameraPipeline:
         frames: Sequence[FrameConsumer] = (),
         bus: Bus | None = None,
         clock: Clock = time.time,
+        detect: SeparateDetect | None = None,
     ) -> None:
         """`sources` has one source per input of `config`, in order. The record input's packets go to
-        `recorder` then `packets`, the detect input's frames to `motion` then `frames` (the live view)."""
+        `recorder` then `packets`, the detect input's frames to `motion` then `frames` (the live view).
+        `detect`, when given, runs the detect-only input in place of a reader here (its source is unused)."""
         if len(sources) != len(config.inputs):
             raise ValueError(f"camera {name!r}: {len(sources)} sources given for {len(config.inputs)} inputs")
         if (recorder is not None or packets) and config.input_for("record") is None:
@@ -85,8 +131,13 @@ class CameraPipeline:
         self._clock = clock
         packet_consumers = (*((recorder,) if recorder is not None else ()), *packets)
         frame_consumers = (*((motion,) if motion is not None else ()), *frames)
-        self._readers = [
-            InputReader(
+        self._readers: list[Input] = []
+        for cfg, source in zip(config.inputs, sources, strict=True):
+            if detect is not None and cfg.roles == ("detect",):
+                detect.watch(self._input_state_changed)
+                self._readers.append(detect)
+                continue
+            reader = InputReader(
                 name,
                 cfg,
                 source,
@@ -99,8 +150,9 @@ class CameraPipeline:
                 on_state=self._input_state_changed,
                 batch=config.motion.batch,
             )
-            for cfg, source in zip(config.inputs, sources, strict=True)
-        ]
+            self._readers.append(reader)
+        if detect is not None and detect not in self._readers:
+            raise ValueError(f"camera {name!r}: a separate detect input is given, but no input has only 'detect'")
         self._detect = next(r for r in self._readers if "detect" in r.config.roles)
         self._state: CameraState = "offline"
         self._state_lock = threading.Lock()
@@ -145,7 +197,7 @@ class CameraPipeline:
         # can exist, as the demo does while its scenes render). Never published: the bus's states start later.
         started = any(r.status.state != "starting" for r in self._readers)
         state = self._summary() if started else "starting"
-        detect = self._detect.status
+        detect = self._detect.status.as_dict()
         errors = [(r.status.last_error_time or 0.0, r.status.last_error) for r in self._readers if r.status.last_error]
         inputs = [r.status.as_dict() for r in self._readers]
         return {
@@ -153,9 +205,9 @@ class CameraPipeline:
             "online": state == "online",
             "state": state,
             "fps_in": max((i["packets_per_second"] for i in inputs), default=0.0),
-            "fps_analysed": detect.frames.rate(),
+            "fps_analysed": detect["frames_analysed_per_second"],
             "analysis_fps": self._detect.analysis_fps,
-            "last_frame_time": detect.last_frame_time,
+            "last_frame_time": detect["last_frame_time"],
             "last_error": max(errors)[1] if errors else None,
             "inputs": inputs,
             "motion": self._motion.report() if self._motion is not None else None,

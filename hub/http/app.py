@@ -35,7 +35,7 @@ from camhub.http.cameras import ROUTES as CAMERA_ROUTES
 from camhub.http.clips import DATA_DIR, DB
 from camhub.http.clips import ROUTES as CLIP_ROUTES
 from camhub.http.events import add_event_routes
-from camhub.http.live import LiveView
+from camhub.http.live import Pictures
 from camhub.http.live_mp4 import LiveStream
 from camhub.http.live_routes import LIVE_STREAMS
 from camhub.http.live_routes import ROUTES as LIVE_ROUTES
@@ -131,7 +131,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 def make_app(
     cameras: dict[str, CameraPipeline],
-    live_views: dict[str, LiveView],
+    live_views: dict[str, Pictures],
     db: Database | None = None,
     data_dir: Path | None = None,
     audit: AuditLog | None = None,

@@ -22,7 +22,7 @@ from camhub.capture.camera import CameraPipeline
 from camhub.config import CAMERA_NAME
 from camhub.errors import HubError, NotFound
 from camhub.http.apidoc import error_answer, json_answer
-from camhub.http.live import LiveView
+from camhub.http.live import Pictures
 from camhub.http.routes import Routes
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CAMERAS: web.AppKey[dict[str, CameraPipeline]] = web.AppKey("cameras")
-LIVE: web.AppKey[dict[str, LiveView]] = web.AppKey("live")
+LIVE: web.AppKey[dict[str, Pictures]] = web.AppKey("live")
 STARTED = web.AppKey("started", float)
 # The running outputs (MQTT) by domain; each shows its own health.
 OUTPUTS: web.AppKey[dict[str, Output]] = web.AppKey("outputs")

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Protocol
 
 from camhub.capture.media import Frame
 from camhub.jpeg import encode_jpeg
 
 JPEG_QUALITY = 80
+
+
+class Pictures(Protocol):
+    """A camera's live pictures as the web app serves them: a `LiveView`, or one asked of a detect process."""
+
+    async def jpeg(self) -> tuple[int, bytes] | None: ...
+
+    async def next_jpeg(self, after_seq: int, timeout: float) -> tuple[int, bytes] | None: ...
 
 
 class LiveView:

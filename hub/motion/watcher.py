@@ -16,8 +16,8 @@ next frame, and the engine keeps its background.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
-from camhub.bus import Bus
 from camhub.capture.media import Frame
 from camhub.config import MotionConfig
 from camhub.motion.detector import (
@@ -29,7 +29,6 @@ from camhub.motion.detector import (
 )
 from camhub.motion.engine import MotionEngine, MotionResult
 from camhub.recording.finisher import Peak
-from camhub.recording.recorder import CameraRecorder
 
 # An open event's peak is announced (`MotionUpdated`) when it grows by this factor, at most this often.
 UPDATE_GROWTH = 1.25
@@ -61,6 +60,20 @@ class MotionStatus:
     zones: tuple[str, ...] = ()  # zones touched by the last analysed frame
 
 
+class EventSink(Protocol):
+    """Where the watcher's events go: the bus, or in a detect process the pipe to the hub."""
+
+    def publish_threadsafe(self, event: object) -> None: ...
+
+
+class ClipCommands(Protocol):
+    """The camera's recorder as the watcher drives it: thread-safe start and end commands."""
+
+    def start(self, at: float) -> None: ...
+
+    def end(self, at: float, peak: Peak | None = None, zones: tuple[str, ...] = ()) -> None: ...
+
+
 class CameraMotion:
     """A camera's motion watcher; every method runs on the detect input's reader thread."""
 
@@ -68,8 +81,8 @@ class CameraMotion:
         self,
         camera: str,
         config: MotionConfig,
-        bus: Bus,
-        recorder: CameraRecorder | None = None,
+        bus: EventSink,
+        recorder: ClipCommands | None = None,
         *,
         detecting: bool = True,
     ) -> None:

@@ -1,0 +1,220 @@
+"""Detect inputs read and analysed in detect processes (`detect_processes`), with a real hub.
+
+A real RTSP server (GStreamer) serves a main and a sub-stream with an
+object crossing; the hub runs with one detect process. Motion found in that
+process must reach the hub's recorder (a clip with its snapshot), the bus,
+the camera's status and the live view, and a detect process killed
+mid-run must come back without recording stopping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camhub.app import Hub
+from camhub.bus import Bus
+from camhub.capture.remote_detect import RemoteInput
+from camhub.config import parse_config
+from camhub.motion.detector import MotionEnded, MotionStarted
+from camhub.recording.finisher import ClipSaved
+from camhub.sim.render import render_scene
+from camhub.sim.rtsp import RtspServer
+from camhub.sim.scene import MovingObject, Scene
+
+BUSY = Scene(
+    name="busy",
+    width=640,
+    height=360,
+    fps=15,
+    duration=6.0,
+    objects=(
+        MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
+        MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2)),
+    ),
+)
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+class Seen:
+    """Everything the hub's bus carried of motion and clips."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.events: list[object] = []
+        self._sub = bus.subscribe(MotionStarted, MotionEnded, ClipSaved)
+        self.task = asyncio.get_running_loop().create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for event in self._sub:
+            self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+async def busy_server(require_rtsp: None, sim_cache: Path) -> AsyncIterator[RtspServer]:
+    rendering = await asyncio.to_thread(render_scene, BUSY, sim_cache)
+    server = RtspServer({"busy": rendering})
+    await server.start()
+    try:
+        yield server
+    finally:
+        if server.running:
+            await server.stop()
+
+
+@pytest.fixture
+async def hub(busy_server: RtspServer, tmp_path: Path) -> AsyncIterator[Hub]:
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "web": {"port": 0},
+            "discovery": {"enabled": False},
+            "retention": {"min_free_bytes": 0},
+            "reconnect": {"initial": 0.2, "cap": 1.0},
+            "detect_processes": 1,
+            "cameras": {
+                "busy": {
+                    "inputs": [
+                        {"url": busy_server.url("busy", "main"), "roles": ["record"], "timeout": 3},
+                        {"url": busy_server.url("busy", "sub"), "roles": ["detect"], "timeout": 3},
+                    ],
+                    "motion": {"post_roll": 1, "max_event_length": 4, "start_frames": 1},
+                    "record": {"pre_roll": 1},
+                }
+            },
+        },
+        "<test>",
+    )
+    hub = Hub(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(hub.run(stop))
+    await until(lambda: hub.ready.is_set() or task.done(), 60, "the hub to start")
+    if task.done():
+        task.result()
+    try:
+        yield hub
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+def detect_input(hub: Hub) -> dict[str, Any]:
+    inputs: list[dict[str, Any]] = hub.cameras["busy"].status()["inputs"]
+    return next(i for i in inputs if i["roles"] == ["detect"])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers signal 0; it is gone for our purpose.
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+async def test_motion_found_in_a_detect_process_records_a_clip_and_reaches_the_bus(hub: Hub) -> None:
+    assert hub.bus is not None and hub.detect is not None
+    seen = Seen(hub.bus)
+    camera = hub.cameras["busy"]
+    assert isinstance(camera._detect, RemoteInput), "the detect input runs in the detect process"
+    [pid] = hub.detect.pids()
+    assert pid != os.getpid()
+    # No thread of the hub's own reads the detect input.
+    assert not [t for t in threading.enumerate() if t.name == "camera:busy:detect"]
+
+    await until(lambda: seen.of(ClipSaved), 60, "a clip driven by motion found in the detect process")
+    clip = seen.of(ClipSaved)[0].clip
+    data = hub.config.data_dir
+    assert clip.snapshot_path is not None, "the event's peak frame crossed the pipe for the snapshot"
+    assert (data / clip.path).exists()
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", str(data / clip.path)], capture_output=True, text=True
+    )
+    assert probe.returncode == 0 and "codec_name=h264" in probe.stdout, probe.stderr
+    assert seen.of(MotionStarted) and seen.of(MotionEnded)
+    assert seen.of(MotionStarted)[0].camera == "busy"
+
+    status = camera.status()
+    assert status["state"] == "online"
+    assert detect_input(hub)["frames_analysed"] > 0
+    assert status["fps_analysed"] > 0
+    motion = status["motion"]
+    assert motion is not None and int(motion["events"]) >= 1
+
+    picture = await hub.live_views["busy"].jpeg()
+    assert picture is not None and picture[1][:2] == b"\xff\xd8", "the live view's JPEG comes from the process"
+    newer = await hub.live_views["busy"].next_jpeg(picture[0], 10)
+    assert newer is not None and newer[0] > picture[0]
+
+    # A setting changed while the hub runs reaches the process: detection off shows in its next report.
+    assert camera.motion is not None
+    hub.fleet._motions["busy"].set_detecting(False)
+    await until(lambda: camera.status()["motion"]["detecting"] is False, 20, "detection off in the process")
+
+
+async def test_a_killed_detect_process_comes_back_and_recording_goes_on(hub: Hub) -> None:
+    assert hub.bus is not None and hub.detect is not None
+    seen = Seen(hub.bus)
+    camera = hub.cameras["busy"]
+    await until(lambda: camera.status()["state"] == "online", 60, "the camera online")
+    record_connects = next(i for i in camera.status()["inputs"] if i["roles"] == ["record"])["connects"]
+    [pid] = hub.detect.pids()
+    os.kill(pid, signal.SIGKILL)
+    await until(lambda: detect_input(hub)["state"] == "retrying", 20, "the detect input to wait for its process")
+    assert "detect process 0 ended" in (detect_input(hub)["last_error"] or "")
+    assert camera.status()["state"] == "degraded", "the record input is still online"
+    await until(lambda: hub.detect.pids() and hub.detect.pids() != [pid], 30, "a new detect process")
+    await until(lambda: camera.status()["state"] == "online", 60, "the detect input back online")
+    killed_at = time.time()
+    await until(lambda: any(c.clip.start_time > killed_at for c in seen.of(ClipSaved)), 60, "a clip after the restart")
+    record = next(i for i in camera.status()["inputs"] if i["roles"] == ["record"])
+    assert record["connects"] == record_connects, "the record input never reconnected"
+    assert not alive(pid)
+
+
+async def test_the_detect_process_ends_with_the_hub(busy_server: RtspServer, tmp_path: Path) -> None:
+    raw = {
+        "data_dir": str(tmp_path / "data"),
+        "web": {"port": 0},
+        "discovery": {"enabled": False},
+        "detect_processes": 2,
+        "cameras": {
+            "busy": {
+                "inputs": [
+                    {"url": busy_server.url("busy", "main"), "roles": ["record"]},
+                    {"url": busy_server.url("busy", "sub"), "roles": ["detect"]},
+                ]
+            }
+        },
+    }
+    hub = Hub(parse_config(raw, "<test>"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(hub.run(stop))
+    await until(lambda: hub.ready.is_set() or task.done(), 60, "the hub to start")
+    assert hub.detect is not None
+    await until(lambda: len(hub.detect.pids()) == 2, 30, "both detect processes")
+    pids = hub.detect.pids()
+    await until(lambda: hub.cameras["busy"].status()["state"] == "online", 60, "the camera online")
+    stop.set()
+    await asyncio.wait_for(task, 60)
+    for pid in pids:
+        await until(lambda pid=pid: not alive(pid), 10, f"detect process {pid} to end")
