@@ -65,7 +65,7 @@ import yaml
 from ffmpeg_recorders import RecorderResult, measure_recorders  # bench/ffmpeg_recorders.py
 from machine import cpu_ticks, describe, folder_bytes, rss_bytes  # bench/machine.py: run as python bench/<name>.py
 
-from camhub.config import MAX_BATCH
+from camhub.config import MAX_BATCH, MAX_DETECT_PROCESSES
 from camhub.sim.render import AccessUnits, Rendering, render_scene
 from camhub.sim.rtsp import RtspServer
 from camhub.sim.scene import Background, MovingObject, Scene
@@ -121,7 +121,8 @@ class Result:
     file_bytes: int  # growth of the data folder after start-up
     kernel_write_bytes: int  # /proc/<pid>/io write_bytes, whole run, less start-up
     startup_bytes: tuple[int, int]  # (files, kernel) written before any clip: the new index, left out
-    hub_rss: int = 0  # VmRSS of the hub at the window's end
+    hub_rss: int = 0  # VmRSS of the hub at the window's end, its detect processes' added
+    processes: int = 0  # detect_processes of the hub's config
     ffmpeg: RecorderResult | None = None  # N ffmpeg recorders of the same main streams, same run
     warnings: list[str] = field(default_factory=list)
 
@@ -175,6 +176,31 @@ def child_pid(parent: int, marker: str) -> int | None:
             except OSError:
                 continue
     return None
+
+
+def family(pid: int) -> list[int]:
+    """`pid` and every process below it (the hub's detect processes, and multiprocessing's helpers)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        found.append(parent)
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def family_ticks(pids: list[int]) -> dict[int, int]:
+    """CPU ticks of each process that is still there."""
+    ticks = {}
+    for pid in pids:
+        try:
+            ticks[pid] = cpu_ticks(pid)
+        except OSError:
+            continue
+    return ticks
 
 
 def free_port() -> int:
@@ -264,9 +290,12 @@ class HubProcess:
             self.proc.wait(timeout=30)
 
 
-def hub_config(n: int, server: RtspServer, data_dir: Path, port: int, batch: float = 0.0) -> dict[str, Any]:
+def hub_config(
+    n: int, server: RtspServer, data_dir: Path, port: int, batch: float = 0.0, processes: int = 0
+) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),
+        "detect_processes": processes,
         "web": {"host": "127.0.0.1", "port": port},
         "discovery": {"enabled": False, "interfaces": ["127.0.0.1"]},  # no mDNS or WS-Discovery off loopback
         "retention": {"min_free_bytes": 0},
@@ -329,8 +358,9 @@ async def measure(
     detect_fps: int = DETECT_FPS,
     ffmpeg: bool = True,
     batch: float = 0.0,
+    processes: int = 0,
 ) -> Result:
-    data_dir = work / f"n{n}-batch{batch:g}"
+    data_dir = work / f"n{n}-batch{batch:g}-processes{processes}"
     data_dir.mkdir()
     server = RtspServer(dict.fromkeys(camera_names(n), rendering))
     await server.start()
@@ -338,7 +368,7 @@ async def measure(
     spy: subprocess.Popen[bytes] | None = None
     try:
         server_pid = child_pid(os.getpid(), "gst_rtsp_server.py")
-        hub = HubProcess(hub_config(n, server, data_dir, free_port(), batch), work)
+        hub = HubProcess(hub_config(n, server, data_dir, free_port(), batch, processes), work)
         deadline = time.monotonic() + connect_timeout
         while True:
             await asyncio.sleep(1.0)
@@ -357,7 +387,11 @@ async def measure(
         await asyncio.sleep(warmup)
 
         t0, before = await asyncio.to_thread(hub.cameras)
-        hub0, machine0, bench0 = cpu_ticks(hub.pid), machine_ticks(), cpu_ticks(os.getpid())
+        # The hub's CPU and memory are its process's and its detect processes', summed.
+        pids = family(hub.pid)
+        if len(pids) < processes + 1:
+            raise RuntimeError(f"N={n}: the hub runs {len(pids) - 1} processes, {processes} detect processes asked")
+        family0, machine0, bench0 = family_ticks(pids), machine_ticks(), cpu_ticks(os.getpid())
         server0 = cpu_ticks(server_pid) if server_pid else 0
         if py_spy is not None:
             py_spy.mkdir(parents=True, exist_ok=True)
@@ -381,9 +415,14 @@ async def measure(
             )
         await asyncio.sleep(seconds)
         t1, after = await asyncio.to_thread(hub.cameras)
-        hub1, machine1, bench1 = cpu_ticks(hub.pid), machine_ticks(), cpu_ticks(os.getpid())
+        family1, machine1, bench1 = family_ticks(pids), machine_ticks(), cpu_ticks(os.getpid())
         server1 = cpu_ticks(server_pid) if server_pid else 0
-        hub_rss = rss_bytes(hub.pid)
+        if family1.keys() != family0.keys():
+            raise RuntimeError(
+                f"N={n}: a process of the hub ended in the window: {sorted(family0)} -> {sorted(family1)}"
+            )
+        hub0, hub1 = sum(family0.values()), sum(family1.values())
+        hub_rss = sum(rss_bytes(pid) for pid in pids)
         if spy is not None:
             await asyncio.to_thread(spy.wait, 30)
 
@@ -460,6 +499,7 @@ async def measure(
             kernel_write_bytes=(written - startup[1]) if written is not None else 0,
             startup_bytes=startup,
             hub_rss=hub_rss,
+            processes=processes,
             ffmpeg=recorders,
             warnings=warnings[:20],
         )
@@ -511,32 +551,33 @@ def ratio_cell(r: Result) -> str:
 
 
 def rss_growth(results: list[Result]) -> list[str]:
-    """The hub's RSS per added camera, from the smallest N to each larger one, for each motion.batch."""
+    """The hub's RSS per added camera, from the smallest N to each larger one, for each variant."""
     lines = []
-    batches = sorted({r.batch for r in results})
-    for batch in batches:
-        ordered = sorted((r for r in results if r.batch == batch), key=lambda r: r.n)
+    variants = sorted({(r.batch, r.processes) for r in results})
+    for variant in variants:
+        ordered = sorted((r for r in results if (r.batch, r.processes) == variant), key=lambda r: r.n)
         base = ordered[0]
         for r in ordered[1:]:
             per = (r.hub_rss - base.hub_rss) / (r.n - base.n)
             verdict = "met" if per <= GOAL_RSS_PER_CAMERA else "MISSED"
-            which = f"batch {batch:g} s, " if len(batches) > 1 else ""
+            which = f"{variant_label(r)}, " if len(variants) > 1 else ""
             lines.append(f"{which}N={base.n} -> {r.n}: {per / 1e6:.1f} MB per added camera ({verdict})")
     return lines
 
 
 def table(results: list[Result]) -> str:
     head = (
-        "| N | motion.batch | hub CPU, % of one core | hub per camera | ffmpeg recorder per camera | hub / ffmpeg "
+        "| N | motion.batch | detect processes | hub CPU, % of one core | hub per camera | ffmpeg recorder per camera "
+        "| hub / ffmpeg "
         f"(goal <= {GOAL_RATIO_TO_FFMPEG:g}x) | hub RSS | ffmpeg RSS per camera | frames expected | dropped | "
         "detect stream fell behind | RTSP server CPU | machine busy | other load |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = []
     for r in results:
         ff = r.ffmpeg
         rows.append(
-            f"| {r.n} | {r.batch:g} s | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
+            f"| {r.n} | {r.batch:g} s | {r.processes} | {r.hub_cpu:.1f} | {r.cpu_per_camera:.2f}% "
             f"| {f'{ff.cpu_per_camera:.2f}%' if ff else 'n/a'} "
             f"| {ratio_cell(r)} "
             f"| {r.hub_rss / 1e6:,.0f} MB | {f'{ff.rss_per_camera / 1e6:.0f} MB' if ff else 'n/a'} "
@@ -557,7 +598,11 @@ def writes_table(results: list[Result]) -> str:
 
 
 def label(r: Result) -> str:
-    return f"{r.n}, {r.batch:g} s"
+    return f"{r.n}, {variant_label(r)}"
+
+
+def variant_label(r: Result) -> str:
+    return f"batch {r.batch:g} s" + (f", {r.processes} detect processes" if r.processes else "")
 
 
 def falls_behind(r: Result) -> bool:
@@ -589,7 +634,7 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         f"Date: {datetime.date.today()}  ",
         f"Machine: {machine()}  ",
         f"Command: `.venv/bin/python bench/pipeline.py --seconds {args.seconds:g} --n {args.n} "
-        f"--detect-fps {args.detect_fps} --batch {args.batch}`",
+        f"--detect-fps {args.detect_fps} --batch {args.batch} --detect-processes {args.detect_processes}`",
         "",
         f"Cameras: one rendering served under N names by the GStreamer RTSP server on 127.0.0.1: main "
         f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
@@ -618,8 +663,12 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         "window as long as the hub's after the same warm-up, and its RSS (VmRSS, per process) at the window's end. "
         "**hub / ffmpeg** is the hub's whole CPU per camera over the recorder's. The hub does the recorder's work "
         "plus a second stream, its decoding and analysis, the clip index, the web server and the live views.",
-        "- **hub RSS**: VmRSS of the hub process at the end of its window.",
-        "- **hub CPU**: utime + stime of the hub process (every thread: readers, FFmpeg decoder threads, "
+        "- **hub RSS**: VmRSS of the hub process at the end of its window, plus its detect processes' (each "
+        "counted whole, shared library pages too) when `detect_processes` is set.",
+        "- **detect processes**: the hub's `detect_processes` (docs/config.md): 0 runs every input in the hub's "
+        "process; 1 or more read, decode and analyse the detect inputs in that many processes of their own.",
+        "- **hub CPU**: utime + stime of the hub process and its detect processes (every thread: readers, "
+        "FFmpeg decoder threads, "
         "clip finisher, SQLite writer, event loop) from /proc/<pid>/stat over the window, in % of one core. "
         "The RTSP server runs in its own process and is not included; it is shown in its own column, and "
         "**machine busy** is all CPUs of the machine together (100% = both cores); **other load** is the rest of "
@@ -696,21 +745,21 @@ async def run(args: argparse.Namespace) -> list[Result]:
     cache = Path(args.cache)
     print(f"rendering the scene (cached in {cache}) ...", flush=True)
     rendering = await asyncio.to_thread(bench_rendering, cache, args.detect_fps)
-    batches = batch_values(args.batch)
+    variants = [(b, p) for p in process_counts(args.detect_processes) for b in batch_values(args.batch)]
     results = []
     with tempfile.TemporaryDirectory(prefix="camhub-bench-", dir=args.dir) as tmp:
         for n in sorted({int(v) for v in args.n.split(",")}):
-            results += await run_n(args, n, batches, rendering, Path(tmp))
+            results += await run_n(args, n, variants, rendering, Path(tmp))
     return results
 
 
 async def run_n(
-    args: argparse.Namespace, n: int, batches: list[float], rendering: Rendering, tmp: Path
+    args: argparse.Namespace, n: int, variants: list[tuple[float, int]], rendering: Rendering, tmp: Path
 ) -> list[Result]:
-    """N cameras once per motion.batch value, then the ffmpeg recorders once, set against every one of them."""
+    """N cameras once per (motion.batch, detect processes), then the ffmpeg recorders once, set against each."""
     results: list[Result] = []
-    for i, batch in enumerate(batches):
-        print(f"N={n}: starting {n} camera(s), motion.batch {batch:g} s ...", flush=True)
+    for i, (batch, processes) in enumerate(variants):
+        print(f"N={n}: starting {n} camera(s), motion.batch {batch:g} s, {processes} detect processes ...", flush=True)
         began = time.monotonic()
         try:
             result = await asyncio.wait_for(
@@ -723,19 +772,21 @@ async def run_n(
                     args.connect_timeout,
                     Path(args.py_spy) if args.py_spy else None,
                     args.detect_fps,
-                    not args.no_ffmpeg and i == len(batches) - 1,
+                    not args.no_ffmpeg and i == len(variants) - 1,
                     batch,
+                    processes,
                 ),
                 args.seconds + args.warmup + args.connect_timeout + 180,
             )
         except (RuntimeError, TimeoutError) as exc:
-            print(f"N={n}, batch {batch:g}: failed: {exc}", flush=True)
+            print(f"N={n}, batch {batch:g}, {processes} detect processes: failed: {exc}", flush=True)
             continue
         results.append(result)
         for earlier in results:
             earlier.ffmpeg = earlier.ffmpeg or result.ffmpeg
         print(
-            f"N={n}, batch {batch:g}: hub {result.hub_cpu:.1f}% of a core ({result.cpu_per_camera:.2f}%/camera), "
+            f"N={n}, {variant_label(result)}: hub {result.hub_cpu:.1f}% of a core "
+            f"({result.cpu_per_camera:.2f}%/camera), "
             f"dropped {result.dropped_frames}/{result.expected_frames}, {result.clips} clips, "
             f"WA {fmt_wa(result.wa_files)} files / {fmt_wa(result.wa_kernel)} kernel, "
             f"server {result.server_cpu:.0f}%, machine {result.machine_busy:.0f}%, "
@@ -749,6 +800,17 @@ async def run_n(
             flush=True,
         )
     return results
+
+
+def process_counts(text: str) -> list[int]:
+    """`--detect-processes`: the hub's detect_processes values to run each N with, as given."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--detect-processes {text!r}: expected whole numbers, comma-separated, e.g. 0,1") from None
+    if not values or any(not 0 <= v <= MAX_DETECT_PROCESSES for v in values):
+        raise SystemExit(f"--detect-processes {text!r}: each value must be 0 to {MAX_DETECT_PROCESSES}")
+    return values
 
 
 def batch_values(text: str) -> list[float]:
@@ -785,6 +847,11 @@ def main() -> None:
         "--detect-fps", type=int, default=DETECT_FPS, help="frame rate of the served sub-stream (15: same as main)"
     )
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip the side-by-side ffmpeg recorders")
+    parser.add_argument(
+        "--detect-processes",
+        default="0",
+        help="detect_processes of the hub; several (0,1) run each N once per value (and per --batch value)",
+    )
     parser.add_argument(
         "--batch",
         default="0",
