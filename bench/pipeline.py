@@ -111,7 +111,7 @@ class Result:
     expected_frames: int
     dropped_frames: int
     shortfall_by_input: dict[str, int]  # record / detect-packets / analysed: summed shortfall
-    max_staleness: float  # seconds since the newest packet, worst input, at the window's end
+    max_staleness: float  # seconds since the newest packet, worst input, at the window's end (by its `as_of`)
     own_windows: tuple[float, float]  # the inputs' own windows (see `own_span`), shortest and longest, seconds
     dropped_by_bench_window: int  # what `dropped_frames` would be over the bench's window instead (until 2026-12-01)
     max_lag_gained: dict[str, float]  # record / detect: seconds of stream a camera fell behind in the window, worst
@@ -121,6 +121,7 @@ class Result:
     file_bytes: int  # growth of the data folder after start-up
     kernel_write_bytes: int  # /proc/<pid>/io write_bytes, whole run, less start-up
     startup_bytes: tuple[int, int]  # (files, kernel) written before any clip: the new index, left out
+    max_status_age: float = 0.0  # seconds from an input's `as_of` to the bench's receipt of the response, worst
     hub_rss: int = 0  # VmRSS of the hub at the window's end, its detect processes' added
     processes: int = 0  # detect_processes of the hub's config
     ffmpeg: RecorderResult | None = None  # N ffmpeg recorders of the same main streams, same run
@@ -429,7 +430,7 @@ async def measure(
         window = t1 - t0
         expected = dropped = errors = 0
         shortfall = {"record": 0, "detect packets": 0, "analysed": 0}
-        staleness = 0.0
+        staleness = status_age = 0.0
         own: list[float] = []
         by_bench_window = 0
         lag = {"record": 0.0, "detect": 0.0}
@@ -458,11 +459,18 @@ async def measure(
                     expected += due
                     dropped += short
                     by_bench_window += frames_short(fps, window, got)[1]
-            for role, fps, got in (("record", RECORD_FPS, counts[0][2]), ("detect", detect_fps, counts[1][2])):
-                lag[role] = max(lag[role], (fps * window - got) / fps)
+            # Lag and staleness by the time each status was read (`as_of`), not by when the bench got the
+            # response: the response's own latency is the web server's (shown under Details), and an input in a
+            # detect process reports once a second.
+            for role, fps, got, i0, i1 in (
+                ("record", RECORD_FPS, counts[0][2], rec0, rec1),
+                ("detect", detect_fps, counts[1][2], det0, det1),
+            ):
+                lag[role] = max(lag[role], (fps * (i1["as_of"] - i0["as_of"]) - got) / fps)
             errors += det1["decode_errors"] - det0["decode_errors"]
             for i in b["inputs"]:
-                staleness = max(staleness, t1 - (i["last_packet_time"] or 0.0))
+                staleness = max(staleness, i["as_of"] - (i["last_packet_time"] or 0.0))
+                status_age = max(status_age, t1 - i["as_of"])
         busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * 100
         ours = (hub1 - hub0) + (server1 - server0) + (bench1 - bench0)
         # Softirq time of loopback TCP is charged to no process, so "other" is never quite zero.
@@ -489,6 +497,7 @@ async def measure(
             dropped_frames=dropped,
             shortfall_by_input=shortfall,
             max_staleness=staleness,
+            max_status_age=status_age,
             own_windows=(min(own), max(own)),
             dropped_by_bench_window=by_bench_window,
             max_lag_gained=lag,
@@ -685,10 +694,14 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         f"up to {EDGE_FRAMES} frame per input is the window's edges and not counted. A hub that falls behind shows "
         f"here as a shortfall either way: the server drops what the TCP backlog cannot hold, or the stream lags.",
         f"- **detect stream fell behind**: the worst camera's detect-input shortfall of packets in the window, in "
-        f"seconds of stream ({args.detect_fps} packets a second). Analysis keeps its {ANALYSIS_FPS:g} fps by the hub's "
+        f"seconds of stream ({args.detect_fps} packets a second), over the span between the two statuses' `as_of` "
+        f"(the time the hub read them). Analysis keeps its {ANALYSIS_FPS:g} fps by the hub's "
         f"clock even when the stream it decodes arrives late, so `frames_analysed` alone hides a detect reader that "
         f"cannot keep up; this column shows it. (`last_packet_time` is the hub's receive time, so it cannot show lag: "
-        f"its age at the window's end is under Details.)",
+        f"its age at `as_of` at the window's end is under Details, and beside it the worst time from an input's "
+        f"`as_of` to the bench's receipt of the response: the web server's latency, plus up to a second for an input "
+        f"in a detect process, which reports once a second. Until 2026-12-02 both were counted by the bench's clock "
+        f"at the response, so the web server's latency under load counted as the readers'.)",
         "- **video recorded**: the bytes of the stream-copied H.264 packets inside the clips of the whole run "
         "(each clip demuxed with PyAV). These are the bytes the hub received on the record input for the "
         "recorded spans (the MP4 muxer turns each 4-byte start code into a 4-byte length).",
@@ -703,16 +716,17 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         "## Details",
         "",
         "| N, batch | window s | inputs' own windows, s | shortfall record / detect packets / analysed | dropped, "
-        "counted over the bench's window | newest packet age, worst input | decode errors | bytes written, files | "
+        "counted over the bench's window | newest packet age, worst input | status age at the response, worst | "
+        "decode errors | bytes written, files | "
         "bytes written, kernel | start-up bytes left out, files / kernel |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r.shortfall_by_input
         lines.append(
             f"| {label(r)} | {r.seconds:.1f} | {r.own_windows[0]:.2f}-{r.own_windows[1]:.2f} "
             f"| {s['record']:,} / {s['detect packets']:,} / {s['analysed']:,} | {r.dropped_by_bench_window:,} "
-            f"| {r.max_staleness:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
+            f"| {r.max_staleness:.2f} s | {r.max_status_age:.2f} s | {r.decode_errors} | {r.file_bytes / 1e6:,.2f} MB "
             f"| {r.kernel_write_bytes / 1e6:,.2f} MB "
             f"| {r.startup_bytes[0] / 1e3:,.0f} kB / {r.startup_bytes[1] / 1e3:,.0f} kB |"
         )

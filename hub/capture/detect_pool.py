@@ -225,6 +225,11 @@ class DetectWorker:
         if kind == "picture":
             self._pool.answer_picture(*message[1:])
             return
+        if kind == "statuses":
+            for key, values, motion in message[2]:
+                if (remote := self.inputs.get(key)) is not None:
+                    remote.reported(values, motion)
+            return
         remote = self.inputs.get(message[1])
         if remote is None:
             return  # an input removed a moment ago

@@ -9,7 +9,8 @@ recorder, clips, the index, the web server and MQTT stay in the hub.
 
 What crosses the pipe to the hub, as tuples whose first item names them:
 
-- `status`: an input's status and its watcher's report, when its state changes and every second;
+- `status`: an input's status and its watcher's report, when its state changes; `statuses`: every
+  input's, every second, in one message;
 - `start`, `end`: the recorder's commands, with the event's peak frame as a BGR array;
 - `event`: the watcher's bus events (`MotionStarted`, `MotionUpdated`, `MotionEnded`);
 - `picture`: the live view's newest frame as a JPEG, answering a request.
@@ -255,15 +256,17 @@ class DetectProcess:
     def _state_sender(self, name: str, reader: list[InputReader], motion: CameraMotion) -> Callable[[], None]:
         def send() -> None:
             if reader:
-                self._pipe.send(("status", name, reader[0].status.as_dict(), motion.report(), True))
+                self._pipe.send(("status", name, reader[0].status.as_dict(), motion.report()))
 
         return send
 
     async def _report_every_second(self) -> None:
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
-            for name, camera in list(self._cameras.items()):
-                self._pipe.send(("status", name, camera.reader.status.as_dict(), camera.motion.report(), False))
+            # One message for all: each send gives up the GIL, and among busy reader threads each return for
+            # it is a wait (docs/decisions.md, "past about one core"), so 64 sends a second took seconds.
+            reports = [(key, c.reader.status.as_dict(), c.motion.report()) for key, c in list(self._cameras.items())]
+            self._pipe.send(("statuses", "", reports))
 
 
 def main(conn: Connection, level: int, secrets: tuple[str, ...]) -> None:

@@ -176,6 +176,7 @@ class InputStatus:
             "failures": self.failures,
             "decode_errors": self.decode_errors,
             "retry_in": self.retry_in,
+            "as_of": time.time(),  # when these were read: an input in a detect process reports once a second
         }
 
 

@@ -65,6 +65,11 @@ INPUT_STATUS: dict[str, Any] = {
         "failures": {"type": "integer"},
         "decode_errors": {"type": "integer"},
         "retry_in": {"type": ["number", "null"], "description": "seconds until the next connection attempt"},
+        "as_of": {
+            "type": "number",
+            "description": "Unix seconds the counts and times above were read at: now, or for an input run in a "
+            "detect process its last report (about a second old)",
+        },
     },
 }
 
