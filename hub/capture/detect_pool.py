@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
+import queue
 import threading
 import time
 from dataclasses import replace
@@ -46,6 +47,9 @@ RESTART_FIRST = 1.0  # seconds before a detect process that ended is started aga
 RESTART_CAP = 30.0
 STABLE_AFTER = 60.0  # seconds a process must run before its restart backoff is forgotten
 STOP_WAIT = 5.0  # seconds a stopping process gets to close its cameras before it is killed
+# Messages waiting to be sent to one process. The event loop never writes to a pipe itself: a process that
+# stops reading (stopped, swapped out) would block it once the pipe is full. Past this, a message is dropped.
+OUTBOX = 1000
 
 
 class DetectProcesses:
@@ -128,11 +132,14 @@ class DetectWorker:
         self.index = index
         self._pool = pool
         self.inputs: dict[str, RemoteInput] = {}
-        self._lock = threading.Lock()  # the pipe's sending end and `inputs`
+        self._lock = threading.Lock()  # `inputs`, and the process and its pipe as they are replaced
         self._conn: Connection | None = None
         self._process: BaseProcess | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"detect-process-{index}", daemon=True)
+        self._outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue(OUTBOX)
+        self._resync = False  # a message was dropped; the sender syncs the process once it has caught up
+        self._sender = threading.Thread(target=self._send_forever, name=f"detect-send-{index}", daemon=True)
 
     @property
     def pid(self) -> int | None:
@@ -141,6 +148,7 @@ class DetectWorker:
     def start(self) -> None:
         self._spawn()
         self._thread.start()
+        self._sender.start()
 
     def _spawn(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a process with threads
@@ -157,29 +165,43 @@ class DetectWorker:
         with self._lock:
             self._conn, self._process = ours, process
             for remote in self.inputs.values():
-                self._send_locked(("add", remote.spec.key, remote.spec))
+                self.send(("add", remote.spec.key, remote.spec))
 
     def send(self, message: tuple[Any, ...]) -> None:
-        with self._lock:
-            self._send_locked(message)
-
-    def _send_locked(self, message: tuple[Any, ...]) -> None:
-        if self._conn is None:
-            return
+        """Queue `message` for the process; from any thread, never blocking."""
         try:
-            self._conn.send(message)
-        except (OSError, ValueError):
-            pass  # the process ended: the receiving thread restarts it and sends its cameras again
+            self._outbox.put_nowait(message)
+        except queue.Full:
+            self._resync = True
+            log.warning(
+                "detect process %d takes no messages; %r dropped, its cameras synced later", self.index, message[0]
+            )
+
+    def _send_forever(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            conn = self._conn
+            if conn is None:
+                continue
+            try:
+                conn.send(message)
+                if self._resync and self._outbox.empty():
+                    # Messages were dropped: the process is sent every input it should run, with its settings.
+                    self._resync = False
+                    with self._lock:
+                        specs = [remote.spec for remote in self.inputs.values()]
+                    conn.send(("sync", "", specs))
+            except (OSError, ValueError):
+                pass  # the process ended: the receiving thread restarts it and sends its cameras again
 
     def add(self, remote: RemoteInput) -> None:
         with self._lock:
             self.inputs[remote.spec.key] = remote
-            self._send_locked(("add", remote.spec.key, remote.spec))
+            self.send(("add", remote.spec.key, remote.spec))
 
     def remove(self, remote: RemoteInput) -> None:
         with self._lock:
             if self.inputs.pop(remote.spec.key, None) is not None:
-                self._send_locked(("remove", remote.spec.key))
+                self.send(("remove", remote.spec.key))
 
     def _run(self) -> None:
         backoff = Backoff(RESTART_FIRST, RESTART_CAP)
@@ -245,6 +267,10 @@ class DetectWorker:
     def stop(self) -> None:
         self._stop.set()
         self.send(("stop", ""))
+        try:
+            self._outbox.put_nowait(None)  # the sender ends after the stop
+        except queue.Full:
+            pass  # it waits on a process that join() kills; a daemon thread, it ends with the hub
 
     def join(self) -> None:
         if self._thread.is_alive():

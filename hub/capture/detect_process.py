@@ -16,7 +16,8 @@ What crosses the pipe to the hub, as tuples whose first item names them:
 - `picture`: the live view's newest frame as a JPEG, answering a request.
 
 From the hub: `add` (a `DetectSpec`), `remove`, `motion`, `detecting`, `fps`,
-`picture`, and `stop` or the pipe's end, which stops every input and the process.
+`picture`, `sync` (every input to run, after the hub had to drop messages),
+and `stop` or the pipe's end, which stops every input and the process.
 """
 
 from __future__ import annotations
@@ -207,6 +208,9 @@ class DetectProcess:
         if kind == "add":
             self._add(args[0])
             return
+        if kind == "sync":
+            self._sync(args[0])
+            return
         camera = self._cameras.get(name)
         if camera is None:
             return  # removed a moment ago; what was meant for it no longer applies
@@ -223,6 +227,20 @@ class DetectProcess:
             camera.pictures.ask(*args)
         else:
             log.warning("detect process: unknown command %r ignored", kind)
+
+    def _sync(self, specs: list[DetectSpec]) -> None:
+        """Run exactly `specs`, with their settings: the hub dropped messages to this process while it lagged."""
+        wanted = {spec.key: spec for spec in specs}
+        for key in [key for key in self._cameras if key not in wanted]:
+            self._cameras.pop(key).task.cancel()
+        for key, spec in wanted.items():
+            camera = self._cameras.get(key)
+            if camera is None:
+                self._add(spec)
+                continue
+            camera.motion.configure(spec.motion)
+            camera.motion.set_detecting(spec.detecting)
+            camera.reader.set_analysis_fps(spec.analysis_fps)
 
     def _add(self, spec: DetectSpec) -> None:
         old = self._cameras.pop(spec.key, None)

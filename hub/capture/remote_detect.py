@@ -71,6 +71,10 @@ class RemoteMotion:
     def report(self) -> dict[str, object]:
         return dict(self._report)
 
+    def reported(self, report: dict[str, object]) -> None:
+        """What the watcher in the process last reported (on the worker's receiving thread)."""
+        self._report = report
+
     def configure(self, config: MotionConfig) -> None:
         self._remote.update_spec(motion=config)
         self._remote.send("motion", config)
@@ -157,7 +161,7 @@ class RemoteInput:
     def reported(self, values: dict[str, Any], motion: dict[str, object]) -> None:
         before = self.status.state
         self.status.set(values)
-        self.motion._report = motion
+        self.motion.reported(motion)
         if self.status.state != before:
             self._on_state()
 
@@ -175,7 +179,7 @@ class RemoteInput:
             bus.publish_threadsafe(
                 MotionEnded(self.spec.camera, start, at, float(score) if isinstance(score, float) else 0.0, at)
             )
-            self.motion._report = {**report, "active": False, "last_end": at}
+            self.motion.reported({**report, "active": False, "last_end": at})
         failures = int(values["failures"]) + 1
         self.status.change(state="retrying", last_error=reason, last_error_time=clock(), failures=failures)
         self._on_state()

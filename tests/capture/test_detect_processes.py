@@ -25,8 +25,10 @@ from camhub.app import Hub
 from camhub.bus import Bus
 from camhub.capture.remote_detect import RemoteInput
 from camhub.config import parse_config
+from camhub.errors import HubError
 from camhub.motion.detector import MotionEnded, MotionStarted
 from camhub.recording.finisher import ClipSaved
+from camhub.registry import Registry
 from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
 from camhub.sim.scene import MovingObject, Scene
@@ -218,3 +220,44 @@ async def test_the_detect_process_ends_with_the_hub(busy_server: RtspServer, tmp
     await asyncio.wait_for(task, 60)
     for pid in pids:
         await until(lambda pid=pid: not alive(pid), 10, f"detect process {pid} to end")
+
+
+async def test_a_hub_with_its_own_registry_is_told_detect_processes_cannot_read_with_it(tmp_path: Path) -> None:
+    """A detect process loads the built-in and installed integrations; a hub given other ones must say so."""
+    raw = {"data_dir": str(tmp_path / "data"), "web": {"port": 0}, "detect_processes": 1}
+    registry = Registry().load()  # the same integrations, but not the ones a detect process would load
+    hub = Hub(parse_config(raw, "<test>", registry), registry=registry)
+    with pytest.raises(HubError, match="detect_processes"):
+        await asyncio.wait_for(hub.run(asyncio.Event()), 60)
+
+
+async def test_a_detect_process_that_stops_reading_never_blocks_the_hub_and_is_synced_after(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process stopped (SIGSTOP: swapped out, frozen) reads nothing; settings sent meanwhile must not block
+    the sender, and once it runs again it gets the settings in force, even one that had to be dropped."""
+    assert hub.detect is not None
+    camera = hub.cameras["busy"]
+    await until(lambda: camera.status()["state"] == "online", 60, "the camera online")
+    [pid] = hub.detect.pids()
+    motion = hub.fleet._motions["busy"]
+    motion.set_detecting(False)
+    await until(lambda: camera.status()["motion"]["detecting"] is False, 30, "detection off in the process")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+
+        def burst() -> None:
+            for _ in range(20_000):  # far more than the pipe and the outbox hold
+                motion.set_detecting(False)
+            motion.set_detecting(True)  # dropped: the outbox is full
+
+        sender = threading.Thread(target=burst)
+        sender.start()
+        await asyncio.to_thread(sender.join, 60)
+        assert not sender.is_alive(), "sending to a stopped detect process blocked"
+        assert "takes no messages" in caplog.text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Only the sync after the backlog can bring the dropped last setting.
+    await until(lambda: camera.status()["motion"]["detecting"] is True, 60, "the process synced to detection on")
+    assert hub.detect.pids() == [pid], "the process was not restarted: it caught up"
