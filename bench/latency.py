@@ -64,7 +64,18 @@ from typing import Any
 
 import aiomqtt
 from latency_report import Event, Run, Setup, load, ms, quantiles, report, save
-from pipeline import HZ, HubProcess, all_online, by_role, cpu_ticks, free_port, machine, machine_ticks
+from pipeline import (
+    HZ,
+    HubProcess,
+    all_online,
+    by_role,
+    cpu_ticks,
+    family,
+    family_ticks,
+    free_port,
+    machine,
+    machine_ticks,
+)
 from rtsp_handout import Handout, measure_handout
 
 from camhub.cli.mosquitto import LocalMosquitto
@@ -206,10 +217,11 @@ def renderings(phases: str, cache: Path) -> dict[str, Rendering]:
 
 
 def hub_config(
-    server: RtspServer, broker: LocalMosquitto, data_dir: Path, port: int, batch: float = 0.0
+    server: RtspServer, broker: LocalMosquitto, data_dir: Path, port: int, batch: float = 0.0, processes: int = 0
 ) -> dict[str, Any]:
     return {
         "data_dir": str(data_dir),
+        "detect_processes": processes,
         "web": {"host": "127.0.0.1", "port": port},
         "discovery": {"enabled": False, "interfaces": ["127.0.0.1"]},  # no mDNS or WS-Discovery in a bench
         "retention": {"min_free_bytes": 0},
@@ -261,7 +273,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
         await asyncio.wait_for(subscriber.ready.wait(), 30)
         await server.start()
         port = free_port()
-        hub = HubProcess(hub_config(server, broker, folder / "data", port, args.batch), folder)
+        hub = HubProcess(hub_config(server, broker, folder / "data", port, args.batch, args.detect_processes), folder)
         deadline = time.monotonic() + args.connect_timeout
         while True:
             await asyncio.sleep(1.0)
@@ -282,7 +294,8 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
         before = await asyncio.to_thread(get_json, port, "/api/cameras")
         server_pids = children("gst_rtsp_server.py")
         ours = [*server_pids, *children("mosquitto"), os.getpid()]  # besides the hub
-        hub0, machine0 = cpu_ticks(hub.pid), machine_ticks()
+        hub_pids = family(hub.pid)  # with its detect processes, when it has them
+        hub0, machine0 = sum(family_ticks(hub_pids).values()), machine_ticks()
         server0, ours0 = sum(cpu_ticks(p) for p in server_pids), sum(cpu_ticks(p) for p in ours)
         if args.py_spy:
             spy = start_py_spy(Path(args.py_spy) / f"pyspy-{folder.name}.txt", hub.pid, args.time_limit)
@@ -294,7 +307,7 @@ async def measure(phases: str, nodelay: bool, args: argparse.Namespace, work: Pa
         load.append((t1, *machine_ticks()))  # so the last events have a sample after them
         after = await asyncio.to_thread(get_json, port, "/api/cameras")
         health = await asyncio.to_thread(get_json, port, "/api/health")
-        hub1, machine1 = cpu_ticks(hub.pid), machine_ticks()
+        hub1, machine1 = sum(family_ticks(hub_pids).values()), machine_ticks()
         server1, ours1 = sum(cpu_ticks(p) for p in server_pids), sum(cpu_ticks(p) for p in ours)
         window = t1 - t0
         busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * 100
@@ -377,7 +390,9 @@ async def run(args: argparse.Namespace, setup: Setup) -> tuple[list[Run], dict[s
 def setup_of(args: argparse.Namespace) -> Setup:
     return Setup(
         command=f".venv/bin/python bench/latency.py --events {args.events} --phases {args.phases} "
-        f"--broker {args.broker}" + (f" --batch {args.batch:g}" if args.batch else ""),
+        f"--broker {args.broker}"
+        + (f" --batch {args.batch:g}" if args.batch else "")
+        + (f" --detect-processes {args.detect_processes}" if args.detect_processes else ""),
         date=str(datetime.date.today()),
         machine=machine(),
         cameras=CAMERAS,
@@ -389,6 +404,7 @@ def setup_of(args: argparse.Namespace) -> Setup:
         warmup=WARMUP,
         events=args.events,
         batch=args.batch,
+        detect_processes=args.detect_processes,
     )
 
 
@@ -402,6 +418,7 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=float, default=0.0, help="motion.batch of every camera, seconds (0-2; default 0: as it comes)"
     )
+    parser.add_argument("--detect-processes", type=int, default=0, help="detect_processes of the hub (default 0: none)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latency.md"))
     parser.add_argument(
         "--cache",

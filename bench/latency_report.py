@@ -34,6 +34,7 @@ class Setup:
     warmup: float  # seconds after all cameras are online before events count
     events: int  # per run
     batch: float = 0.0  # cameras' motion.batch, seconds (saved reports from before it have none)
+    detect_processes: int = 0  # the hub's detect_processes (saved reports from before it have none)
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ def report(setup: Setup, runs: list[Run], handouts: dict[str, Handout]) -> str:
         f"1920x1080 H.264 at {s.record_fps} fps recorded by stream copy, sub-stream 640x360 H.264 at "
         f"{s.record_fps} fps analysed at {s.analysis_fps:g} fps, "
         + (f"**motion.batch {s.batch:g} s**, otherwise " if s.batch else "")
+        + (f"**{s.detect_processes} detect process(es)**, " if s.detect_processes else "")
         + "default motion settings). The scene loops every "
         f"{s.loop:g} s with one object crossing for {s.crossing:g} s: one event per camera per loop. The hub "
         "runs as its own process and publishes to Debian's mosquitto on a free loopback port (password file, no "

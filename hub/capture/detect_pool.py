@@ -163,9 +163,11 @@ class DetectWorker:
         process.start()
         theirs.close()
         with self._lock:
-            self._conn, self._process = ours, process
+            old, self._conn, self._process = self._conn, ours, process
             for remote in self.inputs.values():
                 self.send(("add", remote.spec.key, remote.spec))
+        if old is not None:
+            old.close()  # the ended process's end; a send on it fails and is dropped
 
     def send(self, message: tuple[Any, ...]) -> None:
         """Queue `message` for the process; from any thread, never blocking."""
@@ -233,6 +235,11 @@ class DetectWorker:
             try:
                 message = conn.recv()
             except (EOFError, OSError):
+                return
+            except Exception:  # a message that cannot be read: what follows cannot be trusted either
+                log.exception("detect process %d sent what cannot be read; it is restarted", self.index)
+                if self._process is not None:
+                    self._process.kill()
                 return
             try:
                 self._dispatch(message)
