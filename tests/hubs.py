@@ -2,13 +2,15 @@
 
 `hub_config` gives the settings most tests share (a data folder, any free
 port, no mDNS, no free-space floor) and takes whole sections to replace;
-`running` starts the hub from such a dict and stops it when the block ends.
+`running` starts the hub from such a dict and stops it when the block ends;
+`until` waits for a condition with a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,3 +49,12 @@ async def running(raw: dict[str, Any]) -> AsyncIterator[Hub]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
+
+
+async def until(check: Callable[[], Any], timeout: float, what: str) -> None:
+    """Wait until `check()` is true, polling; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)

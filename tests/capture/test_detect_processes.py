@@ -1,7 +1,7 @@
 """Detect inputs read and analysed in detect processes (`detect_processes`), with a real hub.
 
-A real RTSP server (GStreamer) serves a main and a sub-stream with an
-object crossing; the hub runs with one detect process. Motion found in that
+A real RTSP server (GStreamer, conftest's `busy_camera`) serves a main and a
+sub-stream with an object always crossing; the hub runs with one detect process. Motion found in that
 process must reach the hub's recorder (a clip with its snapshot), the bus,
 the camera's status and the live view, and a detect process killed
 mid-run must come back without recording stopping.
@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +29,9 @@ from camhub.errors import HubError
 from camhub.motion.detector import MotionEnded, MotionStarted
 from camhub.recording.finisher import ClipSaved
 from camhub.registry import Registry
-from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
-from camhub.sim.scene import MovingObject, Scene
 
-BUSY = Scene(
-    name="busy",
-    width=640,
-    height=360,
-    fps=15,
-    duration=6.0,
-    objects=(
-        MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
-        MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2)),
-    ),
-)
-
-
-async def until(check: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
+from ..hubs import hub_config, running, until
 
 
 class Seen:
@@ -70,52 +50,23 @@ class Seen:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-@pytest.fixture
-async def busy_server(require_rtsp: None, sim_cache: Path) -> AsyncIterator[RtspServer]:
-    rendering = await asyncio.to_thread(render_scene, BUSY, sim_cache)
-    server = RtspServer({"busy": rendering})
-    await server.start()
-    try:
-        yield server
-    finally:
-        if server.running:
-            await server.stop()
+def config(server: RtspServer, data: Path, processes: int = 1) -> dict[str, Any]:
+    """A hub recording the busy camera (conftest's `busy_camera`), its detect input in `processes` processes."""
+    camera = {
+        "inputs": [
+            {"url": server.url("busy", "main"), "roles": ["record"], "timeout": 3},
+            {"url": server.url("busy", "sub"), "roles": ["detect"], "timeout": 3},
+        ],
+        "motion": {"post_roll": 1, "max_event_length": 4, "start_frames": 1},
+        "record": {"pre_roll": 1},
+    }
+    return hub_config(data, {"busy": camera}, reconnect={"initial": 0.2, "cap": 1.0}, detect_processes=processes)
 
 
 @pytest.fixture
-async def hub(busy_server: RtspServer, tmp_path: Path) -> AsyncIterator[Hub]:
-    config = parse_config(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "web": {"port": 0},
-            "discovery": {"enabled": False},
-            "retention": {"min_free_bytes": 0},
-            "reconnect": {"initial": 0.2, "cap": 1.0},
-            "detect_processes": 1,
-            "cameras": {
-                "busy": {
-                    "inputs": [
-                        {"url": busy_server.url("busy", "main"), "roles": ["record"], "timeout": 3},
-                        {"url": busy_server.url("busy", "sub"), "roles": ["detect"], "timeout": 3},
-                    ],
-                    "motion": {"post_roll": 1, "max_event_length": 4, "start_frames": 1},
-                    "record": {"pre_roll": 1},
-                }
-            },
-        },
-        "<test>",
-    )
-    hub = Hub(config)
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    await until(lambda: hub.ready.is_set() or task.done(), 60, "the hub to start")
-    if task.done():
-        task.result()
-    try:
+async def hub(busy_camera: RtspServer, tmp_path: Path) -> AsyncIterator[Hub]:
+    async with running(config(busy_camera, tmp_path / "data")) as hub:
         yield hub
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
 
 
 def detect_input(hub: Hub) -> dict[str, Any]:
@@ -193,38 +144,19 @@ async def test_a_killed_detect_process_comes_back_and_recording_goes_on(hub: Hub
     assert not alive(pid)
 
 
-async def test_the_detect_process_ends_with_the_hub(busy_server: RtspServer, tmp_path: Path) -> None:
-    raw = {
-        "data_dir": str(tmp_path / "data"),
-        "web": {"port": 0},
-        "discovery": {"enabled": False},
-        "detect_processes": 2,
-        "cameras": {
-            "busy": {
-                "inputs": [
-                    {"url": busy_server.url("busy", "main"), "roles": ["record"]},
-                    {"url": busy_server.url("busy", "sub"), "roles": ["detect"]},
-                ]
-            }
-        },
-    }
-    hub = Hub(parse_config(raw, "<test>"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(hub.run(stop))
-    await until(lambda: hub.ready.is_set() or task.done(), 60, "the hub to start")
-    assert hub.detect is not None
-    await until(lambda: len(hub.detect.pids()) == 2, 30, "both detect processes")
-    pids = hub.detect.pids()
-    await until(lambda: hub.cameras["busy"].status()["state"] == "online", 60, "the camera online")
-    stop.set()
-    await asyncio.wait_for(task, 60)
+async def test_the_detect_process_ends_with_the_hub(busy_camera: RtspServer, tmp_path: Path) -> None:
+    async with running(config(busy_camera, tmp_path / "data", processes=2)) as hub:
+        assert hub.detect is not None
+        await until(lambda: len(hub.detect.pids()) == 2, 30, "both detect processes")
+        pids = hub.detect.pids()
+        await until(lambda: hub.cameras["busy"].status()["state"] == "online", 60, "the camera online")
     for pid in pids:
         await until(lambda pid=pid: not alive(pid), 10, f"detect process {pid} to end")
 
 
 async def test_a_hub_with_its_own_registry_is_told_detect_processes_cannot_read_with_it(tmp_path: Path) -> None:
     """A detect process loads the built-in and installed integrations; a hub given other ones must say so."""
-    raw = {"data_dir": str(tmp_path / "data"), "web": {"port": 0}, "detect_processes": 1}
+    raw = hub_config(tmp_path / "data", {}, detect_processes=1)
     registry = Registry().load()  # the same integrations, but not the ones a detect process would load
     hub = Hub(parse_config(raw, "<test>", registry), registry=registry)
     with pytest.raises(HubError, match="detect_processes"):

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +22,10 @@ from camhub.config import parse_config
 from camhub.recording.finisher import ClipSaved
 from camhub.sim.render import render_scene
 from camhub.sim.rtsp import RtspServer
-from camhub.sim.scene import MovingObject, Scene
 from camhub.store.index import ClipRecord
 
-BUSY = Scene(
-    name="busy",
-    width=640,
-    height=360,
-    fps=15,
-    duration=6.0,
-    objects=(
-        MovingObject(start=(0.1, 0.5), end=(0.9, 0.5), t0=0.0, t1=3.0, size=(0.15, 0.2)),
-        MovingObject(start=(0.9, 0.5), end=(0.1, 0.5), t0=3.0, t1=6.0, size=(0.15, 0.2)),
-    ),
-)
-
-
-async def until(check: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.1)
+from ..conftest import BUSY
+from ..hubs import until
 
 
 class Running:
