@@ -26,7 +26,6 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -255,7 +254,6 @@ class DetectProcess:
             detecting=spec.detecting,
         )
         pictures = _Pictures(self._pipe)
-        holder: list[InputReader] = []
         reader = InputReader(
             spec.camera,
             spec.input,
@@ -264,27 +262,28 @@ class DetectProcess:
             spec.analysis_fps,
             frames=(motion, pictures),
             secrets=spec.secrets,
-            on_state=self._state_sender(spec.key, holder, motion),
+            on_state=lambda: self._send_status(spec.key),
             batch=spec.batch,
         )
-        holder.append(reader)
+        # Registered before its thread starts (at the task's first step), so each state change finds it.
         task = asyncio.create_task(reader.run(), name=f"{spec.camera}:{source.description}")
         self._cameras[spec.key] = _Camera(reader, motion, pictures, task)
 
-    def _state_sender(self, name: str, reader: list[InputReader], motion: CameraMotion) -> Callable[[], None]:
-        def send() -> None:
-            if reader:
-                self._pipe.send(("status", name, reader[0].status.as_dict(), motion.report()))
+    def _status(self, key: str, camera: _Camera) -> tuple[str, dict[str, Any], dict[str, object]]:
+        return key, camera.reader.status.as_dict(), camera.motion.report()
 
-        return send
+    def _send_status(self, key: str) -> None:
+        """On a reader thread, at a change of its state: that input's status now (a removed one's: none)."""
+        camera = self._cameras.get(key)
+        if camera is not None:
+            self._pipe.send(("status", *self._status(key, camera)))
 
     async def _report_every_second(self) -> None:
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
             # One message for all: each send gives up the GIL, and among busy reader threads each return for
             # it is a wait (docs/decisions.md, "past about one core"), so 64 sends a second took seconds.
-            reports = [(key, c.reader.status.as_dict(), c.motion.report()) for key, c in list(self._cameras.items())]
-            self._pipe.send(("statuses", "", reports))
+            self._pipe.send(("statuses", "", [self._status(key, c) for key, c in list(self._cameras.items())]))
 
 
 def main(conn: Connection, level: int, secrets: tuple[str, ...]) -> None:
