@@ -58,7 +58,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import yaml
@@ -83,6 +83,7 @@ STALE_S = 2.0  # ... or when an input's newest packet is older than this at the 
 GOAL_CPU_PER_CAMERA = 1.0  # % of one core (issue 10's goal, kept for comparison)
 GOAL_RATIO_TO_FFMPEG = 1.5  # the hub's CPU per camera over one ffmpeg stream-copy recorder's (issue 15)
 GOAL_RSS_PER_CAMERA = 15e6  # bytes of hub RSS per added camera
+N = TypeVar("N", int, float)  # a number an option takes
 DETECT_FPS = 5  # the detect stream's own rate, as Frigate advises cameras be set (--detect-fps)
 PROFILE_HEADING = "## Where the time goes"  # a hand-written section of the results file, kept by each run
 DETECT_KBPS = 512  # its bit rate when not 15 fps: a common camera default for a 640x360 sub-stream
@@ -818,23 +819,22 @@ async def run_n(
 
 def process_counts(text: str) -> list[int]:
     """`--detect-processes`: the hub's detect_processes values to run each N with, as given."""
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise SystemExit(f"--detect-processes {text!r}: expected whole numbers, comma-separated, e.g. 0,1") from None
-    if not values or any(not 0 <= v <= MAX_DETECT_PROCESSES for v in values):
-        raise SystemExit(f"--detect-processes {text!r}: each value must be 0 to {MAX_DETECT_PROCESSES}")
-    return values
+    return comma_values(text, "--detect-processes", int, "whole numbers", MAX_DETECT_PROCESSES, "")
 
 
 def batch_values(text: str) -> list[float]:
     """`--batch`: the motion.batch values to run each N with, in seconds, as given."""
+    return comma_values(text, "--batch", float, "seconds", MAX_BATCH, " seconds (motion.batch's range)")
+
+
+def comma_values(text: str, option: str, kind: type[N], what: str, most: N, unit: str) -> list[N]:
+    """`option`'s comma-separated values of `kind` (`what` they are), each from 0 to `most` (`unit` follows it)."""
     try:
-        values = [float(v) for v in text.split(",")]
+        values = [kind(v) for v in text.split(",")]
     except ValueError:
-        raise SystemExit(f"--batch {text!r}: expected seconds, comma-separated, e.g. 0,1") from None
-    if not values or any(not 0 <= v <= MAX_BATCH for v in values):
-        raise SystemExit(f"--batch {text!r}: each value must be 0 to {MAX_BATCH:g} seconds (motion.batch's range)")
+        raise SystemExit(f"{option} {text!r}: expected {what}, comma-separated, e.g. 0,1") from None
+    if not values or any(not 0 <= v <= most for v in values):
+        raise SystemExit(f"{option} {text!r}: each value must be 0 to {most:g}{unit}")
     return values
 
 
