@@ -361,10 +361,11 @@ async def measure(
     ffmpeg: bool = True,
     batch: float = 0.0,
     processes: int = 0,
+    shared: bool = True,
 ) -> Result:
     data_dir = work / f"n{n}-batch{batch:g}-processes{processes}"
     data_dir.mkdir()
-    server = RtspServer(dict.fromkeys(camera_names(n), rendering))
+    server = RtspServer(dict.fromkeys(camera_names(n), rendering), shared=shared)
     await server.start()
     hub: HubProcess | None = None
     spy: subprocess.Popen[bytes] | None = None
@@ -644,10 +645,17 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         f"Date: {datetime.date.today()}  ",
         f"Machine: {machine()}  ",
         f"Command: `.venv/bin/python bench/pipeline.py --seconds {args.seconds:g} --n {args.n} "
-        f"--detect-fps {args.detect_fps} --batch {args.batch} --detect-processes {args.detect_processes}`",
+        f"--detect-fps {args.detect_fps} --batch {args.batch} --detect-processes {args.detect_processes}"
+        + (" --server-per-client`" if args.server_per_client else "`"),
         "",
-        f"Cameras: one rendering served under N names by the GStreamer RTSP server on 127.0.0.1: main "
-        f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
+        "Cameras: one rendering served under N names by the GStreamer RTSP server on 127.0.0.1 "
+        + (
+            "(a pipeline per client): main "
+            if args.server_per_client
+            else "(one pipeline per stream that all N cameras' clients join, as a camera's encoder serves its "
+            "clients; its CPU is not the hub's): main "
+        )
+        + f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
         f"{PRE_ROLL:g} s pre-roll; sub-stream 640x360 H.264 at {args.detect_fps} fps ({sub_mbps:.2f} Mbit/s), decoded "
         f"and analysed at {ANALYSIS_FPS:g} fps. The scene loops every {SCENE.duration:g} s with an object crossing for "
         f"{SCENE.objects[0].t1 - SCENE.objects[0].t0:g} s, all cameras in lockstep. Measured window: "
@@ -790,6 +798,7 @@ async def run_n(
                     not args.no_ffmpeg and i == len(variants) - 1,
                     batch,
                     processes,
+                    not args.server_per_client,
                 ),
                 args.seconds + args.warmup + args.connect_timeout + 180,
             )
@@ -861,6 +870,11 @@ def main() -> None:
         "--detect-fps", type=int, default=DETECT_FPS, help="frame rate of the served sub-stream (15: same as main)"
     )
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip the side-by-side ffmpeg recorders")
+    parser.add_argument(
+        "--server-per-client",
+        action="store_true",
+        help="the RTSP server runs a pipeline per client (as before 2026-12-01), not one per stream for all cameras",
+    )
     parser.add_argument(
         "--detect-processes",
         default="0",

@@ -14,7 +14,11 @@ index, without re-encoding: appsrc -> h264parse/h265parse -> rtph26Xpay.
 Every client gets its own pipeline that starts at the keyframe at or before
 the current loop position and plays in real time from there (so it runs up to
 one GOP behind the wall-clock loop position), with timestamps that keep
-increasing across loops. When listening it
+increasing across loops. Mounts given the same `"share"` key instead serve one
+pipeline to all their clients, as a camera's encoder does: a client joins it
+where it is, mid-GOP if so. That costs the server one pipeline per key instead
+of one per client, which is how a benchmark of many cameras keeps the server's
+load off the machine it measures. When listening it
 prints `READY <port>` on stdout. It exits when stdin closes, so it never
 outlives the process that started it.
 """
@@ -119,6 +123,18 @@ class Factory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]  # gi has n
         media.feeder = Feeder(self.stream, appsrc)  # keep alive as long as the media
 
 
+class SharedFactory(Factory):
+    """One pipeline for every client of every mount with the same share key."""
+
+    def __init__(self, stream: Stream, key: str) -> None:
+        super().__init__(stream)
+        self.key = key
+        self.set_shared(True)
+
+    def do_gen_key(self, _url: object) -> str:
+        return self.key  # the media is cached by this key, so all the mounts find the same one
+
+
 def make_auth(user: str, password: str) -> GstRtspServer.RTSPAuth:
     auth = GstRtspServer.RTSPAuth()
     token = GstRtspServer.RTSPToken()
@@ -140,8 +156,16 @@ def main() -> int:
     if credentials:
         server.set_auth(make_auth(*credentials))
     mounts = server.get_mount_points()
+    shared: dict[str, Factory] = {}
     for mount in config["mounts"]:
-        factory = Factory(Stream(mount, float(config["loop_start"])))
+        key = mount.get("share")
+        if key is None:
+            factory = Factory(Stream(mount, float(config["loop_start"])))
+        elif key in shared:
+            mounts.add_factory(mount["path"], shared[key])
+            continue
+        else:
+            factory = shared[key] = SharedFactory(Stream(mount, float(config["loop_start"])), key)
         if credentials:
             factory.add_role_from_structure(
                 Gst.Structure.new_from_string(

@@ -64,8 +64,12 @@ class RtspServer:
         port: int = 0,
         credentials: tuple[str, str] | None = None,
         loop_start: float | None = None,
+        shared: bool = False,
     ) -> None:
         self.cameras = dict(cameras)
+        # One pipeline per rendered stream for all the cameras that show it (clients join mid-GOP), instead
+        # of one per client: for benchmarks, where the server's CPU is not what is measured.
+        self.shared = shared
         self.port = port
         self.credentials = credentials
         # Loop position 0 in wall-clock seconds; shared with the HTTP server
@@ -90,14 +94,11 @@ class RtspServer:
         mounts = []
         for name, rendering in self.cameras.items():
             for role, files in (("main", rendering.main), ("sub", rendering.sub)):
-                mounts.append(
-                    {
-                        "path": f"/{name}/{role}",
-                        "codec": files.codec,
-                        "annexb": str(files.annexb),
-                        "index": str(files.index),
-                    }
-                )
+                mount = {"path": f"/{name}/{role}", "codec": files.codec, "annexb": str(files.annexb)}
+                mount["index"] = str(files.index)
+                if self.shared:
+                    mount["share"] = str(files.annexb)
+                mounts.append(mount)
         return json.dumps(
             {
                 "host": HOST,

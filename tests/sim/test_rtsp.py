@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 
 import av
 import pytest
 
+from camhub.integrations.rtsp.connection import RtspConnection
+from camhub.integrations.rtsp.protocol import Track
+from camhub.sim.render import Rendering
 from camhub.sim.rtsp import RtspServer
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
@@ -94,3 +98,34 @@ async def test_child_exits_when_stopped(rtsp_server_factory: Callable[..., RtspS
     assert proc is not None and proc.poll() is None
     await server.stop()
     assert proc.poll() is not None
+
+
+def play(url: str) -> tuple[RtspConnection, int]:
+    """DESCRIBE, SETUP and PLAY `url` over TCP: the open connection, and the RTP timestamp of its RTP-Info."""
+    conn = RtspConnection(url, None, None, timeout=10)
+    described = conn.request("DESCRIBE", conn.url, {"Accept": "application/sdp"})
+    track = Track(described.body.decode(), described.headers.get("content-base") or conn.url)
+    setup = conn.request("SETUP", track.url, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+    conn.session = setup.headers["session"].partition(";")[0].strip()
+    info = conn.request("PLAY", track.aggregate, {"Range": "npt=0.000-"}).headers["rtp-info"]
+    match = re.search(r"rtptime=(\d+)", info)
+    assert match, info
+    return conn, int(match.group(1))
+
+
+async def test_shared_cameras_are_served_one_pipeline_per_stream(sim_rendering: Rendering) -> None:
+    # rtph264pay starts each pipeline's RTP clock at a random 32-bit offset, so clients of separate
+    # pipelines are billions of ticks apart (a chance of 1 in 2,400 of coming within 10 s of each other);
+    # clients of one pipeline are apart by the seconds between their PLAYs, at 90 kHz. The clients stay
+    # connected: a shared pipeline ends with its last client.
+    server = RtspServer(dict.fromkeys(("a", "b", "c"), sim_rendering), shared=True)
+    async with server:
+        played = [await asyncio.to_thread(play, server.url(name, "sub")) for name in ("a", "b", "c", "a")]
+        try:
+            codec, size, frames, *_ = await asyncio.to_thread(read_rtsp, server.url("b", "main"), 1.0)
+        finally:
+            for conn, _ in played:
+                conn.close()
+    times = [t for _, t in played]
+    assert all((t - times[0]) % (1 << 32) < 90_000 * 10 for t in times), times
+    assert (codec, size) == ("h264", (1280, 720)) and frames > 0
