@@ -10,8 +10,11 @@ mid-run must come back without recording stopping.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
+import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -193,3 +196,41 @@ async def test_a_detect_process_that_stops_reading_never_blocks_the_hub_and_is_s
     # Only the sync after the backlog can bring the dropped last setting.
     await until(lambda: camera.status()["motion"]["detecting"] is True, 60, "the process synced to detection on")
     assert hub.detect.pids() == [pid], "the process was not restarted: it caught up"
+
+
+def pipe_of(hub: Hub, pid: int) -> socket.socket:
+    """A duplicate of the detect process `pid`'s end of its pipe to `hub`, taken with pidfd_getfd(2): what is
+    written to it reaches the hub as if the process had sent it. The end is found by its peer's inode (ss)."""
+    assert hub.detect is not None
+    [ours] = [w._conn for w in hub.detect._workers if w.pid == pid]
+    assert ours is not None
+    our_inode = os.fstat(ours.fileno()).st_ino
+    listing = subprocess.run(["ss", "-xpn"], capture_output=True, text=True, check=True).stdout
+    found = re.search(rf"\* (\d+)\s+\* {our_inode} .*pid={pid},fd=(\d+)", listing)
+    assert found, f"no socket of process {pid} is the peer of the hub's end (inode {our_inode}):\n{listing}"
+    pidfd = os.pidfd_open(pid)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(438, pidfd, int(found.group(2)), 0)  # SYS_pidfd_getfd, the same on every architecture
+        assert fd >= 0, os.strerror(ctypes.get_errno())
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=fd)
+
+
+async def test_a_detect_process_that_sends_what_cannot_be_read_is_restarted(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert hub.detect is not None
+    camera = hub.cameras["busy"]
+    await until(lambda: camera.status()["state"] == "online", 60, "the camera online")
+    [pid] = hub.detect.pids()
+    garbage = b"\x80\x05not a pickle at all"
+    with pipe_of(hub, pid) as pipe:
+        pipe.sendall(len(garbage).to_bytes(4, "big") + garbage)  # framed as multiprocessing frames a message
+    await until(lambda: not alive(pid), 20, "the process that sent it to be killed")
+    assert any("sent what cannot be read" in r.getMessage() for r in caplog.records)
+    await until(lambda: hub.detect.pids() and hub.detect.pids() != [pid], 30, "a new detect process")
+    await until(lambda: camera.status()["state"] == "online", 60, "the detect input back online")
+    frames = detect_input(hub)["frames_analysed"]
+    await until(lambda: detect_input(hub)["frames_analysed"] > frames, 30, "frames analysed by the new process")
