@@ -67,7 +67,7 @@ from machine import cpu_ticks, describe, folder_bytes, rss_bytes  # bench/machin
 
 from camhub.config import MAX_BATCH, MAX_DETECT_PROCESSES
 from camhub.sim.render import AccessUnits, Rendering, render_scene
-from camhub.sim.rtsp import RtspServer
+from camhub.sim.rtsp import SHARED_PHASES, RtspServer
 from camhub.sim.scene import Background, MovingObject, Scene
 from camhub.store.index import open_index
 
@@ -652,8 +652,8 @@ def report(results: list[Result], args: argparse.Namespace, main_mbps: float, su
         + (
             "(a pipeline per client): main "
             if args.server_per_client
-            else "(one pipeline per stream that all N cameras' clients join, as a camera's encoder serves its "
-            "clients; its CPU is not the hub's): main "
+            else f"({SHARED_PHASES} pipelines per stream that the N cameras' clients join in turn, as a camera's "
+            "encoder serves its clients, so the server's CPU stays off the machine's two cores): main "
         )
         + f"1920x1080 H.264 at {RECORD_FPS} fps ({main_mbps:.1f} Mbit/s, GOP 2 s), recorded by stream copy with "
         f"{PRE_ROLL:g} s pre-roll; sub-stream 640x360 H.264 at {args.detect_fps} fps ({sub_mbps:.2f} Mbit/s), decoded "
@@ -873,7 +873,7 @@ def main() -> None:
     parser.add_argument(
         "--server-per-client",
         action="store_true",
-        help="the RTSP server runs a pipeline per client (as before 2026-12-01), not one per stream for all cameras",
+        help="the RTSP server runs a pipeline per client (as before 2026-12-02), not a few per stream for all cameras",
     )
     parser.add_argument(
         "--detect-processes",

@@ -18,7 +18,9 @@ increasing across loops. Mounts given the same `"share"` key instead serve one
 pipeline to all their clients, as a camera's encoder does: a client joins it
 where it is, mid-GOP if so. That costs the server one pipeline per key instead
 of one per client, which is how a benchmark of many cameras keeps the server's
-load off the machine it measures. When listening it
+load off the machine it measures. A pipeline's frames go out on its own clock,
+which starts when its first client plays, so clients of different pipelines get
+their frames at different moments within a frame interval. When listening it
 prints `READY <port>` on stdout. It exits when stdin closes, so it never
 outlives the process that started it.
 """

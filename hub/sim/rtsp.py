@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).with_name("gst_rtsp_server.py")
 HOST = "127.0.0.1"
+# Pipelines per rendered stream of a shared server (`RtspServer(shared=True)`).
+SHARED_PHASES = 8
 
 
 class RtspUnavailable(RuntimeError):
@@ -67,8 +69,8 @@ class RtspServer:
         shared: bool = False,
     ) -> None:
         self.cameras = dict(cameras)
-        # One pipeline per rendered stream for all the cameras that show it (clients join mid-GOP), instead
-        # of one per client: for benchmarks, where the server's CPU is not what is measured.
+        # A few pipelines per rendered stream for all the cameras that show it (clients join mid-GOP),
+        # instead of one per client: for benchmarks, where the server's CPU is not what is measured.
         self.shared = shared
         self.port = port
         self.credentials = credentials
@@ -91,13 +93,15 @@ class RtspServer:
         return f"rtsp://{userinfo}{HOST}:{self.port}/{camera}/{role}"
 
     def _config(self) -> str:
-        mounts = []
-        for name, rendering in self.cameras.items():
+        mounts: list[dict[str, object]] = []
+        for i, (name, rendering) in enumerate(self.cameras.items()):
             for role, files in (("main", rendering.main), ("sub", rendering.sub)):
-                mount = {"path": f"/{name}/{role}", "codec": files.codec, "annexb": str(files.annexb)}
-                mount["index"] = str(files.index)
+                mount: dict[str, object] = {"path": f"/{name}/{role}", "codec": files.codec}
+                mount |= {"annexb": str(files.annexb), "index": str(files.index)}
                 if self.shared:
-                    mount["share"] = str(files.annexb)
+                    # Cameras take turns over SHARED_PHASES pipelines of each stream. A pipeline's clock starts
+                    # with its first client, so their frames do not all arrive at one moment, as real cameras'.
+                    mount["share"] = f"{files.annexb}#{i % SHARED_PHASES}"
                 mounts.append(mount)
         return json.dumps(
             {

@@ -13,7 +13,7 @@ import pytest
 from camhub.integrations.rtsp.connection import RtspConnection
 from camhub.integrations.rtsp.protocol import Track
 from camhub.sim.render import Rendering
-from camhub.sim.rtsp import RtspServer
+from camhub.sim.rtsp import SHARED_PHASES, RtspServer
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.timeout(90)]
 TCP = {"rtsp_transport": "tcp"}
@@ -118,11 +118,14 @@ async def test_shared_cameras_are_served_one_pipeline_per_stream(sim_rendering: 
     # pipelines are billions of ticks apart (a chance of 1 in 2,400 of coming within 10 s of each other);
     # clients of one pipeline are apart by the seconds between their PLAYs, at 90 kHz. The clients stay
     # connected: a shared pipeline ends with its last client.
-    server = RtspServer(dict.fromkeys(("a", "b", "c"), sim_rendering), shared=True)
+    # Cameras take turns over SHARED_PHASES pipelines a stream: the first and the one SHARED_PHASES later share.
+    names = [f"c{i}" for i in range(SHARED_PHASES + 1)]
+    server = RtspServer(dict.fromkeys(names, sim_rendering), shared=True)
     async with server:
-        played = [await asyncio.to_thread(play, server.url(name, "sub")) for name in ("a", "b", "c", "a")]
+        together = (names[0], names[-1], names[0])
+        played = [await asyncio.to_thread(play, server.url(name, "sub")) for name in together]
         try:
-            codec, size, frames, *_ = await asyncio.to_thread(read_rtsp, server.url("b", "main"), 1.0)
+            codec, size, frames, *_ = await asyncio.to_thread(read_rtsp, server.url(names[3], "main"), 1.0)
         finally:
             for conn, _ in played:
                 conn.close()
