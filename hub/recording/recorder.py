@@ -119,7 +119,7 @@ class CameraRecorder:
 
     def on_packet(self, packet: Packet) -> None:
         self.ring.add(packet)
-        self._apply_commands()
+        self._apply_commands(packet.capture_time)
         if self._writer is None and self._wanted:  # _open_clip re-checks space while paused
             self._open_clip(self._wanted_from)
             return
@@ -137,14 +137,21 @@ class CameraRecorder:
             return
         self._guarded(writer.write, packet)
 
-    def _apply_commands(self) -> None:
+    def _apply_commands(self, now: float | None = None) -> None:
+        """Apply the watcher's commands in order. An end waits for the first packet captured after it
+        (`now`): a paced record input reads a second of packets at once, often after the watcher said the
+        event ended, and those captured up to the end belong in its clip. Without `now` (a disconnect),
+        everything is applied."""
         if self._enabled != self.status.enabled:
             self.status.enabled = self._enabled
             if not self._enabled:
                 self._wanted = False
                 self._close_clip(None)
         while self._commands:
-            kind, at, peak, zones = self._commands.popleft()
+            kind, at, peak, zones = self._commands[0]
+            if kind == "end" and now is not None and now <= at:
+                return
+            self._commands.popleft()
             if kind == "start":
                 # Switched off, motion opens no clip; an event that began before stays unrecorded.
                 self._wanted, self._wanted_from = self._enabled, at - self.pre_roll

@@ -145,3 +145,35 @@ def test_a_start_heard_late_still_finds_its_pre_roll_when_the_ring_keeps_the_del
         assert first.capture_time > began - 1.0  # the pre-roll's GOP was gone
     recorder.set_pre_roll(2.0)  # a pre-roll changed while the hub runs keeps the allowance
     assert recorder.ring.seconds == 2.0 + 0.5 + motion_delay
+
+
+def test_a_clip_ends_at_its_events_end_even_when_the_record_input_reads_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record input read once a second (`RECORD_PACE`) hands the recorder a second of packets at once,
+    after the watcher already said the event ended: those captured up to the end belong in the clip."""
+    monkeypatch.setattr(camhub.recording.recorder, "make_writer", FlakyWriter)
+    FlakyWriter.made, FlakyWriter.fail_first = [], False
+    recorder = CameraRecorder("cam", tmp_path, finisher=None, pre_roll=1.0)  # type: ignore[arg-type]
+    recorder._info = StreamInfo("h264", 64, 64, FPS)
+    closed: list[int] = []
+
+    def close_clip(*_: object) -> None:  # the real one hands the clip to the finisher, which is not here
+        if recorder._writer is not None:
+            closed.append(recorder._writer.packets)
+        recorder._writer = None
+
+    monkeypatch.setattr(recorder, "_close_clip", close_clip)
+    stream = packets(80)
+    for p in stream[:20]:
+        recorder.on_packet(p)
+    recorder.start(stream[20].capture_time)
+    for p in stream[20:40]:
+        recorder.on_packet(p)
+    end = stream[47].capture_time
+    recorder.end(end)  # heard before the packets up to the end were read
+    for p in stream[40:60]:  # the next batch: 2 s of packets
+        recorder.on_packet(p)
+    written = FlakyWriter.made[0].written
+    assert closed == [len(written)], "the clip was closed once, when a packet after the end came"
+    assert written[-1].capture_time == end, "every packet up to the event's end is in the clip, none after"
