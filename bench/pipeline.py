@@ -873,7 +873,7 @@ def main() -> None:
     parser.add_argument(
         "--server-per-client",
         action="store_true",
-        help="the RTSP server runs a pipeline per client (as before 2026-12-02), not a few per stream for all cameras",
+        help="the RTSP server runs a pipeline per client (as until 2026-12-01), not a few per stream for all cameras",
     )
     parser.add_argument(
         "--detect-processes",
