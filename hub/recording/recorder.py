@@ -4,8 +4,9 @@
 into the pre-roll ring of whole GOPs and, while a clip is open, straight into
 its `ClipWriter`, with no hop through the event loop. The motion watcher,
 on the detect input's reader thread, only queues commands (start a clip at
-time t, end it), which this thread applies at its next packet; the deque
-they pass through is safe between the two threads. A closed clip goes to the
+time t, end it at time t), which this thread applies at its next packet, an
+end at the first packet captured after its time; the deque they pass through
+is safe between the two threads. A closed clip goes to the
 `ClipFinisher` (camhub.recording.finisher), which makes it durable and
 indexes it, with the motion zones the watcher's end command named. A clip
 split at the maximum length, or cut by a disconnect or by recording switched
@@ -139,9 +140,9 @@ class CameraRecorder:
 
     def _apply_commands(self, now: float | None = None) -> None:
         """Apply the watcher's commands in order. An end waits for the first packet captured after it
-        (`now`): a paced record input reads a second of packets at once, often after the watcher said the
-        event ended, and those captured up to the end belong in its clip. Without `now` (a disconnect),
-        everything is applied."""
+        (`now`): a paced record input reads half a second of packets at once (`RECORD_PACE`), often after
+        the watcher said the event ended, and those captured up to the end belong in its clip. Without
+        `now` (a disconnect), everything is applied."""
         if self._enabled != self.status.enabled:
             self.status.enabled = self._enabled
             if not self._enabled:
