@@ -113,14 +113,14 @@ async def measure(server: RtspServer, seconds: float) -> list[Reading]:
     return readings
 
 
-def per_extra_run(reading: Reading, readings: list[Reading]) -> str:
-    """Microseconds of CPU per run beyond the same work read at the largest pace."""
+def extra_run_cost(reading: Reading, readings: list[Reading]) -> float | None:
+    """Microseconds of CPU per run beyond the same work read at the largest pace in `readings`; None for
+    that one, or one that ran no more often."""
     same = [r for r in readings if (r.stream, r.analysed) == (reading.stream, reading.analysed)]
     slowest = max(same, key=lambda r: r.pace)
     if reading is slowest or reading.runs <= slowest.runs:
-        return "-"
-    extra_cpu = (reading.cpu - slowest.cpu) / 100  # seconds of CPU a second
-    return f"{extra_cpu / (reading.runs - slowest.runs) * 1e6:,.0f} us"
+        return None
+    return (reading.cpu - slowest.cpu) / 100 / (reading.runs - slowest.runs) * 1e6
 
 
 def table(rounds: list[list[Reading]]) -> str:
@@ -132,21 +132,16 @@ def table(rounds: list[list[Reading]]) -> str:
     for i, readings in enumerate(rounds, 1):
         for r in readings:
             per_frame = r.cpu / 100 / r.frames * 1e6 if r.frames else 0.0
+            cost = extra_run_cost(r, readings)
             lines.append(
                 f"| {i} | {r.label} | {r.cpu:.3f} | {r.runs:.1f} | {r.frames:.1f} | {per_frame:,.0f} us "
-                f"| {per_extra_run(r, readings)} |"
+                f"| {'-' if cost is None else f'{cost:,.0f} us'} |"
             )
     return "\n".join(lines)
 
 
 def summary(rounds: list[list[Reading]]) -> str:
-    costs = []
-    for readings in rounds:
-        for r in readings:
-            same = [s for s in readings if (s.stream, s.analysed) == (r.stream, r.analysed)]
-            slowest = max(same, key=lambda s: s.pace)
-            if r is not slowest and r.runs > slowest.runs:
-                costs.append((r.cpu - slowest.cpu) / 100 / (r.runs - slowest.runs) * 1e6)
+    costs = [c for readings in rounds for r in readings if (c := extra_run_cost(r, readings)) is not None]
     if not costs:
         return "No configuration ran more often than its slowest pace; nothing to compare."
     return (

@@ -113,12 +113,13 @@ def play(url: str) -> tuple[RtspConnection, int]:
     return conn, int(match.group(1))
 
 
-async def test_shared_cameras_are_served_one_pipeline_per_stream(sim_rendering: Rendering) -> None:
+async def test_shared_cameras_take_turns_over_a_few_pipelines_per_stream(sim_rendering: Rendering) -> None:
     # rtph264pay starts each pipeline's RTP clock at a random 32-bit offset, so clients of separate
     # pipelines are billions of ticks apart (a chance of 1 in 2,400 of coming within 10 s of each other);
     # clients of one pipeline are apart by the seconds between their PLAYs, at 90 kHz. The clients stay
     # connected: a shared pipeline ends with its last client.
-    # Cameras take turns over SHARED_PHASES pipelines a stream: the first and the one SHARED_PHASES later share.
+    # Cameras take turns over SHARED_PHASES pipelines a stream: the first and the one SHARED_PHASES later
+    # share one.
     names = [f"c{i}" for i in range(SHARED_PHASES + 1)]
     server = RtspServer(dict.fromkeys(names, sim_rendering), shared=True)
     async with server:
