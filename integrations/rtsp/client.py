@@ -175,17 +175,14 @@ class RtspStream:
         size = conn.end
         pos = conn.start
         channel = self._channel
-        push = self._depay.push
+        packets: list[memoryview] = []  # the stream's RTP packets in this read, depacketised together
         while size - pos >= 4:
             if buf[pos] == 0x24:  # '$', channel, 16-bit length, then that many bytes
                 end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
                 if end > size:
                     break
                 if buf[pos + 1] == channel:
-                    try:
-                        push(view[pos + 4 : end], units)
-                    except UnitTooLarge as exc:
-                        raise SourceError(f"{exc} ({conn.shown})") from None
+                    packets.append(view[pos + 4 : end])
                 pos = end
                 continue
             if not (65 <= buf[pos] <= 90):  # an RTSP message starts with an upper-case letter
@@ -195,6 +192,10 @@ class RtspStream:
                 break
             pos = ends[1]  # an answer to a keep-alive, or a request from the server: not acted on
         conn.start = pos
+        try:
+            self._depay.push_all(packets, units)
+        except UnitTooLarge as exc:
+            raise SourceError(f"{exc} ({conn.shown})") from None
         self._depay.keep()  # the next read reuses the buffer
         now = time.monotonic()
         if now >= self._next_keepalive:

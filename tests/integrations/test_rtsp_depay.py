@@ -15,6 +15,7 @@ import av
 import pytest
 
 from camhub.integrations.rtsp.depay import (
+    MAX_PARTS,
     Depacketiser,
     H264Depacketiser,
     H265Depacketiser,
@@ -40,8 +41,24 @@ CODECS = ("h264", "hevc")
 DEPACKETISERS: dict[str, type[Depacketiser]] = {"h264": H264Depacketiser, "hevc": H265Depacketiser}
 
 
+# How the tests give packets to a depacketiser: one at a time (`push`), or as the RTSP client gives a read's
+# packets (`push_all`, whose few-step path for middle fragments must take them as `push` would).
+READ = 5  # packets a read, for `push_all`: reads end inside units and inside fragmented NAL units
+feed = "push"
+
+
+@pytest.fixture(autouse=True, params=["push", "push_all"])
+def each_feed(request: pytest.FixtureRequest) -> None:
+    global feed
+    feed = request.param
+
+
 def push_all(depay: Depacketiser, packets: list[bytes]) -> list[Unit]:
     out: list[Unit] = []
+    if feed == "push_all":
+        for start in range(0, len(packets), READ):
+            depay.push_all(packets[start : start + READ], out)
+        return out
     for packet in packets:
         depay.push(packet, out)
     return out
@@ -119,10 +136,16 @@ def test_units_spanning_reads_of_one_reused_buffer_are_whole_after_keep(codec: s
         buffer = bytearray(max(map(len, packets)) * 7)
         for start in range(0, len(packets), 7):  # seven packets a read: units are cut between reads
             pos = 0
+            views = []
             for packet in packets[start : start + 7]:
                 buffer[pos : pos + len(packet)] = packet
-                depay.push(memoryview(buffer)[pos : pos + len(packet)], out)
+                views.append(memoryview(buffer)[pos : pos + len(packet)])
                 pos += len(packet)
+            if feed == "push_all":
+                depay.push_all(views, out)
+            else:
+                for view in views:
+                    depay.push(view, out)
             if keeping:
                 depay.keep()
             buffer[:] = bytes(len(buffer))  # the next read overwrites it
@@ -231,6 +254,26 @@ def test_padding_csrcs_and_header_extensions_are_skipped(codec: str, decoration:
     out = push_all(depay, packets)
     assert [u.data for u in out] == [u.annex_b for u in units]
     assert (depay.dropped, depay.ignored) == (0, 0)
+
+
+def test_a_nal_unit_in_more_fragments_than_max_parts_is_held_in_few_parts_and_comes_whole() -> None:
+    """A camera cutting a NAL unit into one-byte fragments: the unfinished unit's parts are joined every
+    MAX_PARTS, so its bookkeeping stays near its size, and the unit is whole at the end."""
+    nal = bytes([0x65]) + bytes(range(256)) * 12  # an IDR slice, 3,073 bytes
+    body = nal[1:]
+    indicator, kind = (nal[0] & 0xE0) | 28, nal[0] & 0x1F
+    packets = [
+        rtp(bytes([indicator, (0x80 if i == 0 else 0x40 if i == len(body) - 1 else 0) | kind, byte]), i, 0, False)
+        for i, byte in enumerate(body)
+    ]
+    packets[-1] = with_marker(packets[-1], True)
+    depay = H264Depacketiser()
+    held = push_all(depay, packets[:-1])
+    assert held == []
+    assert len(depay._parts) <= MAX_PARTS + 2  # noqa: SLF001: the bound is on the unit's inner list
+    out = push_all(depay, packets[-1:])
+    assert [u.data for u in out] == [b"\x00\x00\x00\x01" + nal]
+    assert out[0].keyframe
 
 
 @pytest.mark.parametrize("codec", CODECS)
