@@ -140,7 +140,7 @@ class CameraRecorder:
 
     def _apply_commands(self, now: float | None = None) -> None:
         """Apply the watcher's commands in order. An end waits for the first packet captured after it
-        (`now`): a paced record input reads half a second of packets at once (`RECORD_PACE`), often after
+        (`now`): a paced record input reads a second of packets at once (`RECORD_PACE`), often after
         the watcher said the event ended, and those captured up to the end belong in its clip. Without
         `now` (a disconnect), everything is applied."""
         if self._enabled != self.status.enabled:

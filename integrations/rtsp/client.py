@@ -61,9 +61,9 @@ class RtspStream:
     """A camera's H.264 or H.265 stream, opened (DESCRIBE, SETUP, PLAY) up to its first keyframe.
 
     `pace` (seconds) spaces the reads: each read takes all that came since the last (up to RECV_SIZE, and
-    another read follows at once when that filled it). A record input read twice a second instead of at
-    every frame costs a third less (bench/results/pipeline.md, 2026-12-01): each wake-up of a reader
-    thread costs more than the frames it reads. A packet's capture time is when it
+    another read follows at once when that filled it). A record input read once a second instead of at
+    every frame costs more than a third less (bench/results/pipeline.md, bench/results/wakeups.md): each
+    wake-up of a reader thread costs more than the frames it reads. A packet's capture time is when it
     arrived, whatever the pace: placed by its RTP timestamp (`ArrivalClock`).
     """
 

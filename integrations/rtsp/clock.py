@@ -1,6 +1,6 @@
 """When each frame of a camera arrived, from the RTP timestamps, whatever the reader's pace.
 
-A reader that sleeps between reads (`RtspStream.pace`) gets half a second of frames at once: the
+A reader that sleeps between reads (`RtspStream.pace`) gets up to a second of frames at once: the
 wall clock at the read tells when the read returned, not when each frame came. The RTP timestamps tell
 how far apart the frames are, so one offset between the camera's media time and the host's wall clock
 places them all. Each read gives a bound on that offset (the read's time less its newest frame's media

@@ -70,7 +70,7 @@ class RtspConnection:
         except OSError as exc:  # kept as the cause: what kind of failure it was (refused, unreachable, timed out)
             raise SourceError(describe_av_error(exc, url)) from exc
         # SO_RCVBUF is left to the kernel: setting it would turn off TCP's buffer autotuning, and a paced
-        # reader (`RtspStream`) needs the socket to hold half a second of a 4K camera's stream.
+        # reader (`RtspStream`) needs the socket to hold a second of a 4K camera's stream.
         self.sock.settimeout(timeout)
 
     def fill(self) -> int:

@@ -150,7 +150,7 @@ def test_a_start_heard_late_still_finds_its_pre_roll_when_the_ring_keeps_the_del
 def test_a_clip_ends_at_its_events_end_even_when_the_record_input_reads_in_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A record input read every half second (`RECORD_PACE`) hands the recorder its packets in batches,
+    """A record input read every second (`RECORD_PACE`) hands the recorder its packets in batches,
     after the watcher already said the event ended: those captured up to the end belong in the clip."""
     monkeypatch.setattr(camhub.recording.recorder, "make_writer", FlakyWriter)
     FlakyWriter.made, FlakyWriter.fail_first = [], False
