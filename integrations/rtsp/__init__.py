@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 # Seconds between reads of an input that is only recorded: its packets are written, not watched for
 # motion, and reading it once a second instead of at every frame saves more than a third of its reader's
-# CPU (`RtspStream`; docs/decisions.md, 2026-12-01 and 2026-12-02). An input that detects is read as frames
-# come, or in its motion batches.
+# CPU (`RtspStream`; docs/decisions.md, 2026-12-01, "an input that only records is read once a second"). An
+# input that detects is read as frames come, or in its motion batches.
 RECORD_PACE = 1.0
 
 
