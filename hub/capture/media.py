@@ -26,12 +26,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Protocol, cast, runtime_checkable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import av
 import numpy as np
-from av.container import InputContainer
+from av.container import InputContainer, OutputContainer
 from av.video.codeccontext import VideoCodecContext
 from av.video.stream import VideoStream
 
@@ -95,6 +96,32 @@ class Packet:
     packet: av.Packet[Any]
     capture_time: float  # Unix seconds when the demuxer handed it to the hub (see above)
     keyframe: bool
+
+
+def mux_shared(
+    out: OutputContainer, stream: VideoStream, packet: Packet, pts: int, dts: int, time_base: Fraction, duration: int
+) -> None:
+    """Mux `packet` into `stream` of `out` at the given timestamps, sharing its bytes rather than copying them.
+
+    PyAV's `mux` takes a new reference to the packet's buffer and rescales the packet's timestamps in place,
+    so the packet's own pts, dts, duration and time base are set back after: the same packet may sit in the
+    pre-roll ring for the next clip, and go to the live view's muxer too (docs/decisions.md, 2026-12-02).
+    Its `stream` stays the last one it went to, which PyAV cannot unset; nothing of the hub reads it. A
+    packet without a time base (a source timed by capture time) could not get its None back, and is copied.
+    """
+    src = packet.packet
+    kept = cast(Fraction | None, src.time_base)  # None for a packet made from bytes, whatever PyAV's stubs say
+    if kept is None:
+        src = av.Packet(bytes(src))
+    kept_pts, kept_dts, kept_duration = src.pts, src.dts, src.duration
+    src.pts, src.dts, src.time_base, src.duration = pts, dts, time_base, duration
+    src.is_keyframe = packet.keyframe
+    src.stream = stream
+    try:
+        out.mux(src)
+    finally:
+        if kept is not None:
+            src.pts, src.dts, src.time_base, src.duration = kept_pts, kept_dts, kept, kept_duration
 
 
 @dataclass(frozen=True, slots=True)

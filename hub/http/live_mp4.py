@@ -31,7 +31,7 @@ import av
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
-from camhub.capture.media import OpenStream, PacedStream, Packet, StreamInfo
+from camhub.capture.media import OpenStream, PacedStream, Packet, StreamInfo, mux_shared
 from camhub.errors import HubError
 from camhub.http.mse_codec import mse_codec, parameter_sets
 
@@ -164,13 +164,9 @@ class FragmentMuxer:
     def write(self, packet: Packet) -> list[tuple[bytes, bool]]:
         """Mux one packet; returns the fragments it completed, each with whether it starts at a keyframe."""
         pts, dts = self._timestamps(packet)
-        out = av.Packet(bytes(packet.packet))  # muxing consumes it; the original may sit in the pre-roll ring
-        out.pts, out.dts, out.time_base = pts, dts, self._time_base
-        out.is_keyframe = packet.keyframe
-        out.duration = 0 if self._by_capture else packet.packet.duration
-        out.stream = self._stream
+        duration = 0 if self._by_capture else packet.packet.duration or 0
         self._pending.append(packet.keyframe)
-        self._out.mux(out)
+        mux_shared(self._out, self._stream, packet, pts, dts, self._time_base, duration)
         return self._fragments(self._sink.take())
 
     def _fragments(self, data: bytes) -> list[tuple[bytes, bool]]:

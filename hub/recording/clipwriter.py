@@ -19,7 +19,7 @@ import av
 from av.video.codeccontext import VideoCodecContext
 from av.video.stream import VideoStream
 
-from camhub.capture.media import Packet, StreamInfo
+from camhub.capture.media import Packet, StreamInfo, mux_shared
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 COPYABLE = ("h264", "hevc")
@@ -129,20 +129,14 @@ class CopyWriter(ClipWriter):
 
     def _write(self, packet: Packet) -> None:
         pts, dts, time_base = self._timestamps(packet)
-        # A new packet over the same bytes: muxing consumes the packet it is given,
-        # and the original may still sit in the pre-roll buffer for the next clip.
-        out = av.Packet(bytes(packet.packet))
-        out.pts, out.dts, out.time_base = pts, dts, time_base
-        out.is_keyframe = packet.keyframe
-        out.duration = packet.packet.duration
-        out.stream = self._stream
+        duration = packet.packet.duration
         self._last_ts = max(self._last_ts, pts)
         self._first_ts = pts if self._first_ts is None else min(self._first_ts, pts)
-        if packet.packet.duration and not self._by_capture:
-            self._last_duration = packet.packet.duration
+        if duration and not self._by_capture:
+            self._last_duration = duration
         elif self.info.fps:
             self._last_duration = int(1 / (self.info.fps * time_base))
-        self._out.mux(out)
+        mux_shared(self._out, self._stream, packet, pts, dts, time_base, duration or 0)
 
 
 class TranscodeWriter(ClipWriter):
