@@ -15,7 +15,7 @@ next frame, and the engine keeps its background.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol
 
 from camhub.capture.media import Frame
@@ -101,7 +101,9 @@ class CameraMotion:
         self._version = self._applied = 0
 
     def report(self) -> dict[str, object]:
-        return asdict(self.status)
+        # Its fields are all immutable values, so a shallow copy is asdict's result without its recursion,
+        # at a tenth of the cost: a detect process reports every camera's once a second.
+        return dict(vars(self.status))
 
     # -- from the event loop: take effect at the next frame
     def set_detecting(self, on: bool) -> None:
