@@ -179,6 +179,10 @@ class PacedStream(Protocol):
 
     pace: float
 
+    def wake(self) -> None:
+        """End the wait between two reads now (from any thread): a viewer arrived and wants packets at once."""
+        ...
+
 
 @runtime_checkable
 class Source(Protocol):

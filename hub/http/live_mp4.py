@@ -303,6 +303,9 @@ class LiveStream:
             viewer.start(*self._init)
         self.viewers.add(viewer)
         self._watched = True
+        paced = self._paced
+        if paced is not None:
+            paced.wake()  # a reader waiting out its pace reads now; its next packet sets the pace to 0
         return viewer
 
     def leave(self, viewer: Viewer) -> None:

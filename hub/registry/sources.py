@@ -154,6 +154,10 @@ class DeclaredStream:
         if self._paced is not None:
             self._paced.pace = seconds
 
+    def wake(self) -> None:
+        if self._paced is not None:
+            self._paced.wake()
+
     def packets(self) -> Iterator[Packet]:
         return self._stream.packets()
 

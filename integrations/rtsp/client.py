@@ -29,6 +29,7 @@ import io
 import logging
 import re
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -77,6 +78,7 @@ class RtspStream:
         pace: float = 0.0,
     ) -> None:
         self.pace = pace
+        self._woken = threading.Event()  # `wake`: the wait between two reads ends at once
         self._drained = True  # whether the last read took all the socket held (`_read`)
         self._conn = conn = RtspConnection(url, username, password, timeout)
         self._template_container: InputContainer | None = None
@@ -203,6 +205,10 @@ class RtspStream:
             conn.send(self._keepalive, conn.url)
         return units
 
+    def wake(self) -> None:
+        """End the current wait between two reads (any thread); a wake during a read ends the next wait."""
+        self._woken.set()
+
     @property
     def copy_template(self) -> VideoStream:
         return self._template
@@ -222,7 +228,8 @@ class RtspStream:
                 for unit, stamp in zip(pending, stamps, strict=True):
                     yield self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
             if self.pace and self._drained:
-                time.sleep(max(0.0, last + self.pace - time.monotonic()))
+                self._woken.wait(max(0.0, last + self.pace - time.monotonic()))
+                self._woken.clear()
             pending = self._read()
             now_mono = time.monotonic()
             if pending:

@@ -109,6 +109,10 @@ async def test_a_watched_camera_is_read_as_packets_come_and_batched_again_when_n
         info = StreamInfo("h264", 320, 240, 15.0, template.codec_context.extradata)
         copy_template = template
         pace = 0.25
+        wakes = 0
+
+        def wake(self) -> None:
+            self.wakes += 1
 
     stream = Paced()
     live = LiveStream("cam", asyncio.get_running_loop())
@@ -116,6 +120,7 @@ async def test_a_watched_camera_is_read_as_packets_come_and_batched_again_when_n
     live.on_packet(got[0])
     assert stream.pace == 0.25
     viewer = live.join()
+    assert stream.wakes == 1, "a new viewer ends the reader's wait for its next batch"
     live.on_packet(got[1])
     assert stream.pace == 0.0
     live.leave(viewer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -238,6 +239,40 @@ def read_for(stream: RtspStream, frames: int) -> tuple[list[Packet], int]:
         if len(got) == frames:
             return got, reads
     raise AssertionError("the stream ended")
+
+
+def test_a_wake_ends_the_wait_between_paced_reads(rtsp_server: RtspServer) -> None:
+    """A reader waiting out an hour's pace reads at once when woken (a live viewer arrived), from another
+    thread; without the wake, the packets below would come an hour later and the test fails at its deadline."""
+    stream = RtspStream(rtsp_server.url("cam", "main"), pace=3600.0)
+    got: list[Packet] = []
+    stop = threading.Event()
+
+    def consume() -> None:
+        try:
+            for packet in stream.packets():
+                got.append(packet)
+                if stop.is_set():
+                    return
+        finally:
+            stream.close()
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first read's frames come without a wait
+    first = len(got)
+    while len(got) < first + 15 and time.monotonic() < deadline:
+        stream.wake()
+        time.sleep(0.1)
+    woken = len(got)
+    stop.set()
+    stream.wake()
+    reader.join(30)
+    assert first > 0 and woken >= first + 15, (first, woken)
+    times = [p.capture_time for p in got]
+    assert times == sorted(times)
 
 
 def test_a_paced_stream_reads_less_often_and_keeps_each_frames_arrival(rtsp_server: RtspServer) -> None:
