@@ -146,8 +146,11 @@ async def test_an_owner_changes_every_setting_live_logged_and_kept_across_a_rest
             await hub.settings.change("yard", "motion_threshold", 21.5, actor="mqtt", source="mqtt")
             status, answer = await patch(http, hub, {"zones": {}})
             assert status == 200 and answer["settings"]["motion_threshold"] == 21.5
-            await until(lambda: watcher.engine.config.zones == {}, "the zones to go")
-            assert watcher.engine.config.threshold == 21.5 and watcher.status.threshold == 21.5
+            # The reader thread configures the engine, then reports the threshold: both are waited for.
+            await until(
+                lambda: watcher.engine.config.zones == {} and watcher.status.threshold == 21.5, "the zones to go"
+            )
+            assert watcher.engine.config.threshold == 21.5
 
     async with running(config(data, http_sim)) as hub:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
