@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,9 @@ import pytest
 
 from camhub.capture.media import Packet, StreamInfo
 from camhub.http.live_mp4 import FragmentMuxer
+from camhub.integrations.rtsp.client import RTP_CLOCK
 from camhub.recording.clipwriter import CopyWriter, make_writer
 from tests.rtp_media import FRAMES, HEIGHT, TICKS, WIDTH, encoded
-
-RTP_CLOCK = Fraction(1, 90_000)
 
 
 def received() -> list[Packet]:
