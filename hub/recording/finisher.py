@@ -3,8 +3,9 @@
 `ClipFinisher` runs on its own small pool, so a slow fsync never stalls a
 camera's reader. It keeps Moonfire NVR's order of operations: fsync the
 partial file, rename it, fsync the directory (`durable_rename`), write the
-snapshot and thumbnail of the event's peak frame, and only then insert the
-row; a crash anywhere before the row leaves what start-up recovery mends.
+snapshot and thumbnail of the event's peak frame, hash the clip (and let the
+kernel drop its pages from the cache), and only then insert the row; a
+crash anywhere before the row leaves what start-up recovery mends.
 Once the row is in, `ClipSaved` goes on the bus. The clip's record carries
 the motion zones its event touched, as the motion watcher gave them when the
 event ended (none for a clip split at the maximum length or cut by a
@@ -25,7 +26,7 @@ from camhub.durable import durable_rename, unlink_durably, write_durably
 from camhub.jpeg import encode_jpeg
 from camhub.recording.clipwriter import WrittenClip
 from camhub.store.db import Database
-from camhub.store.files import PARTIAL, sha256_of, sidecars
+from camhub.store.files import PARTIAL, release_cached, sha256_of, sidecars
 from camhub.store.index import ClipRecord, insert_clip
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class ClipFinisher:
         if peak is not None:
             write_durably(snapshot, encode_jpeg(peak.frame, SNAPSHOT_QUALITY))
             write_durably(thumbnail, encode_jpeg(peak.frame, THUMBNAIL_QUALITY, width=THUMBNAIL_WIDTH))
+        digest = sha256_of(final)
+        release_cached(final)
         record = ClipRecord(
             camera=camera,
             start_time=written.first_capture,
@@ -93,7 +96,7 @@ class ClipFinisher:
             codec=written.codec,
             width=written.width,
             height=written.height,
-            sha256=sha256_of(final),
+            sha256=digest,
             path=str(final.relative_to(self.data_dir)),
             snapshot_path=str(snapshot.relative_to(self.data_dir)) if peak else None,
             thumbnail_path=str(thumbnail.relative_to(self.data_dir)) if peak else None,

@@ -16,6 +16,8 @@ first, unlinks, fsyncs, then removes the row.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from camhub.durable import TMP_SUFFIX
+
+log = logging.getLogger(__name__)
 
 CLIPS_DIR = "clips"
 PARTIAL = TMP_SUFFIX
@@ -70,6 +74,26 @@ def sha256_of(path: Path) -> str:
     # time, a third of a clip's hashing (docs/decisions.md, 2026-12-02).
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def release_cached(path: Path) -> None:
+    """Let the kernel drop a finished clip's pages from its cache: it is fsynced and hashed, so they are clean.
+
+    Nothing reads a clip again soon (a viewer who plays it reads it from disk), and a day of clips kept in the
+    page cache pushes out what is read (the index, the dashboard). Its pages freed now are also the pages the
+    next clip is written into (docs/decisions.md, 2026-12-02). Best effort: a filesystem that keeps its pages
+    (tmpfs) or a platform without fadvise changes nothing.
+    """
+    if not hasattr(os, "posix_fadvise"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.debug("could not release the cached pages of %s: %s", path.name, exc)
 
 
 def sidecars(clip: Path) -> tuple[Path, Path]:
