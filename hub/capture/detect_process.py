@@ -32,6 +32,7 @@ from typing import Any
 
 from camhub.capture.media import Frame
 from camhub.capture.reader import InputReader
+from camhub.capture.shared_pace import SharedPace
 from camhub.config import InputConfig, MotionConfig, ReconnectConfig
 from camhub.http.live import JPEG_QUALITY
 from camhub.jpeg import encode_jpeg
@@ -171,6 +172,7 @@ class DetectProcess:
         self._conn = conn
         self._pipe = _Pipe(conn)
         self._cameras: dict[str, _Camera] = {}  # by DetectSpec.key
+        self._pace = SharedPace("detect-turn")  # one thread reads every batched input (camhub.capture.shared_pace)
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -264,6 +266,7 @@ class DetectProcess:
             secrets=spec.secrets,
             on_state=lambda: self._send_status(spec.key),
             batch=spec.batch,
+            shared=self._pace,
         )
         # Registered before its thread starts (at the task's first step), so each state change finds it.
         task = asyncio.create_task(reader.run(), name=f"{spec.camera}:{source.description}")

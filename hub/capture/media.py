@@ -185,6 +185,21 @@ class PacedStream(Protocol):
 
 
 @runtime_checkable
+class PolledStream(Protocol):
+    """An open stream that can hand over what has come without waiting, so that one thread reads many.
+
+    A paced detect input in a detect process is read this way (camhub.capture.shared_pace). `pollable` says
+    whether `poll` works (a wrapper may stand for a stream that cannot). `poll` raises SourceError as reading
+    would, a stream silent for its timeout included; a stream is polled or read with `packets`, never both.
+    """
+
+    @property
+    def pollable(self) -> bool: ...
+
+    def poll(self) -> list[Packet]: ...
+
+
+@runtime_checkable
 class Source(Protocol):
     """One camera input, as an integration provides it."""
 

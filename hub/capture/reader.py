@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, Protocol
 
 from camhub.capture.backoff import Backoff
-from camhub.capture.media import Frame, OpenStream, PacedStream, Packet, Source, StreamInfo
+from camhub.capture.media import Frame, OpenStream, PacedStream, Packet, PolledStream, Source, StreamInfo
+from camhub.capture.shared_pace import SharedPace
 from camhub.clock import Clock
 from camhub.config import InputConfig, ReconnectConfig
 from camhub.errors import SourceError
@@ -201,6 +202,7 @@ class InputReader:
         clock: Clock = time.time,
         on_state: Callable[[], None] | None = None,
         batch: float = 0.0,
+        shared: SharedPace | None = None,
     ) -> None:
         self.camera = camera
         self.config = config
@@ -212,6 +214,9 @@ class InputReader:
         # A detect input whose stream can read in batches (`PacedStream`) reads `batch` seconds of frames at once
         # (`motion.batch`); an input that does not detect keeps the pace its integration chose.
         self._batch = batch if self._detect else None
+        # A paced detect input whose stream can be polled is read by this turn's thread, not its own (a detect
+        # process's inputs: camhub.capture.shared_pace).
+        self._shared = shared
         self._packets = tuple(packets)
         self._frames = tuple(frames)
         self._secrets = secrets
@@ -256,6 +261,8 @@ class InputReader:
             await asyncio.shield(done)
         except asyncio.CancelledError:
             self._stop.set()
+            if self._shared is not None:
+                self._shared.wake()
             # Give the thread a moment to close its connection; a read stuck in
             # FFmpeg ends at its own timeout and the daemon thread then exits.
             try:
@@ -325,42 +332,15 @@ class InputReader:
             self._stop.wait(delay)
 
     def _pump(self, stream: OpenStream) -> None:
-        status = self.status
-        cadence = Cadence(self._interval, f"camera {self.camera} ({'+'.join(self.config.roles)})")  # per connection
-        bad_run = 0
+        taker = _Taker(self, stream)
+        shared, pace = self._shared, self._batch
+        if shared is not None and pace and isinstance(stream, PolledStream) and stream.pollable:
+            shared.read(stream, taker.take, pace, self._stop)  # on the shared thread, until the stream fails
+            return
         for packet in stream.packets():
             if self._stop.is_set():
                 return
-            now = packet.capture_time
-            if not self._detect:
-                self._set_state("online")
-            status.last_packet_time = now
-            status.packets.tick()
-            for packets in self._packets:
-                self._call(packets.on_packet, packet)
-            if not self._detect:
-                continue
-            try:
-                decoded = stream.decode(packet)
-                bad_run = 0
-            except SourceError as exc:
-                status.decode_errors += 1
-                bad_run += 1
-                if bad_run >= MAX_DECODE_ERRORS:
-                    raise SourceError(f"{bad_run} packets in a row could not be decoded: {exc}") from None
-                continue
-            cadence.interval = self._interval  # set_analysis_fps may have changed it
-            for image in decoded:
-                if not cadence.due(getattr(image, "time", None), now):
-                    continue
-                self._frame_seq += 1
-                frame = Frame(image, now, self._frame_seq)
-                self.latest_frame = frame
-                status.last_frame_time = now
-                status.frames.tick()
-                self._set_state("online")
-                for frames in self._frames:
-                    self._call(frames.on_frame, frame)
+            taker.take(packet)
 
     def _call(self, method: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
         """A bug in a recorder or detector must not stop the camera: log it and keep reading."""
@@ -368,3 +348,48 @@ class InputReader:
             method(*args, **kwargs)
         except Exception:
             log.exception("camera %s: %s failed", self.camera, getattr(method, "__qualname__", method))
+
+
+class _Taker:
+    """One connection's packets into the reader's status and consumers: decoded, picked, handed on."""
+
+    def __init__(self, reader: InputReader, stream: OpenStream) -> None:
+        self._reader = reader
+        self._stream = stream
+        self._cadence = Cadence(reader._interval, f"camera {reader.camera} ({'+'.join(reader.config.roles)})")
+        self._bad_run = 0
+
+    def take(self, packet: Packet) -> None:
+        reader = self._reader
+        status = reader.status
+        now = packet.capture_time
+        if not reader._detect:
+            reader._set_state("online")
+        status.last_packet_time = now
+        status.packets.tick()
+        for packets in reader._packets:
+            reader._call(packets.on_packet, packet)
+        if not reader._detect:
+            return
+        try:
+            decoded = self._stream.decode(packet)
+            self._bad_run = 0
+        except SourceError as exc:
+            status.decode_errors += 1
+            self._bad_run += 1
+            if self._bad_run >= MAX_DECODE_ERRORS:
+                raise SourceError(f"{self._bad_run} packets in a row could not be decoded: {exc}") from None
+            return
+        cadence = self._cadence
+        cadence.interval = reader._interval  # set_analysis_fps may have changed it
+        for image in decoded:
+            if not cadence.due(getattr(image, "time", None), now):
+                continue
+            reader._frame_seq += 1
+            frame = Frame(image, now, reader._frame_seq)
+            reader.latest_frame = frame
+            status.last_frame_time = now
+            status.frames.tick()
+            reader._set_state("online")
+            for frames in reader._frames:
+                reader._call(frames.on_frame, frame)

@@ -26,7 +26,7 @@ import av
 from av.video.stream import VideoStream
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from camhub.capture.media import OpenStream, PacedStream, Packet, Source, StreamInfo
+from camhub.capture.media import OpenStream, PacedStream, Packet, PolledStream, Source, StreamInfo
 from camhub.errors import ConfigError, IntegrationError
 from camhub.redact import redact_url
 from camhub.registry.manifest import Manifest
@@ -133,6 +133,7 @@ class DeclaredStream:
         # Looked up once: a check against a runtime Protocol costs tens of microseconds, and the live
         # view reads `pace` at every packet.
         self._paced = stream if isinstance(stream, PacedStream) else None
+        self._polled = stream if isinstance(stream, PolledStream) and stream.pollable else None
         self.info: StreamInfo = stream.info
         self.copy_template: VideoStream | None = None
         if manifest.can("stream_copy"):
@@ -157,6 +158,15 @@ class DeclaredStream:
     def wake(self) -> None:
         if self._paced is not None:
             self._paced.wake()
+
+    @property
+    def pollable(self) -> bool:
+        return self._polled is not None
+
+    def poll(self) -> list[Packet]:
+        if self._polled is None:
+            raise TypeError(f"{type(self._stream).__name__} cannot be polled; read it with packets()")
+        return self._polled.poll()
 
     def packets(self) -> Iterator[Packet]:
         return self._stream.packets()

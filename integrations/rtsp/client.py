@@ -58,6 +58,10 @@ KEYFRAME_WAIT = 10.0  # seconds after PLAY the first keyframe may take, at least
 DEFAULT_SESSION_TIMEOUT = 60.0  # seconds, RFC 2326's default when the Session header gives none
 
 
+# Socket reads one `poll` makes at most (of RECV_SIZE each, 4 MB): a second of a 32 Mbit/s stream.
+MAX_POLL_READS = 16
+
+
 class RtspStream:
     """A camera's H.264 or H.265 stream, opened (DESCRIBE, SETUP, PLAY) up to its first keyframe.
 
@@ -67,6 +71,8 @@ class RtspStream:
     wake-up of a reader thread costs more than the frames it reads. A packet's capture time is when it
     arrived, whatever the pace: placed by its RTP timestamp (`ArrivalClock`).
     """
+
+    pollable = True  # `poll` reads without waiting (`PolledStream`)
 
     def __init__(
         self,
@@ -80,6 +86,8 @@ class RtspStream:
         self.pace = pace
         self._woken = threading.Event()  # `wake`: the wait between two reads ends at once
         self._drained = True  # whether the last read took all the socket held (`_read`)
+        self._clock = ArrivalClock()
+        self._last_unit = time.monotonic()  # when a read last completed a frame (`_check_silence`)
         self._conn = conn = RtspConnection(url, username, password, timeout)
         self._template_container: InputContainer | None = None
         try:
@@ -167,10 +175,10 @@ class RtspStream:
             raise Unsupported("the first keyframe gives no picture size")
         return container
 
-    def _read(self) -> list[Unit]:
+    def _read(self, wait: bool = True) -> list[Unit]:
         """Read once from the socket (`RtspConnection.fill`); the access units completed by what came."""
         conn = self._conn
-        conn.fill()
+        conn.fill(wait)
         self._drained = conn.drained
         units: list[Unit] = []
         buf, view = conn.buf, conn.view
@@ -217,27 +225,46 @@ class RtspStream:
         """The stream's frames as they come; a camera that sends data but no frame for the input's timeout
         (RTCP alone, say, with its encoder hung) is timed out as a silent one is."""
         pending, self._ready = self._ready, []
-        timeout = self._conn.timeout
-        last = time.monotonic()
-        clock = ArrivalClock()
+        self._last_unit = time.monotonic()
         while True:
             if pending:
-                now, pace = time.time(), self.pace
-                stamps = [self._media_time(unit) for unit in pending]
-                clock.read(now, stamps[-1] * RTP_SECONDS, pace)
-                for unit, stamp in zip(pending, stamps, strict=True):
-                    yield self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
+                yield from self._stamped(pending)
             if self.pace and self._drained:
-                self._woken.wait(max(0.0, last + self.pace - time.monotonic()))
+                self._woken.wait(max(0.0, self._last_unit + self.pace - time.monotonic()))
                 self._woken.clear()
             pending = self._read()
-            now_mono = time.monotonic()
-            if pending:
-                last = now_mono
-            elif now_mono - last > timeout:
-                raise SourceError(
-                    f"timed out waiting for the camera: no frame for {timeout:.0f} s ({self._conn.shown})"
-                )
+            self._check_silence(pending)
+
+    def poll(self) -> list[Packet]:
+        """The frames that came since the last poll, without waiting: perhaps none (`PolledStream`).
+
+        One thread reads many streams this way (camhub.capture.shared_pace). A stream with no frame for the
+        input's timeout is a SourceError, as in `packets`; don't mix the two on one stream.
+        """
+        units, self._ready = self._ready, []
+        for _ in range(MAX_POLL_READS):  # a camera that floods is read on at its next poll, not for ever now
+            units += self._read(wait=False)
+            if self._drained:
+                break
+        self._check_silence(units)
+        return list(self._stamped(units)) if units else []
+
+    def _check_silence(self, units: list[Unit]) -> None:
+        now = time.monotonic()
+        if units:
+            self._last_unit = now
+        elif now - self._last_unit > self._conn.timeout:
+            raise SourceError(
+                f"timed out waiting for the camera: no frame for {self._conn.timeout:.0f} s ({self._conn.shown})"
+            )
+
+    def _stamped(self, units: list[Unit]) -> Iterator[Packet]:
+        """Packets of the units of one read, each placed by its RTP timestamp against the read's arrival."""
+        now, pace, clock = time.time(), self.pace, self._clock
+        stamps = [self._media_time(unit) for unit in units]
+        clock.read(now, stamps[-1] * RTP_SECONDS, pace)
+        for unit, stamp in zip(units, stamps, strict=True):
+            yield self._packet(unit, stamp, clock.capture_time(stamp * RTP_SECONDS, now, pace))
 
     def _media_time(self, unit: Unit) -> int:
         """The unit's RTP timestamp unwrapped past 32 bits, counted from the first unit (90 kHz)."""

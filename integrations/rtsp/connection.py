@@ -73,10 +73,10 @@ class RtspConnection:
         # reader (`RtspStream`) needs the socket to hold a second of a 4K camera's stream.
         self.sock.settimeout(timeout)
 
-    def fill(self) -> int:
+    def fill(self, wait: bool = True) -> int:
         """One read from the socket into the buffer, of at most RECV_SIZE bytes, waiting up to the timeout: how
         many came (and `drained`: whether that was all the socket held). A closed or silent connection is a
-        SourceError."""
+        SourceError. Without `wait`, what the socket holds now, perhaps nothing."""
         if self.start == self.end:
             self.start = self.end = 0
         elif CAPACITY - self.end < RECV_SIZE:  # what is left unparsed moves to the front
@@ -90,7 +90,12 @@ class RtspConnection:
             self.drained = False
             return 0
         try:
-            got = self.sock.recv_into(self.view[self.end :], room)
+            got = self.sock.recv_into(self.view[self.end :], room, 0 if wait else socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            if wait:  # a socket with a timeout never says this when waiting; treated as silent all the same
+                raise SourceError(f"timed out waiting for the camera ({self.shown})") from None
+            self.drained = True
+            return 0
         except OSError as exc:  # TimeoutError included
             raise SourceError(describe_av_error(exc, self.shown)) from None
         if not got:

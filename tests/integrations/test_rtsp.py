@@ -227,10 +227,10 @@ def read_for(stream: RtspStream, frames: int) -> tuple[list[Packet], int]:
     reads = 0
     fill = stream._conn.fill
 
-    def counted() -> int:
+    def counted(wait: bool = True) -> int:
         nonlocal reads
         reads += 1
-        return fill()
+        return fill(wait)
 
     stream._conn.fill = counted  # type: ignore[method-assign]
     got: list[Packet] = []
