@@ -20,6 +20,7 @@ from camhub.capture.shared_pace import SharedPace
 from camhub.config import InputConfig, ReconnectConfig
 from camhub.registry import default_registry
 from camhub.sim.rtsp import RtspServer
+
 from ..hubs import until
 
 WAIT = 60.0

@@ -14,6 +14,7 @@ import pytest
 
 from camhub.errors import SourceError
 from camhub.integrations.rtsp.client import MAX_POLL_READS
+
 from .test_rtsp_hostile import DEADLINE, FakeCamera, Script, camera, garbage_after, open_stream, video
 
 __all__ = ["camera"]  # the fixture, used by name
