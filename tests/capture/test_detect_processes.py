@@ -53,22 +53,24 @@ class Seen:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def config(server: RtspServer, data: Path, processes: int = 1) -> dict[str, Any]:
-    """A hub recording the busy camera (conftest's `busy_camera`), its detect input in `processes` processes."""
+def config(server: RtspServer, data: Path, processes: int = 1, batch: float = 0.0) -> dict[str, Any]:
+    """A hub recording the busy camera (conftest's `busy_camera`), its detect input in `processes` processes.
+
+    With a `batch`, the input is read in the process's shared turn (camhub.capture.shared_pace)."""
     camera = {
         "inputs": [
             {"url": server.url("busy", "main"), "roles": ["record"], "timeout": 3},
             {"url": server.url("busy", "sub"), "roles": ["detect"], "timeout": 3},
         ],
-        "motion": {"post_roll": 1, "max_event_length": 4, "start_frames": 1},
+        "motion": {"post_roll": 1, "max_event_length": 4, "start_frames": 1, "batch": batch},
         "record": {"pre_roll": 1},
     }
     return hub_config(data, {"busy": camera}, reconnect={"initial": 0.2, "cap": 1.0}, detect_processes=processes)
 
 
-@pytest.fixture
-async def hub(busy_camera: RtspServer, tmp_path: Path) -> AsyncIterator[Hub]:
-    async with running(config(busy_camera, tmp_path / "data")) as hub:
+@pytest.fixture(params=[0.0, 1.0], ids=["frame-by-frame", "batched"])
+async def hub(busy_camera: RtspServer, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Hub]:
+    async with running(config(busy_camera, tmp_path / "data", batch=request.param)) as hub:
         yield hub
 
 
