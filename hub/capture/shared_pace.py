@@ -2,7 +2,7 @@
 
 A detect process reads every camera's detect input a batch at a time (`motion.batch`). With a thread per
 input, each of 64 threads woke once a second for a few milliseconds of decoding and analysis, and the
-same work done by one thread, input after input, cost a sixth less (bench/results/pipeline.md,
+same work done by one thread, input after input, cost a sixth to a fifth less (bench/results/pipeline.md,
 docs/decisions.md 2026-12-02): each wake-up of a thread starts the decoder cold, and threads that wake
 apart leave the cores idle in between. So `SharedPace` runs one thread that, at each input's due time
 (every `pace` seconds, on a common phase so that inputs with the same pace are read together), takes what
@@ -16,7 +16,6 @@ is only touched by this thread while it is in the turn, so its reader closes it 
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -24,8 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from camhub.capture.media import Packet, PolledStream
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
