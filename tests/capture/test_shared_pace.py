@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -107,4 +106,4 @@ async def test_a_stopped_input_leaves_its_turn_at_once(rtsp_server_factory: Call
 
 def test_an_input_without_a_pace_is_refused() -> None:
     with pytest.raises(ValueError, match="above 0"):
-        SharedPace().read(Any, lambda packet: None, 0.0, threading.Event())  # type: ignore[arg-type]
+        SharedPace().read(None, lambda packet: None, 0.0, threading.Event())  # type: ignore[arg-type]
