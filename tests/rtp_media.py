@@ -15,6 +15,7 @@ import functools
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
@@ -173,3 +174,17 @@ def packetise(
 def interleaved(packet: bytes, channel: int = 0) -> bytes:
     """An RTP packet framed for RTSP's interleaved TCP transport (RFC 2326 10.12)."""
     return struct.pack("!cBH", b"$", channel, len(packet)) + packet
+
+
+class ReadCounter:
+    """Counts an open RtspStream's socket reads (`RtspConnection.fill`) from here on; `reads` may be reset."""
+
+    def __init__(self, stream: Any) -> None:
+        self.reads = 0
+        fill = stream._conn.fill
+
+        def counted(wait: bool = True) -> int:
+            self.reads += 1
+            return fill(wait)
+
+        stream._conn.fill = counted

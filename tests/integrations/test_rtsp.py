@@ -23,6 +23,7 @@ from camhub.registry import Registry
 from camhub.sim.rtsp import RtspServer
 
 from ..conftest import free_port
+from ..rtp_media import ReadCounter
 
 CAP = 2.0  # the reconnect cap these tests configure, in seconds
 WARM_UP = 2.5  # seconds: one GOP of the test scene, plus a margin
@@ -224,20 +225,12 @@ async def test_wrong_credentials_give_a_clear_status(rtsp_server_factory: Callab
 
 def read_for(stream: RtspStream, frames: int) -> tuple[list[Packet], int]:
     """The first `frames` packets of an open stream, and how many socket reads they took."""
-    reads = 0
-    fill = stream._conn.fill
-
-    def counted(wait: bool = True) -> int:
-        nonlocal reads
-        reads += 1
-        return fill(wait)
-
-    stream._conn.fill = counted  # type: ignore[method-assign]
+    counter = ReadCounter(stream)
     got: list[Packet] = []
     for packet in stream.packets():
         got.append(packet)
         if len(got) == frames:
-            return got, reads
+            return got, counter.reads
     raise AssertionError("the stream ended")
 
 

@@ -10,7 +10,6 @@ import asyncio
 import ctypes
 import mmap
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,11 @@ import pytest
 from camhub.bus import Bus
 from camhub.recording.clipwriter import WrittenClip
 from camhub.recording.finisher import ClipFinisher, ClipSaved
-from camhub.store.files import PARTIAL, clip_path, release_cached
+from camhub.store.files import release_cached
 from camhub.store.index import open_index
 
-T0 = 1_790_000_000.0
+from .test_clip_zones import T0, partial_clip
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -75,10 +75,7 @@ async def test_a_finished_clip_leaves_the_page_cache(tmp_path: Path, clip_mp4: P
     finisher = ClipFinisher(data, db, bus)
     try:
         with bus.subscribe(ClipSaved) as saved:
-            partial = data / clip_path(data, "yard", T0)
-            partial = partial.with_name(partial.name + PARTIAL)
-            partial.parent.mkdir(parents=True)
-            shutil.copy(clip_mp4, partial)
+            partial = partial_clip(data, clip_mp4)
             assert resident_pages(partial) > 0
             finisher.submit("yard", WrittenClip(partial, T0, 2.0, 20, "h264", 320, 240), None)
             event = await asyncio.wait_for(saved.get(), 30)

@@ -95,6 +95,15 @@ def test_a_clip_closed_before_its_event_ended_has_no_zones(recorder: tuple[Camer
     assert [zones for _, zones in finisher.submitted] == [(), (), ("drive",)]
 
 
+def partial_clip(data: Path, clip_mp4: Path) -> Path:
+    """A copy of a real MP4 as camera yard's clip being written at T0, under its `.partial` name."""
+    partial = data / clip_path(data, "yard", T0)
+    partial = partial.with_name(partial.name + PARTIAL)
+    partial.parent.mkdir(parents=True)
+    shutil.copy(clip_mp4, partial)
+    return partial
+
+
 async def test_the_finisher_indexes_the_zones_and_announces_them(tmp_path: Path, clip_mp4: Path) -> None:
     data = tmp_path / "data"
     db = open_index(data)
@@ -102,10 +111,7 @@ async def test_the_finisher_indexes_the_zones_and_announces_them(tmp_path: Path,
     finisher = ClipFinisher(data, db, bus)
     try:
         with bus.subscribe(ClipSaved) as saved:
-            partial = data / clip_path(data, "yard", T0)
-            partial = partial.with_name(partial.name + PARTIAL)
-            partial.parent.mkdir(parents=True)
-            shutil.copy(clip_mp4, partial)
+            partial = partial_clip(data, clip_mp4)
             finisher.submit(
                 "yard", WrittenClip(partial, T0, 2.0, 20, "h264", 320, 240), None, ("gate", "drive", "gate")
             )
